@@ -1,0 +1,13 @@
+"""roarbase's compiled core: roaring bitmaps of unsigned 64-bit integers.
+
+`ext` knows nothing of fields or queries; engine/ builds on it. The API mirrors pyroaring's
+BitMap/BitMap64 method names so pyroaring can serve as the test oracle.
+"""
+try:
+    from ext._roaring import Bitmap, CorruptDataError, FrozenBitmap
+except ImportError as exc:  # pragma: no cover - only hit on an unbuilt checkout
+    raise ImportError(
+        "ext._roaring is not built: run `make build` (or `pip install -e .`) first"
+    ) from exc
+
+__all__ = ["Bitmap", "FrozenBitmap", "CorruptDataError"]
