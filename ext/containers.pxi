@@ -1,0 +1,1185 @@
+# Containers: the low 16 bits of the values that share one high-48-bit key.
+#
+# Three kinds with the standard Roaring thresholds: a sorted uint16 array up to 4096 values,
+# a 1024-word bitset above that, and a run list (start, length-1 pairs) when it is smaller.
+# Every function here runs without the GIL; the allocating ones report failure with -1
+# after raising MemoryError. Results are normalised the way CRoaring normalises them, so a
+# bitmap built from the same values has the same container kinds (and the same bytes).
+
+cdef extern from *:
+    """
+    static inline int rb_popcount64(uint64_t x) { return __builtin_popcountll(x); }
+    static inline int rb_ctz64(uint64_t x) { return __builtin_ctzll(x); }
+    static inline int rb_clz64(uint64_t x) { return __builtin_clzll(x); }
+    #define RB_ALL_ONES 0xFFFFFFFFFFFFFFFFULL
+    #define RB_KEY_LIMIT 0x1000000000000ULL
+    """
+    const uint64_t ALL_ONES "RB_ALL_ONES"
+    const uint64_t KEY_LIMIT "RB_KEY_LIMIT"       # 2**48 keys
+    int popcount64 "rb_popcount64"(uint64_t x) noexcept nogil
+    int ctz64 "rb_ctz64"(uint64_t x) noexcept nogil
+    int clz64 "rb_clz64"(uint64_t x) noexcept nogil
+
+
+
+cdef void* xmalloc(size_t size) except NULL nogil:
+    cdef void* p = malloc(size if size else 1)
+    if p == NULL:
+        with gil:
+            raise MemoryError()
+    return p
+
+
+cdef void* xrealloc(void* old, size_t size) except NULL nogil:
+    cdef void* p = realloc(old, size if size else 1)
+    if p == NULL:
+        with gil:
+            raise MemoryError()
+    return p
+
+
+# --- word-level helpers (ranges are half-open [lo, hi), hi <= 65536) ---------------------
+
+cdef inline int32_t words_card(const uint64_t* w) noexcept nogil:
+    cdef int32_t i, card = 0
+    for i in range(BITSET_WORDS):
+        card += popcount64(w[i])
+    return card
+
+
+cdef inline uint64_t mask_from(uint32_t lo) noexcept nogil:
+    return (<uint64_t>ALL_ONES) << (lo & 63)
+
+
+cdef inline uint64_t mask_upto(uint32_t last) noexcept nogil:
+    # bits 0..(last & 63) inclusive
+    return (<uint64_t>ALL_ONES) >> (63 - (last & 63))
+
+
+cdef void words_set_range(uint64_t* w, uint32_t lo, uint32_t hi) noexcept nogil:
+    if lo >= hi:
+        return
+    cdef uint32_t fw = lo >> 6, lw = (hi - 1) >> 6, i
+    if fw == lw:
+        w[fw] |= mask_from(lo) & mask_upto(hi - 1)
+        return
+    w[fw] |= mask_from(lo)
+    for i in range(fw + 1, lw):
+        w[i] = ALL_ONES
+    w[lw] |= mask_upto(hi - 1)
+
+
+cdef void words_clear_range(uint64_t* w, uint32_t lo, uint32_t hi) noexcept nogil:
+    if lo >= hi:
+        return
+    cdef uint32_t fw = lo >> 6, lw = (hi - 1) >> 6, i
+    if fw == lw:
+        w[fw] &= ~(mask_from(lo) & mask_upto(hi - 1))
+        return
+    w[fw] &= ~mask_from(lo)
+    for i in range(fw + 1, lw):
+        w[i] = 0
+    w[lw] &= ~mask_upto(hi - 1)
+
+
+cdef void words_flip_range(uint64_t* w, uint32_t lo, uint32_t hi) noexcept nogil:
+    if lo >= hi:
+        return
+    cdef uint32_t fw = lo >> 6, lw = (hi - 1) >> 6, i
+    if fw == lw:
+        w[fw] ^= mask_from(lo) & mask_upto(hi - 1)
+        return
+    w[fw] ^= mask_from(lo)
+    for i in range(fw + 1, lw):
+        w[i] = ~w[i]
+    w[lw] ^= mask_upto(hi - 1)
+
+
+cdef int32_t words_range_card(const uint64_t* w, uint32_t lo, uint32_t hi) noexcept nogil:
+    if lo >= hi:
+        return 0
+    cdef uint32_t fw = lo >> 6, lw = (hi - 1) >> 6, i
+    cdef int32_t card
+    if fw == lw:
+        return popcount64(w[fw] & mask_from(lo) & mask_upto(hi - 1))
+    card = popcount64(w[fw] & mask_from(lo))
+    for i in range(fw + 1, lw):
+        card += popcount64(w[i])
+    return card + popcount64(w[lw] & mask_upto(hi - 1))
+
+
+cdef int32_t words_to_array(const uint64_t* w, uint16_t* out) noexcept nogil:
+    cdef int32_t i, k = 0
+    cdef uint64_t x
+    for i in range(BITSET_WORDS):
+        x = w[i]
+        while x:
+            out[k] = <uint16_t>((i << 6) + ctz64(x))
+            k += 1
+            x &= x - 1
+    return k
+
+
+cdef int32_t words_nruns(const uint64_t* w) noexcept nogil:
+    # A run starts at every set bit whose predecessor is clear.
+    cdef int32_t i, runs = 0
+    cdef uint64_t carry = 0, x
+    for i in range(BITSET_WORDS):
+        x = w[i]
+        runs += popcount64(x & ~((x << 1) | carry))
+        carry = x >> 63
+    return runs
+
+
+cdef int32_t words_to_runs(const uint64_t* w, uint16_t* out) noexcept nogil:
+    cdef int32_t i = 0, k = 0
+    cdef uint32_t start, end
+    cdef uint64_t cur = w[0]
+    while True:
+        while cur == 0 and i < BITSET_WORDS - 1:
+            i += 1
+            cur = w[i]
+        if cur == 0:
+            return k
+        start = (i << 6) + ctz64(cur)
+        cur |= cur - 1                       # ones below the run start too
+        while cur == ALL_ONES and i < BITSET_WORDS - 1:
+            i += 1
+            cur = w[i]
+        if cur == ALL_ONES:
+            end = 65535
+            out[2 * k] = <uint16_t>start
+            out[2 * k + 1] = <uint16_t>(end - start)
+            return k + 1
+        end = (i << 6) + ctz64(~cur) - 1
+        cur &= cur + 1                       # clear the run's ones
+        out[2 * k] = <uint16_t>start
+        out[2 * k + 1] = <uint16_t>(end - start)
+        k += 1
+
+
+cdef int32_t array_nruns(const uint16_t* a, int32_t n) noexcept nogil:
+    if n == 0:
+        return 0
+    cdef int32_t i, runs = 1
+    for i in range(1, n):
+        if a[i] != a[i - 1] + 1:
+            runs += 1
+    return runs
+
+
+cdef int32_t array_to_runs(const uint16_t* a, int32_t n, uint16_t* out) noexcept nogil:
+    if n == 0:
+        return 0
+    cdef int32_t i, k = 0
+    cdef uint16_t start = a[0], prev = a[0]
+    for i in range(1, n):
+        if a[i] != prev + 1:
+            out[2 * k] = start
+            out[2 * k + 1] = prev - start
+            k += 1
+            start = a[i]
+        prev = a[i]
+    out[2 * k] = start
+    out[2 * k + 1] = prev - start
+    return k + 1
+
+
+# --- container lifecycle ------------------------------------------------------------------
+
+cdef inline void c_zero(container_t* c) noexcept nogil:
+    c.data = NULL
+    c.card = 0
+    c.n = 0
+    c.cap = 0
+    c.kind = KIND_ARRAY
+
+
+cdef void c_free(container_t* c) noexcept nogil:
+    free(c.data)
+    c_zero(c)
+
+
+cdef int c_alloc(container_t* c, uint8_t kind, int32_t cap) except -1 nogil:
+    """Fresh empty container; cap counts values (array) or runs (run)."""
+    c.data = NULL
+    c.kind = kind
+    c.card = 0
+    c.n = 0
+    if kind == KIND_BITSET:
+        c.cap = 0
+        c.data = xmalloc(BITSET_WORDS * 8)
+    elif kind == KIND_RUN:
+        c.cap = cap
+        c.data = xmalloc(<size_t>cap * 4)
+    else:
+        c.cap = cap
+        c.data = xmalloc(<size_t>cap * 2)
+    return 0
+
+
+cdef inline size_t c_payload_bytes(const container_t* c) noexcept nogil:
+    if c.kind == KIND_BITSET:
+        return BITSET_WORDS * 8
+    if c.kind == KIND_RUN:
+        return <size_t>c.n * 4
+    return <size_t>c.n * 2
+
+
+cdef int c_copy(container_t* dst, const container_t* src) except -1 nogil:
+    cdef size_t size = c_payload_bytes(src)
+    dst.data = xmalloc(size)
+    memcpy(dst.data, src.data, size)
+    dst.kind = src.kind
+    dst.card = src.card
+    dst.n = src.n
+    dst.cap = src.n if src.kind != KIND_BITSET else 0
+    return 0
+
+
+cdef void c_fill_words(const container_t* c, uint64_t* w) noexcept nogil:
+    memset(w, 0, BITSET_WORDS * 8)
+    c_or_into_words(c, w)
+
+
+cdef void c_or_into_words(const container_t* c, uint64_t* w) noexcept nogil:
+    cdef int32_t i
+    cdef uint16_t* a
+    cdef uint64_t* s
+    if c.kind == KIND_BITSET:
+        s = <uint64_t*>c.data
+        for i in range(BITSET_WORDS):
+            w[i] |= s[i]
+    elif c.kind == KIND_RUN:
+        a = <uint16_t*>c.data
+        for i in range(c.n):
+            words_set_range(w, a[2 * i], <uint32_t>a[2 * i] + a[2 * i + 1] + 1)
+    else:
+        a = <uint16_t*>c.data
+        for i in range(c.n):
+            w[a[i] >> 6] |= (<uint64_t>1) << (a[i] & 63)
+
+
+cdef int32_t c_to_uint16(const container_t* c, uint16_t* out) noexcept nogil:
+    """Write the container's values in order; returns how many (== card)."""
+    cdef int32_t i, k = 0
+    cdef uint32_t v, end
+    cdef uint16_t* a = <uint16_t*>c.data
+    if c.kind == KIND_ARRAY:
+        memcpy(out, a, <size_t>c.n * 2)
+        return c.n
+    if c.kind == KIND_BITSET:
+        return words_to_array(<uint64_t*>c.data, out)
+    for i in range(c.n):
+        v = a[2 * i]
+        end = v + a[2 * i + 1]
+        while v <= end:
+            out[k] = <uint16_t>v
+            k += 1
+            v += 1
+    return k
+
+
+cdef int c_from_words(container_t* dst, uint64_t* w, int32_t card) except -1 nogil:
+    """Take ownership of the malloc'd words `w` and make dst an array or a bitset."""
+    cdef uint16_t* a
+    if card == 0:
+        free(w)
+        c_zero(dst)
+        return 0
+    if card <= MAX_ARRAY:
+        a = <uint16_t*>malloc(<size_t>card * 2)
+        if a == NULL:
+            free(w)
+            with gil:
+                raise MemoryError()
+        words_to_array(w, a)
+        free(w)
+        dst.data = a
+        dst.kind = KIND_ARRAY
+        dst.card = card
+        dst.n = card
+        dst.cap = card
+        return 0
+    dst.data = w
+    dst.kind = KIND_BITSET
+    dst.card = card
+    dst.n = 0
+    dst.cap = 0
+    return 0
+
+
+cdef uint64_t* c_words(const container_t* c) except NULL nogil:
+    """A fresh malloc'd bitset holding c's values (caller frees or hands to c_from_words)."""
+    cdef uint64_t* w = <uint64_t*>xmalloc(BITSET_WORDS * 8)
+    if c.kind == KIND_BITSET:
+        memcpy(w, c.data, BITSET_WORDS * 8)
+    else:
+        c_fill_words(c, w)
+    return w
+
+
+cdef int c_set_runs(container_t* c, uint16_t* runs, int32_t nruns, int32_t card) noexcept nogil:
+    """Make c a run container owning `runs`."""
+    c.data = runs
+    c.kind = KIND_RUN
+    c.n = nruns
+    c.cap = nruns
+    c.card = card
+    return 0
+
+
+cdef int c_normalize_run(container_t* c) except -1 nogil:
+    """CRoaring's convert_run_to_efficient_container: keep a run only if it is smallest."""
+    cdef int32_t size_run = 2 + 4 * c.n
+    cdef int32_t size_array = 2 * c.card
+    cdef int32_t smallest = size_array if size_array < BITSET_WORDS * 8 else BITSET_WORDS * 8
+    cdef uint64_t* w
+    cdef uint16_t* a
+    if c.card == 0:
+        c_free(c)
+        return 0
+    if size_run <= smallest:
+        return 0
+    if c.card <= MAX_ARRAY:
+        a = <uint16_t*>xmalloc(<size_t>c.card * 2)
+        c_to_uint16(c, a)
+        free(c.data)
+        c.data = a
+        c.kind = KIND_ARRAY
+        c.n = c.card
+        c.cap = c.card
+        return 0
+    w = c_words(c)
+    free(c.data)
+    c.data = w
+    c.kind = KIND_BITSET
+    c.n = 0
+    c.cap = 0
+    return 0
+
+
+cdef bint c_run_optimize(container_t* c) except -1 nogil:
+    """CRoaring's convert_run_optimize: returns True if c is a run container afterwards."""
+    cdef int32_t nruns
+    cdef uint16_t* runs
+    if c.kind == KIND_RUN:
+        c_normalize_run(c)
+        return c.kind == KIND_RUN
+    if c.kind == KIND_ARRAY:
+        nruns = array_nruns(<uint16_t*>c.data, c.n)
+        if 2 + 4 * nruns >= 2 * c.card:
+            return False
+        runs = <uint16_t*>xmalloc(<size_t>nruns * 4)
+        array_to_runs(<uint16_t*>c.data, c.n, runs)
+    else:
+        nruns = words_nruns(<uint64_t*>c.data)
+        if BITSET_WORDS * 8 <= 2 + 4 * nruns:
+            return False
+        runs = <uint16_t*>xmalloc(<size_t>nruns * 4)
+        words_to_runs(<uint64_t*>c.data, runs)
+    free(c.data)
+    c_set_runs(c, runs, nruns, c.card)
+    return True
+
+
+cdef int c_shrink(container_t* c) except -1 nogil:
+    """Release unused capacity; returns bytes saved."""
+    cdef int32_t saved = 0
+    if c.kind == KIND_ARRAY and c.cap > c.n:
+        saved = (c.cap - c.n) * 2
+        c.data = xrealloc(c.data, <size_t>c.n * 2)
+        c.cap = c.n
+    elif c.kind == KIND_RUN and c.cap > c.n:
+        saved = (c.cap - c.n) * 4
+        c.data = xrealloc(c.data, <size_t>c.n * 4)
+        c.cap = c.n
+    return saved
+
+
+cdef int c_from_range(container_t* c, uint32_t lo, uint32_t hi) except -1 nogil:
+    """A container holding [lo, hi) (non-empty): one value as an array, else one run
+    (what CRoaring's add_range makes)."""
+    cdef uint16_t* a
+    cdef uint32_t v
+    if hi - lo == 1:
+        c_alloc(c, KIND_ARRAY, hi - lo)
+        a = <uint16_t*>c.data
+        for v in range(lo, hi):
+            a[v - lo] = <uint16_t>v
+        c.n = hi - lo
+        c.card = hi - lo
+        return 0
+    c_alloc(c, KIND_RUN, 1)
+    a = <uint16_t*>c.data
+    a[0] = <uint16_t>lo
+    a[1] = <uint16_t>(hi - lo - 1)
+    c.n = 1
+    c.card = hi - lo
+    return 0
+
+
+# --- membership -------------------------------------------------------------------------
+
+cdef inline int32_t lower_bound16(const uint16_t* a, int32_t n, uint16_t v) noexcept nogil:
+    """First index i with a[i] >= v."""
+    cdef int32_t lo = 0, hi = n, mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a[mid] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef inline int32_t run_index(const uint16_t* r, int32_t n, uint16_t v) noexcept nogil:
+    """Index of the last run starting at or before v, or -1."""
+    cdef int32_t lo = 0, hi = n, mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if r[2 * mid] <= v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo - 1
+
+
+cdef bint c_contains(const container_t* c, uint16_t v) noexcept nogil:
+    cdef int32_t i
+    cdef uint16_t* a = <uint16_t*>c.data
+    if c.kind == KIND_BITSET:
+        return ((<uint64_t*>c.data)[v >> 6] >> (v & 63)) & 1
+    if c.kind == KIND_ARRAY:
+        i = lower_bound16(a, c.n, v)
+        return i < c.n and a[i] == v
+    i = run_index(a, c.n, v)
+    return i >= 0 and <uint32_t>v <= <uint32_t>a[2 * i] + a[2 * i + 1]
+
+
+cdef int32_t c_rank(const container_t* c, uint16_t v) noexcept nogil:
+    """Number of values <= v."""
+    cdef int32_t i, k = 0
+    cdef uint16_t* a = <uint16_t*>c.data
+    cdef uint32_t end
+    if c.kind == KIND_BITSET:
+        return words_range_card(<uint64_t*>c.data, 0, <uint32_t>v + 1)
+    if c.kind == KIND_ARRAY:
+        i = lower_bound16(a, c.n, v)
+        return i + 1 if i < c.n and a[i] == v else i
+    for i in range(c.n):
+        if a[2 * i] > v:
+            break
+        end = <uint32_t>a[2 * i] + a[2 * i + 1]
+        k += (end if end < v else v) - a[2 * i] + 1
+    return k
+
+
+cdef int32_t c_select(const container_t* c, int32_t idx) noexcept nogil:
+    """The idx-th value (0 <= idx < card)."""
+    cdef int32_t i, cnt
+    cdef uint64_t x
+    cdef uint16_t* a = <uint16_t*>c.data
+    cdef uint64_t* w
+    if c.kind == KIND_ARRAY:
+        return a[idx]
+    if c.kind == KIND_RUN:
+        for i in range(c.n):
+            if idx <= a[2 * i + 1]:
+                return a[2 * i] + idx
+            idx -= a[2 * i + 1] + 1
+        return -1
+    w = <uint64_t*>c.data
+    for i in range(BITSET_WORDS):
+        cnt = popcount64(w[i])
+        if idx < cnt:
+            x = w[i]
+            while idx > 0:
+                x &= x - 1
+                idx -= 1
+            return (i << 6) + ctz64(x)
+        idx -= cnt
+    return -1
+
+
+cdef int32_t c_min(const container_t* c) noexcept nogil:
+    return c_select(c, 0)
+
+
+cdef int32_t c_max(const container_t* c) noexcept nogil:
+    cdef uint16_t* a = <uint16_t*>c.data
+    cdef uint64_t* w
+    cdef int32_t i
+    if c.kind == KIND_ARRAY:
+        return a[c.n - 1]
+    if c.kind == KIND_RUN:
+        return a[2 * c.n - 2] + a[2 * c.n - 1]
+    w = <uint64_t*>c.data
+    i = BITSET_WORDS - 1
+    while i >= 0 and w[i] == 0:
+        i -= 1
+    return (i << 6) + 63 - clz64(w[i])
+
+
+cdef int32_t c_range_card(const container_t* c, uint32_t lo, uint32_t hi) noexcept nogil:
+    """Values v with lo <= v < hi (hi <= 65536)."""
+    cdef int32_t i, k = 0
+    cdef uint16_t* a = <uint16_t*>c.data
+    cdef uint32_t s, e
+    if lo >= hi:
+        return 0
+    if lo == 0 and hi == 65536:
+        return c.card
+    if c.kind == KIND_BITSET:
+        return words_range_card(<uint64_t*>c.data, lo, hi)
+    if c.kind == KIND_ARRAY:
+        i = lower_bound16(a, c.n, <uint16_t>lo)
+        return (c.n if hi > 65535 else lower_bound16(a, c.n, <uint16_t>hi)) - i
+    for i in range(c.n):
+        s = a[2 * i]
+        e = s + a[2 * i + 1] + 1
+        if s < lo:
+            s = lo
+        if e > hi:
+            e = hi
+        if s < e:
+            k += e - s
+    return k
+
+
+# --- single-value mutation ----------------------------------------------------------------
+
+cdef int c_to_bitset(container_t* c) except -1 nogil:
+    cdef uint64_t* w
+    if c.kind == KIND_BITSET:
+        return 0
+    w = c_words(c)
+    free(c.data)
+    c.data = w
+    c.kind = KIND_BITSET
+    c.n = 0
+    c.cap = 0
+    return 0
+
+
+cdef int c_add(container_t* c, uint16_t v) except -1 nogil:
+    """Add v; returns 1 if it was absent."""
+    cdef int32_t i, newcap
+    cdef uint16_t* a
+    cdef uint64_t* w
+    cdef uint64_t bit
+    cdef bint after, before
+    if c.kind == KIND_ARRAY:
+        a = <uint16_t*>c.data
+        i = lower_bound16(a, c.n, v)
+        if i < c.n and a[i] == v:
+            return 0
+        if c.n >= MAX_ARRAY:
+            c_to_bitset(c)
+            return c_add(c, v)
+        if c.n == c.cap:
+            newcap = c.cap * 2 if c.cap >= 4 else 4
+            if c.cap < 1024 and c.cap >= 64:
+                newcap = c.cap * 3 // 2
+            if newcap > MAX_ARRAY:
+                newcap = MAX_ARRAY
+            c.data = xrealloc(c.data, <size_t>newcap * 2)
+            c.cap = newcap
+            a = <uint16_t*>c.data
+        memmove(a + i + 1, a + i, <size_t>(c.n - i) * 2)
+        a[i] = v
+        c.n += 1
+        c.card += 1
+        return 1
+    if c.kind == KIND_BITSET:
+        w = <uint64_t*>c.data
+        bit = (<uint64_t>1) << (v & 63)
+        if w[v >> 6] & bit:
+            return 0
+        w[v >> 6] |= bit
+        c.card += 1
+        return 1
+    # run container: extend a neighbour, merge two, or insert a one-value run
+    a = <uint16_t*>c.data
+    i = run_index(a, c.n, v)
+    if i >= 0 and <uint32_t>v <= <uint32_t>a[2 * i] + a[2 * i + 1]:
+        return 0
+    after = i >= 0 and <uint32_t>a[2 * i] + a[2 * i + 1] + 1 == v
+    before = i + 1 < c.n and <uint32_t>a[2 * i + 2] == <uint32_t>v + 1
+    if after and before:
+        a[2 * i + 1] = <uint16_t>(a[2 * i + 2] + a[2 * i + 3] - a[2 * i])
+        memmove(a + 2 * i + 2, a + 2 * i + 4, <size_t>(c.n - i - 2) * 4)
+        c.n -= 1
+    elif after:
+        a[2 * i + 1] += 1
+    elif before:
+        a[2 * i + 2] = v
+        a[2 * i + 3] += 1
+    else:
+        if c.n == c.cap:
+            c.cap = c.cap * 2 if c.cap >= 4 else 4
+            c.data = xrealloc(c.data, <size_t>c.cap * 4)
+            a = <uint16_t*>c.data
+        memmove(a + 2 * i + 4, a + 2 * i + 2, <size_t>(c.n - i - 1) * 4)
+        a[2 * i + 2] = v
+        a[2 * i + 3] = 0
+        c.n += 1
+    c.card += 1
+    return 1
+
+
+cdef int c_remove(container_t* c, uint16_t v) except -1 nogil:
+    """Remove v; returns 1 if it was present. An emptied container has card 0."""
+    cdef int32_t i
+    cdef uint16_t* a
+    cdef uint64_t* w
+    cdef uint64_t bit
+    cdef uint32_t s, e
+    cdef uint16_t* na
+    if c.kind == KIND_ARRAY:
+        a = <uint16_t*>c.data
+        i = lower_bound16(a, c.n, v)
+        if i >= c.n or a[i] != v:
+            return 0
+        memmove(a + i, a + i + 1, <size_t>(c.n - i - 1) * 2)
+        c.n -= 1
+        c.card -= 1
+        return 1
+    if c.kind == KIND_BITSET:
+        w = <uint64_t*>c.data
+        bit = (<uint64_t>1) << (v & 63)
+        if not (w[v >> 6] & bit):
+            return 0
+        w[v >> 6] &= ~bit
+        c.card -= 1
+        if c.card <= MAX_ARRAY:
+            na = <uint16_t*>xmalloc(<size_t>c.card * 2)
+            words_to_array(w, na)
+            free(w)
+            c.data = na
+            c.kind = KIND_ARRAY
+            c.n = c.card
+            c.cap = c.card
+        return 1
+    a = <uint16_t*>c.data
+    i = run_index(a, c.n, v)
+    if i < 0:
+        return 0
+    s = a[2 * i]
+    e = s + a[2 * i + 1]
+    if v > e:
+        return 0
+    if s == e:
+        memmove(a + 2 * i, a + 2 * i + 2, <size_t>(c.n - i - 1) * 4)
+        c.n -= 1
+    elif v == s:
+        a[2 * i] += 1
+        a[2 * i + 1] -= 1
+    elif v == e:
+        a[2 * i + 1] -= 1
+    else:
+        if c.n == c.cap:
+            c.cap = c.cap * 2 if c.cap >= 4 else 4
+            c.data = xrealloc(c.data, <size_t>c.cap * 4)
+            a = <uint16_t*>c.data
+        memmove(a + 2 * i + 4, a + 2 * i + 2, <size_t>(c.n - i - 1) * 4)
+        a[2 * i + 1] = <uint16_t>(v - 1 - s)
+        a[2 * i + 2] = <uint16_t>(v + 1)
+        a[2 * i + 3] = <uint16_t>(e - v - 1)
+        c.n += 1
+    c.card -= 1
+    return 1
+
+
+# --- intersection -------------------------------------------------------------------------
+
+cdef inline int32_t gallop16(const uint16_t* a, int32_t i, int32_t n, uint16_t v) noexcept nogil:
+    """First index >= i with a[index] >= v, by exponential then binary search."""
+    cdef int32_t step = 1, lo = i, hi
+    if i >= n or a[i] >= v:
+        return i
+    while lo + step < n and a[lo + step] < v:
+        lo += step
+        step <<= 1
+    hi = lo + step if lo + step < n else n
+    lo += 1
+    while lo < hi:
+        step = (lo + hi) >> 1
+        if a[step] < v:
+            lo = step + 1
+        else:
+            hi = step
+    return lo
+
+
+cdef int32_t array_and(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
+                       uint16_t* out) noexcept nogil:
+    """Sorted intersection; out may be NULL to count only."""
+    cdef int32_t i = 0, j = 0, k = 0
+    cdef uint16_t x, y
+    if na == 0 or nb == 0:
+        return 0
+    if na * 32 < nb or nb * 32 < na:       # skewed sizes: gallop through the larger one
+        if na > nb:
+            a, b = b, a
+            na, nb = nb, na
+        for i in range(na):
+            j = gallop16(b, j, nb, a[i])
+            if j >= nb:
+                break
+            if b[j] == a[i]:
+                if out != NULL:
+                    out[k] = a[i]
+                k += 1
+        return k
+    x = a[0]
+    y = b[0]
+    while True:
+        if x < y:
+            i += 1
+            if i == na:
+                break
+            x = a[i]
+        elif y < x:
+            j += 1
+            if j == nb:
+                break
+            y = b[j]
+        else:
+            if out != NULL:
+                out[k] = x
+            k += 1
+            i += 1
+            j += 1
+            if i == na or j == nb:
+                break
+            x = a[i]
+            y = b[j]
+    return k
+
+
+cdef int32_t array_and_words(const uint16_t* a, int32_t na, const uint64_t* w,
+                             uint16_t* out) noexcept nogil:
+    cdef int32_t i, k = 0
+    cdef uint16_t v
+    if out == NULL:
+        for i in range(na):
+            v = a[i]
+            k += (w[v >> 6] >> (v & 63)) & 1
+        return k
+    for i in range(na):
+        v = a[i]
+        out[k] = v
+        k += (w[v >> 6] >> (v & 63)) & 1
+    return k
+
+
+cdef int32_t array_and_runs(const uint16_t* a, int32_t na, const uint16_t* r, int32_t nr,
+                            uint16_t* out) noexcept nogil:
+    cdef int32_t i = 0, j = 0, k = 0
+    cdef uint32_t v, s, e
+    while i < na and j < nr:
+        v = a[i]
+        s = r[2 * j]
+        e = s + r[2 * j + 1]
+        if v < s:
+            i = gallop16(a, i, na, <uint16_t>s)
+        elif v > e:
+            j += 1
+        else:
+            if out != NULL:
+                out[k] = <uint16_t>v
+            k += 1
+            i += 1
+    return k
+
+
+cdef int32_t runs_and(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
+                      uint16_t* out, int32_t* card) noexcept nogil:
+    """Intersection of two run lists into out (may be NULL); returns runs, sets card."""
+    cdef int32_t i = 0, j = 0, k = 0
+    cdef uint32_t s1, e1, s2, e2, s, e
+    card[0] = 0
+    while i < na and j < nb:
+        s1 = a[2 * i]
+        e1 = s1 + a[2 * i + 1]
+        s2 = b[2 * j]
+        e2 = s2 + b[2 * j + 1]
+        s = s1 if s1 > s2 else s2
+        e = e1 if e1 < e2 else e2
+        if s <= e:
+            if out != NULL:
+                out[2 * k] = <uint16_t>s
+                out[2 * k + 1] = <uint16_t>(e - s)
+            k += 1
+            card[0] += e - s + 1
+        if e1 < e2:
+            i += 1
+        else:
+            j += 1
+    return k
+
+
+cdef inline bint c_is_full(const container_t* c) noexcept nogil:
+    return c.card == 65536
+
+
+cdef int32_t c_and_card(const container_t* a, const container_t* b) noexcept nogil:
+    cdef int32_t i, k = 0
+    cdef const uint64_t* wa
+    cdef const uint64_t* wb
+    cdef const uint16_t* r
+    if a.kind > b.kind:                      # order the pair: array < bitset < run
+        a, b = b, a
+    if a.kind == KIND_ARRAY:
+        if b.kind == KIND_ARRAY:
+            return array_and(<uint16_t*>a.data, a.n, <uint16_t*>b.data, b.n, NULL)
+        if b.kind == KIND_BITSET:
+            return array_and_words(<uint16_t*>a.data, a.n, <uint64_t*>b.data, NULL)
+        return array_and_runs(<uint16_t*>a.data, a.n, <uint16_t*>b.data, b.n, NULL)
+    if a.kind == KIND_BITSET:
+        wa = <uint64_t*>a.data
+        if b.kind == KIND_BITSET:
+            wb = <uint64_t*>b.data
+            for i in range(BITSET_WORDS):
+                k += popcount64(wa[i] & wb[i])
+            return k
+        if c_is_full(b):
+            return a.card
+        r = <uint16_t*>b.data
+        for i in range(b.n):
+            k += words_range_card(wa, r[2 * i], <uint32_t>r[2 * i] + r[2 * i + 1] + 1)
+        return k
+    runs_and(<uint16_t*>a.data, a.n, <uint16_t*>b.data, b.n, NULL, &k)
+    return k
+
+
+cdef int c_and(const container_t* a, const container_t* b, container_t* out) except -1 nogil:
+    cdef int32_t i, card, n
+    cdef uint64_t* w
+    cdef const uint64_t* wa
+    cdef const uint64_t* wb
+    cdef uint16_t* buf
+    cdef const uint16_t* r
+    c_zero(out)
+    if a.kind > b.kind:
+        a, b = b, a
+    if a.kind == KIND_ARRAY:
+        n = a.n if b.kind != KIND_ARRAY or a.n < b.n else b.n
+        buf = <uint16_t*>xmalloc(<size_t>n * 2)
+        if b.kind == KIND_ARRAY:
+            card = array_and(<uint16_t*>a.data, a.n, <uint16_t*>b.data, b.n, buf)
+        elif b.kind == KIND_BITSET:
+            card = array_and_words(<uint16_t*>a.data, a.n, <uint64_t*>b.data, buf)
+        else:
+            card = array_and_runs(<uint16_t*>a.data, a.n, <uint16_t*>b.data, b.n, buf)
+        if card == 0:
+            free(buf)
+            return 0
+        out.data = buf
+        out.kind = KIND_ARRAY
+        out.card = card
+        out.n = card
+        out.cap = n
+        return 0
+    if a.kind == KIND_BITSET:
+        if b.kind == KIND_RUN and c_is_full(b):
+            return c_copy(out, a)
+        w = <uint64_t*>xmalloc(BITSET_WORDS * 8)
+        wa = <uint64_t*>a.data
+        card = 0
+        if b.kind == KIND_BITSET:
+            wb = <uint64_t*>b.data
+            for i in range(BITSET_WORDS):
+                w[i] = wa[i] & wb[i]
+                card += popcount64(w[i])
+        else:
+            c_fill_words(b, w)
+            for i in range(BITSET_WORDS):
+                w[i] &= wa[i]
+                card += popcount64(w[i])
+        return c_from_words(out, w, card)
+    # run & run
+    if c_is_full(a):
+        return c_copy(out, b)
+    if c_is_full(b):
+        return c_copy(out, a)
+    buf = <uint16_t*>xmalloc(<size_t>(a.n + b.n) * 4)
+    n = runs_and(<uint16_t*>a.data, a.n, <uint16_t*>b.data, b.n, buf, &card)
+    if n == 0:
+        free(buf)
+        return 0
+    c_set_runs(out, buf, n, card)
+    return c_normalize_run(out)
+
+
+# --- union ------------------------------------------------------------------------------
+
+cdef int32_t array_or(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
+                      uint16_t* out) noexcept nogil:
+    cdef int32_t i = 0, j = 0, k = 0
+    while i < na and j < nb:
+        if a[i] < b[j]:
+            out[k] = a[i]
+            i += 1
+        elif b[j] < a[i]:
+            out[k] = b[j]
+            j += 1
+        else:
+            out[k] = a[i]
+            i += 1
+            j += 1
+        k += 1
+    if i < na:
+        memcpy(out + k, a + i, <size_t>(na - i) * 2)
+        k += na - i
+    if j < nb:
+        memcpy(out + k, b + j, <size_t>(nb - j) * 2)
+        k += nb - j
+    return k
+
+
+cdef int32_t runs_or(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
+                     uint16_t* out, int32_t* card) noexcept nogil:
+    """Union of two run lists, merging runs that overlap or touch."""
+    cdef int32_t i = 0, j = 0, k = -1
+    cdef uint32_t s, e, last_end = 0
+    card[0] = 0
+    while i < na or j < nb:
+        if j >= nb or (i < na and a[2 * i] <= b[2 * j]):
+            s = a[2 * i]
+            e = s + a[2 * i + 1]
+            i += 1
+        else:
+            s = b[2 * j]
+            e = s + b[2 * j + 1]
+            j += 1
+        if k >= 0 and s <= last_end + 1:
+            if e > last_end:
+                card[0] += e - last_end
+                last_end = e
+                out[2 * k + 1] = <uint16_t>(e - out[2 * k])
+        else:
+            k += 1
+            out[2 * k] = <uint16_t>s
+            out[2 * k + 1] = <uint16_t>(e - s)
+            last_end = e
+            card[0] += e - s + 1
+    return k + 1
+
+
+cdef int c_or(const container_t* a, const container_t* b, container_t* out) except -1 nogil:
+    cdef int32_t i, card, n
+    cdef uint64_t* w
+    cdef const uint64_t* wb
+    cdef uint16_t* buf
+    cdef uint16_t* tmp
+    cdef const uint16_t* av
+    c_zero(out)
+    if a.kind > b.kind:
+        a, b = b, a
+    if (a.kind == KIND_RUN and c_is_full(a)) or (b.kind == KIND_RUN and c_is_full(b)):
+        return c_copy(out, a if a.kind == KIND_RUN and c_is_full(a) else b)
+    if a.kind == KIND_ARRAY and b.kind == KIND_ARRAY:
+        if a.n + b.n <= MAX_ARRAY:
+            buf = <uint16_t*>xmalloc(<size_t>(a.n + b.n) * 2)
+            card = array_or(<uint16_t*>a.data, a.n, <uint16_t*>b.data, b.n, buf)
+            out.data = buf
+            out.kind = KIND_ARRAY
+            out.card = card
+            out.n = card
+            out.cap = a.n + b.n
+            return 0
+        w = <uint64_t*>xmalloc(BITSET_WORDS * 8)
+        c_fill_words(a, w)
+        c_or_into_words(b, w)
+        return c_from_words(out, w, words_card(w))
+    if a.kind == KIND_ARRAY and b.kind == KIND_RUN:
+        # CRoaring keeps array|run as a run list, then picks the smallest kind.
+        tmp = <uint16_t*>xmalloc(<size_t>a.n * 4)
+        n = array_to_runs(<uint16_t*>a.data, a.n, tmp)
+        buf = <uint16_t*>malloc(<size_t>(n + b.n) * 4)
+        if buf == NULL:
+            free(tmp)
+            with gil:
+                raise MemoryError()
+        n = runs_or(tmp, n, <uint16_t*>b.data, b.n, buf, &card)
+        free(tmp)
+        c_set_runs(out, buf, n, card)
+        return c_normalize_run(out)
+    if a.kind == KIND_RUN:
+        buf = <uint16_t*>xmalloc(<size_t>(a.n + b.n) * 4)
+        n = runs_or(<uint16_t*>a.data, a.n, <uint16_t*>b.data, b.n, buf, &card)
+        c_set_runs(out, buf, n, card)
+        return c_normalize_run(out)
+    # a is an array or a bitset, b is a bitset or a run: the result is a bitset
+    if a.kind == KIND_BITSET:
+        w = c_words(a)
+        c_or_into_words(b, w)
+        card = words_card(w)
+    else:
+        w = c_words(b)
+        av = <uint16_t*>a.data
+        card = b.card
+        for i in range(a.n):
+            card += 1 - ((w[av[i] >> 6] >> (av[i] & 63)) & 1)
+            w[av[i] >> 6] |= (<uint64_t>1) << (av[i] & 63)
+    out.data = w
+    out.kind = KIND_BITSET
+    out.card = card
+    return 0
+
+
+# --- symmetric difference and difference ------------------------------------------------
+
+cdef int32_t array_xor(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
+                       uint16_t* out) noexcept nogil:
+    cdef int32_t i = 0, j = 0, k = 0
+    while i < na and j < nb:
+        if a[i] < b[j]:
+            out[k] = a[i]
+            i += 1
+            k += 1
+        elif b[j] < a[i]:
+            out[k] = b[j]
+            j += 1
+            k += 1
+        else:
+            i += 1
+            j += 1
+    if i < na:
+        memcpy(out + k, a + i, <size_t>(na - i) * 2)
+        k += na - i
+    if j < nb:
+        memcpy(out + k, b + j, <size_t>(nb - j) * 2)
+        k += nb - j
+    return k
+
+
+cdef int32_t array_andnot(const container_t* a, const container_t* b,
+                          uint16_t* out) noexcept nogil:
+    """Values of array a that are not in b (any kind)."""
+    cdef int32_t i, j = 0, k = 0
+    cdef const uint16_t* av = <uint16_t*>a.data
+    cdef const uint16_t* bv = <uint16_t*>b.data
+    cdef const uint64_t* w
+    cdef uint32_t v
+    if b.kind == KIND_BITSET:
+        w = <uint64_t*>b.data
+        for i in range(a.n):
+            v = av[i]
+            out[k] = <uint16_t>v
+            k += 1 - ((w[v >> 6] >> (v & 63)) & 1)
+        return k
+    if b.kind == KIND_ARRAY:
+        for i in range(a.n):
+            j = gallop16(bv, j, b.n, av[i])
+            if j < b.n and bv[j] == av[i]:
+                continue
+            out[k] = av[i]
+            k += 1
+        return k
+    for i in range(a.n):
+        v = av[i]
+        while j < b.n and <uint32_t>bv[2 * j] + bv[2 * j + 1] < v:
+            j += 1
+        if j < b.n and bv[2 * j] <= v:
+            continue
+        out[k] = <uint16_t>v
+        k += 1
+    return k
+
+
+cdef int c_xor(const container_t* a, const container_t* b, container_t* out) except -1 nogil:
+    cdef int32_t i, card
+    cdef uint64_t* w
+    cdef const uint64_t* wb
+    cdef const uint16_t* av
+    cdef uint16_t* buf
+    c_zero(out)
+    if a.kind > b.kind:
+        a, b = b, a
+    if a.kind == KIND_ARRAY and b.kind == KIND_ARRAY and a.n + b.n <= MAX_ARRAY:
+        buf = <uint16_t*>xmalloc(<size_t>(a.n + b.n) * 2)
+        card = array_xor(<uint16_t*>a.data, a.n, <uint16_t*>b.data, b.n, buf)
+        if card == 0:
+            free(buf)
+            return 0
+        out.data = buf
+        out.kind = KIND_ARRAY
+        out.card = card
+        out.n = card
+        out.cap = a.n + b.n
+        return 0
+    if a.kind == KIND_ARRAY:
+        w = c_words(b)
+        av = <uint16_t*>a.data
+        for i in range(a.n):
+            w[av[i] >> 6] ^= (<uint64_t>1) << (av[i] & 63)
+        return c_from_words(out, w, words_card(w))
+    w = c_words(a)
+    card = 0
+    if b.kind == KIND_BITSET:
+        wb = <uint64_t*>b.data
+        for i in range(BITSET_WORDS):
+            w[i] ^= wb[i]
+    else:
+        av = <uint16_t*>b.data
+        for i in range(b.n):
+            words_flip_range(w, av[2 * i], <uint32_t>av[2 * i] + av[2 * i + 1] + 1)
+    return c_from_words(out, w, words_card(w))
+
+
+cdef int c_andnot(const container_t* a, const container_t* b, container_t* out) except -1 nogil:
+    cdef int32_t i, card
+    cdef uint64_t* w
+    cdef const uint64_t* wb
+    cdef const uint16_t* bv
+    cdef uint16_t* buf
+    c_zero(out)
+    if a.kind == KIND_ARRAY:
+        buf = <uint16_t*>xmalloc(<size_t>a.n * 2)
+        card = array_andnot(a, b, buf)
+        if card == 0:
+            free(buf)
+            return 0
+        out.data = buf
+        out.kind = KIND_ARRAY
+        out.card = card
+        out.n = card
+        out.cap = a.n
+        return 0
+    if b.kind == KIND_RUN and c_is_full(b):
+        return 0
+    w = c_words(a)
+    if b.kind == KIND_BITSET:
+        wb = <uint64_t*>b.data
+        for i in range(BITSET_WORDS):
+            w[i] &= ~wb[i]
+    elif b.kind == KIND_RUN:
+        bv = <uint16_t*>b.data
+        for i in range(b.n):
+            words_clear_range(w, bv[2 * i], <uint32_t>bv[2 * i] + bv[2 * i + 1] + 1)
+    else:
+        bv = <uint16_t*>b.data
+        for i in range(b.n):
+            w[bv[i] >> 6] &= ~((<uint64_t>1) << (bv[i] & 63))
+    return c_from_words(out, w, words_card(w))
+
+
+cdef bint c_equal(const container_t* a, const container_t* b) noexcept nogil:
+    if a.card != b.card:
+        return False
+    if a.kind == b.kind and a.kind != KIND_BITSET:
+        return a.n == b.n and memcmp(a.data, b.data, c_payload_bytes(a)) == 0
+    if a.kind == KIND_BITSET and b.kind == KIND_BITSET:
+        return memcmp(a.data, b.data, BITSET_WORDS * 8) == 0
+    return c_and_card(a, b) == a.card
+
+
+cdef size_t c_memory(const container_t* c) noexcept nogil:
+    if c.kind == KIND_BITSET:
+        return BITSET_WORDS * 8
+    if c.kind == KIND_RUN:
+        return <size_t>c.cap * 4
+    return <size_t>c.cap * 2
