@@ -29,12 +29,13 @@ class BSI:
     def __init__(self, ids: np.ndarray, values: np.ndarray) -> None:
         """Slice `values` (int64, one per record id in `ids`; absent ids are null)."""
         self.base = int(values.min()) if values.size else 0
-        offsets = values.astype(np.int64) - self.base
-        self.depth = int(offsets.max()).bit_length() if values.size else 0
+        self.depth = int(values.max() - self.base).bit_length() if values.size else 0
         if self.depth > 32:
-            raise ValueError(f"{self.depth}-bit offsets: distinct_count decodes into uint32")
+            raise ValueError(f"{self.depth}-bit offsets: slices are built from uint32")
+        offsets = (values - self.base).astype(np.uint32)
         self.not_null = bitmap_from(ids)
-        self.slices = [bitmap_from(ids[(offsets >> i) & 1 == 1]) for i in range(self.depth)]
+        self.slices = [bitmap_from(ids[(offsets & np.uint32(1 << i)).astype(bool)])
+                       for i in range(self.depth)]
 
     def greater(self, value: int, *, or_equal: bool = False) -> BitMap:
         """Records whose value is > value (>= with or_equal); nulls never match."""

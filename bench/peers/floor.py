@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyroaring import BitMap
 
@@ -26,18 +28,23 @@ from bench.queries import (Answer, Query, groupby_answer, minmax_answer, sum_ans
 _EMPTY = BitMap()
 
 
+def _ids(table: pa.Table) -> np.ndarray:
+    # Record ids are < 2^32 (N ≤ 100M): uint32 halves the memory traffic of every gather.
+    return table["record_id"].to_numpy().astype(np.uint32)
+
+
 def _keyed_rows(path: Path) -> dict[str, BitMap]:
     """Key → BitMap from an edges file: sort edges by key code, one BitMap per run."""
-    column = pq.read_table(path, read_dictionary=["value"]).unify_dictionaries()
-    ids = column["record_id"].to_numpy()
-    chunks = column["value"].chunks
+    table = pq.read_table(path, read_dictionary=["value"]).unify_dictionaries()
+    chunks = table["value"].chunks
     if not chunks:
         return {}
-    codes = np.concatenate([c.indices.to_numpy() for c in chunks])
     keys = chunks[0].dictionary.to_pylist()
-    # A stable sort keeps each key's record ids ascending, as BitMap's bulk path likes.
-    order = np.argsort(codes, kind="stable")
-    sorted_ids = ids[order]
+    codes = pa.chunked_array([c.indices for c in chunks]).to_numpy()
+    # Arrow's sort is stable (each key's record ids stay ascending, as BitMap's bulk path
+    # likes) and counting-sorts a contiguous small-range integer array: over 10x faster
+    # than numpy's stable argsort of int32 (and than Arrow's on a chunked array).
+    sorted_ids = _ids(table)[pc.sort_indices(pa.array(codes)).to_numpy()]
     bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(keys)))])
     return {key: bitmap_from(sorted_ids[bounds[j]:bounds[j + 1]])
             for j, key in enumerate(keys) if bounds[j + 1] > bounds[j]}
@@ -45,13 +52,13 @@ def _keyed_rows(path: Path) -> dict[str, BitMap]:
 
 def _bool_rows(path: Path) -> dict[bool, BitMap]:
     table = pq.read_table(path)
-    ids, values = table["record_id"].to_numpy(), table["value"].to_numpy()
+    ids, values = _ids(table), table["value"].to_numpy()
     return {True: bitmap_from(ids[values]), False: bitmap_from(ids[~values])}
 
 
 def _bsi(path: Path) -> BSI:
     table = pq.read_table(path)
-    return BSI(table["record_id"].to_numpy(), table["value"].to_numpy())
+    return BSI(_ids(table), table["value"].to_numpy())
 
 
 class FloorPeer:
