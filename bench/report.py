@@ -59,13 +59,13 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-def ratio_columns(results: Results) -> list[tuple[str, str]]:
+def _ratio_columns(results: Results) -> list[tuple[str, str]]:
     """(peer, base) pairs reported: every peer against DuckDB and against the floor."""
     return [(p, base) for base in (DUCKDB, FLOOR) if base in results.peers
             for p in results.peers if p != base]
 
 
-def chart_base(results: Results) -> str:
+def _chart_base(results: Results) -> str:
     """The peer the chart divides by: DuckDB when present, else the floor, else the first."""
     return next((b for b in (DUCKDB, FLOOR) if b in results.peers), results.peers[0])
 
@@ -85,7 +85,7 @@ def _table(header: list[str], rows: list[list[str]], left: frozenset[int]) -> li
 
 
 def _query_table(results: Results) -> list[str]:
-    ratios = ratio_columns(results)
+    ratios = _ratio_columns(results)
     header = (["#", "query", "answer"] + [f"{p} ms" for p in results.peers]
               + [f"{p} / {b}" for p, b in ratios] + list(PER_QUERY))
     rows = []
@@ -156,7 +156,7 @@ def render(results: Results, memory: Mapping[str, MemoryStats], command: str,
         "",
         *_query_table(results),
         "",
-        f"![per-query time ÷ {chart_base(results)} time, log scale]({chart_name})",
+        f"![per-query time ÷ {_chart_base(results)} time, log scale]({chart_name})",
         "",
         "## Load and memory",
         "",
@@ -179,7 +179,7 @@ def render_chart(results: Results, path: Path) -> None:
     matplotlib.use("Agg")  # files only; never a display
     import matplotlib.pyplot as plt
 
-    base = chart_base(results)
+    base = _chart_base(results)
     peers = [p for p in results.peers if p != base]
     names = [q.name for q in results.queries]
     fig, ax = plt.subplots(figsize=(12, 5))

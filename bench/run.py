@@ -38,11 +38,19 @@ def _peer_names(text: str) -> list[str]:
     return names
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.run",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="records (default 1M)")
-    parser.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
+    parser.add_argument("--rounds", type=_at_least_one, default=5,
+                        help="timed rounds (default 5; use at least 5 for numbers you quote)")
     parser.add_argument("--peers", type=_peer_names, default=list(DEFAULT_PEERS),
                         help=f"comma-separated, among {', '.join(sorted(PEERS))}")
     parser.add_argument("--max-seconds-per-query", type=float, default=20.0,
@@ -72,8 +80,6 @@ def _time_peers(peers: list[Peer], results: Results, data_dir: Path) -> list[str
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 0 on success, 1 when peers disagree on an answer."""
     args = _parser().parse_args(argv)
-    if args.rounds < 1:
-        _parser().error("--rounds must be at least 1")
     data_dir = args.data_dir or default_dir(args.n)
     started = time.perf_counter()
     schema = generate(args.n, data_dir, args.seed)
