@@ -1,0 +1,60 @@
+"""roarbase's embeddable engine: `import engine` and use it in-process, like SQLite.
+
+    with engine.open("data/") as db:
+        seg = db.create_index("seg")
+        seg.create_field("hobbies", "set", keys=True)
+        seg.set(7, "hobbies", "chess")
+
+The engine knows nothing of gRPC, HTTP, users or auth; the server is one way to reach it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from engine.check import check
+from engine.errors import (
+    AlreadyExistsError,
+    ClosedError,
+    DataCorruptedError,
+    EngineError,
+    ExistenceNotTrackedError,
+    FieldExistsError,
+    FieldNotFoundError,
+    IndexExistsError,
+    IndexNotFoundError,
+    InvalidOptionError,
+    InvalidParameterError,
+    InvalidValueError,
+    KeysNotAllowedError,
+    NotFoundError,
+    StorageFailedError,
+    StorageFullError,
+    ValueOutOfRangeError,
+)
+from engine.holder import Holder
+from engine.index import Field, Index
+
+
+def open(path: str, *, fsync: bool = True, **config: Any) -> Holder:  # noqa: A001 - the facade's name
+    """Open (creating if needed) a data directory.
+
+    Args:
+        path: the directory.
+        fsync: make every acknowledged write survive power loss (default). With False,
+            acknowledged writes still survive a process kill (kill -9), not an OS crash.
+        config: checkpoint_bytes (log size that triggers a snapshot, default 64 MiB) and
+            fileio (the file-access seam, for fault-injection tests).
+    Raises:
+        StorageFailedError: the directory is in use by another process.
+    """
+    return Holder(path, fsync=fsync, **config)
+
+
+__all__ = [
+    "open", "check", "Holder", "Index", "Field",
+    "EngineError", "InvalidParameterError", "InvalidOptionError", "InvalidValueError",
+    "ValueOutOfRangeError", "KeysNotAllowedError", "NotFoundError", "IndexNotFoundError",
+    "FieldNotFoundError", "AlreadyExistsError", "IndexExistsError", "FieldExistsError",
+    "ExistenceNotTrackedError", "ClosedError", "DataCorruptedError", "StorageFullError",
+    "StorageFailedError",
+]

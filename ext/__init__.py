@@ -4,10 +4,10 @@
 BitMap/BitMap64 method names so pyroaring can serve as the test oracle.
 """
 try:
-    from ext._roaring import Bitmap, CorruptDataError, FrozenBitmap
+    from ext._roaring import Bitmap, CorruptDataError, FrozenBitmap, group_by_row
 except ImportError as exc:  # pragma: no cover - only hit on an unbuilt checkout
     raise ImportError(
         "ext._roaring is not built: run `make build` (or `pip install -e .`) first"
     ) from exc
 
-__all__ = ["Bitmap", "FrozenBitmap", "CorruptDataError"]
+__all__ = ["Bitmap", "FrozenBitmap", "CorruptDataError", "group_by_row"]

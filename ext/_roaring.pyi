@@ -105,3 +105,8 @@ class Bitmap(FrozenBitmap):
     def run_optimize(self) -> bool:
         """Convert containers to runs where smaller (CRoaring's rule); True if any is a run."""
     def shrink_to_fit(self) -> int: ...
+
+def group_by_row(
+    rows: npt.NDArray[np.uint64], cols: npt.NDArray[np.uint64]
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
+    """Stable grouping of cols by rows: (distinct rows, offsets, grouped cols)."""

@@ -1,0 +1,126 @@
+"""The Holder: a data directory holding indexes (FeatureBase's holder).
+
+Each index lives in its own sub-directory and recovers independently: if one index's files
+are damaged, opening the holder still succeeds, that index raises DataCorruptedError when
+used, and the others keep working.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from engine.errors import (
+    ClosedError,
+    DataCorruptedError,
+    IndexExistsError,
+    IndexNotFoundError,
+    StorageFailedError,
+)
+from engine.index import Index
+from engine.schema import IndexDef, IndexOptions, check_name
+from engine.storage.fileio import FileIO
+
+DEFAULT_CHECKPOINT_BYTES = 64 << 20
+
+
+class Holder:
+    """An open data directory. Use engine.open(path) rather than constructing this."""
+
+    def __init__(self, path: str, *, fsync: bool = True, fileio: FileIO | None = None,
+                 checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES) -> None:
+        self.path = os.path.abspath(path)
+        self.fsync = fsync
+        self.fileio = fileio or FileIO()
+        self.checkpoint_bytes = checkpoint_bytes
+        self._indexes: dict[str, Index] = {}
+        self._failed: dict[str, Exception] = {}
+        self._closed = False
+        self.fileio.makedirs(self.path)
+        try:
+            self._lock_file = self.fileio.lock(os.path.join(self.path, "LOCK"))
+        except OSError as exc:
+            raise StorageFailedError(f"data directory {self.path} is in use by another process") from exc
+        for name in self.fileio.listdir(self.path):
+            ipath = os.path.join(self.path, name)
+            if not self.fileio.isdir(ipath):
+                continue
+            if not self.fileio.exists(os.path.join(ipath, "SCHEMA")):
+                # A create or drop that crashed before its schema became durable.
+                self.fileio.rmtree(ipath)
+                continue
+            try:
+                self._indexes[name] = Index.open(self, ipath)
+            except DataCorruptedError as exc:
+                self._failed[name] = exc
+
+    def __enter__(self) -> "Holder":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("the database is closed")
+
+    def create_index(self, name: str, *, keys: bool = False, track_existence: bool = True,
+                     description: str = "") -> Index:
+        """Create an index (a table). keys=True makes records addressed by string keys."""
+        self._check_open()
+        check_name(name, "index")
+        if name in self._indexes or name in self._failed:
+            raise IndexExistsError(f"index {name} already exists")
+        opts = IndexOptions.make(keys=keys, track_existence=track_existence, description=description)
+        idx = Index.create(self, os.path.join(self.path, name), IndexDef(name, opts))
+        self._indexes[name] = idx
+        return idx
+
+    def index(self, name: str) -> Index:
+        self._check_open()
+        idx = self._indexes.get(name)
+        if idx is None:
+            if name in self._failed:
+                raise self._failed[name]
+            raise IndexNotFoundError(f"index {name} not found")
+        return idx
+
+    def indexes(self) -> list[Index]:
+        self._check_open()
+        return [self._indexes[n] for n in sorted(self._indexes)]
+
+    def failed_indexes(self) -> dict[str, Exception]:
+        """Indexes that could not be opened, with the reason (e.g. DataCorruptedError)."""
+        return dict(self._failed)
+
+    def drop_index(self, name: str) -> None:
+        self._check_open()
+        idx = self._indexes.pop(name, None)
+        if idx is None and self._failed.pop(name, None) is None:
+            raise IndexNotFoundError(f"index {name} not found")
+        if idx is not None:
+            idx.close(checkpoint=False)
+        ipath = os.path.join(self.path, name)
+        # Removing SCHEMA first makes the drop atomic: a crash leaves a directory that the
+        # next open deletes.
+        self.fileio.remove(os.path.join(ipath, "SCHEMA"))
+        if self.fsync:
+            self.fileio.fsync_dir(ipath)
+        self.fileio.rmtree(ipath)
+
+    def checkpoint(self) -> None:
+        for idx in self.indexes():
+            idx.checkpoint()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        errors = []
+        for idx in self._indexes.values():
+            try:
+                idx.close()
+            except Exception as exc:  # close the others anyway, then report
+                errors.append(exc)
+        self._closed = True
+        self.fileio.close(self._lock_file)
+        if errors:
+            raise errors[0]

@@ -1,0 +1,461 @@
+"""An index (FeatureBase's table): its schema, committed state, log and snapshots.
+
+One writer at a time (a lock around transactions), any number of readers (they take the
+current IndexState and never lock). Commit order: encode the change set → append it to
+the log → fsync → apply to a new state → publish. A failure before the fsync returned
+leaves the published state and the key maps as they were.
+
+On disk, under <data>/<index>/ (format.md documents every byte):
+  SCHEMA                     index options and field definitions
+  MANIFEST                   the log sequence number the snapshot files include
+  frag/<field id>/<view>/<shard>.frag
+  keys/columns.keys, keys/<field id>.keys
+  wal-<first seq>.log        frames after the manifest's sequence number
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from engine.errors import (
+    ClosedError,
+    DataCorruptedError,
+    FieldExistsError,
+    FieldNotFoundError,
+    StorageFailedError,
+)
+from engine.keys import KeyMap
+from engine.schema import (
+    BSI_VIEW,
+    FieldDef,
+    FieldOptions,
+    IndexDef,
+    check_name,
+)
+from engine.state import Fragment, IndexState
+from engine.storage import files
+from engine.storage.fileio import FileIO
+from engine.storage.wal import WalWriter, read_wal
+from engine.txn import BSI_BIT0_ROW, COLUMN_KEYS, EXISTS_ID, Transaction, apply_changes, decode_frame
+from ext import CorruptDataError, FrozenBitmap
+
+
+class Index:
+    """An embedded index. Create through Holder.create_index; use the methods below."""
+
+    def __init__(self, holder: Any, path: str, definition: IndexDef) -> None:
+        self.holder = holder
+        self.fileio: FileIO = holder.fileio
+        self.path = path
+        self.definition = definition
+        self.name = definition.name
+        self._state = IndexState(0, {})
+        self.column_keys = KeyMap(0)
+        self._row_keys: dict[int, KeyMap] = {}
+        self._lock = threading.RLock()
+        self._wal: WalWriter | None = None
+        self._dirty: set[tuple[int, str, int]] = set()
+        self._closed = False
+
+    # --- opening and recovery ---------------------------------------------------------------
+
+    @classmethod
+    def create(cls, holder: Any, path: str, definition: IndexDef) -> "Index":
+        fio = holder.fileio
+        fio.makedirs(path)
+        fio.fsync_dir(os.path.dirname(path))
+        idx = cls(holder, path, definition)
+        idx._write_schema()
+        idx._wal = WalWriter.create(fio, idx._wal_path(1), 1, holder.fsync)
+        fio.fsync_dir(path)
+        return idx
+
+    @classmethod
+    def open(cls, holder: Any, path: str) -> "Index":
+        fio = holder.fileio
+        definition = IndexDef.from_dict(files.decode_doc(fio.read_file(os.path.join(path, "SCHEMA")),
+                                                         os.path.join(path, "SCHEMA")))
+        idx = cls(holder, path, definition)
+        idx._recover()
+        return idx
+
+    def _recover(self) -> None:
+        fio = self.fileio
+        manifest_path = os.path.join(self.path, "MANIFEST")
+        seq = 0
+        if fio.exists(manifest_path):
+            seq = int(files.decode_doc(fio.read_file(manifest_path), manifest_path).get("seq", 0))
+        live = {EXISTS_ID} | {f.id for f in self.definition.fields.values()}
+        fields: dict[int, dict[str, dict[int, Fragment]]] = {}
+        frag_root = os.path.join(self.path, "frag")
+        for fid_name in fio.listdir(frag_root):
+            if not fid_name.isdigit() or int(fid_name) not in live:
+                continue
+            fid = int(fid_name)
+            for view in fio.listdir(os.path.join(frag_root, fid_name)):
+                for fname in fio.listdir(os.path.join(frag_root, fid_name, view)):
+                    if not fname.endswith(".frag"):
+                        continue
+                    fpath = os.path.join(frag_root, fid_name, view, fname)
+                    rows = files.decode_fragment(fio.read_file(fpath), fpath)
+                    if rows:
+                        fields.setdefault(fid, {}).setdefault(view, {})[int(fname[:-5])] = Fragment(rows)
+        keys_dir = os.path.join(self.path, "keys")
+        cpath = os.path.join(keys_dir, "columns.keys")
+        if fio.exists(cpath):
+            self.column_keys = KeyMap(0, *files.decode_keys(fio.read_file(cpath), cpath))
+        for fd in self.definition.fields.values():
+            kpath = os.path.join(keys_dir, f"{fd.id}.keys")
+            if fd.options.keys and fio.exists(kpath):
+                self._row_keys[fd.id] = KeyMap(1, *files.decode_keys(fio.read_file(kpath), kpath))
+        state = IndexState(seq, fields)
+        # Replay every log frame after the manifest's sequence number, in order.
+        logs = sorted((int(n[4:-4], 16), n) for n in fio.listdir(self.path)
+                      if n.startswith("wal-") and n.endswith(".log"))
+        last_path, last_size, next_seq = None, 0, seq + 1
+        for i, (first, name) in enumerate(logs):
+            lpath = os.path.join(self.path, name)
+            contents = read_wal(fio, lpath)
+            if contents.torn_bytes and i != len(logs) - 1:
+                raise DataCorruptedError("damaged frame in an older log file", lpath, contents.valid_end)
+            for fseq, payload in contents.records:
+                if fseq <= state.seq:
+                    continue
+                if fseq != state.seq + 1:
+                    raise DataCorruptedError(f"log sequence gap before {fseq}", lpath, 0)
+                try:
+                    new_keys, changes = decode_frame(payload)
+                except (ValueError, TypeError, KeyError, CorruptDataError) as exc:
+                    raise DataCorruptedError(f"undecodable log frame {fseq}: {exc}", lpath, 0) from None
+                self._apply_keys(new_keys)
+                state = apply_changes(state, fseq, [c for c in changes if c[0] in live], self._dirty)
+            if contents.torn_bytes:
+                fio.truncate(lpath, contents.valid_end)     # cut the torn tail back
+            last_path, last_size = lpath, contents.valid_end
+            next_seq = max(next_seq, state.seq + 1)
+        self._state = state
+        if last_path is None or last_size == 0:
+            self._wal = WalWriter.create(fio, self._wal_path(next_seq), next_seq, self.holder.fsync)
+        else:
+            self._wal = WalWriter(fio, last_path, next_seq, last_size, self.holder.fsync)
+
+    def _apply_keys(self, new_keys: list[Any]) -> None:
+        for space, keys, ids in new_keys:
+            if space == COLUMN_KEYS:
+                self.column_keys.apply(zip(keys, ids))
+            else:
+                fd = self._field_by_id(space)
+                if fd is not None:
+                    self.row_keys(fd).apply(zip(keys, ids))
+
+    def _wal_path(self, first_seq: int) -> str:
+        return os.path.join(self.path, f"wal-{first_seq:016x}.log")
+
+    def _write_schema(self) -> None:
+        self.fileio.write_atomic(os.path.join(self.path, "SCHEMA"), files.encode_doc(self.definition.to_dict()),
+                                 fsync=self.holder.fsync)
+
+    # --- schema -------------------------------------------------------------------------------
+
+    def create_field(self, name: str, type: str = "set", **options: Any) -> "Field":
+        """Add a field (FeatureBase field types and options; see engine.schema)."""
+        check_name(name, "field")
+        opts = FieldOptions.make(type, **options)
+        with self._writing():
+            if name in self.definition.fields:
+                raise FieldExistsError(f"field {name} already exists in index {self.name}")
+            fd = FieldDef(name, self.definition.next_field_id, opts)
+            self.definition.fields[name] = fd
+            self.definition.next_field_id += 1
+            try:
+                self._write_schema()
+            except BaseException:
+                del self.definition.fields[name]
+                self.definition.next_field_id -= 1
+                raise
+            return Field(self, fd)
+
+    def field(self, name: str) -> "Field":
+        fd = self.definition.fields.get(name)
+        if fd is None:
+            raise FieldNotFoundError(f"field {name} not found in index {self.name}")
+        return Field(self, fd)
+
+    def fields(self) -> list["Field"]:
+        return [Field(self, fd) for fd in self.definition.fields.values()]
+
+    def drop_field(self, name: str) -> None:
+        """Remove a field and its data. Its id is never reused, so log frames that still
+        mention it are ignored on replay."""
+        with self._writing():
+            fd = self.definition.fields.get(name)
+            if fd is None:
+                raise FieldNotFoundError(f"field {name} not found in index {self.name}")
+            del self.definition.fields[name]
+            try:
+                self._write_schema()
+            except BaseException:
+                self.definition.fields[name] = fd
+                raise
+            fields = dict(self._state.fields)
+            fields.pop(fd.id, None)
+            self._state = IndexState(self._state.seq, fields)
+            self._row_keys.pop(fd.id, None)
+            self._dirty = {d for d in self._dirty if d[0] != fd.id}
+            self.fileio.rmtree(os.path.join(self.path, "frag", str(fd.id)))
+            self.fileio.remove(os.path.join(self.path, "keys", f"{fd.id}.keys"))
+
+    def _field_by_id(self, fid: int) -> FieldDef | None:
+        for fd in self.definition.fields.values():
+            if fd.id == fid:
+                return fd
+        return None
+
+    def row_keys(self, fd: FieldDef) -> KeyMap:
+        km = self._row_keys.get(fd.id)
+        if km is None:
+            km = self._row_keys[fd.id] = KeyMap(1)
+        return km
+
+    def bit_depth(self, fd: FieldDef, tx: Transaction | None = None) -> int:
+        """Bit planes in use by a BSI field (grows on demand, derived from the data)."""
+        rows: set[int] = set()
+        for frag in self._state.views(fd.id).get(BSI_VIEW, {}).values():
+            rows.update(frag.rows)
+        if tx is not None:
+            rows.update(r for (f, v, r) in tx.changes if f == fd.id and v == BSI_VIEW)
+        return max((r - BSI_BIT0_ROW + 1 for r in rows if r >= BSI_BIT0_ROW), default=0)
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def snapshot(self) -> IndexState:
+        """The current committed state; stays consistent however long it is used."""
+        self._check_open()
+        return self._state
+
+    def _fd(self, field: str | FieldDef) -> FieldDef:
+        if isinstance(field, FieldDef):
+            return field
+        fd = self.definition.fields.get(field)
+        if fd is None:
+            raise FieldNotFoundError(f"field {field} not found in index {self.name}")
+        return fd
+
+    # --- writes -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        with self._lock:
+            self._check_open()
+            if self._wal is not None and self._wal.failed:
+                raise StorageFailedError(f"index {self.name} is read-only after a storage failure "
+                                         f"({self._wal.failed}); reopen the database to recover")
+            yield
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Group writes into one atomic, durable commit (used by PQL write lists)."""
+        with self._writing():
+            tx = Transaction(self, self._state)
+            try:
+                yield tx
+            except BaseException:
+                self._rollback_keys(tx)
+                raise
+            self._commit(tx)
+
+    def _commit(self, tx: Transaction) -> None:
+        if tx.empty:
+            return
+        try:
+            payload = tx.encode()
+            assert self._wal is not None
+            seq = self._wal.append(payload)
+        except BaseException:
+            self._rollback_keys(tx)
+            raise
+        changes = [(fid, view, row, add.freeze() if add else None, rem.freeze() if rem else None)
+                   for (fid, view, row), (add, rem) in tx.changes.items()]
+        self._state = apply_changes(self._state, seq, changes, self._dirty)
+        if self._wal.size >= self.holder.checkpoint_bytes:
+            self.checkpoint()
+
+    def _rollback_keys(self, tx: Transaction) -> None:
+        for space, pairs in tx.new_keys.items():
+            if space == COLUMN_KEYS:
+                self.column_keys.rollback(pairs)
+            else:
+                fd = self._field_by_id(space)
+                if fd is not None:
+                    self.row_keys(fd).rollback(pairs)
+
+    def set(self, column: Any, field: str, value: Any, timestamp: Any = None) -> bool:
+        """Set field=value for one record; True if anything changed."""
+        with self.transaction() as tx:
+            return tx.set(column, self._fd(field), value, timestamp)
+
+    def clear(self, column: Any, field: str, value: Any = None) -> bool:
+        """Clear field=value for one record (BSI fields: null the value)."""
+        with self.transaction() as tx:
+            return tx.clear(column, self._fd(field), value)
+
+    def clear_row(self, field: str, value: Any) -> bool:
+        with self.transaction() as tx:
+            return tx.clear_row(self._fd(field), value)
+
+    def store(self, field: str, value: Any, columns: Any) -> bool:
+        """Make row `value` of `field` hold exactly `columns` (a bitmap or ids/keys)."""
+        with self.transaction() as tx:
+            return tx.store(self._fd(field), value, self._columns_bitmap(tx, columns, create=True))
+
+    def delete(self, columns: Any) -> bool:
+        """Delete records (all their values and their existence); True if any existed."""
+        with self.transaction() as tx:
+            cols = self._columns_bitmap(tx, columns if isinstance(columns, (list, tuple, FrozenBitmap, np.ndarray))
+                                        else [columns], create=False)
+            return tx.delete(cols)
+
+    def _columns_bitmap(self, tx: Transaction, columns: Any, create: bool) -> FrozenBitmap:
+        if isinstance(columns, FrozenBitmap):
+            return columns
+        ids = [tx.column_id(c, create) for c in columns]
+        return FrozenBitmap([i for i in ids if i is not None])
+
+    def import_values(self, field: str, columns: Any, values: Any = None, *, timestamps: Any = None,
+                      clear: bool = False, progress: Callable[[int, int], None] | None = None) -> int:
+        """Columnar bulk import into one field; atomic and durable when it returns.
+        See engine.ingest.import_values for the accepted inputs."""
+        from engine.ingest import import_values
+
+        return import_values(self, self._fd(field), columns, values, timestamps=timestamps,
+                             clear=clear, progress=progress)
+
+    def import_records(self, columns: Any, data: dict[str, Any], *,
+                       progress: Callable[[int, int], None] | None = None) -> int:
+        """A multi-field record batch: data maps field name -> values aligned with
+        columns (None entries skipped); all fields commit together or not at all."""
+        from engine.ingest import import_records
+
+        return import_records(self, columns, {name: (self._fd(name), vals) for name, vals in data.items()},
+                              progress=progress)
+
+    # --- snapshots ------------------------------------------------------------------------------
+
+    def checkpoint(self) -> None:
+        """Write every changed fragment and key map, then the manifest, then start a new
+        log. Fragment files are replaced atomically, so a crash at any point leaves files
+        that, with the log frames after the manifest's sequence number, rebuild the state."""
+        with self._writing():
+            fio, fsync = self.fileio, self.holder.fsync
+            state = self._state
+            touched_dirs: set[str] = set()
+            for fid, view, shard in sorted(self._dirty):
+                d = os.path.join(self.path, "frag", str(fid), view)
+                p = os.path.join(d, f"{shard}.frag")
+                frag = state.fragment(fid, view, shard)
+                if frag is None or not frag.rows:
+                    if fio.exists(p):
+                        fio.remove(p)
+                        touched_dirs.add(d)
+                    continue
+                if not fio.isdir(d):
+                    for sub in (os.path.join(self.path, "frag"), os.path.dirname(d), d):
+                        if not fio.isdir(sub):
+                            fio.makedirs(sub)
+                            touched_dirs.add(os.path.dirname(sub))
+                fio.write_atomic(p, files.encode_fragment(sorted(frag.rows.items())), fsync=fsync)
+            keys_dir = os.path.join(self.path, "keys")
+            maps = [("columns.keys", self.column_keys)] + [(f"{fid}.keys", km) for fid, km in self._row_keys.items()]
+            for fname, km in maps:
+                if km.dirty:
+                    if not fio.isdir(keys_dir):
+                        fio.makedirs(keys_dir)
+                        touched_dirs.add(self.path)
+                    fio.write_atomic(os.path.join(keys_dir, fname), files.encode_keys(km.items(), km.next_id),
+                                     fsync=fsync)
+            if fsync:
+                for d in touched_dirs:
+                    fio.fsync_dir(d)
+            fio.write_atomic(os.path.join(self.path, "MANIFEST"), files.encode_doc({"seq": state.seq}), fsync=fsync)
+            for _, km in maps:
+                km.dirty = False
+            self._dirty.clear()
+            old = self._wal
+            assert old is not None
+            old_path = old.path
+            self._wal = WalWriter.create(fio, self._wal_path(state.seq + 1), state.seq + 1, fsync)
+            old.close()
+            if old_path != self._wal.path:
+                fio.remove(old_path)
+            if fsync:
+                fio.fsync_dir(self.path)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError(f"index {self.name} is closed")
+
+    def close(self, checkpoint: bool = True) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                if checkpoint and self._wal is not None and not self._wal.failed and self._dirty:
+                    self.checkpoint()
+            finally:
+                if self._wal is not None:
+                    self._wal.close()
+                self._closed = True
+
+
+class Field:
+    """A handle on one field: its definition plus convenience reads of committed data."""
+
+    def __init__(self, index: Index, fd: FieldDef) -> None:
+        self.index = index
+        self.definition = fd
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def type(self) -> str:
+        return self.definition.options.type
+
+    @property
+    def options(self) -> FieldOptions:
+        return self.definition.options
+
+    def __repr__(self) -> str:
+        return f"Field({self.index.name}.{self.name}, {self.type})"
+
+    def row(self, value: Any, view: str = "standard") -> FrozenBitmap:
+        """Records holding `value` (a row id, key or bool) in the committed state."""
+        tx = Transaction(self.index, self.index.snapshot())
+        row = tx.row_id(self.definition, value, create=False)
+        if row is None:
+            return FrozenBitmap()
+        return self.index.snapshot().row(self.definition.id, view, row).freeze()
+
+    def value(self, column: Any) -> Any:
+        """A BSI field's value for one record (None when null)."""
+        tx = Transaction(self.index, self.index.snapshot())
+        c = tx.column_id(column, create=False)
+        if c is None:
+            return None
+        stored = tx.bsi_get(self.definition, c)
+        return None if stored is None else self.options.from_stored(stored)
+
+    def rows(self) -> list[Any]:
+        """Row ids (or keys, for keyed fields) that hold any record, in id order."""
+        ids = self.index.snapshot().row_ids(self.definition.id, "standard")
+        if self.options.keys:
+            return self.index.row_keys(self.definition).keys_for(ids)
+        if self.type == "bool":
+            return [bool(i) for i in ids]
+        return ids
+

@@ -1,0 +1,322 @@
+"""Bulk import: whole columns of values into fields, in one atomic, durable commit.
+
+Inputs are numpy arrays, pyarrow arrays or Python lists. Nothing loops in Python per value:
+keys are dictionary-encoded and only distinct keys are translated, records are grouped by
+row with a counting sort in C (ext.group_by_row), and BSI values are split into bit planes
+with vectorised numpy, one bitmap per plane.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from engine.errors import InvalidValueError
+from engine.schema import BSI_VIEW, STANDARD_VIEW, TIME_UNITS, FieldDef
+from engine.txn import BSI_BIT0_ROW, BSI_EXISTS_ROW, BSI_SIGN_ROW, COLUMN_KEYS, Transaction, check_value_range
+from ext import Bitmap, FrozenBitmap, group_by_row
+
+Progress = Callable[[int, int], None] | None
+_MISSING = np.uint64(2**64 - 1)
+
+
+def import_values(index: Any, fd: FieldDef, columns: Any, values: Any, *, timestamps: Any = None,
+                  clear: bool = False, progress: Progress = None) -> int:
+    """Import (or with clear=True remove) values of one field for many records.
+
+    Args:
+        columns: record ids (unsigned ints) or, on a keyed index, record keys.
+        values: row ids / keys (set, mutex, time), bools (bool), numbers (int, decimal),
+            timestamps (datetime64, RFC3339 strings or Unix seconds) for timestamp fields.
+            Ignored for BSI fields when clear=True. None/null entries are skipped.
+        timestamps: per-record times for a time field (quantum views).
+        progress: called as progress(done, total) while the batch is built.
+    Returns:
+        the number of (record, value) pairs imported.
+    """
+    with index.transaction() as tx:
+        return _import_field(tx, fd, columns, values, timestamps, clear, progress)
+
+
+def import_records(index: Any, columns: Any, data: dict[str, tuple[FieldDef, Any]], *,
+                   progress: Progress = None) -> int:
+    """Several fields for the same records, committed together."""
+    total = 0
+    with index.transaction() as tx:
+        for i, (fd, values) in enumerate(data.values()):
+            total += _import_field(tx, fd, columns, values, None, False, None)
+            if progress:
+                progress(i + 1, len(data))
+    return total
+
+
+def _import_field(tx: Transaction, fd: FieldDef, columns: Any, values: Any, timestamps: Any,
+                  clear: bool, progress: Progress) -> int:
+    cols = _column_ids(tx, columns, create=not clear)
+    opts = fd.options
+    if opts.is_bsi and clear:
+        keep = cols != _MISSING
+        cset = Bitmap(cols[keep])
+        for row in _bsi_rows(tx, fd):
+            tx.remove(fd.id, BSI_VIEW, row, cset)
+        return int(keep.sum())
+    if values is None:
+        raise InvalidValueError("values are required")
+    vals, present = _as_array(values)
+    if len(vals) != len(cols):
+        raise InvalidValueError(f"{len(cols)} columns but {len(vals)} values")
+    if present is not None:
+        cols, vals = cols[present], vals[present]
+        if timestamps is not None:
+            timestamps = _as_array(timestamps)[0][present]
+    if opts.is_bsi:
+        stored = _stored_values(fd, vals)
+        check_value_range(fd, stored)
+        cols, stored = _last_wins(cols, stored)
+        offsets = stored - fd.options.base if _fits_int64(fd) else np.array(
+            [int(s) - fd.options.base for s in stored], dtype=object)
+        _bsi_import(tx, fd, cols, offsets, progress)
+        tx.mark_existing(Bitmap(cols))
+        return len(cols)
+    rows = _row_ids(tx, fd, vals, create=not clear)
+    if clear:
+        keep = (rows != _MISSING) & (cols != _MISSING)
+        rows, cols = rows[keep], cols[keep]
+    if opts.type in ("mutex", "bool") and not clear:
+        cols, rows = _last_wins(cols, rows)
+        _clear_other_rows(tx, fd, Bitmap(cols))
+    if timestamps is not None:
+        if opts.type != "time":
+            raise InvalidValueError(f"field {fd.name} is not a time field: timestamps are not allowed")
+        groups = _time_view_groups(fd, timestamps, len(cols))
+    else:
+        groups = [(v, None) for v in tx.views_for_write(fd, None)] if not clear else \
+            [(v, None) for v in sorted(tx.views_of(fd.id))]
+    work = len(groups)
+    for gi, (view, mask) in enumerate(groups):
+        r, c = (rows, cols) if mask is None else (rows[mask], cols[mask])
+        ids, offsets, grouped = group_by_row(r, c)
+        for i in range(len(ids)):
+            bm = Bitmap(grouped[offsets[i]:offsets[i + 1]])
+            if clear:
+                tx.remove(fd.id, view, int(ids[i]), bm)
+            else:
+                tx.add(fd.id, view, int(ids[i]), bm)
+        if progress:
+            progress(gi + 1, work)
+    if not clear:
+        tx.mark_existing(Bitmap(cols))
+    return len(cols)
+
+
+# --- translation ------------------------------------------------------------------------------
+
+def _column_ids(tx: Transaction, columns: Any, create: bool) -> np.ndarray:
+    if tx.index.definition.options.keys:
+        return tx.index.column_keys.translate(columns, create, tx.new_keys.setdefault(COLUMN_KEYS, []))
+    arr, present = _as_array(columns)
+    if present is not None and not present.all():
+        raise InvalidValueError("record ids must not be null")
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "O" and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in arr):
+            arr = np.array(arr.tolist(), dtype=np.uint64)
+        else:
+            raise InvalidValueError(f"index {tx.index.name} uses integer record ids; got {arr.dtype} values")
+    if arr.dtype.kind == "i" and len(arr) and arr.min() < 0:
+        raise InvalidValueError("record ids must not be negative")
+    return arr.astype(np.uint64, copy=False)
+
+
+def _row_ids(tx: Transaction, fd: FieldDef, vals: np.ndarray, create: bool) -> np.ndarray:
+    if fd.options.type == "bool":
+        if vals.dtype.kind != "b":
+            if vals.dtype.kind == "O" and all(isinstance(v, (bool, np.bool_)) for v in vals):
+                vals = vals.astype(bool)
+            else:
+                raise InvalidValueError(f"field {fd.name} is bool: values must be true or false")
+        return vals.astype(np.uint64)
+    if fd.options.keys:
+        return tx.index.row_keys(fd).translate(vals, create, tx.new_keys.setdefault(fd.id, []))
+    if vals.dtype.kind not in "iu":
+        if vals.dtype.kind == "O" and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals):
+            vals = np.array(vals.tolist(), dtype=np.uint64)
+        else:
+            raise InvalidValueError(f"field {fd.name} uses integer row ids; got {vals.dtype} values")
+    if vals.dtype.kind == "i" and len(vals) and vals.min() < 0:
+        raise InvalidValueError("row ids must not be negative")
+    return vals.astype(np.uint64, copy=False)
+
+
+def _as_array(values: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """(values as numpy, mask of non-null entries or None when there are no nulls)."""
+    mod = type(values).__module__
+    if mod.startswith("pyarrow"):
+        import pyarrow as pa
+
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        present = None
+        if values.null_count:
+            present = np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+            values = values.drop_null()
+            full = np.empty(len(present), dtype=object)
+            full[present] = values.to_numpy(zero_copy_only=False)
+            return full, present
+        if pa.types.is_dictionary(values.type):
+            return values, None  # keys: translated by KeyMap from the dictionary
+        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+            return values, None
+        return values.to_numpy(zero_copy_only=False), None
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind == "O":
+            present = np.array([v is not None for v in values], dtype=bool)
+            return values, (None if present.all() else present)
+        return values, None
+    if isinstance(values, (str, bytes)):
+        raise InvalidValueError("expected a sequence of values, got a single string")
+    lst = list(values)
+    present = np.array([v is not None for v in lst], dtype=bool)
+    if all(isinstance(v, bool) for v in lst) and lst:
+        return np.array(lst, dtype=bool), None
+    if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in lst) and lst:
+        arr = np.array(lst)
+        if arr.dtype.kind not in "iu":
+            arr = np.array(lst, dtype=object)
+        return arr, None
+    arr = np.empty(len(lst), dtype=object)
+    arr[:] = lst
+    return arr, (None if present.all() else present)
+
+
+# --- BSI ------------------------------------------------------------------------------------
+
+def _fits_int64(fd: FieldDef) -> bool:
+    base = fd.options.base
+    return -(2**63) <= fd.options.min - base and fd.options.max - base <= 2**63 - 1
+
+
+def _stored_values(fd: FieldDef, vals: Any) -> np.ndarray:
+    """The values as stored integers (int64 array), vectorised where the dtype allows."""
+    opts = fd.options
+    mod = type(vals).__module__
+    if mod.startswith("pyarrow"):
+        vals = vals.to_numpy(zero_copy_only=False)
+    kind = vals.dtype.kind
+    if opts.type == "int":
+        if kind in "iu":
+            if kind == "u" and len(vals) and vals.max() > 2**63 - 1:
+                raise InvalidValueError("integer values must fit in a signed 64-bit integer")
+            return vals.astype(np.int64)
+        if kind == "O":
+            return np.array([opts.to_stored(v) for v in vals], dtype=np.int64)
+        raise InvalidValueError(f"field {fd.name} is int: got {vals.dtype} values")
+    if opts.type == "decimal":
+        if kind == "f":
+            if len(vals) and not np.isfinite(vals).all():
+                raise InvalidValueError("decimal values must be finite")
+            scaled = np.round(vals.astype(np.float64) * 10.0**opts.scale)
+            if len(scaled) and np.abs(scaled).max() >= 2**63:
+                raise InvalidValueError("decimal value too large for its scale")
+            return scaled.astype(np.int64)
+        if kind in "iu":
+            return vals.astype(np.int64) * np.int64(10**opts.scale)
+        if kind in "OU":
+            return np.array([opts.to_stored(v) for v in vals], dtype=np.int64)
+        raise InvalidValueError(f"field {fd.name} is decimal: got {vals.dtype} values")
+    # timestamp
+    mult = TIME_UNITS[opts.time_unit]
+    if kind == "M":
+        unit_vals = vals.astype(f"datetime64[{opts.time_unit}]").astype(np.int64)
+        return unit_vals - np.int64(opts.epoch * mult)
+    if kind in "iu":
+        return (vals.astype(np.int64) - np.int64(opts.epoch)) * np.int64(mult)
+    if kind in "OU":
+        return np.array([opts.to_stored(v) for v in vals], dtype=np.int64)
+    raise InvalidValueError(f"field {fd.name} is timestamp: got {vals.dtype} values")
+
+
+def _bsi_rows(tx: Transaction, fd: FieldDef) -> set[int]:
+    rows: set[int] = set()
+    for frag in tx.base.views(fd.id).get(BSI_VIEW, {}).values():
+        rows.update(frag.rows)
+    rows.update(r for (f, v, r) in tx.changes if f == fd.id and v == BSI_VIEW)
+    return rows
+
+
+def _bsi_import(tx: Transaction, fd: FieldDef, cols: np.ndarray, offsets: np.ndarray, progress: Progress) -> None:
+    """Bit-plane decomposition of whole columns: one bitmap per plane (cols sorted)."""
+    if offsets.dtype == object:
+        neg = np.array([o < 0 for o in offsets], dtype=bool)
+        mags = np.array([abs(int(o)) for o in offsets], dtype=np.uint64)
+    else:
+        neg = offsets < 0
+        mags = np.where(neg, -(offsets + 1), offsets).astype(np.uint64) + neg.astype(np.uint64)
+    depth = max(int(mags.max()).bit_length() if len(mags) else 0, tx.index.bit_depth(fd, tx))
+    all_cols = Bitmap(cols)
+    tx.add(fd.id, BSI_VIEW, BSI_EXISTS_ROW, all_cols)
+    tx.add(fd.id, BSI_VIEW, BSI_SIGN_ROW, Bitmap(cols[neg]))
+    tx.remove(fd.id, BSI_VIEW, BSI_SIGN_ROW, Bitmap(cols[~neg]))
+    one = np.uint64(1)
+    for i in range(depth):
+        bit = ((mags >> np.uint64(i)) & one).astype(bool)
+        ones = Bitmap(cols[bit])
+        tx.add(fd.id, BSI_VIEW, BSI_BIT0_ROW + i, ones)
+        tx.remove(fd.id, BSI_VIEW, BSI_BIT0_ROW + i, all_cols - ones)
+        if progress:
+            progress(i + 1, depth)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+def _last_wins(cols: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the last value given for each record; returns them sorted by record."""
+    if len(cols) < 2:
+        return cols, vals
+    if np.all(cols[1:] > cols[:-1]):
+        return cols, vals
+    rev = cols[::-1]
+    uniq, idx = np.unique(rev, return_index=True)
+    return uniq, vals[::-1][idx]
+
+
+def _clear_other_rows(tx: Transaction, fd: FieldDef, cset: FrozenBitmap) -> None:
+    """Mutex/bool import: take the imported records out of whatever row held them."""
+    from engine.state import split_by_shard
+
+    for shard, part in split_by_shard(cset):
+        for row in tx.row_ids_in_shard(fd.id, STANDARD_VIEW, shard):
+            hit = tx.row_in_shard(fd.id, STANDARD_VIEW, shard, row) & part
+            if hit:
+                tx.remove(fd.id, STANDARD_VIEW, row, hit)
+
+
+def _time_view_groups(fd: FieldDef, timestamps: Any, n: int) -> list[tuple[str, np.ndarray | None]]:
+    """(view, mask of records) for the standard view and each quantum bucket present."""
+    ts = _as_datetime64(timestamps)
+    if len(ts) != n:
+        raise InvalidValueError(f"{n} records but {len(ts)} timestamps")
+    groups: list[tuple[str, np.ndarray | None]] = []
+    if not fd.options.no_standard_view:
+        groups.append((STANDARD_VIEW, None))
+    fmt = {"Y": ("datetime64[Y]", 4), "M": ("datetime64[M]", 7), "D": ("datetime64[D]", 10),
+           "H": ("datetime64[h]", 13)}
+    for unit in fd.options.time_quantum:
+        dtype, width = fmt[unit]
+        buckets = ts.astype(dtype)
+        for b in np.unique(buckets):
+            stamp = str(b.astype("datetime64[h]"))[:width].replace("-", "").replace("T", "")
+            groups.append((f"{STANDARD_VIEW}_{stamp}", buckets == b))
+    return groups
+
+
+def _as_datetime64(timestamps: Any) -> np.ndarray:
+    from engine.schema import parse_timestamp
+
+    arr, present = _as_array(timestamps)
+    if present is not None:
+        raise InvalidValueError("timestamps must not be null")
+    if arr.dtype.kind == "M":
+        return arr.astype("datetime64[s]")
+    if arr.dtype.kind in "iu":
+        return arr.astype("datetime64[s]")
+    return np.array([np.datetime64(parse_timestamp(t).replace(tzinfo=None), "s") for t in arr])

@@ -1,0 +1,119 @@
+"""Immutable committed state: what a reader's snapshot holds.
+
+Holder → index → field → view → fragment (one per field, view and shard of 2**20 records).
+A fragment maps row ids to FrozenBitmaps of absolute record ids within its shard. A commit
+never changes a published object: it copies the dicts along the paths it touches and swaps
+the index's state reference, so a reader that took a snapshot keeps one consistent state
+for as long as it likes, holding no lock.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Mapping
+
+from ext import Bitmap, FrozenBitmap
+
+SHARD_BITS = 20
+SHARD_WIDTH = 1 << SHARD_BITS
+EMPTY = FrozenBitmap()
+
+
+def shard_of(column: int) -> int:
+    return column >> SHARD_BITS
+
+
+def split_by_shard(bm: FrozenBitmap) -> Iterator[tuple[int, FrozenBitmap]]:
+    """(shard, the part of bm in that shard), for each shard bm touches."""
+    if not bm:
+        return
+    shard = bm.min() >> SHARD_BITS
+    last = bm.max() >> SHARD_BITS
+    while True:
+        lo = shard << SHARD_BITS
+        yield shard, bm.slice(lo, lo + SHARD_WIDTH)
+        if shard == last:
+            return
+        shard = bm.next_set_bit(lo + SHARD_WIDTH) >> SHARD_BITS
+
+
+class Fragment:
+    """The rows of one (field, view, shard). Immutable once published."""
+
+    __slots__ = ("rows", "_ranked")
+
+    def __init__(self, rows: dict[int, FrozenBitmap]) -> None:
+        self.rows = rows
+        self._ranked: list[tuple[int, int]] | None = None
+
+    def row(self, row_id: int) -> FrozenBitmap:
+        return self.rows.get(row_id, EMPTY)
+
+    def ranked(self) -> list[tuple[int, int]]:
+        """(row, count) by count descending then row ascending; computed once per version
+        (the fragment is immutable, so the cache never goes stale)."""
+        if self._ranked is None:
+            self._ranked = sorted(((r, len(b)) for r, b in self.rows.items()), key=lambda rc: (-rc[1], rc[0]))
+        return self._ranked
+
+    def with_changes(self, changes: Mapping[int, tuple[FrozenBitmap | None, FrozenBitmap | None]]) -> "Fragment":
+        """A new fragment with row := (row - remove) | add for each changed row."""
+        rows = dict(self.rows)
+        for row_id, (add, remove) in changes.items():
+            old = rows.get(row_id)
+            if old is None:
+                new = add if add else None
+            else:
+                new = old
+                if remove:
+                    new = new - remove
+                if add:
+                    new = new | add
+            if new:
+                rows[row_id] = new if type(new) is FrozenBitmap else new.freeze()
+            else:
+                rows.pop(row_id, None)
+        return Fragment(rows)
+
+
+# views: view name -> shard -> Fragment
+FieldData = Mapping[str, Mapping[int, Fragment]]
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """One committed version of an index's data."""
+
+    seq: int                                   # last log sequence number applied
+    fields: Mapping[int, FieldData]            # field id -> views
+
+    def fragment(self, field_id: int, view: str, shard: int) -> Fragment | None:
+        views = self.fields.get(field_id)
+        if views is None:
+            return None
+        shards = views.get(view)
+        return None if shards is None else shards.get(shard)
+
+    def views(self, field_id: int) -> Mapping[str, Mapping[int, Fragment]]:
+        return self.fields.get(field_id, {})
+
+    def shards(self) -> list[int]:
+        """Every shard holding any data in this index, ascending."""
+        seen: set[int] = set()
+        for views in self.fields.values():
+            for shards in views.values():
+                seen.update(shards)
+        return sorted(seen)
+
+    def row(self, field_id: int, view: str, row_id: int) -> Bitmap:
+        """A whole row across shards, as a new Bitmap."""
+        parts = [frag.rows[row_id] for frag in self.fields.get(field_id, {}).get(view, {}).values()
+                 if row_id in frag.rows]
+        if not parts:
+            return Bitmap()
+        return Bitmap.union(Bitmap(), *parts) if len(parts) > 1 else Bitmap(parts[0])
+
+    def row_ids(self, field_id: int, view: str) -> list[int]:
+        ids: set[int] = set()
+        for frag in self.fields.get(field_id, {}).get(view, {}).values():
+            ids.update(frag.rows)
+        return sorted(ids)

@@ -1,0 +1,1 @@
+"""Durable storage: the fileio seam, the write-ahead log, snapshots and the checker."""
