@@ -118,3 +118,54 @@ class StorageFailedError(EngineError):
 
     code = "ServiceUnavailable"
     name = "STORAGE_FAILED"
+
+
+class QueryError(EngineError):
+    """Root of the errors a query text can cause."""
+
+    code = "BadRequest"
+    name = "BAD_REQUEST"
+
+
+class QuerySyntaxError(QueryError):
+    """The text does not parse: carries the position and what was expected there."""
+
+    code = "BadRequest"
+    name = "QUERY_SYNTAX_ERROR"
+
+    def __init__(self, message: str, line: int = 0, column: int = 0, expected: tuple[str, ...] = ()) -> None:
+        where = f" at line {line}, column {column}" if line else ""
+        super().__init__(message + where)
+        self.line = line
+        self.column = column
+        self.expected = expected
+
+    def to_dict(self) -> dict[str, object]:
+        d: dict[str, object] = dict(super().to_dict())
+        d.update(line=self.line, column=self.column, expected=list(self.expected))
+        return d
+
+
+class QueryExecutionError(QueryError):
+    """The text parses but cannot run: unknown field, wrong type for the call, bad argument."""
+
+    code = "QueryExecutionError"
+    name = "QUERY_EXECUTION_ERROR"
+
+    def __init__(self, message: str, line: int = 0, column: int = 0) -> None:
+        where = f" (line {line}, column {column})" if line else ""
+        super().__init__(message + where)
+        self.line = line
+        self.column = column
+
+
+class QueryLimitError(QueryError):
+    code = "ResourceLimitExceeded"
+    name = "QUERY_LIMIT_EXCEEDED"
+
+
+class QueryCancelledError(QueryError):
+    """The query passed its deadline or was cancelled; checked between shards."""
+
+    code = "RequestTimeout"
+    name = "QUERY_CANCELLED"

@@ -1,0 +1,167 @@
+"""Parse PQL text into the syntax tree, mapping every Lark error to QuerySyntaxError."""
+from __future__ import annotations
+
+import functools
+import pathlib
+import re
+from decimal import Decimal
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from engine.errors import QueryLimitError, QuerySyntaxError
+from engine.pql import ast
+
+MAX_QUERY_BYTES = 1 << 20
+MAX_DEPTH = 64
+_ESCAPES = re.compile(r"\\(.)", re.DOTALL)
+
+
+@functools.lru_cache(maxsize=1)
+def _parser() -> Lark:
+    grammar = (pathlib.Path(__file__).parent / "pql.lark").read_text()
+    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+
+
+def grammar_text() -> str:
+    return (pathlib.Path(__file__).parent / "pql.lark").read_text()
+
+
+@v_args(inline=True)
+class _ToAst(Transformer):  # type: ignore[type-arg]
+    def start(self, *calls: ast.Call) -> ast.Query:
+        return ast.Query(tuple(calls))
+
+    @v_args(meta=True, inline=True)
+    def call(self, meta: Any, name: Token, args: tuple[ast.Arg, ...] = ()) -> ast.Call:
+        return ast.Call(str(name), tuple(args), getattr(meta, "line", 0), getattr(meta, "column", 0))
+
+    def args(self, *args: ast.Arg) -> tuple[ast.Arg, ...]:
+        return tuple(args)
+
+    def pos_call(self, c: ast.Call) -> ast.Positional:
+        return ast.Positional(c)
+
+    def pos_value(self, v: ast.Literal) -> ast.Positional:
+        return ast.Positional(v)
+
+    def kwarg(self, name: Token, v: ast.Literal) -> ast.Keyword:
+        return ast.Keyword(str(name), v)
+
+    def kwarg_call(self, name: Token, c: ast.Call) -> ast.Keyword:
+        return ast.Keyword(str(name), c)
+
+    def condition(self, name: Token, op: Token, v: ast.Literal) -> ast.Condition:
+        return ast.Condition(str(name), str(op), v)
+
+    def between_list(self, name: Token, _op: Token, lst: ast.ListValue) -> ast.Between:
+        if len(lst.items) != 2:
+            raise QuerySyntaxError(f"{name} >< needs a list of two bounds", name.line or 0, name.column or 0)
+        return ast.Between(str(name), lst.items[0], "<=", lst.items[1], "<=")
+
+    def between(self, lo: ast.Literal, lo_op: Token, name: Token, hi_op: Token, hi: ast.Literal) -> ast.Between:
+        return ast.Between(str(name), lo, str(lo_op), hi, str(hi_op))
+
+    def int_(self, tok: Token) -> int:
+        return int(tok)
+
+    def decimal_(self, tok: Token) -> Decimal:
+        return Decimal(str(tok))
+
+    def timestamp(self, tok: Token) -> ast.Timestamp:
+        return ast.Timestamp(str(tok))
+
+    def string(self, tok: Token) -> str:
+        return _ESCAPES.sub(r"\1", str(tok)[1:-1])
+
+    def bare(self, tok: Token) -> ast.Bare:
+        return ast.Bare(str(tok))
+
+    def list(self, *items: ast.Literal) -> ast.ListValue:
+        return ast.ListValue(tuple(items))
+
+
+def _check_limits(text: str) -> None:
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_QUERY_BYTES:
+        raise QueryLimitError(f"query longer than {MAX_QUERY_BYTES} bytes")
+    depth = 0
+    quote = ""
+    escaped = False
+    for i, ch in enumerate(text):
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = text.count("\n", 0, i) + 1
+                raise QueryLimitError(f"query nested deeper than {MAX_DEPTH} levels (line {line})")
+        elif ch in ")]":
+            depth -= 1
+
+
+def parse(text: str) -> ast.Query:
+    """Parse a PQL request (one or more calls).
+
+    Raises:
+        QuerySyntaxError: with line, column and the expected tokens.
+        QueryLimitError: text too long or nested too deeply.
+    """
+    if not isinstance(text, str):
+        raise QuerySyntaxError("a query must be text")
+    _check_limits(text)
+    try:
+        tree = _parser().parse(text)
+        return _ToAst().transform(tree)
+    except VisitError as exc:  # an error raised inside the Transformer
+        if isinstance(exc.orig_exc, (QuerySyntaxError, QueryLimitError)):
+            raise exc.orig_exc from None
+        raise QuerySyntaxError(f"invalid query: {exc.orig_exc}") from None
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, text) from None
+    except LarkError as exc:
+        raise QuerySyntaxError(f"invalid query: {exc}") from None
+
+
+def _syntax_error(exc: UnexpectedInput, text: str) -> QuerySyntaxError:
+    expected: set[str] = set()
+    if isinstance(exc, UnexpectedToken):
+        expected = set(exc.expected)
+        tok = exc.token
+        what = "end of query" if tok.type == "$END" else f"{tok.value!r}"
+        msg = f"unexpected {what}"
+    elif isinstance(exc, UnexpectedCharacters):
+        expected = set(exc.allowed or ())
+        msg = f"unexpected character {text[exc.pos_in_stream]!r}" if 0 <= exc.pos_in_stream < len(text) \
+            else "unexpected character"
+    elif isinstance(exc, UnexpectedEOF):
+        expected = set(exc.expected)
+        msg = "unexpected end of query"
+    else:
+        msg = "invalid query"
+    names = tuple(sorted(_pretty(e) for e in expected))
+    if names:
+        msg += f"; expected one of: {', '.join(names)}"
+    line = getattr(exc, "line", 0) or 0
+    column = getattr(exc, "column", 0) or 0
+    if line <= 0:  # end of input: point just past the text
+        line = text.count("\n") + 1
+        column = len(text) - (text.rfind("\n") + 1) + 1
+    return QuerySyntaxError(msg, line, column, names)
+
+
+_PRETTY = {"LPAR": "(", "RPAR": ")", "COMMA": ",", "EQUAL": "=", "LSQB": "[", "RSQB": "]",
+           "NAME": "name", "SIGNED_INT": "integer", "SIGNED_DECIMAL": "decimal", "STRING": "string",
+           "TIMESTAMP": "timestamp", "COMPOP": "comparison", "LTOP": "< or <=", "BETWEEN": "><",
+           "$END": "end of query"}
+
+
+def _pretty(name: str) -> str:
+    return _PRETTY.get(name, name)
