@@ -4,10 +4,25 @@
 BitMap/BitMap64 method names so pyroaring can serve as the test oracle.
 """
 try:
-    from ext._roaring import Bitmap, CorruptDataError, FrozenBitmap, group_by_row
+    from ext._roaring import (
+        Bitmap,
+        CorruptDataError,
+        FrozenBitmap,
+        bsi_range,
+        bsi_sum,
+        bsi_values,
+        build_codes,
+        group_by_row,
+        group_count,
+        intersect_counts,
+    )
 except ImportError as exc:  # pragma: no cover - only hit on an unbuilt checkout
     raise ImportError(
         "ext._roaring is not built: run `make build` (or `pip install -e .`) first"
     ) from exc
 
-__all__ = ["Bitmap", "FrozenBitmap", "CorruptDataError", "group_by_row"]
+__all__ = [
+    "Bitmap", "FrozenBitmap", "CorruptDataError",
+    # many-row kernels used by the engine
+    "group_by_row", "bsi_range", "bsi_sum", "bsi_values", "intersect_counts", "build_codes", "group_count",
+]

@@ -50,3 +50,408 @@ def group_by_row(rows, cols):
     bounds = np.flatnonzero(np.diff(sorted_rows)) + 1
     offsets = np.concatenate(([0], bounds, [n])).astype(np.int64)
     return sorted_rows[offsets[:-1]], offsets, np.asarray(c)[order]
+
+
+# --- shared helpers for the many-row kernels ------------------------------------------------
+
+cdef const uint64_t* key_words(const rb_t* r, uint64_t key, uint64_t* scratch) noexcept nogil:
+    """The 1024 words of r's container for key (a bitset's own words, or scratch filled
+    from an array/run container); NULL when r has no such container."""
+    cdef int64_t i
+    cdef const container_t* c
+    if r == NULL:
+        return NULL
+    i = rb_find(r, key)
+    if i < 0:
+        return NULL
+    c = &r.cs[i]
+    if c.kind == KIND_BITSET:
+        return <uint64_t*>c.data
+    c_fill_words(c, scratch)
+    return scratch
+
+
+cdef class _Operands:
+    """Holds the rb_t pointers of a list of bitmaps (None -> NULL) and pins them while a
+    kernel runs without the GIL."""
+    cdef const rb_t** ptrs
+    cdef list objs
+    cdef Py_ssize_t n
+
+    def __cinit__(self, items):
+        cdef Py_ssize_t i
+        self.objs = list(items)
+        self.n = len(self.objs)
+        self.ptrs = <const rb_t**>xmalloc(<size_t>(self.n if self.n else 1) * sizeof(rb_t*))
+        for i in range(self.n):
+            o = self.objs[i]
+            if o is None:
+                self.ptrs[i] = NULL
+            elif isinstance(o, FrozenBitmap):
+                self.ptrs[i] = &(<FrozenBitmap>o).rb
+                (<FrozenBitmap>o).pins += 1
+            else:
+                free(self.ptrs)
+                self.ptrs = NULL
+                raise TypeError(f"expected a bitmap or None, not {type(o).__name__}")
+
+    def __dealloc__(self):
+        cdef Py_ssize_t i
+        if self.ptrs != NULL:
+            for i in range(self.n):
+                if self.ptrs[i] != NULL:
+                    (<FrozenBitmap>self.objs[i]).pins -= 1
+            free(self.ptrs)
+
+
+cdef inline const rb_t* _rb_or_null(object o) except? NULL:
+    if o is None:
+        return NULL
+    if not isinstance(o, FrozenBitmap):
+        raise TypeError(f"expected a bitmap or None, not {type(o).__name__}")
+    return &(<FrozenBitmap>o).rb
+
+
+# --- BSI: bit-sliced integers --------------------------------------------------------------
+#
+# A BSI column is planes: exists (has a value), sign (value < 0), and bit i of |value|.
+# The kernels below work container by container on whole 64-record words, so a range
+# predicate over d planes costs about d word operations per 64 records and builds no
+# intermediate bitmaps.
+
+cdef inline void _mag_cmp(const uint64_t** pw, int d, uint64_t c, bint above, int w,
+                          uint64_t* lt, uint64_t* gt) noexcept nogil:
+    """Per record of word w: lt = |value| < c, gt = |value| > c."""
+    cdef uint64_t l = 0, g = 0, p, eq
+    cdef int i
+    if above:                      # c has a bit above the top plane: every |value| < c
+        lt[0] = ALL_ONES
+        gt[0] = 0
+        return
+    for i in range(d - 1, -1, -1):
+        eq = ~(l | g)
+        if eq == 0:
+            break
+        p = pw[i][w] if pw[i] != NULL else 0
+        if (c >> i) & 1:
+            l |= eq & ~p
+        else:
+            g |= eq & p
+    lt[0] = l
+    gt[0] = g
+
+
+cdef bint _split_bound(object v, bint* neg, uint64_t* mag) except -1:
+    """Python int -> sign and magnitude, magnitude clamped to 2**64-1."""
+    neg[0] = v < 0
+    a = -v if v < 0 else v
+    mag[0] = a if a < U64_LIMIT else <uint64_t>0xFFFFFFFFFFFFFFFF
+    return 0
+
+
+def bsi_range(exists, sign, planes, lo, hi, filter=None, bint count_only=False):
+    """Records whose value v (sign-magnitude over `planes`) satisfies lo <= v <= hi.
+
+    lo/hi are Python ints or None (unbounded). With a filter only its records are
+    considered. Returns a Bitmap, or the count when count_only.
+    """
+    cdef const rb_t* E = _rb_or_null(exists)
+    cdef const rb_t* S = _rb_or_null(sign)
+    cdef const rb_t* F = _rb_or_null(filter)
+    cdef _Operands ops = _Operands(list(planes) + [exists, sign, filter])
+    cdef int d = len(planes), i, j
+    cdef bint has_lo = lo is not None, has_hi = hi is not None
+    cdef bint lo_neg = False, hi_neg = False, lo_above = False, hi_above = False
+    cdef uint64_t lo_mag = 0, hi_mag = 0, total = 0
+    cdef uint64_t* scratch
+    cdef const uint64_t** pw
+    cdef const uint64_t* ew
+    cdef const uint64_t* sw
+    cdef const uint64_t* fw
+    cdef uint64_t* outw
+    cdef uint64_t e, s, pos, neg, ge, le, l, g, key
+    cdef int32_t card
+    cdef container_t tmp
+    cdef FrozenBitmap res = Bitmap.__new__(Bitmap)
+    if has_lo:
+        _split_bound(lo, &lo_neg, &lo_mag)
+        lo_above = d < 64 and (lo_mag >> d) != 0
+    if has_hi:
+        _split_bound(hi, &hi_neg, &hi_mag)
+        hi_above = d < 64 and (hi_mag >> d) != 0
+    if E == NULL or (has_lo and has_hi and lo > hi):
+        return 0 if count_only else res
+    scratch = <uint64_t*>xmalloc(<size_t>(d + 3) * BITSET_WORDS * 8)
+    pw = <const uint64_t**>xmalloc(<size_t>(d if d else 1) * sizeof(uint64_t*))
+    try:
+        with nogil:
+            for i in range(E.n):
+                key = E.keys[i]
+                fw = NULL
+                if F != NULL:
+                    fw = key_words(F, key, scratch + (d + 2) * BITSET_WORDS)
+                    if fw == NULL:
+                        continue
+                ew = key_words(E, key, scratch + d * BITSET_WORDS)
+                sw = key_words(S, key, scratch + (d + 1) * BITSET_WORDS)
+                for j in range(d):
+                    pw[j] = key_words(ops.ptrs[j], key, scratch + j * BITSET_WORDS)
+                outw = <uint64_t*>xmalloc(BITSET_WORDS * 8)
+                card = 0
+                for j in range(BITSET_WORDS):
+                    e = ew[j]
+                    if fw != NULL:
+                        e &= fw[j]
+                    if e == 0:
+                        outw[j] = 0
+                        continue
+                    s = sw[j] if sw != NULL else 0
+                    pos = e & ~s
+                    neg = e & s
+                    ge = ALL_ONES
+                    le = ALL_ONES
+                    if has_lo:
+                        _mag_cmp(pw, d, lo_mag, lo_above, j, &l, &g)
+                        ge = (pos | (neg & ~g)) if lo_neg else (pos & ~l)
+                    if has_hi:
+                        _mag_cmp(pw, d, hi_mag, hi_above, j, &l, &g)
+                        le = (neg & ~l) if hi_neg else (neg | (pos & ~g))
+                    outw[j] = e & ge & le
+                    card += popcount64(outw[j])
+                if count_only:
+                    total += card
+                    free(outw)
+                else:
+                    c_from_words(&tmp, outw, card)
+                    rb_append(&res.rb, key, &tmp)
+    finally:
+        free(scratch)
+        free(pw)
+    return total if count_only else res
+
+
+def bsi_sum(exists, sign, planes, filter=None):
+    """(count, sum) of the values of the filtered records that have one."""
+    cdef const rb_t* E = _rb_or_null(exists)
+    cdef const rb_t* S = _rb_or_null(sign)
+    cdef const rb_t* F = _rb_or_null(filter)
+    cdef _Operands ops = _Operands(list(planes) + [exists, sign, filter])
+    cdef int d = len(planes), i, j
+    cdef uint64_t count = 0, e, s, p, key
+    cdef uint64_t* scratch
+    cdef const uint64_t* ew
+    cdef const uint64_t* sw
+    cdef const uint64_t* fw
+    cdef const uint64_t* pwj
+    if E == NULL:
+        return 0, 0
+    pos_counts = np.zeros(max(d, 1), dtype=np.uint64)
+    neg_counts = np.zeros(max(d, 1), dtype=np.uint64)
+    cdef uint64_t[::1] pc = pos_counts
+    cdef uint64_t[::1] nc = neg_counts
+    cdef uint64_t* posw
+    cdef uint64_t* negw
+    scratch = <uint64_t*>xmalloc(<size_t>(d + 5) * BITSET_WORDS * 8)
+    posw = scratch + (d + 3) * BITSET_WORDS
+    negw = scratch + (d + 4) * BITSET_WORDS
+    try:
+        with nogil:
+            for i in range(E.n):
+                key = E.keys[i]
+                fw = NULL
+                if F != NULL:
+                    fw = key_words(F, key, scratch + (d + 2) * BITSET_WORDS)
+                    if fw == NULL:
+                        continue
+                ew = key_words(E, key, scratch + d * BITSET_WORDS)
+                sw = key_words(S, key, scratch + (d + 1) * BITSET_WORDS)
+                for j in range(BITSET_WORDS):
+                    e = ew[j]
+                    if fw != NULL:
+                        e &= fw[j]
+                    s = sw[j] if sw != NULL else 0
+                    posw[j] = e & ~s
+                    negw[j] = e & s
+                    count += popcount64(e)
+                for p in range(<uint64_t>d):
+                    pwj = key_words(ops.ptrs[p], key, scratch + p * BITSET_WORDS)
+                    if pwj == NULL:
+                        continue
+                    for j in range(BITSET_WORDS):
+                        pc[p] += popcount64(pwj[j] & posw[j])
+                        nc[p] += popcount64(pwj[j] & negw[j])
+    finally:
+        free(scratch)
+    total = 0
+    for i in range(d):
+        total += (int(pos_counts[i]) - int(neg_counts[i])) << i
+    return count, total
+
+
+def bsi_values(exists, sign, planes, filter=None):
+    """(records, negative, magnitude) for every filtered record with a value: three
+    aligned numpy arrays (uint64, bool, uint64) in record order."""
+    cdef const rb_t* E = _rb_or_null(exists)
+    cdef const rb_t* S = _rb_or_null(sign)
+    cdef const rb_t* F = _rb_or_null(filter)
+    cdef _Operands ops = _Operands(list(planes) + [exists, sign, filter])
+    cdef int d = len(planes), i, j, p
+    cdef uint64_t n = 0, key, x, idx, base_idx
+    cdef uint64_t* scratch
+    cdef uint64_t* efw
+    cdef uint32_t* prefix
+    cdef const uint64_t* ew
+    cdef const uint64_t* sw
+    cdef const uint64_t* fw
+    cdef const uint64_t* pwj
+    if E == NULL:
+        return np.empty(0, np.uint64), np.empty(0, bool), np.empty(0, np.uint64)
+    n = rb_and_card(E, F) if F != NULL else rb_card(E)
+    cols_arr = np.empty(n, dtype=np.uint64)
+    neg_arr = np.zeros(n, dtype=np.uint8)
+    mag_arr = np.zeros(n, dtype=np.uint64)
+    cdef uint64_t[::1] cols = cols_arr
+    cdef uint8_t[::1] negs = neg_arr
+    cdef uint64_t[::1] mags = mag_arr
+    scratch = <uint64_t*>xmalloc(<size_t>(d + 4) * BITSET_WORDS * 8 + BITSET_WORDS * 4)
+    efw = scratch + (d + 3) * BITSET_WORDS
+    prefix = <uint32_t*>(scratch + (d + 4) * BITSET_WORDS)
+    base_idx = 0
+    try:
+        with nogil:
+            for i in range(E.n):
+                key = E.keys[i]
+                fw = NULL
+                if F != NULL:
+                    fw = key_words(F, key, scratch + (d + 2) * BITSET_WORDS)
+                    if fw == NULL:
+                        continue
+                ew = key_words(E, key, scratch + d * BITSET_WORDS)
+                idx = 0
+                for j in range(BITSET_WORDS):
+                    efw[j] = ew[j] & (fw[j] if fw != NULL else ALL_ONES)
+                    prefix[j] = <uint32_t>idx
+                    x = efw[j]
+                    while x:
+                        cols[base_idx + idx] = (key << 16) | <uint64_t>((j << 6) + ctz64(x))
+                        idx += 1
+                        x &= x - 1
+                if idx == 0:
+                    continue
+                sw = key_words(S, key, scratch + (d + 1) * BITSET_WORDS)
+                if sw != NULL:
+                    for j in range(BITSET_WORDS):
+                        x = sw[j] & efw[j]
+                        while x:
+                            negs[base_idx + prefix[j] + popcount64(efw[j] & ((x & (~x + 1)) - 1))] = 1
+                            x &= x - 1
+                for p in range(d):
+                    pwj = key_words(ops.ptrs[p], key, scratch + p * BITSET_WORDS)
+                    if pwj == NULL:
+                        continue
+                    for j in range(BITSET_WORDS):
+                        x = pwj[j] & efw[j]
+                        while x:
+                            mags[base_idx + prefix[j] + popcount64(efw[j] & ((x & (~x + 1)) - 1))] |= (<uint64_t>1) << p
+                            x &= x - 1
+                base_idx += idx
+    finally:
+        free(scratch)
+    return cols_arr, neg_arr.astype(bool), mag_arr
+
+
+# --- counting kernels for TopN and GroupBy ---------------------------------------------------
+
+def intersect_counts(rows, filter=None):
+    """len(row & filter) (or len(row)) for every row, as a uint64 array."""
+    cdef _Operands ops = _Operands(list(rows) + [filter])
+    cdef const rb_t* F = _rb_or_null(filter)
+    cdef Py_ssize_t n = len(rows), i
+    out_arr = np.zeros(n, dtype=np.uint64)
+    cdef uint64_t[::1] out = out_arr
+    with nogil:
+        for i in range(n):
+            if ops.ptrs[i] == NULL:
+                continue
+            out[i] = rb_and_card(ops.ptrs[i], F) if F != NULL else rb_card(ops.ptrs[i])
+    return out_arr
+
+
+def build_codes(rows, uint64_t base, uint64_t width):
+    """For mutex-like rows (each record in at most one): a uint32 array over the records
+    [base, base + width) holding 1 + the index of the record's row, 0 for none."""
+    cdef _Operands ops = _Operands(rows)
+    cdef Py_ssize_t n = len(rows), i
+    cdef int64_t k, m, t
+    cdef uint64_t* buf
+    cdef uint64_t v
+    codes_arr = np.zeros(width, dtype=np.uint32)
+    cdef uint32_t[::1] codes = codes_arr
+    buf = <uint64_t*>xmalloc(65536 * 8)
+    try:
+        with nogil:
+            for i in range(n):
+                if ops.ptrs[i] == NULL:
+                    continue
+                for k in range(ops.ptrs[i].n):
+                    m = c_to_uint64(&ops.ptrs[i].cs[k], ops.ptrs[i].keys[k] << 16, buf)
+                    for t in range(m):
+                        v = buf[t] - base
+                        if buf[t] >= base and v < width:
+                            codes[v] = <uint32_t>(i + 1)
+    finally:
+        free(buf)
+    return codes_arr
+
+
+def group_count(codes, Py_ssize_t ncodes, rows, filter, uint64_t base):
+    """counts[r, c] = number of records in rows[r] (∩ filter) whose code is c, for
+    codes from build_codes (c = 0 means the record has no value there)."""
+    cdef const uint32_t[::1] cd = codes
+    cdef _Operands ops = _Operands(list(rows) + [filter])
+    cdef const rb_t* F = _rb_or_null(filter)
+    cdef Py_ssize_t n = len(rows), r
+    cdef int64_t k, j
+    cdef int32_t t
+    cdef uint64_t key, x, v, width = cd.shape[0]
+    cdef const container_t* c
+    cdef const uint64_t* fw
+    cdef const uint64_t* rw
+    cdef const uint16_t* a
+    cdef uint64_t* scratch
+    out_arr = np.zeros((n, ncodes + 1), dtype=np.uint64)
+    cdef uint64_t[:, ::1] out = out_arr
+    scratch = <uint64_t*>xmalloc(2 * BITSET_WORDS * 8)
+    try:
+        with nogil:
+            for r in range(n):
+                if ops.ptrs[r] == NULL:
+                    continue
+                for k in range(ops.ptrs[r].n):
+                    key = ops.ptrs[r].keys[k]
+                    c = &ops.ptrs[r].cs[k]
+                    fw = NULL
+                    if F != NULL:
+                        fw = key_words(F, key, scratch + BITSET_WORDS)
+                        if fw == NULL:
+                            continue
+                    if c.kind == KIND_ARRAY:
+                        a = <uint16_t*>c.data
+                        for t in range(c.n):
+                            if fw != NULL and not ((fw[a[t] >> 6] >> (a[t] & 63)) & 1):
+                                continue
+                            v = ((key << 16) | a[t]) - base
+                            if v < width and cd[v] <= ncodes:
+                                out[r, cd[v]] += 1
+                        continue
+                    rw = key_words(ops.ptrs[r], key, scratch)
+                    for j in range(BITSET_WORDS):
+                        x = rw[j] & (fw[j] if fw != NULL else ALL_ONES)
+                        while x:
+                            v = ((key << 16) | <uint64_t>((j << 6) + ctz64(x))) - base
+                            if v < width and cd[v] <= ncodes:
+                                out[r, cd[v]] += 1
+                            x &= x - 1
+    finally:
+        free(scratch)
+    return out_arr
