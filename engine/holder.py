@@ -107,6 +107,14 @@ class Holder:
             self.fileio.fsync_dir(ipath)
         self.fileio.rmtree(ipath)
 
+    def query(self, index: str, pql: str, *, timeout: float | None = None) -> list[Any]:
+        """Run a PQL request against an index; one result per call, in FeatureBase's
+        JSON shapes (see docs/pql.md). Writes in the request commit atomically."""
+        from engine.query import run_pql
+
+        self._check_open()
+        return run_pql(self, index, pql, timeout=timeout)
+
     def checkpoint(self) -> None:
         for idx in self.indexes():
             idx.checkpoint()

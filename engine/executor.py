@@ -1,0 +1,639 @@
+"""Run plans: each call per shard (in parallel where the work is in GIL-free kernels), then
+reduce the partial results into FeatureBase's result shapes.
+
+Shards are the unit of parallelism; the deadline is checked before each shard. Row nodes
+that need every shard before they can answer (Shift, Limit, Distinct-as-row, UnionRows)
+are evaluated once, globally, and then served per shard as constants.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any, Callable, Optional, TypeVar
+
+import numpy as np
+
+from engine import plan as P
+from engine import results as R
+from engine.errors import QueryCancelledError, QueryExecutionError
+from engine.schema import BSI_VIEW, STANDARD_VIEW, FieldDef
+from engine.state import EMPTY, SHARD_WIDTH, IndexState
+from engine.txn import BSI_BIT0_ROW, BSI_EXISTS_ROW, BSI_SIGN_ROW, EXISTS_ID
+from ext import Bitmap, FrozenBitmap, bsi_range, bsi_sum, bsi_values, build_codes, group_count, intersect_counts
+
+T = TypeVar("T")
+_POOL_LOCK = threading.Lock()
+_POOL: Optional[ThreadPoolExecutor] = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="roarbase-shard")
+        return _POOL
+
+
+class Planes:
+    """The BSI planes of one field in one shard."""
+
+    __slots__ = ("exists", "sign", "bits")
+
+    def __init__(self, rows: dict[int, FrozenBitmap]) -> None:
+        self.exists = rows.get(BSI_EXISTS_ROW)
+        self.sign = rows.get(BSI_SIGN_ROW)
+        depth = max((r - BSI_BIT0_ROW + 1 for r in rows if r >= BSI_BIT0_ROW), default=0)
+        self.bits = [rows.get(BSI_BIT0_ROW + i) for i in range(depth)]
+
+
+_NO_PLANES = Planes({})
+
+
+class Executor:
+    """Evaluates calls against one committed IndexState."""
+
+    def __init__(self, index: Any, state: IndexState, *, holder: Any = None,
+                 deadline: Optional[float] = None, cancel: Optional[threading.Event] = None) -> None:
+        self.index = index
+        self.state = state
+        self.holder = holder
+        self.deadline = deadline
+        self.cancel = cancel
+        self.shards = state.shards()
+        self._globals: dict[Any, FrozenBitmap] = {}
+        self._fields = {fd.id: fd for fd in index.definition.fields.values()}
+
+    # --- infrastructure --------------------------------------------------------------------------
+
+    def _check_deadline(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise QueryCancelledError("query cancelled")
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise QueryCancelledError("query deadline exceeded")
+
+    def per_shard(self, fn: Callable[[int], T], parallel: bool = True) -> list[T]:
+        """fn(shard) for every shard, checking the deadline before each one."""
+        def run(shard: int) -> T:
+            self._check_deadline()
+            return fn(shard)
+
+        if parallel and len(self.shards) > 1:
+            return list(_pool().map(run, self.shards))
+        return [run(s) for s in self.shards]
+
+    def fd(self, fid: int) -> FieldDef:
+        return self._fields[fid]
+
+    # --- row evaluation ------------------------------------------------------------------------
+
+    def planes(self, fid: int, shard: int) -> Planes:
+        frag = self.state.fragment(fid, BSI_VIEW, shard)
+        return Planes(frag.rows) if frag is not None else _NO_PLANES
+
+    def row(self, node: P.RowNode, shard: int) -> FrozenBitmap:
+        """The node's records within one shard."""
+        t = type(node)
+        if t is P.RowOf:
+            assert isinstance(node, P.RowOf)
+            if len(node.views) == 1:
+                frag = self.state.fragment(node.field, node.views[0], shard)
+                return frag.rows.get(node.row, EMPTY) if frag is not None else EMPTY
+            parts = []
+            for v in node.views:
+                frag = self.state.fragment(node.field, v, shard)
+                if frag is not None and node.row in frag.rows:
+                    parts.append(frag.rows[node.row])
+            return _union(parts)
+        if t is P.Intersect:
+            assert isinstance(node, P.Intersect)
+            kids = [self.row(c, shard) for c in node.children]
+            kids.sort(key=len)
+            acc = kids[0]
+            for k in kids[1:]:
+                if not acc:
+                    break
+                acc = acc & k
+            return acc
+        if t is P.Union_:
+            assert isinstance(node, P.Union_)
+            return _union([self.row(c, shard) for c in node.children])
+        if t is P.Difference:
+            assert isinstance(node, P.Difference)
+            acc = self.row(node.children[0], shard)
+            for c in node.children[1:]:
+                if not acc:
+                    break
+                acc = acc - self.row(c, shard)
+            return acc
+        if t is P.Xor:
+            assert isinstance(node, P.Xor)
+            acc = EMPTY
+            for c in node.children:
+                acc = acc ^ self.row(c, shard)
+            return acc
+        if t is P.Existence:
+            frag = self.state.fragment(EXISTS_ID, STANDARD_VIEW, shard)
+            return frag.rows.get(0, EMPTY) if frag is not None else EMPTY
+        if t is P.BsiRange:
+            assert isinstance(node, P.BsiRange)
+            pl = self.planes(node.field, shard)
+            if pl.exists is None:
+                return EMPTY
+            base = self.fd(node.field).options.base
+            lo = None if node.lo is None else node.lo - base
+            hi = None if node.hi is None else node.hi - base
+            return bsi_range(pl.exists, pl.sign, pl.bits, lo, hi)
+        if t is P.BsiNotNull:
+            assert isinstance(node, P.BsiNotNull)
+            frag = self.state.fragment(node.field, BSI_VIEW, shard)
+            return frag.rows.get(BSI_EXISTS_ROW, EMPTY) if frag is not None else EMPTY
+        if t is P.AnyRow:
+            assert isinstance(node, P.AnyRow)
+            parts = []
+            for v in node.views:
+                frag = self.state.fragment(node.field, v, shard)
+                if frag is not None:
+                    parts.extend(frag.rows.values())
+            return _union(parts)
+        if t is P.Empty:
+            return EMPTY
+        if t is P.ConstRow:
+            assert isinstance(node, P.ConstRow)
+            lo = shard * SHARD_WIDTH
+            cols = FrozenBitmap([c for c in node.columns if lo <= c < lo + SHARD_WIDTH])
+            if node.existing_only and cols:
+                cols = cols & self.row(P.Existence(), shard)
+            return cols
+        if isinstance(node, P.GLOBAL_NODES):
+            full = self._global(node)
+            lo = shard * SHARD_WIDTH
+            return full.slice(lo, lo + SHARD_WIDTH)
+        raise QueryExecutionError(f"cannot evaluate {type(node).__name__} as a row")
+
+    def count(self, node: P.RowNode, shard: int) -> int:
+        """len(row(node, shard)) without building the final bitmap where possible."""
+        t = type(node)
+        if t is P.Intersect and len(node.children) == 2:  # type: ignore[union-attr]
+            a, b = (self.row(c, shard) for c in node.children)  # type: ignore[union-attr]
+            return a.intersection_cardinality(b)
+        if t is P.Difference and len(node.children) == 2:  # type: ignore[union-attr]
+            a, b = (self.row(c, shard) for c in node.children)  # type: ignore[union-attr]
+            return a.difference_cardinality(b)
+        if t is P.Union_ and len(node.children) == 2:  # type: ignore[union-attr]
+            a, b = (self.row(c, shard) for c in node.children)  # type: ignore[union-attr]
+            return a.union_cardinality(b)
+        if t is P.BsiRange:
+            assert isinstance(node, P.BsiRange)
+            pl = self.planes(node.field, shard)
+            if pl.exists is None:
+                return 0
+            base = self.fd(node.field).options.base
+            return bsi_range(pl.exists, pl.sign, pl.bits, None if node.lo is None else node.lo - base,
+                             None if node.hi is None else node.hi - base, count_only=True)
+        return len(self.row(node, shard))
+
+    def full_row(self, node: P.RowNode) -> Bitmap:
+        parts = self.per_shard(lambda s: self.row(node, s), parallel=_heavy(node))
+        return Bitmap.union(Bitmap(), *parts) if parts else Bitmap()
+
+    def _global(self, node: Any) -> FrozenBitmap:
+        got = self._globals.get(node)
+        if got is not None:
+            return got
+        if isinstance(node, P.Shift):
+            res = self.full_row(node.child).shift(node.n).freeze()
+        elif isinstance(node, P.Limit):
+            full = self.full_row(node.child)
+            stop = None if node.limit is None else node.offset + node.limit
+            res = full[node.offset:stop].freeze() if len(full) else FrozenBitmap()
+        elif isinstance(node, P.DistinctRow):
+            values = self.distinct_values(P.Distinct(node.filter, node.field, node.index))
+            res = FrozenBitmap([v for v in values if v >= 0])
+        elif isinstance(node, P.UnionRows):
+            rc = node.rows
+            ids = self.rows_list(rc)
+            res = FrozenBitmap()
+            if ids:
+                sub = P.Union_(tuple(P.RowOf(rc.field, i, rc.views) for i in ids))
+                res = self.full_row(sub).freeze()
+        else:  # pragma: no cover - GLOBAL_NODES lists exactly the types above
+            raise QueryExecutionError(f"cannot evaluate {type(node).__name__}")
+        self._globals[node] = res
+        return res
+
+    # --- calls ----------------------------------------------------------------------------------
+
+    def run(self, call: P.CallNode) -> Any:
+        fn = _DISPATCH.get(type(call))
+        if fn is None:
+            raise QueryExecutionError(f"{type(call).__name__} cannot be executed here")
+        return fn(self, call)
+
+    def _row_call(self, call: P.RowCall) -> Any:
+        cols = self.full_row(call.row).to_numpy().tolist()
+        if self.index.definition.options.keys:
+            return R.row_result(cols, self.index.column_keys.keys_for(cols))
+        return R.row_result(cols)
+
+    def _count(self, call: P.Count) -> int:
+        return sum(self.per_shard(lambda s: self.count(call.row, s), parallel=_heavy(call.row)))
+
+    def _filter(self, node: Optional[P.RowNode], shard: int) -> Optional[FrozenBitmap]:
+        return None if node is None else self.row(node, shard)
+
+    def _sum(self, call: P.Sum) -> Any:
+        def part(shard: int) -> tuple[int, int]:
+            pl = self.planes(call.field, shard)
+            if pl.exists is None:
+                return 0, 0
+            f = self._filter(call.filter, shard)
+            if f is not None and not f:
+                return 0, 0
+            return bsi_sum(pl.exists, pl.sign, pl.bits, f)
+
+        parts = self.per_shard(part)
+        count = sum(c for c, _ in parts)
+        fd = self.fd(call.field)
+        total = sum(s for _, s in parts) + count * fd.options.base
+        if fd.options.type == "decimal":
+            return R.val_count(Decimal(total).scaleb(-fd.options.scale) if count else Decimal(0), count, "decimal")
+        return R.val_count(total, count)
+
+    def _minmax(self, call: P.MinMax) -> Any:
+        fd = self.fd(call.field)
+
+        def part(shard: int) -> Optional[tuple[int, int]]:
+            pl = self.planes(call.field, shard)
+            if pl.exists is None:
+                return None
+            f = self._filter(call.filter, shard)
+            return _bsi_extreme(pl, f, call.want_max)
+
+        best: Optional[tuple[int, int]] = None
+        for p in self.per_shard(part):
+            if p is None:
+                continue
+            if best is None or (p[0] > best[0] if call.want_max else p[0] < best[0]):
+                best = p
+            elif p[0] == best[0]:
+                best = (best[0], best[1] + p[1])
+        if best is None:
+            return R.val_count(None, 0)
+        return _val_count_of(fd, best[0] + fd.options.base, best[1])
+
+    def _minmax_row(self, call: P.MinMaxRow) -> Any:
+        fd = self.fd(call.field)
+        counts = self._row_counts(call.field, (STANDARD_VIEW,), call.filter)
+        present = sorted(r for r, c in counts.items() if c > 0)
+        if not present:
+            return R.pair(0, None, 0)
+        row = present[-1] if call.want_max else present[0]
+        key = self.index.row_keys(fd).key(row) if fd.options.keys else None
+        return R.pair(row, key, counts[row])
+
+    def _percentile(self, call: P.Percentile) -> Any:
+        fd = self.fd(call.field)
+        vals = self.bsi_value_array(call.field, call.filter)
+        if len(vals) == 0:
+            return None
+        nth = Decimal(call.nth)
+        n = len(vals)
+        lo_k = int(Decimal(n) * nth / 100)
+        hi_k = int(Decimal(n) * (100 - nth) / 100)
+        vmin, vmax = int(vals.min()), int(vals.max())
+        if hi_k == 0:
+            return _val_count_of(fd, vmax, 1)
+        if lo_k == 0:
+            return _val_count_of(fd, vmin, 1)
+        lo, hi = vmin, vmax
+        while True:
+            # FeatureBase's midpoint, with Go's truncating division and remainder
+            mid = _go_div(lo, 2) + _go_div(hi, 2) + _go_div(_go_rem(lo, 2) + _go_rem(hi, 2), 2)
+            below = int((vals < mid).sum())
+            above = int((vals > mid).sum())
+            if below > lo_k:
+                hi = mid - 1
+            elif above > hi_k:
+                lo = mid + 1
+            else:
+                return _val_count_of(fd, mid, 1)
+            if lo > hi:
+                return _val_count_of(fd, mid, 1)
+
+    def _field_value(self, call: P.FieldValue) -> Any:
+        fd = self.fd(call.field)
+        if call.column is None:
+            return R.val_count(None, 0)
+        shard = call.column >> 20
+        pl = self.planes(call.field, shard)
+        if pl.exists is None or call.column not in pl.exists:
+            return R.val_count(None, 0)
+        _, neg, mag = bsi_values(pl.exists, pl.sign, pl.bits, FrozenBitmap([call.column]))
+        v = -int(mag[0]) if neg[0] else int(mag[0])
+        return _val_count_of(fd, v + fd.options.base, 1)
+
+    def _includes(self, call: P.IncludesColumn) -> bool:
+        if call.column is None:
+            return False
+        return call.column in self.row(call.row, call.column >> 20)
+
+    # --- TopN / Rows -------------------------------------------------------------------------
+
+    def _row_counts(self, fid: int, views: tuple[str, ...], filter: Optional[P.RowNode],
+                    ids: Optional[tuple[int, ...]] = None) -> dict[int, int]:
+        """Exact count of each row's records (∩ filter), summed over shards."""
+        def part(shard: int) -> tuple[list[int], np.ndarray]:
+            f = self._filter(filter, shard)
+            if f is not None and not f:
+                return [], np.empty(0, np.uint64)
+            if len(views) == 1:
+                frag = self.state.fragment(fid, views[0], shard)
+                if frag is None:
+                    return [], np.empty(0, np.uint64)
+                rows = frag.rows if ids is None else {i: frag.rows[i] for i in ids if i in frag.rows}
+                keys = list(rows)
+                return keys, intersect_counts([rows[k] for k in keys], f)
+            merged: dict[int, list[FrozenBitmap]] = {}
+            for v in views:
+                frag = self.state.fragment(fid, v, shard)
+                if frag is not None:
+                    for r, bm in frag.rows.items():
+                        if ids is None or r in ids:
+                            merged.setdefault(r, []).append(bm)
+            keys = list(merged)
+            return keys, intersect_counts([_union(merged[k]) for k in keys], f)
+
+        totals: dict[int, int] = {}
+        for keys, counts in self.per_shard(part):
+            for k, c in zip(keys, counts.tolist()):
+                totals[k] = totals.get(k, 0) + c
+        return totals
+
+    def _topn(self, call: P.TopN) -> Any:
+        fd = self.fd(call.field)
+        counts = self._row_counts(call.field, call.views, call.filter, call.ids)
+        threshold = max(call.threshold, 1)
+        items = [(r, c) for r, c in counts.items() if c >= threshold]
+        if call.tanimoto:
+            sizes = self._row_counts(call.field, call.views, None, tuple(r for r, _ in items))
+            fsize = len(self.full_row(call.filter)) if call.filter is not None else 0
+            items = [(r, c) for r, c in items
+                     if c * 100 > call.tanimoto * (sizes.get(r, 0) + fsize - c)]
+        keyed = fd.options.keys
+        km = self.index.row_keys(fd) if keyed else None
+        if keyed:
+            assert km is not None
+            keyed_items = [(r, c, km.key(r) or "") for r, c in items]
+            keyed_items.sort(key=lambda t: (-t[1], t[2]))
+            ordered = [(r, c) for r, c, _ in keyed_items]
+        else:
+            ordered = sorted(items, key=lambda t: (-t[1], t[0]))
+        if call.n and call.ids is None:
+            ordered = ordered[:call.n]
+        return [R.pair(r, km.key(r) if km else None, c) for r, c in ordered]
+
+    def rows_list(self, call: P.RowsCall) -> list[int]:
+        """Row ids (ascending) of a Rows call, after previous/column/like/in/limit."""
+        fd = self.fd(call.field)
+        if call.in_ is not None:
+            return list(call.in_)
+        if fd.options.is_bsi:
+            values = sorted(set(self.bsi_value_array(call.field, None).tolist()))
+            ids = [v + fd.options.base for v in values]
+            if call.previous is not None:
+                ids = [v for v in ids if v > call.previous]
+            return ids[:call.limit] if call.limit is not None else ids
+        if call.column_missing:
+            return []
+        ids_set: set[int] = set()
+        shards = [call.column >> 20] if call.column is not None else self.shards
+        for shard in shards:
+            for v in call.views:
+                frag = self.state.fragment(call.field, v, shard)
+                if frag is None:
+                    continue
+                if call.column is not None:
+                    ids_set.update(r for r, bm in frag.rows.items() if call.column in bm)
+                else:
+                    ids_set.update(frag.rows)
+        ids = sorted(ids_set)
+        if call.previous is not None:
+            ids = [i for i in ids if i > call.previous]
+        if call.like is not None:
+            keep = set(self.index.row_keys(fd).like(call.like))
+            ids = [i for i in ids if i in keep]
+        if call.limit is not None:
+            ids = ids[:call.limit]
+        return ids
+
+    def _rows(self, call: P.RowsCall) -> Any:
+        fd = self.fd(call.field)
+        ids = self.rows_list(call)
+        if fd.options.keys:
+            return R.row_identifiers(ids, self.index.row_keys(fd).keys_for(ids))
+        if fd.options.type == "bool":
+            return R.row_identifiers(ids, None)
+        return R.row_identifiers(ids, None)
+
+    # --- BSI values --------------------------------------------------------------------------
+
+    def bsi_value_array(self, fid: int, filter: Optional[P.RowNode]) -> np.ndarray:
+        """Stored-minus-base values (int64, or object for huge ranges) of the filtered records."""
+        cols, vals = self.bsi_columns_values(fid, filter)
+        return vals
+
+    def bsi_columns_values(self, fid: int, filter: Optional[P.RowNode]) -> tuple[np.ndarray, np.ndarray]:
+        def part(shard: int) -> tuple[np.ndarray, np.ndarray]:
+            pl = self.planes(fid, shard)
+            if pl.exists is None:
+                return np.empty(0, np.uint64), np.empty(0, np.int64)
+            f = self._filter(filter, shard)
+            cols, neg, mag = bsi_values(pl.exists, pl.sign, pl.bits, f)
+            return cols, _signed(neg, mag)
+
+        parts = self.per_shard(part)
+        if not parts:
+            return np.empty(0, np.uint64), np.empty(0, np.int64)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def distinct_values(self, call: P.Distinct) -> list[int]:
+        """Distinct row ids (set-like fields) or stored values (BSI fields) in the filter."""
+        if call.index is not None and call.index != self.index.name:
+            other = self.holder.index(call.index)
+            sub = Executor(other, other.snapshot(), holder=self.holder, deadline=self.deadline, cancel=self.cancel)
+            return sub.distinct_values(P.Distinct(call.filter, call.field, None))
+        fd = self.fd(call.field)
+        if fd.options.is_bsi:
+            vals = self.bsi_value_array(call.field, call.filter)
+            return sorted(int(v) + fd.options.base for v in np.unique(vals).tolist())
+        views = tuple(self.state.views(call.field)) if fd.options.type == "time" else (STANDARD_VIEW,)
+        counts = self._row_counts(call.field, views, call.filter)
+        return sorted(r for r, c in counts.items() if c > 0)
+
+    def _distinct(self, call: P.Distinct) -> Any:
+        index = self.index if call.index is None else self.holder.index(call.index)
+        fd = {f.id: f for f in index.definition.fields.values()}[call.field]
+        values = self.distinct_values(call)
+        if fd.options.type in ("int", "decimal"):
+            if fd.options.type == "decimal":
+                return {"neg": {"columns": sorted(fd.options.from_stored(-v) for v in values if v < 0)},
+                        "pos": {"columns": [fd.options.from_stored(v) for v in values if v >= 0]}}
+            return R.signed_row(values)
+        if fd.options.type == "timestamp":
+            return [R.rfc3339(fd.options.from_stored(v)) for v in values]
+        if fd.options.keys:
+            return {"columns": values, "keys": index.row_keys(fd).keys_for(values)}
+        return {"columns": values}
+
+    def _count_distinct(self, call: P.CountDistinct) -> int:
+        return len(self.distinct_values(P.Distinct(call.filter, call.field, call.index)))
+
+    # --- GroupBy --------------------------------------------------------------------------------
+
+    def _groupby(self, call: P.GroupBy) -> Any:
+        from engine.groupby import run_groupby
+
+        return run_groupby(self, call)
+
+    # --- Sort / Extract -------------------------------------------------------------------------
+
+    def sorted_columns(self, call: P.SortRows) -> list[int]:
+        fd = self.fd(call.field)
+        cols = self.full_row(call.filter).to_numpy()
+        if fd.options.is_bsi:
+            vcols, vals = self.bsi_columns_values(call.field, call.filter)
+            keyed_vals = dict(zip(vcols.tolist(), vals.tolist()))
+        else:
+            keyed_vals = {}
+            for r in self.rows_list(P.RowsCall(call.field)):
+                for c in (self.full_row(P.RowOf(call.field, r)) & Bitmap(cols)).to_numpy().tolist():
+                    keyed_vals[c] = r
+        with_value = [c for c in cols.tolist() if c in keyed_vals]
+        without = [c for c in cols.tolist() if c not in keyed_vals]
+        with_value.sort(key=lambda c: (-keyed_vals[c], c) if call.desc else (keyed_vals[c], c))
+        ordered = with_value + without
+        stop = None if call.limit is None else call.offset + call.limit
+        return ordered[call.offset:stop]
+
+    def _sort(self, call: P.SortRows) -> Any:
+        cols = self.sorted_columns(call)
+        if self.index.definition.options.keys:
+            return R.row_result(cols, self.index.column_keys.keys_for(cols))
+        return R.row_result(cols)
+
+    def _extract(self, call: P.Extract) -> Any:
+        from engine.extract import run_extract
+
+        return run_extract(self, call)
+
+    def _options(self, call: P.Options) -> Any:
+        sub = Executor(self.index, self.state, holder=self.holder, deadline=self.deadline, cancel=self.cancel)
+        if call.shards is not None:
+            wanted = set(call.shards)
+            sub.shards = [s for s in self.shards if s in wanted]
+        return sub.run(call.call)
+
+
+def _union(parts: list[FrozenBitmap]) -> FrozenBitmap:
+    parts = [p for p in parts if p]
+    if not parts:
+        return EMPTY
+    if len(parts) == 1:
+        return parts[0]
+    return FrozenBitmap.union(*parts)
+
+
+def _heavy(node: Any) -> bool:
+    """Worth a thread per shard: the work is in GIL-free kernels (BSI ranges) or large."""
+    if isinstance(node, (P.BsiRange, P.DistinctRow, P.UnionRows)):
+        return True
+    for child in getattr(node, "children", ()):
+        if _heavy(child):
+            return True
+    inner = getattr(node, "child", None)
+    return inner is not None and _heavy(inner)
+
+
+def _signed(neg: np.ndarray, mag: np.ndarray) -> np.ndarray:
+    if len(mag) and mag.max() > np.uint64(2**63 - 1):
+        return np.array([-int(m) if n else int(m) for n, m in zip(neg.tolist(), mag.tolist())], dtype=object)
+    vals = mag.astype(np.int64)
+    vals[neg] = -vals[neg]
+    return vals
+
+
+def _bsi_extreme(pl: Planes, f: Optional[FrozenBitmap], want_max: bool) -> Optional[tuple[int, int]]:
+    """(extreme value minus base, how many records hold it) among the filtered records."""
+    assert pl.exists is not None
+    cand: FrozenBitmap = pl.exists if f is None else pl.exists & f
+    if not cand:
+        return None
+    sign = pl.sign or EMPTY
+    neg = cand & sign if sign else EMPTY
+    pos = cand - neg if neg else cand
+    # For a max, prefer non-negatives and the largest magnitude; for a min, prefer
+    # negatives and (among them) the largest magnitude.
+    if want_max:
+        group, largest, negative = (pos, True, False) if pos else (neg, False, True)
+    else:
+        group, largest, negative = (neg, True, True) if neg else (pos, False, False)
+    mag = 0
+    for i in range(len(pl.bits) - 1, -1, -1):
+        plane = pl.bits[i]
+        if plane is None:
+            ones: FrozenBitmap = EMPTY
+        else:
+            ones = group & plane
+        if largest:
+            if ones:
+                group = ones
+                mag |= 1 << i
+        else:
+            zeros = group - ones if ones else group
+            if zeros:
+                group = zeros
+            else:
+                mag |= 1 << i
+    return (-mag if negative else mag), len(group)
+
+
+def _val_count_of(fd: FieldDef, stored: int, count: int) -> Any:
+    opts = fd.options
+    if opts.type == "decimal":
+        return R.val_count(Decimal(stored).scaleb(-opts.scale), count, "decimal")
+    if opts.type == "timestamp":
+        return R.val_count(opts.from_stored(stored), count, "timestamp")
+    return R.val_count(stored, count)
+
+
+def _go_div(a: int, b: int) -> int:
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
+
+
+def _go_rem(a: int, b: int) -> int:
+    return a - b * _go_div(a, b)
+
+
+_DISPATCH: dict[type, Callable[[Executor, Any], Any]] = {
+    P.RowCall: Executor._row_call,
+    P.Count: Executor._count,
+    P.CountDistinct: Executor._count_distinct,
+    P.Sum: Executor._sum,
+    P.MinMax: Executor._minmax,
+    P.MinMaxRow: Executor._minmax_row,
+    P.Percentile: Executor._percentile,
+    P.FieldValue: Executor._field_value,
+    P.IncludesColumn: Executor._includes,
+    P.TopN: Executor._topn,
+    P.RowsCall: Executor._rows,
+    P.GroupBy: Executor._groupby,
+    P.SortRows: Executor._sort,
+    P.Distinct: Executor._distinct,
+    P.Extract: Executor._extract,
+    P.Options: Executor._options,
+}
+

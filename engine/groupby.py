@@ -1,0 +1,173 @@
+"""GroupBy: counts (and aggregates) for every combination of the children's rows.
+
+Per shard, the common two-child case whose first child holds at most one row per record
+(mutex, bool) runs as one GIL-free pass: each record's first-child row becomes a code
+(build_codes) and every row of the second child is walked once, counting codes
+(group_count) — no bitmap per combination. Other shapes intersect recursively, with the
+last level counted by intersect_counts.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Optional
+
+from engine import plan as P
+from engine import results as R
+from engine.errors import QueryExecutionError
+from engine.state import SHARD_WIDTH
+from ext import FrozenBitmap, bsi_sum, bsi_values, build_codes, group_count, intersect_counts
+
+
+class _Child:
+    """One Rows(…) child: its candidate rows (ids or BSI values), in output order."""
+
+    def __init__(self, ex: Any, rc: P.RowsCall) -> None:
+        self.rc = rc
+        self.fd = ex.fd(rc.field)
+        plain = P.RowsCall(rc.field, rc.views, None, rc.limit, rc.column, rc.like, rc.in_, rc.column_missing)
+        self.ids = ex.rows_list(plain)
+        self.previous = rc.previous
+        self.bsi = self.fd.options.is_bsi
+        self.single_valued = self.fd.options.type in ("mutex", "bool") or self.bsi
+
+    def node(self, i: int) -> P.RowNode:
+        if self.bsi:
+            return P.BsiRange(self.rc.field, self.ids[i], self.ids[i])
+        return P.RowOf(self.rc.field, self.ids[i], self.rc.views)
+
+    def out(self, ex: Any, i: int) -> dict[str, Any]:
+        opts = self.fd.options
+        if self.bsi:
+            v = self.ids[i]
+            return {"field": self.fd.name,
+                    "value": R.rfc3339(opts.from_stored(v)) if opts.type == "timestamp" else v}
+        if opts.keys:
+            return {"field": self.fd.name, "rowKey": ex.index.row_keys(self.fd).key(self.ids[i])}
+        return {"field": self.fd.name, "rowID": self.ids[i]}
+
+
+def run_groupby(ex: Any, call: P.GroupBy) -> list[dict[str, Any]]:
+    children = [_Child(ex, rc) for rc in call.rows]
+    agg = call.aggregate
+    agg_fd = ex.fd(agg.field) if agg is not None else None
+
+    def part(shard: int) -> dict[tuple[int, ...], list[Any]]:
+        f = ex._filter(call.filter, shard)
+        out: dict[tuple[int, ...], list[Any]] = {}
+        if f is not None and not f:
+            return out
+        bitmaps = [[ex.row(c.node(i), shard) for i in range(len(c.ids))] for c in children]
+        if any(not any(bm for bm in level) for level in bitmaps):
+            return out
+        agg_filter = ex._filter(agg.filter, shard) if agg is not None and agg.filter is not None else None
+        if agg is None and len(children) == 2 and children[0].single_valued and not children[0].bsi:
+            base = shard * SHARD_WIDTH
+            codes = build_codes(bitmaps[0], base, SHARD_WIDTH)
+            m = group_count(codes, len(bitmaps[0]), bitmaps[1], f, base)
+            for j, i0 in zip(*m[:, 1:].nonzero()):
+                out[(int(i0), int(j))] = [int(m[j, i0 + 1])]
+            return out
+        _recurse(ex, shard, children, bitmaps, 0, f, (), out, agg, agg_fd, agg_filter)
+        return out
+
+    merged: dict[tuple[int, ...], list[Any]] = {}
+    for res in ex.per_shard(part):
+        for key, vals in res.items():
+            cur = merged.get(key)
+            if cur is None:
+                merged[key] = vals
+            else:
+                cur[0] += vals[0]
+                if len(vals) > 1:
+                    if isinstance(vals[1], set):
+                        cur[1] |= vals[1]
+                    else:
+                        cur[1] += vals[1]
+    groups = []
+    for key in sorted(merged):
+        vals = merged[key]
+        if _before_previous(children, key):
+            continue
+        g: dict[str, Any] = {"group": [children[i].out(ex, k) for i, k in enumerate(key)], "count": vals[0]}
+        if agg is not None and agg_fd is not None:
+            if agg.kind == "sum":
+                if vals[0] == 0:
+                    continue                      # FeatureBase drops all-null groups
+                total = vals[1]
+                g["sum"] = Decimal(total).scaleb(-agg_fd.options.scale) if agg_fd.options.type == "decimal" \
+                    else total
+            else:
+                g["aggregate"] = len(vals[1])
+        groups.append(g)
+    if call.having is not None:
+        groups = [g for g in groups if _having(call.having, g)]
+    for subject, desc in reversed(call.sort):
+        keyname = "count" if subject == "count" else ("sum" if subject == "sum" else "aggregate")
+        if any(keyname not in g for g in groups):
+            raise QueryExecutionError(f"GroupBy: cannot sort by {subject} without that aggregate")
+        groups.sort(key=lambda g: g[keyname], reverse=desc)
+    stop = None if call.limit is None else call.offset + call.limit
+    return groups[call.offset:stop]
+
+
+def _recurse(ex: Any, shard: int, children: list[_Child], bitmaps: list[list[FrozenBitmap]], level: int,
+             prefix: Optional[FrozenBitmap], key: tuple[int, ...], out: dict[tuple[int, ...], list[Any]],
+             agg: Optional[P.Aggregate], agg_fd: Any, agg_filter: Optional[FrozenBitmap]) -> None:
+    rows = bitmaps[level]
+    if level == len(children) - 1 and agg is None:
+        counts = intersect_counts(rows, prefix)
+        for i in counts.nonzero()[0].tolist():
+            out[key + (i,)] = [int(counts[i])]
+        return
+    for i, bm in enumerate(rows):
+        if not bm:
+            continue
+        group = bm if prefix is None else prefix & bm
+        if not group:
+            continue
+        if level < len(children) - 1:
+            _recurse(ex, shard, children, bitmaps, level + 1, group, key + (i,), out, agg, agg_fd, agg_filter)
+            continue
+        assert agg is not None
+        target = group if agg_filter is None else group & agg_filter
+        if agg.kind == "sum":
+            pl = ex.planes(agg.field, shard)
+            cnt, total = (0, 0) if pl.exists is None else bsi_sum(pl.exists, pl.sign, pl.bits, target)
+            out[key + (i,)] = [cnt, total + cnt * agg_fd.options.base]
+        else:
+            out[key + (i,)] = [len(group), _distinct_in(ex, agg, agg_fd, shard, target)]
+
+
+def _distinct_in(ex: Any, agg: P.Aggregate, fd: Any, shard: int, target: FrozenBitmap) -> set[int]:
+    if fd.options.is_bsi:
+        pl = ex.planes(agg.field, shard)
+        if pl.exists is None:
+            return set()
+        _, neg, mag = bsi_values(pl.exists, pl.sign, pl.bits, target)
+        return {(-m if n else m) for n, m in zip(neg.tolist(), mag.tolist())}
+    frag = ex.state.fragment(agg.field, "standard", shard)
+    if frag is None:
+        return set()
+    ids = list(frag.rows)
+    counts = intersect_counts([frag.rows[r] for r in ids], target)
+    return {ids[i] for i in counts.nonzero()[0].tolist()}
+
+
+def _before_previous(children: list[_Child], key: tuple[int, ...]) -> bool:
+    """Pagination: drop groups at or before the one named by the children's previous=."""
+    if all(c.previous is None for c in children):
+        return False
+    mine = tuple(c.ids[k] for c, k in zip(children, key))
+    prev = tuple(c.previous if c.previous is not None else (c.ids[0] if c.ids else 0) for c in children)
+    return mine <= prev
+
+
+def _having(h: P.Having, g: dict[str, Any]) -> bool:
+    v = g.get(h.subject)
+    if v is None:
+        raise QueryExecutionError(f"GroupBy: having on {h.subject} needs that value")
+    if h.lo is not None and (v < h.lo or (v == h.lo and not h.lo_inclusive)):
+        return False
+    if h.hi is not None and (v > h.hi or (v == h.hi and not h.hi_inclusive)):
+        return False
+    return True

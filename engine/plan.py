@@ -1,0 +1,309 @@
+"""The plan IR: one tree of bitmap operations that PQL and SQL both lower into.
+
+Lowering (engine/pql/lower.py, later engine/sql) resolves names against the schema, so a
+plan holds field ids, row ids and stored integers — never user spellings. The executor
+(engine/executor.py) runs a plan per shard and reduces the partial results.
+
+Row nodes evaluate, per shard, to the bitmap of matching records. Call nodes are what a
+request returns (a count, a row, pairs, groups …).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+# --- row nodes ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Empty:
+    """No records (e.g. a key that does not exist)."""
+
+
+@dataclass(frozen=True)
+class Existence:
+    """Every record of the index (All(); the base of Not and IS NULL)."""
+
+
+@dataclass(frozen=True)
+class RowOf:
+    """Records holding row `row` of a set/mutex/bool/time field in any of `views`."""
+
+    field: int
+    row: int
+    views: tuple[str, ...] = ("standard",)
+
+
+@dataclass(frozen=True)
+class AnyRow:
+    """Records holding any row of a set/mutex/bool/time field (its not-null set)."""
+
+    field: int
+    views: tuple[str, ...] = ("standard",)
+
+
+@dataclass(frozen=True)
+class BsiRange:
+    """Records of a BSI field with lo <= stored <= hi (stored units; None = unbounded).
+    Records without a value never match."""
+
+    field: int
+    lo: Optional[int]
+    hi: Optional[int]
+
+
+@dataclass(frozen=True)
+class BsiNotNull:
+    field: int
+
+
+@dataclass(frozen=True)
+class Union_:
+    children: tuple["RowNode", ...]
+
+
+@dataclass(frozen=True)
+class Intersect:
+    children: tuple["RowNode", ...]
+
+
+@dataclass(frozen=True)
+class Difference:
+    children: tuple["RowNode", ...]
+
+
+@dataclass(frozen=True)
+class Xor:
+    children: tuple["RowNode", ...]
+
+
+@dataclass(frozen=True)
+class ConstRow:
+    columns: tuple[int, ...]
+    existing_only: bool = True
+
+
+# Nodes below need every shard's partial result before they can answer, so the executor
+# evaluates them once, globally, and then treats the result as a constant.
+
+@dataclass(frozen=True)
+class Shift:
+    child: "RowNode"
+    n: int
+
+
+@dataclass(frozen=True)
+class Limit:
+    child: "RowNode"
+    limit: Optional[int]
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class DistinctRow:
+    """Distinct values of a field among a filter's records, used as a row of record ids
+    (FeatureBase's join primitive); `index` is the index evaluated, None = this one."""
+
+    filter: Optional["RowNode"]
+    field: int
+    index: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class UnionRows:
+    rows: "RowsCall"
+
+
+RowNode = Union[Empty, Existence, RowOf, AnyRow, BsiRange, BsiNotNull, Union_, Intersect, Difference, Xor,
+                ConstRow, Shift, Limit, DistinctRow, UnionRows]
+GLOBAL_NODES = (Shift, Limit, DistinctRow, UnionRows)
+
+# --- calls -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowCall:
+    """Return a row's records: {"columns": […]} (and keys on a keyed index)."""
+
+    row: RowNode
+
+
+@dataclass(frozen=True)
+class Count:
+    row: RowNode
+
+
+@dataclass(frozen=True)
+class CountDistinct:
+    filter: Optional[RowNode]
+    field: int
+    index: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Sum:
+    filter: Optional[RowNode]
+    field: int
+
+
+@dataclass(frozen=True)
+class MinMax:
+    filter: Optional[RowNode]
+    field: int
+    want_max: bool
+
+
+@dataclass(frozen=True)
+class MinMaxRow:
+    filter: Optional[RowNode]
+    field: int
+    want_max: bool
+
+
+@dataclass(frozen=True)
+class Percentile:
+    filter: Optional[RowNode]
+    field: int
+    nth: Any                    # Decimal/int in [0, 100]
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    field: int
+    column: Optional[int]       # None: the key does not exist
+
+
+@dataclass(frozen=True)
+class IncludesColumn:
+    row: RowNode
+    column: Optional[int]
+
+
+@dataclass(frozen=True)
+class TopN:
+    field: int
+    filter: Optional[RowNode]
+    n: int                      # 0 = all
+    ids: Optional[tuple[int, ...]] = None
+    threshold: int = 1
+    tanimoto: int = 0
+    views: tuple[str, ...] = ("standard",)
+    exact_k: bool = False       # TopK: ties reported in ascending id order
+
+
+@dataclass(frozen=True)
+class RowsCall:
+    field: int
+    views: tuple[str, ...] = ("standard",)
+    previous: Optional[int] = None
+    limit: Optional[int] = None
+    column: Optional[int] = None
+    like: Optional[str] = None
+    in_: Optional[tuple[int, ...]] = None
+    column_missing: bool = False     # column= named a key that does not exist
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    kind: str                   # "sum" or "count_distinct"
+    field: int
+    filter: Optional[RowNode] = None
+
+
+@dataclass(frozen=True)
+class Having:
+    subject: str                # "count" or "sum"
+    lo: Optional[Any]
+    lo_inclusive: bool
+    hi: Optional[Any]
+    hi_inclusive: bool
+
+
+@dataclass(frozen=True)
+class GroupBy:
+    rows: tuple[RowsCall, ...]
+    filter: Optional[RowNode] = None
+    limit: Optional[int] = None
+    offset: int = 0
+    aggregate: Optional[Aggregate] = None
+    having: Optional[Having] = None
+    sort: tuple[tuple[str, bool], ...] = ()     # (("count"|"sum"|"aggregate", descending), …)
+
+
+@dataclass(frozen=True)
+class SortRows:
+    filter: RowNode
+    field: int
+    desc: bool = False
+    limit: Optional[int] = None
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class Distinct:
+    filter: Optional[RowNode]
+    field: int
+    index: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Extract:
+    filter: Union[RowNode, SortRows]
+    fields: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Options:
+    call: "CallNode"
+    shards: Optional[tuple[int, ...]] = None
+
+
+# --- writes --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetValue:
+    column: Any                 # id or key, translated at execution (keys may be created)
+    field: str
+    value: Any
+    timestamp: Any = None
+
+
+@dataclass(frozen=True)
+class ClearValue:
+    column: Any
+    field: str
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class ClearRow:
+    field: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Store:
+    row: RowNode
+    field: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Delete:
+    row: RowNode
+
+
+WRITE_CALLS = (SetValue, ClearValue, ClearRow, Store, Delete)
+
+CallNode = Union[RowCall, Count, CountDistinct, Sum, MinMax, MinMaxRow, Percentile, FieldValue, IncludesColumn,
+                 TopN, RowsCall, GroupBy, SortRows, Distinct, Extract, Options, SetValue, ClearValue, ClearRow,
+                 Store, Delete]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A request: calls run in order; writes are visible to later calls."""
+
+    index: str
+    calls: tuple[CallNode, ...] = field(default_factory=tuple)

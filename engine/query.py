@@ -1,0 +1,72 @@
+"""Run a PQL request: parse, then lower and execute each call in order.
+
+A request without writes runs on one snapshot. A request with writes runs in one
+transaction: every call sees the writes before it (FeatureBase's rule), and the whole
+request commits atomically at the end — or not at all if any call fails.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Optional
+
+from engine import plan as P
+from engine.errors import QueryLimitError
+from engine.executor import Executor
+from engine.pql.lower import Lowerer
+from engine.pql.parser import parse
+from engine.state import IndexState
+from engine.txn import Transaction, apply_changes
+from ext import FrozenBitmap
+
+MAX_WRITES = 5000
+_WRITE_NAMES = {"Set", "SetBit", "Clear", "ClearRow", "Store", "Delete"}
+
+
+def run_pql(holder: Any, index_name: str, text: str, *, timeout: Optional[float] = None,
+            cancel: Optional[threading.Event] = None) -> list[Any]:
+    """Results of every call in the request, in FeatureBase's JSON shapes."""
+    idx = holder.index(index_name)
+    query = parse(text)
+    writes = sum(1 for c in query.calls if c.name in _WRITE_NAMES)
+    if writes > MAX_WRITES:
+        raise QueryLimitError(f"{writes} write calls in one request; the limit is {MAX_WRITES}")
+    deadline = None if timeout is None else time.monotonic() + timeout
+    lowerer = Lowerer(idx, holder)
+    if not writes:
+        ex = Executor(idx, idx.snapshot(), holder=holder, deadline=deadline, cancel=cancel)
+        return [ex.run(lowerer.lower_call(c)) for c in query.calls]
+    results: list[Any] = []
+    with idx.transaction() as tx:
+        state: Optional[IndexState] = tx.base
+        for c in query.calls:
+            node = lowerer.lower_call(c)
+            if state is None:
+                state = _provisional(tx)
+            if isinstance(node, P.WRITE_CALLS):
+                ex = Executor(idx, state, holder=holder, deadline=deadline, cancel=cancel)
+                results.append(_write(idx, tx, ex, node))
+                state = None
+            else:
+                results.append(Executor(idx, state, holder=holder, deadline=deadline, cancel=cancel).run(node))
+    return results
+
+
+def _provisional(tx: Transaction) -> IndexState:
+    """The transaction's base state with its pending changes applied (never published)."""
+    changes = [(fid, view, row, add.freeze() if add else None, rem.freeze() if rem else None)
+               for (fid, view, row), (add, rem) in tx.changes.items()]
+    return apply_changes(tx.base, tx.base.seq, changes)
+
+
+def _write(idx: Any, tx: Transaction, ex: Executor, node: Any) -> bool:
+    if isinstance(node, P.SetValue):
+        return tx.set(node.column, idx._fd(node.field), node.value, node.timestamp)
+    if isinstance(node, P.ClearValue):
+        return tx.clear(node.column, idx._fd(node.field), node.value)
+    if isinstance(node, P.ClearRow):
+        return tx.clear_row(idx._fd(node.field), node.value)
+    if isinstance(node, P.Store):
+        return tx.store(idx._fd(node.field), node.value, FrozenBitmap(ex.full_row(node.row)))
+    assert isinstance(node, P.Delete)
+    return tx.delete(FrozenBitmap(ex.full_row(node.row)))
