@@ -36,6 +36,7 @@ from engine.errors import (
     StorageFullError,
     ValueOutOfRangeError,
 )
+from engine import q
 from engine.holder import Holder
 from engine.index import Field, Index
 
@@ -56,7 +57,7 @@ def open(path: str, *, fsync: bool = True, **config: Any) -> Holder:  # noqa: A0
 
 
 __all__ = [
-    "open", "check", "Holder", "Index", "Field",
+    "open", "check", "q", "Holder", "Index", "Field",
     "EngineError", "InvalidParameterError", "InvalidOptionError", "InvalidValueError",
     "ValueOutOfRangeError", "KeysNotAllowedError", "NotFoundError", "IndexNotFoundError",
     "FieldNotFoundError", "AlreadyExistsError", "IndexExistsError", "FieldExistsError",

@@ -115,6 +115,14 @@ class Holder:
         self._check_open()
         return run_pql(self, index, pql, timeout=timeout)
 
+    def run(self, index: str, *calls: Any, timeout: float | None = None) -> list[Any]:
+        """Run calls built with engine.q (no PQL text to parse); same results as query()."""
+        from engine.pql.ast import Query
+        from engine.query import run_query
+
+        self._check_open()
+        return run_query(self, index, Query(tuple(calls)), timeout=timeout)
+
     def checkpoint(self) -> None:
         for idx in self.indexes():
             idx.checkpoint()

@@ -14,6 +14,7 @@ from engine import plan as P
 from engine.errors import QueryLimitError
 from engine.executor import Executor
 from engine.pql.lower import Lowerer
+from engine.pql.ast import Query
 from engine.pql.parser import parse
 from engine.state import IndexState
 from engine.txn import Transaction, apply_changes
@@ -26,8 +27,13 @@ _WRITE_NAMES = {"Set", "SetBit", "Clear", "ClearRow", "Store", "Delete"}
 def run_pql(holder: Any, index_name: str, text: str, *, timeout: Optional[float] = None,
             cancel: Optional[threading.Event] = None) -> list[Any]:
     """Results of every call in the request, in FeatureBase's JSON shapes."""
+    return run_query(holder, index_name, parse(text), timeout=timeout, cancel=cancel)
+
+
+def run_query(holder: Any, index_name: str, query: Query, *, timeout: Optional[float] = None,
+              cancel: Optional[threading.Event] = None) -> list[Any]:
+    """Run an already-parsed request (from the PQL parser or built with engine.q)."""
     idx = holder.index(index_name)
-    query = parse(text)
     writes = sum(1 for c in query.calls if c.name in _WRITE_NAMES)
     if writes > MAX_WRITES:
         raise QueryLimitError(f"{writes} write calls in one request; the limit is {MAX_WRITES}")

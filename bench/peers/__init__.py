@@ -53,8 +53,20 @@ def _floor() -> Peer:
     return FloorPeer()
 
 
+def _roarbase_api() -> Peer:
+    from bench.peers.roarbase_peer import RoarbaseAPIPeer
+    return RoarbaseAPIPeer()
+
+
+def _roarbase_pql() -> Peer:
+    from bench.peers.roarbase_peer import RoarbasePQLPeer
+    return RoarbasePQLPeer()
+
+
 # Factories import lazily, so a run pays only for the peers it asks for.
 PEERS: dict[str, Callable[[], Peer]] = {
     "duckdb": _duckdb,
     "floor": _floor,
+    "roarbase-api": _roarbase_api,
+    "roarbase-pql": _roarbase_pql,
 }

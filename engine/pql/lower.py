@@ -363,7 +363,7 @@ class Lowerer:
         kw = call.keywords()
         name = kw.get("field", kw.get("_field"))
         if name is None:
-            bare = [p for p in call.positionals() if isinstance(p, ast.Bare)]
+            bare = [p for p in call.positionals() if isinstance(p, (ast.Bare, str))]
             if not bare:
                 raise self.error(f"{call.name} needs field=…", call)
             name = bare[0]
