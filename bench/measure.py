@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -44,6 +45,9 @@ class Results:
     queries: list[Query]
     rounds: int
     max_seconds: float
+    # 1-minute load average when the run started: other work on a shared machine skews
+    # a 2-thread peer more than a 1-thread one, so the report states it.
+    load_average: float = field(default_factory=lambda: os.getloadavg()[0])
     loads: dict[str, LoadStats] = field(default_factory=dict)
     answers: dict[str, dict[str, Answer]] = field(default_factory=dict)
     warmup_ms: dict[str, dict[str, float]] = field(default_factory=dict)

@@ -142,7 +142,9 @@ def render(results: Results, memory: Mapping[str, MemoryStats], command: str,
         "",
         f"- command: `{command}`",
         f"- machine: {cores} cores ({usable} usable), {_cpu_model()}, "
-        f"{_mib(psutil.virtual_memory().total)} RAM, {platform.platform()}",
+        f"{_mib(psutil.virtual_memory().total)} RAM, {platform.platform()}; "
+        f"1-min load average {results.load_average:.2f} at start, "
+        f"{os.getloadavg()[0]:.2f} at end",
         f"- versions: {versions}; commit {_commit()}",
         f"- N = {results.n:,} records; {results.rounds} rounds after one warm-up per query "
         f"and peer; peers (loaded together in one process): {', '.join(results.peers)}",
