@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional, TypeVar
 import numpy as np
 
 from engine import plan as P
+from engine.arrays import sorted_unique
 from engine import results as R
 from engine.errors import QueryCancelledError, QueryExecutionError
 from engine.schema import BSI_VIEW, STANDARD_VIEW, FieldDef
@@ -64,7 +65,7 @@ class Executor:
         self.cancel = cancel
         self.shards = state.shards()
         self._globals: dict[Any, FrozenBitmap] = {}
-        self._fields = {fd.id: fd for fd in index.definition.fields.values()}
+        self._fields = index.fields_by_id()
 
     # --- infrastructure --------------------------------------------------------------------------
 
@@ -467,8 +468,8 @@ class Executor:
             return sub.distinct_values(P.Distinct(call.filter, call.field, None))
         fd = self.fd(call.field)
         if fd.options.is_bsi:
-            vals = self.bsi_value_array(call.field, call.filter)
-            return sorted(int(v) + fd.options.base for v in np.unique(vals).tolist())
+            base = fd.options.base
+            return [v + base for v in sorted_unique(self.bsi_value_array(call.field, call.filter)).tolist()]
         views = tuple(self.state.views(call.field)) if fd.options.type == "time" else (STANDARD_VIEW,)
         counts = self._row_counts(call.field, views, call.filter)
         return sorted(r for r, c in counts.items() if c > 0)
@@ -489,6 +490,8 @@ class Executor:
         return {"columns": values}
 
     def _count_distinct(self, call: P.CountDistinct) -> int:
+        if call.index is None and self.fd(call.field).options.is_bsi:
+            return len(sorted_unique(self.bsi_value_array(call.field, call.filter)))
         return len(self.distinct_values(P.Distinct(call.filter, call.field, call.index)))
 
     # --- GroupBy --------------------------------------------------------------------------------

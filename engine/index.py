@@ -60,6 +60,7 @@ class Index:
         self._wal: WalWriter | None = None
         self._dirty: set[tuple[int, str, int]] = set()
         self._closed = False
+        self._by_id: dict[int, FieldDef] | None = None
 
     # --- opening and recovery ---------------------------------------------------------------
 
@@ -170,12 +171,14 @@ class Index:
                 raise FieldExistsError(f"field {name} already exists in index {self.name}")
             fd = FieldDef(name, self.definition.next_field_id, opts)
             self.definition.fields[name] = fd
+            self._by_id = None
             self.definition.next_field_id += 1
             try:
                 self._write_schema()
             except BaseException:
                 del self.definition.fields[name]
                 self.definition.next_field_id -= 1
+                self._by_id = None
                 raise
             return Field(self, fd)
 
@@ -196,6 +199,7 @@ class Index:
             if fd is None:
                 raise FieldNotFoundError(f"field {name} not found in index {self.name}")
             del self.definition.fields[name]
+            self._by_id = None
             try:
                 self._write_schema()
             except BaseException:
@@ -210,10 +214,13 @@ class Index:
             self.fileio.remove(os.path.join(self.path, "keys", f"{fd.id}.keys"))
 
     def _field_by_id(self, fid: int) -> FieldDef | None:
-        for fd in self.definition.fields.values():
-            if fd.id == fid:
-                return fd
-        return None
+        return self.fields_by_id().get(fid)
+
+    def fields_by_id(self) -> dict[int, FieldDef]:
+        """Field definitions by id (rebuilt after create_field/drop_field)."""
+        if self._by_id is None:
+            self._by_id = {fd.id: fd for fd in self.definition.fields.values()}
+        return self._by_id
 
     def row_keys(self, fd: FieldDef) -> KeyMap:
         km = self._row_keys.get(fd.id)

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from engine.arrays import sorted_unique
 from engine.errors import InvalidValueError
 from engine.schema import BSI_VIEW, STANDARD_VIEW, TIME_UNITS, FieldDef
 from engine.txn import BSI_BIT0_ROW, BSI_EXISTS_ROW, BSI_SIGN_ROW, COLUMN_KEYS, Transaction, check_value_range
@@ -303,7 +304,7 @@ def _time_view_groups(fd: FieldDef, timestamps: Any, n: int) -> list[tuple[str, 
     for unit in fd.options.time_quantum:
         dtype, width = fmt[unit]
         buckets = ts.astype(dtype)
-        for b in np.unique(buckets):
+        for b in sorted_unique(buckets):
             stamp = str(b.astype("datetime64[h]"))[:width].replace("-", "").replace("T", "")
             groups.append((f"{STANDARD_VIEW}_{stamp}", buckets == b))
     return groups

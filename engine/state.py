@@ -97,12 +97,16 @@ class IndexState:
         return self.fields.get(field_id, {})
 
     def shards(self) -> list[int]:
-        """Every shard holding any data in this index, ascending."""
-        seen: set[int] = set()
-        for views in self.fields.values():
-            for shards in views.values():
-                seen.update(shards)
-        return sorted(seen)
+        """Every shard holding any data in this index, ascending (computed once per state)."""
+        cached = self.__dict__.get("_shards")
+        if cached is None:
+            seen: set[int] = set()
+            for views in self.fields.values():
+                for shards in views.values():
+                    seen.update(shards)
+            cached = sorted(seen)
+            object.__setattr__(self, "_shards", cached)
+        return cached
 
     def row(self, field_id: int, view: str, row_id: int) -> Bitmap:
         """A whole row across shards, as a new Bitmap."""

@@ -363,17 +363,73 @@ def bsi_values(exists, sign, planes, filter=None):
 # --- counting kernels for TopN and GroupBy ---------------------------------------------------
 
 def intersect_counts(rows, filter=None):
-    """len(row & filter) (or len(row)) for every row, as a uint64 array."""
+    """len(row & filter) (or len(row)) for every row, as a uint64 array.
+
+    The filter is expanded once into 1024-word bitsets per container, so each row
+    container costs one bit test per array value (or one AND-popcount pass for a bitset),
+    whatever the filter's own container kinds — TopN's many rows against one filter."""
     cdef _Operands ops = _Operands(list(rows) + [filter])
     cdef const rb_t* F = _rb_or_null(filter)
+    cdef const rb_t* Rw
     cdef Py_ssize_t n = len(rows), i
+    cdef int64_t k, j, nf
+    cdef int32_t t
+    cdef uint64_t total
+    cdef const uint64_t** fwords = NULL
+    cdef uint64_t* fbuf = NULL
+    cdef const uint64_t* fw
+    cdef const uint64_t* rw
+    cdef const uint16_t* a
+    cdef const container_t* c
     out_arr = np.zeros(n, dtype=np.uint64)
     cdef uint64_t[::1] out = out_arr
-    with nogil:
-        for i in range(n):
-            if ops.ptrs[i] == NULL:
-                continue
-            out[i] = rb_and_card(ops.ptrs[i], F) if F != NULL else rb_card(ops.ptrs[i])
+    if F == NULL:
+        with nogil:
+            for i in range(n):
+                if ops.ptrs[i] != NULL:
+                    out[i] = rb_card(ops.ptrs[i])
+        return out_arr
+    nf = F.n
+    fwords = <const uint64_t**>xmalloc(<size_t>(nf if nf else 1) * sizeof(uint64_t*))
+    fbuf = <uint64_t*>xmalloc(<size_t>(nf if nf else 1) * BITSET_WORDS * 8)
+    try:
+        with nogil:
+            for k in range(nf):
+                if F.cs[k].kind == KIND_BITSET:
+                    fwords[k] = <uint64_t*>F.cs[k].data
+                else:
+                    c_fill_words(&F.cs[k], fbuf + k * BITSET_WORDS)
+                    fwords[k] = fbuf + k * BITSET_WORDS
+            for i in range(n):
+                Rw = ops.ptrs[i]
+                if Rw == NULL:
+                    continue
+                total = 0
+                j = 0
+                for k in range(Rw.n):
+                    j = key_gallop(F.keys, j, nf, Rw.keys[k])
+                    if j >= nf:
+                        break
+                    if F.keys[j] != Rw.keys[k]:
+                        continue
+                    fw = fwords[j]
+                    c = &Rw.cs[k]
+                    if c.kind == KIND_ARRAY:
+                        a = <uint16_t*>c.data
+                        for t in range(c.n):
+                            total += (fw[a[t] >> 6] >> (a[t] & 63)) & 1
+                    elif c.kind == KIND_BITSET:
+                        rw = <uint64_t*>c.data
+                        for t in range(BITSET_WORDS):
+                            total += popcount64(rw[t] & fw[t])
+                    else:
+                        a = <uint16_t*>c.data
+                        for t in range(c.n):
+                            total += words_range_card(fw, a[2 * t], <uint32_t>a[2 * t] + a[2 * t + 1] + 1)
+                out[i] = total
+    finally:
+        free(fwords)
+        free(fbuf)
     return out_arr
 
 

@@ -20,8 +20,10 @@ _ESCAPES = re.compile(r"\\(.)", re.DOTALL)
 
 @functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
+    # The Transformer runs inside the LALR parser (no intermediate parse tree); call
+    # positions come from the call name's token.
     grammar = (pathlib.Path(__file__).parent / "pql.lark").read_text()
-    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+    return Lark(grammar, parser="lalr", maybe_placeholders=False, transformer=_ToAst())
 
 
 def grammar_text() -> str:
@@ -30,12 +32,13 @@ def grammar_text() -> str:
 
 @v_args(inline=True)
 class _ToAst(Transformer):  # type: ignore[type-arg]
+    """Builds the syntax tree; runs inside the parser, so it gets tokens and results."""
+
     def start(self, *calls: ast.Call) -> ast.Query:
         return ast.Query(tuple(calls))
 
-    @v_args(meta=True, inline=True)
-    def call(self, meta: Any, name: Token, args: tuple[ast.Arg, ...] = ()) -> ast.Call:
-        return ast.Call(str(name), tuple(args), getattr(meta, "line", 0), getattr(meta, "column", 0))
+    def call(self, name: Token, args: tuple[ast.Arg, ...] = ()) -> ast.Call:
+        return ast.Call(str(name), tuple(args), name.line or 0, name.column or 0)
 
     def args(self, *args: ast.Arg) -> tuple[ast.Arg, ...]:
         return tuple(args)
@@ -108,7 +111,8 @@ def _check_limits(text: str) -> None:
 
 
 def parse(text: str) -> ast.Query:
-    """Parse a PQL request (one or more calls).
+    """Parse a PQL request (one or more calls). The syntax tree is immutable and depends
+    only on the text, so recently parsed texts are answered from a small cache.
 
     Raises:
         QuerySyntaxError: with line, column and the expected tokens.
@@ -116,10 +120,14 @@ def parse(text: str) -> ast.Query:
     """
     if not isinstance(text, str):
         raise QuerySyntaxError("a query must be text")
+    return _parse_cached(text)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_cached(text: str) -> ast.Query:
     _check_limits(text)
     try:
-        tree = _parser().parse(text)
-        return _ToAst().transform(tree)
+        return _parser().parse(text)
     except VisitError as exc:  # an error raised inside the Transformer
         if isinstance(exc.orig_exc, (QuerySyntaxError, QueryLimitError)):
             raise exc.orig_exc from None
