@@ -35,15 +35,16 @@ class _Child:
             return P.BsiRange(self.rc.field, self.ids[i], self.ids[i])
         return P.RowOf(self.rc.field, self.ids[i], self.rc.views)
 
-    def out(self, ex: Any, i: int) -> dict[str, Any]:
+    def labels(self, ex: Any) -> tuple[str, list[Any]]:
+        """(the key name used in a group entry, its value for each candidate row)."""
         opts = self.fd.options
         if self.bsi:
-            v = self.ids[i]
-            return {"field": self.fd.name,
-                    "value": R.rfc3339(opts.from_stored(v)) if opts.type == "timestamp" else v}
+            if opts.type == "timestamp":
+                return "value", [R.rfc3339(opts.from_stored(v)) for v in self.ids]
+            return "value", list(self.ids)
         if opts.keys:
-            return {"field": self.fd.name, "rowKey": ex.index.row_keys(self.fd).key(self.ids[i])}
-        return {"field": self.fd.name, "rowID": self.ids[i]}
+            return "rowKey", ex.index.row_keys(self.fd).keys_for(self.ids)
+        return "rowID", list(self.ids)
 
 
 def run_groupby(ex: Any, call: P.GroupBy) -> list[dict[str, Any]]:
@@ -83,12 +84,16 @@ def run_groupby(ex: Any, call: P.GroupBy) -> list[dict[str, Any]]:
                         cur[1] |= vals[1]
                     else:
                         cur[1] += vals[1]
+    labels = [(c.fd.name,) + c.labels(ex) for c in children]
+    paging = any(c.previous is not None for c in children)
     groups = []
     for key in sorted(merged):
         vals = merged[key]
-        if _before_previous(children, key):
+        if paging and _before_previous(children, key):
             continue
-        g: dict[str, Any] = {"group": [children[i].out(ex, k) for i, k in enumerate(key)], "count": vals[0]}
+        g: dict[str, Any] = {"group": [{"field": name, kind: values[k]}
+                                       for (name, kind, values), k in zip(labels, key)],
+                             "count": vals[0]}
         if agg is not None and agg_fd is not None:
             if agg.kind == "sum":
                 if vals[0] == 0:

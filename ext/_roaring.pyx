@@ -6,6 +6,7 @@ containers.pxi (the three container kinds), rb.pxi (bitmaps as sorted key/contai
 arrays), codec.pxi (portable serialisation with validation), bitmap.pxi (the Python API),
 kernels.pxi (many-row loops for the engine's bulk paths).
 """
+cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc

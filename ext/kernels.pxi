@@ -433,6 +433,8 @@ def intersect_counts(rows, filter=None):
     return out_arr
 
 
+@cython.boundscheck(False)
+@cython.wraparound(False)
 def build_codes(rows, uint64_t base, uint64_t width):
     """For mutex-like rows (each record in at most one): a uint32 array over the records
     [base, base + width) holding 1 + the index of the record's row, 0 for none."""
@@ -442,7 +444,7 @@ def build_codes(rows, uint64_t base, uint64_t width):
     cdef uint64_t* buf
     cdef uint64_t v
     codes_arr = np.zeros(width, dtype=np.uint32)
-    cdef uint32_t[::1] codes = codes_arr
+    cdef uint32_t[::1] codes = codes_arr    # every write below is guarded by v < width
     buf = <uint64_t*>xmalloc(65536 * 8)
     try:
         with nogil:
@@ -460,6 +462,8 @@ def build_codes(rows, uint64_t base, uint64_t width):
     return codes_arr
 
 
+@cython.boundscheck(False)
+@cython.wraparound(False)
 def group_count(codes, Py_ssize_t ncodes, rows, filter, uint64_t base):
     """counts[r, c] = number of records in rows[r] (∩ filter) whose code is c, for
     codes from build_codes (c = 0 means the record has no value there)."""
@@ -476,6 +480,7 @@ def group_count(codes, Py_ssize_t ncodes, rows, filter, uint64_t base):
     cdef const uint16_t* a
     cdef uint64_t* scratch
     out_arr = np.zeros((n, ncodes + 1), dtype=np.uint64)
+    # Bounds: r < n; cd[v] is read only when v < width; out[r, cd[v]] only when cd[v] <= ncodes.
     cdef uint64_t[:, ::1] out = out_arr
     scratch = <uint64_t*>xmalloc(2 * BITSET_WORDS * 8)
     try:
