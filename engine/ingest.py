@@ -15,7 +15,7 @@ from engine.arrays import sorted_unique
 from engine.errors import InvalidValueError
 from engine.schema import BSI_VIEW, STANDARD_VIEW, TIME_UNITS, FieldDef
 from engine.txn import BSI_BIT0_ROW, BSI_EXISTS_ROW, BSI_SIGN_ROW, COLUMN_KEYS, Transaction, check_value_range
-from ext import Bitmap, FrozenBitmap, group_by_row
+from ext import Bitmap, FrozenBitmap, bsi_planes, group_by_row
 
 Progress = Callable[[int, int], None] | None
 _MISSING = np.uint64(2**64 - 1)
@@ -245,7 +245,7 @@ def _bsi_rows(tx: Transaction, fd: FieldDef) -> set[int]:
 
 
 def _bsi_import(tx: Transaction, fd: FieldDef, cols: np.ndarray, offsets: np.ndarray, progress: Progress) -> None:
-    """Bit-plane decomposition of whole columns: one bitmap per plane (cols sorted)."""
+    """Bit-plane decomposition of whole columns (cols strictly increasing) in one C pass."""
     if offsets.dtype == object:
         neg = np.array([o < 0 for o in offsets], dtype=bool)
         mags = np.array([abs(int(o)) for o in offsets], dtype=np.uint64)
@@ -253,14 +253,11 @@ def _bsi_import(tx: Transaction, fd: FieldDef, cols: np.ndarray, offsets: np.nda
         neg = offsets < 0
         mags = np.where(neg, -(offsets + 1), offsets).astype(np.uint64) + neg.astype(np.uint64)
     depth = max(int(mags.max()).bit_length() if len(mags) else 0, tx.index.bit_depth(fd, tx))
-    all_cols = Bitmap(cols)
+    all_cols, sign, planes = bsi_planes(cols, mags, neg, depth)
     tx.add(fd.id, BSI_VIEW, BSI_EXISTS_ROW, all_cols)
-    tx.add(fd.id, BSI_VIEW, BSI_SIGN_ROW, Bitmap(cols[neg]))
-    tx.remove(fd.id, BSI_VIEW, BSI_SIGN_ROW, Bitmap(cols[~neg]))
-    one = np.uint64(1)
-    for i in range(depth):
-        bit = ((mags >> np.uint64(i)) & one).astype(bool)
-        ones = Bitmap(cols[bit])
+    tx.add(fd.id, BSI_VIEW, BSI_SIGN_ROW, sign)
+    tx.remove(fd.id, BSI_VIEW, BSI_SIGN_ROW, all_cols - sign)
+    for i, ones in enumerate(planes):
         tx.add(fd.id, BSI_VIEW, BSI_BIT0_ROW + i, ones)
         tx.remove(fd.id, BSI_VIEW, BSI_BIT0_ROW + i, all_cols - ones)
         if progress:

@@ -516,3 +516,73 @@ def group_count(codes, Py_ssize_t ncodes, rows, filter, uint64_t base):
     finally:
         free(scratch)
     return out_arr
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def bsi_planes(cols, mags, negs, int depth):
+    """Bit-slice whole columns in one pass: (exists, sign, [plane 0 .. depth-1]) bitmaps
+    for strictly increasing record ids `cols` with magnitudes `mags` and signs `negs`."""
+    cdef const uint64_t[::1] c = np.ascontiguousarray(cols, dtype=np.uint64)
+    cdef const uint64_t[::1] m = np.ascontiguousarray(mags, dtype=np.uint64)
+    cdef const uint8_t[::1] ng = np.ascontiguousarray(negs, dtype=np.uint8)
+    cdef Py_ssize_t n = c.shape[0], s, e, t
+    cdef int i
+    cdef uint64_t key, x
+    cdef uint16_t low
+    cdef uint64_t* words
+    cdef container_t tmp
+    cdef FrozenBitmap exists, sign
+    if m.shape[0] != n or ng.shape[0] != n:
+        raise ValueError("cols, mags and negs must have the same length")
+    if depth < 0 or depth > 64:
+        raise ValueError("depth must be in [0, 64]")
+    for t in range(1, n):
+        if c[t] <= c[t - 1]:
+            raise ValueError("cols must be strictly increasing")
+    exists = Bitmap(cols)
+    sign = Bitmap.__new__(Bitmap)
+    planes = [Bitmap.__new__(Bitmap) for _ in range(depth)]
+    cdef _Operands outs = _Operands([sign] + planes)
+    # planes+sign words for one container at a time: (depth + 1) x 1024 words
+    words = <uint64_t*>xmalloc(<size_t>(depth + 1) * BITSET_WORDS * 8)
+    try:
+        with nogil:
+            s = 0
+            while s < n:
+                key = c[s] >> 16
+                e = s
+                while e < n and (c[e] >> 16) == key:
+                    e += 1
+                memset(words, 0, <size_t>(depth + 1) * BITSET_WORDS * 8)
+                for t in range(s, e):
+                    low = <uint16_t>(c[t] & 0xFFFF)
+                    if ng[t]:
+                        words[depth * BITSET_WORDS + (low >> 6)] |= (<uint64_t>1) << (low & 63)
+                    x = m[t]
+                    while x:
+                        i = ctz64(x)
+                        if i >= depth:
+                            break
+                        words[i * BITSET_WORDS + (low >> 6)] |= (<uint64_t>1) << (low & 63)
+                        x &= x - 1
+                for i in range(depth + 1):
+                    _append_words(<rb_t*>outs.ptrs[0 if i == depth else i + 1], key,
+                                  words + i * BITSET_WORDS)
+                s = e
+    finally:
+        free(words)
+    return exists, sign, planes
+
+
+cdef int _append_words(rb_t* r, uint64_t key, const uint64_t* w) except -1 nogil:
+    """Append a copy of 1024 words as key's container (skipped when empty)."""
+    cdef int32_t card = words_card(w)
+    cdef uint64_t* copy
+    cdef container_t tmp
+    if card == 0:
+        return 0
+    copy = <uint64_t*>xmalloc(BITSET_WORDS * 8)
+    memcpy(copy, w, BITSET_WORDS * 8)
+    c_from_words(&tmp, copy, card)
+    return rb_append(r, key, &tmp)
