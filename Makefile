@@ -31,7 +31,7 @@ ext/.built: $(STAMP) $(EXT_SRC)
 build: ext/.built
 
 run: build
-	$(PY) -m ext
+	$(PY) -m engine
 
 test: build
 	$(PY) -m pytest -q -m "not slow"
