@@ -1,0 +1,369 @@
+"""Parse SQL text into statements, mapping every Lark error to QuerySyntaxError."""
+from __future__ import annotations
+
+import functools
+import pathlib
+from decimal import Decimal
+from typing import Any, Optional
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import LarkError, UnexpectedInput, VisitError
+
+from engine.errors import QueryLimitError, QuerySyntaxError
+from engine.pql.parser import MAX_QUERY_BYTES, _syntax_error
+from engine.sql import ast
+
+MAX_DEPTH = 64
+
+
+def _unquote(text: str, q: str) -> str:
+    return text[1:-1].replace(q + q, q)
+
+
+def _name(tok: Any) -> str:
+    s = str(tok)
+    if s[:1] in ('"', "`"):
+        return _unquote(s, s[0])
+    return s
+
+
+@v_args(inline=True)
+class _ToAst(Transformer):  # type: ignore[type-arg]
+    """Builds the statement tree; runs inside the LALR parser."""
+
+    def start(self, *stmts: Any) -> tuple[ast.Statement, ...]:
+        return tuple(s for s in stmts if s is not None)
+
+    def name(self, tok: Token) -> str:
+        return _name(tok)
+
+    # --- SELECT ---------------------------------------------------------------------------
+    def select(self, distinct: Any, top: Any, items: list[ast.SelectItem], frm: tuple[str, Optional[str]],
+               hint: Any, where: Any, group_by: Any, having: Any, order_by: Any, limit: Any) -> ast.Select:
+        table, unsupported = frm
+        flatten = None
+        if hint is not None:
+            func, col = hint
+            if func.lower() != "flatten":
+                unsupported = unsupported or f"query hint {func}"
+            flatten = col
+        lim, off = limit if limit is not None else (None, 0)
+        return ast.Select(tuple(items), table, distinct is not None, top, flatten, where,
+                          tuple(group_by or ()), having, tuple(order_by or ()), lim, off, unsupported)
+
+    def top(self, n: Token) -> int:
+        return int(n)
+
+    def select_list(self, *items: ast.SelectItem) -> list[ast.SelectItem]:
+        return list(items)
+
+    def star(self, _tok: Token) -> ast.SelectItem:
+        return ast.SelectItem(None)
+
+    def item(self, expr: ast.Expr, alias: Optional[str]) -> ast.SelectItem:
+        return ast.SelectItem(expr, alias)
+
+    def from_clause(self, first: tuple[str, Optional[str]], *rest: Any) -> tuple[str, Optional[str]]:
+        table, unsupported = first
+        if rest:
+            unsupported = unsupported or "joins"
+        return table, unsupported
+
+    def table(self, name: str, _alias: Optional[str]) -> tuple[str, Optional[str]]:
+        return name, None
+
+    def subquery(self, _sel: ast.Select, _alias: Optional[str]) -> tuple[str, Optional[str]]:
+        return "", "subqueries in FROM"
+
+    def join(self, *_args: Any) -> str:
+        return "join"
+
+    def hint(self, func: str, col: str) -> tuple[str, str]:
+        return func, col
+
+    def where(self, e: ast.Expr) -> ast.Expr:
+        return e
+
+    def having(self, e: ast.Expr) -> ast.Expr:
+        return e
+
+    def group_by(self, *exprs: ast.Expr) -> list[ast.Expr]:
+        return list(exprs)
+
+    def order_by(self, *items: tuple[ast.Expr, bool]) -> list[tuple[ast.Expr, bool]]:
+        return list(items)
+
+    def order_item(self, e: ast.Expr, direction: Optional[Token]) -> tuple[ast.Expr, bool]:
+        return e, direction is not None and str(direction).upper() == "DESC"
+
+    def limit(self, n: Token, off: Optional[Token]) -> tuple[int, int]:
+        return int(n), int(off) if off is not None else 0
+
+    # --- expressions -------------------------------------------------------------------------
+    def or_(self, a: ast.Expr, b: ast.Expr) -> ast.Expr:
+        return ast.Or(a, b)
+
+    def and_(self, a: ast.Expr, b: ast.Expr) -> ast.Expr:
+        return ast.And(a, b)
+
+    def not_(self, e: ast.Expr) -> ast.Expr:
+        return ast.Not(e)
+
+    def compare(self, a: ast.Expr, op: Token, b: ast.Expr) -> ast.Expr:
+        o = str(op)
+        return ast.Compare("!=" if o == "<>" else o, a, b)
+
+    def is_null(self, e: ast.Expr, neg: Optional[Token]) -> ast.Expr:
+        return ast.IsNull(e, neg is not None)
+
+    def between(self, e: ast.Expr, neg: Optional[Token], lo: ast.Expr, hi: ast.Expr) -> ast.Expr:
+        return ast.Between(e, lo, hi, neg is not None)
+
+    def in_(self, e: ast.Expr, neg: Optional[Token], items: list[ast.Expr]) -> ast.Expr:
+        return ast.InList(e, tuple(items), neg is not None)
+
+    def in_subquery(self, e: ast.Expr, neg: Optional[Token], _sel: Any) -> ast.Expr:
+        return ast.Unsupported("subqueries")
+
+    def like(self, e: ast.Expr, neg: Optional[Token], pattern: ast.Expr) -> ast.Expr:
+        return ast.Like(e, pattern, neg is not None)
+
+    def binop(self, a: ast.Expr, op: Token, b: ast.Expr) -> ast.Expr:
+        return ast.BinOp(str(op), a, b)
+
+    def neg(self, e: ast.Expr) -> ast.Expr:
+        if isinstance(e, ast.Literal) and e.kind in ("int", "decimal"):
+            return ast.Literal(-e.value, e.kind)
+        return ast.Neg(e)
+
+    def column(self, n: str) -> ast.Expr:
+        return ast.Column(n)
+
+    def qualified_column(self, t: str, n: str) -> ast.Expr:
+        return ast.Column(n, t)
+
+    def func(self, n: str, args: Optional[tuple[bool, bool, tuple[ast.Expr, ...]]]) -> ast.Expr:
+        star, distinct, exprs = args if args is not None else (False, False, ())
+        return ast.Func(n.upper(), exprs, distinct, star)
+
+    def star_args(self, _tok: Token) -> tuple[bool, bool, tuple[ast.Expr, ...]]:
+        return True, False, ()
+
+    def args(self, distinct: Optional[Token], *exprs: ast.Expr) -> tuple[bool, bool, tuple[ast.Expr, ...]]:
+        return False, distinct is not None, tuple(exprs)
+
+    def cast(self, e: ast.Expr, t: ast.TypeName) -> ast.Expr:
+        return ast.Cast(e, t)
+
+    def scalar_subquery(self, _sel: Any) -> ast.Expr:
+        return ast.Unsupported("subqueries")
+
+    def param(self, tok: Token) -> Any:
+        return ast.Param(int(str(tok)[1:]))
+
+    def expr_list(self, *items: ast.Expr) -> list[ast.Expr]:
+        return list(items)
+
+    def int_(self, tok: Token) -> ast.Literal:
+        return ast.Literal(int(tok), "int")
+
+    def decimal_(self, tok: Token) -> ast.Literal:
+        return ast.Literal(Decimal(str(tok)), "decimal")
+
+    def string(self, tok: Token) -> ast.Literal:
+        return ast.Literal(_unquote(str(tok), "'"), "string")
+
+    def hexstring(self, tok: Token) -> ast.Literal:
+        return ast.Literal(_unquote(str(tok)[1:], "'"), "hex")
+
+    def null(self) -> ast.Literal:
+        return ast.Literal(None, "null")
+
+    def true(self) -> ast.Literal:
+        return ast.Literal(True, "bool")
+
+    def false(self) -> ast.Literal:
+        return ast.Literal(False, "bool")
+
+    def set_literal(self, *items: Any) -> ast.Literal:
+        return ast.Literal(tuple(i for i in items if i is not None), "set")
+
+    def tuple_literal(self, a: ast.Expr, b: ast.Expr) -> ast.Literal:
+        return ast.Literal((a, b), "tuple")
+
+    # --- DDL -----------------------------------------------------------------------------------
+    def type_name(self, n: str, arg: Optional[Token]) -> ast.TypeName:
+        return ast.TypeName(n.upper(), int(arg) if arg is not None else None)
+
+    def cword(self, n: str) -> Any:
+        return n.upper()
+
+    def cint(self, tok: Token) -> int:
+        return int(tok)
+
+    def cnegint(self, tok: Token) -> int:
+        return -int(tok)
+
+    def cdec(self, tok: Token) -> Decimal:
+        return Decimal(str(tok))
+
+    def cnegdec(self, tok: Token) -> Decimal:
+        return -Decimal(str(tok))
+
+    def cstr(self, tok: Token) -> Any:
+        return ("str", _unquote(str(tok), "'"))
+
+    def column_def(self, n: str, t: ast.TypeName, *words: Any) -> ast.ColumnDef:
+        return ast.ColumnDef(n, t, tuple(words))
+
+    def comment(self, tok: Token) -> tuple[str, str]:
+        return "comment", _unquote(str(tok), "'")
+
+    def keypartitions(self, tok: Token) -> tuple[str, int]:
+        return "keypartitions", int(tok)
+
+    def table_option(self, opt: Any) -> Any:
+        return opt
+
+    def if_not_exists(self) -> bool:
+        return True
+
+    def if_exists(self) -> bool:
+        return True
+
+    def create_table(self, ine: Optional[bool], n: str, *rest: Any) -> ast.Statement:
+        cols = tuple(r for r in rest if isinstance(r, ast.ColumnDef))
+        opts = dict(r for r in rest if isinstance(r, tuple))
+        return ast.CreateTable(n, cols, bool(ine), str(opts.get("comment", "")))
+
+    def alter_add(self, t: str, c: ast.ColumnDef) -> ast.Statement:
+        return ast.AlterAdd(t, c)
+
+    def alter_drop(self, t: str, c: str) -> ast.Statement:
+        return ast.AlterDrop(t, c)
+
+    def drop_table(self, ie: Optional[bool], n: str) -> ast.Statement:
+        return ast.DropTable(n, bool(ie))
+
+    def show_tables(self) -> ast.Statement:
+        return ast.ShowTables()
+
+    def show_columns(self, t: str) -> ast.Statement:
+        return ast.ShowColumns(t)
+
+    def show_create(self, t: str) -> ast.Statement:
+        return ast.ShowCreate(t)
+
+    # --- DML -------------------------------------------------------------------------------------
+    def row_values(self, *exprs: ast.Expr) -> tuple[ast.Expr, ...]:
+        return tuple(exprs)
+
+    def insert(self, verb: Token, t: str, *rest: Any) -> ast.Statement:
+        cols = tuple(r for r in rest if isinstance(r, str))
+        rows = tuple(r for r in rest if isinstance(r, tuple))
+        return ast.Insert(t, cols, rows, str(verb).upper() == "REPLACE")
+
+    def map_item(self, src: Token, t: ast.TypeName) -> tuple[Any, ast.TypeName]:
+        s = str(src)
+        return (int(s) if s.isdigit() else _unquote(s, "'")), t
+
+    def transform(self, *exprs: ast.Expr) -> tuple[str, tuple[ast.Expr, ...]]:
+        return "transform", tuple(exprs)
+
+    def opt_format(self, tok: Token) -> tuple[str, Any]:
+        return "format", _unquote(str(tok), "'").upper()
+
+    def opt_input(self, tok: Token) -> tuple[str, Any]:
+        return "input", _unquote(str(tok), "'").upper()
+
+    def opt_header(self) -> tuple[str, Any]:
+        return "header_row", True
+
+    def opt_batchsize(self, tok: Token) -> tuple[str, Any]:
+        return "batchsize", int(tok)
+
+    def opt_rowslimit(self, tok: Token) -> tuple[str, Any]:
+        return "rowslimit", int(tok)
+
+    def opt_allow_missing(self) -> tuple[str, Any]:
+        return "allow_missing_values", True
+
+    def bulk_insert(self, verb: Token, t: str, *rest: Any) -> ast.Statement:
+        cols: list[str] = []
+        maps: list[tuple[Any, ast.TypeName]] = []
+        transform: tuple[ast.Expr, ...] = ()
+        source, inline = "", False
+        options: dict[str, Any] = {}
+        for r in rest:
+            if isinstance(r, Token):
+                text = str(r)
+                inline = text[:1] in "xX"
+                source = _unquote(text[1:] if inline else text, "'")
+            elif isinstance(r, str):
+                cols.append(r)
+            elif isinstance(r, tuple) and len(r) == 2 and isinstance(r[1], ast.TypeName):
+                maps.append(r)
+            elif isinstance(r, tuple) and r and r[0] == "transform":
+                transform = r[1]
+            elif isinstance(r, tuple):
+                options[r[0]] = r[1]
+        return ast.BulkInsert(t, tuple(cols), tuple(maps), transform, source, inline, options,
+                              str(verb).upper() == "REPLACE")
+
+    def delete(self, t: str, where: Optional[ast.Expr]) -> ast.Statement:
+        return ast.Delete(t, where)
+
+    def explain(self, stmt: ast.Statement) -> ast.Statement:
+        return ast.Explain(stmt)
+
+
+@functools.lru_cache(maxsize=1)
+def _parser() -> Lark:
+    grammar = (pathlib.Path(__file__).parent / "sql.lark").read_text()
+    return Lark(grammar, parser="lalr", maybe_placeholders=True, transformer=_ToAst())
+
+
+def grammar_text() -> str:
+    return (pathlib.Path(__file__).parent / "sql.lark").read_text()
+
+
+def parse(text: str) -> tuple[ast.Statement, ...]:
+    """Parse one or more ';'-separated statements (recent texts come from a cache)."""
+    if not isinstance(text, str):
+        raise QuerySyntaxError("a statement must be text")
+    return _parse_cached(text)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_cached(text: str) -> tuple[ast.Statement, ...]:
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_QUERY_BYTES:
+        raise QueryLimitError(f"statement longer than {MAX_QUERY_BYTES} bytes")
+    _check_depth(text)
+    try:
+        return _parser().parse(text)
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, (QuerySyntaxError, QueryLimitError)):
+            raise exc.orig_exc from None
+        raise QuerySyntaxError(f"invalid statement: {exc.orig_exc}") from None
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, text) from None
+    except (LarkError, RecursionError) as exc:
+        raise QuerySyntaxError(f"invalid statement: {exc}") from None
+
+
+def _check_depth(text: str) -> None:
+    depth = 0
+    quote = ""
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"`":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise QueryLimitError(f"statement nested deeper than {MAX_DEPTH} levels "
+                                      f"(line {text.count(chr(10), 0, i) + 1})")
+        elif ch in ")]}":
+            depth -= 1
