@@ -74,7 +74,7 @@ def _answer_summary(query: Query, answer: Answer) -> str:
     if isinstance(answer, int):
         return f"{answer:,}"
     if query.kind in ("topn", "groupby"):
-        return f"{len(answer)} {'keys' if query.kind == 'topn' else 'groups'}"
+        return f"{len(answer):,} {'keys' if query.kind == 'topn' else 'groups'}"
     return ", ".join("null" if v is None else f"{v:,}" for v in answer)
 
 
