@@ -169,3 +169,21 @@ class QueryCancelledError(QueryError):
 
     code = "RequestTimeout"
     name = "QUERY_CANCELLED"
+
+
+class TableNotFoundError(QueryExecutionError):
+    name = "TABLE_NOT_FOUND"
+
+
+class ColumnNotFoundError(QueryExecutionError):
+    name = "COLUMN_NOT_FOUND"
+
+
+class TypeMismatchError(QueryExecutionError):
+    name = "TYPE_MISMATCH"
+
+
+class NotSupportedError(QueryExecutionError):
+    """Valid SQL that roarbase does not run (yet): joins, subqueries, …"""
+
+    name = "NOT_SUPPORTED"

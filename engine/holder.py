@@ -12,6 +12,8 @@ from typing import Any
 from engine.errors import (
     ClosedError,
     DataCorruptedError,
+    EngineError,
+    StorageFullError,
     IndexExistsError,
     IndexNotFoundError,
     StorageFailedError,
@@ -19,6 +21,7 @@ from engine.errors import (
 from engine.index import Index
 from engine.schema import IndexDef, IndexOptions, check_name
 from engine.storage.fileio import FileIO
+from engine.storage.wal import FULL_ERRNOS
 
 DEFAULT_CHECKPOINT_BYTES = 64 << 20
 
@@ -71,7 +74,25 @@ class Holder:
         if name in self._indexes or name in self._failed:
             raise IndexExistsError(f"index {name} already exists")
         opts = IndexOptions.make(keys=keys, track_existence=track_existence, description=description)
-        idx = Index.create(self, os.path.join(self.path, name), IndexDef(name, opts))
+        ipath = os.path.join(self.path, name)
+        try:
+            idx = Index.create(self, ipath, IndexDef(name, opts))
+        except OSError as exc:
+            # Nothing was acknowledged: remove what was made (an index directory without a
+            # durable SCHEMA is also removed by the next open) and report a typed error.
+            try:
+                self.fileio.rmtree(ipath)
+            except OSError:
+                pass
+            if exc.errno in FULL_ERRNOS:
+                raise StorageFullError(f"disk full while creating index {name}: {exc.strerror or exc}") from exc
+            raise StorageFailedError(f"creating index {name} failed: {exc}") from exc
+        except EngineError:
+            try:
+                self.fileio.rmtree(ipath)
+            except OSError:
+                pass
+            raise
         self._indexes[name] = idx
         return idx
 

@@ -24,6 +24,8 @@ import numpy as np
 from engine.errors import (
     ClosedError,
     DataCorruptedError,
+    EngineError,
+    StorageFullError,
     FieldExistsError,
     FieldNotFoundError,
     StorageFailedError,
@@ -39,7 +41,7 @@ from engine.schema import (
 from engine.state import Fragment, IndexState
 from engine.storage import files
 from engine.storage.fileio import FileIO
-from engine.storage.wal import WalWriter, read_wal
+from engine.storage.wal import FULL_ERRNOS, WalWriter, read_wal
 from engine.txn import BSI_BIT0_ROW, COLUMN_KEYS, EXISTS_ID, Transaction, apply_changes, decode_frame
 from ext import CorruptDataError, FrozenBitmap
 
@@ -61,6 +63,9 @@ class Index:
         self._dirty: set[tuple[int, str, int]] = set()
         self._closed = False
         self._by_id: dict[int, FieldDef] | None = None
+        self._failed: str | None = None          # set after a storage failure: read-only
+        self._failure_unreported = False         # a failure no caller has been told about yet
+        self.last_checkpoint_error: Exception | None = None
 
     # --- opening and recovery ---------------------------------------------------------------
 
@@ -118,9 +123,13 @@ class Index:
         logs = sorted((int(n[4:-4], 16), n) for n in fio.listdir(self.path)
                       if n.startswith("wal-") and n.endswith(".log"))
         last_path, last_size, next_seq = None, 0, seq + 1
+        last_end_seq = -1                 # sequence number the last log's next frame would carry
         for i, (first, name) in enumerate(logs):
             lpath = os.path.join(self.path, name)
             contents = read_wal(fio, lpath)
+            if contents.first_seq < 0:
+                fio.remove(lpath)         # its header never became durable: nothing committed
+                continue
             if contents.torn_bytes and i != len(logs) - 1:
                 raise DataCorruptedError("damaged frame in an older log file", lpath, contents.valid_end)
             for fseq, payload in contents.records:
@@ -137,12 +146,16 @@ class Index:
             if contents.torn_bytes:
                 fio.truncate(lpath, contents.valid_end)     # cut the torn tail back
             last_path, last_size = lpath, contents.valid_end
+            last_end_seq = contents.first_seq + len(contents.records)
             next_seq = max(next_seq, state.seq + 1)
         self._state = state
-        if last_path is None or last_size == 0:
-            self._wal = WalWriter.create(fio, self._wal_path(next_seq), next_seq, self.holder.fsync)
-        else:
+        if last_path is not None and last_size > 0 and last_end_seq == next_seq:
             self._wal = WalWriter(fio, last_path, next_seq, last_size, self.holder.fsync)
+        else:
+            # Frames must continue the numbering in their file's header, so a log that
+            # does not end exactly at next_seq (e.g. a checkpoint's new log whose header
+            # was written but never used) is not appended to.
+            self._wal = WalWriter.create(fio, self._wal_path(next_seq), next_seq, self.holder.fsync)
 
     def _apply_keys(self, new_keys: list[Any]) -> None:
         for space, keys, ids in new_keys:
@@ -157,8 +170,9 @@ class Index:
         return os.path.join(self.path, f"wal-{first_seq:016x}.log")
 
     def _write_schema(self) -> None:
-        self.fileio.write_atomic(os.path.join(self.path, "SCHEMA"), files.encode_doc(self.definition.to_dict()),
-                                 fsync=self.holder.fsync)
+        with self._storage("writing the schema"):
+            self.fileio.write_atomic(os.path.join(self.path, "SCHEMA"), files.encode_doc(self.definition.to_dict()),
+                                     fsync=self.holder.fsync)
 
     # --- schema -------------------------------------------------------------------------------
 
@@ -258,10 +272,30 @@ class Index:
     def _writing(self) -> Iterator[None]:
         with self._lock:
             self._check_open()
-            if self._wal is not None and self._wal.failed:
+            reason = self._failed or (self._wal.failed if self._wal is not None else None)
+            if reason:
+                self._failure_unreported = False
                 raise StorageFailedError(f"index {self.name} is read-only after a storage failure "
-                                         f"({self._wal.failed}); reopen the database to recover")
+                                         f"({reason}); reopen the database to recover")
             yield
+
+    @contextlib.contextmanager
+    def _storage(self, what: str) -> Iterator[None]:
+        """Map OS errors of snapshot/schema I/O to typed errors. A failure that may have
+        lost data (an fsync, EIO) makes the index read-only until it is reopened."""
+        try:
+            yield
+        except StorageFullError:
+            raise
+        except StorageFailedError as exc:
+            self._failed = f"{what}: {exc.message}"
+            raise
+        except OSError as exc:
+            if exc.errno in FULL_ERRNOS:
+                raise StorageFullError(f"disk full while {what}: {exc.strerror or exc}") from exc
+            self._failed = f"{what} failed: {exc}"
+            raise StorageFailedError(f"{what} failed; index {self.name} is read-only until reopened: {exc}") \
+                from exc
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -289,7 +323,15 @@ class Index:
                    for (fid, view, row), (add, rem) in tx.changes.items()]
         self._state = apply_changes(self._state, seq, changes, self._dirty)
         if self._wal.size >= self.holder.checkpoint_bytes:
-            self.checkpoint()
+            # The commit is already durable and visible: a failed checkpoint must not turn
+            # it into an error. The log still holds everything; the failure is recorded
+            # (and, if it may have lost data, the index stops accepting writes).
+            try:
+                self.checkpoint()
+                self.last_checkpoint_error = None
+            except EngineError as exc:
+                self.last_checkpoint_error = exc
+                self._failure_unreported = self._failed is not None
 
     def _rollback_keys(self, tx: Transaction) -> None:
         for space, pairs in tx.new_keys.items():
@@ -300,27 +342,36 @@ class Index:
                 if fd is not None:
                     self.row_keys(fd).rollback(pairs)
 
+    def _check_writable(self) -> None:
+        with self._writing():
+            pass
+
     def set(self, column: Any, field: str, value: Any, timestamp: Any = None) -> bool:
         """Set field=value for one record; True if anything changed."""
+        self._check_writable()
         with self.transaction() as tx:
             return tx.set(column, self._fd(field), value, timestamp)
 
     def clear(self, column: Any, field: str, value: Any = None) -> bool:
         """Clear field=value for one record (BSI fields: null the value)."""
+        self._check_writable()
         with self.transaction() as tx:
             return tx.clear(column, self._fd(field), value)
 
     def clear_row(self, field: str, value: Any) -> bool:
+        self._check_writable()
         with self.transaction() as tx:
             return tx.clear_row(self._fd(field), value)
 
     def store(self, field: str, value: Any, columns: Any) -> bool:
         """Make row `value` of `field` hold exactly `columns` (a bitmap or ids/keys)."""
+        self._check_writable()
         with self.transaction() as tx:
             return tx.store(self._fd(field), value, self._columns_bitmap(tx, columns, create=True))
 
     def delete(self, columns: Any) -> bool:
         """Delete records (all their values and their existence); True if any existed."""
+        self._check_writable()
         with self.transaction() as tx:
             cols = self._columns_bitmap(tx, columns if isinstance(columns, (list, tuple, FrozenBitmap, np.ndarray))
                                         else [columns], create=False)
@@ -336,6 +387,7 @@ class Index:
                       clear: bool = False, progress: Callable[[int, int], None] | None = None) -> int:
         """Columnar bulk import into one field; atomic and durable when it returns.
         See engine.ingest.import_values for the accepted inputs."""
+        self._check_writable()
         from engine.ingest import import_values
 
         return import_values(self, self._fd(field), columns, values, timestamps=timestamps,
@@ -345,6 +397,7 @@ class Index:
                        progress: Callable[[int, int], None] | None = None) -> int:
         """A multi-field record batch: data maps field name -> values aligned with
         columns (None entries skipped); all fields commit together or not at all."""
+        self._check_writable()
         from engine.ingest import import_records
 
         return import_records(self, columns, {name: (self._fd(name), vals) for name, vals in data.items()},
@@ -356,7 +409,7 @@ class Index:
         """Write every changed fragment and key map, then the manifest, then start a new
         log. Fragment files are replaced atomically, so a crash at any point leaves files
         that, with the log frames after the manifest's sequence number, rebuild the state."""
-        with self._writing():
+        with self._writing(), self._storage("checkpoint"):
             fio, fsync = self.fileio, self.holder.fsync
             state = self._state
             touched_dirs: set[str] = set()
@@ -410,12 +463,19 @@ class Index:
             if self._closed:
                 return
             try:
-                if checkpoint and self._wal is not None and not self._wal.failed and self._dirty:
+                if checkpoint and self._wal is not None and not self._wal.failed and not self._failed \
+                        and self._dirty:
                     self.checkpoint()
             finally:
                 if self._wal is not None:
                     self._wal.close()
                 self._closed = True
+            if self._failed and self._failure_unreported:
+                self._failure_unreported = False
+                # Report a failure that no later write saw (e.g. a checkpoint after the last
+                # commit): acknowledged data is in the log, but the snapshot is not durable.
+                raise StorageFailedError(f"index {self.name} had a storage failure ({self._failed}); "
+                                         f"reopen to recover from the log")
 
 
 class Field:

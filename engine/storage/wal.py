@@ -20,7 +20,7 @@ MAGIC = b"RBWAL01\n"
 _HEADER = struct.Struct("<8sQI")          # magic, first sequence number, crc32 of both
 _FRAME = struct.Struct("<IQI")            # payload length, sequence number, crc32
 MAX_PAYLOAD = 1 << 31                     # a frame is one batch; batches are bounded above
-_FULL_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+FULL_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 
 
 def frame_crc(length: int, seq: int, payload: bytes) -> int:
@@ -51,6 +51,10 @@ def read_wal(fileio: FileIO, path: str) -> WalContents:
         return WalContents(-1, [], 0, len(data))
     magic, first_seq, crc = _HEADER.unpack_from(data, 0)
     if magic != MAGIC or crc != zlib.crc32(MAGIC + struct.pack("<Q", first_seq)):
+        if not data.strip(b"\0"):
+            # Only zeros: the file's size became durable but its header never did (e.g.
+            # ext4 data=writeback after a power loss). Nothing in it was committed.
+            return WalContents(-1, [], 0, len(data))
         raise DataCorruptedError("bad write-ahead log header", path, 0)
     records: list[tuple[int, bytes]] = []
     pos = _HEADER.size
@@ -83,11 +87,17 @@ def _parse_frame(data: bytes, pos: int, seq_expected: int) -> tuple[int, bytes, 
 
 
 def _good_frame_follows(data: bytes, pos: int, seq_expected: int) -> bool:
-    if len(data) - pos < _FRAME.size:
-        return False
-    length = _FRAME.unpack_from(data, pos)[0]
-    nxt = pos + _FRAME.size + length
-    return length <= MAX_PAYLOAD and nxt < len(data) and _parse_frame(data, nxt, seq_expected + 1) is not None
+    """Is there a valid frame for seq_expected + 1 anywhere after the bad frame at pos?
+    (Searching for its sequence number, not trusting the bad frame's own length field,
+    which may be exactly what is damaged.)"""
+    pattern = struct.pack("<Q", seq_expected + 1)
+    i = data.find(pattern, pos + 4)
+    while i != -1:
+        start = i - 4
+        if start > pos and _parse_frame(data, start, seq_expected + 1) is not None:
+            return True
+        i = data.find(pattern, i + 1)
+    return False
 
 
 class WalWriter:
@@ -107,7 +117,15 @@ class WalWriter:
         """Start a new log whose first frame will carry `first_seq`."""
         fileio.remove(path)
         w = cls(fileio, path, first_seq, 0, fsync)
-        w._append_raw(encode_header(first_seq))
+        try:
+            w._append_raw(encode_header(first_seq))
+        except BaseException:
+            w.close()
+            try:
+                fileio.remove(path)
+            except OSError:
+                pass
+            raise
         return w
 
     def append(self, payload: bytes) -> int:
@@ -127,7 +145,7 @@ class WalWriter:
             self.fileio.write(self._f, data)
         except OSError as exc:
             self._undo_partial_write(exc)
-            if exc.errno in _FULL_ERRNOS:
+            if exc.errno in FULL_ERRNOS:
                 raise StorageFullError(f"disk full while writing {self.path}: {exc.strerror}") from exc
             self.failed = f"write failed: {exc}"
             raise StorageFailedError(f"write to {self.path} failed: {exc}") from exc

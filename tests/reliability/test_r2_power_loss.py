@@ -179,10 +179,6 @@ def test_r2_power_loss_at_every_io_step(scratch):
     assert matching == images, summary
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: a log header whose bytes were not yet durable and read back as "
-                   "zeros (size durable, data not: XFS, ext4 data=writeback) is reported as DataCorruptedError "
-                   "'bad write-ahead log header' and the index does not open, although nothing in that log "
-                   "was ever committed (wal.read_wal tolerates only a header shorter than 20 bytes)")
 def test_r2_power_loss_zero_filled_tail(scratch):
     summary, problems, matching, images = _sweep(scratch, ("zerofill",), "R2-zerofill")
     assert not problems, summary + "\n" + "\n".join(problems[:20])

@@ -14,7 +14,7 @@ before; engine.check reports an error naming the damaged file.
 
 Damage confined to the *last* log frame is, by the documented recovery policy, a torn
 tail: `test_r5_last_frame_damage_is_a_torn_tail` checks the state is the previous commit.
-A middle frame's 4-byte length field is covered by its own test (see its xfail reason).
+A middle frame's 4-byte length field is covered by its own test.
 """
 from __future__ import annotations
 
@@ -231,9 +231,6 @@ def _pick_frame(rng: random.Random, frames: list[tuple[int, int]]) -> tuple[int,
     return start, end, (start, start + 4)        # avoid the length field (tested separately)
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: damage to the 4-byte length field of a log frame that has later "
-                   "good frames is taken for a torn tail (wal._good_frame_follows trusts the damaged length), so "
-                   "open silently truncates the log, dropping acknowledged commits, and check reports only a warning")
 def test_r5_wal_length_field(template):
     t = template
     seed = seed_for("r5")
