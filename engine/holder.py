@@ -66,14 +66,14 @@ class Holder:
         if self._closed:
             raise ClosedError("the database is closed")
 
-    def create_index(self, name: str, *, keys: bool = False, track_existence: bool = True,
-                     description: str = "") -> Index:
-        """Create an index (a table). keys=True makes records addressed by string keys."""
+    def create_index(self, name: str, **options: Any) -> Index:
+        """Create an index (a table). Options: keys (records addressed by string keys),
+        track_existence (default True), description."""
         self._check_open()
         check_name(name, "index")
+        opts = IndexOptions.make(**options)
         if name in self._indexes or name in self._failed:
             raise IndexExistsError(f"index {name} already exists")
-        opts = IndexOptions.make(keys=keys, track_existence=track_existence, description=description)
         ipath = os.path.join(self.path, name)
         try:
             idx = Index.create(self, ipath, IndexDef(name, opts))

@@ -7,12 +7,13 @@ with vectorised numpy, one bitmap per plane.
 """
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Any, Callable
 
 import numpy as np
 
 from engine.arrays import sorted_unique
-from engine.errors import InvalidValueError
+from engine.errors import InvalidValueError, KeysNotAllowedError, ValueOutOfRangeError
 from engine.schema import BSI_VIEW, STANDARD_VIEW, TIME_UNITS, FieldDef
 from engine.txn import BSI_BIT0_ROW, BSI_EXISTS_ROW, BSI_SIGN_ROW, COLUMN_KEYS, Transaction, check_value_range
 from ext import Bitmap, FrozenBitmap, bsi_planes, group_by_row
@@ -35,8 +36,30 @@ def import_values(index: Any, fd: FieldDef, columns: Any, values: Any, *, timest
     Returns:
         the number of (record, value) pairs imported.
     """
+    tracker = _Progress(progress)
     with index.transaction() as tx:
-        return _import_field(tx, fd, columns, values, timestamps, clear, progress)
+        n = _import_field(tx, fd, columns, values, timestamps, clear, tracker if progress else None)
+    tracker.finish(n)           # the batch is durable
+    return n
+
+
+class _Progress:
+    """Forwards progress(done, total) and makes sure the last report is (total, total)."""
+
+    def __init__(self, fn: Progress) -> None:
+        self.fn = fn
+        self.last: tuple[int, int] | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        self.last = (done, total)
+        if self.fn:
+            self.fn(done, total)
+
+    def finish(self, n: int) -> None:
+        if self.last is None:
+            self(n, n)
+        elif self.last[0] != self.last[1]:
+            self(self.last[1], self.last[1])
 
 
 def import_records(index: Any, columns: Any, data: dict[str, tuple[FieldDef, Any]], *,
@@ -121,11 +144,14 @@ def _column_ids(tx: Transaction, columns: Any, create: bool) -> np.ndarray:
     if arr.dtype.kind not in "iu":
         if arr.dtype.kind == "O" and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in arr):
             arr = np.array(arr.tolist(), dtype=np.uint64)
+        elif arr.dtype.kind in "OUS" or type(arr).__module__.startswith("pyarrow"):
+            raise KeysNotAllowedError(f"index {tx.index.name} uses integer record ids, not string keys")
         else:
             raise InvalidValueError(f"index {tx.index.name} uses integer record ids; got {arr.dtype} values")
     if arr.dtype.kind == "i" and len(arr) and arr.min() < 0:
         raise InvalidValueError("record ids must not be negative")
-    return arr.astype(np.uint64, copy=False)
+    out = arr.astype(np.uint64, copy=False)
+    return out if out.flags.writeable else out.copy()
 
 
 def _row_ids(tx: Transaction, fd: FieldDef, vals: np.ndarray, create: bool) -> np.ndarray:
@@ -138,9 +164,13 @@ def _row_ids(tx: Transaction, fd: FieldDef, vals: np.ndarray, create: bool) -> n
         return vals.astype(np.uint64)
     if fd.options.keys:
         return tx.index.row_keys(fd).translate(vals, create, tx.new_keys.setdefault(fd.id, []))
+    if type(vals).__module__.startswith("pyarrow"):
+        vals = vals.to_numpy(zero_copy_only=False)
     if vals.dtype.kind not in "iu":
         if vals.dtype.kind == "O" and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals):
             vals = np.array(vals.tolist(), dtype=np.uint64)
+        elif vals.dtype.kind in "OUS":
+            raise KeysNotAllowedError(f"field {fd.name} uses integer row ids, not string keys")
         else:
             raise InvalidValueError(f"field {fd.name} uses integer row ids; got {vals.dtype} values")
     if vals.dtype.kind == "i" and len(vals) and vals.min() < 0:
@@ -197,43 +227,78 @@ def _fits_int64(fd: FieldDef) -> bool:
 
 
 def _stored_values(fd: FieldDef, vals: Any) -> np.ndarray:
-    """The values as stored integers (int64 array), vectorised where the dtype allows."""
+    """The values as stored integers (int64), range-checked against the field before
+    anything can overflow; vectorised where the dtype allows."""
     opts = fd.options
-    mod = type(vals).__module__
-    if mod.startswith("pyarrow"):
+    if type(vals).__module__.startswith("pyarrow"):
         vals = vals.to_numpy(zero_copy_only=False)
     kind = vals.dtype.kind
+    if kind in "OU":
+        return np.array([opts.stored_in_range(v) for v in vals], dtype=np.int64)
     if opts.type == "int":
-        if kind in "iu":
-            if kind == "u" and len(vals) and vals.max() > 2**63 - 1:
-                raise InvalidValueError("integer values must fit in a signed 64-bit integer")
-            return vals.astype(np.int64)
-        if kind == "O":
-            return np.array([opts.to_stored(v) for v in vals], dtype=np.int64)
-        raise InvalidValueError(f"field {fd.name} is int: got {vals.dtype} values")
+        if kind not in "iu":
+            raise InvalidValueError(f"field {fd.name} is int: got {vals.dtype} values")
+        return _checked_ints(fd, vals, 1, 0)
     if opts.type == "decimal":
-        if kind == "f":
-            if len(vals) and not np.isfinite(vals).all():
-                raise InvalidValueError("decimal values must be finite")
-            scaled = np.round(vals.astype(np.float64) * 10.0**opts.scale)
-            if len(scaled) and np.abs(scaled).max() >= 2**63:
-                raise InvalidValueError("decimal value too large for its scale")
-            return scaled.astype(np.int64)
         if kind in "iu":
-            return vals.astype(np.int64) * np.int64(10**opts.scale)
-        if kind in "OU":
-            return np.array([opts.to_stored(v) for v in vals], dtype=np.int64)
-        raise InvalidValueError(f"field {fd.name} is decimal: got {vals.dtype} values")
-    # timestamp
+            return _checked_ints(fd, vals, 10**opts.scale, 0)
+        if kind != "f":
+            raise InvalidValueError(f"field {fd.name} is decimal: got {vals.dtype} values")
+        x = vals.astype(np.float64)
+        if len(x) and not np.isfinite(x).all():
+            raise InvalidValueError("decimal values must be finite")
+        scaled = x * 10.0**opts.scale
+        bad = (scaled < opts.min) | (scaled > opts.max)        # exact check, before rounding
+        if bad.any():
+            _out_of_range(fd, vals[bad][0])
+        stored = np.round(scaled)
+        # A float whose shortest repr ends in 5 at the rounding digit (1.015) may sit just
+        # below or above the half in binary; round those the way a single write does.
+        frac = np.abs(scaled - np.trunc(scaled))
+        near = np.flatnonzero(np.abs(frac - 0.5) < 1e-6)
+        out = stored.astype(np.int64)
+        for i in near.tolist():
+            out[i] = opts.to_stored(float(x[i]))
+        return out
     mult = TIME_UNITS[opts.time_unit]
     if kind == "M":
-        unit_vals = vals.astype(f"datetime64[{opts.time_unit}]").astype(np.int64)
-        return unit_vals - np.int64(opts.epoch * mult)
+        # datetime64 in its own unit -> the field's unit; every unit divides 1 s, so the
+        # conversion is a multiply or a floor-divide that cannot overflow for real dates.
+        unit = np.datetime_data(vals.dtype)[0]
+        src_per_s = TIME_UNITS.get(unit) or {"m": 1, "h": 1, "D": 1}.get(unit)
+        if src_per_s is None or unit in ("m", "h", "D"):
+            vals = vals.astype("datetime64[s]")
+            src_per_s = 1
+        raw = vals.astype(np.int64)
+        shifted = raw - np.int64(opts.epoch) * np.int64(src_per_s)
+        if src_per_s >= mult:
+            stored = shifted // np.int64(src_per_s // mult)
+        else:
+            stored = _checked_ints(fd, shifted, mult // src_per_s, 0)
+        check_value_range(fd, stored)
+        return stored
     if kind in "iu":
-        return (vals.astype(np.int64) - np.int64(opts.epoch)) * np.int64(mult)
-    if kind in "OU":
-        return np.array([opts.to_stored(v) for v in vals], dtype=np.int64)
+        return _checked_ints(fd, vals, mult, opts.epoch)
     raise InvalidValueError(f"field {fd.name} is timestamp: got {vals.dtype} values")
+
+
+def _checked_ints(fd: FieldDef, vals: np.ndarray, mult: int, shift: int) -> np.ndarray:
+    """(vals - shift) * mult as int64, raising ValueOutOfRangeError for any value whose
+    result would leave the field's [min, max] (so nothing overflows on the way)."""
+    lo = -((-fd.options.min) // mult) + shift           # smallest allowed input, ceil
+    hi = fd.options.max // mult + shift                 # largest allowed input, floor
+    if len(vals):
+        vmin, vmax = int(vals.min()), int(vals.max())
+        if vmin < lo or vmax > hi:
+            _out_of_range(fd, vmin if vmin < lo else vmax, mult, shift)
+    return (vals.astype(np.int64) - np.int64(shift)) * np.int64(mult)
+
+
+def _out_of_range(fd: FieldDef, value: Any, mult: int = 0, shift: int = 0) -> None:
+    o = fd.options
+    shown = value if not mult or fd.options.type != "decimal" else value
+    raise ValueOutOfRangeError(f"value {shown} out of range for field {fd.name} "
+                               f"[{o.from_stored(o.min)}, {o.from_stored(o.max)}]")
 
 
 def _bsi_rows(tx: Transaction, fd: FieldDef) -> set[int]:
@@ -317,4 +382,5 @@ def _as_datetime64(timestamps: Any) -> np.ndarray:
         return arr.astype("datetime64[s]")
     if arr.dtype.kind in "iu":
         return arr.astype("datetime64[s]")
-    return np.array([np.datetime64(parse_timestamp(t).replace(tzinfo=None), "s") for t in arr])
+    return np.array([np.datetime64(parse_timestamp(t).astimezone(_dt.timezone.utc).replace(tzinfo=None), "s")
+                     for t in arr])

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from engine.errors import InvalidValueError
+from engine.errors import InvalidValueError, KeysNotAllowedError
 
 
 class KeyMap:
@@ -46,7 +46,7 @@ class KeyMap:
         ident = self._ids.get(key)
         if ident is None:
             if not isinstance(key, str):
-                raise InvalidValueError(f"keys are strings, got {key!r}")
+                raise KeysNotAllowedError(f"keys are strings, got {key!r}")
             ident = self.next_id
             self.next_id += 1
             self._ids[key] = ident
@@ -65,7 +65,7 @@ class KeyMap:
         ids = np.empty(len(uniques), dtype=np.uint64)
         for i, k in enumerate(uniques):
             if not isinstance(k, str):
-                raise InvalidValueError(f"keys are strings, got {k!r}")
+                raise KeysNotAllowedError(f"keys are strings, got {k!r}")
             ident = self.create(k, pending) if create else self._ids.get(k)
             ids[i] = missing if ident is None else ident
         return ids[inverse] if len(inverse) else np.empty(0, dtype=np.uint64)
@@ -113,11 +113,16 @@ def _dictionary_encode(keys: Any) -> tuple[list[Any], np.ndarray]:
         return keys.dictionary.to_pylist(), keys.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     if isinstance(keys, np.ndarray):
         if keys.dtype.kind not in "UO":
-            raise InvalidValueError(f"keys are strings, got an array of {keys.dtype}")
+            raise KeysNotAllowedError(f"keys are strings, got an array of {keys.dtype}")
         if keys.dtype.kind == "O":
             return _encode_list(keys.tolist())
-        uniques, inverse = np.unique(keys, return_inverse=True)
-        return uniques.tolist(), inverse.ravel()
+        # Distinct keys in first-seen order, so new ids follow the input's order as they
+        # do for lists and Arrow arrays.
+        uniques, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        return uniques[order].tolist(), rank[inverse.ravel()]
     if isinstance(keys, str):
         raise InvalidValueError("expected a sequence of keys, got one string")
     return _encode_list(list(keys))

@@ -133,8 +133,13 @@ class FieldOptions:
                 kw["no_standard_view"] = _bool(opts["no_standard_view"], "no_standard_view")
         base = cls(**kw)
         if type in BSI_TYPES:
-            lo = base.to_stored(opts["min"]) if "min" in opts else INT64_MIN
-            hi = base.to_stored(opts["max"]) if "max" in opts else INT64_MAX
+            try:
+                lo = base.to_stored(opts["min"]) if "min" in opts else INT64_MIN
+                hi = base.to_stored(opts["max"]) if "max" in opts else INT64_MAX
+            except (InvalidValueError, ValueOutOfRangeError) as exc:
+                raise InvalidOptionError(f"bad min/max option: {exc.message}") from None
+            if not INT64_MIN <= lo <= INT64_MAX or not INT64_MIN <= hi <= INT64_MAX:
+                raise InvalidOptionError("min and max must fit in a signed 64-bit integer (after scaling)")
             if lo > hi:
                 raise InvalidOptionError("min must not be greater than max")
             base = replace(base, min=lo, max=hi)
@@ -172,6 +177,16 @@ class FieldOptions:
         if self.type == "timestamp":
             return timestamp_to_units(value, self.time_unit, self.epoch)
         raise InvalidValueError(f"a {self.type} field has no integer values")
+
+    def stored_in_range(self, value: Any) -> int:
+        """to_stored, then the field's range check. Decimals are checked exactly, before
+        rounding to the scale (FeatureBase rejects 1000.005 in a max=1000 field)."""
+        if self.type == "decimal":
+            exact = _exact_decimal(value) * (Decimal(10) ** self.scale)
+            if exact < self.min or exact > self.max:
+                raise ValueOutOfRangeError(
+                    f"value {value} out of range [{self.from_stored(self.min)}, {self.from_stored(self.max)}]")
+        return self.check_range(self.to_stored(value))
 
     def check_range(self, stored: int) -> int:
         if stored < self.min or stored > self.max:
@@ -226,7 +241,10 @@ def _ttl_seconds(v: Any) -> int:
 
 
 def _epoch_seconds(v: Any) -> int:
-    dt = parse_timestamp(v)
+    try:
+        dt = parse_timestamp(v)
+    except InvalidValueError as exc:
+        raise InvalidOptionError(f"bad epoch option: {exc.message}") from None
     return int((dt - UNIX_EPOCH).total_seconds())
 
 
@@ -236,24 +254,32 @@ def _as_int(value: Any) -> int:
     return int(value)
 
 
-def _scaled(value: Any, scale: int) -> int:
-    """value × 10^scale rounded half-to-even (the same rule numpy uses for bulk imports)."""
+def _exact_decimal(value: Any) -> Decimal:
+    """A number as the Decimal it reads as (a float by its shortest repr: 1.015 is 1.015)."""
     if isinstance(value, bool):
         raise InvalidValueError(f"expected a decimal number, got {value!r}")
     try:
         if isinstance(value, (float, np.floating)):
             d = Decimal(repr(float(value)))
-        elif isinstance(value, (int, np.integer, Decimal)):
-            d = Decimal(int(value)) if not isinstance(value, Decimal) else value
+        elif isinstance(value, Decimal):
+            d = value
+        elif isinstance(value, (int, np.integer)):
+            d = Decimal(int(value))
         elif isinstance(value, str):
             d = Decimal(value.strip())
         else:
             raise InvalidValueError(f"expected a decimal number, got {value!r}")
-        if not d.is_finite():
-            raise InvalidValueError(f"expected a finite decimal, got {value!r}")
-        return int(d.scaleb(scale).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
     except InvalidOperation:
         raise InvalidValueError(f"expected a decimal number, got {value!r}") from None
+    if not d.is_finite():
+        raise InvalidValueError(f"expected a finite decimal, got {value!r}")
+    return d
+
+
+def _scaled(value: Any, scale: int) -> int:
+    """value × 10^scale rounded half-to-even, reading floats by their shortest repr (the
+    bulk import path applies the same rule)."""
+    return int(_exact_decimal(value).scaleb(scale).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
 def parse_timestamp(value: Any) -> _dt.datetime:
@@ -283,12 +309,46 @@ def parse_timestamp(value: Any) -> _dt.datetime:
     raise InvalidValueError(f"invalid timestamp {value!r}")
 
 
+_TZ_SUFFIX = re.compile(r"(Z|z|[+-]\d\d:?\d\d)$")
+
+
+_FRACTION = re.compile(r"^(.*?)(?:\.(\d{1,9}))?$")
+
+
+def _string_to_ns(text: str) -> int | None:
+    """Nanoseconds since the Unix epoch of an RFC3339 string, keeping all nine fractional
+    digits (datetime keeps six); None when numpy cannot read it. Whole seconds are parsed
+    at second precision, so dates far outside datetime64[ns]'s range do not wrap."""
+    s = text.strip()
+    offset = 0
+    m = _TZ_SUFFIX.search(s)
+    if m:
+        tz = m.group(1)
+        s = s[:m.start()]
+        if tz not in ("Z", "z"):
+            digits = tz[1:].replace(":", "")
+            offset = (1 if tz[0] == "+" else -1) * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    f = _FRACTION.match(s)
+    assert f is not None
+    try:
+        seconds = int(np.datetime64(f.group(1), "s").astype(np.int64))
+    except (ValueError, OverflowError):
+        return None
+    frac = int((f.group(2) or "").ljust(9, "0"))
+    return (seconds - offset) * 10**9 + frac
+
+
 def timestamp_to_units(value: Any, unit: str, epoch: int) -> int:
     """Units of `unit` since `epoch` (Unix seconds). Integers are Unix seconds, as in
-    FeatureBase; use datetimes, numpy datetime64 or strings for sub-second precision."""
+    FeatureBase; use datetimes, numpy datetime64 or strings for sub-second precision
+    (strings and datetime64 keep nanoseconds)."""
     if isinstance(value, np.datetime64):
         ns = int(value.astype("datetime64[ns]").astype(np.int64))
         return (ns - epoch * 10**9) * TIME_UNITS[unit] // 10**9
+    if isinstance(value, str) and "T" in value:
+        ns = _string_to_ns(value)
+        if ns is not None:
+            return (ns - epoch * 10**9) * TIME_UNITS[unit] // 10**9
     dt = parse_timestamp(value)
     delta = dt - UNIX_EPOCH
     micros = (delta.days * 86400 + delta.seconds) * 10**6 + delta.microseconds - epoch * 10**6

@@ -135,7 +135,7 @@ class Transaction:
         if opts.is_bsi:
             if value is None:
                 raise InvalidValueError(f"use clear() to null field {fd.name}")
-            stored = opts.check_range(opts.to_stored(value))
+            stored = opts.stored_in_range(value)
             c = self.column_id(col, create=True)
             changed = self.bsi_get(fd, c) != stored
             self._bsi_write(fd, Bitmap([c]), np.array([stored - opts.base], dtype=object))

@@ -302,8 +302,6 @@ def test_decimal_scale_zero_rounds_half_even(idx):
         assert f.value(c) == want
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: numpy float decimal import uses np.round(x * 10**scale) "
-                   "(1.015 -> 1.01) while Set and list import round the literal half-even (1.015 -> 1.02)")
 def test_decimal_float_inputs_round_like_their_literal(idx):
     """A float is taken as the decimal it prints as (1.015 → '1.015' → 1.02), on every path:
     Set, list import and numpy/pyarrow import must agree (schema._scaled says it uses
@@ -348,8 +346,6 @@ def test_decimal_min_max_in_user_units(idx):
     assert f.value(4) is None
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: decimal range is checked after rounding, so '1000.005' "
-                   "is accepted as 1000.00 with max=1000 (reference §9: rejected before scaling)")
 def test_decimal_range_checked_before_scaling(idx):
     """Reference §9: "Insert of a value outside [min,max] is rejected before scaling" —
     1000.005 is above max 1000 even though it rounds (half even) to 1000.00."""
@@ -391,8 +387,6 @@ def test_timestamp_units(idx, unit, stored, back):
     assert f.value(2) == dt.datetime(1970, 1, 1, 0, 1, 40, tzinfo=UTC)
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: RFC3339Nano strings go through datetime and lose the "
-                   "sub-microsecond digits in an ns field")
 def test_timestamp_ns_keeps_nanoseconds(idx):
     """An ns field stores RFC3339Nano strings and datetime64[ns] values at full precision."""
     import numpy as np
@@ -727,9 +721,6 @@ def test_no_existence_tracking(db):
 
 # --- options, names and errors ----------------------------------------------------------------
 
-OPTION_BUG = ("engine bug: malformed BSI option values raise InvalidValueError instead of "
-              "InvalidOptionError, and int min/max beyond int64 are accepted")
-
 
 @pytest.mark.parametrize("typ, opts", [
     ("set", {"foo": 1}),
@@ -750,12 +741,12 @@ OPTION_BUG = ("engine bug: malformed BSI option values raise InvalidValueError i
     ("time", {"time_quantum": "YMD", "ttl": "forever"}),
     ("time", {"time_quantum": "YMD", "no_standard_view": "yes"}),
     ("timestamp", {"time_unit": "m"}),
-    pytest.param("timestamp", {"epoch": "not a date"}, marks=pytest.mark.xfail(strict=True, reason=OPTION_BUG)),
+    ("timestamp", {"epoch": "not a date"}),
     ("int", {"min": 5, "max": 1}),
-    pytest.param("int", {"min": -(2**64)}, marks=pytest.mark.xfail(strict=True, reason=OPTION_BUG)),  # int64
-    pytest.param("int", {"max": 2**64}, marks=pytest.mark.xfail(strict=True, reason=OPTION_BUG)),
-    pytest.param("int", {"min": 1.5}, marks=pytest.mark.xfail(strict=True, reason=OPTION_BUG)),
-    pytest.param("int", {"max": "10"}, marks=pytest.mark.xfail(strict=True, reason=OPTION_BUG)),
+    ("int", {"min": -(2**64)}),  # int64
+    ("int", {"max": 2**64}),
+    ("int", {"min": 1.5}),
+    ("int", {"max": "10"}),
     ("set", {"keys": "yes"}),
     ("set", {"cache_type": "fancy"}),
     ("set", {"cache_size": -1}),

@@ -49,12 +49,8 @@ INPUTS = {
     "pyarrow": lambda c, v: (pa.array(c, pa.uint64()), pa.array(v, pa.int64())),
     "chunked": lambda c, v: (pa.chunked_array([c[:3], c[3:]], pa.uint64()), pa.chunked_array([v[:2], v[2:]])),
 }
-READONLY_BUG = pytest.mark.xfail(strict=True, reason="ext bug: Bitmap()/FrozenBitmap() reject a read-only uint64 "
-                                 "array ('buffer source array is read-only'); pyarrow record ids are zero-copy, "
-                                 "read-only numpy views, so import_values fails on them")
 
-
-@pytest.mark.parametrize("kind", [pytest.param(k, marks=READONLY_BUG) if k in ("pyarrow", "chunked") else k
+@pytest.mark.parametrize("kind", [k
                                   for k in sorted(INPUTS)])
 def test_set_import(idx, kind):
     f = idx.create_field("s", "set")
@@ -160,10 +156,7 @@ def test_keyed_import(kidx, kind):
     assert dump_keys(kidx) == before
 
 
-@pytest.mark.parametrize("kind", [
-    pytest.param(k, marks=pytest.mark.xfail(strict=True, reason="engine bug: numpy str key arrays are dictionary-"
-                                            "encoded with np.unique, so new keys get ids in sorted order"))
-    if k == "numpy-str" else k for k in sorted(KEY_INPUTS)])
+@pytest.mark.parametrize("kind", sorted(KEY_INPUTS))
 def test_keyed_import_row_ids_in_first_seen_order(kidx, kind):
     """keys.py: "row ids start at 1 in first-seen order, as FeatureBase allocates them"."""
     f = kidx.create_field("s", "set", keys=True)
@@ -186,8 +179,6 @@ def test_keyed_index_unkeyed_field_and_reverse(db):
     assert bits(k.row("p")) == set()
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: import_values raises InvalidValueError, not "
-                   "KeysNotAllowedError (as Set does), when ids and keys are mixed up")
 def test_import_keys_not_allowed_when_mixing(db):
     """KeysNotAllowedError: "A string key given where the index or field uses integer ids
     (or the reverse)" — the same error as Set gives."""
@@ -312,8 +303,6 @@ def test_import_failure_in_keyed_field_creates_no_keys(kidx):
     assert dump_index(kidx) == {}
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: int import of values beyond int64 raises InvalidValueError "
-                   "(uint64 arrays) or a bare OverflowError (lists), not ValueOutOfRangeError as Set does")
 @pytest.mark.parametrize("values, setter", [
     (np.array([2**63], dtype=np.uint64), 2**63),
     ([2**70], 2**70),
@@ -361,8 +350,6 @@ def test_decimal_import_range_and_nulls(idx):
     assert f.value(9) is None
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: decimal import of an integer array multiplies by "
-                   "10**scale in int64 and silently wraps (stores -84467440737095516.16 for 10**17)")
 def test_decimal_import_integer_overflow_is_out_of_range(idx):
     """10**17 at scale 2 is 10**19 stored: beyond int64, as Set reports."""
     f = idx.create_field("d", "decimal", scale=2)
@@ -391,7 +378,6 @@ def test_timestamp_import_forms(idx, unit):
     assert f.value(3) == dt.datetime(2023, 1, 5, 10, tzinfo=UTC)
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: RFC3339Nano strings lose the sub-microsecond digits")
 def test_timestamp_import_ns_keeps_nanoseconds(idx):
     idx.create_field("t", "timestamp", time_unit="ns")
     idx.import_values("t", [1], np.array(["2023-01-05T10:00:00.123456789"], dtype="datetime64[ns]"))
@@ -410,8 +396,6 @@ def test_timestamp_import_custom_epoch(idx):
     assert f.value(2) == dt.datetime(1999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: timestamp import of integer seconds multiplies by the "
-                   "unit in int64 and silently wraps (10**11 s in ns is stored as year 2216)")
 def test_timestamp_import_integer_overflow_is_out_of_range(idx):
     """10**11 Unix seconds in ns overflows int64: Set rejects it, import must too."""
     f = idx.create_field("t", "timestamp", time_unit="ns")
@@ -509,8 +493,6 @@ def test_time_import_views(idx, form):
         "standard_2023010511"}
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: ingest._as_datetime64 drops the UTC offset "
-                   "(replace(tzinfo=None)) so '2023-01-05T10:00+02:00' lands in hour view 10, not 08")
 def test_time_import_matches_set(open_db):
     """Import with timestamps lands in exactly the views Set uses, including timestamps
     with a UTC offset (2023-01-05T10:00+02:00 is 08:00 UTC)."""
@@ -559,8 +541,7 @@ def test_time_import_without_timestamps_and_errors(idx):
     ("mutex", {}, [1, 2], [1, 2], {}),
     ("time", {"time_quantum": "YM"}, [1, 2], [1, 2], {"timestamps": ["2023-01-01", "2024-01-01"]}),
     ("int", {}, [1, 2], [5, -300], {}),
-    pytest.param("int", {}, [1, 2], [0, 0], {}, marks=pytest.mark.xfail(
-        strict=True, reason="engine bug: a BSI import whose values all fit in 0 bit planes never calls progress")),
+    ("int", {}, [1, 2], [0, 0], {}),
     ("decimal", {"scale": 2}, [1], ["1.5"], {}),
 ])
 def test_progress_callback(idx, typ, opts, cols, vals, kw):
