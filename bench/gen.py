@@ -271,7 +271,8 @@ def generate(n: int, out: Path | str, seed: int = DEFAULT_SEED, *,
     hobby_rank_to_key = np.random.default_rng([seed, 0]).permutation(len(HOBBIES)).astype(np.int16)
     key_arrays = {"hobbies": pa.array(HOBBIES), "education": pa.array(EDUCATION),
                   "region": pa.array(REGIONS), "tags": pa.array(TAGS)}
-    counts = {f: np.zeros(len(key_arrays[f]), dtype=np.int64) for f in ("hobbies", "region", "tags")}
+    counts = {f: np.zeros(len(key_arrays[f]), dtype=np.int64)
+              for f in ("hobbies", "region", "tags")}  # the fields H, R, T rank
     edge_counts = dict.fromkeys(FIELDS, 0)
     writers = {"records": pq.ParquetWriter(out / "records.parquet", RECORDS_SCHEMA)}
     writers.update({f: pq.ParquetWriter(out / "edges" / f"{f}.parquet", _edge_schema(f))
@@ -313,7 +314,8 @@ def default_dir(n: int) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.gen", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.gen",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, required=True, help="number of records")
     parser.add_argument("--out", type=Path, help="output dir (default bench/data/n<N>)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)

@@ -77,7 +77,8 @@ def _probe(peer_name: str, data_dir: Path) -> MemoryStats:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.memory", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.memory",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--peer", required=True, choices=sorted(PEERS))
     parser.add_argument("--data", required=True, type=Path)
     args = parser.parse_args(argv)
