@@ -168,6 +168,14 @@ class Executor:
             if node.existing_only and cols:
                 cols = cols & self.row(P.Existence(), shard)
             return cols
+        if t is P.IdRange:
+            assert isinstance(node, P.IdRange)
+            lo = shard * SHARD_WIDTH
+            start = max(node.lo, lo)
+            stop = lo + SHARD_WIDTH if node.hi is None else min(node.hi + 1, lo + SHARD_WIDTH)
+            if start >= stop:
+                return EMPTY
+            return self.row(P.Existence(), shard).slice(start, stop)
         if isinstance(node, P.GLOBAL_NODES):
             full = self._global(node)
             lo = shard * SHARD_WIDTH

@@ -144,6 +144,23 @@ class Holder:
         self._check_open()
         return run_query(self, index, Query(tuple(calls)), timeout=timeout)
 
+    def sql(self, text: str) -> Any:
+        """Run SQL (docs/sql.md); returns the last statement's SqlResult (.schema, .rows,
+        .batches(), .rows_affected). Use sql_all for every statement's result."""
+        results = self.sql_all(text)
+        if not results:
+            from engine.sql.result import SqlResult
+
+            return SqlResult.of_rows([], [])
+        return results[-1]
+
+    def sql_all(self, text: str) -> list[Any]:
+        """One SqlResult per ';'-separated statement, run in order."""
+        from engine.sql.execute import run_sql
+
+        self._check_open()
+        return run_sql(self, text)
+
     def checkpoint(self) -> None:
         for idx in self.indexes():
             idx.checkpoint()

@@ -78,6 +78,14 @@ class Xor:
 
 
 @dataclass(frozen=True)
+class IdRange:
+    """Existing records with lo <= id <= hi (hi None = unbounded)."""
+
+    lo: int
+    hi: Optional[int]
+
+
+@dataclass(frozen=True)
 class ConstRow:
     columns: tuple[int, ...]
     existing_only: bool = True
@@ -115,7 +123,7 @@ class UnionRows:
 
 
 RowNode = Union[Empty, Existence, RowOf, AnyRow, BsiRange, BsiNotNull, Union_, Intersect, Difference, Xor,
-                ConstRow, Shift, Limit, DistinctRow, UnionRows]
+                ConstRow, IdRange, Shift, Limit, DistinctRow, UnionRows]
 GLOBAL_NODES = (Shift, Limit, DistinctRow, UnionRows)
 
 # --- calls -----------------------------------------------------------------------------
