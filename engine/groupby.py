@@ -47,8 +47,19 @@ class _Child:
         return "rowID", list(self.ids)
 
 
-def run_groupby(ex: Any, call: P.GroupBy) -> list[dict[str, Any]]:
+def group_counts(ex: Any, call: P.GroupBy) -> tuple[list["_Child"], dict[tuple[int, ...], list[Any]]]:
+    """The merged per-group partial results, keyed by each child's candidate index: the
+    part both result shapes (PQL's group dicts, SQL's rows) share."""
     children = [_Child(ex, rc) for rc in call.rows]
+    return children, _merged_counts(ex, call, children)
+
+
+def run_groupby(ex: Any, call: P.GroupBy) -> list[dict[str, Any]]:
+    children, merged = group_counts(ex, call)
+    return _groups_out(ex, call, children, merged)
+
+
+def _merged_counts(ex: Any, call: P.GroupBy, children: list["_Child"]) -> dict[tuple[int, ...], list[Any]]:
     agg = call.aggregate
     agg_fd = ex.fd(agg.field) if agg is not None else None
 
@@ -84,6 +95,13 @@ def run_groupby(ex: Any, call: P.GroupBy) -> list[dict[str, Any]]:
                         cur[1] |= vals[1]
                     else:
                         cur[1] += vals[1]
+    return merged
+
+
+def _groups_out(ex: Any, call: P.GroupBy, children: list["_Child"],
+                merged: dict[tuple[int, ...], list[Any]]) -> list[dict[str, Any]]:
+    agg = call.aggregate
+    agg_fd = ex.fd(agg.field) if agg is not None else None
     labels = [(c.fd.name,) + c.labels(ex) for c in children]
     paging = any(c.previous is not None for c in children)
     groups = []

@@ -63,10 +63,16 @@ def _roarbase_pql() -> Peer:
     return RoarbasePQLPeer()
 
 
+def _roarbase_sql() -> Peer:
+    from bench.peers.roarbase_peer import RoarbaseSQLPeer
+    return RoarbaseSQLPeer()
+
+
 # Factories import lazily, so a run pays only for the peers it asks for.
 PEERS: dict[str, Callable[[], Peer]] = {
     "duckdb": _duckdb,
     "floor": _floor,
     "roarbase-api": _roarbase_api,
     "roarbase-pql": _roarbase_pql,
+    "roarbase-sql": _roarbase_sql,
 }

@@ -6,6 +6,7 @@ normalise the FeatureBase-shaped results into bench.queries' canonical answers.
 """
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 import time
@@ -21,7 +22,7 @@ from bench.peers import LoadStats
 from bench.queries import Answer, Query, groupby_answer, minmax_answer, sum_answer, topn_answer
 from engine import q
 
-INDEX = "seg"
+INDEX = "seg"  # the SQL forms in bench.queries name this table
 
 
 class _RoarbasePeer:
@@ -36,6 +37,8 @@ class _RoarbasePeer:
         started = time.perf_counter()
         schema = read_schema(data_dir)
         self._dir = tempfile.mkdtemp(prefix="roarbase-bench-")
+        # The memory probe loads in a child process that exits without close().
+        atexit.register(shutil.rmtree, self._dir, True)
         self._db = engine.open(self._dir)
         idx = self._db.create_index(INDEX)
         for field, spec in schema["fields"].items():
@@ -117,6 +120,25 @@ class RoarbaseAPIPeer(_RoarbasePeer):
 
     def run(self, query: Query) -> Answer:
         return self.answer(query, self._db.run(INDEX, *self._builders[query.name](query.params)))
+
+
+class RoarbaseSQLPeer(_RoarbasePeer):
+    """SQL text through db.sql (parse + lower into the same plan + execute)."""
+
+    name = "roarbase-sql"
+
+    def run(self, query: Query) -> Answer:
+        kind = query.kind
+        rows = self._db.sql(query.sql).rows
+        if kind in ("count", "distinct"):
+            return int(rows[0][0])
+        if kind == "topn":
+            return topn_answer(((r[0], r[1]) for r in rows), query.params["n"])
+        if kind == "groupby":
+            return groupby_answer((tuple(r[:-1]), r[-1]) for r in rows)
+        if kind == "sum":
+            return sum_answer(rows[0][0], rows[0][1])
+        return minmax_answer(rows[0][0], rows[0][1])
 
 
 def _utc(seconds: int) -> datetime:

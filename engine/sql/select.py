@@ -19,6 +19,7 @@ import numpy as np
 from engine import plan as P
 from engine.errors import ColumnNotFoundError, NotSupportedError, TypeMismatchError
 from engine.executor import Executor
+from engine.groupby import group_counts
 from engine.schema import STANDARD_VIEW, FieldDef
 from engine.sql import ast
 from engine.sql.expr import condition, evaluate
@@ -225,12 +226,18 @@ class _Select:
                 raise NotSupportedError(f"GROUP BY a decimal column ({fd.name}) is not supported")
             fds.append(fd)
         filt = self.filter()
-        groups = self.ex.run(P.GroupBy(tuple(P.RowsCall(fd.id) for fd in fds), filt))
-        out_groups: list[tuple[tuple[Any, ...], int, P.RowNode]] = []
-        for g in groups:
-            values = tuple(self._group_value(fd, part) for fd, part in zip(fds, g["group"]))
-            out_groups.append((values, g["count"], P.Intersect((filt,) + tuple(
-                self._group_node(fd, part) for fd, part in zip(fds, g["group"])))))
+        need_nodes = any(not (f.name == "COUNT" and f.star) for f in aggs)
+        # Without WHERE every row's records are the group's records: no filter to apply
+        # (each write marks its record as existing, so rows never leave existence).
+        call = P.GroupBy(tuple(P.RowsCall(fd.id) for fd in fds), filt if self.stmt.where is not None else None)
+        children, merged = group_counts(self.ex, call)
+        labels = [self._labels(fd, child.ids) for fd, child in zip(fds, children)]
+        out_groups: list[tuple[tuple[Any, ...], int, Optional[P.RowNode]]] = []
+        for key in sorted(merged):
+            values = tuple(lab[k] for lab, k in zip(labels, key))
+            node = P.Intersect((filt,) + tuple(child.node(k) for child, k in zip(children, key))) \
+                if need_nodes else None
+            out_groups.append((values, merged[key][0], node))
         if len(fds) == 1 and fds[0].options.type not in ("set", "time"):
             # SQL keeps a NULL group (FeatureBase's GroupBy has none); set columns are
             # flattened, so a record without members contributes no row, as with UNNEST.
@@ -245,7 +252,7 @@ class _Select:
             for c, v in zip(cols, values):
                 env[c.name] = v
             for f in aggs:
-                env[f] = count if (f.name == "COUNT" and f.star) else self.aggregate(f, node)
+                env[f] = count if (f.name == "COUNT" and f.star) else self.aggregate(f, node)  # type: ignore[arg-type]
             rows_env.append(env)
         for it in self.items:
             if isinstance(it.expr, ast.Column) and it.expr.name not in names and \
@@ -263,28 +270,16 @@ class _Select:
             return self.items[e.value - 1].expr  # type: ignore[return-value]
         return e
 
-    def _group_value(self, fd: FieldDef, part: dict[str, Any]) -> Any:
-        if "value" in part:
-            v = part["value"]
-            if fd.options.type == "timestamp":
-                from engine.schema import parse_timestamp
-
-                return parse_timestamp(v)
-            return v
-        if "rowKey" in part:
-            return part["rowKey"]
-        return bool(part["rowID"]) if fd.options.type == "bool" else part["rowID"]
-
-    def _group_node(self, fd: FieldDef, part: dict[str, Any]) -> P.RowNode:
-        if fd.options.is_bsi:
-            v = part["value"]
-            stored = fd.options.to_stored(v) if fd.options.type == "timestamp" else v
-            return P.BsiRange(fd.id, stored, stored)
-        if "rowKey" in part:
-            row = self.index.row_keys(fd).id(part["rowKey"])
-        else:
-            row = part["rowID"]
-        return P.RowOf(fd.id, row, ("standard",))
+    def _labels(self, fd: FieldDef, ids: list[int]) -> list[Any]:
+        """SQL values of a GROUP BY column's candidate rows (ids, or stored BSI values)."""
+        opts = fd.options
+        if opts.is_bsi:
+            return [opts.from_stored(v) for v in ids] if opts.type != "int" else list(ids)
+        if opts.keys:
+            return self.index.row_keys(fd).keys_for(ids)
+        if opts.type == "bool":
+            return [bool(i) for i in ids]
+        return list(ids)
 
     # --- projections -----------------------------------------------------------------------------
 
@@ -383,7 +378,8 @@ class _Select:
                     env.setdefault(it.alias, evaluate(it.expr, env))
         if self.stmt.having is not None:
             envs = [env for env in envs if condition(self.stmt.having, env) is True]
-        rows = [(env, tuple(evaluate(it.expr, env) for it in self.items)) for env in envs]  # type: ignore[arg-type]
+        getters = [_getter(it.expr) for it in self.items]
+        rows = [(env, tuple(g(env) for g in getters)) for env in envs]
         if self.stmt.distinct:
             seen: set[Any] = set()
             uniq = []
@@ -395,8 +391,11 @@ class _Select:
             rows = uniq
         for e, desc in reversed(self.stmt.order_by):
             target = self._order_expr(e)
-            rows.sort(key=lambda er: _sort_key(evaluate(target, er[0]) if not isinstance(target, int)
-                                               else er[1][target]), reverse=desc)
+            if isinstance(target, int):
+                rows.sort(key=lambda er: _sort_key(er[1][target]), reverse=desc)
+            else:
+                get = _getter(target)
+                rows.sort(key=lambda er: _sort_key(get(er[0])), reverse=desc)
         out = [row for _, row in rows][self.stmt.offset:]
         if self.limit is not None:
             out = out[:self.limit]
@@ -414,6 +413,15 @@ class _Select:
             if fd is not None and fd.options.type in ("set", "time") and not self.stmt.group_by:
                 raise TypeMismatchError(f"cannot ORDER BY set column {e.name}")
         return e
+
+
+def _getter(e: Any) -> Any:
+    """A fast reader of e's value from a row environment (plain columns and aggregates are
+    looked up directly; anything else is evaluated)."""
+    if isinstance(e, ast.Column) and e.table is None:
+        name = e.name
+        return lambda env: env[name] if name in env else evaluate(e, env)
+    return lambda env: env[e] if e in env else evaluate(e, env)
 
 
 def _columns_in(e: Any, out: list[str]) -> None:
