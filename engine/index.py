@@ -66,6 +66,7 @@ class Index:
         self._failed: str | None = None          # set after a storage failure: read-only
         self._failure_unreported = False         # a failure no caller has been told about yet
         self.last_checkpoint_error: Exception | None = None
+        self.last_commit_bytes = 0
 
     # --- opening and recovery ---------------------------------------------------------------
 
@@ -322,6 +323,7 @@ class Index:
         changes = [(fid, view, row, add.freeze() if add else None, rem.freeze() if rem else None)
                    for (fid, view, row), (add, rem) in tx.changes.items()]
         self._state = apply_changes(self._state, seq, changes, self._dirty)
+        self.last_commit_bytes = len(payload)
         if self._wal.size >= self.holder.checkpoint_bytes:
             # The commit is already durable and visible: a failed checkpoint must not turn
             # it into an error. The log still holds everything; the failure is recorded

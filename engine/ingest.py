@@ -14,6 +14,7 @@ import numpy as np
 
 from engine.arrays import sorted_unique
 from engine.errors import InvalidValueError, KeysNotAllowedError, ValueOutOfRangeError
+from engine.memory import release_free_memory
 from engine.schema import BSI_VIEW, STANDARD_VIEW, TIME_UNITS, FieldDef
 from engine.txn import BSI_BIT0_ROW, BSI_EXISTS_ROW, BSI_SIGN_ROW, COLUMN_KEYS, Transaction, check_value_range
 from ext import Bitmap, FrozenBitmap, bsi_planes, group_by_row
@@ -39,8 +40,20 @@ def import_values(index: Any, fd: FieldDef, columns: Any, values: Any, *, timest
     tracker = _Progress(progress)
     with index.transaction() as tx:
         n = _import_field(tx, fd, columns, values, timestamps, clear, tracker if progress else None)
+    del tx
+    _after_batch(index)
     tracker.finish(n)           # the batch is durable
     return n
+
+
+RELEASE_AFTER_BYTES = 4 << 20
+
+
+def _after_batch(index: Any) -> None:
+    """A big batch leaves many freed temporaries in the C heap: hand them back to the OS
+    so RSS after an import reflects the data, not the import's peak."""
+    if index.last_commit_bytes > RELEASE_AFTER_BYTES:
+        release_free_memory()
 
 
 class _Progress:
@@ -71,6 +84,8 @@ def import_records(index: Any, columns: Any, data: dict[str, tuple[FieldDef, Any
             total += _import_field(tx, fd, columns, values, None, False, None)
             if progress:
                 progress(i + 1, len(data))
+    del tx
+    _after_batch(index)
     return total
 
 
