@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.roarbase-installed
 EXT_SRC := $(wildcard ext/*.pyx ext/*.pxi ext/*.pxd)
 N ?= 1000000
 
-.PHONY: all run test test-slow build bench bench-ops clean distclean
+.PHONY: all run test test-slow build bench bench-ops bench-ingest proto clean distclean
 
 all: build
 
@@ -44,6 +44,22 @@ bench: build
 
 bench-ops: build
 	$(PY) -m bench.ops
+
+# Generated protobuf/gRPC code, committed: proto/roarbase/v1/*.proto -> server/pb/roarbase/v1/
+# (*_pb2.py, *_pb2.pyi, *_pb2_grpc.py) with the grpcio-tools pinned in pyproject.toml.
+# -Iserver/pb=proto makes protoc see the files as server/pb/roarbase/v1/*.proto, and protoc
+# names Python modules after that path, so the generated imports read server.pb.roarbase.v1.
+# PROTO_OUT is the root the server/pb/... tree is written under;
+# tests/server/test_proto_fresh.py runs this same protoc line into a temp dir.
+PROTO_SRC := $(sort $(wildcard proto/roarbase/v1/*.proto))
+PROTO_OUT ?= .
+
+proto: $(STAMP)
+	rm -f $(PROTO_OUT)/server/pb/roarbase/v1/*_pb2.py $(PROTO_OUT)/server/pb/roarbase/v1/*_pb2.pyi $(PROTO_OUT)/server/pb/roarbase/v1/*_pb2_grpc.py
+	$(PY) -m grpc_tools.protoc -Iserver/pb=proto --python_out=$(PROTO_OUT) --pyi_out=$(PROTO_OUT) --grpc_python_out=$(PROTO_OUT) $(PROTO_SRC)
+
+bench-ingest: build
+	$(PY) -m bench.ingest --n $(N)
 
 clean:
 	rm -rf build ext/*.c ext/*.so ext/*.html ext/.built

@@ -3,8 +3,9 @@
 `python -m bench.memory --peer floor --data bench/data/n1000000` imports the peer, loads
 the data dir and prints one JSON object: RSS after imports (baseline), peak RSS of the
 process (so it includes the baseline) and RSS after load. Before that last reading the
-probe runs the GC and returns Arrow's cached free blocks to the OS, so every peer is judged
-on what it keeps, not on the scratch space its Parquet reader left in a pool.
+probe runs the GC, returns Arrow's cached free blocks and the C heap's free pages
+(malloc_trim) to the OS, so every peer is judged on what it keeps, not on the scratch
+space its Parquet reader or its import left behind.
 """
 from __future__ import annotations
 
@@ -63,6 +64,18 @@ def _peak_rss() -> int:
     return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, else KiB
 
 
+def _release_c_heap() -> None:
+    """Return the C heap's free pages to the OS (glibc's malloc_trim), for every peer
+    alike: like Arrow's pool above, freed load-time scratch is not data a peer keeps."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _probe(peer_name: str, data_dir: Path) -> MemoryStats:
     peer = PEERS[peer_name]()  # imports the peer's libraries before the baseline
     process = psutil.Process()
@@ -72,6 +85,7 @@ def _probe(peer_name: str, data_dir: Path) -> MemoryStats:
     seconds = time.perf_counter() - started
     gc.collect()
     pa.default_memory_pool().release_unused()
+    _release_c_heap()
     final = process.memory_info().rss
     return MemoryStats(baseline, _peak_rss(), final, seconds)
 

@@ -320,8 +320,7 @@ class Index:
         except BaseException:
             self._rollback_keys(tx)
             raise
-        changes = [(fid, view, row, add.freeze() if add else None, rem.freeze() if rem else None)
-                   for (fid, view, row), (add, rem) in tx.changes.items()]
+        changes = [(fid, view, row, _frozen(add), _frozen(rem)) for (fid, view, row), (add, rem) in tx.changes.items()]
         self._state = apply_changes(self._state, seq, changes, self._dirty)
         self.last_commit_bytes = len(payload)
         if self._wal.size >= self.holder.checkpoint_bytes:
@@ -478,6 +477,12 @@ class Index:
                 # commit): acknowledged data is in the log, but the snapshot is not durable.
                 raise StorageFailedError(f"index {self.name} had a storage failure ({self._failed}); "
                                          f"reopen to recover from the log")
+
+
+def _frozen(bm: FrozenBitmap) -> FrozenBitmap | None:
+    if not bm:
+        return None
+    return bm if type(bm) is FrozenBitmap else bm.freeze()
 
 
 class Field:

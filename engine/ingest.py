@@ -17,7 +17,7 @@ from engine.errors import InvalidValueError, KeysNotAllowedError, ValueOutOfRang
 from engine.memory import release_free_memory
 from engine.schema import BSI_VIEW, STANDARD_VIEW, TIME_UNITS, FieldDef
 from engine.txn import BSI_BIT0_ROW, BSI_EXISTS_ROW, BSI_SIGN_ROW, COLUMN_KEYS, Transaction, check_value_range
-from ext import Bitmap, FrozenBitmap, bsi_planes, group_by_row
+from ext import FrozenBitmap, bsi_planes, group_by_row
 
 Progress = Callable[[int, int], None] | None
 _MISSING = np.uint64(2**64 - 1)
@@ -95,7 +95,7 @@ def _import_field(tx: Transaction, fd: FieldDef, columns: Any, values: Any, time
     opts = fd.options
     if opts.is_bsi and clear:
         keep = cols != _MISSING
-        cset = Bitmap(cols[keep])
+        cset = FrozenBitmap(cols[keep])
         for row in _bsi_rows(tx, fd):
             tx.remove(fd.id, BSI_VIEW, row, cset)
         return int(keep.sum())
@@ -115,7 +115,7 @@ def _import_field(tx: Transaction, fd: FieldDef, columns: Any, values: Any, time
         offsets = stored - fd.options.base if _fits_int64(fd) else np.array(
             [int(s) - fd.options.base for s in stored], dtype=object)
         _bsi_import(tx, fd, cols, offsets, progress)
-        tx.mark_existing(Bitmap(cols))
+        tx.mark_existing(FrozenBitmap(cols))
         return len(cols)
     rows = _row_ids(tx, fd, vals, create=not clear)
     if clear:
@@ -123,7 +123,7 @@ def _import_field(tx: Transaction, fd: FieldDef, columns: Any, values: Any, time
         rows, cols = rows[keep], cols[keep]
     if opts.type in ("mutex", "bool") and not clear:
         cols, rows = _last_wins(cols, rows)
-        _clear_other_rows(tx, fd, Bitmap(cols))
+        _clear_other_rows(tx, fd, FrozenBitmap(cols))
     if timestamps is not None:
         if opts.type != "time":
             raise InvalidValueError(f"field {fd.name} is not a time field: timestamps are not allowed")
@@ -136,7 +136,7 @@ def _import_field(tx: Transaction, fd: FieldDef, columns: Any, values: Any, time
         r, c = (rows, cols) if mask is None else (rows[mask], cols[mask])
         ids, offsets, grouped = group_by_row(r, c)
         for i in range(len(ids)):
-            bm = Bitmap(grouped[offsets[i]:offsets[i + 1]])
+            bm = FrozenBitmap(grouped[offsets[i]:offsets[i + 1]])
             if clear:
                 tx.remove(fd.id, view, int(ids[i]), bm)
             else:
@@ -144,7 +144,7 @@ def _import_field(tx: Transaction, fd: FieldDef, columns: Any, values: Any, time
         if progress:
             progress(gi + 1, work)
     if not clear:
-        tx.mark_existing(Bitmap(cols))
+        tx.mark_existing(FrozenBitmap(cols))
     return len(cols)
 
 
@@ -326,22 +326,46 @@ def _bsi_rows(tx: Transaction, fd: FieldDef) -> set[int]:
 
 def _bsi_import(tx: Transaction, fd: FieldDef, cols: np.ndarray, offsets: np.ndarray, progress: Progress) -> None:
     """Bit-plane decomposition of whole columns (cols strictly increasing) in one C pass."""
+    existing_depth = tx.index.bit_depth(fd, tx)
     if offsets.dtype == object:
-        neg = np.array([o < 0 for o in offsets], dtype=bool)
-        mags = np.array([abs(int(o)) for o in offsets], dtype=np.uint64)
+        # Ranges wider than int64 (values minus base): slice in Python, one plane at a time.
+        all_cols, sign, planes = _bsi_planes_big(cols, offsets, existing_depth)
     else:
-        neg = offsets < 0
-        mags = np.where(neg, -(offsets + 1), offsets).astype(np.uint64) + neg.astype(np.uint64)
-    depth = max(int(mags.max()).bit_length() if len(mags) else 0, tx.index.bit_depth(fd, tx))
-    all_cols, sign, planes = bsi_planes(cols, mags, neg, depth)
+        all_cols, sign, planes = bsi_planes(cols, offsets, existing_depth)
+    depth = len(planes)
+    # Only records that already hold a value can lose bits: for the rest (all of them in a
+    # first load) there is nothing to remove.
+    had = _had_values(tx, fd, all_cols)
     tx.add(fd.id, BSI_VIEW, BSI_EXISTS_ROW, all_cols)
     tx.add(fd.id, BSI_VIEW, BSI_SIGN_ROW, sign)
-    tx.remove(fd.id, BSI_VIEW, BSI_SIGN_ROW, all_cols - sign)
+    if had:
+        tx.remove(fd.id, BSI_VIEW, BSI_SIGN_ROW, had - sign)
     for i, ones in enumerate(planes):
         tx.add(fd.id, BSI_VIEW, BSI_BIT0_ROW + i, ones)
-        tx.remove(fd.id, BSI_VIEW, BSI_BIT0_ROW + i, all_cols - ones)
+        if had:
+            tx.remove(fd.id, BSI_VIEW, BSI_BIT0_ROW + i, had - ones)
         if progress:
             progress(i + 1, depth)
+
+
+def _bsi_planes_big(cols: np.ndarray, offsets: np.ndarray,
+                    min_depth: int) -> tuple[FrozenBitmap, FrozenBitmap, list[FrozenBitmap]]:
+    neg = np.array([o < 0 for o in offsets], dtype=bool)
+    mags = [abs(int(o)) for o in offsets]
+    depth = max(max((m.bit_length() for m in mags), default=0), min_depth)
+    planes = [FrozenBitmap(cols[np.array([(m >> i) & 1 for m in mags], dtype=bool)]) for i in range(depth)]
+    return FrozenBitmap(cols), FrozenBitmap(cols[neg]), planes
+
+
+def _had_values(tx: Transaction, fd: FieldDef, cols: FrozenBitmap) -> FrozenBitmap:
+    """The records of cols that already have a value (committed or earlier in tx)."""
+    from engine.state import split_by_shard
+
+    parts = [tx.row_in_shard(fd.id, BSI_VIEW, shard, BSI_EXISTS_ROW) & part for shard, part in split_by_shard(cols)]
+    parts = [p for p in parts if p]
+    if not parts:
+        return FrozenBitmap()
+    return FrozenBitmap.union(*parts) if len(parts) > 1 else parts[0]
 
 
 # --- helpers ------------------------------------------------------------------------------

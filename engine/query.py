@@ -13,6 +13,7 @@ from typing import Any, Optional
 from engine import plan as P
 from engine.errors import QueryLimitError
 from engine.executor import Executor
+from engine.index import _frozen
 from engine.pql.lower import Lowerer
 from engine.pql.ast import Query
 from engine.pql.parser import parse
@@ -60,8 +61,7 @@ def run_query(holder: Any, index_name: str, query: Query, *, timeout: Optional[f
 
 def _provisional(tx: Transaction) -> IndexState:
     """The transaction's base state with its pending changes applied (never published)."""
-    changes = [(fid, view, row, add.freeze() if add else None, rem.freeze() if rem else None)
-               for (fid, view, row), (add, rem) in tx.changes.items()]
+    changes = [(fid, view, row, _frozen(add), _frozen(rem)) for (fid, view, row), (add, rem) in tx.changes.items()]
     return apply_changes(tx.base, tx.base.seq, changes)
 
 

@@ -30,13 +30,40 @@ BSI_BIT0_ROW = 2
 COLUMN_KEYS = -1       # key-space id of the index's record keys (fields use their own id)
 
 ChangeKey = tuple[int, str, int]        # (field id, view, row id)
+_EMPTY_FROZEN = FrozenBitmap()
+
+
+# A change holds FrozenBitmaps (immutable: safe to share, kept as given) or Bitmaps this
+# transaction made itself (mutated in place). A caller's mutable Bitmap is never stored.
+# Bulk imports hand over freshly built FrozenBitmaps, which are kept without a copy.
+
+def _keep(cols: FrozenBitmap) -> FrozenBitmap:
+    return cols if type(cols) is FrozenBitmap else Bitmap(cols)
+
+
+def _union(acc: FrozenBitmap, cols: FrozenBitmap) -> FrozenBitmap:
+    if not acc:
+        return _keep(cols)
+    if type(acc) is Bitmap:
+        acc |= cols
+        return acc
+    out = Bitmap(acc)
+    out |= cols
+    return out
+
+
+def _minus(acc: FrozenBitmap, cols: FrozenBitmap) -> FrozenBitmap:
+    if type(acc) is Bitmap:
+        acc -= cols
+        return acc
+    return acc - cols
 
 
 class Transaction:
     def __init__(self, index: Any, base: IndexState) -> None:
         self.index = index
         self.base = base
-        self.changes: dict[ChangeKey, list[Bitmap]] = {}
+        self.changes: dict[ChangeKey, list[FrozenBitmap]] = {}
         self.new_keys: dict[int, list[tuple[str, int]]] = {}
 
     # --- the change set -------------------------------------------------------------------
@@ -46,22 +73,22 @@ class Transaction:
             return
         ch = self.changes.get((fid, view, row))
         if ch is None:
-            self.changes[(fid, view, row)] = [Bitmap(cols), Bitmap()]
+            self.changes[(fid, view, row)] = [_keep(cols), _EMPTY_FROZEN]
             return
-        ch[0] |= cols
+        ch[0] = _union(ch[0], cols)
         if ch[1]:
-            ch[1] -= cols
+            ch[1] = _minus(ch[1], cols)
 
     def remove(self, fid: int, view: str, row: int, cols: FrozenBitmap) -> None:
         if not cols:
             return
         ch = self.changes.get((fid, view, row))
         if ch is None:
-            self.changes[(fid, view, row)] = [Bitmap(), Bitmap(cols)]
+            self.changes[(fid, view, row)] = [_EMPTY_FROZEN, _keep(cols)]
             return
-        ch[1] |= cols
+        ch[1] = _union(ch[1], cols)
         if ch[0]:
-            ch[0] -= cols
+            ch[0] = _minus(ch[0], cols)
 
     @property
     def empty(self) -> bool:

@@ -520,31 +520,39 @@ def group_count(codes, Py_ssize_t ncodes, rows, filter, uint64_t base):
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-def bsi_planes(cols, mags, negs, int depth):
-    """Bit-slice whole columns in one pass: (exists, sign, [plane 0 .. depth-1]) bitmaps
-    for strictly increasing record ids `cols` with magnitudes `mags` and signs `negs`."""
+def bsi_planes(cols, offsets, int min_depth=0):
+    """Bit-slice whole columns in one pass: (exists, sign, [plane 0 .. depth-1]) as new
+    FrozenBitmaps, for strictly increasing record ids `cols` with signed int64 `offsets`
+    (value minus base). depth = max(min_depth, bits of the largest magnitude)."""
     cdef const uint64_t[::1] c = np.ascontiguousarray(cols, dtype=np.uint64)
-    cdef const uint64_t[::1] m = np.ascontiguousarray(mags, dtype=np.uint64)
-    cdef const uint8_t[::1] ng = np.ascontiguousarray(negs, dtype=np.uint8)
+    cdef const int64_t[::1] off = np.ascontiguousarray(offsets, dtype=np.int64)
     cdef Py_ssize_t n = c.shape[0], s, e, t
-    cdef int i
-    cdef uint64_t key, x
+    cdef int i, depth
+    cdef uint64_t key, x, maxmag = 0
     cdef uint16_t low
     cdef uint64_t* words
-    cdef container_t tmp
     cdef FrozenBitmap exists, sign
-    if m.shape[0] != n or ng.shape[0] != n:
-        raise ValueError("cols, mags and negs must have the same length")
-    if depth < 0 or depth > 64:
-        raise ValueError("depth must be in [0, 64]")
+    if off.shape[0] != n:
+        raise ValueError("cols and offsets must have the same length")
+    if min_depth < 0 or min_depth > 64:
+        raise ValueError("min_depth must be in [0, 64]")
     for t in range(1, n):
         if c[t] <= c[t - 1]:
             raise ValueError("cols must be strictly increasing")
-    exists = Bitmap(cols)
-    sign = Bitmap.__new__(Bitmap)
-    planes = [Bitmap.__new__(Bitmap) for _ in range(depth)]
+    with nogil:
+        for t in range(n):
+            # |offset| without overflow at INT64_MIN
+            x = <uint64_t>(-(off[t] + 1)) + 1 if off[t] < 0 else <uint64_t>off[t]
+            if x > maxmag:
+                maxmag = x
+    depth = min_depth
+    while depth < 64 and (maxmag >> depth) != 0:
+        depth += 1
+    exists = FrozenBitmap(cols)
+    sign = FrozenBitmap.__new__(FrozenBitmap)
+    planes = [FrozenBitmap.__new__(FrozenBitmap) for _ in range(depth)]
     cdef _Operands outs = _Operands([sign] + planes)
-    # planes+sign words for one container at a time: (depth + 1) x 1024 words
+    # plane and sign words of one container at a time: (depth + 1) x 1024 words
     words = <uint64_t*>xmalloc(<size_t>(depth + 1) * BITSET_WORDS * 8)
     try:
         with nogil:
@@ -557,13 +565,13 @@ def bsi_planes(cols, mags, negs, int depth):
                 memset(words, 0, <size_t>(depth + 1) * BITSET_WORDS * 8)
                 for t in range(s, e):
                     low = <uint16_t>(c[t] & 0xFFFF)
-                    if ng[t]:
+                    if off[t] < 0:
                         words[depth * BITSET_WORDS + (low >> 6)] |= (<uint64_t>1) << (low & 63)
-                    x = m[t]
+                        x = <uint64_t>(-(off[t] + 1)) + 1
+                    else:
+                        x = <uint64_t>off[t]
                     while x:
                         i = ctz64(x)
-                        if i >= depth:
-                            break
                         words[i * BITSET_WORDS + (low >> 6)] |= (<uint64_t>1) << (low & 63)
                         x &= x - 1
                 for i in range(depth + 1):
