@@ -23,7 +23,7 @@ from engine.errors import QueryCancelledError, QueryExecutionError
 from engine.schema import BSI_VIEW, STANDARD_VIEW, FieldDef
 from engine.state import EMPTY, SHARD_WIDTH, IndexState
 from engine.txn import BSI_BIT0_ROW, BSI_EXISTS_ROW, BSI_SIGN_ROW, EXISTS_ID
-from ext import Bitmap, FrozenBitmap, bsi_range, bsi_sum, bsi_values, build_codes, group_count, intersect_counts
+from ext import Bitmap, FrozenBitmap, bsi_extreme, bsi_range, bsi_sum, bsi_values, build_codes, group_count, intersect_counts
 
 T = TypeVar("T")
 _POOL_LOCK = threading.Lock()
@@ -279,7 +279,9 @@ class Executor:
             if pl.exists is None:
                 return None
             f = self._filter(call.filter, shard)
-            return _bsi_extreme(pl, f, call.want_max)
+            if f is not None and not f:
+                return None
+            return bsi_extreme(pl.exists, pl.sign, pl.bits, f, call.want_max)
 
         best: Optional[tuple[int, int]] = None
         for p in self.per_shard(part):
@@ -574,41 +576,6 @@ def _signed(neg: np.ndarray, mag: np.ndarray) -> np.ndarray:
     vals = mag.astype(np.int64)
     vals[neg] = -vals[neg]
     return vals
-
-
-def _bsi_extreme(pl: Planes, f: Optional[FrozenBitmap], want_max: bool) -> Optional[tuple[int, int]]:
-    """(extreme value minus base, how many records hold it) among the filtered records."""
-    assert pl.exists is not None
-    cand: FrozenBitmap = pl.exists if f is None else pl.exists & f
-    if not cand:
-        return None
-    sign = pl.sign or EMPTY
-    neg = cand & sign if sign else EMPTY
-    pos = cand - neg if neg else cand
-    # For a max, prefer non-negatives and the largest magnitude; for a min, prefer
-    # negatives and (among them) the largest magnitude.
-    if want_max:
-        group, largest, negative = (pos, True, False) if pos else (neg, False, True)
-    else:
-        group, largest, negative = (neg, True, True) if neg else (pos, False, False)
-    mag = 0
-    for i in range(len(pl.bits) - 1, -1, -1):
-        plane = pl.bits[i]
-        if plane is None:
-            ones: FrozenBitmap = EMPTY
-        else:
-            ones = group & plane
-        if largest:
-            if ones:
-                group = ones
-                mag |= 1 << i
-        else:
-            zeros = group - ones if ones else group
-            if zeros:
-                group = zeros
-            else:
-                mag |= 1 << i
-    return (-mag if negative else mag), len(group)
 
 
 def _val_count_of(fd: FieldDef, stored: int, count: int) -> Any:

@@ -8,6 +8,7 @@ try:
         Bitmap,
         CorruptDataError,
         FrozenBitmap,
+        bsi_extreme,
         bsi_planes,
         bsi_range,
         bsi_sum,
@@ -25,5 +26,5 @@ except ImportError as exc:  # pragma: no cover - only hit on an unbuilt checkout
 __all__ = [
     "Bitmap", "FrozenBitmap", "CorruptDataError",
     # many-row kernels used by the engine
-    "group_by_row", "bsi_planes", "bsi_range", "bsi_sum", "bsi_values", "intersect_counts", "build_codes", "group_count",
+    "group_by_row", "bsi_extreme", "bsi_planes", "bsi_range", "bsi_sum", "bsi_values", "intersect_counts", "build_codes", "group_count",
 ]

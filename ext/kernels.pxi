@@ -594,3 +594,116 @@ cdef int _append_words(rb_t* r, uint64_t key, const uint64_t* w) except -1 nogil
     memcpy(copy, w, BITSET_WORDS * 8)
     c_from_words(&tmp, copy, card)
     return rb_append(r, key, &tmp)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def bsi_extreme(exists, sign, planes, filter=None, bint want_max=True):
+    """The largest (or smallest) value among the filtered records that have one, and how
+    many records hold it: (value, count), or None. One pass over each container's words,
+    walking the planes from the top bit down, with no intermediate bitmaps."""
+    cdef const rb_t* E = _rb_or_null(exists)
+    cdef const rb_t* S = _rb_or_null(sign)
+    cdef const rb_t* F = _rb_or_null(filter)
+    cdef _Operands ops = _Operands(list(planes) + [exists, sign, filter])
+    cdef int d = len(planes), p
+    cdef int64_t i
+    cdef Py_ssize_t j
+    cdef uint64_t key, any_bits, mag, count, best_mag = 0, best_count = 0
+    cdef bint negative, largest, found = False, best_neg = False, better
+    cdef uint64_t* scratch
+    cdef uint64_t* group
+    cdef uint64_t* tmp
+    cdef uint64_t* swap
+    cdef const uint64_t* ew
+    cdef const uint64_t* sw
+    cdef const uint64_t* fw
+    cdef const uint64_t* pw
+    if E == NULL:
+        return None
+    scratch = <uint64_t*>xmalloc(<size_t>(d + 5) * BITSET_WORDS * 8)
+    group = scratch + (d + 3) * BITSET_WORDS
+    tmp = scratch + (d + 4) * BITSET_WORDS
+    try:
+        with nogil:
+            for i in range(E.n):
+                key = E.keys[i]
+                fw = NULL
+                if F != NULL:
+                    fw = key_words(F, key, scratch + (d + 2) * BITSET_WORDS)
+                    if fw == NULL:
+                        continue
+                ew = key_words(E, key, scratch + d * BITSET_WORDS)
+                sw = key_words(S, key, scratch + (d + 1) * BITSET_WORDS)
+                # which sign group holds the extreme: non-negatives for a max when any, etc.
+                any_bits = 0
+                for j in range(BITSET_WORDS):
+                    group[j] = ew[j] & (fw[j] if fw != NULL else ALL_ONES)
+                    tmp[j] = group[j] & (sw[j] if sw != NULL else 0)        # negatives
+                    any_bits |= group[j]
+                if any_bits == 0:
+                    continue
+                any_bits = 0
+                for j in range(BITSET_WORDS):
+                    any_bits |= tmp[j]
+                if want_max:
+                    negative = any_bits != 0 and _only(group, tmp)
+                else:
+                    negative = any_bits != 0
+                if negative:
+                    memcpy(group, tmp, BITSET_WORDS * 8)
+                else:
+                    for j in range(BITSET_WORDS):
+                        group[j] &= ~tmp[j]
+                # the largest magnitude for a max of non-negatives or a min of negatives
+                largest = want_max != negative
+                mag = 0
+                for p in range(d - 1, -1, -1):
+                    pw = key_words(ops.ptrs[p], key, scratch + p * BITSET_WORDS)
+                    any_bits = 0
+                    for j in range(BITSET_WORDS):
+                        if largest:
+                            tmp[j] = group[j] & (pw[j] if pw != NULL else 0)
+                        else:
+                            tmp[j] = group[j] & ~(pw[j] if pw != NULL else 0)
+                        any_bits |= tmp[j]
+                    if any_bits:
+                        swap = group
+                        group = tmp
+                        tmp = swap
+                        if largest:
+                            mag |= (<uint64_t>1) << p
+                    elif not largest:
+                        mag |= (<uint64_t>1) << p
+                count = 0
+                for j in range(BITSET_WORDS):
+                    count += popcount64(group[j])
+                if not found:
+                    better = True
+                elif negative != best_neg:
+                    better = (not negative) if want_max else negative
+                elif negative:
+                    better = (mag < best_mag) if want_max else (mag > best_mag)
+                else:
+                    better = (mag > best_mag) if want_max else (mag < best_mag)
+                if better:
+                    found = True
+                    best_neg = negative
+                    best_mag = mag
+                    best_count = count
+                elif negative == best_neg and mag == best_mag:
+                    best_count += count
+    finally:
+        free(scratch)
+    if not found:
+        return None
+    return (-<object>best_mag if best_neg else <object>best_mag), best_count
+
+
+cdef inline bint _only(const uint64_t* group, const uint64_t* negs) noexcept nogil:
+    """True if every record in group is negative (group ⊆ negs)."""
+    cdef Py_ssize_t j
+    for j in range(BITSET_WORDS):
+        if group[j] & ~negs[j]:
+            return False
+    return True
