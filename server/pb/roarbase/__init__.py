@@ -1,0 +1,1 @@
+"""Generated code for the proto package roarbase (`make proto`)."""

@@ -1,0 +1,1 @@
+"""Generated code for the proto package roarbase.v1 (`make proto` from proto/roarbase/v1/)."""
