@@ -415,7 +415,7 @@ cdef class FrozenBitmap:
         return rb_and_card(&self.rb, &_other(other).rb) != 0
 
     def __hash__(self):
-        cdef uint64_t h = 0xcbf29ce484222325, x
+        cdef uint64_t h = 0xcbf29ce484222325ULL, x
         cdef uint64_t* w
         cdef int64_t i
         cdef int32_t j
@@ -426,11 +426,11 @@ cdef class FrozenBitmap:
         try:
             for i in range(self.rb.n):
                 c_fill_words(&self.rb.cs[i], w)
-                h = (h ^ self.rb.keys[i]) * 0x100000001b3
+                h = (h ^ self.rb.keys[i]) * 0x100000001b3ULL
                 for j in range(BITSET_WORDS):
                     x = w[j]
                     if x:
-                        h = (h ^ x ^ <uint64_t>j) * 0x100000001b3
+                        h = (h ^ x ^ <uint64_t>j) * 0x100000001b3ULL
         finally:
             free(w)
         self.hash_value = <Py_hash_t>(h >> 2)
@@ -550,7 +550,7 @@ cdef class FrozenBitmap:
         return res
 
     def difference(self, *others):
-        res = self.copy()
+        cdef FrozenBitmap res = self.copy()
         for o in others:
             res = res._binop(o, OP_ANDNOT)
         return res
