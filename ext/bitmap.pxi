@@ -1010,3 +1010,10 @@ cdef class Bitmap(FrozenBitmap):
             self.rb.cs = <container_t*>xrealloc(self.rb.cs, <size_t>self.rb.n * sizeof(container_t))
             self.rb.cap = self.rb.n
         return saved
+
+
+def _simd_level(int level=-1):
+    """The word-kernel level in use: 0 portable C, 1 SSSE3, 2 AVX2, 3 AVX-512 (chosen
+    from the CPU at import). Passing a lower level forces it, so that tests can run every
+    code path on one machine; never raises above what the CPU supports."""
+    return rbk_set_level(level)

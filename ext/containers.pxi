@@ -7,7 +7,472 @@
 # bitmap built from the same values has the same container kinds (and the same bytes).
 
 cdef extern from *:
-    """
+    r"""
+    /* ---- word kernels with runtime CPU dispatch ----------------------------------------
+       Level 0: portable C (four independent popcount accumulators).
+       Level 1: x86-64 with SSSE3 (16-bit block compares for sorted arrays).
+       Level 2: AVX2 (Harley-Seal popcount; 8x8 all-pairs array compares).
+       Level 3: AVX-512F + VPOPCNTDQ (vector popcount for bitsets; AVX2 for arrays).
+       Every vector load reads whole 1024-word bitsets or 8 array values that are known
+       to exist; every store stays inside the caller's buffer (see the array kernels). */
+    #include <stdint.h>
+    #include <string.h>
+    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && \
+        ((defined(__clang__) && __clang_major__ >= 8) || (!defined(__clang__) && __GNUC__ >= 8))
+    #  define RBK_X86 1
+    #  include <immintrin.h>
+    #else
+    #  define RBK_X86 0
+    #endif
+
+    #define RBK_WORDS 1024
+    enum { RBK_CARD = 0, RBK_AND = 1, RBK_OR = 2, RBK_XOR = 3, RBK_ANDNOT = 4 };
+
+    static int rbk_level = -1;        /* chosen once at import (rbk_init); tests may lower it */
+    static int rbk_best_level = 0;
+
+    /* -- portable ------------------------------------------------------------------------ */
+    static inline __attribute__((always_inline)) uint64_t
+    rbk_word(const uint64_t* a, const uint64_t* b, size_t i, const int op) {
+        switch (op) {
+        case RBK_AND: return a[i] & b[i];
+        case RBK_OR: return a[i] | b[i];
+        case RBK_XOR: return a[i] ^ b[i];
+        case RBK_ANDNOT: return a[i] & ~b[i];
+        default: return a[i];
+        }
+    }
+
+    static inline __attribute__((always_inline)) int32_t
+    rbk_words_scalar(const uint64_t* a, const uint64_t* b, uint64_t* out, const int op) {
+        uint64_t c0 = 0, c1 = 0, c2 = 0, c3 = 0, x0, x1, x2, x3;
+        size_t i;
+        for (i = 0; i < RBK_WORDS; i += 4) {
+            x0 = rbk_word(a, b, i, op);
+            x1 = rbk_word(a, b, i + 1, op);
+            x2 = rbk_word(a, b, i + 2, op);
+            x3 = rbk_word(a, b, i + 3, op);
+            if (out) { out[i] = x0; out[i + 1] = x1; out[i + 2] = x2; out[i + 3] = x3; }
+            c0 += (uint64_t)__builtin_popcountll(x0);
+            c1 += (uint64_t)__builtin_popcountll(x1);
+            c2 += (uint64_t)__builtin_popcountll(x2);
+            c3 += (uint64_t)__builtin_popcountll(x3);
+        }
+        return (int32_t)(c0 + c1 + c2 + c3);
+    }
+
+    /* Sorted-array merges (scalar, branch-free steps). out, when not NULL, has room for
+       min(na, nb) values (intersection) or na values (difference). */
+    static int32_t rbk_array_and_scalar(const uint16_t* a, int32_t na, const uint16_t* b,
+                                        int32_t nb, uint16_t* out) {
+        int32_t i = 0, j = 0, k = 0;
+        uint16_t x, y;
+        if (out) {
+            while (i < na && j < nb) {
+                x = a[i]; y = b[j];
+                out[k] = x;                  /* k <= min(i, j) < min(na, nb) */
+                k += x == y;
+                i += x <= y;
+                j += y <= x;
+            }
+        } else {
+            while (i < na && j < nb) {
+                x = a[i]; y = b[j];
+                k += x == y;
+                i += x <= y;
+                j += y <= x;
+            }
+        }
+        return k;
+    }
+
+    static int32_t rbk_array_andnot_scalar(const uint16_t* a, int32_t na, const uint16_t* b,
+                                           int32_t nb, uint16_t* out) {
+        int32_t i = 0, j = 0, k = 0;
+        uint16_t x, y;
+        while (i < na && j < nb) {
+            x = a[i]; y = b[j];
+            out[k] = x;                      /* k <= i < na */
+            k += x < y;
+            i += x <= y;
+            j += y <= x;
+        }
+        if (i < na) {
+            memcpy(out + k, a + i, (size_t)(na - i) * 2);
+            k += na - i;
+        }
+        return k;
+    }
+
+    #if RBK_X86
+    /* pshufb controls that move the 16-bit lanes selected by an 8-bit mask to the front */
+    static uint8_t rbk_pack16[256][16];
+
+    static void rbk_init_tables(void) {
+        int m, bit, k;
+        for (m = 0; m < 256; m++) {
+            k = 0;
+            for (bit = 0; bit < 8; bit++) {
+                if ((m >> bit) & 1) {
+                    rbk_pack16[m][2 * k] = (uint8_t)(2 * bit);
+                    rbk_pack16[m][2 * k + 1] = (uint8_t)(2 * bit + 1);
+                    k++;
+                }
+            }
+            for (; k < 8; k++) {
+                rbk_pack16[m][2 * k] = 0x80;
+                rbk_pack16[m][2 * k + 1] = 0x80;
+            }
+        }
+    }
+
+    /* -- AVX-512 popcount ---------------------------------------------------------------- */
+    static inline __attribute__((always_inline, target("avx512f,avx512vpopcntdq"))) __m512i
+    rbk_v512(const uint64_t* a, const uint64_t* b, uint64_t* out, size_t i, const int op) {
+        __m512i x = _mm512_loadu_si512((const void*)(a + i)), y;
+        if (op != RBK_CARD) {
+            y = _mm512_loadu_si512((const void*)(b + i));
+            switch (op) {
+            case RBK_AND: x = _mm512_and_si512(x, y); break;
+            case RBK_OR: x = _mm512_or_si512(x, y); break;
+            case RBK_XOR: x = _mm512_xor_si512(x, y); break;
+            default: x = _mm512_andnot_si512(y, x); break;
+            }
+        }
+        if (out) _mm512_storeu_si512((void*)(out + i), x);
+        return _mm512_popcnt_epi64(x);
+    }
+
+    static inline __attribute__((always_inline, target("avx512f,avx512vpopcntdq"))) int32_t
+    rbk_words_avx512(const uint64_t* a, const uint64_t* b, uint64_t* out, const int op) {
+        __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+        __m512i s2 = _mm512_setzero_si512(), s3 = _mm512_setzero_si512();
+        size_t i;
+        for (i = 0; i < RBK_WORDS; i += 32) {
+            s0 = _mm512_add_epi64(s0, rbk_v512(a, b, out, i, op));
+            s1 = _mm512_add_epi64(s1, rbk_v512(a, b, out, i + 8, op));
+            s2 = _mm512_add_epi64(s2, rbk_v512(a, b, out, i + 16, op));
+            s3 = _mm512_add_epi64(s3, rbk_v512(a, b, out, i + 24, op));
+        }
+        s0 = _mm512_add_epi64(_mm512_add_epi64(s0, s1), _mm512_add_epi64(s2, s3));
+        return (int32_t)_mm512_reduce_add_epi64(s0);
+    }
+
+    /* -- AVX2 Harley-Seal popcount ------------------------------------------------------- */
+    static inline __attribute__((always_inline, target("avx2"))) __m256i
+    rbk_pc256(__m256i v) {
+        /* per-byte counts by nibble lookup, summed per 64-bit lane */
+        const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+                                             0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+        const __m256i low = _mm256_set1_epi8(0x0f);
+        __m256i lo = _mm256_and_si256(v, low);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+        __m256i cnt = _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
+        return _mm256_sad_epu8(cnt, _mm256_setzero_si256());
+    }
+
+    static inline __attribute__((always_inline, target("avx2"))) __m256i
+    rbk_v256(const uint64_t* a, const uint64_t* b, uint64_t* out, size_t i, const int op) {
+        __m256i x = _mm256_loadu_si256((const __m256i*)(a + i)), y;
+        if (op != RBK_CARD) {
+            y = _mm256_loadu_si256((const __m256i*)(b + i));
+            switch (op) {
+            case RBK_AND: x = _mm256_and_si256(x, y); break;
+            case RBK_OR: x = _mm256_or_si256(x, y); break;
+            case RBK_XOR: x = _mm256_xor_si256(x, y); break;
+            default: x = _mm256_andnot_si256(y, x); break;
+            }
+        }
+        if (out) _mm256_storeu_si256((__m256i*)(out + i), x);
+        return x;
+    }
+
+    /* carry-save adder: (h, l) = the two-bit sums of a + b + c, bit by bit */
+    #define RBK_CSA(h, l, a, b, c) do {                                                  \
+            __m256i a_ = (a), b_ = (b), c_ = (c), u_ = _mm256_xor_si256(a_, b_);        \
+            (h) = _mm256_or_si256(_mm256_and_si256(a_, b_), _mm256_and_si256(u_, c_));  \
+            (l) = _mm256_xor_si256(u_, c_);                                             \
+        } while (0)
+
+    static inline __attribute__((always_inline, target("avx2"))) int32_t
+    rbk_words_avx2(const uint64_t* a, const uint64_t* b, uint64_t* out, const int op) {
+        __m256i total = _mm256_setzero_si256(), ones = _mm256_setzero_si256();
+        __m256i twos = _mm256_setzero_si256(), fours = _mm256_setzero_si256();
+        __m256i eights = _mm256_setzero_si256(), sixteens;
+        __m256i twosA, twosB, foursA, foursB, eightsA, eightsB;
+        uint64_t lanes[4];
+        size_t i;
+        for (i = 0; i < RBK_WORDS; i += 64) {            /* 16 vectors of 4 words */
+            RBK_CSA(twosA, ones, ones, rbk_v256(a, b, out, i, op), rbk_v256(a, b, out, i + 4, op));
+            RBK_CSA(twosB, ones, ones, rbk_v256(a, b, out, i + 8, op), rbk_v256(a, b, out, i + 12, op));
+            RBK_CSA(foursA, twos, twos, twosA, twosB);
+            RBK_CSA(twosA, ones, ones, rbk_v256(a, b, out, i + 16, op), rbk_v256(a, b, out, i + 20, op));
+            RBK_CSA(twosB, ones, ones, rbk_v256(a, b, out, i + 24, op), rbk_v256(a, b, out, i + 28, op));
+            RBK_CSA(foursB, twos, twos, twosA, twosB);
+            RBK_CSA(eightsA, fours, fours, foursA, foursB);
+            RBK_CSA(twosA, ones, ones, rbk_v256(a, b, out, i + 32, op), rbk_v256(a, b, out, i + 36, op));
+            RBK_CSA(twosB, ones, ones, rbk_v256(a, b, out, i + 40, op), rbk_v256(a, b, out, i + 44, op));
+            RBK_CSA(foursA, twos, twos, twosA, twosB);
+            RBK_CSA(twosA, ones, ones, rbk_v256(a, b, out, i + 48, op), rbk_v256(a, b, out, i + 52, op));
+            RBK_CSA(twosB, ones, ones, rbk_v256(a, b, out, i + 56, op), rbk_v256(a, b, out, i + 60, op));
+            RBK_CSA(foursB, twos, twos, twosA, twosB);
+            RBK_CSA(eightsB, fours, fours, foursA, foursB);
+            RBK_CSA(sixteens, eights, eights, eightsA, eightsB);
+            total = _mm256_add_epi64(total, rbk_pc256(sixteens));
+        }
+        total = _mm256_slli_epi64(total, 4);
+        total = _mm256_add_epi64(total, _mm256_slli_epi64(rbk_pc256(eights), 3));
+        total = _mm256_add_epi64(total, _mm256_slli_epi64(rbk_pc256(fours), 2));
+        total = _mm256_add_epi64(total, _mm256_slli_epi64(rbk_pc256(twos), 1));
+        total = _mm256_add_epi64(total, rbk_pc256(ones));
+        _mm256_storeu_si256((__m256i*)lanes, total);
+        return (int32_t)(lanes[0] + lanes[1] + lanes[2] + lanes[3]);
+    }
+
+    /* -- sorted uint16 arrays: 8x8 block compares ------------------------------------------
+       mask bit t is set when lane t of va equals some lane of vb. */
+    static inline __attribute__((always_inline, target("ssse3"))) unsigned
+    rbk_match_sse(__m128i va, __m128i vb) {
+        __m128i m = _mm_cmpeq_epi16(va, vb);
+        m = _mm_or_si128(m, _mm_cmpeq_epi16(va, _mm_alignr_epi8(vb, vb, 2)));
+        m = _mm_or_si128(m, _mm_cmpeq_epi16(va, _mm_alignr_epi8(vb, vb, 4)));
+        m = _mm_or_si128(m, _mm_cmpeq_epi16(va, _mm_alignr_epi8(vb, vb, 6)));
+        m = _mm_or_si128(m, _mm_cmpeq_epi16(va, _mm_alignr_epi8(vb, vb, 8)));
+        m = _mm_or_si128(m, _mm_cmpeq_epi16(va, _mm_alignr_epi8(vb, vb, 10)));
+        m = _mm_or_si128(m, _mm_cmpeq_epi16(va, _mm_alignr_epi8(vb, vb, 12)));
+        m = _mm_or_si128(m, _mm_cmpeq_epi16(va, _mm_alignr_epi8(vb, vb, 14)));
+        return (unsigned)_mm_movemask_epi8(_mm_packs_epi16(m, _mm_setzero_si128()));
+    }
+
+    static inline __attribute__((always_inline, target("avx2"))) unsigned
+    rbk_match_avx2(__m128i va, __m128i vb) {
+        /* lane 0 of B holds vb, lane 1 vb rotated by four values; four in-lane rotations
+           then cover all eight rotations */
+        __m256i A = _mm256_broadcastsi128_si256(va);
+        __m256i B = _mm256_inserti128_si256(_mm256_castsi128_si256(vb), _mm_alignr_epi8(vb, vb, 8), 1);
+        __m256i m = _mm256_cmpeq_epi16(A, B);
+        __m128i m2;
+        m = _mm256_or_si256(m, _mm256_cmpeq_epi16(A, _mm256_alignr_epi8(B, B, 2)));
+        m = _mm256_or_si256(m, _mm256_cmpeq_epi16(A, _mm256_alignr_epi8(B, B, 4)));
+        m = _mm256_or_si256(m, _mm256_cmpeq_epi16(A, _mm256_alignr_epi8(B, B, 6)));
+        m2 = _mm_or_si128(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+        return (unsigned)_mm_movemask_epi8(_mm_packs_epi16(m2, _mm_setzero_si128()));
+    }
+
+    /* Intersection: blocks of 8 from each side are compared all-pairs; the block with the
+       smaller last value moves on (both on a tie). A value is found exactly once: the
+       blocks holding its two copies are current together at some step, and no other pair
+       of blocks can contain it. The unfinished tails are merged by the scalar code, which
+       is correct because the current pair of blocks has not been compared yet when the
+       loop stops. Stores: 8 lanes at out + k only while k + 8 <= cap. */
+    #define RBK_ARRAY_AND_SIMD(NAME, TARGET, MATCH)                                        \
+    static __attribute__((target(TARGET))) int32_t                                         \
+    NAME(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb, uint16_t* out,      \
+         int32_t cap) {                                                                    \
+        int32_t i = 0, j = 0, k = 0, c;                                                    \
+        uint16_t amax, bmax, tmp[8];                                                       \
+        __m128i va, vb, packed;                                                            \
+        unsigned m;                                                                        \
+        if (na >= 8 && nb >= 8) {                                                          \
+            for (;;) {                                                                     \
+                va = _mm_loadu_si128((const __m128i*)(a + i));                             \
+                vb = _mm_loadu_si128((const __m128i*)(b + j));                             \
+                m = MATCH(va, vb);                                                         \
+                amax = a[i + 7];                                                           \
+                bmax = b[j + 7];                                                           \
+                c = __builtin_popcount(m);                                                 \
+                if (out) {                                                                 \
+                    packed = _mm_shuffle_epi8(va, _mm_loadu_si128((const __m128i*)rbk_pack16[m])); \
+                    if (k + 8 <= cap) {                                                    \
+                        _mm_storeu_si128((__m128i*)(out + k), packed);                     \
+                    } else {                                                               \
+                        _mm_storeu_si128((__m128i*)tmp, packed);                           \
+                        memcpy(out + k, tmp, (size_t)c * 2);                               \
+                    }                                                                      \
+                }                                                                          \
+                k += c;                                                                    \
+                i += amax <= bmax ? 8 : 0;                                                 \
+                j += bmax <= amax ? 8 : 0;                                                 \
+                if (i + 8 > na || j + 8 > nb) break;                                       \
+            }                                                                              \
+        }                                                                                  \
+        return k + rbk_array_and_scalar(a + i, na - i, b + j, nb - j, out ? out + k : NULL); \
+    }
+
+    /* Difference a - b: `found` collects the current a block's matches over the b blocks
+       it meets; when the a block is done its unmatched lanes are written. k <= i always,
+       so the 8-lane store at out + k ends at or before a's own length (out has na room). */
+    #define RBK_ARRAY_ANDNOT_SIMD(NAME, TARGET, MATCH)                                     \
+    static __attribute__((target(TARGET))) int32_t                                         \
+    NAME(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb, uint16_t* out) {    \
+        int32_t i = 0, j = 0, k = 0, t;                                                    \
+        uint16_t amax, bmax, x;                                                            \
+        __m128i va, vb;                                                                    \
+        unsigned found = 0, keep, adv;                                                     \
+        if (na >= 8 && nb >= 8) {                                                          \
+            for (;;) {                                                                     \
+                va = _mm_loadu_si128((const __m128i*)(a + i));                             \
+                vb = _mm_loadu_si128((const __m128i*)(b + j));                             \
+                found |= MATCH(va, vb);                                                    \
+                amax = a[i + 7];                                                           \
+                bmax = b[j + 7];                                                           \
+                adv = amax <= bmax;                                                        \
+                keep = adv ? (~found & 0xFFu) : 0u;                                        \
+                _mm_storeu_si128((__m128i*)(out + k),                                      \
+                    _mm_shuffle_epi8(va, _mm_loadu_si128((const __m128i*)rbk_pack16[keep]))); \
+                k += __builtin_popcount(keep);                                             \
+                found = adv ? 0u : found;                                                  \
+                i += adv ? 8 : 0;                                                          \
+                j += bmax <= amax ? 8 : 0;                                                 \
+                if (i + 8 > na || j + 8 > nb) break;                                       \
+            }                                                                              \
+        }                                                                                  \
+        /* a[i..] against b[j..]; lanes of the current block already found are skipped */ \
+        for (t = i; t < na; t++) {                                                         \
+            if (t - i < 8 && ((found >> (t - i)) & 1)) continue;                           \
+            x = a[t];                                                                      \
+            while (j < nb && b[j] < x) j++;                                                \
+            if (j < nb && b[j] == x) continue;                                             \
+            out[k++] = x;                                                                  \
+        }                                                                                  \
+        return k;                                                                          \
+    }
+
+    RBK_ARRAY_AND_SIMD(rbk_array_and_sse, "ssse3,popcnt", rbk_match_sse)
+    RBK_ARRAY_AND_SIMD(rbk_array_and_avx2, "avx2,popcnt", rbk_match_avx2)
+    RBK_ARRAY_ANDNOT_SIMD(rbk_array_andnot_sse, "ssse3,popcnt", rbk_match_sse)
+    RBK_ARRAY_ANDNOT_SIMD(rbk_array_andnot_avx2, "avx2,popcnt", rbk_match_avx2)
+
+    static __attribute__((target("avx512f,avx512vpopcntdq"))) int32_t
+    rbk_card_avx512(const uint64_t* a) { return rbk_words_avx512(a, NULL, NULL, RBK_CARD); }
+    static __attribute__((target("avx512f,avx512vpopcntdq"))) int32_t
+    rbk_and_card_avx512(const uint64_t* a, const uint64_t* b) { return rbk_words_avx512(a, b, NULL, RBK_AND); }
+    static __attribute__((target("avx512f,avx512vpopcntdq"))) int32_t
+    rbk_op_avx512(const uint64_t* a, const uint64_t* b, uint64_t* out, int op) {
+        switch (op) {
+        case RBK_AND: return rbk_words_avx512(a, b, out, RBK_AND);
+        case RBK_OR: return rbk_words_avx512(a, b, out, RBK_OR);
+        case RBK_XOR: return rbk_words_avx512(a, b, out, RBK_XOR);
+        default: return rbk_words_avx512(a, b, out, RBK_ANDNOT);
+        }
+    }
+    static __attribute__((target("avx2"))) int32_t
+    rbk_card_avx2(const uint64_t* a) { return rbk_words_avx2(a, NULL, NULL, RBK_CARD); }
+    static __attribute__((target("avx2"))) int32_t
+    rbk_and_card_avx2(const uint64_t* a, const uint64_t* b) { return rbk_words_avx2(a, b, NULL, RBK_AND); }
+    static __attribute__((target("avx2"))) int32_t
+    rbk_op_avx2(const uint64_t* a, const uint64_t* b, uint64_t* out, int op) {
+        switch (op) {
+        case RBK_AND: return rbk_words_avx2(a, b, out, RBK_AND);
+        case RBK_OR: return rbk_words_avx2(a, b, out, RBK_OR);
+        case RBK_XOR: return rbk_words_avx2(a, b, out, RBK_XOR);
+        default: return rbk_words_avx2(a, b, out, RBK_ANDNOT);
+        }
+    }
+    #endif /* RBK_X86 */
+
+    static int32_t rbk_card_scalar(const uint64_t* a) { return rbk_words_scalar(a, NULL, NULL, RBK_CARD); }
+    static int32_t rbk_and_card_scalar(const uint64_t* a, const uint64_t* b) { return rbk_words_scalar(a, b, NULL, RBK_AND); }
+    static int32_t rbk_op_scalar(const uint64_t* a, const uint64_t* b, uint64_t* out, int op) {
+        switch (op) {
+        case RBK_AND: return rbk_words_scalar(a, b, out, RBK_AND);
+        case RBK_OR: return rbk_words_scalar(a, b, out, RBK_OR);
+        case RBK_XOR: return rbk_words_scalar(a, b, out, RBK_XOR);
+        default: return rbk_words_scalar(a, b, out, RBK_ANDNOT);
+        }
+    }
+
+    /* -- dispatch ---------------------------------------------------------------------- */
+    static void rbk_init(void) {
+        int level = 0;
+    #if RBK_X86
+        rbk_init_tables();
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("ssse3") && __builtin_cpu_supports("popcnt")) level = 1;
+        if (level == 1 && __builtin_cpu_supports("avx2")) level = 2;
+        if (level == 2 && __builtin_cpu_supports("avx512f") &&
+            __builtin_cpu_supports("avx512vpopcntdq")) level = 3;
+    #endif
+        rbk_best_level = level;
+        rbk_level = level;
+    }
+
+    /* Select a lower level (tests exercise every code path); returns the level in use. */
+    static int rbk_set_level(int level) {
+        if (rbk_level < 0) rbk_init();
+        if (level >= 0) rbk_level = level < rbk_best_level ? level : rbk_best_level;
+        return rbk_level;
+    }
+
+    static inline int rbk_lvl(void) {
+        if (__builtin_expect(rbk_level < 0, 0)) rbk_init();
+        return rbk_level;
+    }
+
+    /* popcount of a 1024-word bitset */
+    static int32_t rbk_card(const uint64_t* w) {
+    #if RBK_X86
+        switch (rbk_lvl()) {
+        case 3: return rbk_card_avx512(w);
+        case 2: return rbk_card_avx2(w);
+        default: break;
+        }
+    #endif
+        return rbk_card_scalar(w);
+    }
+
+    /* popcount of a & b */
+    static int32_t rbk_and_card(const uint64_t* a, const uint64_t* b) {
+    #if RBK_X86
+        switch (rbk_lvl()) {
+        case 3: return rbk_and_card_avx512(a, b);
+        case 2: return rbk_and_card_avx2(a, b);
+        default: break;
+        }
+    #endif
+        return rbk_and_card_scalar(a, b);
+    }
+
+    /* out = a op b (op: RBK_AND, RBK_OR, RBK_XOR, RBK_ANDNOT); returns popcount(out) */
+    static int32_t rbk_op(const uint64_t* a, const uint64_t* b, uint64_t* out, int op) {
+    #if RBK_X86
+        switch (rbk_lvl()) {
+        case 3: return rbk_op_avx512(a, b, out, op);
+        case 2: return rbk_op_avx2(a, b, out, op);
+        default: break;
+        }
+    #endif
+        return rbk_op_scalar(a, b, out, op);
+    }
+
+    /* |a ∩ b| for sorted uint16 arrays, written to out (room for min(na, nb)) unless NULL */
+    static int32_t rbk_array_and(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
+                                 uint16_t* out) {
+        int32_t cap = na < nb ? na : nb;
+    #if RBK_X86
+        switch (rbk_lvl()) {
+        case 3: case 2: return rbk_array_and_avx2(a, na, b, nb, out, cap);
+        case 1: return rbk_array_and_sse(a, na, b, nb, out, cap);
+        default: break;
+        }
+    #endif
+        (void)cap;
+        return rbk_array_and_scalar(a, na, b, nb, out);
+    }
+
+    /* a - b for sorted uint16 arrays into out (room for na) */
+    static int32_t rbk_array_andnot(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
+                                    uint16_t* out) {
+    #if RBK_X86
+        switch (rbk_lvl()) {
+        case 3: case 2: return rbk_array_andnot_avx2(a, na, b, nb, out);
+        case 1: return rbk_array_andnot_sse(a, na, b, nb, out);
+        default: break;
+        }
+    #endif
+        return rbk_array_andnot_scalar(a, na, b, nb, out);
+    }
+
     static inline int rb_popcount64(uint64_t x) { return __builtin_popcountll(x); }
     static inline int rb_ctz64(uint64_t x) { return __builtin_ctzll(x); }
     static inline int rb_clz64(uint64_t x) { return __builtin_clzll(x); }
@@ -19,6 +484,22 @@ cdef extern from *:
     int popcount64 "rb_popcount64"(uint64_t x) noexcept nogil
     int ctz64 "rb_ctz64"(uint64_t x) noexcept nogil
     int clz64 "rb_clz64"(uint64_t x) noexcept nogil
+    enum:
+        RBK_AND
+        RBK_OR
+        RBK_XOR
+        RBK_ANDNOT
+    void rbk_init() noexcept nogil
+    int rbk_set_level(int level) noexcept nogil
+    int32_t rbk_card(const uint64_t* w) noexcept nogil
+    int32_t rbk_and_card(const uint64_t* a, const uint64_t* b) noexcept nogil
+    int32_t rbk_op(const uint64_t* a, const uint64_t* b, uint64_t* out, int op) noexcept nogil
+    int32_t rbk_array_and(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
+                          uint16_t* out) noexcept nogil
+    int32_t rbk_array_andnot(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
+                             uint16_t* out) noexcept nogil
+
+rbk_init()      # pick the CPU's kernels once, at import
 
 
 
@@ -41,10 +522,7 @@ cdef void* xrealloc(void* old, size_t size) except NULL nogil:
 # --- word-level helpers (ranges are half-open [lo, hi), hi <= 65536) ---------------------
 
 cdef inline int32_t words_card(const uint64_t* w) noexcept nogil:
-    cdef int32_t i, card = 0
-    for i in range(BITSET_WORDS):
-        card += popcount64(w[i])
-    return card
+    return rbk_card(w)
 
 
 cdef inline uint64_t mask_from(uint32_t lo) noexcept nogil:
@@ -106,6 +584,20 @@ cdef int32_t words_range_card(const uint64_t* w, uint32_t lo, uint32_t hi) noexc
     for i in range(fw + 1, lw):
         card += popcount64(w[i])
     return card + popcount64(w[lw] & mask_upto(hi - 1))
+
+
+cdef int32_t words_and_to_array(const uint64_t* wa, const uint64_t* wb,
+                                uint16_t* out) noexcept nogil:
+    """The values of wa & wb, in order (out has room for their count)."""
+    cdef int32_t i, k = 0
+    cdef uint64_t x
+    for i in range(BITSET_WORDS):
+        x = wa[i] & wb[i]
+        while x:
+            out[k] = <uint16_t>((i << 6) + ctz64(x))
+            k += 1
+            x &= x - 1
+    return k
 
 
 cdef int32_t words_to_array(const uint64_t* w, uint16_t* out) noexcept nogil:
@@ -840,10 +1332,7 @@ cdef int32_t c_and_card(const container_t* a, const container_t* b) noexcept nog
     if a.kind == KIND_BITSET:
         wa = <uint64_t*>a.data
         if b.kind == KIND_BITSET:
-            wb = <uint64_t*>b.data
-            for i in range(BITSET_WORDS):
-                k += popcount64(wa[i] & wb[i])
-            return k
+            return rbk_and_card(wa, <uint64_t*>b.data)
         if c_is_full(b):
             return a.card
         r = <uint16_t*>b.data
@@ -885,20 +1374,29 @@ cdef int c_and(const container_t* a, const container_t* b, container_t* out) exc
     if a.kind == KIND_BITSET:
         if b.kind == KIND_RUN and c_is_full(b):
             return c_copy(out, a)
-        w = <uint64_t*>xmalloc(BITSET_WORDS * 8)
         wa = <uint64_t*>a.data
-        card = 0
         if b.kind == KIND_BITSET:
             wb = <uint64_t*>b.data
-            for i in range(BITSET_WORDS):
-                w[i] = wa[i] & wb[i]
-                card += popcount64(w[i])
-        else:
-            c_fill_words(b, w)
-            for i in range(BITSET_WORDS):
-                w[i] &= wa[i]
-                card += popcount64(w[i])
-        return c_from_words(out, w, card)
+            card = rbk_and_card(wa, wb)
+            if card == 0:
+                return 0
+            if card <= MAX_ARRAY:
+                buf = <uint16_t*>xmalloc(<size_t>card * 2)
+                words_and_to_array(wa, wb, buf)
+                out.data = buf
+                out.kind = KIND_ARRAY
+                out.card = card
+                out.n = card
+                out.cap = card
+                return 0
+            w = <uint64_t*>xmalloc(BITSET_WORDS * 8)
+            rbk_op(wa, wb, w, RBK_AND)
+            out.data = w
+            out.kind = KIND_BITSET
+            out.card = card
+            return 0
+        w = c_words(b)                      # b is a run container
+        return c_from_words(out, w, rbk_op(w, wa, w, RBK_AND))
     # run & run
     if c_is_full(a):
         return c_copy(out, b)
@@ -970,6 +1468,7 @@ cdef int32_t runs_or(const uint16_t* a, int32_t na, const uint16_t* b, int32_t n
 
 cdef int c_or(const container_t* a, const container_t* b, container_t* out) except -1 nogil:
     cdef int32_t i, card, n
+    cdef uint32_t s, e
     cdef uint64_t* w
     cdef const uint64_t* wb
     cdef uint16_t* buf
@@ -1013,10 +1512,18 @@ cdef int c_or(const container_t* a, const container_t* b, container_t* out) exce
         c_set_runs(out, buf, n, card)
         return c_normalize_run(out)
     # a is an array or a bitset, b is a bitset or a run: the result is a bitset
-    if a.kind == KIND_BITSET:
+    if a.kind == KIND_BITSET and b.kind == KIND_BITSET:
+        w = <uint64_t*>xmalloc(BITSET_WORDS * 8)
+        card = rbk_op(<uint64_t*>a.data, <uint64_t*>b.data, w, RBK_OR)
+    elif a.kind == KIND_BITSET:
         w = c_words(a)
-        c_or_into_words(b, w)
-        card = words_card(w)
+        card = a.card
+        av = <uint16_t*>b.data
+        for i in range(b.n):
+            s = av[2 * i]
+            e = s + av[2 * i + 1] + 1
+            card += <int32_t>(e - s) - words_range_card(w, s, e)
+            words_set_range(w, s, e)
     else:
         w = c_words(b)
         av = <uint16_t*>a.data
@@ -1092,6 +1599,7 @@ cdef int32_t array_andnot(const container_t* a, const container_t* b,
 
 cdef int c_xor(const container_t* a, const container_t* b, container_t* out) except -1 nogil:
     cdef int32_t i, card
+    cdef uint32_t v, s, e
     cdef uint64_t* w
     cdef const uint64_t* wb
     cdef const uint16_t* av
@@ -1113,25 +1621,31 @@ cdef int c_xor(const container_t* a, const container_t* b, container_t* out) exc
         return 0
     if a.kind == KIND_ARRAY:
         w = c_words(b)
+        card = b.card
         av = <uint16_t*>a.data
         for i in range(a.n):
-            w[av[i] >> 6] ^= (<uint64_t>1) << (av[i] & 63)
-        return c_from_words(out, w, words_card(w))
+            v = av[i]
+            card += 1 - 2 * <int32_t>((w[v >> 6] >> (v & 63)) & 1)
+            w[v >> 6] ^= (<uint64_t>1) << (v & 63)
+        return c_from_words(out, w, card)
+    if b.kind == KIND_BITSET:           # so a is a bitset too
+        w = <uint64_t*>xmalloc(BITSET_WORDS * 8)
+        card = rbk_op(<uint64_t*>a.data, <uint64_t*>b.data, w, RBK_XOR)
+        return c_from_words(out, w, card)
     w = c_words(a)
-    card = 0
-    if b.kind == KIND_BITSET:
-        wb = <uint64_t*>b.data
-        for i in range(BITSET_WORDS):
-            w[i] ^= wb[i]
-    else:
-        av = <uint16_t*>b.data
-        for i in range(b.n):
-            words_flip_range(w, av[2 * i], <uint32_t>av[2 * i] + av[2 * i + 1] + 1)
-    return c_from_words(out, w, words_card(w))
+    card = a.card
+    av = <uint16_t*>b.data
+    for i in range(b.n):
+        s = av[2 * i]
+        e = s + av[2 * i + 1] + 1
+        card += <int32_t>(e - s) - 2 * words_range_card(w, s, e)
+        words_flip_range(w, s, e)
+    return c_from_words(out, w, card)
 
 
 cdef int c_andnot(const container_t* a, const container_t* b, container_t* out) except -1 nogil:
     cdef int32_t i, card
+    cdef uint32_t v, s, e
     cdef uint64_t* w
     cdef const uint64_t* wb
     cdef const uint16_t* bv
@@ -1151,20 +1665,29 @@ cdef int c_andnot(const container_t* a, const container_t* b, container_t* out) 
         return 0
     if b.kind == KIND_RUN and c_is_full(b):
         return 0
-    w = c_words(a)
     if b.kind == KIND_BITSET:
-        wb = <uint64_t*>b.data
-        for i in range(BITSET_WORDS):
-            w[i] &= ~wb[i]
-    elif b.kind == KIND_RUN:
-        bv = <uint16_t*>b.data
+        if a.kind == KIND_BITSET:
+            w = <uint64_t*>xmalloc(BITSET_WORDS * 8)
+            card = rbk_op(<uint64_t*>a.data, <uint64_t*>b.data, w, RBK_ANDNOT)
+        else:
+            w = c_words(a)
+            card = rbk_op(w, <uint64_t*>b.data, w, RBK_ANDNOT)
+        return c_from_words(out, w, card)
+    w = c_words(a)
+    card = a.card
+    bv = <uint16_t*>b.data
+    if b.kind == KIND_RUN:
         for i in range(b.n):
-            words_clear_range(w, bv[2 * i], <uint32_t>bv[2 * i] + bv[2 * i + 1] + 1)
+            s = bv[2 * i]
+            e = s + bv[2 * i + 1] + 1
+            card -= words_range_card(w, s, e)
+            words_clear_range(w, s, e)
     else:
-        bv = <uint16_t*>b.data
         for i in range(b.n):
-            w[bv[i] >> 6] &= ~((<uint64_t>1) << (bv[i] & 63))
-    return c_from_words(out, w, words_card(w))
+            v = bv[i]
+            card -= <int32_t>((w[v >> 6] >> (v & 63)) & 1)
+            w[v >> 6] &= ~((<uint64_t>1) << (v & 63))
+    return c_from_words(out, w, card)
 
 
 cdef bint c_equal(const container_t* a, const container_t* b) noexcept nogil:
