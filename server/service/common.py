@@ -1,0 +1,160 @@
+"""Small shared pieces of the service layer: ids, names, timestamps, JSON merge, pages."""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Generic, Mapping, Optional, Sequence, TypeVar
+
+from server.service.context import ServiceContext
+from server.service.errors import InvalidParameter, MissingParameter
+
+T = TypeVar("T")
+
+NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,64}\Z")
+# Path words of the HTTP faces (`/v1/databases/current/`) and dot segments.
+RESERVED_NAMES = frozenset({"current", ".", ".."})
+EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\Z")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def parse_id(value: Any) -> Optional[str]:
+    """The canonical (lower-case UUID) form of an id given as a UUID or as the unpadded
+    base64url of its 16 bytes (API.md C4); None when it is neither."""
+    if not isinstance(value, str):
+        return None
+    if len(value) == 22 and re.fullmatch(r"[A-Za-z0-9_-]{22}", value):
+        try:
+            return str(uuid.UUID(bytes=base64.urlsafe_b64decode(value + "==")))
+        except (binascii.Error, ValueError):
+            return None
+    if len(value) != 36:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+def id_b64(canonical: str) -> str:
+    """The /v1 rendering of an id: unpadded base64url of the UUID's 16 bytes."""
+    return base64.urlsafe_b64encode(uuid.UUID(canonical).bytes).rstrip(b"=").decode("ascii")
+
+
+def check_name(value: Any, what: str) -> str:
+    """A user-given resource name: [A-Za-z0-9._-]{1,64}, not a reserved word."""
+    if value is None or value == "":
+        raise MissingParameter(f"{what} name is required", data={"type": what, "key": "name"})
+    if not isinstance(value, str) or not NAME_RE.match(value) or value.lower() in RESERVED_NAMES:
+        raise InvalidParameter(
+            f"invalid {what} name {value!r}: use 1-64 letters, digits, '.', '_' or '-' (not a reserved word)",
+            name="INVALID_NAME", data={"type": what, "key": str(value)[:64]})
+    return value
+
+
+def check_email(value: Any) -> str:
+    if not value:
+        raise MissingParameter("email is required", data={"key": "email"})
+    if not isinstance(value, str) or not EMAIL_RE.match(value):
+        raise InvalidParameter(f"invalid email {str(value)[:80]!r}", name="INVALID_EMAIL", data={"key": "email"})
+    return value
+
+
+def check_text(value: Any, what: str, *, max_len: int = 1024) -> str:
+    if not isinstance(value, str) or len(value) > max_len:
+        raise InvalidParameter(f"{what} must be text of at most {max_len} characters", data={"key": what})
+    return value
+
+
+def check_object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidParameter(f"{what} must be a JSON object", data={"key": what})
+    try:
+        return dict(json.loads(dumps(value)))
+    except (TypeError, ValueError):
+        raise InvalidParameter(f"{what} must be JSON-serialisable", data={"key": what}) from None
+
+
+def iso(ts: Optional[float]) -> Optional[str]:
+    """RFC 3339 UTC with a Z, as in FB's samples (`2019-08-24T14:15:22Z`)."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+
+def loads(text: str) -> Any:
+    return json.loads(text)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: objects merge recursively, null deletes, anything else replaces."""
+    if not isinstance(patch, Mapping):
+        return patch
+    out = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list: FB's {next, resources}; next is "" on the last page."""
+
+    resources: list[T]
+    next: str = ""
+
+
+def page_limit(ctx: ServiceContext, limit: Optional[int]) -> int:
+    """The page size: the default when absent, capped at limits.max_page_size."""
+    limits = ctx.config.limits
+    if limit is None:
+        return limits.default_page_size
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise InvalidParameter("limit must be a positive integer", data={"key": "limit"})
+    return min(limit, limits.max_page_size)
+
+
+def _encode_cursor(created_at: float, ident: str) -> str:
+    return base64.urlsafe_b64encode(dumps([created_at, ident]).encode()).rstrip(b"=").decode("ascii")
+
+
+def _decode_cursor(token: str) -> tuple[float, str]:
+    try:
+        created_at, ident = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if isinstance(created_at, (int, float)) and isinstance(ident, str):
+            return float(created_at), ident
+    except (binascii.Error, ValueError, TypeError):
+        pass
+    raise InvalidParameter("invalid page token", name="INVALID_PAGE_TOKEN", data={"key": "next"})
+
+
+def paginate(ctx: ServiceContext, select: str, params: Sequence[Any], *, limit: Optional[int],
+             next_token: Optional[str], prefix: str = "") -> tuple[list[Any], str]:
+    """Rows of `select` (which must end in a WHERE clause) in (created_at, id) order, one
+    page at a time; the token names the last row seen, so inserts never shift a page."""
+    n = page_limit(ctx, limit)
+    sql, args = select, list(params)
+    if next_token:
+        created_at, ident = _decode_cursor(next_token)
+        sql += f" AND ({prefix}created_at > ? OR ({prefix}created_at = ? AND {prefix}id > ?))"
+        args += [created_at, created_at, ident]
+    sql += f" ORDER BY {prefix}created_at, {prefix}id LIMIT ?"
+    rows = ctx.store.all(sql, args + [n + 1])
+    if len(rows) <= n:
+        return rows, ""
+    last = rows[n - 1]
+    return rows[:n], _encode_cursor(last["created_at"], last["id"])

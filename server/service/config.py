@@ -1,0 +1,132 @@
+"""The service configuration: one frozen object, built by the CLI (defaults < TOML < env <
+flags) and handed in. Nothing in the service layer reads the environment or a file itself.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Optional
+
+from engine.pql.parser import MAX_QUERY_BYTES as ENGINE_MAX_QUERY_BYTES
+from server.service.errors import InvalidParameter
+
+MAX_LEEWAY_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every limit the server enforces; service properties report exactly these numbers.
+
+    Enforced here: max_databases_per_org (databases.create_database), max_query_bytes and
+    query_timeout_seconds (query), max_page_size/default_page_size (every list).
+    Enforced by the faces on this same object: max_payload_bytes (HTTP body, gRPC message).
+    Enforced by the sources service: max_sources_per_database.
+    """
+
+    max_databases_per_org: int = 64
+    max_query_bytes: int = ENGINE_MAX_QUERY_BYTES
+    query_timeout_seconds: float = 60.0
+    max_payload_bytes: int = 16 << 20
+    max_sources_per_database: int = 16
+    max_page_size: int = 64
+    default_page_size: int = 20
+
+    def __post_init__(self) -> None:
+        for name in ("max_databases_per_org", "max_query_bytes", "max_payload_bytes", "max_sources_per_database",
+                     "max_page_size", "default_page_size"):
+            if getattr(self, name) < 1:
+                raise InvalidParameter(f"limits.{name} must be at least 1")
+        if self.max_query_bytes > ENGINE_MAX_QUERY_BYTES:
+            raise InvalidParameter(f"limits.max_query_bytes cannot exceed the engine's {ENGINE_MAX_QUERY_BYTES}")
+        if self.default_page_size > self.max_page_size:
+            raise InvalidParameter("limits.default_page_size cannot exceed limits.max_page_size")
+        if self.query_timeout_seconds <= 0:
+            raise InvalidParameter("limits.query_timeout_seconds must be positive")
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    """Access tokens (JWT, HS256 with the per-server secret) and refresh tokens."""
+
+    issuer: str = "roarbase"
+    audience: str = "roarbase-api"
+    access_ttl_seconds: int = 15 * 60
+    refresh_ttl_seconds: int = 30 * 24 * 3600
+    leeway_seconds: int = 10
+
+    def __post_init__(self) -> None:
+        if not self.issuer or not self.audience:
+            raise InvalidParameter("tokens.issuer and tokens.audience must be set")
+        if self.access_ttl_seconds < 1 or self.refresh_ttl_seconds < self.access_ttl_seconds:
+            raise InvalidParameter("token lifetimes: access >= 1 s and refresh >= access")
+        if not 0 <= self.leeway_seconds <= MAX_LEEWAY_SECONDS:
+            raise InvalidParameter(f"tokens.leeway_seconds must be within 0..{MAX_LEEWAY_SECONDS}")
+
+
+@dataclass(frozen=True)
+class PasswordHashing:
+    """argon2id parameters (argon2-cffi's defaults are RFC 9106's low-memory profile)."""
+
+    time_cost: int = 3
+    memory_cost_kib: int = 64 * 1024
+    parallelism: int = 4
+    min_password_length: int = 8
+
+
+@dataclass(frozen=True)
+class BootstrapSettings:
+    """The org and root account created on the first start on an empty data dir.
+
+    root_password None: a password is generated and handed back once (BootstrapResult).
+    """
+
+    org_name: str = "default"
+    root_email: str = "root@localhost"
+    root_name: str = "root"
+    root_password: Optional[str] = None
+
+
+def _memory_gb() -> float:
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / (1 << 30), 1)
+    except (ValueError, OSError, AttributeError):
+        return 0.0
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Everything the service layer is told. `data_dir` holds meta.db and databases/<id>/."""
+
+    data_dir: str
+    limits: Limits = field(default_factory=Limits)
+    tokens: TokenSettings = field(default_factory=TokenSettings)
+    passwords: PasswordHashing = field(default_factory=PasswordHashing)
+    bootstrap: BootstrapSettings = field(default_factory=BootstrapSettings)
+    invite_ttl_seconds: int = 7 * 24 * 3600
+    tombstone_days: float = 7.0
+    # Power-loss durability for meta.db (SQLite synchronous=FULL) and the engines (fsync on
+    # every commit). False keeps both safe against a process kill only (tests, dev).
+    fsync: bool = True
+    shape_name: str = "local"
+    shape_cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
+    shape_memory_gb: float = field(default_factory=_memory_gb)
+    query_base_url: str = ""
+    # BULK INSERT ... INPUT 'FILE' reads a file on the server: refused unless the path is
+    # absolute and inside this directory (None: refused always).
+    sql_file_dir: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if not self.data_dir:
+            raise InvalidParameter("data_dir must be set")
+        if self.invite_ttl_seconds < 1:
+            raise InvalidParameter("invite_ttl_seconds must be at least 1")
+        if self.tombstone_days < 0:
+            raise InvalidParameter("tombstone_days cannot be negative")
+
+    @property
+    def meta_path(self) -> str:
+        return os.path.join(self.data_dir, "meta.db")
+
+    @property
+    def databases_dir(self) -> str:
+        return os.path.join(self.data_dir, "databases")

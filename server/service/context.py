@@ -1,0 +1,114 @@
+"""ServiceContext: what every service call is handed — config, clock, metadata store, and the
+engine data directories that are open.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from typing import Any, Callable, Optional
+
+import engine
+from server.service.config import ServiceConfig
+from server.service.errors import IncorrectState, ServiceUnavailable
+from server.service.store import MetaStore
+
+Clock = Callable[[], float]
+
+
+class ServiceContext:
+    """One running service over one data dir. Build it with bootstrap.open_service().
+
+    Holds the data dir's lock for its lifetime: a second server on the same directory is
+    refused instead of sharing meta.db and the engines' files behind each other's back.
+    """
+
+    def __init__(self, config: ServiceConfig, *, clock: Clock = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        os.makedirs(config.databases_dir, exist_ok=True)
+        self._lock_fd = os.open(os.path.join(config.data_dir, "server.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self._lock_fd)
+            raise ServiceUnavailable(f"data directory {config.data_dir} is in use by another server",
+                                     name="DATA_DIR_IN_USE") from None
+        self.store = MetaStore(config.meta_path, clock=clock, fsync=config.fsync)
+        self._engines: dict[str, engine.Holder] = {}
+        self._retired: set[str] = set()
+        self._engines_lock = threading.Lock()
+        # Notified, with `version` bumped, after every database state change (WatchDatabase
+        # waits on it; the counter means a change between a read and a wait is never missed).
+        self.changed = threading.Condition()
+        self.version = 0
+        # Set once by bootstrap on the first start: the generated root credentials.
+        self.bootstrap: Optional[Any] = None
+        self._closed = False
+
+    def now(self) -> float:
+        """Unix seconds from the injected clock (tests move it)."""
+        return float(self.clock())
+
+    def engine_path(self, database_id: str) -> str:
+        """A database's engine directory; database_id is a server-made canonical UUID."""
+        return os.path.join(self.config.databases_dir, database_id)
+
+    def engine(self, database_id: str) -> engine.Holder:
+        """The open engine of a database, opened on first use.
+
+        Raises IncorrectState once the database was retired (it is being deleted): a query
+        that passed its state check just before must not re-create the directory.
+        """
+        with self._engines_lock:
+            if database_id in self._retired:
+                raise IncorrectState("the database is being deleted", name="DATABASE_DELETING",
+                                     data={"type": "database", "key": database_id})
+            holder = self._engines.get(database_id)
+            if holder is None:
+                holder = engine.open(self.engine_path(database_id), fsync=self.config.fsync)
+                self._engines[database_id] = holder
+            return holder
+
+    def close_engine(self, database_id: str, *, retire: bool = False) -> None:
+        """Close a database's engine; `retire` also refuses to open it again (deletion)."""
+        with self._engines_lock:
+            holder = self._engines.pop(database_id, None)
+            if retire:
+                self._retired.add(database_id)
+        if holder is not None:
+            holder.close()
+
+    def open_engines(self) -> list[str]:
+        with self._engines_lock:
+            return sorted(self._engines)
+
+    def notify(self) -> None:
+        with self.changed:
+            self.version += 1
+            self.changed.notify_all()
+
+    def close(self) -> None:
+        """Close every engine, the store and release the data dir."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._engines_lock:
+            holders, self._engines = list(self._engines.values()), {}
+        errors = []
+        for holder in holders:
+            try:
+                holder.close()
+            except Exception as exc:  # close the others, the store and the lock anyway
+                errors.append(exc)
+        self.store.close()
+        os.close(self._lock_fd)
+        if errors:
+            raise errors[0]
+
+    def __enter__(self) -> "ServiceContext":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

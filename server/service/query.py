@@ -1,0 +1,202 @@
+"""Queries: SQL text or PQL ({statement, table}) against a database, through its engine.
+
+A query operation is a read for the policy table; the statement is classified after
+parsing and a writing one (SQL INSERT/REPLACE/BULK INSERT/DELETE/CREATE/ALTER/DROP; PQL
+Set/SetBit/Clear/ClearRow/Store/Delete, at any depth) needs a write role — checked before
+anything runs, so a refused write changes nothing. Only RUNNING databases answer (BACKUP
+answers reads); otherwise IncorrectState.
+
+BULK INSERT ... INPUT 'FILE' reads a file on the server: refused unless
+config.sql_file_dir is set and the path is absolute and inside it.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Optional
+
+import engine
+from engine.pql import ast as pql_ast
+from engine.pql.parser import parse as parse_pql
+from engine.sql import ast as sql_ast
+from engine.sql.parser import parse as parse_sql
+from engine.sql.result import SqlResult
+from server import policy
+from server.auth import Principal
+from server.service import databases
+from server.service.context import ServiceContext
+from server.service.errors import Forbidden, MissingParameter, PayloadTooLarge, from_engine
+
+SQL_METHOD, PQL_METHOD = "QueryService.Sql", "QueryService.Pql"
+# Statements that only read. Anything else — including a statement type added to the
+# engine later — counts as a write (fail closed).
+SQL_READS = (sql_ast.Select, sql_ast.ShowTables, sql_ast.ShowColumns, sql_ast.ShowCreate, sql_ast.Explain)
+PQL_WRITE_CALLS = frozenset({"Set", "SetBit", "Clear", "ClearRow", "Store", "Delete"})
+
+
+@dataclass
+class SqlAnswer:
+    """One SqlResult per ';'-separated statement. Rows are produced as batches are read:
+    iterate `batches()` (engine errors surface as service errors there too)."""
+
+    results: list[SqlResult]
+    writes: bool
+    execution_time: float
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def last(self) -> SqlResult:
+        return self.results[-1] if self.results else SqlResult.of_rows([], [])
+
+    @property
+    def rows_affected(self) -> Optional[int]:
+        counts = [r.rows_affected for r in self.results if r.rows_affected is not None]
+        return sum(counts) if counts else None
+
+    def batches(self) -> Iterator[list[tuple[Any, ...]]]:
+        """The last statement's rows, in batches (the streaming RPC's messages)."""
+        try:
+            yield from self.last.batches()
+        except engine.EngineError as exc:
+            raise from_engine(exc) from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        """FB's /sql response for the last statement, with execution-time (microseconds)."""
+        try:
+            out = self.last.to_dict()
+        except engine.EngineError as exc:
+            raise from_engine(exc) from exc
+        if self.rows_affected is not None:
+            out["rows-affected"] = self.rows_affected
+        warnings = [*self.warnings, *out.get("warnings", [])]
+        if warnings:
+            out["warnings"] = warnings
+        out["execution-time"] = int(self.execution_time * 1e6)
+        return out
+
+
+@dataclass
+class PqlAnswer:
+    results: list[Any]
+    writes: bool
+    execution_time: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"results": list(self.results)}
+
+
+def _parse_sql(text: str) -> tuple[Any, ...]:
+    try:
+        return parse_sql(text)
+    except engine.EngineError as exc:
+        raise from_engine(exc) from exc
+
+
+def _parse_pql(text: str) -> pql_ast.Query:
+    try:
+        return parse_pql(text)
+    except engine.EngineError as exc:
+        raise from_engine(exc) from exc
+
+
+def sql_writes(text: str) -> bool:
+    """Whether SQL text writes (any of its statements). Raises BadRequest if it does not
+    parse."""
+    return any(not isinstance(s, SQL_READS) for s in _parse_sql(text))
+
+
+def _call_writes(call: pql_ast.Call) -> bool:
+    if call.name in PQL_WRITE_CALLS:
+        return True
+    return any(isinstance(a, (pql_ast.Positional, pql_ast.Keyword)) and isinstance(a.value, pql_ast.Call)
+               and _call_writes(a.value) for a in call.args)
+
+
+def pql_writes(text: str) -> bool:
+    """Whether a PQL request writes (a write call anywhere, nested ones included). Raises
+    BadRequest if it does not parse."""
+    return any(_call_writes(c) for c in _parse_pql(text).calls)
+
+
+def _check_text(ctx: ServiceContext, text: Any, what: str) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise MissingParameter(f"{what} is required", data={"key": what})
+    limit = ctx.config.limits.max_query_bytes
+    if len(text.encode("utf-8", "surrogatepass")) > limit:
+        raise PayloadTooLarge(f"the {what} is longer than {limit} bytes", name="QUERY_TOO_LARGE",
+                              data={"key": what, "limit": limit})
+    return text
+
+
+def _check_file_inputs(ctx: ServiceContext, statements: tuple[Any, ...]) -> None:
+    allowed = ctx.config.sql_file_dir
+    for s in statements:
+        if not isinstance(s, sql_ast.BulkInsert):
+            continue
+        if s.options.get("input", "STREAM" if s.inline else "FILE") != "FILE":
+            continue
+        root = os.path.realpath(allowed) if allowed else None
+        path = os.path.realpath(s.source) if os.path.isabs(s.source) else None
+        if root is None or path is None or os.path.commonpath([root, path]) != root:
+            raise Forbidden("BULK INSERT from a server file is allowed only for absolute paths inside the"
+                            " configured sql_file_dir; send the data inline (x'...') instead",
+                            name="FILE_INPUT_REFUSED")
+
+
+def _open(ctx: ServiceContext, principal: Principal, db: databases.Database, method: str, writes: bool
+          ) -> engine.Holder:
+    if writes:
+        policy.check(principal, method, writes=True)
+    databases.check_queryable(db, writes=writes)
+    try:
+        return databases.engine_for(ctx, db)
+    except engine.EngineError as exc:
+        raise from_engine(exc) from exc
+
+
+def sql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, text: Any) -> SqlAnswer:
+    """Run SQL text (one or more ';'-separated statements) against a database.
+
+    Raises:
+        MissingAuthenticationToken / Forbidden: policy (a writing statement needs R M B).
+        MissingParameter: empty text. PayloadTooLarge: longer than limits.max_query_bytes.
+        BadRequest: syntax. ResourceNotFound: the database (or a table).
+        IncorrectState: the database is not RUNNING (BACKUP: reads only).
+        QueryExecutionError and the other engine errors, by their unified code.
+    """
+    policy.check(principal, SQL_METHOD)
+    assert principal is not None
+    text = _check_text(ctx, text, "sql")
+    db = databases.load(ctx, principal, database_id)
+    statements = _parse_sql(text)
+    writes = any(not isinstance(s, SQL_READS) for s in statements)
+    holder = _open(ctx, principal, db, SQL_METHOD, writes)
+    _check_file_inputs(ctx, statements)
+    started = time.perf_counter()
+    try:
+        results = holder.sql_all(text)
+    except engine.EngineError as exc:
+        raise from_engine(exc) from exc
+    return SqlAnswer(results, writes, time.perf_counter() - started)
+
+
+def pql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, *, table: Any,
+        statement: Any) -> PqlAnswer:
+    """Run a PQL request ({statement, table}) against a table of a database, with the
+    configured query deadline. Raises as `sql` does; an unknown table is ResourceNotFound,
+    a deadline passed RequestTimeout."""
+    policy.check(principal, PQL_METHOD)
+    assert principal is not None
+    text = _check_text(ctx, statement, "statement")
+    if not isinstance(table, str) or not table:
+        raise MissingParameter("table is required", data={"key": "table"})
+    db = databases.load(ctx, principal, database_id)
+    writes = any(_call_writes(c) for c in _parse_pql(text).calls)
+    holder = _open(ctx, principal, db, PQL_METHOD, writes)
+    started = time.perf_counter()
+    try:
+        results = holder.query(table, text, timeout=ctx.config.limits.query_timeout_seconds)
+    except engine.EngineError as exc:
+        raise from_engine(exc) from exc
+    return PqlAnswer(results, writes, time.perf_counter() - started)
