@@ -1,9 +1,9 @@
 """GroupBy: counts (and aggregates) for every combination of the children's rows.
 
 Per shard, the common two-child case whose first child holds at most one row per record
-(mutex, bool) runs as one GIL-free pass: each record's first-child row becomes a code
-(build_codes) and every row of the second child is walked once, counting codes
-(group_count) — no bitmap per combination. Other shapes intersect recursively, with the
+(mutex, bool) runs as one GIL-free pass (group_pairs): chunk by chunk, each record's
+first-child row becomes a code in a cache-resident array and every row of the second child
+is walked once, counting codes — no bitmap per combination. Other shapes intersect recursively, with the
 last level counted by intersect_counts.
 """
 from __future__ import annotations
@@ -14,8 +14,7 @@ from typing import Any, Optional
 from engine import plan as P
 from engine import results as R
 from engine.errors import QueryExecutionError
-from engine.state import SHARD_WIDTH
-from ext import FrozenBitmap, bsi_sum, bsi_values, build_codes, group_count, intersect_counts
+from ext import FrozenBitmap, bsi_sum, bsi_values, group_pairs, intersect_counts
 
 
 class _Child:
@@ -73,11 +72,9 @@ def _merged_counts(ex: Any, call: P.GroupBy, children: list["_Child"]) -> dict[t
             return out
         agg_filter = ex._filter(agg.filter, shard) if agg is not None and agg.filter is not None else None
         if agg is None and len(children) == 2 and children[0].single_valued and not children[0].bsi:
-            base = shard * SHARD_WIDTH
-            codes = build_codes(bitmaps[0], base, SHARD_WIDTH)
-            m = group_count(codes, len(bitmaps[0]), bitmaps[1], f, base)
-            for j, i0 in zip(*m[:, 1:].nonzero()):
-                out[(int(i0), int(j))] = [int(m[j, i0 + 1])]
+            m = group_pairs(bitmaps[0], bitmaps[1], f)
+            for j, i0 in zip(*m.nonzero()):
+                out[(int(i0), int(j))] = [int(m[j, i0])]
             return out
         _recurse(ex, shard, children, bitmaps, 0, f, (), out, agg, agg_fd, agg_filter)
         return out

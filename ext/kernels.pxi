@@ -707,3 +707,115 @@ cdef inline bint _only(const uint64_t* group, const uint64_t* negs) noexcept nog
         if group[j] & ~negs[j]:
             return False
     return True
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def group_pairs(code_rows, rows, filter=None):
+    """counts[r, c] = records in rows[r] ∩ code_rows[c] (∩ filter), where the code rows
+    hold each record at most once (a mutex or bool field).
+
+    Works one 65536-record chunk at a time: the chunk's codes sit in a 256 KiB array that
+    stays in cache while every row's container for that chunk is walked — one load and
+    one increment per record (after a filter bit test when there is a filter).
+    """
+    cdef _Operands cops = _Operands(code_rows)
+    cdef _Operands rops = _Operands(list(rows) + [filter])
+    cdef const rb_t* F = _rb_or_null(filter)
+    cdef Py_ssize_t nc = len(code_rows), nr = len(rows), i, r
+    cdef int64_t k, t, m
+    cdef int32_t j
+    cdef uint64_t key, x
+    cdef bint found
+    cdef uint32_t* local
+    cdef int64_t* ccur
+    cdef int64_t* rcur
+    cdef uint64_t* buf16
+    cdef const uint64_t* fw
+    cdef const uint64_t* rw
+    cdef const container_t* c
+    cdef const uint16_t* a
+    cdef uint16_t v
+    # Column 0 takes records without a code; it is dropped on return.
+    out_arr = np.zeros((nr, nc + 1), dtype=np.uint64)
+    # Bounds: r < nr; local[] is indexed by uint16 values (< 65536); its entries are
+    # 0..nc, the output's column range.
+    cdef uint64_t[:, ::1] out = out_arr
+    local = <uint32_t*>xmalloc(65536 * sizeof(uint32_t))
+    ccur = <int64_t*>xmalloc(<size_t>(nc + 1) * sizeof(int64_t))
+    rcur = <int64_t*>xmalloc(<size_t>(nr + 1) * sizeof(int64_t))
+    buf16 = <uint64_t*>xmalloc(BITSET_WORDS * 8 * 2)
+    try:
+        with nogil:
+            memset(ccur, 0, <size_t>(nc + 1) * sizeof(int64_t))
+            memset(rcur, 0, <size_t>(nr + 1) * sizeof(int64_t))
+            while True:
+                # next chunk key held by any code row, in increasing order
+                key = 0
+                found = False
+                for i in range(nc):
+                    if cops.ptrs[i] != NULL and ccur[i] < cops.ptrs[i].n:
+                        if not found or cops.ptrs[i].keys[ccur[i]] < key:
+                            key = cops.ptrs[i].keys[ccur[i]]
+                            found = True
+                if not found:
+                    break
+                memset(local, 0, 65536 * sizeof(uint32_t))
+                for i in range(nc):
+                    if cops.ptrs[i] == NULL or ccur[i] >= cops.ptrs[i].n or cops.ptrs[i].keys[ccur[i]] != key:
+                        continue
+                    c = &cops.ptrs[i].cs[ccur[i]]
+                    ccur[i] += 1
+                    if c.kind == KIND_ARRAY:
+                        a = <uint16_t*>c.data
+                        for j in range(c.n):
+                            local[a[j]] = <uint32_t>(i + 1)
+                    elif c.kind == KIND_BITSET:
+                        rw = <uint64_t*>c.data
+                        for j in range(BITSET_WORDS):
+                            x = rw[j]
+                            while x:
+                                local[(j << 6) + ctz64(x)] = <uint32_t>(i + 1)
+                                x &= x - 1
+                    else:
+                        a = <uint16_t*>c.data
+                        for j in range(c.n):
+                            for m in range(a[2 * j], <int64_t>a[2 * j] + a[2 * j + 1] + 1):
+                                local[m] = <uint32_t>(i + 1)
+                fw = NULL
+                if F != NULL:
+                    fw = key_words(F, key, buf16)
+                    if fw == NULL:
+                        continue
+                for r in range(nr):
+                    if rops.ptrs[r] == NULL:
+                        continue
+                    rcur[r] = key_gallop(rops.ptrs[r].keys, rcur[r], rops.ptrs[r].n, key)
+                    if rcur[r] >= rops.ptrs[r].n or rops.ptrs[r].keys[rcur[r]] != key:
+                        continue
+                    c = &rops.ptrs[r].cs[rcur[r]]
+                    if c.kind == KIND_ARRAY:
+                        a = <uint16_t*>c.data
+                        if fw == NULL:
+                            for j in range(c.n):
+                                out[r, local[a[j]]] += 1
+                        else:
+                            # the filter test first: most values fail it, and a bit of an
+                            # 8 KiB word array is cheaper to read than a code
+                            for j in range(c.n):
+                                v = a[j]
+                                if (fw[v >> 6] >> (v & 63)) & 1:
+                                    out[r, local[v]] += 1
+                    else:
+                        rw = key_words(rops.ptrs[r], key, buf16 + BITSET_WORDS)
+                        for j in range(BITSET_WORDS):
+                            x = rw[j] & (fw[j] if fw != NULL else ALL_ONES)
+                            while x:
+                                out[r, local[(j << 6) + ctz64(x)]] += 1
+                                x &= x - 1
+    finally:
+        free(local)
+        free(ccur)
+        free(rcur)
+        free(buf16)
+    return np.ascontiguousarray(out_arr[:, 1:nc + 1])
