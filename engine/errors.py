@@ -152,11 +152,13 @@ class QueryExecutionError(QueryError):
     code = "QueryExecutionError"
     name = "QUERY_EXECUTION_ERROR"
 
-    def __init__(self, message: str, line: int = 0, column: int = 0) -> None:
+    def __init__(self, message: str, line: int = 0, column: int = 0, *, name: str | None = None) -> None:
         where = f" (line {line}, column {column})" if line else ""
         super().__init__(message + where)
         self.line = line
         self.column = column
+        if name is not None:
+            self.name = name
 
 
 class QueryLimitError(QueryError):

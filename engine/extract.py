@@ -35,6 +35,8 @@ def run_extract(ex: Any, call: P.Extract) -> dict[str, Any]:
         if opts.is_bsi:
             vcols, vals = ex.bsi_columns_values(fid, filter_node)
             for c, v in zip(vcols.tolist(), vals.tolist()):
+                if c not in position:          # Sort's limit/offset left it out
+                    continue
                 stored = v + opts.base
                 out = opts.from_stored(stored)
                 if opts.type == "timestamp":

@@ -11,7 +11,7 @@ import time
 from typing import Any, Optional
 
 from engine import plan as P
-from engine.errors import QueryLimitError
+from engine.errors import InvalidParameterError, NotFoundError, QueryExecutionError, QueryLimitError
 from engine.executor import Executor
 from engine.index import _frozen
 from engine.pql.lower import Lowerer
@@ -52,7 +52,12 @@ def run_query(holder: Any, index_name: str, query: Query, *, timeout: Optional[f
                 state = _provisional(tx)
             if isinstance(node, P.WRITE_CALLS):
                 ex = Executor(idx, state, holder=holder, deadline=deadline, cancel=cancel)
-                results.append(_write(idx, tx, ex, node))
+                try:
+                    results.append(_write(idx, tx, ex, node))
+                except (InvalidParameterError, NotFoundError) as exc:
+                    # a bad value in a write call is a query error at that call's position
+                    raise QueryExecutionError(f"{c.name}: {exc.message}", c.line, c.column,
+                                              name=exc.name) from None
                 state = None
             else:
                 results.append(Executor(idx, state, holder=holder, deadline=deadline, cancel=cancel).run(node))

@@ -20,6 +20,13 @@ def _unquote(text: str, q: str) -> str:
     return text[1:-1].replace(q + q, q)
 
 
+def _int(tok: Token) -> int:
+    try:
+        return int(tok)
+    except ValueError:              # beyond Python's digit limit for int()
+        raise QuerySyntaxError("integer literal too long", tok.line or 0, tok.column or 0) from None
+
+
 def _name(tok: Any) -> str:
     s = str(tok)
     if s[:1] in ('"', "`"):
@@ -52,7 +59,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
                           tuple(group_by or ()), having, tuple(order_by or ()), lim, off, unsupported)
 
     def top(self, n: Token) -> int:
-        return int(n)
+        return _int(n)
 
     def select_list(self, *items: ast.SelectItem) -> list[ast.SelectItem]:
         return list(items)
@@ -97,7 +104,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return e, direction is not None and str(direction).upper() == "DESC"
 
     def limit(self, n: Token, off: Optional[Token]) -> tuple[int, int]:
-        return int(n), int(off) if off is not None else 0
+        return _int(n), _int(off) if off is not None else 0
 
     # --- expressions -------------------------------------------------------------------------
     def or_(self, a: ast.Expr, b: ast.Expr) -> ast.Expr:
@@ -165,7 +172,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return list(items)
 
     def int_(self, tok: Token) -> ast.Literal:
-        return ast.Literal(int(tok), "int")
+        return ast.Literal(_int(tok), "int")
 
     def decimal_(self, tok: Token) -> ast.Literal:
         return ast.Literal(Decimal(str(tok)), "decimal")
@@ -199,10 +206,10 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return n.upper()
 
     def cint(self, tok: Token) -> int:
-        return int(tok)
+        return _int(tok)
 
     def cnegint(self, tok: Token) -> int:
-        return -int(tok)
+        return -_int(tok)
 
     def cdec(self, tok: Token) -> Decimal:
         return Decimal(str(tok))
