@@ -26,6 +26,16 @@ class CorruptDataError(ValueError):
         self.offset = offset
 
 
+cdef object _int(object value):
+    """value as a Python int (ints and integer-like objects such as numpy integers);
+    TypeError for anything else — a float is never silently truncated."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) or not hasattr(type(value), "__index__"):
+        raise TypeError(f"expected an integer, not {type(value).__name__}")
+    return value.__index__()
+
+
 cdef object _index_or_none(object value):
     """value as a Python int in [0, 2**64), or None if it cannot be a member."""
     if not isinstance(value, int):
@@ -289,6 +299,7 @@ cdef class FrozenBitmap:
 
     def iter_equal_or_larger(self, value):
         """Iterate over the values >= value, in order."""
+        value = _int(value)
         cdef _Iterator it = _make_iterator(self, False)
         if value < 0:
             value = 0
@@ -311,6 +322,7 @@ cdef class FrozenBitmap:
 
     def rank(self, value):
         """Number of values <= value."""
+        value = _int(value)
         cdef uint64_t v, card = 0
         cdef int64_t i
         if value < 0:
@@ -330,6 +342,7 @@ cdef class FrozenBitmap:
 
     def select(self, index):
         """The index-th smallest value (0-based)."""
+        index = _int(index)
         cdef uint64_t card = rb_card(&self.rb), idx
         cdef int64_t i
         if index < 0:
@@ -359,6 +372,7 @@ cdef class FrozenBitmap:
 
     def contains_range(self, start, end):
         """True if every value in [start, end) is present."""
+        start, end = _int(start), _int(end)
         if start >= end:
             return True
         if start < 0 or end > U64_LIMIT:
@@ -367,6 +381,7 @@ cdef class FrozenBitmap:
 
     def range_cardinality(self, start, end):
         """Number of values in [start, end)."""
+        start, end = _int(start), _int(end)
         if start < 0:
             start = 0
         if end > U64_LIMIT:
@@ -576,6 +591,7 @@ cdef class FrozenBitmap:
 
     def slice(self, start, stop):
         """The values v with start <= v < stop, as a new bitmap of the same type."""
+        start, stop = _int(start), _int(stop)
         cdef FrozenBitmap res = _new(type(self))
         if start < 0:
             start = 0
@@ -588,6 +604,7 @@ cdef class FrozenBitmap:
 
     def shift(self, offset):
         """Every value + offset; values that would leave [0, 2**64) are dropped."""
+        offset = _int(offset)
         cdef FrozenBitmap res = _new(type(self))
         cdef uint64_t[::1] view
         cdef uint64_t off
@@ -613,6 +630,7 @@ cdef class FrozenBitmap:
 
     def flip(self, start, end):
         """Complement within [start, end); values outside are unchanged."""
+        start, end = _int(start), _int(end)
         cdef FrozenBitmap res = self.copy()
         res._flip(start, end)
         return res
@@ -840,26 +858,29 @@ cdef class Bitmap(FrozenBitmap):
 
     # --- single values --------------------------------------------------------------------
 
-    def add(self, uint64_t value):
+    def add(self, value):
+        cdef uint64_t v = _int(value)
         self._check_writable()
-        rb_add(&self.rb, value)
+        rb_add(&self.rb, v)
 
-    def add_checked(self, uint64_t value):
+    def add_checked(self, value):
         """Add value; KeyError if it is already present."""
+        cdef uint64_t v = _int(value)
         self._check_writable()
-        if not rb_add(&self.rb, value):
+        if not rb_add(&self.rb, v):
             raise KeyError(value)
 
     def discard(self, value):
+        """Remove value if present (an integer outside [0, 2**64) is never present)."""
         self._check_writable()
-        value = _index_or_none(value)
-        if value is not None:
-            rb_remove(&self.rb, <uint64_t>value)
+        v = _index_or_none(_int(value))
+        if v is not None:
+            rb_remove(&self.rb, <uint64_t>v)
 
     def remove(self, value):
         """Remove value; KeyError if it is absent."""
         self._check_writable()
-        v = _index_or_none(value)
+        v = _index_or_none(_int(value))
         if v is None or not rb_remove(&self.rb, <uint64_t>v):
             raise KeyError(value)
 
@@ -921,6 +942,7 @@ cdef class Bitmap(FrozenBitmap):
 
     def add_range(self, start, end):
         """Add every value in [start, end)."""
+        start, end = _int(start), _int(end)
         cdef rb_t rng
         cdef container_t c
         cdef uint64_t lo, last, key
@@ -944,6 +966,7 @@ cdef class Bitmap(FrozenBitmap):
 
     def remove_range(self, start, end):
         """Remove every value in [start, end)."""
+        start, end = _int(start), _int(end)
         self._check_writable()
         if start < 0:
             raise OverflowError("can't convert negative value to uint64")
@@ -954,6 +977,7 @@ cdef class Bitmap(FrozenBitmap):
 
     def flip_inplace(self, start, end):
         """Complement within [start, end), in place."""
+        start, end = _int(start), _int(end)
         self._check_writable()
         self._flip(start, end)
 
