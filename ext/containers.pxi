@@ -12,12 +12,13 @@ cdef extern from *:
        Level 0: portable C (four independent popcount accumulators).
        Level 1: x86-64 with SSSE3 (16-bit block compares for sorted arrays).
        Level 2: AVX2 (Harley-Seal popcount; 8x8 all-pairs array compares).
-       Level 3: AVX-512F + VPOPCNTDQ (vector popcount for bitsets; AVX2 for arrays).
+       Level 3: AVX-512 F, BW, VL, VBMI2 and VPOPCNTDQ (vector popcount for bitsets,
+                16x16 array compares).
        Every vector load reads whole 1024-word bitsets or 8 array values that are known
        to exist; every store stays inside the caller's buffer (see the array kernels). */
     #include <stdint.h>
     #include <string.h>
-    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && \
+    #if !defined(RBK_NO_SIMD) && defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && \
         ((defined(__clang__) && __clang_major__ >= 8) || (!defined(__clang__) && __GNUC__ >= 8))
     #  define RBK_X86 1
     #  include <immintrin.h>
@@ -70,8 +71,7 @@ cdef extern from *:
         if (out) {
             while (i < na && j < nb) {
                 x = a[i]; y = b[j];
-                out[k] = x;                  /* k <= min(i, j) < min(na, nb) */
-                k += x == y;
+                if (x == y) out[k++] = x;    /* writes only matches: k stays <= cap */
                 i += x <= y;
                 j += y <= x;
             }
@@ -104,6 +104,40 @@ cdef extern from *:
         return k;
     }
 
+    #define RBK_SMALL_ARRAYS 256      /* na + nb up to this use the branchy kernels */
+
+    /* Branchy scalar merges: the small-array path (also the remainders of the small
+       SIMD kernels). */
+    static inline int32_t rbk_scalarb_card(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb) {
+        int32_t i = 0, j = 0, k = 0;
+        while (i < na && j < nb) {
+            if (a[i] < b[j]) i++;
+            else if (b[j] < a[i]) j++;
+            else { k++; i++; j++; }
+        }
+        return k;
+    }
+    static inline int32_t rbk_scalarb_and(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
+                                          uint16_t* out, int32_t cap) {
+        int32_t i = 0, j = 0, k = 0;
+        (void)cap;
+        while (i < na && j < nb) {
+            if (a[i] < b[j]) i++;
+            else if (b[j] < a[i]) j++;
+            else { out[k++] = a[i]; i++; j++; }
+        }
+        return k;
+    }
+    static inline int32_t rbk_scalarb_andnot(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
+                                             uint16_t* out) {
+        int32_t i, j = 0, k = 0;
+        for (i = 0; i < na; i++) {
+            while (j < nb && b[j] < a[i]) j++;
+            if (j < nb && b[j] == a[i]) continue;
+            out[k++] = a[i];
+        }
+        return k;
+    }
     #if RBK_X86
     /* pshufb controls that move the 16-bit lanes selected by an 8-bit mask to the front */
     static uint8_t rbk_pack16[256][16];
@@ -229,8 +263,9 @@ cdef extern from *:
         return (int32_t)(lanes[0] + lanes[1] + lanes[2] + lanes[3]);
     }
 
-    /* -- sorted uint16 arrays: 8x8 block compares ------------------------------------------
-       mask bit t is set when lane t of va equals some lane of vb. */
+    /* -- sorted uint16 arrays: all-pairs block compares ----------------------------------
+       A match function returns a lane mask: bit t is set when lane t of va equals some
+       lane of vb. 8x8 blocks with SSSE3 or AVX2, 16x16 blocks with AVX-512BW. */
     static inline __attribute__((always_inline, target("ssse3"))) unsigned
     rbk_match_sse(__m128i va, __m128i vb) {
         __m128i m = _mm_cmpeq_epi16(va, vb);
@@ -259,89 +294,271 @@ cdef extern from *:
         return (unsigned)_mm_movemask_epi8(_mm_packs_epi16(m2, _mm_setzero_si128()));
     }
 
-    /* Intersection: blocks of 8 from each side are compared all-pairs; the block with the
-       smaller last value moves on (both on a tie). A value is found exactly once: the
-       blocks holding its two copies are current together at some step, and no other pair
-       of blocks can contain it. The unfinished tails are merged by the scalar code, which
-       is correct because the current pair of blocks has not been compared yet when the
-       loop stops. Stores: 8 lanes at out + k only while k + 8 <= cap. */
-    #define RBK_ARRAY_AND_SIMD(NAME, TARGET, MATCH)                                        \
+    #define RBK_AVX512_ARRAYS "avx512f,avx512bw,avx512vl,avx512vbmi2,popcnt"
+
+    static inline __attribute__((always_inline, target(RBK_AVX512_ARRAYS))) unsigned
+    rbk_match_avx512(__m256i va, __m256i vb) {
+        /* 128-bit lanes: A = [a_lo, a_hi, a_lo, a_hi], B = [b_lo, b_hi, b_hi, b_lo]; the
+           eight in-lane rotations of B meet every (a, b) pair in one of the four lanes */
+        __m512i A = _mm512_broadcast_i64x4(va);
+        __m512i B = _mm512_inserti64x4(_mm512_castsi256_si512(vb), _mm256_permute4x64_epi64(vb, 0x4E), 1);
+        __mmask32 m = _mm512_cmpeq_epi16_mask(A, B);
+        m |= _mm512_cmpeq_epi16_mask(A, _mm512_alignr_epi8(B, B, 2));
+        m |= _mm512_cmpeq_epi16_mask(A, _mm512_alignr_epi8(B, B, 4));
+        m |= _mm512_cmpeq_epi16_mask(A, _mm512_alignr_epi8(B, B, 6));
+        m |= _mm512_cmpeq_epi16_mask(A, _mm512_alignr_epi8(B, B, 8));
+        m |= _mm512_cmpeq_epi16_mask(A, _mm512_alignr_epi8(B, B, 10));
+        m |= _mm512_cmpeq_epi16_mask(A, _mm512_alignr_epi8(B, B, 12));
+        m |= _mm512_cmpeq_epi16_mask(A, _mm512_alignr_epi8(B, B, 14));
+        return (unsigned)((m | (m >> 16)) & 0xFFFFu);
+    }
+
+    #define RBK_LD128(p) _mm_loadu_si128((const __m128i*)(p))
+    #define RBK_ST128(p, v) _mm_storeu_si128((__m128i*)(p), (v))
+    #define RBK_PACK8(v, m) _mm_shuffle_epi8((v), _mm_loadu_si128((const __m128i*)rbk_pack16[(m)]))
+    #define RBK_LD256(p) _mm256_loadu_si256((const __m256i*)(p))
+    #define RBK_ST256(p, v) _mm256_storeu_si256((__m256i*)(p), (v))
+    #define RBK_PACK16(v, m) _mm256_maskz_compress_epi16((__mmask16)(m), (v))
+
+    /* Three kernels per instruction set, on blocks of W values from each side.
+
+       Intersection: the block with the smaller last value moves on (both on a tie). A
+       common value is found exactly once: the two blocks holding its copies are current
+       together at some step, and no other pair of blocks contains both. When the loop
+       stops, the current pair has not been compared yet, so the scalar merge of the two
+       remainders neither misses nor repeats a value. All loads read W values at i + W <= na
+       or j + W <= nb. Stores write W lanes at out + k only while k + W <= cap; otherwise
+       the c found values go through a local buffer (k + c never exceeds the true size).
+
+       Difference a - b: `found` collects the current a block's matches over the b blocks
+       it meets; when the a block is done its unmatched lanes are written. k <= i always,
+       so the W-lane store at out + k ends at or before na (out has room for na values).
+       Earlier b blocks cannot hold a value of the current a block or of later ones (they
+       ended below an earlier a block's last value), so the remainders start at j. They go
+       to TAIL, the next narrower kernel (scalar after 8 lanes, 8 lanes after 16). */
+    #define RBK_ARRAY_KERNELS(SFX, TARGET, W, VEC, LOAD, STORE, MATCH, PACK, TAIL)          \
     static __attribute__((target(TARGET))) int32_t                                         \
-    NAME(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb, uint16_t* out,      \
-         int32_t cap) {                                                                    \
-        int32_t i = 0, j = 0, k = 0, c;                                                    \
-        uint16_t amax, bmax, tmp[8];                                                       \
-        __m128i va, vb, packed;                                                            \
-        unsigned m;                                                                        \
-        if (na >= 8 && nb >= 8) {                                                          \
+    rbk_arr_and_card_##SFX(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb) {     \
+        int32_t i = 0, j = 0, k = 0;                                                       \
+        uint16_t amax, bmax;                                                               \
+        if (na >= W && nb >= W) {                                                          \
             for (;;) {                                                                     \
-                va = _mm_loadu_si128((const __m128i*)(a + i));                             \
-                vb = _mm_loadu_si128((const __m128i*)(b + j));                             \
-                m = MATCH(va, vb);                                                         \
-                amax = a[i + 7];                                                           \
-                bmax = b[j + 7];                                                           \
+                k += __builtin_popcount(MATCH(LOAD(a + i), LOAD(b + j)));                  \
+                amax = a[i + W - 1];                                                       \
+                bmax = b[j + W - 1];                                                       \
+                i += amax <= bmax ? W : 0;                                                 \
+                j += bmax <= amax ? W : 0;                                                 \
+                if (i + W > na || j + W > nb) break;                                       \
+            }                                                                              \
+        }                                                                                  \
+        return k + TAIL##_card(a + i, na - i, b + j, nb - j);                             \
+    }                                                                                      \
+    static __attribute__((target(TARGET))) int32_t                                         \
+    rbk_arr_and_##SFX(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,            \
+                  uint16_t* out, int32_t cap) {                                            \
+        int32_t i = 0, j = 0, k = 0, c;                                                    \
+        uint16_t amax, bmax, tmp[W];                                                       \
+        VEC va, packed;                                                                    \
+        unsigned m;                                                                        \
+        if (na >= W && nb >= W) {                                                          \
+            for (;;) {                                                                     \
+                va = LOAD(a + i);                                                          \
+                m = MATCH(va, LOAD(b + j));                                                \
+                amax = a[i + W - 1];                                                       \
+                bmax = b[j + W - 1];                                                       \
                 c = __builtin_popcount(m);                                                 \
-                if (out) {                                                                 \
-                    packed = _mm_shuffle_epi8(va, _mm_loadu_si128((const __m128i*)rbk_pack16[m])); \
-                    if (k + 8 <= cap) {                                                    \
-                        _mm_storeu_si128((__m128i*)(out + k), packed);                     \
-                    } else {                                                               \
-                        _mm_storeu_si128((__m128i*)tmp, packed);                           \
-                        memcpy(out + k, tmp, (size_t)c * 2);                               \
-                    }                                                                      \
+                packed = PACK(va, m);                                                      \
+                if (k + W <= cap) {                                                        \
+                    STORE(out + k, packed);                                                \
+                } else {                                                                   \
+                    STORE(tmp, packed);                                                    \
+                    memcpy(out + k, tmp, (size_t)c * 2);                                   \
                 }                                                                          \
                 k += c;                                                                    \
-                i += amax <= bmax ? 8 : 0;                                                 \
-                j += bmax <= amax ? 8 : 0;                                                 \
-                if (i + 8 > na || j + 8 > nb) break;                                       \
+                i += amax <= bmax ? W : 0;                                                 \
+                j += bmax <= amax ? W : 0;                                                 \
+                if (i + W > na || j + W > nb) break;                                       \
             }                                                                              \
         }                                                                                  \
-        return k + rbk_array_and_scalar(a + i, na - i, b + j, nb - j, out ? out + k : NULL); \
-    }
-
-    /* Difference a - b: `found` collects the current a block's matches over the b blocks
-       it meets; when the a block is done its unmatched lanes are written. k <= i always,
-       so the 8-lane store at out + k ends at or before a's own length (out has na room). */
-    #define RBK_ARRAY_ANDNOT_SIMD(NAME, TARGET, MATCH)                                     \
+        return k + TAIL##_and(a + i, na - i, b + j, nb - j, out + k, cap - k);             \
+    }                                                                                      \
     static __attribute__((target(TARGET))) int32_t                                         \
-    NAME(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb, uint16_t* out) {    \
+    rbk_arr_andnot_##SFX(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,         \
+                     uint16_t* out) {                                                      \
         int32_t i = 0, j = 0, k = 0, t;                                                    \
         uint16_t amax, bmax, x;                                                            \
-        __m128i va, vb;                                                                    \
+        VEC va;                                                                            \
         unsigned found = 0, keep, adv;                                                     \
-        if (na >= 8 && nb >= 8) {                                                          \
+        if (na >= W && nb >= W) {                                                          \
             for (;;) {                                                                     \
-                va = _mm_loadu_si128((const __m128i*)(a + i));                             \
-                vb = _mm_loadu_si128((const __m128i*)(b + j));                             \
-                found |= MATCH(va, vb);                                                    \
-                amax = a[i + 7];                                                           \
-                bmax = b[j + 7];                                                           \
+                va = LOAD(a + i);                                                          \
+                found |= MATCH(va, LOAD(b + j));                                           \
+                amax = a[i + W - 1];                                                       \
+                bmax = b[j + W - 1];                                                       \
                 adv = amax <= bmax;                                                        \
-                keep = adv ? (~found & 0xFFu) : 0u;                                        \
-                _mm_storeu_si128((__m128i*)(out + k),                                      \
-                    _mm_shuffle_epi8(va, _mm_loadu_si128((const __m128i*)rbk_pack16[keep]))); \
+                keep = adv ? (~found & ((1u << W) - 1u)) : 0u;                             \
+                STORE(out + k, PACK(va, keep));                                            \
                 k += __builtin_popcount(keep);                                             \
                 found = adv ? 0u : found;                                                  \
-                i += adv ? 8 : 0;                                                          \
-                j += bmax <= amax ? 8 : 0;                                                 \
-                if (i + 8 > na || j + 8 > nb) break;                                       \
+                i += adv ? W : 0;                                                          \
+                j += bmax <= amax ? W : 0;                                                 \
+                if (i + W > na || j + W > nb) break;                                       \
             }                                                                              \
         }                                                                                  \
-        /* a[i..] against b[j..]; lanes of the current block already found are skipped */ \
-        for (t = i; t < na; t++) {                                                         \
-            if (t - i < 8 && ((found >> (t - i)) & 1)) continue;                           \
-            x = a[t];                                                                      \
-            while (j < nb && b[j] < x) j++;                                                \
-            if (j < nb && b[j] == x) continue;                                             \
-            out[k++] = x;                                                                  \
+        if (found) {            /* finish the current a block: its lanes not yet found */ \
+            for (t = 0; t < W; t++) {                                                      \
+                if ((found >> t) & 1u) continue;                                           \
+                x = a[i + t];                                                              \
+                while (j < nb && b[j] < x) j++;                                            \
+                if (j < nb && b[j] == x) continue;                                         \
+                out[k++] = x;                                                              \
+            }                                                                              \
+            i += W;                                                                        \
         }                                                                                  \
-        return k;                                                                          \
+        return k + TAIL##_andnot(a + i, na - i, b + j, nb - j, out + k);                  \
     }
 
-    RBK_ARRAY_AND_SIMD(rbk_array_and_sse, "ssse3,popcnt", rbk_match_sse)
-    RBK_ARRAY_AND_SIMD(rbk_array_and_avx2, "avx2,popcnt", rbk_match_avx2)
-    RBK_ARRAY_ANDNOT_SIMD(rbk_array_andnot_sse, "ssse3,popcnt", rbk_match_sse)
-    RBK_ARRAY_ANDNOT_SIMD(rbk_array_andnot_avx2, "avx2,popcnt", rbk_match_avx2)
+    /* the remainders after a wide loop go to the next narrower kernel */
+    static inline int32_t rbk_scalar_card(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb) {
+        return rbk_array_and_scalar(a, na, b, nb, NULL);
+    }
+    static inline int32_t rbk_scalar_and(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
+                                         uint16_t* out, int32_t cap) {
+        (void)cap;
+        return rbk_array_and_scalar(a, na, b, nb, out);
+    }
+    static inline int32_t rbk_scalar_andnot(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
+                                            uint16_t* out) {
+        return rbk_array_andnot_scalar(a, na, b, nb, out);
+    }
+    RBK_ARRAY_KERNELS(sse, "ssse3,popcnt", 8, __m128i, RBK_LD128, RBK_ST128, rbk_match_sse, RBK_PACK8, rbk_scalar)
+    RBK_ARRAY_KERNELS(avx2, "avx2,popcnt", 8, __m128i, RBK_LD128, RBK_ST128, rbk_match_avx2, RBK_PACK8, rbk_scalar)
+    /* Small arrays: the same block merges with branches instead of selects. They load a
+       block only when it moves on; when a small intersection is repeated the branch
+       predictor learns its pattern, and for short inputs that beats the select chain.
+       The loop may stop with one side's advance not yet applied: the current pair of
+       blocks is then still uncompared, which is all the remainder step needs. */
+    #define RBK_ARRAY_KERNELS_BRANCHY(SFX, TARGET, W, VEC, LOAD, STORE, MATCH, PACK, TAIL)  \
+    static __attribute__((target(TARGET))) int32_t                                         \
+    rbk_arrb_and_card_##SFX(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb) { \
+        int32_t i = 0, j = 0, k = 0, adva, advb;                                           \
+        uint16_t amax, bmax;                                                               \
+        VEC va, vb;                                                                        \
+        if (na >= W && nb >= W) {                                                          \
+            va = LOAD(a); vb = LOAD(b); amax = a[W - 1]; bmax = b[W - 1];                  \
+            for (;;) {                                                                     \
+                k += __builtin_popcount(MATCH(va, vb));                                    \
+                adva = amax <= bmax;                                                       \
+                advb = bmax <= amax;                                                       \
+                if (adva) {                                                                \
+                    i += W;                                                                \
+                    if (i + W > na) break;                                                 \
+                    va = LOAD(a + i); amax = a[i + W - 1];                                 \
+                }                                                                          \
+                if (advb) {                                                                \
+                    j += W;                                                                \
+                    if (j + W > nb) break;                                                 \
+                    vb = LOAD(b + j); bmax = b[j + W - 1];                                 \
+                }                                                                          \
+            }                                                                              \
+        }                                                                                  \
+        return k + TAIL##_card(a + i, na - i, b + j, nb - j);                             \
+    }                                                                                      \
+    static __attribute__((target(TARGET))) int32_t                                         \
+    rbk_arrb_and_##SFX(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,       \
+                       uint16_t* out, int32_t cap) {                                       \
+        int32_t i = 0, j = 0, k = 0, c, adva, advb;                                        \
+        uint16_t amax, bmax, tmp[W];                                                       \
+        VEC va, vb, packed;                                                                \
+        unsigned m;                                                                        \
+        if (na >= W && nb >= W) {                                                          \
+            va = LOAD(a); vb = LOAD(b); amax = a[W - 1]; bmax = b[W - 1];                  \
+            for (;;) {                                                                     \
+                m = MATCH(va, vb);                                                         \
+                if (m) {                                                                   \
+                    c = __builtin_popcount(m);                                             \
+                    packed = PACK(va, m);                                                  \
+                    if (k + W <= cap) {                                                    \
+                        STORE(out + k, packed);                                            \
+                    } else {                                                               \
+                        STORE(tmp, packed);                                                \
+                        memcpy(out + k, tmp, (size_t)c * 2);                               \
+                    }                                                                      \
+                    k += c;                                                                \
+                }                                                                          \
+                adva = amax <= bmax;                                                       \
+                advb = bmax <= amax;                                                       \
+                if (adva) {                                                                \
+                    i += W;                                                                \
+                    if (i + W > na) break;                                                 \
+                    va = LOAD(a + i); amax = a[i + W - 1];                                 \
+                }                                                                          \
+                if (advb) {                                                                \
+                    j += W;                                                                \
+                    if (j + W > nb) break;                                                 \
+                    vb = LOAD(b + j); bmax = b[j + W - 1];                                 \
+                }                                                                          \
+            }                                                                              \
+        }                                                                                  \
+        return k + TAIL##_and(a + i, na - i, b + j, nb - j, out + k, cap - k);             \
+    }                                                                                      \
+    static __attribute__((target(TARGET))) int32_t                                         \
+    rbk_arrb_andnot_##SFX(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,    \
+                          uint16_t* out) {                                                 \
+        int32_t i = 0, j = 0, k = 0, t, adva, advb;                                        \
+        uint16_t amax, bmax, x;                                                            \
+        VEC va, vb;                                                                        \
+        unsigned found = 0, keep;                                                          \
+        if (na >= W && nb >= W) {                                                          \
+            va = LOAD(a); vb = LOAD(b); amax = a[W - 1]; bmax = b[W - 1];                  \
+            for (;;) {                                                                     \
+                found |= MATCH(va, vb);                                                    \
+                adva = amax <= bmax;                                                       \
+                advb = bmax <= amax;                                                       \
+                if (adva) {                  /* k <= i and i + W <= na: store in bounds */ \
+                    keep = ~found & ((1u << W) - 1u);                                      \
+                    STORE(out + k, PACK(va, keep));                                        \
+                    k += __builtin_popcount(keep);                                         \
+                    found = 0;                                                             \
+                    i += W;                                                                \
+                    if (i + W > na) break;                                                 \
+                    va = LOAD(a + i); amax = a[i + W - 1];                                 \
+                }                                                                          \
+                if (advb) {                                                                \
+                    j += W;                                                                \
+                    if (j + W > nb) break;                                                 \
+                    vb = LOAD(b + j); bmax = b[j + W - 1];                                 \
+                }                                                                          \
+            }                                                                              \
+        }                                                                                  \
+        if (found) {                                                                       \
+            for (t = 0; t < W; t++) {                                                      \
+                if ((found >> t) & 1u) continue;                                           \
+                x = a[i + t];                                                              \
+                while (j < nb && b[j] < x) j++;                                            \
+                if (j < nb && b[j] == x) continue;                                         \
+                out[k++] = x;                                                              \
+            }                                                                              \
+            i += W;                                                                        \
+        }                                                                                  \
+        return k + TAIL##_andnot(a + i, na - i, b + j, nb - j, out + k);                  \
+    }
+
+    RBK_ARRAY_KERNELS_BRANCHY(sse, "ssse3,popcnt", 8, __m128i, RBK_LD128, RBK_ST128, rbk_match_sse, RBK_PACK8, rbk_scalarb)
+    RBK_ARRAY_KERNELS_BRANCHY(avx2, "avx2,popcnt", 8, __m128i, RBK_LD128, RBK_ST128, rbk_match_avx2, RBK_PACK8, rbk_scalarb)
+
+    static inline int32_t rbk_arr_avx2_card(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb) {
+        return rbk_arr_and_card_avx2(a, na, b, nb);
+    }
+    static inline int32_t rbk_arr_avx2_and(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
+                                           uint16_t* out, int32_t cap) {
+        return rbk_arr_and_avx2(a, na, b, nb, out, cap);
+    }
+    static inline int32_t rbk_arr_avx2_andnot(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
+                                              uint16_t* out) {
+        return rbk_arr_andnot_avx2(a, na, b, nb, out);
+    }
+    RBK_ARRAY_KERNELS(avx512, RBK_AVX512_ARRAYS, 16, __m256i, RBK_LD256, RBK_ST256, rbk_match_avx512, RBK_PACK16, rbk_arr_avx2)
 
     static __attribute__((target("avx512f,avx512vpopcntdq"))) int32_t
     rbk_card_avx512(const uint64_t* a) { return rbk_words_avx512(a, NULL, NULL, RBK_CARD); }
@@ -391,6 +608,8 @@ cdef extern from *:
         if (__builtin_cpu_supports("ssse3") && __builtin_cpu_supports("popcnt")) level = 1;
         if (level == 1 && __builtin_cpu_supports("avx2")) level = 2;
         if (level == 2 && __builtin_cpu_supports("avx512f") &&
+            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+            __builtin_cpu_supports("avx512vbmi2") &&
             __builtin_cpu_supports("avx512vpopcntdq")) level = 3;
     #endif
         rbk_best_level = level;
@@ -449,24 +668,45 @@ cdef extern from *:
     static int32_t rbk_array_and(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
                                  uint16_t* out) {
         int32_t cap = na < nb ? na : nb;
+        int level = rbk_lvl();
+        (void)level;
+        if (na + nb <= RBK_SMALL_ARRAYS) {
     #if RBK_X86
-        switch (rbk_lvl()) {
-        case 3: case 2: return rbk_array_and_avx2(a, na, b, nb, out, cap);
-        case 1: return rbk_array_and_sse(a, na, b, nb, out, cap);
+            if (level >= 2)
+                return out ? rbk_arrb_and_avx2(a, na, b, nb, out, cap) : rbk_arrb_and_card_avx2(a, na, b, nb);
+            if (level == 1)
+                return out ? rbk_arrb_and_sse(a, na, b, nb, out, cap) : rbk_arrb_and_card_sse(a, na, b, nb);
+    #endif
+            return out ? rbk_scalarb_and(a, na, b, nb, out, cap) : rbk_scalarb_card(a, na, b, nb);
+        }
+    #if RBK_X86
+        switch (level) {
+        case 3: return out ? rbk_arr_and_avx512(a, na, b, nb, out, cap) : rbk_arr_and_card_avx512(a, na, b, nb);
+        case 2: return out ? rbk_arr_and_avx2(a, na, b, nb, out, cap) : rbk_arr_and_card_avx2(a, na, b, nb);
+        case 1: return out ? rbk_arr_and_sse(a, na, b, nb, out, cap) : rbk_arr_and_card_sse(a, na, b, nb);
         default: break;
         }
     #endif
-        (void)cap;
         return rbk_array_and_scalar(a, na, b, nb, out);
     }
 
     /* a - b for sorted uint16 arrays into out (room for na) */
     static int32_t rbk_array_andnot(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
                                     uint16_t* out) {
+        int level = rbk_lvl();
+        (void)level;
+        if (na + nb <= RBK_SMALL_ARRAYS) {
     #if RBK_X86
-        switch (rbk_lvl()) {
-        case 3: case 2: return rbk_array_andnot_avx2(a, na, b, nb, out);
-        case 1: return rbk_array_andnot_sse(a, na, b, nb, out);
+            if (level >= 2) return rbk_arrb_andnot_avx2(a, na, b, nb, out);
+            if (level == 1) return rbk_arrb_andnot_sse(a, na, b, nb, out);
+    #endif
+            return rbk_scalarb_andnot(a, na, b, nb, out);
+        }
+    #if RBK_X86
+        switch (level) {
+        case 3: return rbk_arr_andnot_avx512(a, na, b, nb, out);
+        case 2: return rbk_arr_andnot_avx2(a, na, b, nb, out);
+        case 1: return rbk_arr_andnot_sse(a, na, b, nb, out);
         default: break;
         }
     #endif
@@ -1206,9 +1446,8 @@ cdef inline int32_t gallop16(const uint16_t* a, int32_t i, int32_t n, uint16_t v
 
 cdef int32_t array_and(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
                        uint16_t* out) noexcept nogil:
-    """Sorted intersection; out may be NULL to count only."""
+    """Sorted intersection; out (room for min(na, nb) values) may be NULL to count only."""
     cdef int32_t i = 0, j = 0, k = 0
-    cdef uint16_t x, y
     if na == 0 or nb == 0:
         return 0
     if na * 32 < nb or nb * 32 < na:       # skewed sizes: gallop through the larger one
@@ -1224,30 +1463,7 @@ cdef int32_t array_and(const uint16_t* a, int32_t na, const uint16_t* b, int32_t
                     out[k] = a[i]
                 k += 1
         return k
-    x = a[0]
-    y = b[0]
-    while True:
-        if x < y:
-            i += 1
-            if i == na:
-                break
-            x = a[i]
-        elif y < x:
-            j += 1
-            if j == nb:
-                break
-            y = b[j]
-        else:
-            if out != NULL:
-                out[k] = x
-            k += 1
-            i += 1
-            j += 1
-            if i == na or j == nb:
-                break
-            x = a[i]
-            y = b[j]
-    return k
+    return rbk_array_and(a, na, b, nb, out)     # SIMD block merge where the CPU has it
 
 
 cdef int32_t array_and_words(const uint16_t* a, int32_t na, const uint64_t* w,
@@ -1579,7 +1795,9 @@ cdef int32_t array_andnot(const container_t* a, const container_t* b,
             k += 1 - ((w[v >> 6] >> (v & 63)) & 1)
         return k
     if b.kind == KIND_ARRAY:
-        for i in range(a.n):
+        if a.n * 32 >= b.n:                 # comparable sizes: one linear (SIMD) merge
+            return rbk_array_andnot(av, a.n, bv, b.n, out)
+        for i in range(a.n):                # b much larger: gallop through it
             j = gallop16(bv, j, b.n, av[i])
             if j < b.n and bv[j] == av[i]:
                 continue
