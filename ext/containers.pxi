@@ -1815,6 +1815,42 @@ cdef int32_t array_andnot(const container_t* a, const container_t* b,
     return k
 
 
+cdef int32_t runs_andnot(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
+                         uint16_t* out, int32_t* card) noexcept nogil:
+    """Run list a minus run list b into out (room for na + nb runs: each b run splits at
+    most one a run in two); returns runs, sets card."""
+    cdef int32_t i, j = 0, t, k = 0
+    cdef uint32_t s, e, cur, bs, be
+    card[0] = 0
+    for i in range(na):
+        s = a[2 * i]
+        e = s + a[2 * i + 1]
+        while j < nb and <uint32_t>b[2 * j] + b[2 * j + 1] < s:
+            j += 1
+        cur = s                              # first value of [s, e] not yet decided
+        t = j
+        while t < nb and b[2 * t] <= e:
+            bs = b[2 * t]
+            be = bs + b[2 * t + 1]
+            if bs > cur:
+                out[2 * k] = <uint16_t>cur
+                out[2 * k + 1] = <uint16_t>(bs - 1 - cur)
+                k += 1
+                card[0] += bs - cur
+            if be >= e:                      # b's run covers the rest (and may go on)
+                cur = e + 1
+                break
+            cur = be + 1
+            t += 1
+        if cur <= e:
+            out[2 * k] = <uint16_t>cur
+            out[2 * k + 1] = <uint16_t>(e - cur)
+            k += 1
+            card[0] += e - cur + 1
+        j = t
+    return k
+
+
 cdef int c_xor(const container_t* a, const container_t* b, container_t* out) except -1 nogil:
     cdef int32_t i, card
     cdef uint32_t v, s, e
@@ -1862,7 +1898,7 @@ cdef int c_xor(const container_t* a, const container_t* b, container_t* out) exc
 
 
 cdef int c_andnot(const container_t* a, const container_t* b, container_t* out) except -1 nogil:
-    cdef int32_t i, card
+    cdef int32_t i, card, n
     cdef uint32_t v, s, e
     cdef uint64_t* w
     cdef const uint64_t* wb
@@ -1883,6 +1919,14 @@ cdef int c_andnot(const container_t* a, const container_t* b, container_t* out) 
         return 0
     if b.kind == KIND_RUN and c_is_full(b):
         return 0
+    if a.kind == KIND_RUN and b.kind == KIND_RUN:
+        buf = <uint16_t*>xmalloc(<size_t>(a.n + b.n) * 4)
+        n = runs_andnot(<uint16_t*>a.data, a.n, <uint16_t*>b.data, b.n, buf, &card)
+        if n == 0:
+            free(buf)
+            return 0
+        c_set_runs(out, buf, n, card)
+        return c_normalize_run(out)
     if b.kind == KIND_BITSET:
         if a.kind == KIND_BITSET:
             w = <uint64_t*>xmalloc(BITSET_WORDS * 8)
