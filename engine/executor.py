@@ -30,6 +30,19 @@ _POOL_LOCK = threading.Lock()
 _POOL: Optional[ThreadPoolExecutor] = None
 
 
+_IN_POOL = threading.local()
+
+
+def _in_pool(fn: Callable[[int], T]) -> Callable[[int], T]:
+    def wrapped(shard: int) -> T:
+        _IN_POOL.active = True
+        try:
+            return fn(shard)
+        finally:
+            _IN_POOL.active = False
+    return wrapped
+
+
 def _pool() -> ThreadPoolExecutor:
     global _POOL
     with _POOL_LOCK:
@@ -76,13 +89,15 @@ class Executor:
             raise QueryCancelledError("query deadline exceeded")
 
     def per_shard(self, fn: Callable[[int], T], parallel: bool = True) -> list[T]:
-        """fn(shard) for every shard, checking the deadline before each one."""
+        """fn(shard) for every shard, checking the deadline before each one. Work started
+        from inside a pool thread runs inline: waiting on the pool from one of its own
+        threads could deadlock it."""
         def run(shard: int) -> T:
             self._check_deadline()
             return fn(shard)
 
-        if parallel and len(self.shards) > 1:
-            return list(_pool().map(run, self.shards))
+        if parallel and len(self.shards) > 1 and not getattr(_IN_POOL, "active", False):
+            return list(_pool().map(_in_pool(run), self.shards))
         return [run(s) for s in self.shards]
 
     def fd(self, fid: int) -> FieldDef:
@@ -223,7 +238,11 @@ class Executor:
             res = FrozenBitmap([v for v in values if v >= 0])
         elif isinstance(node, P.UnionRows):
             rc = node.rows
-            ids = self.rows_list(rc)
+            if isinstance(rc, P.TopN):
+                ids = [p["id"] if not p["key"] else self.index.row_keys(self.fd(rc.field)).id(p["key"])
+                       for p in self._topn(rc)]
+            else:
+                ids = self.rows_list(rc)
             res = FrozenBitmap()
             if ids:
                 sub = P.Union_(tuple(P.RowOf(rc.field, i, rc.views) for i in ids))
@@ -239,7 +258,23 @@ class Executor:
         fn = _DISPATCH.get(type(call))
         if fn is None:
             raise QueryExecutionError(f"{type(call).__name__} cannot be executed here")
+        self._prepare_globals(call)
         return fn(self, call)
+
+    def _prepare_globals(self, node: Any) -> None:
+        """Evaluate the nodes that need every shard (Shift, Limit, …) up front, and add
+        the shards their results reach (a Shift can move records into an empty shard)."""
+        for child in _children(node):
+            self._prepare_globals(child)
+        if isinstance(node, P.GLOBAL_NODES):
+            full = self._global(node)
+            if full:
+                extra = {full.min() >> 20, full.max() >> 20} - set(self.shards)
+                if extra:
+                    from engine.state import split_by_shard
+
+                    shards = set(self.shards) | {s for s, _ in split_by_shard(full)}
+                    self.shards = sorted(shards)
 
     def _row_call(self, call: P.RowCall) -> Any:
         cols = self.full_row(call.row).to_numpy().tolist()
@@ -310,6 +345,9 @@ class Executor:
         vals = self.bsi_value_array(call.field, call.filter)
         if len(vals) == 0:
             return None
+        if fd.options.base:
+            vals = vals + fd.options.base if vals.dtype != object else \
+                np.array([int(v) + fd.options.base for v in vals], dtype=object)
         nth = Decimal(call.nth)
         n = len(vals)
         lo_k = int(Decimal(n) * nth / 100)
@@ -548,6 +586,22 @@ class Executor:
             wanted = set(call.shards)
             sub.shards = [s for s in self.shards if s in wanted]
         return sub.run(call.call)
+
+
+def _children(node: Any) -> list[Any]:
+    """The plan nodes directly inside node (row children, filters, nested calls)."""
+    out = list(getattr(node, "children", ()) or ())
+    for name in ("child", "row", "filter", "call"):
+        v = getattr(node, name, None)
+        if v is not None and not isinstance(v, (int, str)):
+            out.append(v)
+    rows = getattr(node, "rows", None)
+    if isinstance(rows, tuple):
+        out.extend(r for r in rows if not isinstance(r, int))
+    agg = getattr(node, "aggregate", None)
+    if agg is not None:
+        out.append(agg)
+    return out
 
 
 def _union(parts: list[FrozenBitmap]) -> FrozenBitmap:

@@ -119,7 +119,7 @@ class DistinctRow:
 
 @dataclass(frozen=True)
 class UnionRows:
-    rows: "RowsCall"
+    rows: Union["RowsCall", "TopN"]
 
 
 RowNode = Union[Empty, Existence, RowOf, AnyRow, BsiRange, BsiNotNull, Union_, Intersect, Difference, Xor,

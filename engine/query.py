@@ -22,6 +22,7 @@ from engine.txn import Transaction, apply_changes
 from ext import FrozenBitmap
 
 MAX_WRITES = 5000
+MAX_CALLS = 1000            # calls of any kind in one request
 _WRITE_NAMES = {"Set", "SetBit", "Clear", "ClearRow", "Store", "Delete"}
 
 
@@ -36,6 +37,8 @@ def run_query(holder: Any, index_name: str, query: Query, *, timeout: Optional[f
     """Run an already-parsed request (from the PQL parser or built with engine.q)."""
     idx = holder.index(index_name)
     writes = sum(1 for c in query.calls if c.name in _WRITE_NAMES)
+    if len(query.calls) - writes > MAX_CALLS:
+        raise QueryLimitError(f"{len(query.calls) - writes} read calls in one request; the limit is {MAX_CALLS}")
     if writes > MAX_WRITES:
         raise QueryLimitError(f"{writes} write calls in one request; the limit is {MAX_WRITES}")
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -47,9 +50,10 @@ def run_query(holder: Any, index_name: str, query: Query, *, timeout: Optional[f
     with idx.transaction() as tx:
         state: Optional[IndexState] = tx.base
         for c in query.calls:
-            node = lowerer.lower_call(c)
             if state is None:
                 state = _provisional(tx)
+            lowerer.state = state        # time views made earlier in the request count
+            node = lowerer.lower_call(c)
             if isinstance(node, P.WRITE_CALLS):
                 ex = Executor(idx, state, holder=holder, deadline=deadline, cancel=cancel)
                 try:

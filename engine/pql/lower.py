@@ -25,6 +25,10 @@ class Lowerer:
     def __init__(self, index: Any, holder: Any = None) -> None:
         self.index = index
         self.holder = holder
+        self.state: Any = None          # the state calls are lowered against (None: committed)
+
+    def snapshot(self) -> Any:
+        return self.state if self.state is not None else self.index.snapshot()
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -186,7 +190,7 @@ class Lowerer:
                 raise self.error(f"{call.name}: field {fd.name} is not a time field", call)
             views = self.time_views(fd, time_range[0], time_range[1], call)
         elif fd.options.type == "time" and fd.options.no_standard_view:
-            views = tuple(v for v in self.index.snapshot().views(fd.id) if v != STANDARD_VIEW)
+            views = tuple(v for v in self.snapshot().views(fd.id) if v != STANDARD_VIEW)
         row = self.row_id(fd, value, call)
         if row is None or not views:
             return P.Empty()
@@ -247,7 +251,7 @@ class Lowerer:
         return P.BsiRange(fd.id, lo, hi)
 
     def time_views(self, fd: FieldDef, frm: Any, to: Any, call: ast.Call) -> tuple[str, ...]:
-        existing = sorted(v for v in self.index.snapshot().views(fd.id) if v != STANDARD_VIEW)
+        existing = sorted(v for v in self.snapshot().views(fd.id) if v != STANDARD_VIEW)
         try:
             start = parse_timestamp(self._time_literal(frm)) if frm is not None else None
             end = parse_timestamp(self._time_literal(to)) if to is not None else None
@@ -329,9 +333,7 @@ class Lowerer:
             if not isinstance(c, ast.Call) or c.name not in ("Rows", "TopN", "TopK"):
                 raise self.error("UnionRows takes Rows(…) or TopN(…) calls", call)
             inner = self.lower_call(c)
-            if isinstance(inner, P.TopN):
-                inner = P.RowsCall(inner.field, inner.views)   # the rows TopN may return
-            assert isinstance(inner, P.RowsCall)
+            assert isinstance(inner, (P.RowsCall, P.TopN))
             kids.append(P.UnionRows(inner))
         return P.Union_(tuple(kids)) if kids else P.Empty()
 

@@ -10,7 +10,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedInput, VisitError
 
 from engine.errors import QueryLimitError, QuerySyntaxError
-from engine.pql.parser import MAX_QUERY_BYTES, _syntax_error
+from engine.pql.parser import CACHE_TEXT_LIMIT, MAX_QUERY_BYTES, _syntax_error
 from engine.sql import ast
 
 MAX_DEPTH = 64
@@ -338,6 +338,8 @@ def parse(text: str) -> tuple[ast.Statement, ...]:
     """Parse one or more ';'-separated statements (recent texts come from a cache)."""
     if not isinstance(text, str):
         raise QuerySyntaxError("a statement must be text")
+    if len(text) > CACHE_TEXT_LIMIT:
+        return _parse_cached.__wrapped__(text)
     return _parse_cached(text)
 
 

@@ -8,7 +8,7 @@ Inputs, about 1,300 per run (derandomized, so every run sends the same strings):
     truncation, duplicated / dropped / swapped tokens, inserted random Unicode, numbers
     replaced by huge ones;
   * pathological: `Count(` × 10,000, nesting at and past the limit, huge literals, long
-    names, size at and past the 128 KiB limit, random Unicode text.
+    names, size at and past the size limit (MAX_QUERY_BYTES), random Unicode text.
 
 Each request runs in a child process (pql_worker.py), so a hang or crash is recorded instead of
 stopping the run. Outcome classes: ok, QuerySyntaxError, QueryExecutionError, QueryLimitError;

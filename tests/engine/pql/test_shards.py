@@ -51,8 +51,6 @@ def test_many_shards_baseline(many_shards, tmp_path):
     assert res["result"][1]["value"] == shards * (shards + 1) // 2
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: nested per-shard work on the shared thread pool deadlocks "
-                                       "when shards >= worker threads (Limit/Shift over BSI rows, Distinct as a row)")
 def test_nested_shard_work_does_not_deadlock(many_shards, tmp_path):
     path, shards = many_shards
     cases = [
