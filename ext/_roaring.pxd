@@ -62,4 +62,5 @@ cdef class FrozenBitmap:
     cdef bint hashed
     cdef int _assign(self, object values) except -1
     cdef FrozenBitmap _binop(self, object other, int op)
+    cdef uint64_t _and_card(self, FrozenBitmap o, uint64_t* card_self, uint64_t* card_o)
     cdef int _flip(self, object start, object end) except -1

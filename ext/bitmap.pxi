@@ -456,36 +456,44 @@ cdef class FrozenBitmap:
 
     # --- cardinalities without materialising ------------------------------------------------
 
-    def intersection_cardinality(self, other):
-        cdef FrozenBitmap o = _other(other)
+    cdef uint64_t _and_card(self, FrozenBitmap o, uint64_t* card_self, uint64_t* card_o):
+        """|self ∩ o|; with card_self (then card_o too) not NULL, also |self| and |o| from
+        the same pass. Large operands are read without the GIL (pinned meanwhile)."""
         cdef uint64_t card
-        if _big(&self.rb, &o.rb):
+        cdef bint big = _big(&self.rb, &o.rb)
+        if big:
             _pin(self, o)
             with nogil:
-                card = rb_and_card(&self.rb, &o.rb)
+                if card_self == NULL:
+                    card = rb_and_card(&self.rb, &o.rb)
+                else:
+                    card = rb_and_card_totals(&self.rb, &o.rb, card_self, card_o)
             _unpin(self, o)
             return card
-        return rb_and_card(&self.rb, &o.rb)
+        if card_self == NULL:
+            return rb_and_card(&self.rb, &o.rb)
+        return rb_and_card_totals(&self.rb, &o.rb, card_self, card_o)
+
+    def intersection_cardinality(self, other):
+        return self._and_card(_other(other), NULL, NULL)
 
     def union_cardinality(self, other):
-        cdef FrozenBitmap o = _other(other)
-        return rb_card(&self.rb) + rb_card(&o.rb) - self.intersection_cardinality(o)
+        cdef uint64_t ca, cb, inter = self._and_card(_other(other), &ca, &cb)
+        return ca + cb - inter
 
     def difference_cardinality(self, other):
-        cdef FrozenBitmap o = _other(other)
-        return rb_card(&self.rb) - self.intersection_cardinality(o)
+        cdef uint64_t ca, cb, inter = self._and_card(_other(other), &ca, &cb)
+        return ca - inter
 
     def symmetric_difference_cardinality(self, other):
-        cdef FrozenBitmap o = _other(other)
-        return rb_card(&self.rb) + rb_card(&o.rb) - 2 * self.intersection_cardinality(o)
+        cdef uint64_t ca, cb, inter = self._and_card(_other(other), &ca, &cb)
+        return ca + cb - 2 * inter
 
     def jaccard_index(self, other):
-        cdef FrozenBitmap o = _other(other)
-        inter = self.intersection_cardinality(o)
-        union = rb_card(&self.rb) + rb_card(&o.rb) - inter
-        if union == 0:
+        cdef uint64_t ca, cb, inter = self._and_card(_other(other), &ca, &cb)
+        if ca + cb - inter == 0:
             return float("nan")
-        return inter / union
+        return <double>inter / <double>(ca + cb - inter)
 
     # --- producing new bitmaps ------------------------------------------------------------
 

@@ -215,6 +215,37 @@ cdef uint64_t rb_and_card(const rb_t* a, const rb_t* b) noexcept nogil:
     return card
 
 
+cdef uint64_t rb_and_card_totals(const rb_t* a, const rb_t* b, uint64_t* card_a,
+                                uint64_t* card_b) noexcept nogil:
+    """|a ∩ b|, also setting |a| and |b|: one pass over both key arrays."""
+    cdef int64_t i = 0, j = 0
+    cdef uint64_t ka, kb, card = 0, ca = 0, cb = 0
+    while i < a.n and j < b.n:
+        ka = a.keys[i]
+        kb = b.keys[j]
+        if ka < kb:
+            ca += a.cs[i].card
+            i += 1
+        elif kb < ka:
+            cb += b.cs[j].card
+            j += 1
+        else:
+            ca += a.cs[i].card
+            cb += b.cs[j].card
+            card += c_and_card(&a.cs[i], &b.cs[j])
+            i += 1
+            j += 1
+    while i < a.n:
+        ca += a.cs[i].card
+        i += 1
+    while j < b.n:
+        cb += b.cs[j].card
+        j += 1
+    card_a[0] = ca
+    card_b[0] = cb
+    return card
+
+
 cdef int rb_or(rb_t* out, const rb_t* a, const rb_t* b) except -1 nogil:
     cdef int64_t i = 0, j = 0
     cdef uint64_t ka, kb
