@@ -138,6 +138,9 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
     def binop(self, a: ast.Expr, op: Token, b: ast.Expr) -> ast.Expr:
         return ast.BinOp(str(op), a, b)
 
+    def minus(self, a: ast.Expr, b: ast.Expr) -> ast.Expr:
+        return ast.BinOp("-", a, b)
+
     def neg(self, e: ast.Expr) -> ast.Expr:
         if isinstance(e, ast.Literal) and e.kind in ("int", "decimal"):
             return ast.Literal(-e.value, e.kind)

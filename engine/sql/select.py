@@ -302,8 +302,8 @@ class _Select:
             ids = self.ex.full_row(filt).to_numpy()
             envs = [env for batch in self._fetch_batches(ids, fetch) for env in batch]
             return self._finish(envs)
-        stop = None if self.limit is None else self.stmt.offset + self.limit
-        full = self.ex.full_row(P.Limit(filt, stop, self.stmt.offset) if (stop or self.stmt.offset) else filt)
+        limited = self.limit is not None or self.stmt.offset
+        full = self.ex.full_row(P.Limit(filt, self.limit, self.stmt.offset) if limited else filt)
         ids = full.to_numpy()
 
         batches = (
