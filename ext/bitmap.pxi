@@ -5,6 +5,8 @@
 # instead of freeing memory under the running operation. In-place operators compute into
 # a fresh bitmap without the GIL and swap it in with the GIL held.
 
+from cpython.buffer cimport PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
+
 import array as _array
 import sys as _sys
 
@@ -16,6 +18,8 @@ if _sys.byteorder != "little":  # the codec writes native integers as the format
 cdef enum:
     NOGIL_CONTAINERS = 32          # release the GIL above this many containers in play
 cdef object U64_LIMIT = 1 << 64
+cdef object _np_empty = np.empty
+cdef object _U64_DTYPE = np.dtype(np.uint64)
 
 
 class CorruptDataError(ValueError):
@@ -662,11 +666,28 @@ cdef class FrozenBitmap:
     def to_numpy(self):
         """All values in order, as a uint64 ndarray."""
         cdef uint64_t card = rb_card(&self.rb)
-        out = np.empty(card, dtype=np.uint64)
-        cdef uint64_t[::1] view = out
-        if card:
-            with nogil:
-                rb_to_uint64(&self.rb, &view[0])
+        cdef Py_buffer buf
+        cdef uint64_t* p
+        out = _np_empty(card, _U64_DTYPE)
+        if not card:
+            return out
+        # The raw buffer protocol: a typed memoryview costs more than a small export.
+        PyObject_GetBuffer(out, &buf, PyBUF_WRITABLE)
+        try:
+            if <uint64_t>buf.len != card * 8:
+                raise SystemError("numpy.empty returned an unexpected buffer")
+            p = <uint64_t*>buf.buf
+            if card > 65536:
+                self.pins += 1
+                try:
+                    with nogil:
+                        rb_to_uint64(&self.rb, p)
+                finally:
+                    self.pins -= 1
+            else:
+                rb_to_uint64(&self.rb, p)
+        finally:
+            PyBuffer_Release(&buf)
         return out
 
     def to_array(self):

@@ -713,6 +713,265 @@ cdef extern from *:
         return rbk_array_andnot_scalar(a, na, b, nb, out);
     }
 
+    /* -- export: container values as uint64 (high | low) -----------------------------------
+       Each writes exactly the container's values. Arrays and runs are plain loops that the
+       compiler vectorises for each target; bitsets write eight candidate values per word
+       unconditionally (only the first popcount of them count) while a whole word still
+       fits in the output, then finish value by value. */
+    static inline __attribute__((always_inline)) void
+    rbk_array_u64_body(const uint16_t* a, int32_t n, uint64_t high, uint64_t* out) {
+        size_t i;
+        for (i = 0; i < (size_t)n; i++) out[i] = high | a[i];
+    }
+
+    /* runs: card is the container's cardinality (out has room for card values); no run
+       writes past it even if the runs disagree with card */
+    static inline __attribute__((always_inline)) int32_t
+    rbk_runs_u64_body(const uint16_t* r, int32_t n, int32_t card, uint64_t high, uint64_t* out) {
+        int32_t i;
+        size_t t, len, k = 0, room = (size_t)card;
+        uint64_t base;
+        for (i = 0; i < n && k < room; i++) {
+            base = high | r[2 * i];          /* start + t stays below 65536: + is | */
+            len = (size_t)r[2 * i + 1] + 1;
+            if (len > room - k) len = room - k;
+            for (t = 0; t < len; t++) out[k + t] = base + t;
+            k += len;
+        }
+        return (int32_t)k;
+    }
+
+    static void rbk_array_u64_plain(const uint16_t* a, int32_t n, uint64_t high, uint64_t* out) {
+        rbk_array_u64_body(a, n, high, out);
+    }
+    static int32_t rbk_runs_u64_plain(const uint16_t* r, int32_t n, int32_t card, uint64_t high, uint64_t* out) {
+        return rbk_runs_u64_body(r, n, card, high, out);
+    }
+    #if RBK_X86
+    static __attribute__((target("avx2"))) void
+    rbk_array_u64_avx2(const uint16_t* a, int32_t n, uint64_t high, uint64_t* out) {
+        rbk_array_u64_body(a, n, high, out);
+    }
+    /* Vector runs: whole vectors of consecutive values, the last one running on into
+       the next run's place (rewritten by it); only while the rounded-up run still fits
+       in the container's room, else value by value. */
+    #define RBK_RUNS_VEC(NAME, TARGET, VEC, L, SET1, SETIOTA, ADD, STORE)                   \
+    static __attribute__((target(TARGET))) int32_t                                         \
+    NAME(const uint16_t* r, int32_t n, int32_t card, uint64_t high, uint64_t* out) {       \
+        int32_t i;                                                                         \
+        size_t t, len, k = 0, room = (size_t)card;                                         \
+        uint64_t base;                                                                     \
+        const VEC step = SET1((long long)L), iota = SETIOTA;                               \
+        VEC v;                                                                             \
+        for (i = 0; i < n && k < room; i++) {                                              \
+            base = high | r[2 * i];                                                        \
+            len = (size_t)r[2 * i + 1] + 1;                                                \
+            if (k + ((len + L - 1) & ~(size_t)(L - 1)) <= room) {                          \
+                v = ADD(SET1((long long)base), iota);                                      \
+                for (t = 0; t < len; t += L) {                                             \
+                    STORE(out + k + t, v);                                                 \
+                    v = ADD(v, step);                                                      \
+                }                                                                          \
+            } else {                                                                       \
+                if (len > room - k) len = room - k;                                        \
+                for (t = 0; t < len; t++) out[k + t] = base + t;                           \
+            }                                                                              \
+            k += len;                                                                      \
+        }                                                                                  \
+        return (int32_t)k;                                                                 \
+    }
+    #define RBK_ST256Q(p, v) _mm256_storeu_si256((__m256i*)(p), (v))
+    #define RBK_ST512Q(p, v) _mm512_storeu_si512((void*)(p), (v))
+    RBK_RUNS_VEC(rbk_runs_u64_avx2, "avx2", __m256i, 4, _mm256_set1_epi64x,
+                 _mm256_setr_epi64x(0, 1, 2, 3), _mm256_add_epi64, RBK_ST256Q)
+    static __attribute__((target("avx512f,avx512bw,avx512vl"))) void
+    rbk_array_u64_avx512(const uint16_t* a, int32_t n, uint64_t high, uint64_t* out) {
+        rbk_array_u64_body(a, n, high, out);
+    }
+    RBK_RUNS_VEC(rbk_runs_u64_avx512, "avx512f", __m512i, 8, _mm512_set1_epi64,
+                 _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7), _mm512_add_epi64, RBK_ST512Q)
+    #endif
+
+    static void rbk_array_to_u64(const uint16_t* a, int32_t n, uint64_t high, uint64_t* out) {
+    #if RBK_X86
+        switch (rbk_lvl()) {
+        case 3: rbk_array_u64_avx512(a, n, high, out); return;
+        case 2: rbk_array_u64_avx2(a, n, high, out); return;
+        default: break;
+        }
+    #endif
+        rbk_array_u64_plain(a, n, high, out);
+    }
+
+    static int32_t rbk_runs_to_u64(const uint16_t* r, int32_t n, int32_t card, uint64_t high, uint64_t* out) {
+    #if RBK_X86
+        switch (rbk_lvl()) {
+        case 3: return rbk_runs_u64_avx512(r, n, card, high, out);
+        case 2: return rbk_runs_u64_avx2(r, n, card, high, out);
+        default: break;
+        }
+    #endif
+        return rbk_runs_u64_plain(r, n, card, high, out);
+    }
+
+    /* Bitsets to values. w2 == NULL: the bits of w; else of w & w2. card is that popcount
+       and out has room for exactly card values. While a whole word (64 values) still
+       fits, the portable code writes eight candidates per word unconditionally (only the
+       first popcount of them count: ctz of x | top is x's lowest bit while x != 0) and
+       AVX-512 compresses the word's bit positions as bytes (VBMI2) and widens them; the
+       last words go value by value. */
+    static inline __attribute__((always_inline)) uint64_t
+    rbk_wsel(const uint64_t* w, const uint64_t* w2, size_t i) {
+        return w2 ? w[i] & w2[i] : w[i];
+    }
+
+    #define RBK_EXTRACT_TAIL(T, BASE)                                                      \
+        for (; i < RBK_WORDS; i++) {                                                       \
+            x = rbk_wsel(w, w2, i);                                                        \
+            while (x && k < card) {             /* never more than card, even if wrong */ \
+                out[k++] = (T)((BASE) + (uint64_t)__builtin_ctzll(x));                     \
+                x &= x - 1;                                                                \
+            }                                                                              \
+        }
+
+    static inline __attribute__((always_inline)) int32_t
+    rbk_extract_u64_plain(const uint64_t* w, const uint64_t* w2, int32_t card, uint64_t high, uint64_t* out) {
+        const uint64_t top = (uint64_t)1 << 63;
+        size_t i = 0;
+        int32_t k = 0, c, t;
+        uint64_t x;
+        for (; i < RBK_WORDS && k + 64 <= card; i++) {
+            uint64_t base = high | ((uint64_t)i << 6);
+            x = rbk_wsel(w, w2, i);
+            c = __builtin_popcountll(x);
+            for (t = 0; t < 8; t++) {
+                out[k + t] = base + (uint64_t)__builtin_ctzll(x | top);
+                x &= x - 1;
+            }
+            for (t = 8; t < c; t++) {
+                out[k + t] = base + (uint64_t)__builtin_ctzll(x);
+                x &= x - 1;
+            }
+            k += c;
+        }
+        RBK_EXTRACT_TAIL(uint64_t, high | ((uint64_t)i << 6))
+        return k;
+    }
+
+    static inline __attribute__((always_inline)) int32_t
+    rbk_extract_u16_plain(const uint64_t* w, const uint64_t* w2, int32_t card, uint16_t* out) {
+        const uint64_t top = (uint64_t)1 << 63;
+        size_t i = 0;
+        int32_t k = 0, c, t;
+        uint64_t x;
+        for (; i < RBK_WORDS && k + 64 <= card; i++) {
+            uint32_t base = (uint32_t)(i << 6);
+            x = rbk_wsel(w, w2, i);
+            c = __builtin_popcountll(x);
+            for (t = 0; t < 8; t++) {
+                out[k + t] = (uint16_t)(base + (uint32_t)__builtin_ctzll(x | top));
+                x &= x - 1;
+            }
+            for (t = 8; t < c; t++) {
+                out[k + t] = (uint16_t)(base + (uint32_t)__builtin_ctzll(x));
+                x &= x - 1;
+            }
+            k += c;
+        }
+        RBK_EXTRACT_TAIL(uint16_t, (uint64_t)(i << 6))
+        return k;
+    }
+
+    #if RBK_X86
+    #define RBK_IOTA64 _mm512_set_epi8(63, 62, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, \
+        47, 46, 45, 44, 43, 42, 41, 40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24,    \
+        23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+
+    static inline __attribute__((always_inline, target(RBK_AVX512_ARRAYS))) int32_t
+    rbk_extract_u64_avx512(const uint64_t* w, const uint64_t* w2, int32_t card, uint64_t high, uint64_t* out) {
+        const __m512i iota = RBK_IOTA64;
+        uint8_t pos[64];
+        size_t i = 0;
+        int32_t k = 0, c, t;
+        uint64_t x;
+        __m512i base, cv;
+        for (; i < RBK_WORDS && k + 64 <= card; i++) {
+            x = rbk_wsel(w, w2, i);
+            base = _mm512_set1_epi64((long long)(high | ((uint64_t)i << 6)));
+            cv = _mm512_maskz_compress_epi8((__mmask64)x, iota);  /* set bit positions, as bytes */
+            c = __builtin_popcountll(x);
+            /* 8 values per store at out + k + t, t <= 56: inside the 64 that fit */
+            _mm512_storeu_si512((void*)(out + k), _mm512_add_epi64(base, _mm512_cvtepu8_epi64(_mm512_castsi512_si128(cv))));
+            if (c > 8) {
+                _mm512_storeu_si512((void*)pos, cv);
+                for (t = 8; t < c; t += 8)
+                    _mm512_storeu_si512((void*)(out + k + t),
+                        _mm512_add_epi64(base, _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i*)(pos + t)))));
+            }
+            k += c;
+        }
+        RBK_EXTRACT_TAIL(uint64_t, high | ((uint64_t)i << 6))
+        return k;
+    }
+
+    static inline __attribute__((always_inline, target(RBK_AVX512_ARRAYS))) int32_t
+    rbk_extract_u16_avx512(const uint64_t* w, const uint64_t* w2, int32_t card, uint16_t* out) {
+        const __m512i iota = RBK_IOTA64;
+        size_t i = 0;
+        int32_t k = 0, c;
+        uint64_t x;
+        __m512i base, cv;
+        for (; i < RBK_WORDS && k + 64 <= card; i++) {
+            x = rbk_wsel(w, w2, i);
+            base = _mm512_set1_epi16((short)(i << 6));
+            cv = _mm512_maskz_compress_epi8((__mmask64)x, iota);
+            c = __builtin_popcountll(x);
+            /* 32 values per store; the second one only when more than 32 are set */
+            _mm512_storeu_si512((void*)(out + k), _mm512_add_epi16(base, _mm512_cvtepu8_epi16(_mm512_castsi512_si256(cv))));
+            if (c > 32)
+                _mm512_storeu_si512((void*)(out + k + 32), _mm512_add_epi16(base, _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(cv, 1))));
+            k += c;
+        }
+        RBK_EXTRACT_TAIL(uint16_t, (uint64_t)(i << 6))
+        return k;
+    }
+
+    static __attribute__((target(RBK_AVX512_ARRAYS))) int32_t
+    rbk_words_u64_avx512(const uint64_t* w, int32_t card, uint64_t high, uint64_t* out) {
+        return rbk_extract_u64_avx512(w, NULL, card, high, out);
+    }
+    static __attribute__((target(RBK_AVX512_ARRAYS))) int32_t
+    rbk_words_u16_avx512(const uint64_t* w, int32_t card, uint16_t* out) {
+        return rbk_extract_u16_avx512(w, NULL, card, out);
+    }
+    static __attribute__((target(RBK_AVX512_ARRAYS))) int32_t
+    rbk_words_and_u16_avx512(const uint64_t* w, const uint64_t* w2, int32_t card, uint16_t* out) {
+        return rbk_extract_u16_avx512(w, w2, card, out);
+    }
+    #endif
+
+    static int32_t rbk_words_to_u64(const uint64_t* w, int32_t card, uint64_t high, uint64_t* out) {
+    #if RBK_X86
+        if (rbk_lvl() == 3) return rbk_words_u64_avx512(w, card, high, out);
+    #endif
+        return rbk_extract_u64_plain(w, NULL, card, high, out);
+    }
+
+    static int32_t rbk_words_to_u16(const uint64_t* w, int32_t card, uint16_t* out) {
+    #if RBK_X86
+        if (rbk_lvl() == 3) return rbk_words_u16_avx512(w, card, out);
+    #endif
+        return rbk_extract_u16_plain(w, NULL, card, out);
+    }
+
+    /* the values of w & w2 (card of them) */
+    static int32_t rbk_words_and_to_u16(const uint64_t* w, const uint64_t* w2, int32_t card, uint16_t* out) {
+    #if RBK_X86
+        if (rbk_lvl() == 3) return rbk_words_and_u16_avx512(w, w2, card, out);
+    #endif
+        return rbk_extract_u16_plain(w, w2, card, out);
+    }
+
     static inline int rb_popcount64(uint64_t x) { return __builtin_popcountll(x); }
     static inline int rb_ctz64(uint64_t x) { return __builtin_ctzll(x); }
     static inline int rb_clz64(uint64_t x) { return __builtin_clzll(x); }
@@ -738,6 +997,14 @@ cdef extern from *:
                           uint16_t* out) noexcept nogil
     int32_t rbk_array_andnot(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
                              uint16_t* out) noexcept nogil
+    void rbk_array_to_u64(const uint16_t* a, int32_t n, uint64_t high, uint64_t* out) noexcept nogil
+    int32_t rbk_runs_to_u64(const uint16_t* r, int32_t n, int32_t card, uint64_t high,
+                            uint64_t* out) noexcept nogil
+    int32_t rbk_words_to_u64(const uint64_t* w, int32_t card, uint64_t high,
+                             uint64_t* out) noexcept nogil
+    int32_t rbk_words_to_u16(const uint64_t* w, int32_t card, uint16_t* out) noexcept nogil
+    int32_t rbk_words_and_to_u16(const uint64_t* w, const uint64_t* w2, int32_t card,
+                                 uint16_t* out) noexcept nogil
 
 rbk_init()      # pick the CPU's kernels once, at import
 
@@ -824,20 +1091,6 @@ cdef int32_t words_range_card(const uint64_t* w, uint32_t lo, uint32_t hi) noexc
     for i in range(fw + 1, lw):
         card += popcount64(w[i])
     return card + popcount64(w[lw] & mask_upto(hi - 1))
-
-
-cdef int32_t words_and_to_array(const uint64_t* wa, const uint64_t* wb,
-                                uint16_t* out) noexcept nogil:
-    """The values of wa & wb, in order (out has room for their count)."""
-    cdef int32_t i, k = 0
-    cdef uint64_t x
-    for i in range(BITSET_WORDS):
-        x = wa[i] & wb[i]
-        while x:
-            out[k] = <uint16_t>((i << 6) + ctz64(x))
-            k += 1
-            x &= x - 1
-    return k
 
 
 cdef int32_t words_to_array(const uint64_t* w, uint16_t* out) noexcept nogil:
@@ -1001,7 +1254,7 @@ cdef int32_t c_to_uint16(const container_t* c, uint16_t* out) noexcept nogil:
         memcpy(out, a, <size_t>c.n * 2)
         return c.n
     if c.kind == KIND_BITSET:
-        return words_to_array(<uint64_t*>c.data, out)
+        return rbk_words_to_u16(<uint64_t*>c.data, c.card, out)
     for i in range(c.n):
         v = a[2 * i]
         end = v + a[2 * i + 1]
@@ -1025,7 +1278,7 @@ cdef int c_from_words(container_t* dst, uint64_t* w, int32_t card) except -1 nog
             free(w)
             with gil:
                 raise MemoryError()
-        words_to_array(w, a)
+        rbk_words_to_u16(w, card, a)
         free(w)
         dst.data = a
         dst.kind = KIND_ARRAY
@@ -1386,7 +1639,7 @@ cdef int c_remove(container_t* c, uint16_t v) except -1 nogil:
         c.card -= 1
         if c.card <= MAX_ARRAY:
             na = <uint16_t*>xmalloc(<size_t>c.card * 2)
-            words_to_array(w, na)
+            rbk_words_to_u16(w, c.card, na)
             free(w)
             c.data = na
             c.kind = KIND_ARRAY
@@ -1598,7 +1851,7 @@ cdef int c_and(const container_t* a, const container_t* b, container_t* out) exc
                 return 0
             if card <= MAX_ARRAY:
                 buf = <uint16_t*>xmalloc(<size_t>card * 2)
-                words_and_to_array(wa, wb, buf)
+                rbk_words_and_to_u16(wa, wb, card, buf)
                 out.data = buf
                 out.kind = KIND_ARRAY
                 out.card = card

@@ -435,32 +435,13 @@ cdef int rb_from_sorted(rb_t* out, const uint64_t* v, int64_t n) except -1 nogil
 
 
 cdef int64_t c_to_uint64(const container_t* c, uint64_t high, uint64_t* out) noexcept nogil:
-    cdef int32_t i, k = 0
-    cdef uint32_t v, end
-    cdef uint64_t x
-    cdef const uint16_t* a = <uint16_t*>c.data
-    cdef const uint64_t* w
+    """Write the container's values | high in order (exactly card of them); returns card."""
     if c.kind == KIND_ARRAY:
-        for i in range(c.n):
-            out[i] = high | a[i]
+        rbk_array_to_u64(<uint16_t*>c.data, c.n, high, out)
         return c.n
     if c.kind == KIND_BITSET:
-        w = <uint64_t*>c.data
-        for i in range(BITSET_WORDS):
-            x = w[i]
-            while x:
-                out[k] = high | <uint64_t>((i << 6) + ctz64(x))
-                k += 1
-                x &= x - 1
-        return k
-    for i in range(c.n):
-        v = a[2 * i]
-        end = v + a[2 * i + 1]
-        while v <= end:
-            out[k] = high | v
-            k += 1
-            v += 1
-    return k
+        return rbk_words_to_u64(<uint64_t*>c.data, c.card, high, out)
+    return rbk_runs_to_u64(<uint16_t*>c.data, c.n, c.card, high, out)
 
 
 cdef int64_t rb_to_uint64(const rb_t* r, uint64_t* out) noexcept nogil:
