@@ -971,30 +971,24 @@ cdef class Bitmap(FrozenBitmap):
 
     def add_range(self, start, end):
         """Add every value in [start, end)."""
+        cdef uint64_t lo, last
         start, end = _int(start), _int(end)
-        cdef rb_t rng
-        cdef container_t c
-        cdef uint64_t lo, last, key
         self._check_writable()
         if start >= end:
             return
-        _check_range(start, end)
+        if start < 0:
+            raise OverflowError("can't convert negative value to uint64")
+        if end > U64_LIMIT:
+            raise OverflowError("range end beyond 2**64")
         lo = start
         last = end - 1
-        if (last >> 16) - (lo >> 16) < 2:
-            key = lo >> 16
-            while True:
-                range_container(&c, key, lo, last)
-                rb_merge_container(&self.rb, key, &c, 0)
-                if key == last >> 16:
-                    break
-                key += 1
-            return
-        rb_range(&rng, lo, last)
-        self._merge_rb(&rng)
+        if (last >> 16) - (lo >> 16) >= (<uint64_t>1 << 31):
+            raise ValueError("range spans more than 2**31 containers")
+        rb_add_range(&self.rb, lo, last)
 
     def remove_range(self, start, end):
         """Remove every value in [start, end)."""
+        cdef uint64_t lo, last
         start, end = _int(start), _int(end)
         self._check_writable()
         if start < 0:
@@ -1002,7 +996,9 @@ cdef class Bitmap(FrozenBitmap):
         if end > U64_LIMIT:
             raise OverflowError("range end beyond 2**64")
         if start < end:
-            rb_remove_range(&self.rb, start, end - 1)
+            lo = start
+            last = end - 1
+            rb_remove_range(&self.rb, lo, last)
 
     def flip_inplace(self, start, end):
         """Complement within [start, end), in place."""

@@ -1676,6 +1676,267 @@ cdef int c_remove(container_t* c, uint16_t v) except -1 nogil:
     return 1
 
 
+# --- ranges in place ----------------------------------------------------------------------
+# Each change is split in two: *_prepare does every allocation (growing a buffer in place
+# is harmless: the contents stay valid), *_apply cannot fail. A bitmap-level range change
+# prepares all its containers first, so a MemoryError leaves the bitmap untouched.
+# Kinds follow CRoaring's container_add_range / container_remove_range.
+
+cdef inline int32_t runs_end_at_or_after(const uint16_t* r, int32_t n, uint32_t v) noexcept nogil:
+    """First run index whose last value is >= v (n if none)."""
+    cdef int32_t lo = 0, hi = n, mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if <uint32_t>r[2 * mid] + r[2 * mid + 1] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef inline int32_t runs_start_at_or_before(const uint16_t* r, int32_t n, uint32_t v) noexcept nogil:
+    """Last run index whose first value is <= v (-1 if none)."""
+    if v > 65535:
+        return n - 1
+    return run_index(r, n, <uint16_t>v)
+
+
+cdef inline void c_set_full(container_t* c, void* buf) noexcept nogil:
+    """Make c the full run [0, 65535] in buf (4 bytes; c's old data is the caller's)."""
+    cdef uint16_t* r = <uint16_t*>buf
+    r[0] = 0
+    r[1] = 65535
+    c_set_runs(c, r, 1, 65536)
+
+
+cdef inline void array_range_bounds(const container_t* c, uint32_t s, uint32_t e,
+                                    int32_t* lo_i, int32_t* hi_i) noexcept nogil:
+    """Array indices of the first value >= s and the first >= e (e <= 65536)."""
+    cdef const uint16_t* a = <uint16_t*>c.data
+    lo_i[0] = lower_bound16(a, c.n, <uint16_t>s)
+    hi_i[0] = c.n if e > 65535 else lo_i[0] + lower_bound16(a + lo_i[0], c.n - lo_i[0], <uint16_t>e)
+
+
+cdef int c_add_range_prepare(container_t* c, uint32_t s, uint32_t e, void** buf) except -1 nogil:
+    """Allocate what adding [s, e) (s < e <= 65536) to c will need (buf, or more room)."""
+    cdef int32_t card, lo_i, hi_i, f, l, nnew
+    buf[0] = NULL
+    if c.card == 65536:
+        return 0
+    if c.kind == KIND_BITSET:
+        card = c.card + <int32_t>(e - s) - words_range_card(<uint64_t*>c.data, s, e)
+        if card == 65536:
+            buf[0] = xmalloc(4)
+        return 0
+    if c.kind == KIND_ARRAY:
+        array_range_bounds(c, s, e, &lo_i, &hi_i)
+        card = lo_i + <int32_t>(e - s) + c.n - hi_i
+        if card == 65536:
+            buf[0] = xmalloc(4)
+        elif card > MAX_ARRAY:
+            buf[0] = xmalloc(BITSET_WORDS * 8)
+        elif card > c.cap:
+            c.data = xrealloc(c.data, <size_t>card * 2)
+            c.cap = card
+        return 0
+    f = runs_end_at_or_after(<uint16_t*>c.data, c.n, s - 1 if s else 0)
+    l = runs_start_at_or_before(<uint16_t*>c.data, c.n, e)
+    nnew = f + c.n - l
+    if nnew > c.cap:
+        c.data = xrealloc(c.data, <size_t>nnew * 4)
+        c.cap = nnew
+    return 0
+
+
+cdef void c_add_range_apply(container_t* c, uint32_t s, uint32_t e, void* buf) noexcept nogil:
+    """Add [s, e) to c in place, using what c_add_range_prepare allocated."""
+    cdef int32_t card, lo_i, hi_i, f, l, i, removed = 0
+    cdef uint32_t v, ns, ne
+    cdef uint16_t* a
+    cdef uint64_t* w
+    if c.card == 65536:
+        return
+    if c.kind == KIND_BITSET:
+        w = <uint64_t*>c.data
+        card = c.card + <int32_t>(e - s) - words_range_card(w, s, e)
+        if card == 65536:
+            free(w)
+            c_set_full(c, buf)
+            return
+        words_set_range(w, s, e)
+        c.card = card
+        return
+    if c.kind == KIND_ARRAY:
+        a = <uint16_t*>c.data
+        array_range_bounds(c, s, e, &lo_i, &hi_i)
+        card = lo_i + <int32_t>(e - s) + c.n - hi_i
+        if card == 65536:
+            free(a)
+            c_set_full(c, buf)
+        elif card <= MAX_ARRAY:                 # room was made by the prepare step
+            memmove(a + lo_i + (e - s), a + hi_i, <size_t>(c.n - hi_i) * 2)
+            for v in range(s, e):
+                a[lo_i + <int32_t>(v - s)] = <uint16_t>v
+            c.n = card
+            c.card = card
+        else:
+            w = <uint64_t*>buf
+            memset(w, 0, BITSET_WORDS * 8)
+            c_or_into_words(c, w)
+            words_set_range(w, s, e)
+            free(a)
+            c.data = w
+            c.kind = KIND_BITSET
+            c.card = card
+            c.n = 0
+            c.cap = 0
+        return
+    # run list: runs [f, l] overlap or touch [s, e) and merge with it into one run
+    a = <uint16_t*>c.data
+    f = runs_end_at_or_after(a, c.n, s - 1 if s else 0)
+    l = runs_start_at_or_before(a, c.n, e)
+    ns = s
+    ne = e - 1
+    if f <= l:
+        if a[2 * f] < ns:
+            ns = a[2 * f]
+        if <uint32_t>a[2 * l] + a[2 * l + 1] > ne:
+            ne = <uint32_t>a[2 * l] + a[2 * l + 1]
+        for i in range(f, l + 1):
+            removed += a[2 * i + 1] + 1
+    memmove(a + 2 * (f + 1), a + 2 * (l + 1), <size_t>(c.n - 1 - l) * 4)
+    a[2 * f] = <uint16_t>ns
+    a[2 * f + 1] = <uint16_t>(ne - ns)
+    c.n = f + c.n - l
+    c.card = c.card - removed + <int32_t>(ne - ns + 1)
+
+
+cdef int c_remove_range_prepare(container_t* c, uint32_t s, uint32_t e, void** buf) except -1 nogil:
+    """Allocate what removing [s, e) (s < e <= 65536) from c will need."""
+    cdef int32_t card, rc, f, l, nnew, removed = 0, i
+    cdef bint left, right
+    cdef const uint16_t* a
+    buf[0] = NULL
+    if c.kind == KIND_BITSET:
+        rc = words_range_card(<uint64_t*>c.data, s, e)
+        card = c.card - rc
+        if rc and 0 < card <= MAX_ARRAY:
+            buf[0] = xmalloc(<size_t>card * 2)
+        return 0
+    if c.kind == KIND_ARRAY:
+        return 0
+    a = <uint16_t*>c.data
+    f = runs_end_at_or_after(a, c.n, s)
+    l = runs_start_at_or_before(a, c.n, e - 1)
+    if f > l:
+        return 0
+    left = a[2 * f] < s
+    right = <uint32_t>a[2 * l] + a[2 * l + 1] > e - 1
+    nnew = f + left + right + c.n - 1 - l
+    if nnew > c.cap:
+        c.data = xrealloc(c.data, <size_t>nnew * 4)
+        c.cap = nnew
+        a = <uint16_t*>c.data
+    for i in range(f, l + 1):
+        removed += a[2 * i + 1] + 1
+    if left:
+        removed -= <int32_t>(s - a[2 * f])
+    if right:
+        removed -= <int32_t>(<uint32_t>a[2 * l] + a[2 * l + 1] - (e - 1))
+    card = c.card - removed
+    # the run list is kept only if it is the smallest form (c_normalize_run's rule)
+    if card > 0 and 2 + 4 * nnew > (2 * card if 2 * card < BITSET_WORDS * 8 else BITSET_WORDS * 8):
+        buf[0] = xmalloc(<size_t>card * 2 if card <= MAX_ARRAY else BITSET_WORDS * 8)
+    return 0
+
+
+cdef void c_remove_range_apply(container_t* c, uint32_t s, uint32_t e, void* buf) noexcept nogil:
+    """Remove [s, e) from c in place, using what c_remove_range_prepare allocated. An
+    emptied container is freed (card 0): the caller drops it."""
+    cdef int32_t card, rc, lo_i, hi_i, f, l, i, removed = 0, at
+    cdef uint32_t first, last
+    cdef bint left, right
+    cdef uint16_t* a
+    cdef uint64_t* w
+    if c.kind == KIND_BITSET:
+        w = <uint64_t*>c.data
+        rc = words_range_card(w, s, e)
+        if rc == 0:
+            return
+        card = c.card - rc
+        if card == 0:
+            c_free(c)
+            return
+        words_clear_range(w, s, e)
+        c.card = card
+        if card <= MAX_ARRAY:
+            rbk_words_to_u16(w, card, <uint16_t*>buf)
+            free(w)
+            c.data = buf
+            c.kind = KIND_ARRAY
+            c.n = card
+            c.cap = card
+        return
+    if c.kind == KIND_ARRAY:
+        a = <uint16_t*>c.data
+        array_range_bounds(c, s, e, &lo_i, &hi_i)
+        if hi_i == lo_i:
+            return
+        memmove(a + lo_i, a + hi_i, <size_t>(c.n - hi_i) * 2)
+        c.n -= hi_i - lo_i
+        c.card = c.n
+        if c.card == 0:
+            c_free(c)
+        return
+    a = <uint16_t*>c.data
+    f = runs_end_at_or_after(a, c.n, s)
+    l = runs_start_at_or_before(a, c.n, e - 1)
+    if f > l:
+        return
+    first = a[2 * f]
+    last = <uint32_t>a[2 * l] + a[2 * l + 1]
+    left = first < s
+    right = last > e - 1
+    for i in range(f, l + 1):
+        removed += a[2 * i + 1] + 1
+    if left:
+        removed -= <int32_t>(s - first)
+    if right:
+        removed -= <int32_t>(last - (e - 1))
+    # the prepare step made room for the one extra run a split needs
+    memmove(a + 2 * (f + left + right), a + 2 * (l + 1), <size_t>(c.n - 1 - l) * 4)
+    at = f
+    if left:
+        a[2 * at] = <uint16_t>first
+        a[2 * at + 1] = <uint16_t>(s - 1 - first)
+        at += 1
+    if right:
+        a[2 * at] = <uint16_t>e
+        a[2 * at + 1] = <uint16_t>(last - e)
+    c.n = f + left + right + c.n - 1 - l
+    c.card -= removed
+    if c.card == 0:
+        c_free(c)
+        return
+    if buf != NULL:                            # a smaller form: array or bitset
+        if c.card <= MAX_ARRAY:
+            c_to_uint16(c, <uint16_t*>buf)
+            free(a)
+            c.data = buf
+            c.kind = KIND_ARRAY
+            c.n = c.card
+            c.cap = c.card
+        else:
+            w = <uint64_t*>buf
+            memset(w, 0, BITSET_WORDS * 8)
+            c_or_into_words(c, w)
+            free(a)
+            c.data = w
+            c.kind = KIND_BITSET
+            c.n = 0
+            c.cap = 0
+
+
 # --- intersection -------------------------------------------------------------------------
 
 cdef inline int32_t gallop16(const uint16_t* a, int32_t i, int32_t n, uint16_t v) noexcept nogil:

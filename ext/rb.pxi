@@ -514,48 +514,157 @@ cdef uint64_t rb_range_card(const rb_t* r, uint64_t lo, uint64_t last) noexcept 
     return card
 
 
-cdef int rb_remove_range(rb_t* r, uint64_t lo, uint64_t last) except -1 nogil:
-    """Remove [lo, last] in place. The (at most two) partially covered chunks are computed
-    first, so a failed allocation leaves r untouched; then the key array is compacted once."""
-    cdef int64_t i, w, end, idx
-    cdef int64_t bidx[2]
-    cdef container_t bnew[2]
-    cdef container_t rc
-    cdef uint64_t bkey[2]
-    cdef int t, nb = 1 if lo >> 16 == last >> 16 else 2
-    bkey[0] = lo >> 16
-    bkey[1] = last >> 16
+cdef int range_parts(uint64_t lo, uint64_t last, uint64_t* pkey, uint32_t* ps, uint32_t* pe,
+                     uint64_t* f0, uint64_t* f1, bint* middle) noexcept nogil:
+    """Split [lo, last] into at most two partly covered chunks (pkey, [ps, pe)) and the
+    wholly covered chunk keys [f0, f1] (when middle). Returns the number of partial ones."""
+    cdef uint64_t k0 = lo >> 16, k1 = last >> 16
+    cdef uint32_t s0 = <uint32_t>(lo & 0xFFFF), e1 = <uint32_t>(last & 0xFFFF) + 1
+    cdef int np = 0
+    middle[0] = False
+    if k0 == k1:
+        if s0 == 0 and e1 == 65536:
+            middle[0] = True
+            f0[0] = k0
+            f1[0] = k0
+            return 0
+        pkey[0] = k0
+        ps[0] = s0
+        pe[0] = e1
+        return 1
+    f0[0] = k0
+    f1[0] = k1
+    if s0 != 0:
+        pkey[np] = k0
+        ps[np] = s0
+        pe[np] = 65536
+        np += 1
+        f0[0] = k0 + 1
+    if e1 != 65536:
+        pkey[np] = k1
+        ps[np] = 0
+        pe[np] = e1
+        np += 1
+        f1[0] = k1 - 1                        # k1 > k0 >= 0: no wrap
+    middle[0] = f0[0] <= f1[0]
+    return np
+
+
+cdef int rb_add_range(rb_t* r, uint64_t lo, uint64_t last) except -1 nogil:
+    """Add [lo, last] in place. The (at most two) partly covered containers change in
+    place; whole chunks become full runs, spliced in with one memmove. All allocation
+    happens before the first change: on MemoryError r is untouched."""
+    cdef uint64_t pkey[2]
+    cdef uint32_t ps[2]
+    cdef uint32_t pe[2]
+    cdef int64_t pidx[2]
+    cdef void* pbuf[2]
+    cdef container_t pnew[2]
+    cdef uint64_t f0 = 0, f1 = 0
+    cdef bint middle, ok = False
+    cdef int np = range_parts(lo, last, pkey, ps, pe, &f0, &f1, &middle), t
+    cdef int64_t i0 = 0, i1 = 0, m = 0, extra = 0, j, idx
+    cdef void** full = NULL
     for t in range(2):
-        bidx[t] = -1
-        c_zero(&bnew[t])
-    cdef bint ok = False
+        pbuf[t] = NULL
+        c_zero(&pnew[t])
+    for t in range(np):
+        pidx[t] = rb_find(r, pkey[t])
+        if pidx[t] < 0:
+            extra += 1
+    if middle:
+        i0 = key_gallop(r.keys, 0, r.n, f0)
+        i1 = key_gallop(r.keys, i0, r.n, f1 + 1)
+        m = <int64_t>(f1 - f0 + 1)
+        extra += m - (i1 - i0)
     try:
-        for t in range(nb):
-            idx = rb_find(r, bkey[t])
-            if idx < 0:
-                continue
-            range_container(&rc, bkey[t], lo, last)
-            try:
-                c_andnot(&r.cs[idx], &rc, &bnew[t])
-            finally:
-                c_free(&rc)
-            bidx[t] = idx
+        rb_reserve(r, r.n + extra)
+        for t in range(np):
+            if pidx[t] >= 0:
+                c_add_range_prepare(&r.cs[pidx[t]], ps[t], pe[t], &pbuf[t])
+            else:
+                c_from_range(&pnew[t], ps[t], pe[t])
+        if middle:
+            full = <void**>xmalloc(<size_t>m * sizeof(void*))
+            memset(full, 0, <size_t>m * sizeof(void*))
+            for j in range(m):
+                full[j] = xmalloc(4)
         ok = True
     finally:
         if not ok:
-            c_free(&bnew[0])
-            c_free(&bnew[1])
-    i = key_gallop(r.keys, 0, r.n, lo >> 16)
-    end = key_gallop(r.keys, i, r.n, (last >> 16) + 1) if (last >> 16) + 1 < KEY_LIMIT else r.n
-    w = i
-    while i < end:
-        free(r.cs[i].data)
-        for t in range(nb):
-            if i == bidx[t] and bnew[t].card:
-                r.keys[w] = bkey[t]
-                r.cs[w] = bnew[t]
-                w += 1
-        i += 1
+            for t in range(2):
+                free(pbuf[t])
+                c_free(&pnew[t])
+            if full != NULL:
+                for j in range(m):
+                    free(full[j])
+                free(full)
+    # nothing below can fail
+    if middle:
+        for j in range(i0, i1):
+            free(r.cs[j].data)
+        memmove(r.keys + i0 + m, r.keys + i1, <size_t>(r.n - i1) * sizeof(uint64_t))
+        memmove(r.cs + i0 + m, r.cs + i1, <size_t>(r.n - i1) * sizeof(container_t))
+        for j in range(m):
+            r.keys[i0 + j] = f0 + <uint64_t>j
+            c_set_full(&r.cs[i0 + j], full[j])
+        r.n += m - (i1 - i0)
+        free(full)
+    for t in range(np):
+        idx = rb_find(r, pkey[t])             # the splice moved indices, not these keys
+        if idx >= 0:
+            c_add_range_apply(&r.cs[idx], ps[t], pe[t], pbuf[t])
+        else:                                 # room reserved above: no growth, no failure
+            idx = -idx - 1
+            memmove(r.keys + idx + 1, r.keys + idx, <size_t>(r.n - idx) * sizeof(uint64_t))
+            memmove(r.cs + idx + 1, r.cs + idx, <size_t>(r.n - idx) * sizeof(container_t))
+            r.keys[idx] = pkey[t]
+            r.cs[idx] = pnew[t]
+            r.n += 1
+    return 0
+
+
+cdef int rb_remove_range(rb_t* r, uint64_t lo, uint64_t last) except -1 nogil:
+    """Remove [lo, last] in place. The (at most two) partly covered containers change in
+    place; the wholly covered ones and any emptied one leave with one compaction. All
+    allocation happens before the first change: on MemoryError r is untouched."""
+    cdef uint64_t pkey[2]
+    cdef uint32_t ps[2]
+    cdef uint32_t pe[2]
+    cdef int64_t pidx[2]
+    cdef void* pbuf[2]
+    cdef uint64_t f0 = 0, f1 = 0, key
+    cdef bint middle, ok = False
+    cdef int np = range_parts(lo, last, pkey, ps, pe, &f0, &f1, &middle), t
+    cdef int64_t i, w, start, end
+    for t in range(2):
+        pbuf[t] = NULL
+        pidx[t] = -1
+    try:
+        for t in range(np):
+            pidx[t] = rb_find(r, pkey[t])
+            if pidx[t] >= 0:
+                c_remove_range_prepare(&r.cs[pidx[t]], ps[t], pe[t], &pbuf[t])
+        ok = True
+    finally:
+        if not ok:
+            free(pbuf[0])
+            free(pbuf[1])
+    # nothing below can fail
+    for t in range(np):
+        if pidx[t] >= 0:
+            c_remove_range_apply(&r.cs[pidx[t]], ps[t], pe[t], pbuf[t])
+    start = key_gallop(r.keys, 0, r.n, lo >> 16)
+    end = key_gallop(r.keys, start, r.n, (last >> 16) + 1)
+    w = start
+    for i in range(start, end):
+        key = r.keys[i]
+        if (middle and f0 <= key <= f1) or r.cs[i].card == 0:
+            free(r.cs[i].data)
+            continue
+        r.keys[w] = key
+        r.cs[w] = r.cs[i]
+        w += 1
     if w != end:
         memmove(r.keys + w, r.keys + end, <size_t>(r.n - end) * sizeof(uint64_t))
         memmove(r.cs + w, r.cs + end, <size_t>(r.n - end) * sizeof(container_t))
