@@ -6,6 +6,14 @@
 # after raising MemoryError. Results are normalised the way CRoaring normalises them, so a
 # bitmap built from the same values has the same container kinds (and the same bytes).
 
+cdef enum:
+    # array x array union / symmetric difference with at least this many values in all go
+    # through a bitset (scatter, popcount, extract: no unpredictable merge branches)
+    ARRAY_MERGE_VIA_BITSET = 1024
+    # run lists longer than this are applied to a bitset without per-run counting (one
+    # popcount of the words afterwards is cheaper)
+    RUNS_COUNT_AFTER = 16
+
 cdef extern from *:
     r"""
     /* ---- word kernels with runtime CPU dispatch ----------------------------------------
@@ -2210,6 +2218,12 @@ cdef int c_or(const container_t* a, const container_t* b, container_t* out) exce
     if (a.kind == KIND_RUN and c_is_full(a)) or (b.kind == KIND_RUN and c_is_full(b)):
         return c_copy(out, a if a.kind == KIND_RUN and c_is_full(a) else b)
     if a.kind == KIND_ARRAY and b.kind == KIND_ARRAY:
+        if ARRAY_MERGE_VIA_BITSET <= a.n + b.n <= MAX_ARRAY:
+            w = <uint64_t*>xmalloc(BITSET_WORDS * 8)
+            memset(w, 0, BITSET_WORDS * 8)
+            c_or_into_words(a, w)
+            c_or_into_words(b, w)
+            return c_from_words(out, w, words_card(w))
         if a.n + b.n <= MAX_ARRAY:
             buf = <uint16_t*>xmalloc(<size_t>(a.n + b.n) * 2)
             card = array_or(<uint16_t*>a.data, a.n, <uint16_t*>b.data, b.n, buf)
@@ -2224,7 +2238,28 @@ cdef int c_or(const container_t* a, const container_t* b, container_t* out) exce
         c_or_into_words(b, w)
         return c_from_words(out, w, words_card(w))
     if a.kind == KIND_ARRAY and b.kind == KIND_RUN:
-        # CRoaring keeps array|run as a run list, then picks the smallest kind.
+        # CRoaring keeps array|run as a run list, then picks the smallest kind. When the
+        # run list could outgrow a bitset (over 2047 runs) the union is built as a bitset
+        # and its runs counted instead: the same choice, without the long run merge.
+        if a.n + b.n > 2047:
+            w = c_words(b)
+            card = b.card
+            av = <uint16_t*>a.data
+            for i in range(a.n):
+                card += 1 - <int32_t>((w[av[i] >> 6] >> (av[i] & 63)) & 1)
+                w[av[i] >> 6] |= (<uint64_t>1) << (av[i] & 63)
+            n = words_nruns(w)
+            if 2 + 4 * n <= (2 * card if 2 * card < BITSET_WORDS * 8 else BITSET_WORDS * 8):
+                buf = <uint16_t*>malloc(<size_t>n * 4)
+                if buf == NULL:
+                    free(w)
+                    with gil:
+                        raise MemoryError()
+                words_to_runs(w, buf)
+                free(w)
+                c_set_runs(out, buf, n, card)
+                return 0
+            return c_from_words(out, w, card)
         tmp = <uint16_t*>xmalloc(<size_t>a.n * 4)
         n = array_to_runs(<uint16_t*>a.data, a.n, tmp)
         buf = <uint16_t*>malloc(<size_t>(n + b.n) * 4)
@@ -2245,6 +2280,10 @@ cdef int c_or(const container_t* a, const container_t* b, container_t* out) exce
     if a.kind == KIND_BITSET and b.kind == KIND_BITSET:
         w = <uint64_t*>xmalloc(BITSET_WORDS * 8)
         card = rbk_op(<uint64_t*>a.data, <uint64_t*>b.data, w, RBK_OR)
+    elif a.kind == KIND_BITSET and b.n > RUNS_COUNT_AFTER:
+        w = c_words(a)
+        c_or_into_words(b, w)
+        card = words_card(w)
     elif a.kind == KIND_BITSET:
         w = c_words(a)
         card = a.card
@@ -2376,6 +2415,14 @@ cdef int c_xor(const container_t* a, const container_t* b, container_t* out) exc
     if a.kind > b.kind:
         a, b = b, a
     if a.kind == KIND_ARRAY and b.kind == KIND_ARRAY and a.n + b.n <= MAX_ARRAY:
+        if a.n + b.n >= ARRAY_MERGE_VIA_BITSET:
+            w = <uint64_t*>xmalloc(BITSET_WORDS * 8)
+            memset(w, 0, BITSET_WORDS * 8)
+            c_or_into_words(a, w)
+            av = <uint16_t*>b.data
+            for i in range(b.n):
+                w[av[i] >> 6] ^= (<uint64_t>1) << (av[i] & 63)
+            return c_from_words(out, w, words_card(w))
         buf = <uint16_t*>xmalloc(<size_t>(a.n + b.n) * 2)
         card = array_xor(<uint16_t*>a.data, a.n, <uint16_t*>b.data, b.n, buf)
         if card == 0:
@@ -2403,6 +2450,10 @@ cdef int c_xor(const container_t* a, const container_t* b, container_t* out) exc
     w = c_words(a)
     card = a.card
     av = <uint16_t*>b.data
+    if b.n > RUNS_COUNT_AFTER:
+        for i in range(b.n):
+            words_flip_range(w, av[2 * i], <uint32_t>av[2 * i] + av[2 * i + 1] + 1)
+        return c_from_words(out, w, words_card(w))
     for i in range(b.n):
         s = av[2 * i]
         e = s + av[2 * i + 1] + 1
@@ -2452,6 +2503,10 @@ cdef int c_andnot(const container_t* a, const container_t* b, container_t* out) 
     w = c_words(a)
     card = a.card
     bv = <uint16_t*>b.data
+    if b.kind == KIND_RUN and b.n > RUNS_COUNT_AFTER:
+        for i in range(b.n):
+            words_clear_range(w, bv[2 * i], <uint32_t>bv[2 * i] + bv[2 * i + 1] + 1)
+        return c_from_words(out, w, words_card(w))
     if b.kind == KIND_RUN:
         for i in range(b.n):
             s = bv[2 * i]
