@@ -895,29 +895,52 @@ cdef extern from *:
         47, 46, 45, 44, 43, 42, 41, 40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24,    \
         23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
 
+    /* eight words at a time: zero words are skipped with one test (worth it below about
+       two values per word on average) */
+    #define RBK_SPARSE_BITSET 2048
+    static inline __attribute__((always_inline, target(RBK_AVX512_ARRAYS))) __mmask8
+    rbk_nonzero8(const uint64_t* w, const uint64_t* w2, size_t i) {
+        __m512i v = _mm512_loadu_si512((const void*)(w + i));
+        if (w2) v = _mm512_and_si512(v, _mm512_loadu_si512((const void*)(w2 + i)));
+        return _mm512_test_epi64_mask(v, v);
+    }
+
     static inline __attribute__((always_inline, target(RBK_AVX512_ARRAYS))) int32_t
     rbk_extract_u64_avx512(const uint64_t* w, const uint64_t* w2, int32_t card, uint64_t high, uint64_t* out) {
         const __m512i iota = RBK_IOTA64;
         uint8_t pos[64];
-        size_t i = 0;
+        size_t i = 0, wi;
         int32_t k = 0, c, t;
         uint64_t x;
+        unsigned nz;
         __m512i base, cv;
-        for (; i < RBK_WORDS && k + 64 <= card; i++) {
-            x = rbk_wsel(w, w2, i);
-            base = _mm512_set1_epi64((long long)(high | ((uint64_t)i << 6)));
-            cv = _mm512_maskz_compress_epi8((__mmask64)x, iota);  /* set bit positions, as bytes */
-            c = __builtin_popcountll(x);
-            /* 8 values per store at out + k + t, t <= 56: inside the 64 that fit */
-            _mm512_storeu_si512((void*)(out + k), _mm512_add_epi64(base, _mm512_cvtepu8_epi64(_mm512_castsi512_si128(cv))));
-            if (c > 8) {
-                _mm512_storeu_si512((void*)pos, cv);
-                for (t = 8; t < c; t += 8)
-                    _mm512_storeu_si512((void*)(out + k + t),
-                        _mm512_add_epi64(base, _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i*)(pos + t)))));
+        /* sparse: visit nonzero words only; dense: every word */
+        for (; i < RBK_WORDS; i += 8) {
+            nz = card < RBK_SPARSE_BITSET ? rbk_nonzero8(w, w2, i) : 0xFFu;
+            while (nz) {
+                wi = i + (size_t)__builtin_ctz(nz);
+                if (k + 64 > card) {          /* a whole word might not fit any more */
+                    i = wi;
+                    goto tail;
+                }
+                nz &= nz - 1;
+                x = rbk_wsel(w, w2, wi);
+                base = _mm512_set1_epi64((long long)(high | ((uint64_t)wi << 6)));
+                cv = _mm512_maskz_compress_epi8((__mmask64)x, iota);  /* set bit positions */
+                c = __builtin_popcountll(x);
+                /* 8 values per store at out + k + t, t <= 56: inside the 64 that fit */
+                _mm512_storeu_si512((void*)(out + k), _mm512_add_epi64(base, _mm512_cvtepu8_epi64(_mm512_castsi512_si128(cv))));
+                if (c > 8) {
+                    _mm512_storeu_si512((void*)pos, cv);
+                    for (t = 8; t < c; t += 8)
+                        _mm512_storeu_si512((void*)(out + k + t),
+                            _mm512_add_epi64(base, _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i*)(pos + t)))));
+                }
+                k += c;
             }
-            k += c;
         }
+        return k;
+    tail:
         RBK_EXTRACT_TAIL(uint64_t, high | ((uint64_t)i << 6))
         return k;
     }
@@ -925,21 +948,33 @@ cdef extern from *:
     static inline __attribute__((always_inline, target(RBK_AVX512_ARRAYS))) int32_t
     rbk_extract_u16_avx512(const uint64_t* w, const uint64_t* w2, int32_t card, uint16_t* out) {
         const __m512i iota = RBK_IOTA64;
-        size_t i = 0;
+        size_t i = 0, wi;
         int32_t k = 0, c;
         uint64_t x;
+        unsigned nz;
         __m512i base, cv;
-        for (; i < RBK_WORDS && k + 64 <= card; i++) {
-            x = rbk_wsel(w, w2, i);
-            base = _mm512_set1_epi16((short)(i << 6));
-            cv = _mm512_maskz_compress_epi8((__mmask64)x, iota);
-            c = __builtin_popcountll(x);
-            /* 32 values per store; the second one only when more than 32 are set */
-            _mm512_storeu_si512((void*)(out + k), _mm512_add_epi16(base, _mm512_cvtepu8_epi16(_mm512_castsi512_si256(cv))));
-            if (c > 32)
-                _mm512_storeu_si512((void*)(out + k + 32), _mm512_add_epi16(base, _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(cv, 1))));
-            k += c;
+        for (; i < RBK_WORDS; i += 8) {
+            nz = card < RBK_SPARSE_BITSET ? rbk_nonzero8(w, w2, i) : 0xFFu;
+            while (nz) {
+                wi = i + (size_t)__builtin_ctz(nz);
+                if (k + 64 > card) {
+                    i = wi;
+                    goto tail;
+                }
+                nz &= nz - 1;
+                x = rbk_wsel(w, w2, wi);
+                base = _mm512_set1_epi16((short)(wi << 6));
+                cv = _mm512_maskz_compress_epi8((__mmask64)x, iota);
+                c = __builtin_popcountll(x);
+                /* 32 values per store; the second one only when more than 32 are set */
+                _mm512_storeu_si512((void*)(out + k), _mm512_add_epi16(base, _mm512_cvtepu8_epi16(_mm512_castsi512_si256(cv))));
+                if (c > 32)
+                    _mm512_storeu_si512((void*)(out + k + 32), _mm512_add_epi16(base, _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(cv, 1))));
+                k += c;
+            }
         }
+        return k;
+    tail:
         RBK_EXTRACT_TAIL(uint16_t, (uint64_t)(i << 6))
         return k;
     }
@@ -980,6 +1015,35 @@ cdef extern from *:
         return rbk_extract_u16_plain(w, w2, card, out);
     }
 
+    /* -- values into a bitset ----------------------------------------------------------- */
+    /* w |= the runs (start, length - 1 pairs) */
+    static void rbk_runs_or_words(const uint16_t* r, int32_t n, uint64_t* w) {
+        int32_t i;
+        uint32_t s, e, fw, lw, k;
+        uint64_t lo_mask, hi_mask;
+        for (i = 0; i < n; i++) {
+            s = r[2 * i];
+            e = s + r[2 * i + 1];            /* inclusive, <= 65535 */
+            fw = s >> 6;
+            lw = e >> 6;
+            lo_mask = ~(uint64_t)0 << (s & 63);
+            hi_mask = ~(uint64_t)0 >> (63 - (e & 63));
+            if (fw == lw) {
+                w[fw] |= lo_mask & hi_mask;
+            } else {
+                w[fw] |= lo_mask;
+                for (k = fw + 1; k < lw; k++) w[k] = ~(uint64_t)0;
+                w[lw] |= hi_mask;
+            }
+        }
+    }
+
+    /* w |= the array's values */
+    static void rbk_array_or_words(const uint16_t* a, int32_t n, uint64_t* w) {
+        int32_t i;
+        for (i = 0; i < n; i++) w[a[i] >> 6] |= (uint64_t)1 << (a[i] & 63);
+    }
+
     static inline int rb_popcount64(uint64_t x) { return __builtin_popcountll(x); }
     static inline int rb_ctz64(uint64_t x) { return __builtin_ctzll(x); }
     static inline int rb_clz64(uint64_t x) { return __builtin_clzll(x); }
@@ -1011,6 +1075,8 @@ cdef extern from *:
     int32_t rbk_words_to_u64(const uint64_t* w, int32_t card, uint64_t high,
                              uint64_t* out) noexcept nogil
     int32_t rbk_words_to_u16(const uint64_t* w, int32_t card, uint16_t* out) noexcept nogil
+    void rbk_runs_or_words(const uint16_t* r, int32_t n, uint64_t* w) noexcept nogil
+    void rbk_array_or_words(const uint16_t* a, int32_t n, uint64_t* w) noexcept nogil
     int32_t rbk_words_and_to_u16(const uint64_t* w, const uint64_t* w2, int32_t card,
                                  uint16_t* out) noexcept nogil
 
@@ -1236,21 +1302,12 @@ cdef void c_fill_words(const container_t* c, uint64_t* w) noexcept nogil:
 
 
 cdef void c_or_into_words(const container_t* c, uint64_t* w) noexcept nogil:
-    cdef int32_t i
-    cdef uint16_t* a
-    cdef uint64_t* s
     if c.kind == KIND_BITSET:
-        s = <uint64_t*>c.data
-        for i in range(BITSET_WORDS):
-            w[i] |= s[i]
+        rbk_op(w, <uint64_t*>c.data, w, RBK_OR)
     elif c.kind == KIND_RUN:
-        a = <uint16_t*>c.data
-        for i in range(c.n):
-            words_set_range(w, a[2 * i], <uint32_t>a[2 * i] + a[2 * i + 1] + 1)
+        rbk_runs_or_words(<uint16_t*>c.data, c.n, w)
     else:
-        a = <uint16_t*>c.data
-        for i in range(c.n):
-            w[a[i] >> 6] |= (<uint64_t>1) << (a[i] & 63)
+        rbk_array_or_words(<uint16_t*>c.data, c.n, w)
 
 
 cdef int32_t c_to_uint16(const container_t* c, uint16_t* out) noexcept nogil:
