@@ -18,6 +18,21 @@ if _sys.byteorder != "little":  # the codec writes native integers as the format
 cdef enum:
     NOGIL_CONTAINERS = 32          # release the GIL above this many containers in play
 cdef object U64_LIMIT = 1 << 64
+
+cdef extern from *:
+    """
+    /* o is an exact int: 1 with *out = o when 0 <= o < 2**64, else 0 (no error left) */
+    static inline int rb_int_as_u64(PyObject* o, uint64_t* out) {
+        unsigned long long v = PyLong_AsUnsignedLongLong(o);
+        if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return 0;
+        }
+        *out = (uint64_t)v;
+        return 1;
+    }
+    """
+    bint rb_int_as_u64(object o, uint64_t* out) noexcept
 cdef object _np_empty = np.empty
 cdef object _U64_DTYPE = np.dtype(np.uint64)
 
@@ -290,6 +305,11 @@ cdef class FrozenBitmap:
         return self.rb.n > 0
 
     def __contains__(self, value):
+        cdef uint64_t v
+        if type(value) is int:                # the common case, without Python compares
+            if not rb_int_as_u64(value, &v):  # negative or >= 2**64: never a member
+                return False
+            return rb_contains(&self.rb, v)
         value = _index_or_none(value)
         if value is None:
             return False

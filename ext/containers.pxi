@@ -1015,6 +1015,33 @@ cdef extern from *:
         return rbk_extract_u16_plain(w, w2, card, out);
     }
 
+    /* -- searches --------------------------------------------------------------------------
+       Branch-free lower bounds (the select compiles to a conditional move): the position
+       of the first element >= v, n when there is none. */
+    static inline int32_t rbk_lower_bound16(const uint16_t* a, int32_t n, uint16_t v) {
+        const uint16_t* base = a;
+        int32_t half;
+        if (n <= 0) return 0;
+        while (n > 1) {
+            half = n >> 1;
+            base = base[half] < v ? base + half : base;
+            n -= half;
+        }
+        return (int32_t)(base - a) + (*base < v);
+    }
+
+    static inline int64_t rbk_lower_bound64(const uint64_t* a, int64_t n, uint64_t v) {
+        const uint64_t* base = a;
+        int64_t half;
+        if (n <= 0) return 0;
+        while (n > 1) {
+            half = n >> 1;
+            base = base[half] < v ? base + half : base;
+            n -= half;
+        }
+        return (int64_t)(base - a) + (*base < v);
+    }
+
     /* -- values into a bitset ----------------------------------------------------------- */
     /* w |= the runs (start, length - 1 pairs) */
     static void rbk_runs_or_words(const uint16_t* r, int32_t n, uint64_t* w) {
@@ -1076,6 +1103,8 @@ cdef extern from *:
                              uint64_t* out) noexcept nogil
     int32_t rbk_words_to_u16(const uint64_t* w, int32_t card, uint16_t* out) noexcept nogil
     void rbk_runs_or_words(const uint16_t* r, int32_t n, uint64_t* w) noexcept nogil
+    int32_t rbk_lower_bound16(const uint16_t* a, int32_t n, uint16_t v) noexcept nogil
+    int64_t rbk_lower_bound64(const uint64_t* a, int64_t n, uint64_t v) noexcept nogil
     void rbk_array_or_words(const uint16_t* a, int32_t n, uint64_t* w) noexcept nogil
     int32_t rbk_words_and_to_u16(const uint64_t* w, const uint64_t* w2, int32_t card,
                                  uint16_t* out) noexcept nogil
@@ -1472,15 +1501,8 @@ cdef int c_from_range(container_t* c, uint32_t lo, uint32_t hi) except -1 nogil:
 # --- membership -------------------------------------------------------------------------
 
 cdef inline int32_t lower_bound16(const uint16_t* a, int32_t n, uint16_t v) noexcept nogil:
-    """First index i with a[i] >= v."""
-    cdef int32_t lo = 0, hi = n, mid
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if a[mid] < v:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+    """First index i with a[i] >= v (n if none)."""
+    return rbk_lower_bound16(a, n, v)
 
 
 cdef inline int32_t run_index(const uint16_t* r, int32_t n, uint16_t v) noexcept nogil:

@@ -90,15 +90,10 @@ cdef uint64_t rb_card(const rb_t* r) noexcept nogil:
 
 cdef int64_t rb_find(const rb_t* r, uint64_t key) noexcept nogil:
     """Index of key, or -(insertion point) - 1."""
-    cdef int64_t lo = 0, hi = r.n, mid
+    cdef int64_t lo
     if r.n and r.keys[r.n - 1] == key:          # appends and tail lookups are common
         return r.n - 1
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if r.keys[mid] < key:
-            lo = mid + 1
-        else:
-            hi = mid
+    lo = rbk_lower_bound64(r.keys, r.n, key)
     if lo < r.n and r.keys[lo] == key:
         return lo
     return -lo - 1
