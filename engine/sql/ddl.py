@@ -3,7 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.errors import AlreadyExistsError, IndexNotFoundError, NotFoundError, TableNotFoundError, TypeMismatchError
+from engine.errors import (
+    AlreadyExistsError,
+    IndexNotFoundError,
+    InvalidOptionError,
+    NotFoundError,
+    TableNotFoundError,
+    TypeMismatchError,
+)
 from engine.sql import ast
 from engine.sql.result import SqlResult
 from engine.sql.types import column_ddl, field_options, sql_type_of
@@ -23,6 +30,8 @@ def create_table(holder: Any, s: ast.CreateTable) -> SqlResult:
     id_type = s.columns[0].type.name
     if id_type not in ("ID", "STRING"):
         raise TypeMismatchError("_id must be ID or STRING")
+    if s.columns[0].words or s.columns[0].type.arg is not None:
+        raise InvalidOptionError("_id takes no constraints")
     names = [c.name for c in s.columns]
     if len(set(names)) != len(names):
         raise TypeMismatchError("duplicate column names")

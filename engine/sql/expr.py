@@ -57,7 +57,10 @@ def cast(v: Any, t: ast.TypeName) -> Any:
     try:
         if name in ("INT", "INTEGER", "BIGINT", "ID"):
             if isinstance(v, str):
-                return int(Decimal(v.strip()))
+                d = Decimal(v.strip())
+                if not d.is_finite() or d.adjusted() > 18:      # beyond int64: refuse, cheaply
+                    raise ValueError(v)
+                return int(d)
             if isinstance(v, _dt.datetime):
                 return int(v.timestamp())
             return int(v)
@@ -108,6 +111,8 @@ def evaluate(e: ast.Expr, env: Env) -> Any:
     if isinstance(e, ast.Literal):
         if e.kind == "set":
             return [evaluate(i, env) for i in e.value]
+        if e.kind == "tuple":                # {timestamp, [members]} for IDSETQ/STRINGSETQ
+            return tuple(evaluate(i, env) for i in e.value)
         return e.value
     if isinstance(e, ast.Column):
         if e.name in env:

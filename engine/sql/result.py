@@ -21,23 +21,43 @@ class SqlResult:
     rows_affected: Optional[int] = None
     plan: Optional[str] = None
     warnings: list[str] = field(default_factory=list)
+    _source: Optional[Iterator[list[tuple[Any, ...]]]] = field(default=None, repr=False)
+    _seen: list[list[tuple[Any, ...]]] = field(default_factory=list, repr=False)
 
     @classmethod
     def of_rows(cls, schema: list[tuple[str, str]], rows: list[tuple[Any, ...]], **kw: Any) -> "SqlResult":
         return cls(schema, None, rows, **kw)
 
     def batches(self) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows in batches; batches already produced are kept, so reading the result
+        again (or `.rows` afterwards) sees every row."""
         if self._rows is not None:
             for i in range(0, len(self._rows), BATCH_ROWS):
                 yield self._rows[i:i + BATCH_ROWS]
             return
-        if self._produce is not None:
-            yield from self._produce()
+        if self._produce is None:
+            return
+        if self._source is None:
+            self._source = self._produce()
+        i = 0
+        while True:
+            if i < len(self._seen):
+                yield self._seen[i]
+                i += 1
+                continue
+            batch = next(self._source, None)
+            if batch is None:
+                self._rows = [r for b in self._seen for r in b]
+                return
+            self._seen.append(batch)
 
     @property
     def rows(self) -> list[tuple[Any, ...]]:
         if self._rows is None:
-            self._rows = [r for batch in self.batches() for r in batch]
+            for _ in self.batches():
+                pass
+            if self._rows is None:
+                self._rows = []
         return self._rows
 
     @property

@@ -193,6 +193,8 @@ class Where:
     def _in(self, e: ast.InList, negate: bool) -> P.RowNode:
         col = _column(e.expr, "IN")
         neg = e.negated != negate
+        if neg and any(isinstance(i, ast.Literal) and i.kind == "null" for i in e.items):
+            return P.Empty()                   # x NOT IN (…, NULL) is never true
         parts = [self._compare(ast.Compare("=", col, item), False) for item in e.items
                  if not (isinstance(item, ast.Literal) and item.kind == "null")]
         hit: P.RowNode = P.Union_(tuple(parts)) if parts else P.Empty()

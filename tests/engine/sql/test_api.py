@@ -47,8 +47,6 @@ def test_projection_streams_in_batches(open_db):
     assert again.rows == [(i, i % 7) for i in range(n)]          # .rows is kept
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: a streamed result read with batches() and then .rows "
-                                       "silently returns only the first batch (1024 of 2500 rows)")
 def test_rows_after_batches_is_complete(open_db):
     db = open_db()
     _big_table(db, 2500)

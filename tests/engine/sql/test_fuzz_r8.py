@@ -467,8 +467,6 @@ _CAST_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: CAST('1e999999' AS INT) builds a million-digit integer "
-                                       "(minutes of CPU for a 40-byte statement)")
 def test_cast_of_a_huge_exponent_is_bounded():
     from pathlib import Path
 

@@ -271,7 +271,6 @@ CREATE TABLE bad (_id ID, "X" INT)
 CREATE TABLE bad (_id ID, x INT,)
 => error QuerySyntaxError at 1:33
 
-#! xfail: engine bug: constraint words after _id are silently ignored (CREATE TABLE bad (_id ID MIN 5) succeeds)
 CREATE TABLE badid (_id ID MIN 5, x INT)
 => error InvalidOptionError
 

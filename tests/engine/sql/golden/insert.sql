@@ -132,11 +132,9 @@ SELECT _id, ts FROM t WHERE _id >= 14
 INSERT INTO t (_id, tq) VALUES (18, [4])
 => affected 1
 
-#! xfail: engine bug: the tuple literal {timestamp, [members]} is passed on unevaluated (TypeMismatchError "holds ids, got Literal(…)")
 INSERT INTO t (_id, tq) VALUES (19, {'2023-01-05T00:00:00Z', [1, 2]}), (20, {1672876800, [3]})
 => affected 2
 
-#! xfail: engine bug: the tuple literal {timestamp, [members]} does not insert (see above)
 SELECT _id FROM t WHERE RANGEQ(tq, '2023-01-05', '2023-01-06')
 => columns: _id id
 => [19]

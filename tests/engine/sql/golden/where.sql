@@ -549,11 +549,9 @@ SELECT _id FROM people WHERE age IN (30, NULL)
 => [4]
 
 # x NOT IN (30, NULL) = x <> 30 AND x <> NULL: never true (standard SQL).
-#! xfail: engine bug: NOT IN with a NULL in the list ignores the NULL (should match nothing)
 SELECT _id FROM people WHERE age NOT IN (30, NULL)
 => columns: _id id
 
-#! xfail: engine bug: NOT (x IN (…, NULL)) ignores the NULL (should match nothing)
 SELECT _id FROM people WHERE NOT (age IN (30, NULL))
 => columns: _id id
 
