@@ -23,7 +23,7 @@ from engine.errors import QueryCancelledError, QueryExecutionError
 from engine.schema import BSI_VIEW, STANDARD_VIEW, FieldDef
 from engine.state import EMPTY, SHARD_WIDTH, IndexState
 from engine.txn import BSI_BIT0_ROW, BSI_EXISTS_ROW, BSI_SIGN_ROW, EXISTS_ID
-from ext import Bitmap, FrozenBitmap, bsi_extreme, bsi_range, bsi_sum, bsi_values, build_codes, group_count, intersect_counts
+from ext import Bitmap, FrozenBitmap, bsi_extreme, bsi_range, bsi_sum, bsi_values, intersect_counts
 
 T = TypeVar("T")
 _POOL_LOCK = threading.Lock()

@@ -13,9 +13,7 @@ try:
         bsi_range,
         bsi_sum,
         bsi_values,
-        build_codes,
         group_by_row,
-        group_count,
         group_pairs,
         intersect_counts,
     )
@@ -27,5 +25,5 @@ except ImportError as exc:  # pragma: no cover - only hit on an unbuilt checkout
 __all__ = [
     "Bitmap", "FrozenBitmap", "CorruptDataError",
     # many-row kernels used by the engine
-    "group_by_row", "bsi_extreme", "bsi_planes", "bsi_range", "bsi_sum", "bsi_values", "intersect_counts", "build_codes", "group_count", "group_pairs",
+    "group_by_row", "bsi_extreme", "bsi_planes", "bsi_range", "bsi_sum", "bsi_values", "intersect_counts", "group_pairs",
 ]

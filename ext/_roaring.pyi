@@ -110,3 +110,26 @@ def group_by_row(
     rows: npt.NDArray[np.uint64], cols: npt.NDArray[np.uint64]
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
     """Stable grouping of cols by rows: (distinct rows, offsets, grouped cols)."""
+
+def bsi_range(exists: FrozenBitmap | None, sign: FrozenBitmap | None, planes: list[FrozenBitmap | None],
+              lo: int | None, hi: int | None, filter: FrozenBitmap | None = ...,
+              count_only: bool = ...) -> Bitmap | int:
+    """Records with lo <= value <= hi over sign-magnitude bit planes (or their count)."""
+def bsi_sum(exists: FrozenBitmap | None, sign: FrozenBitmap | None, planes: list[FrozenBitmap | None],
+            filter: FrozenBitmap | None = ...) -> tuple[int, int]:
+    """(count, sum) of the filtered records' values."""
+def bsi_values(exists: FrozenBitmap | None, sign: FrozenBitmap | None, planes: list[FrozenBitmap | None],
+               filter: FrozenBitmap | None = ...
+               ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_], npt.NDArray[np.uint64]]:
+    """(records, negative, magnitude) of every filtered record with a value."""
+def bsi_extreme(exists: FrozenBitmap | None, sign: FrozenBitmap | None, planes: list[FrozenBitmap | None],
+                filter: FrozenBitmap | None = ..., want_max: bool = ...) -> tuple[int, int] | None:
+    """(largest or smallest value, how many records hold it)."""
+def bsi_planes(cols: npt.NDArray[np.uint64], offsets: npt.NDArray[np.int64], min_depth: int = ...
+               ) -> tuple[FrozenBitmap, FrozenBitmap, list[FrozenBitmap]]:
+    """(exists, sign, bit planes) of strictly increasing records and their signed values."""
+def intersect_counts(rows: list[FrozenBitmap | None], filter: FrozenBitmap | None = ...) -> npt.NDArray[np.uint64]:
+    """len(row & filter) for every row."""
+def group_pairs(code_rows: list[FrozenBitmap | None], rows: list[FrozenBitmap | None],
+                filter: FrozenBitmap | None = ...) -> npt.NDArray[np.uint64]:
+    """counts[r, c] = len(rows[r] & code_rows[c] (& filter)), code rows disjoint."""
