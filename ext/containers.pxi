@@ -1065,6 +1065,18 @@ cdef extern from *:
         }
     }
 
+    /* out[0..n) = start, start + 1, ... (values below 65536) */
+    static inline void rbk_fill_seq16(uint16_t* out, uint32_t start, uint32_t n) {
+        uint32_t t;
+        for (t = 0; t < n; t++) out[t] = (uint16_t)(start + t);
+    }
+
+    /* w &= ~(the array's values) */
+    static void rbk_array_andnot_words(const uint16_t* a, int32_t n, uint64_t* w) {
+        int32_t i;
+        for (i = 0; i < n; i++) w[a[i] >> 6] &= ~((uint64_t)1 << (a[i] & 63));
+    }
+
     /* w |= the array's values */
     static void rbk_array_or_words(const uint16_t* a, int32_t n, uint64_t* w) {
         int32_t i;
@@ -1106,6 +1118,8 @@ cdef extern from *:
     int32_t rbk_lower_bound16(const uint16_t* a, int32_t n, uint16_t v) noexcept nogil
     int64_t rbk_lower_bound64(const uint64_t* a, int64_t n, uint64_t v) noexcept nogil
     void rbk_array_or_words(const uint16_t* a, int32_t n, uint64_t* w) noexcept nogil
+    void rbk_array_andnot_words(const uint16_t* a, int32_t n, uint64_t* w) noexcept nogil
+    void rbk_fill_seq16(uint16_t* out, uint32_t start, uint32_t n) noexcept nogil
     int32_t rbk_words_and_to_u16(const uint64_t* w, const uint64_t* w2, int32_t card,
                                  uint16_t* out) noexcept nogil
 
@@ -2483,6 +2497,59 @@ cdef int32_t runs_andnot(const uint16_t* a, int32_t na, const uint16_t* b, int32
     return k
 
 
+cdef int32_t runs_minus_array(const uint16_t* r, int32_t nr, const uint16_t* v, int32_t nv,
+                             uint16_t* out, int32_t* card) noexcept nogil:
+    """Run list r without the sorted values v, as runs into out (room for nr + nv runs:
+    each value splits at most one run in two); returns runs, sets card."""
+    cdef int32_t i, j = 0, k = 0
+    cdef uint32_t s, e, cur, x
+    card[0] = 0
+    for i in range(nr):
+        s = r[2 * i]
+        e = s + r[2 * i + 1]
+        j = gallop16(v, j, nv, <uint16_t>s)
+        cur = s
+        while j < nv and v[j] <= e:
+            x = v[j]
+            if x > cur:
+                out[2 * k] = <uint16_t>cur
+                out[2 * k + 1] = <uint16_t>(x - 1 - cur)
+                k += 1
+                card[0] += x - cur
+            cur = x + 1
+            j += 1
+        if cur <= e:
+            out[2 * k] = <uint16_t>cur
+            out[2 * k + 1] = <uint16_t>(e - cur)
+            k += 1
+            card[0] += e - cur + 1
+    return k
+
+
+cdef int32_t run_values_minus_array(const uint16_t* r, int32_t nr, const uint16_t* v,
+                                    int32_t nv, uint16_t* out) noexcept nogil:
+    """The values of run list r that are not in the sorted v, into out (room for the
+    runs' cardinality); returns how many."""
+    cdef int32_t i, j = 0, k = 0
+    cdef uint32_t s, e, cur, x
+    for i in range(nr):
+        s = r[2 * i]
+        e = s + r[2 * i + 1]
+        while j < nv and v[j] < s:
+            j += 1
+        cur = s
+        while j < nv and v[j] <= e:
+            x = v[j]
+            rbk_fill_seq16(out + k, cur, x - cur)
+            k += <int32_t>(x - cur)
+            cur = x + 1
+            j += 1
+        if cur <= e:
+            rbk_fill_seq16(out + k, cur, e + 1 - cur)
+            k += <int32_t>(e + 1 - cur)
+    return k
+
+
 cdef int c_xor(const container_t* a, const container_t* b, container_t* out) except -1 nogil:
     cdef int32_t i, card
     cdef uint32_t v, s, e
@@ -2571,6 +2638,33 @@ cdef int c_andnot(const container_t* a, const container_t* b, container_t* out) 
             return 0
         c_set_runs(out, buf, n, card)
         return c_normalize_run(out)
+    if a.kind == KIND_RUN and b.kind == KIND_ARRAY:
+        # CRoaring's run_array_container_andnot: a tiny run container stays a run list
+        # (then the smallest form), else an array of the run's values minus b's while
+        # that fits, else a bitset (an array again if it shrinks to 4096 values).
+        if a.card <= 32:
+            buf = <uint16_t*>xmalloc(<size_t>(a.n + b.n) * 4)
+            n = runs_minus_array(<uint16_t*>a.data, a.n, <uint16_t*>b.data, b.n, buf, &card)
+            if n == 0:
+                free(buf)
+                return 0
+            c_set_runs(out, buf, n, card)
+            return c_normalize_run(out)
+        if a.card > MAX_ARRAY:
+            w = c_words(a)
+            rbk_array_andnot_words(<uint16_t*>b.data, b.n, w)
+            return c_from_words(out, w, words_card(w))
+        buf = <uint16_t*>xmalloc(<size_t>a.card * 2)
+        card = run_values_minus_array(<uint16_t*>a.data, a.n, <uint16_t*>b.data, b.n, buf)
+        if card == 0:
+            free(buf)
+            return 0
+        out.data = buf
+        out.kind = KIND_ARRAY
+        out.card = card
+        out.n = card
+        out.cap = a.card
+        return 0
     if b.kind == KIND_BITSET:
         if a.kind == KIND_BITSET:
             w = <uint64_t*>xmalloc(BITSET_WORDS * 8)
