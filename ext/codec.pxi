@@ -200,10 +200,11 @@ cdef int read_container(container_t* c, const uint8_t* buf, size_t length, size_
         c_alloc(c, KIND_ARRAY, card)
         a = <uint16_t*>c.data
         memcpy(a, buf + p, <size_t>card * 2)
-        for i in range(1, card):
-            if a[i] <= a[i - 1]:
-                c_free(c)
-                corrupt("array values not strictly increasing", p + 2 * i)
+        if not rbk_increasing16(a, card):      # vectorised check; find the place only if bad
+            for i in range(1, card):
+                if a[i] <= a[i - 1]:
+                    c_free(c)
+                    corrupt("array values not strictly increasing", p + 2 * i)
         c.n = card
         c.card = card
         pos[0] = p + <size_t>card * 2

@@ -1065,6 +1065,33 @@ cdef extern from *:
         }
     }
 
+    /* 1 if a[0..n) is strictly increasing: one pass without an early exit, which the
+       compiler vectorises for each target (the codec checks every array it reads) */
+    static inline __attribute__((always_inline)) int
+    rbk_increasing16_body(const uint16_t* a, int32_t n) {
+        int32_t i;
+        unsigned bad = 0;
+        for (i = 1; i < n; i++) bad |= (unsigned)(a[i] <= a[i - 1]);
+        return !bad;
+    }
+    static int rbk_increasing16_plain(const uint16_t* a, int32_t n) { return rbk_increasing16_body(a, n); }
+    #if RBK_X86
+    static __attribute__((target("avx2"))) int
+    rbk_increasing16_avx2(const uint16_t* a, int32_t n) { return rbk_increasing16_body(a, n); }
+    static __attribute__((target("avx512f,avx512bw,avx512vl"))) int
+    rbk_increasing16_avx512(const uint16_t* a, int32_t n) { return rbk_increasing16_body(a, n); }
+    #endif
+    static int rbk_increasing16(const uint16_t* a, int32_t n) {
+    #if RBK_X86
+        switch (rbk_lvl()) {
+        case 3: return rbk_increasing16_avx512(a, n);
+        case 2: return rbk_increasing16_avx2(a, n);
+        default: break;
+        }
+    #endif
+        return rbk_increasing16_plain(a, n);
+    }
+
     /* out[0..n) = start, start + 1, ... (values below 65536) */
     static inline void rbk_fill_seq16(uint16_t* out, uint32_t start, uint32_t n) {
         uint32_t t;
@@ -1120,6 +1147,7 @@ cdef extern from *:
     void rbk_array_or_words(const uint16_t* a, int32_t n, uint64_t* w) noexcept nogil
     void rbk_array_andnot_words(const uint16_t* a, int32_t n, uint64_t* w) noexcept nogil
     void rbk_fill_seq16(uint16_t* out, uint32_t start, uint32_t n) noexcept nogil
+    bint rbk_increasing16(const uint16_t* a, int32_t n) noexcept nogil
     int32_t rbk_words_and_to_u16(const uint64_t* w, const uint64_t* w2, int32_t card,
                                  uint16_t* out) noexcept nogil
 
