@@ -23,7 +23,16 @@ cdef extern from *:
     """
     /* o is an exact int: 1 with *out = o when 0 <= o < 2**64, else 0 (no error left) */
     static inline int rb_int_as_u64(PyObject* o, uint64_t* out) {
-        unsigned long long v = PyLong_AsUnsignedLongLong(o);
+        int overflow = 0;
+        long long s = PyLong_AsLongLongAndOverflow(o, &overflow);
+        unsigned long long v;
+        if (overflow == 0) {                  /* the common case: no error is possible */
+            if (s < 0) return 0;
+            *out = (uint64_t)s;
+            return 1;
+        }
+        if (overflow < 0) return 0;
+        v = PyLong_AsUnsignedLongLong(o);     /* 2**63 <= o: fits unless >= 2**64 */
         if (v == (unsigned long long)-1 && PyErr_Occurred()) {
             PyErr_Clear();
             return 0;
@@ -64,6 +73,29 @@ cdef object _index_or_none(object value):
     if value < 0 or value >= U64_LIMIT:
         return None
     return value
+
+
+cdef inline bint _has(const rb_t* r, uint64_t v) noexcept nogil:
+    """rb_contains with the key and array searches inlined (the membership test's path)."""
+    cdef uint64_t key = v >> 16
+    cdef uint16_t low = <uint16_t>(v & 0xFFFF)
+    cdef int64_t i
+    cdef int32_t j
+    cdef const container_t* c
+    cdef const uint16_t* a
+    if r.n == 0:
+        return False
+    i = rbk_lookup64(r.keys, r.n, key)
+    if i >= r.n or r.keys[i] != key:
+        return False
+    c = &r.cs[i]
+    if c.kind == KIND_BITSET:
+        return ((<const uint64_t*>c.data)[low >> 6] >> (low & 63)) & 1
+    if c.kind == KIND_ARRAY:
+        a = <const uint16_t*>c.data
+        j = rbk_lookup16(a, c.n, low)
+        return j < c.n and a[j] == low
+    return c_contains(c, low)
 
 
 cdef inline bint _big(const rb_t* a, const rb_t* b) noexcept nogil:
@@ -309,7 +341,7 @@ cdef class FrozenBitmap:
         if type(value) is int:                # the common case, without Python compares
             if not rb_int_as_u64(value, &v):  # negative or >= 2**64: never a member
                 return False
-            return rb_contains(&self.rb, v)
+            return _has(&self.rb, v)
         value = _index_or_none(value)
         if value is None:
             return False
