@@ -16,14 +16,19 @@ cdef enum:
 
 cdef extern from *:
     r"""
-    /* ---- word kernels with runtime CPU dispatch ----------------------------------------
-       Level 0: portable C (four independent popcount accumulators).
-       Level 1: x86-64 with SSSE3 (16-bit block compares for sorted arrays).
-       Level 2: AVX2 (Harley-Seal popcount; 8x8 all-pairs array compares).
+    /* ---- C kernels with runtime CPU dispatch -------------------------------------------
+       Level 0: portable C (four independent popcount accumulators, branch-free merges).
+       Level 1: x86-64 with SSSE3 (8x8 block compares for sorted arrays).
+       Level 2: AVX2 (Harley-Seal popcount; 8x8 all-pairs array compares; vectorised
+                export loops).
        Level 3: AVX-512 F, BW, VL, VBMI2 and VPOPCNTDQ (vector popcount for bitsets,
-                16x16 array compares).
-       Every vector load reads whole 1024-word bitsets or 8 array values that are known
-       to exist; every store stays inside the caller's buffer (see the array kernels). */
+                16x16 array compares, compress-based bitset extraction, counted lookups).
+       The level is chosen once at import with __builtin_cpu_supports (which also checks
+       that the OS saves the vector state); nothing is compiled for the host CPU, so the
+       build runs on any x86-64, and other architectures get level 0 only.
+       Every vector load reads whole 1024-word bitsets, array blocks known to exist, or
+       (masked) only the elements of a window; every store stays inside the caller's
+       buffer, as argued at each kernel. */
     #include <stdint.h>
     #include <string.h>
     #if !defined(RBK_NO_SIMD) && defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && \
