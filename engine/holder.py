@@ -7,6 +7,7 @@ used, and the others keep working.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 from engine.errors import (
@@ -128,13 +129,16 @@ class Holder:
             self.fileio.fsync_dir(ipath)
         self.fileio.rmtree(ipath)
 
-    def query(self, index: str, pql: str, *, timeout: float | None = None) -> list[Any]:
+    def query(self, index: str, pql: str, *, timeout: float | None = None,
+              cancel: threading.Event | None = None) -> list[Any]:
         """Run a PQL request against an index; one result per call, in FeatureBase's
-        JSON shapes (see docs/pql.md). Writes in the request commit atomically."""
+        JSON shapes (see docs/pql.md). Writes in the request commit atomically.
+        `timeout` (seconds) and `cancel` (set it from another thread) stop a read
+        between shards with QueryCancelledError."""
         from engine.query import run_pql
 
         self._check_open()
-        return run_pql(self, index, pql, timeout=timeout)
+        return run_pql(self, index, pql, timeout=timeout, cancel=cancel)
 
     def run(self, index: str, *calls: Any, timeout: float | None = None) -> list[Any]:
         """Run calls built with engine.q (no PQL text to parse); same results as query()."""
@@ -154,12 +158,15 @@ class Holder:
             return SqlResult.of_rows([], [])
         return results[-1]
 
-    def sql_all(self, text: str) -> list[Any]:
-        """One SqlResult per ';'-separated statement, run in order."""
+    def sql_all(self, text: str, *, timeout: float | None = None,
+                cancel: threading.Event | None = None) -> list[Any]:
+        """One SqlResult per ';'-separated statement, run in order. `timeout` (seconds, for
+        the whole text) and `cancel` stop a SELECT between shards with QueryCancelledError;
+        a write statement, once started, finishes (it commits atomically)."""
         from engine.sql.execute import run_sql
 
         self._check_open()
-        return run_sql(self, text)
+        return run_sql(self, text, timeout=timeout, cancel=cancel)
 
     def checkpoint(self) -> None:
         for idx in self.indexes():

@@ -44,6 +44,7 @@ from server.service.errors import (
     RefreshTokenExpired,
     RelatedResourceNotFound,
     ResourceNotFound,
+    ServiceUnavailable,
     TokenExpired,
     Unauthorized,
 )
@@ -262,6 +263,26 @@ def _principal(ctx: ServiceContext, account_id: str, org_id: str, database_id: O
     if database_id is not None and _live_database(ctx, org_id, database_id) != database_id:
         raise Unauthorized(_INVALID_TOKEN)
     return Principal(account_id, org_id, acc["role"], database_id, grants(ctx, account_id), token_id, via)
+
+
+def owner_principal(ctx: ServiceContext, *, acting_as: Optional[str] = None) -> Principal:
+    """The bootstrap org's root account as a principal, for work the server does on its own
+    behalf (the FeatureBase-compatible `POST /sql` without credentials on loopback).
+
+    acting_as: a lesser built-in role to act with instead of root (least privilege: the
+    compat path only needs backend's query rights). Raises ServiceUnavailable when the
+    store has no org yet (the server bootstraps one on start).
+    """
+    row = ctx.store.one("SELECT a.id, a.org_id FROM accounts a JOIN orgs o ON o.id = a.org_id"
+                        " WHERE a.role = 'root' AND a.status = 'Active' ORDER BY o.created_at, o.id LIMIT 1")
+    if row is None:
+        raise ServiceUnavailable("the server has no org yet", name="NOT_BOOTSTRAPPED")
+    base = _principal(ctx, row["id"], row["org_id"], None, token_id="", via="owner")
+    if acting_as is None:
+        return base
+    if acting_as not in policy.BUILTIN_ROLES:
+        raise ValueError(f"unknown built-in role {acting_as!r}")
+    return Principal(base.account_id, base.org_id, acting_as, None, frozenset(), "", "owner")
 
 
 def grants(ctx: ServiceContext, account_id: str) -> frozenset[str]:

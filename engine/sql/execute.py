@@ -1,7 +1,9 @@
 """Run SQL text: parse, then execute each statement in order against the holder."""
 from __future__ import annotations
 
-from typing import Any
+import threading
+import time
+from typing import Any, Optional
 
 from engine.errors import NotSupportedError
 from engine.sql import ast, ddl, dml
@@ -11,14 +13,18 @@ from engine.sql.select import run_select
 from engine.sql.where import Where
 
 
-def run_sql(holder: Any, text: str) -> list[SqlResult]:
-    """One SqlResult per ';'-separated statement."""
-    return [execute(holder, stmt) for stmt in parse(text)]
+def run_sql(holder: Any, text: str, *, timeout: Optional[float] = None,
+            cancel: Optional[threading.Event] = None) -> list[SqlResult]:
+    """One SqlResult per ';'-separated statement; `timeout` covers the whole text."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    return [execute(holder, stmt, deadline=deadline, cancel=cancel) for stmt in parse(text)]
 
 
-def execute(holder: Any, stmt: ast.Statement) -> SqlResult:
+def execute(holder: Any, stmt: ast.Statement, *, deadline: Optional[float] = None,
+            cancel: Optional[threading.Event] = None) -> SqlResult:
     if isinstance(stmt, ast.Select):
-        return run_select(holder, ddl.table(holder, stmt.table) if not stmt.unsupported else None, stmt)
+        return run_select(holder, ddl.table(holder, stmt.table) if not stmt.unsupported else None, stmt,
+                          deadline=deadline, cancel=cancel)
     if isinstance(stmt, ast.Insert):
         return dml.insert(holder, stmt)
     if isinstance(stmt, ast.BulkInsert):

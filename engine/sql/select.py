@@ -11,6 +11,7 @@ WHERE becomes one row node (engine.sql.where). Then, by shape:
 from __future__ import annotations
 
 import datetime as _dt
+import threading
 from decimal import Decimal
 from typing import Any, Iterator, Optional
 
@@ -31,12 +32,13 @@ from ext import FrozenBitmap
 AGGREGATES = ("COUNT", "SUM", "AVG", "MIN", "MAX", "PERCENTILE")
 
 
-def run_select(holder: Any, index: Any, stmt: ast.Select) -> SqlResult:
+def run_select(holder: Any, index: Any, stmt: ast.Select, *, deadline: Optional[float] = None,
+               cancel: Optional[threading.Event] = None) -> SqlResult:
     if stmt.unsupported or index is None:
         raise NotSupportedError(f"{stmt.unsupported} are not supported")
     if stmt.top is not None and stmt.limit is not None:
         raise TypeMismatchError("TOP and LIMIT cannot be used together")
-    sel = _Select(holder, index, stmt)
+    sel = _Select(holder, index, stmt, deadline, cancel)
     return sel.run()
 
 
@@ -57,12 +59,13 @@ def _aggregates_in(e: Any, out: list[ast.Func]) -> None:
 
 
 class _Select:
-    def __init__(self, holder: Any, index: Any, stmt: ast.Select) -> None:
+    def __init__(self, holder: Any, index: Any, stmt: ast.Select, deadline: Optional[float],
+                 cancel: Optional[threading.Event]) -> None:
         self.holder = holder
         self.index = index
         self.stmt = stmt
         self.where = Where(index)
-        self.ex = Executor(index, index.snapshot(), holder=holder)
+        self.ex = Executor(index, index.snapshot(), holder=holder, deadline=deadline, cancel=cancel)
         self.items = self._expand(stmt.items)
         self.limit = stmt.top if stmt.top is not None else stmt.limit
 

@@ -113,6 +113,18 @@ class RequestTimeout(ServiceError):
     code = "RequestTimeout"
 
 
+class RequestLimitExceeded(ServiceError):
+    """Too many requests: the org's rate or the server's admission queue. Carries
+    retry_after (seconds), sent as Retry-After / retry-after metadata."""
+
+    code = "RequestLimitExceeded"
+
+    def __init__(self, message: str, *, retry_after: int = 1, name: Optional[str] = None,
+                 data: Optional[Mapping[str, Any]] = None, code: Optional[str] = None) -> None:
+        super().__init__(message, name=name, data=data, code=code)
+        self.retry_after = max(1, int(retry_after))
+
+
 class InternalServerError(ServiceError):
     code = "InternalServerError"
 
@@ -127,7 +139,7 @@ BY_CODE: dict[str, type[ServiceError]] = {
         InvalidParameter, MissingParameter, ResourceLimitExceeded, RelatedResourceNotFound, BadRequest,
         Unauthorized, MissingAuthenticationToken, TokenExpired, RefreshTokenExpired, ResourceNotFound,
         ResourceAlreadyExists, IncorrectState, PayloadTooLarge, QueryExecutionError, RequestTimeout,
-        InternalServerError, ServiceUnavailable,
+        RequestLimitExceeded, InternalServerError, ServiceUnavailable,
     )
 }
 

@@ -12,6 +12,7 @@ config.sql_file_dir is set and the path is absolute and inside it.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
@@ -155,8 +156,17 @@ def _open(ctx: ServiceContext, principal: Principal, db: databases.Database, met
         raise from_engine(exc) from exc
 
 
-def sql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, text: Any) -> SqlAnswer:
-    """Run SQL text (one or more ';'-separated statements) against a database.
+def _timeout(ctx: ServiceContext, timeout: Optional[float]) -> float:
+    """The configured query deadline, shortened to the caller's own (a gRPC deadline)."""
+    limit = ctx.config.limits.query_timeout_seconds
+    return limit if timeout is None else max(0.0, min(limit, timeout))
+
+
+def sql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, text: Any, *,
+        timeout: Optional[float] = None, cancel: Optional[threading.Event] = None) -> SqlAnswer:
+    """Run SQL text (one or more ';'-separated statements) against a database, with the
+    configured query deadline (or the caller's `timeout` when shorter); `cancel` stops a
+    SELECT between shards (the client went away). Rows stream lazily under the same deadline.
 
     Raises:
         MissingAuthenticationToken / Forbidden: policy (a writing statement needs R M B).
@@ -175,17 +185,18 @@ def sql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, t
     _check_file_inputs(ctx, statements)
     started = time.perf_counter()
     try:
-        results = holder.sql_all(text)
+        results = holder.sql_all(text, timeout=_timeout(ctx, timeout), cancel=cancel)
     except engine.EngineError as exc:
         raise from_engine(exc) from exc
     return SqlAnswer(results, writes, time.perf_counter() - started)
 
 
 def pql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, *, table: Any,
-        statement: Any) -> PqlAnswer:
+        statement: Any, timeout: Optional[float] = None, cancel: Optional[threading.Event] = None) -> PqlAnswer:
     """Run a PQL request ({statement, table}) against a table of a database, with the
-    configured query deadline. Raises as `sql` does; an unknown table is ResourceNotFound,
-    a deadline passed RequestTimeout."""
+    configured query deadline (or the caller's `timeout` when shorter; `cancel` as for
+    `sql`). Raises as `sql` does; an unknown table is ResourceNotFound, a deadline passed
+    RequestTimeout."""
     policy.check(principal, PQL_METHOD)
     assert principal is not None
     text = _check_text(ctx, statement, "statement")
@@ -196,7 +207,7 @@ def pql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, *
     holder = _open(ctx, principal, db, PQL_METHOD, writes)
     started = time.perf_counter()
     try:
-        results = holder.query(table, text, timeout=ctx.config.limits.query_timeout_seconds)
+        results = holder.query(table, text, timeout=_timeout(ctx, timeout), cancel=cancel)
     except engine.EngineError as exc:
         raise from_engine(exc) from exc
     return PqlAnswer(results, writes, time.perf_counter() - started)

@@ -1,0 +1,123 @@
+"""One server process: the gRPC listener and the HTTP listener in one asyncio loop, over one
+service context (API.md §7: grpc.aio + uvicorn gathered on the same loop).
+
+`serve(settings)` opens the data dir (migrating meta.db and bootstrapping the first org),
+binds both listeners (port 0 picks a free one), reports the bound ports through `on_ready`,
+and runs until `stop` is set or SIGINT/SIGTERM arrives; then it stops taking requests,
+lets the ones in flight finish within settings.shutdown_grace_seconds, and closes every
+engine and meta.db.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Optional
+
+import uvicorn
+
+from server import grpc_app, http_app
+from server.runtime import Runtime
+from server.service.bootstrap import BootstrapResult, open_service
+from server.settings import ServerSettings
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What a started server reports: the ports it really bound and, on the first start
+    of a data dir, the root credentials it created (password set only if generated)."""
+
+    host: str
+    grpc_port: int
+    http_port: int
+    bootstrap: Optional[BootstrapResult]
+    runtime: Runtime
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn without its own signal handling: serve() owns SIGINT/SIGTERM, so that
+    both listeners stop together and the data dir is closed before the process ends."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve(settings: ServerSettings, *, on_ready: Optional[Callable[[Serving], None]] = None,
+                stop: Optional[asyncio.Event] = None, handle_signals: bool = True) -> None:
+    """Run a server until `stop` is set (or a signal arrives, with handle_signals).
+
+    Raises ServiceUnavailable (DATA_DIR_IN_USE) when another server holds the data dir and
+    OSError when a port cannot be bound; nothing is left open in either case.
+    """
+    loop = asyncio.get_running_loop()
+    stop = stop or asyncio.Event()
+    ctx = open_service(settings.service)
+    runtime = Runtime(ctx, settings)
+    grpc_server: Any = None
+    http_sock: Optional[socket.socket] = None
+    web: Optional[_Uvicorn] = None
+    installed: list[int] = []
+    try:
+        grpc_server = grpc_app.build_server(runtime)
+        grpc_port = grpc_server.add_insecure_port(f"{_grpc_host(settings.host)}:{settings.grpc_port}")
+        http_sock = _bind(settings.host, settings.http_port)
+        http_port = http_sock.getsockname()[1]
+        config = uvicorn.Config(http_app.build_app(runtime), log_level="warning", access_log=False,
+                                lifespan="off", server_header=False, date_header=True,
+                                timeout_graceful_shutdown=int(max(1, settings.shutdown_grace_seconds)))
+        web = _Uvicorn(config)
+        await grpc_server.start()
+        web_task = asyncio.create_task(web.serve(sockets=[http_sock]))
+        while not web.started:
+            if web_task.done():
+                await web_task  # startup failed: raise its error
+                raise RuntimeError("the HTTP listener stopped during startup")
+            await asyncio.sleep(0.01)
+        if handle_signals and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+                installed.append(sig)
+        if on_ready is not None:
+            on_ready(Serving(settings.host, grpc_port, http_port, ctx.bootstrap, runtime))
+        stop_task = asyncio.create_task(stop.wait())
+        await asyncio.wait({web_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        stop_task.cancel()
+        web.should_exit = True
+        await asyncio.gather(web_task, grpc_server.stop(settings.shutdown_grace_seconds), return_exceptions=True)
+        if web_task.done() and not web_task.cancelled() and web_task.exception() is not None:
+            raise web_task.exception()  # type: ignore[misc]
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        if grpc_server is not None:
+            await grpc_server.stop(0)
+        if http_sock is not None:
+            http_sock.close()
+        runtime.close()
+        ctx.close()
+
+
+def _grpc_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def run(settings: ServerSettings, *, on_ready: Optional[Callable[[Serving], None]] = None) -> None:
+    """Serve in a fresh event loop until SIGINT/SIGTERM (the CLI's `serve`)."""
+    asyncio.run(serve(settings, on_ready=on_ready))
