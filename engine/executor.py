@@ -32,6 +32,11 @@ _POOL: Optional[ThreadPoolExecutor] = None
 
 _IN_POOL = threading.local()
 
+# Called with the shard number before each shard's work, after the deadline check. None in
+# normal use; the deadline/cancellation tests (RELIABILITY R12) set it to a sleep so a
+# query is slow on demand without a huge data set.
+shard_hook: Optional[Callable[[int], None]] = None
+
 
 def _in_pool(fn: Callable[[int], T]) -> Callable[[int], T]:
     def wrapped(shard: int) -> T:
@@ -94,6 +99,8 @@ class Executor:
         threads could deadlock it."""
         def run(shard: int) -> T:
             self._check_deadline()
+            if shard_hook is not None:
+                shard_hook(shard)
             return fn(shard)
 
         if parallel and len(self.shards) > 1 and not getattr(_IN_POOL, "active", False):
