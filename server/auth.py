@@ -274,7 +274,7 @@ def owner_principal(ctx: ServiceContext, *, acting_as: Optional[str] = None) -> 
     store has no org yet (the server bootstraps one on start).
     """
     row = ctx.store.one("SELECT a.id, a.org_id FROM accounts a JOIN orgs o ON o.id = a.org_id"
-                        " WHERE a.role = 'root' AND a.status = 'Active' ORDER BY o.created_at, o.id LIMIT 1")
+                        " WHERE a.role = 'root' AND a.status = 'Active' ORDER BY o.created_at, o.rowid LIMIT 1")
     if row is None:
         raise ServiceUnavailable("the server has no org yet", name="NOT_BOOTSTRAPPED")
     base = _principal(ctx, row["id"], row["org_id"], None, token_id="", via="owner")

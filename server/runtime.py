@@ -44,7 +44,7 @@ class RateLimiter:
         with self._lock:
             tokens, at = self._buckets.get(org_id, (self.burst, now))
             tokens = min(self.burst, tokens + (now - at) * self.rate)
-            if tokens < 1.0:
+            if tokens < 1.0 - 1e-9:  # tolerance: elapsed * rate is a float product
                 self._buckets[org_id] = (tokens, now)
                 wait = (1.0 - tokens) / self.rate
                 raise RequestLimitExceeded(f"the org's request rate is limited to {self.rate:g} per second",

@@ -48,6 +48,6 @@ def sql(ctx: ServiceContext, principal: Optional[Principal], text: object, *, da
     """Run SQL on the compat path. `principal` None means the caller is anonymous on
     loopback (the face decides that is allowed)."""
     caller = principal if principal is not None else auth.owner_principal(ctx, acting_as=policy.BACKEND)
-    policy.check(caller, query.SQL_METHOD)
+    policy.check(caller, "QueryService.Sql")
     database_id = compat_database(ctx, caller, database_name)
     return query.sql(ctx, caller, database_id, text, timeout=timeout, cancel=cancel)
