@@ -10,6 +10,7 @@ import atexit
 import shutil
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -47,16 +48,31 @@ class _RoarbasePeer:
         for field, spec in schema["fields"].items():
             idx.create_field(field, **_field_options(spec))
         edges = Path(data_dir) / "edges"
-        for field, spec in schema["fields"].items():
-            table = pq.read_table(edges / f"{field}.parquet", read_dictionary=["value"] if spec.get("keys") else None)
-            values: Any = table["value"]
-            if spec["type"] == "decimal":
-                values = values.to_numpy() / 10 ** spec["scale"]      # edges hold cents
-            elif not spec.get("keys"):
-                values = values.to_numpy()
-            idx.import_values(field, table["record_id"].to_numpy(), values)
+
+        def read(field: str) -> Any:
+            keys = schema["fields"][field].get("keys")
+            return pq.read_table(edges / f"{field}.parquet", read_dictionary=["value"] if keys else None)
+
+        # Read the next file while this one is imported (pyarrow and the import kernels both
+        # release the GIL); one file ahead at most, so peak memory holds two tables, not all.
+        fields = list(schema["fields"].items())
+        with ThreadPoolExecutor(1) as reader:
+            ahead = reader.submit(read, fields[0][0]) if fields else None
+            for i, (field, spec) in enumerate(fields):
+                table = ahead.result()
+                ahead = reader.submit(read, fields[i + 1][0]) if i + 1 < len(fields) else None
+                self._import(idx, spec, field, table)
         seconds = time.perf_counter() - started
         return LoadStats(seconds, sum(schema["edges"].values()), "edges", {"data dir": self._dir})
+
+    @staticmethod
+    def _import(idx: Any, spec: Mapping[str, Any], field: str, table: Any) -> None:
+        values: Any = table["value"]
+        if spec["type"] == "decimal":
+            values = values.to_numpy() / 10 ** spec["scale"]      # edges hold cents
+        elif not spec.get("keys"):
+            values = values.to_numpy()
+        idx.import_values(field, table["record_id"].to_numpy(), values)
 
     def close(self) -> None:
         if self._db is not None:
