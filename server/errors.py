@@ -22,10 +22,13 @@ families, UNAUTHENTICATED, CM AuthError 21) and authorization failed — the cal
 but not allowed (still 401 on /v2 as FeatureBase does, 403 on /v1, PERMISSION_DENIED, CM
 ForbiddenError 50). Raise `PermissionDeniedError` for the second.
 
-Until grpcio-status is a dependency, the gRPC error details travel as plain trailing
-metadata (`roarbase-code`, `roarbase-error-name`, `roarbase-error-code`,
-`roarbase-error-data` as JSON, and `roarbase-retry-after` when set) instead of a
-google.rpc.ErrorInfo.
+The gRPC error details travel twice: as plain trailing metadata (`roarbase-code`,
+`roarbase-error-name`, `roarbase-error-code`, `roarbase-error-data` as JSON, and
+`roarbase-retry-after` when set), which any client reads and `from_grpc` decodes; and, from
+`to_grpc_status`, as a google.rpc.Status in `grpc-status-details-bin` (API.md §5) holding an
+ErrorInfo (reason = the unified code, domain "roarbase", metadata error_name, error_code
+and error_data as JSON) and, when the error says when to retry, a RetryInfo — what
+grpcio-status's `rpc_status.from_call` and other languages' rich-error helpers read.
 """
 from __future__ import annotations
 
@@ -35,6 +38,8 @@ from types import MappingProxyType
 from typing import Any, Mapping, Optional, Sequence
 
 import grpc
+from google.protobuf.duration_pb2 import Duration
+from google.rpc import error_details_pb2, status_pb2
 
 from engine.errors import EngineError, QueryExecutionError, QuerySyntaxError
 
@@ -254,6 +259,36 @@ def to_grpc(exc: BaseException, *,
     if err.retry_after is not None:
         metadata.append((MD_RETRY_AFTER, str(err.retry_after)))
     return spec.grpc_code, err.message, tuple(metadata)
+
+
+ERROR_DOMAIN = "roarbase"
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+
+def status_proto(exc: BaseException, *, request_id: Optional[str] = None) -> status_pb2.Status:
+    """The google.rpc.Status for an exception: code, message, an ErrorInfo detail and, when
+    the error carries retry_after, a RetryInfo detail."""
+    err = as_server_error(exc)
+    spec = err.spec
+    data = err.error_data()
+    if request_id:
+        data["request_id"] = request_id
+    info = error_details_pb2.ErrorInfo(reason=spec.code, domain=ERROR_DOMAIN, metadata={
+        "error_name": spec.error_name, "error_code": str(spec.error_code), "error_data": _ascii_json(data)})
+    status = status_pb2.Status(code=spec.grpc_code.value[0], message=err.message)
+    status.details.add().Pack(info)
+    if err.retry_after is not None:
+        status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=Duration(seconds=err.retry_after)))
+    return status
+
+
+def to_grpc_status(exc: BaseException, *, request_id: Optional[str] = None
+                   ) -> tuple[grpc.StatusCode, str, tuple[tuple[str, Any], ...]]:
+    """`to_grpc` plus the google.rpc.Status detail: (code, message, trailing metadata with
+    the roarbase-* entries and `grpc-status-details-bin`). The gRPC face answers with it."""
+    code, message, metadata = to_grpc(exc, request_id=request_id)
+    detail = status_proto(exc, request_id=request_id).SerializeToString()
+    return code, message, (*metadata, (STATUS_DETAILS_KEY, detail))
 
 
 # The code of a bare gRPC status that carries no roarbase metadata: an error raised by

@@ -1,0 +1,605 @@
+"""The gRPC face: every method of the roarbase.v1 services as a thin adapter over server/service/.
+
+`build_server(runtime)` returns a grpc.aio server (not started, no port: serve.py binds and
+starts it) with one handler per method of `server.methods.method_descriptors()`, plus
+grpc.health.v1 (SERVING for "" and every service) and server reflection.
+
+Every call goes through one wrapper (`_Handler`), which, in order:
+1. refuses a method without a row in the policy table (default deny, SECURITY.md §2);
+2. authenticates non-public methods from `authorization: Bearer <jwt>` or `x-api-key`
+   metadata before any other work (the service functions then check the policy row with
+   the principal themselves);
+3. runs the adapter: unpack the request -> `runtime.run(service function)` on the worker
+   pool -> pack the answer. The client's deadline becomes the `Call` the engine checks
+   between shards; a cancelled call sets `Call.cancel` (RELIABILITY R12);
+4. maps any exception through server.errors.to_grpc_status: the unified code's status,
+   the roarbase-* trailing metadata and a google.rpc.Status with an ErrorInfo. Unexpected
+   exceptions are answered InternalServerError with a request id and logged with it.
+
+Message size: grpcio refuses a received message above limits.max_payload_bytes itself
+(RESOURCE_EXHAUSTED, which from_grpc names PayloadTooLarge); sent messages are kept under
+the same cap by splitting SQL row batches and PqlStream results.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import math
+import time
+import uuid
+from typing import Any, AsyncIterator, Awaitable, Callable, NoReturn, Optional, Union
+
+import grpc
+from google.protobuf import message_factory
+from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf.message import Message
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from engine.pql import ast as pql_ast
+from engine.pql.parser import parse as parse_pql
+from server import auth, errors, grpc_values as values, methods, policy
+from server.auth import Principal
+from server.pb.roarbase.v1 import (
+    account_pb2,
+    auth_pb2,
+    database_pb2,
+    invite_pb2,
+    org_pb2,
+    query_pb2,
+    role_pb2,
+)
+from server.runtime import Call, Runtime
+from server.service import accounts, databases, invites, orgs, query, roles, service_properties
+from server.service.context import ServiceContext
+from server.service.errors import InvalidParameter, MissingParameter, PayloadTooLarge, Unauthorized
+
+log = logging.getLogger("roarbase.grpc")
+
+# Room left under the transport cap for the envelope around split payloads (oneof tags,
+# lengths, call_index, last).
+_ENVELOPE_BYTES = 64
+# How often WatchDatabase looks at the state-change counter while nothing changes.
+_WATCH_POLL_SECONDS = 0.05
+_TERMINAL_STATES = frozenset({databases.RUNNING, databases.DELETED, databases.FAILED, databases.FROZEN})
+
+Unary = Callable[["Rpc", Any], Awaitable[Message]]
+Streaming = Callable[["Rpc", Any], AsyncIterator[Message]]
+_ADAPTERS: dict[str, Union[Unary, Streaming]] = {}
+
+
+def _adapter(service: str, method: str) -> Callable[[Any], Any]:
+    def register(fn: Any) -> Any:
+        _ADAPTERS[f"/{policy.PACKAGE}.{service}/{method}"] = fn
+        return fn
+    return register
+
+
+class Rpc:
+    """One call as an adapter sees it: the runtime, the verified principal (None for public
+    methods), the client's deadline and cancel event, and the message budget."""
+
+    def __init__(self, runtime: Runtime, call: Call) -> None:
+        self.runtime = runtime
+        self.ctx: ServiceContext = runtime.ctx
+        self.call = call
+        self.principal: Optional[Principal] = None
+        self.max_bytes = max(1, runtime.ctx.config.limits.max_payload_bytes - _ENVELOPE_BYTES)
+
+    async def run(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """fn(*args, **kwargs) on the worker pool, under this call's deadline and cancel."""
+        return await self.runtime.run(fn, *args, call=self.call, **kwargs)
+
+    def query_limits(self) -> dict[str, Any]:
+        """The timeout/cancel keywords of the query service functions."""
+        return {"timeout": self.call.remaining(), "cancel": self.call.cancel}
+
+    def database_id(self, given: str, key: str = "database_id") -> str:
+        """A request's database id; empty means the database of the token's `db` claim."""
+        ident = given or (self.principal.database_id if self.principal is not None else None)
+        if not ident:
+            raise MissingParameter(f"{key} is required (or a token bound to a database)", data={"key": key})
+        return ident
+
+
+def _credentials(metadata: Any) -> tuple[Optional[str], Optional[str]]:
+    """(bearer token, API key) from the invocation metadata."""
+    bearer = api_key = None
+    for key, value in metadata or ():
+        if key == "authorization" and isinstance(value, str) and value:
+            scheme, _, token = value.strip().partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthorized("invalid or revoked token")
+            bearer = token.strip()
+        elif key == "x-api-key" and isinstance(value, str) and value:
+            api_key = value
+    return bearer, api_key
+
+
+class _Handler:
+    """The wrapper every method runs in (see the module docstring)."""
+
+    def __init__(self, runtime: Runtime, path: str, adapter: Union[Unary, Streaming]) -> None:
+        self.runtime = runtime
+        self.path = path
+        self.rule = policy.rule(policy.operation(path))
+        self.adapter = adapter
+
+    async def _start(self, context: grpc.aio.ServicerContext) -> Rpc:
+        rpc = Rpc(self.runtime, Call(context.time_remaining()))
+        if self.rule is None:
+            raise errors.PermissionDeniedError(name="NO_POLICY")
+        if not self.rule.public:
+            bearer, api_key = _credentials(context.invocation_metadata())
+            rpc.principal = await rpc.run(self.runtime.principal, bearer=bearer, api_key=api_key)
+        return rpc
+
+    async def _fail(self, context: grpc.aio.ServicerContext, exc: Exception) -> NoReturn:
+        request_id = uuid.uuid4().hex[:16]
+        err = errors.as_server_error(exc)
+        if err.code == "InternalServerError":
+            log.error("%s failed (request %s)", self.path, request_id, exc_info=exc)
+        else:
+            log.debug("%s: %s %s (request %s)", self.path, err.code, err.name, request_id)
+        code, message, metadata = errors.to_grpc_status(err, request_id=request_id)
+        await context.abort(code, message, metadata)
+        raise AssertionError("context.abort returned")  # it always raises
+
+    async def unary(self, request: Any, context: grpc.aio.ServicerContext) -> Message:
+        try:
+            rpc = await self._start(context)
+            return await self.adapter(rpc, request)  # type: ignore[misc]
+        except Exception as exc:  # every failure is answered by the error table
+            failure = exc
+        await self._fail(context, failure)
+
+    async def stream(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Message]:
+        try:
+            rpc = await self._start(context)
+            async for message in self.adapter(rpc, request):  # type: ignore[attr-defined]
+                yield message
+            return
+        except Exception as exc:  # every failure is answered by the error table
+            failure = exc
+        await self._fail(context, failure)
+
+
+def _method_handler(runtime: Runtime, path: str, method: MethodDescriptor) -> grpc.RpcMethodHandler:
+    adapter = _ADAPTERS.get(path)
+    if adapter is None or method.client_streaming:
+        raise RuntimeError(f"no gRPC adapter for {path}: every method of the protos needs one")
+    handler = _Handler(runtime, path, adapter)
+    request = message_factory.GetMessageClass(method.input_type)
+    response = message_factory.GetMessageClass(method.output_type)
+    make = grpc.unary_stream_rpc_method_handler if method.server_streaming else grpc.unary_unary_rpc_method_handler
+    behaviour = handler.stream if method.server_streaming else handler.unary
+    return make(behaviour, request_deserializer=request.FromString, response_serializer=response.SerializeToString)
+
+
+class _Health(health_pb2_grpc.HealthServicer):
+    """grpc.health.v1: SERVING for "" and each roarbase.v1 service while the server runs.
+    Unauthenticated: it reveals only that."""
+
+    def __init__(self, services: frozenset[str]) -> None:
+        self.services = services | {""}
+
+    def _status(self, service: str) -> int:
+        return health_pb2.HealthCheckResponse.SERVING if service in self.services \
+            else health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+
+    async def Check(self, request: health_pb2.HealthCheckRequest,  # noqa: N802 - the proto's name
+                    context: grpc.aio.ServicerContext) -> health_pb2.HealthCheckResponse:
+        if request.service not in self.services:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "unknown service")
+        return health_pb2.HealthCheckResponse(status=self._status(request.service))
+
+    async def Watch(self, request: health_pb2.HealthCheckRequest,  # noqa: N802 - the proto's name
+                    context: grpc.aio.ServicerContext) -> AsyncIterator[health_pb2.HealthCheckResponse]:
+        yield health_pb2.HealthCheckResponse(status=self._status(request.service))
+        # The status never changes while the server runs: hold the stream open until the
+        # client leaves or the server stops (both cancel this task).
+        await asyncio.get_running_loop().create_future()
+
+
+def build_server(runtime: Runtime) -> grpc.aio.Server:
+    """The gRPC server of one process: every roarbase.v1 method, health and reflection.
+
+    Not started and without ports: the caller adds them (serve.py). Raises RuntimeError
+    when a method of the protos has no adapter here (a programming error, caught by tests).
+    """
+    limit = runtime.ctx.config.limits.max_payload_bytes
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit),
+                                      ("grpc.max_send_message_length", limit)])
+    by_service: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
+    for path, method in methods.method_descriptors().items():
+        by_service.setdefault(method.containing_service.full_name, {})[method.name] = \
+            _method_handler(runtime, path, method)
+    server.add_generic_rpc_handlers(tuple(grpc.method_handlers_generic_handler(name, handlers)
+                                          for name, handlers in by_service.items()))
+    health_pb2_grpc.add_HealthServicer_to_server(_Health(frozenset(by_service)), server)
+    reflection.enable_server_reflection(
+        (*by_service, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server)
+    return server
+
+
+# -- AuthService -------------------------------------------------------------------------
+
+def _login_response(ctx: ServiceContext, pair: auth.TokenPair) -> auth_pb2.LoginResponse:
+    out = auth_pb2.LoginResponse(token=pair.token, refresh_token=pair.refresh_token, expires_in=pair.expires_in,
+                                 role=pair.role, org_id=pair.org_id)
+    if pair.database_id:
+        # The token was just issued: its principal sees exactly the database it is bound to.
+        principal = auth.verify_access_token(ctx, pair.token)
+        out.database.CopyFrom(values.database(databases.load(ctx, principal, pair.database_id)))
+    return out
+
+
+def _database_ref(req: Any) -> Optional[str]:
+    which = req.WhichOneof("database")
+    return getattr(req, which) if which else None
+
+
+def _login(ctx: ServiceContext, req: auth_pb2.LoginRequest) -> auth_pb2.LoginResponse:
+    if req.frontend_user_id or req.frontend_session_id:
+        # Tokens restricted to one end user do not exist yet; refusing beats issuing an
+        # unrestricted token the client believes is restricted.
+        raise InvalidParameter("frontend_user_id / frontend_session_id are not supported yet", name="NOT_SUPPORTED",
+                               data={"key": "frontend_user_id"})
+    which = req.WhichOneof("principal")
+    pair = auth.login(ctx, password=req.password, email=req.email if which == "email" else None,
+                      name=req.name if which == "name" else None, database=_database_ref(req))
+    return _login_response(ctx, pair)
+
+
+@_adapter("AuthService", "Login")
+async def _auth_login(rpc: Rpc, req: auth_pb2.LoginRequest) -> auth_pb2.LoginResponse:
+    return await rpc.run(_login, rpc.ctx, req)
+
+
+def _refresh(ctx: ServiceContext, req: auth_pb2.RefreshTokenRequest) -> auth_pb2.LoginResponse:
+    return _login_response(ctx, auth.refresh(ctx, req.refresh_token, database=_database_ref(req)))
+
+
+@_adapter("AuthService", "RefreshToken")
+async def _auth_refresh(rpc: Rpc, req: auth_pb2.RefreshTokenRequest) -> auth_pb2.LoginResponse:
+    return await rpc.run(_refresh, rpc.ctx, req)
+
+
+def _create_api_key(ctx: ServiceContext, principal: Optional[Principal],
+                    req: auth_pb2.CreateApiKeyRequest) -> auth_pb2.CreateApiKeyResponse:
+    expires_in = None
+    if req.HasField("expires_at"):
+        expires_in = math.ceil(values.seconds(req.expires_at) - ctx.now())
+        if expires_in < 1:
+            raise InvalidParameter("expires_at must be in the future", data={"key": "expires_at"})
+    account_id = req.account_id or (principal.account_id if principal is not None else "")
+    created = auth.create_api_key(ctx, principal, account_id=account_id, expires_in_seconds=expires_in)
+    return auth_pb2.CreateApiKeyResponse(api_key=values.api_key(created.api_key), key=created.key)
+
+
+@_adapter("AuthService", "CreateApiKey")
+async def _auth_create_api_key(rpc: Rpc, req: auth_pb2.CreateApiKeyRequest) -> auth_pb2.CreateApiKeyResponse:
+    return await rpc.run(_create_api_key, rpc.ctx, rpc.principal, req)
+
+
+@_adapter("AuthService", "RevokeApiKey")
+async def _auth_revoke_api_key(rpc: Rpc, req: auth_pb2.RevokeApiKeyRequest) -> auth_pb2.RevokeApiKeyResponse:
+    await rpc.run(auth.revoke_api_key, rpc.ctx, rpc.principal, req.id)
+    return auth_pb2.RevokeApiKeyResponse()
+
+
+# -- OrgService --------------------------------------------------------------------------
+
+@_adapter("OrgService", "GetOrg")
+async def _org_get(rpc: Rpc, req: org_pb2.GetOrgRequest) -> org_pb2.Org:
+    if req.id:
+        return values.org(await rpc.run(orgs.get_org, rpc.ctx, rpc.principal, req.id))
+    return values.org(await rpc.run(orgs.get_current_org, rpc.ctx, rpc.principal))
+
+
+def _optional(req: Message, *names: str) -> dict[str, Any]:
+    """The `optional` fields a request sets, by name."""
+    return {name: getattr(req, name) for name in names if req.HasField(name)}
+
+
+@_adapter("OrgService", "UpdateOrg")
+async def _org_update(rpc: Rpc, req: org_pb2.UpdateOrgRequest) -> org_pb2.Org:
+    changes = _optional(req, "name", "company_name", "address")
+    if req.HasField("tech_contact_emali"):
+        changes["tech_contact_email"] = req.tech_contact_emali
+    if req.HasField("billing_contact_emali"):
+        changes["billing_contact_email"] = req.billing_contact_emali
+    if req.HasField("metadata_json"):
+        changes["metadata"] = values.json_object(req.metadata_json, "metadata_json") or {}
+    assert rpc.principal is not None
+    org_id = req.id or rpc.principal.org_id
+    return values.org(await rpc.run(orgs.update_org, rpc.ctx, rpc.principal, org_id, preserve=req.preserve,
+                                    **changes))
+
+
+@_adapter("OrgService", "GetServiceProperty")
+async def _org_property(rpc: Rpc, req: org_pb2.GetServicePropertyRequest) -> org_pb2.ServiceProperty:
+    prop = await rpc.run(service_properties.get_service_property, rpc.ctx, rpc.principal, req.property)
+    return values.service_property(prop)
+
+
+# -- AccountService ----------------------------------------------------------------------
+
+_KIND_NAMES = {account_pb2.ACCOUNT_KIND_UNSPECIFIED: accounts.INDIVIDUAL,
+               account_pb2.ACCOUNT_KIND_INDIVIDUAL: accounts.INDIVIDUAL,
+               account_pb2.ACCOUNT_KIND_SERVICE: accounts.SERVICE}
+_STATUS_NAMES = {account_pb2.ACCOUNT_STATUS_ACTIVE: accounts.ACTIVE,
+                 account_pb2.ACCOUNT_STATUS_DEACTIVATED: accounts.DEACTIVATED}
+
+
+def _page(req: Any) -> dict[str, Any]:
+    """A list request's paging: limit 0 means the server's default."""
+    return {"limit": req.limit or None, "next_token": req.next or None}
+
+
+@_adapter("AccountService", "CreateAccount")
+async def _account_create(rpc: Rpc, req: account_pb2.CreateAccountRequest) -> account_pb2.Account:
+    fields: dict[str, Any] = {"kind": _KIND_NAMES.get(req.kind, req.kind), "email": req.email or None,
+                              "name": req.name or None, "firstname": req.firstname, "lastname": req.lastname,
+                              "password": req.password or None}
+    if req.role:
+        fields["role"] = req.role
+    return values.account(await rpc.run(accounts.create_account, rpc.ctx, rpc.principal, **fields))
+
+
+@_adapter("AccountService", "GetAccount")
+async def _account_get(rpc: Rpc, req: account_pb2.GetAccountRequest) -> account_pb2.Account:
+    return values.account(await rpc.run(accounts.get_account, rpc.ctx, rpc.principal, req.id))
+
+
+@_adapter("AccountService", "GetCurrentAccount")
+async def _account_current(rpc: Rpc, req: account_pb2.GetCurrentAccountRequest) -> account_pb2.Account:
+    return values.account(await rpc.run(accounts.get_current_account, rpc.ctx, rpc.principal))
+
+
+@_adapter("AccountService", "UpdateAccount")
+async def _account_update(rpc: Rpc, req: account_pb2.UpdateAccountRequest) -> account_pb2.Account:
+    changes = _optional(req, "firstname", "lastname")
+    if req.HasField("acl"):
+        changes["acl"] = list(req.acl.values)
+    if req.HasField("status"):
+        changes["status"] = _STATUS_NAMES.get(req.status, req.status)
+    return values.account(await rpc.run(accounts.update_account, rpc.ctx, rpc.principal, req.id, **changes))
+
+
+@_adapter("AccountService", "ListAccounts")
+async def _account_list(rpc: Rpc, req: account_pb2.ListAccountsRequest) -> account_pb2.ListAccountsResponse:
+    page = await rpc.run(accounts.list_accounts, rpc.ctx, rpc.principal, **_page(req))
+    return account_pb2.ListAccountsResponse(next=page.next, resources=[values.account(a) for a in page.resources])
+
+
+@_adapter("AccountService", "AddAccountRoles")
+async def _account_add_roles(rpc: Rpc, req: account_pb2.AddAccountRolesRequest) -> account_pb2.AccountRoles:
+    got = await rpc.run(accounts.add_account_roles, rpc.ctx, rpc.principal, req.id, list(req.rolenames))
+    return account_pb2.AccountRoles(user_id=got.user_id, org_id=got.org_id, rolenames=list(got.rolenames))
+
+
+@_adapter("AccountService", "MoveAccountOrg")
+async def _account_move(rpc: Rpc, req: account_pb2.MoveAccountOrgRequest) -> account_pb2.Account:
+    return values.account(await rpc.run(invites.move_account_org, rpc.ctx, rpc.principal, req.id, req.invite_id))
+
+
+# -- RoleService -------------------------------------------------------------------------
+
+@_adapter("RoleService", "CreateRole")
+async def _role_create(rpc: Rpc, req: role_pb2.CreateRoleRequest) -> role_pb2.Role:
+    return values.role(await rpc.run(roles.create_role, rpc.ctx, rpc.principal, req.rolename, list(req.acl)))
+
+
+@_adapter("RoleService", "GetRole")
+async def _role_get(rpc: Rpc, req: role_pb2.GetRoleRequest) -> role_pb2.Role:
+    return values.role(await rpc.run(roles.get_role, rpc.ctx, rpc.principal, req.rolename))
+
+
+@_adapter("RoleService", "ListRoles")
+async def _role_list(rpc: Rpc, req: role_pb2.ListRolesRequest) -> role_pb2.ListRolesResponse:
+    page = await rpc.run(roles.list_roles, rpc.ctx, rpc.principal, **_page(req))
+    return role_pb2.ListRolesResponse(next=page.next, resources=[values.role(r) for r in page.resources])
+
+
+@_adapter("RoleService", "UpdateRole")
+async def _role_update(rpc: Rpc, req: role_pb2.UpdateRoleRequest) -> role_pb2.Role:
+    return values.role(await rpc.run(roles.update_role, rpc.ctx, rpc.principal, req.rolename, list(req.acl)))
+
+
+@_adapter("RoleService", "DeleteRole")
+async def _role_delete(rpc: Rpc, req: role_pb2.DeleteRoleRequest) -> role_pb2.DeleteRoleResponse:
+    await rpc.run(roles.delete_role, rpc.ctx, rpc.principal, req.rolename)
+    return role_pb2.DeleteRoleResponse()
+
+
+# -- InviteService -----------------------------------------------------------------------
+
+@_adapter("InviteService", "CreateInvite")
+async def _invite_create(rpc: Rpc, req: invite_pb2.CreateInviteRequest) -> invite_pb2.Invite:
+    return values.invite(await rpc.run(invites.create_invite, rpc.ctx, rpc.principal, email=req.email))
+
+
+@_adapter("InviteService", "GetInvite")
+async def _invite_get(rpc: Rpc, req: invite_pb2.GetInviteRequest) -> invite_pb2.Invite:
+    return values.invite(await rpc.run(invites.get_invite, rpc.ctx, rpc.principal, req.id))
+
+
+@_adapter("InviteService", "ListInvites")
+async def _invite_list(rpc: Rpc, req: invite_pb2.ListInvitesRequest) -> invite_pb2.ListInvitesResponse:
+    page = await rpc.run(invites.list_invites, rpc.ctx, rpc.principal, **_page(req))
+    return invite_pb2.ListInvitesResponse(next=page.next, resources=[values.invite(i) for i in page.resources])
+
+
+@_adapter("InviteService", "UpdateInvite")
+async def _invite_update(rpc: Rpc, req: invite_pb2.UpdateInviteRequest) -> invite_pb2.Invite:
+    accepted = req.accepted if req.HasField("accepted") else None
+    return values.invite(await rpc.run(invites.update_invite, rpc.ctx, rpc.principal, req.id, accepted=accepted))
+
+
+# -- DatabaseService ---------------------------------------------------------------------
+
+@_adapter("DatabaseService", "CreateDatabase")
+async def _database_create(rpc: Rpc, req: database_pb2.CreateDatabaseRequest) -> database_pb2.Database:
+    db = await rpc.run(
+        databases.create_database, rpc.ctx, rpc.principal, name=req.name, description=req.description,
+        item_id_type=req.item_id_type or None, user_id_type=req.user_id_type or None,
+        session_id_type=req.session_id_type or None,
+        database_options=values.json_object(req.database_options_json, "database_options_json"),
+        core_config=values.json_object(req.core_config_json, "core_config_json"),
+        metadata=values.json_object(req.metadata_json, "metadata_json"))
+    return values.database(db)
+
+
+@_adapter("DatabaseService", "GetDatabase")
+async def _database_get(rpc: Rpc, req: database_pb2.GetDatabaseRequest) -> database_pb2.Database:
+    return values.database(await rpc.run(databases.get_database, rpc.ctx, rpc.principal,
+                                         rpc.database_id(req.id, "id")))
+
+
+@_adapter("DatabaseService", "ListDatabases")
+async def _database_list(rpc: Rpc, req: database_pb2.ListDatabasesRequest) -> database_pb2.ListDatabasesResponse:
+    page = await rpc.run(databases.list_databases, rpc.ctx, rpc.principal, **_page(req))
+    return database_pb2.ListDatabasesResponse(next=page.next, resources=[values.database(d) for d in page.resources])
+
+
+@_adapter("DatabaseService", "UpdateDatabase")
+async def _database_update(rpc: Rpc, req: database_pb2.UpdateDatabaseRequest) -> database_pb2.Database:
+    changes = _optional(req, "name", "owned_by", "description")
+    if req.HasField("core_config_json"):
+        changes["core_config"] = values.json_object(req.core_config_json, "core_config_json") or {}
+    if req.HasField("metadata_json"):
+        changes["metadata"] = values.json_object(req.metadata_json, "metadata_json") or {}
+    db = await rpc.run(databases.update_database, rpc.ctx, rpc.principal, rpc.database_id(req.id, "id"),
+                       preserve=req.preserve, **changes)
+    return values.database(db)
+
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+def _deprovisioned(task: asyncio.Task[Any]) -> None:
+    _background.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        # The database stays DELETING; the next start's recovery finishes the deletion.
+        log.error("deprovisioning a deleted database failed", exc_info=task.exception())
+
+
+@_adapter("DatabaseService", "DeleteDatabase")
+async def _database_delete(rpc: Rpc, req: database_pb2.DeleteDatabaseRequest) -> database_pb2.Database:
+    db = await rpc.run(databases.delete_database, rpc.ctx, rpc.principal, rpc.database_id(req.id, "id"))
+    # FB's 202 semantics: answer with the DELETING resource, remove the files afterwards
+    # (not bound to this call's deadline or cancellation).
+    task = asyncio.create_task(rpc.runtime.run(databases.deprovision_database, rpc.ctx, db.id))
+    _background.add(task)
+    task.add_done_callback(_deprovisioned)
+    return values.database(db)
+
+
+@_adapter("DatabaseService", "WatchDatabase")
+async def _database_watch(rpc: Rpc, req: database_pb2.WatchDatabaseRequest) -> AsyncIterator[database_pb2.Database]:
+    ident = rpc.database_id(req.id, "id")
+    sent: Optional[str] = None
+    while True:
+        seen = rpc.ctx.version
+        db = await rpc.run(databases.wait_for_change, rpc.ctx, rpc.principal, ident, known_state=None, timeout=0)
+        if db.state != sent:
+            yield values.database(db)
+            sent = db.state
+        if db.state in _TERMINAL_STATES:
+            return
+        # Wait on the event loop, not on a worker: a watcher must not hold a thread.
+        while rpc.ctx.version == seen:
+            await asyncio.sleep(_WATCH_POLL_SECONDS)
+
+
+# -- QueryService ------------------------------------------------------------------------
+
+def _sql_messages(batches: Any, converters: list[values.Converter], max_bytes: int
+                  ) -> Optional[list[query_pb2.SqlResponse]]:
+    """The next engine batch of rows as messages under the cap; None when rows are done."""
+    batch = next(batches, None)
+    if batch is None:
+        return None
+    try:
+        return list(values.sql_batches(batch, converters, max_bytes))
+    except values.RowTooLarge as exc:
+        raise PayloadTooLarge(f"a result row takes {exc.size} bytes, more than the message limit",
+                              name="ROW_TOO_LARGE") from None
+
+
+@_adapter("QueryService", "Sql")
+async def _query_sql(rpc: Rpc, req: query_pb2.SqlRequest) -> AsyncIterator[query_pb2.SqlResponse]:
+    started = time.perf_counter()
+    answer = await rpc.run(query.sql, rpc.ctx, rpc.principal, rpc.database_id(req.database_id), req.sql,
+                           **rpc.query_limits())
+    last = answer.last
+    yield values.sql_header(last.schema)
+    converters = [values.converter(t) for _, t in last.schema]
+    batches = answer.batches()
+    rows = 0
+    while (messages := await rpc.run(_sql_messages, batches, converters, rpc.max_bytes)) is not None:
+        for message in messages:
+            rows += len(message.rows.rows)
+            yield message
+    stats = query_pb2.SqlStats(row_count=rows, execution_time_us=int((time.perf_counter() - started) * 1e6),
+                               warnings=[*answer.warnings, *last.warnings], query_plan=last.plan or "")
+    if answer.rows_affected is not None:
+        stats.rows_affected = answer.rows_affected
+    yield query_pb2.SqlResponse(stats=stats)
+
+
+def _call_names(statement: str) -> list[str]:
+    """The top-level call names of a PQL request (Options(...) stands for its call)."""
+    names = []
+    for call in parse_pql(statement).calls:
+        while call.name == "Options" and call.positionals() and isinstance(call.positionals()[0], pql_ast.Call):
+            call = call.positionals()[0]
+        names.append(call.name)
+    return names
+
+
+def _pql_results(answer: query.PqlAnswer, statement: str) -> list[query_pb2.PqlResult]:
+    names = functools.cache(lambda: _call_names(statement))
+    return [values.pql_result(r, functools.partial(lambda i: names()[i], i)) for i, r in enumerate(answer.results)]
+
+
+def _pql_response(answer: query.PqlAnswer, statement: str, max_bytes: int) -> query_pb2.PqlResponse:
+    out = query_pb2.PqlResponse(results=_pql_results(answer, statement),
+                                execution_time_us=int(answer.execution_time * 1e6))
+    if out.ByteSize() > max_bytes:
+        raise PayloadTooLarge(f"the results take {out.ByteSize()} bytes, more than the message limit; use PqlStream",
+                              name="RESULT_TOO_LARGE")
+    return out
+
+
+@_adapter("QueryService", "Pql")
+async def _query_pql(rpc: Rpc, req: query_pb2.PqlRequest) -> query_pb2.PqlResponse:
+    answer = await rpc.run(query.pql, rpc.ctx, rpc.principal, rpc.database_id(req.database_id), table=req.table,
+                           statement=req.statement, **rpc.query_limits())
+    return await rpc.run(_pql_response, answer, req.statement, rpc.max_bytes)
+
+
+def _pql_parts(answer: query.PqlAnswer, statement: str, max_bytes: int) -> list[query_pb2.PqlStreamResponse]:
+    out = []
+    for index, result in enumerate(_pql_results(answer, statement)):
+        try:
+            parts = values.split_result(result, max_bytes)
+        except values.RowTooLarge as exc:
+            raise PayloadTooLarge(f"one element of result {index} takes {exc.size} bytes, more than the message "
+                                  "limit", name="ROW_TOO_LARGE") from None
+        out.extend(query_pb2.PqlStreamResponse(result=query_pb2.PqlResultPart(
+            call_index=index, result=part, last=n == len(parts) - 1)) for n, part in enumerate(parts))
+    return out
+
+
+@_adapter("QueryService", "PqlStream")
+async def _query_pql_stream(rpc: Rpc, req: query_pb2.PqlRequest) -> AsyncIterator[query_pb2.PqlStreamResponse]:
+    started = time.perf_counter()
+    answer = await rpc.run(query.pql, rpc.ctx, rpc.principal, rpc.database_id(req.database_id), table=req.table,
+                           statement=req.statement, **rpc.query_limits())
+    for message in await rpc.run(_pql_parts, answer, req.statement, rpc.max_bytes):
+        yield message
+    yield query_pb2.PqlStreamResponse(stats=query_pb2.PqlStats(
+        execution_time_us=int((time.perf_counter() - started) * 1e6)))

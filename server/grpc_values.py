@@ -1,0 +1,458 @@
+"""Python values <-> roarbase.v1 protobuf messages, for the gRPC face.
+
+The service layer returns plain Python: dataclasses for resources, `SqlResult` rows (ints,
+Decimal, datetime, str, bool, lists, None) and PQL results in FeatureBase's JSON shapes
+(engine/results.py). This module packs them into the typed messages of the .proto files;
+nothing here calls a service or knows about authorization.
+
+Value mapping (value.proto, docs/grpc.md):
+- SQL NULL / a missing value -> `Value.null` (the proto's explicit NULL kind);
+- `id` columns, record and row ids -> `uint` (uint64: ids above 2**63 stay exact);
+- `int` columns and BSI values -> `int` (zigzag sint64);
+- `decimal(s)` -> `Decimal{value, scale}` with the column's declared scale, never a double;
+- `timestamp` -> google.protobuf.Timestamp (UTC);
+- `string` -> `text`, `bool` -> `bool`, set-like columns -> `list` of `uint` or `text`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from decimal import Decimal
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
+
+from google.protobuf import struct_pb2
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from server.pb.roarbase.v1 import (
+    account_pb2,
+    auth_pb2,
+    database_pb2,
+    invite_pb2,
+    org_pb2,
+    query_pb2,
+    role_pb2,
+    value_pb2,
+)
+from server.service.errors import InvalidParameter
+
+INT64_MIN, INT64_MAX, UINT64_MAX = -(1 << 63), (1 << 63) - 1, (1 << 64) - 1
+_DECIMAL_TYPE = re.compile(r"decimal\((\d+)\)\Z")
+ZERO_TIME = "0001-01-01T00:00:00Z"  # FeatureBase's "no timestamp" in a ValCount
+
+Converter = Callable[[Any], value_pb2.Value]
+
+
+# -- scalars -----------------------------------------------------------------------------
+
+def timestamp(seconds: Optional[float]) -> Optional[Timestamp]:
+    """A Timestamp for Unix seconds (the service layer's clock), None for None."""
+    if seconds is None:
+        return None
+    ts = Timestamp()
+    ts.FromNanoseconds(round(seconds * 1e9))
+    return ts
+
+
+def seconds(ts: Timestamp) -> float:
+    """Unix seconds of a Timestamp."""
+    return ts.seconds + ts.nanos / 1e9
+
+
+def _timestamp_of(value: Any) -> Timestamp:
+    ts = Timestamp()
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:  # the engine's datetimes are UTC; never guess a local zone
+            value = value.replace(tzinfo=dt.timezone.utc)
+        ts.FromDatetime(value.astimezone(dt.timezone.utc))
+    else:
+        ts.FromJsonString(str(value))
+    return ts
+
+
+def null() -> value_pb2.Value:
+    return value_pb2.Value(null=struct_pb2.NULL_VALUE)
+
+
+def decimal_value(value: Decimal, scale: Optional[int] = None) -> value_pb2.Value:
+    """An exact Decimal message at `scale` (default: the value's own digits after the
+    point). A value with more digits than the scale keeps them (the scale grows), so
+    nothing is rounded; one beyond int64 unscaled is sent as text rather than wrong."""
+    own = max(0, -int(value.as_tuple().exponent)) if value.is_finite() else 0
+    scale = own if scale is None else max(scale, own)
+    unscaled = int(value.scaleb(scale)) if value.is_finite() else None
+    if unscaled is None or not INT64_MIN <= unscaled <= INT64_MAX:
+        return value_pb2.Value(text=str(value))
+    return value_pb2.Value(decimal=value_pb2.Decimal(value=unscaled, scale=scale))
+
+
+def value(v: Any) -> value_pb2.Value:
+    """A Value chosen by the Python type (when no column type says better)."""
+    if v is None:
+        return null()
+    if isinstance(v, bool):
+        return value_pb2.Value(bool=v)
+    if isinstance(v, int):
+        if INT64_MIN <= v <= INT64_MAX:
+            return value_pb2.Value(int=v)
+        if 0 <= v <= UINT64_MAX:
+            return value_pb2.Value(uint=v)
+        return value_pb2.Value(text=str(v))
+    if isinstance(v, float):
+        return value_pb2.Value(float=v)
+    if isinstance(v, Decimal):
+        return decimal_value(v)
+    if isinstance(v, dt.datetime):
+        return value_pb2.Value(timestamp=_timestamp_of(v))
+    if isinstance(v, str):
+        return value_pb2.Value(text=v)
+    if isinstance(v, (bytes, bytearray)):
+        return value_pb2.Value(raw=bytes(v))
+    if isinstance(v, (list, tuple)):
+        return value_pb2.Value(list=value_pb2.ValueList(values=[value(x) for x in v]))
+    return value_pb2.Value(text=str(v))
+
+
+def _uint(v: Any) -> value_pb2.Value:
+    if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= UINT64_MAX:
+        return value_pb2.Value(uint=v)
+    return value(v)
+
+
+def _as_timestamp(v: Any) -> value_pb2.Value:
+    """A timestamp Value from a datetime or RFC 3339 text (PQL results carry text)."""
+    if isinstance(v, (dt.datetime, str)):
+        try:
+            return value_pb2.Value(timestamp=_timestamp_of(v))
+        except ValueError:
+            pass
+    return value(v)
+
+
+def _nullable(convert: Converter) -> Converter:
+    return lambda v: null() if v is None else convert(v)
+
+
+def _list_of(convert: Converter) -> Converter:
+    return lambda v: value_pb2.Value(list=value_pb2.ValueList(values=[convert(x) for x in v])) \
+        if isinstance(v, (list, tuple)) else value(v)
+
+
+def _decimal_at(scale: Optional[int]) -> Converter:
+    return lambda v: decimal_value(v if isinstance(v, Decimal) else Decimal(str(v)), scale)
+
+
+def base_type(sql_type: str) -> str:
+    """"decimal(2)" -> "decimal": the type without its parameters."""
+    return sql_type.split("(", 1)[0]
+
+
+def converter(sql_type: str) -> Converter:
+    """How the values of a column of this SQL type become Values."""
+    base = base_type(sql_type)
+    if base == "id":
+        return _nullable(_uint)
+    if base == "decimal":
+        m = _DECIMAL_TYPE.match(sql_type)
+        return _nullable(_decimal_at(int(m.group(1)) if m else None))
+    if base == "timestamp":
+        return _nullable(_as_timestamp)
+    if base in ("idset", "idsetq"):
+        return _nullable(_list_of(_uint))
+    return value
+
+
+# -- SQL ---------------------------------------------------------------------------------
+
+def sql_column(name: str, sql_type: str) -> query_pb2.SqlColumn:
+    """One header column: FeatureBase's name, type, base-type and type-info."""
+    col = query_pb2.SqlColumn(name=name, type=sql_type, base_type=base_type(sql_type))
+    m = _DECIMAL_TYPE.match(sql_type)
+    if m:
+        col.type_info["scale"].CopyFrom(value_pb2.Value(int=int(m.group(1))))
+    return col
+
+
+def sql_header(schema: Sequence[tuple[str, str]]) -> query_pb2.SqlResponse:
+    return query_pb2.SqlResponse(header=query_pb2.SqlSchema(fields=[sql_column(n, t) for n, t in schema]))
+
+
+def sql_row(row: Sequence[Any], converters: Sequence[Converter]) -> query_pb2.SqlRow:
+    return query_pb2.SqlRow(values=[convert(v) for convert, v in zip(converters, row)])
+
+
+def _field_size(payload: int) -> int:
+    """Bytes one length-delimited field of `payload` bytes takes on the wire (tag + length)."""
+    return payload + 1 + max(1, (payload.bit_length() + 6) // 7)
+
+
+def sql_batches(rows: Iterable[Sequence[Any]], converters: Sequence[Converter],
+                max_bytes: int) -> Iterator[query_pb2.SqlResponse]:
+    """`rows` as `rows` messages no larger than max_bytes each (the transport cap).
+
+    Raises RowTooLarge when one row alone is over the cap: it cannot be sent at all.
+    """
+    batch = query_pb2.SqlRowBatch()
+    size = 0
+    for row in rows:
+        msg = sql_row(row, converters)
+        n = _field_size(msg.ByteSize())
+        if _field_size(n) > max_bytes:
+            raise RowTooLarge(n)
+        if batch.rows and _field_size(size + n) > max_bytes:
+            yield query_pb2.SqlResponse(rows=batch)
+            batch, size = query_pb2.SqlRowBatch(), 0
+        batch.rows.append(msg)
+        size += n
+    if batch.rows:
+        yield query_pb2.SqlResponse(rows=batch)
+
+
+class RowTooLarge(Exception):
+    """One result row (or one PQL result element) is larger than the message cap."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+# -- PQL ---------------------------------------------------------------------------------
+
+PAIR_CALLS = frozenset({"TopN", "TopK"})
+GROUP_CALLS = frozenset({"GroupBy"})
+
+
+def _row_result(r: dict[str, Any]) -> query_pb2.RowResult:
+    return query_pb2.RowResult(columns=r.get("columns") or [], keys=r.get("keys") or [])
+
+
+def _pair(p: dict[str, Any]) -> query_pb2.Pair:
+    return query_pb2.Pair(id=p.get("id") or 0, key=p.get("key") or "", count=p.get("count") or 0)
+
+
+def _group_value(v: Any) -> value_pb2.Value:
+    # Group values of timestamp fields come as RFC 3339 text; int/decimal ones as numbers.
+    return _as_timestamp(v) if isinstance(v, str) else value(v)
+
+
+def _group_count(g: dict[str, Any]) -> query_pb2.GroupCount:
+    out = query_pb2.GroupCount(count=g.get("count") or 0)
+    for fr in g.get("group") or ():
+        row = query_pb2.FieldRow(field=fr.get("field", ""))
+        if "rowKey" in fr:
+            row.row_key = fr["rowKey"]
+        elif "rowID" in fr:
+            row.row_id = fr["rowID"]
+        elif "value" in fr:
+            row.value.CopyFrom(_group_value(fr["value"]))
+        out.group.append(row)
+    if g.get("sum") is not None:
+        out.sum.CopyFrom(value(g["sum"]))
+    if g.get("aggregate") is not None:
+        out.aggregate = g["aggregate"]
+    return out
+
+
+def _val_count(vc: dict[str, Any]) -> query_pb2.ValCount:
+    count = vc.get("count") or 0
+    if not count:
+        v = null()
+    elif vc.get("decimalValue") is not None:
+        v = value(vc["decimalValue"])
+    elif vc.get("timestampValue") not in (None, ZERO_TIME):
+        v = _as_timestamp(vc["timestampValue"])
+    elif vc.get("floatValue"):
+        v = value_pb2.Value(float=float(vc["floatValue"]))
+    else:
+        v = value(vc.get("value", 0))
+    return query_pb2.ValCount(value=v, count=count)
+
+
+_EXTRACT_CONVERTERS: dict[str, Converter] = {
+    "[]uint64": _nullable(_list_of(_uint)), "[]string": _nullable(_list_of(value)), "uint64": _nullable(_uint),
+    "string": value, "int64": value, "bool": value, "decimal": _nullable(_decimal_at(None)),
+    "timestamp": _nullable(_as_timestamp),
+}
+
+
+def _extracted(t: dict[str, Any]) -> query_pb2.ExtractedTable:
+    fields = t.get("fields") or []
+    converters = [_EXTRACT_CONVERTERS.get(f.get("type", ""), value) for f in fields]
+    out = query_pb2.ExtractedTable(
+        fields=[query_pb2.ExtractedField(name=f.get("name", ""), type=f.get("type", "")) for f in fields])
+    for c in t.get("columns") or ():
+        col = c.get("column")
+        out.columns.append(query_pb2.ExtractedColumn(
+            column=_uint(col) if isinstance(col, int) else value(col),
+            rows=[convert(v) for convert, v in zip(converters, c.get("rows") or ())]))
+    return out
+
+
+def pql_result(result: Any, call_name: Callable[[], str]) -> query_pb2.PqlResult:
+    """One PQL call's result (engine/results.py shapes) as a PqlResult.
+
+    call_name: the call's name, asked only for an empty list, whose shape alone does not
+    say whether it is TopN's pairs, GroupBy's groups or Distinct's values.
+    """
+    if result is None:
+        return query_pb2.PqlResult()
+    if isinstance(result, bool):
+        return query_pb2.PqlResult(changed=result)
+    if isinstance(result, int):
+        return query_pb2.PqlResult(count=result)
+    if isinstance(result, list):
+        first = result[0] if result else None
+        kind = call_name() if first is None else None
+        if (isinstance(first, dict) and "group" in first) or kind in GROUP_CALLS:
+            return query_pb2.PqlResult(group_counts=query_pb2.GroupCounts(groups=[_group_count(g) for g in result]))
+        if (isinstance(first, dict) and "count" in first) or kind in PAIR_CALLS:
+            return query_pb2.PqlResult(pairs=query_pb2.Pairs(pairs=[_pair(p) for p in result]))
+        # Distinct on a timestamp field: RFC 3339 text.
+        return query_pb2.PqlResult(values=value_pb2.ValueList(values=[_group_value(v) for v in result]))
+    if isinstance(result, dict):
+        if "neg" in result or "pos" in result:
+            return query_pb2.PqlResult(signed_row=query_pb2.SignedRow(
+                neg=[value(v) for v in (result.get("neg") or {}).get("columns") or ()],
+                pos=[value(v) for v in (result.get("pos") or {}).get("columns") or ()]))
+        if "fields" in result:
+            return query_pb2.PqlResult(extracted_table=_extracted(result))
+        if "rows" in result:
+            return query_pb2.PqlResult(row_identifiers=query_pb2.RowIdentifiers(
+                rows=result.get("rows") or [], keys=result.get("keys") or []))
+        if "decimalValue" in result or "timestampValue" in result:
+            return query_pb2.PqlResult(val_count=_val_count(result))
+        if "count" in result and "id" in result:
+            return query_pb2.PqlResult(pair=_pair(result))
+        if "columns" in result:
+            return query_pb2.PqlResult(row=_row_result(result))
+    raise TypeError(f"unknown PQL result shape {type(result).__name__}")
+
+
+def split_result(result: query_pb2.PqlResult, max_bytes: int) -> list[query_pb2.PqlResult]:
+    """A PqlResult as parts of at most about max_bytes each, such that merging them in
+    order with MergeFrom rebuilds it (query.proto's PqlResultPart contract).
+
+    Only repeated fields are split: the members of the result's oneof message are walked
+    field by field, element by element, into consecutive parts.
+    """
+    if result.ByteSize() <= max_bytes:
+        return [result]
+    kind = result.WhichOneof("result")
+    inner = getattr(result, kind)
+    if not isinstance(inner, Message):
+        return [result]
+    parts: list[query_pb2.PqlResult] = []
+    part, size = query_pb2.PqlResult(), 0
+    getattr(part, kind).SetInParent()
+    for fd in inner.DESCRIPTOR.fields:
+        if fd.label != fd.LABEL_REPEATED:
+            continue
+        for element in getattr(inner, fd.name):
+            n = _element_size(element)
+            if n > max_bytes:
+                raise RowTooLarge(n)
+            if size and size + n > max_bytes:
+                parts.append(part)
+                part, size = query_pb2.PqlResult(), 0
+                getattr(part, kind).SetInParent()
+            target = getattr(getattr(part, kind), fd.name)
+            if isinstance(element, Message):
+                target.add().CopyFrom(element)
+            else:
+                target.append(element)
+            size += n
+    parts.append(part)
+    return parts
+
+
+def _element_size(element: Any) -> int:
+    if isinstance(element, Message):
+        return _field_size(element.ByteSize())
+    if isinstance(element, str):
+        return _field_size(len(element.encode("utf-8")))
+    return 11  # a varint: at most 10 bytes, plus its share of the packed length
+
+
+# -- JSON text fields --------------------------------------------------------------------
+
+def json_object(text: str, key: str) -> Optional[dict[str, Any]]:
+    """A `*_json` request field: "" -> None (absent), else a JSON object."""
+    if not text:
+        return None
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        raise InvalidParameter(f"{key} is not valid JSON", name="INVALID_JSON", data={"key": key}) from None
+    if not isinstance(parsed, dict):
+        raise InvalidParameter(f"{key} must be a JSON object", data={"key": key})
+    return parsed
+
+
+def json_text(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True, default=str)
+
+
+# -- resources ---------------------------------------------------------------------------
+
+def org(o: Any) -> org_pb2.Org:
+    return org_pb2.Org(id=o.id, name=o.name, company_name=o.company_name, address=o.address or "",
+                       tech_contact_emali=o.tech_contact_email or "",
+                       billing_contact_emali=o.billing_contact_email or "", org_type=o.org_type,
+                       created_at=timestamp(o.created_at), updated_at=timestamp(o.updated_at),
+                       updated_by=o.updated_by or "", metadata_json=json_text(o.metadata))
+
+
+def service_property(p: Any) -> org_pb2.ServiceProperty:
+    out = org_pb2.ServiceProperty(org_id=p.org_id, property=p.property)
+    v = p.value
+    if p.property == "database:shapes":
+        out.database_shapes.CopyFrom(org_pb2.DatabaseShapes(
+            shapes=[org_pb2.DatabaseShape(name=s["name"], cpus=s["cpus"], memory_gb=s["memory_gb"])
+                    for s in v["shapes"]], query_base_url=v.get("query_base_url") or ""))
+    elif p.property == "database:limits":
+        out.database_limits.CopyFrom(org_pb2.DatabaseLimits(max_databases=v["max_databases_per_org"],
+                                                            max_payload_bytes=v["max_payload_bytes"]))
+    else:
+        out.source_limits.CopyFrom(org_pb2.SourceLimits(max_sources=v["max_sources_per_database"]))
+    return out
+
+
+ACCOUNT_KINDS = {"individual": account_pb2.ACCOUNT_KIND_INDIVIDUAL, "service": account_pb2.ACCOUNT_KIND_SERVICE}
+ACCOUNT_STATUSES = {"Active": account_pb2.ACCOUNT_STATUS_ACTIVE, "Deactivated": account_pb2.ACCOUNT_STATUS_DEACTIVATED}
+
+
+def account(a: Any) -> account_pb2.Account:
+    return account_pb2.Account(
+        id=a.id, org_id=a.org_id, org_name=a.org_name, idp_id=a.id, username=a.email or a.name or "",
+        firstname=a.firstname or "", lastname=a.lastname or "",
+        status=ACCOUNT_STATUSES.get(a.status, account_pb2.ACCOUNT_STATUS_UNSPECIFIED),
+        acl=list(a.effective_acl), roles=[a.role, *a.custom_roles], primary_email=a.email or "",
+        created_at=timestamp(a.created_at), updated_at=timestamp(a.updated_at), updated_by=a.updated_by or "",
+        kind=ACCOUNT_KINDS.get(a.kind, account_pb2.ACCOUNT_KIND_UNSPECIFIED))
+
+
+def role(r: Any) -> role_pb2.Role:
+    return role_pb2.Role(rolename=r.rolename, org_id=r.org_id, acl=list(r.acl), builtin=r.builtin)
+
+
+def invite(i: Any) -> invite_pb2.Invite:
+    return invite_pb2.Invite(id=i.id, org_id=i.org_id, org_name=i.org_name, email=i.email, accepted=i.accepted,
+                             move_org=i.move_org, created_at=timestamp(i.created_at),
+                             date_expiry=timestamp(i.date_expiry), updated_at=timestamp(i.updated_at),
+                             updated_by=i.updated_by or "")
+
+
+def database(d: Any) -> database_pb2.Database:
+    return database_pb2.Database(
+        id=d.id, name=d.name, database_status=database_pb2.DatabaseState.Value(f"DATABASE_STATE_{d.state}"),
+        database_options_json=json_text(d.database_options), org_id=d.org_id, created_by=d.created_by or "",
+        created_at=timestamp(d.created_at), owned_by=d.owned_by or "", updated_at=timestamp(d.updated_at),
+        updated_by=d.updated_by or "", item_id_type=d.item_id_type, user_id_type=d.user_id_type,
+        session_id_type=d.session_id_type, description=d.description or "", metadata_json=json_text(d.metadata),
+        core_config_json=json_text(d.core_config))
+
+
+def api_key(k: Any) -> auth_pb2.ApiKey:
+    return auth_pb2.ApiKey(id=k.id, account_id=k.account_id, org_id=k.org_id, created_at=timestamp(k.created_at),
+                           expires_at=timestamp(k.expires_at))
