@@ -4,6 +4,7 @@ import json
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2, status_pb2
 
 import engine.errors as E
 from server.errors import (
@@ -13,6 +14,7 @@ from server.errors import (
     MD_ERROR_DATA,
     MD_ERROR_NAME,
     MD_RETRY_AFTER,
+    STATUS_DETAILS_KEY,
     TABLE,
     PermissionDeniedError,
     ServerError,
@@ -21,6 +23,7 @@ from server.errors import (
     from_grpc,
     http_status,
     to_grpc,
+    to_grpc_status,
     to_http,
 )
 
@@ -251,3 +254,38 @@ def test_retry_behaviour() -> None:
         "ResourceThroughputExceeded", "RequestTimeout", "IncorrectState", "RequestLimitExceeded",
         "InternalServerError", "ServiceUnavailable", "StorageFull"}
     assert not FORBIDDEN.retry
+
+
+def _details(md: tuple) -> status_pb2.Status:
+    key, raw = md[-1]
+    assert key == STATUS_DETAILS_KEY and isinstance(raw, bytes)
+    return status_pb2.Status.FromString(raw)
+
+
+def test_grpc_status_detail_carries_error_info_and_retry_info() -> None:
+    err = ServerError("RequestLimitExceeded", "slow down", name="RATE_LIMITED", retry_after=3)
+    code, message, md = to_grpc_status(err, request_id="r2")
+    assert (code, message, md[:-1]) == to_grpc(err, request_id="r2")
+    status = _details(md)
+    assert (status.code, status.message) == (SC.RESOURCE_EXHAUSTED.value[0], "slow down")
+    info, retry = error_details_pb2.ErrorInfo(), error_details_pb2.RetryInfo()
+    assert len(status.details) == 2 and status.details[0].Unpack(info) and status.details[1].Unpack(retry)
+    assert (info.reason, info.domain) == ("RequestLimitExceeded", "roarbase")
+    assert (info.metadata["error_name"], info.metadata["error_code"]) == ("TooManyRequests", "2")
+    assert json.loads(info.metadata["error_data"]) == {"name": "RATE_LIMITED", "request_id": "r2"}
+    assert retry.retry_delay.seconds == 3
+    back = from_grpc(code, message, md)
+    assert (back.code, back.name, back.retry_after) == ("RequestLimitExceeded", "RATE_LIMITED", 3)
+
+
+def test_grpc_status_detail_without_retry_and_for_internal_errors() -> None:
+    _, _, md = to_grpc_status(PermissionDeniedError())
+    status = _details(md)
+    info = error_details_pb2.ErrorInfo()
+    assert status.code == SC.PERMISSION_DENIED.value[0] and len(status.details) == 1 and status.details[0].Unpack(info)
+    assert (info.reason, info.metadata["error_name"], info.metadata["error_code"]) == ("Unauthorized", "ForbiddenError",
+                                                                                        "50")
+    _, message, md = to_grpc_status(RuntimeError("/secret/path"))
+    status = _details(md)
+    assert "secret" not in message and b"secret" not in md[-1][1]
+    assert status.details[0].Unpack(info) and info.reason == "InternalServerError"
