@@ -1,0 +1,21 @@
+"""tests/server/http: the HTTP/JSON face — in process through Starlette's TestClient for
+the bulk of the cases, and against a real server subprocess for the wire."""
+import sys
+from pathlib import Path
+
+import pytest
+
+_HERE = Path(__file__).resolve().parent
+for _p in (str(_HERE.parents[2]), str(_HERE.parent)):  # the repository (server, engine), serverlib
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+from http_testlib import InProcess  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory):
+    """One in-process app per test module (its state is shared: use unique names)."""
+    app = InProcess(tmp_path_factory.mktemp("http") / "data")
+    yield app
+    app.close()

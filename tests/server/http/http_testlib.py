@@ -1,0 +1,188 @@
+"""Helpers for the HTTP face tests (tests/ has no __init__.py: basenames are unique).
+
+`InProcess` is the Starlette app over a real service and Runtime in this process, driven
+through httpx's ASGI transport on an event loop of its own — the bulk of the cases; the wire tests use a real server
+subprocess (tests/server/serverlib.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import httpx
+import jwt
+
+from server import http_app, policy
+from server.runtime import Runtime
+from server.service import accounts, orgs
+from server.service.bootstrap import open_service
+from server.service.config import BootstrapSettings, Limits, PasswordHashing, ServiceConfig
+from server.service.context import ServiceContext
+from server.settings import ServerSettings
+
+FAST_HASH = PasswordHashing(time_cost=1, memory_cost_kib=8, parallelism=1)
+ROOT_EMAIL = "root@example.com"
+ROOT_PASSWORD = "root-password-1"
+PASSWORD = "member-password-1"
+ENVELOPE_KEYS = {"code", "message", "error_code", "error_name", "error_data"}
+_seq = itertools.count(1)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{next(_seq)}"
+
+
+def assert_envelope(resp: Any, status: int, code: Optional[str] = None, name: Optional[str] = None) -> dict[str, Any]:
+    """The response is the unified error envelope with this status (and code / name)."""
+    assert resp.status_code == status, (resp.status_code, resp.text)
+    body = resp.json()
+    assert ENVELOPE_KEYS <= set(body), body
+    assert isinstance(body["error_data"], dict) and isinstance(body["error_data"].get("name"), str), body
+    assert body["error_data"].get("request_id") == resp.headers.get("x-request-id"), body
+    if code is not None:
+        assert body["code"] == code, body
+    if name is not None:
+        assert body["error_data"]["name"] == name, body
+    return body
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Member:
+    """An account of some org with a live access token."""
+
+    id: str
+    org_id: str
+    role: str
+    email: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.token)
+
+
+class AsgiClient:
+    """A synchronous httpx-style client for an ASGI app: requests run on an event loop in
+    a thread of their own, as a server's would."""
+
+    def __init__(self, app: Any) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="asgi-client", daemon=True)
+        self.thread.start()
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        self.client = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
+
+    def request(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        return asyncio.run_coroutine_threadsafe(self.client.request(method, url, **kw), self.loop).result(60)
+
+    def get(self, url: str, **kw: Any) -> httpx.Response:
+        return self.request("GET", url, **kw)
+
+    def post(self, url: str, **kw: Any) -> httpx.Response:
+        return self.request("POST", url, **kw)
+
+    def put(self, url: str, **kw: Any) -> httpx.Response:
+        return self.request("PUT", url, **kw)
+
+    def delete(self, url: str, **kw: Any) -> httpx.Response:
+        return self.request("DELETE", url, **kw)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.client.aclose(), self.loop).result(60)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
+class InProcess:
+    """A service on a data dir, a Runtime and the HTTP app, with a client."""
+
+    def __init__(self, data_dir: Path, *, limits: Optional[Limits] = None, **settings: Any) -> None:
+        config = ServiceConfig(str(data_dir), fsync=False, passwords=FAST_HASH, limits=limits or Limits(),
+                               bootstrap=BootstrapSettings(org_name="acme", root_email=ROOT_EMAIL,
+                                                           root_name="rooty", root_password=ROOT_PASSWORD))
+        self.ctx: ServiceContext = open_service(config)
+        self.rt = Runtime(self.ctx, ServerSettings(config, grpc_port=0, http_port=0, **settings))
+        self.app = http_app.build_app(self.rt)
+        self.client = AsgiClient(self.app)
+        self.root = self.login(ROOT_EMAIL, ROOT_PASSWORD)
+
+    def close(self) -> None:
+        self.client.close()
+        self.rt.close()
+        self.ctx.close()
+
+    # -- accounts and tokens ---------------------------------------------------------------
+
+    def login(self, email: str, password: str) -> Member:
+        resp = self.client.post("/v2/auth/token", json={"email": email, "password": password})
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        return Member(body["account_id"], body["org_id"], body["role"], email, body["token"])
+
+    def member(self, role: str, *, by: Optional[Member] = None) -> Member:
+        """A new account of the root's org (or `by`'s) with a built-in role, logged in."""
+        email = unique(f"{role}-") + "@example.com"
+        resp = self.client.post("/v2/users", headers=(by or self.root).headers,
+                                json={"email": email, "role": role, "password": PASSWORD})
+        assert resp.status_code == 201, resp.text
+        return self.login(email, PASSWORD)
+
+    def other_org(self) -> Member:
+        """The root of a second org (orgs are made by the bootstrap/CLI path only)."""
+        org = orgs.create_org(self.ctx, name=unique("other-org-"))
+        email = unique("other-root-") + "@example.com"
+        accounts.insert_account(self.ctx, org_id=org.id, kind=accounts.INDIVIDUAL, role=policy.ROOT, email=email,
+                                password=PASSWORD)
+        return self.login(email, PASSWORD)
+
+    def database(self, who: Optional[Member] = None, **body: Any) -> dict[str, Any]:
+        body.setdefault("name", unique("db-"))
+        resp = self.client.post("/v2/databases", headers=(who or self.root).headers, json=body)
+        assert resp.status_code == 201, resp.text
+        return resp.json()
+
+    def sql(self, database_id: str, text: str, who: Optional[Member] = None, **kw: Any) -> Any:
+        headers = {"Content-Type": "text/plain", **(who or self.root).headers, **kw.pop("headers", {})}
+        return self.client.post(f"/v2/databases/{database_id}/query/sql", content=text, headers=headers, **kw)
+
+    # -- forged tokens (R14) ---------------------------------------------------------------
+
+    def signing_key(self) -> tuple[str, bytes]:
+        row = self.ctx.store.one("SELECT kid, secret FROM signing_keys ORDER BY created_at DESC, kid LIMIT 1")
+        return str(row["kid"]), bytes(row["secret"])
+
+
+def forged_tokens(member: Member, kid: str, secret: bytes, *, issuer: str = "roarbase",
+                  audience: str = "roarbase-api") -> dict[str, str]:
+    """Tokens for `member` that must all be refused: expired, bad signature, alg none,
+    wrong audience."""
+    now = int(time.time())
+    claims = {"iss": issuer, "aud": audience, "sub": member.id, "org": member.org_id, "role": member.role,
+              "iat": now, "nbf": now, "exp": now + 600, "jti": unique("jti-")}
+    expired = dict(claims, iat=now - 7200, nbf=now - 7200, exp=now - 3600)
+    return {
+        "expired": jwt.encode(expired, secret, algorithm="HS256", headers={"kid": kid}),
+        "bad_signature": jwt.encode(claims, b"x" * 32, algorithm="HS256", headers={"kid": kid}),
+        "alg_none": jwt.encode(claims, None, algorithm="none", headers={"kid": kid}),
+        "wrong_audience": jwt.encode(dict(claims, aud="someone-else"), secret, algorithm="HS256",
+                                     headers={"kid": kid}),
+    }
+
+
+def genuine_token(member: Member, kid: str, secret: bytes) -> str:
+    """A token built like the server's own (the forged ones differ from it in one way)."""
+    now = int(time.time())
+    claims = {"iss": "roarbase", "aud": "roarbase-api", "sub": member.id, "org": member.org_id,
+              "role": member.role, "iat": now, "nbf": now, "exp": now + 600, "jti": unique("jti-")}
+    return jwt.encode(claims, secret, algorithm="HS256", headers={"kid": kid})
+
