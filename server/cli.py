@@ -1,0 +1,793 @@
+"""`roarbase`: serve, query, import, check, token, version (docs/cli.md).
+
+Settings for `serve` come from defaults < TOML (--config / ROARBASE_CONFIG) < ROARBASE_*
+environment < flags (server/config_file.py). `query`, `import` and `token` work either on a
+data dir directly (the embedded engine, acting as the root account of the data dir's first
+org — whoever can read the files has the data anyway) or against a running server over
+gRPC (`--server host:port`). A data dir held by a running server is locked: those commands
+then say to use --server.
+
+Secrets never travel in argv (SECURITY.md): passwords come from ROARBASE_PASSWORD, stdin
+(--password-stdin) or a hidden prompt; tokens and API keys from ROARBASE_TOKEN and
+ROARBASE_API_KEY. Errors are printed as `error: <unified code>: <message>` on stderr with
+exit status 1, never as a traceback.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as _dt
+import fcntl
+import functools
+import io
+import json
+import os
+import re
+import sqlite3
+import sys
+from decimal import Decimal
+from importlib import metadata
+from typing import Any, Callable, Iterable, Iterator, Optional, TypeVar
+
+import click
+
+from server import config_file
+from server.client import Client, SqlResult
+from server.errors import ServerError, as_server_error
+from server.service.errors import ServiceUnavailable
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+FORMATS = ("table", "json", "csv")
+# Inline data per BULK INSERT statement: under the engine's 96 KiB statement cap (and the
+# server's default limits.max_query_bytes) with room for the statement around it.
+IMPORT_CHUNK_BYTES = 64 * 1024
+_PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*\Z")
+
+
+# -- errors ------------------------------------------------------------------------------
+
+class CliError(click.ClickException):
+    """A user-facing error: `error: <code>: <message>` on stderr, exit status 1."""
+
+    def __init__(self, err: ServerError) -> None:
+        super().__init__(err.message)
+        self.err = err
+
+    def format_message(self) -> str:
+        return f"{self.err.code}: {self.err.message}"
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def _handle_errors(fn: F) -> F:
+    """Turn every error a command can meet into a CliError (no traceback for user errors;
+    an unexpected exception becomes InternalServerError with its type and message)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except ServerError as exc:
+            raise CliError(exc) from None
+        except OSError as exc:
+            raise CliError(ServerError("ServiceUnavailable", f"{exc.strerror or exc}"
+                                       + (f": {exc.filename}" if exc.filename else ""))) from None
+        except Exception as exc:
+            err = as_server_error(exc)
+            if err.code == "InternalServerError":
+                err = ServerError("InternalServerError", f"{type(exc).__name__}: {exc}")
+            raise CliError(err) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version() -> str:
+    try:
+        return metadata.version("roarbase")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed: run `make` or `pip install -e .`)"
+
+
+def _prog() -> str:
+    """How the user started us, to print commands they can paste."""
+    name = os.path.basename(sys.argv[0]) if sys.argv else ""
+    if name == "roarbase":
+        return "roarbase"
+    return f"{os.path.relpath(sys.executable)} -m server.cli"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """roarbase: a bitmap-indexed analytics database."""
+
+
+# -- serve -------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--config", "config_path", envvar="ROARBASE_CONFIG", type=click.Path(dir_okay=False),
+              help="TOML settings file (also ROARBASE_CONFIG).")
+@click.option("--data-dir", help=f"Data directory (default {config_file.DEFAULT_DATA_DIR}, or ROARBASE_DATA_DIR).")
+@click.option("--host", help="Address both listeners bind (default 127.0.0.1).")
+@click.option("--grpc-port", type=int, help="gRPC port (default 20101; 0 picks a free one).")
+@click.option("--http-port", type=int, help="HTTP port (default 10101; 0 picks a free one).")
+@click.option("--allow-remote/--loopback-only", default=None,
+              help="Allow binding a non-loopback address (no TLS: put a TLS proxy in front).")
+@click.option("--workers", type=int, help="Threads running service calls.")
+@click.option("--demo", is_flag=True, help='Create the "demo" database with a generated table on first start.')
+@_handle_errors
+def serve(config_path: Optional[str], data_dir: Optional[str], host: Optional[str], grpc_port: Optional[int],
+          http_port: Optional[int], allow_remote: Optional[bool], workers: Optional[int], demo: bool) -> None:
+    """Run the server (gRPC and HTTP) until SIGINT/SIGTERM."""
+    from server import demo as demo_mod
+    from server import serve as serve_mod
+    from server.service.bootstrap import open_service
+
+    settings = config_file.load(config_path=config_path, env=os.environ, flags={
+        "data_dir": data_dir, "host": host, "grpc_port": grpc_port, "http_port": http_port,
+        "allow_remote": allow_remote, "workers": workers})
+    data = os.path.abspath(settings.service.data_dir)
+    # Bootstrap (and the demo load) before listening: generated credentials are printed
+    # even if a port then fails to bind, since they are shown only this once.
+    with _opened(settings.service.data_dir, lambda: open_service(settings.service)) as ctx:
+        boot = ctx.bootstrap
+        if boot is not None:
+            click.echo(f'First start on {data}: created org "{ctx.config.bootstrap.org_name}" and its root account.')
+            click.echo(f"  email:    {boot.email}")
+            if boot.password is not None:
+                click.echo(f"  password: {boot.password}")
+                click.echo("  (generated; shown only this once. Set ROARBASE_ROOT_PASSWORD before the first start"
+                           " to choose it.)")
+            else:
+                click.echo("  password: the one in ROARBASE_ROOT_PASSWORD")
+        demo_db = demo_mod.ensure_demo(ctx) if demo else None
+        root_email = _root_email(ctx)
+
+    def ready(s: Any) -> None:
+        click.echo(f"roarbase {_version()} serving {data}")
+        click.echo(f"  gRPC  {s.host}:{s.grpc_port}")
+        click.echo(f"  HTTP  http://{s.host}:{s.http_port}")
+        if demo_db is not None:
+            click.echo(demo_mod.instructions(demo_db, prog=_prog(), host=s.host, grpc_port=s.grpc_port,
+                                             http_port=s.http_port, email=root_email))
+        click.echo("Stop with Ctrl-C (SIGINT) or SIGTERM.")
+        sys.stdout.flush()
+
+    serve_mod.run(settings, on_ready=ready)
+
+
+def _root_email(ctx: Any) -> str:
+    row = ctx.store.one("SELECT a.email FROM accounts a JOIN orgs o ON o.id = a.org_id WHERE a.role = 'root'"
+                        " AND a.status = 'Active' ORDER BY o.created_at, o.id LIMIT 1")
+    return str(row["email"]) if row is not None and row["email"] else ctx.config.bootstrap.root_email
+
+
+class _opened:
+    """open_service as a context manager whose DATA_DIR_IN_USE error says what to do."""
+
+    def __init__(self, data_dir: str, opener: Callable[[], Any]) -> None:
+        self.data_dir, self.opener, self.ctx = data_dir, opener, None
+
+    def __enter__(self) -> Any:
+        try:
+            self.ctx = self.opener()
+        except ServiceUnavailable as exc:
+            if exc.name == "DATA_DIR_IN_USE":
+                raise ServiceUnavailable(
+                    f"data directory {self.data_dir} is in use by a running server: stop it, or talk to it with"
+                    " --server HOST:PORT (its gRPC address, e.g. 127.0.0.1:20101)", name="DATA_DIR_IN_USE") from None
+            raise
+        return self.ctx
+
+    def __exit__(self, *exc: Any) -> None:
+        self.ctx.close()
+
+
+# -- targets: a data dir or a server -----------------------------------------------------
+
+class LocalTarget:
+    """The embedded engine on a data dir, through the service layer, as the data dir's
+    owner (the root account of its first org)."""
+
+    def __init__(self, service_config: Any) -> None:
+        from server import auth
+        from server.service.bootstrap import open_service
+
+        self.config = service_config
+        if not os.path.isfile(service_config.meta_path):
+            raise ServerError("ResourceNotFound", f"no roarbase data directory at {service_config.data_dir}"
+                              " (`roarbase serve --data-dir DIR` creates one), or use --server HOST:PORT",
+                              name="DATA_DIR_NOT_FOUND")
+        self._cm = _opened(service_config.data_dir, lambda: open_service(service_config))
+        self.ctx = self._cm.__enter__()
+        try:
+            self.owner = auth.owner_principal(self.ctx)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        self._cm.__exit__()
+
+    def database_id(self, ref: str) -> str:
+        from server.service import databases
+        from server.service.common import parse_id
+
+        return parse_id(ref) or databases.get_database_by_name(self.ctx, self.owner, ref).id
+
+    def sql(self, database_id: str, text: str) -> SqlResult:
+        from server.service import query
+
+        answer = query.sql(self.ctx, self.owner, database_id, text)
+        rows = [r for batch in answer.batches() for r in batch]
+        return SqlResult(list(answer.last.schema), rows, answer.rows_affected,
+                         int(answer.execution_time * 1e6), [*answer.warnings, *answer.last.warnings],
+                         answer.last.plan or "")
+
+    def pql(self, database_id: str, table: str, statement: str) -> list[Any]:
+        from server.service import query
+
+        return list(query.pql(self.ctx, self.owner, database_id, table=table, statement=statement).results)
+
+    def login(self, *, email: Optional[str], name: Optional[str], password: str,
+              database: Optional[str]) -> dict[str, Any]:
+        from server import auth
+
+        return auth.login(self.ctx, password=password, email=email, name=name, database=database).to_dict()
+
+
+class RemoteTarget:
+    """A server, over gRPC."""
+
+    def __init__(self, target: str, *, email: Optional[str], password: Callable[[], str],
+                 timeout: float) -> None:
+        self.client = Client(target, token=os.environ.get("ROARBASE_TOKEN") or None,
+                             api_key=os.environ.get("ROARBASE_API_KEY") or None, timeout=timeout)
+        if email:
+            try:
+                self.client.login(email, password())
+            except BaseException:
+                self.client.close()
+                raise
+
+    def close(self) -> None:
+        self.client.close()
+
+    def database_id(self, ref: str) -> str:
+        return self.client.database_id(ref)
+
+    def sql(self, database_id: str, text: str) -> SqlResult:
+        return self.client.sql(text, database=database_id)
+
+    def pql(self, database_id: str, table: str, statement: str) -> list[Any]:
+        return self.client.pql(statement, table=table, database=database_id)
+
+    def login(self, *, email: Optional[str], name: Optional[str], password: str,
+              database: Optional[str]) -> dict[str, Any]:
+        resp = self.client.login(email, password, name=name, database=database)
+        out: dict[str, Any] = {"token": resp.token, "refresh_token": resp.refresh_token,
+                               "expires_in": resp.expires_in, "token_type": "Bearer", "role": resp.role,
+                               "org_id": resp.org_id}
+        if resp.HasField("database"):
+            out["database"] = {"id": resp.database.id, "name": resp.database.name}
+        return out
+
+
+def _target_options(fn: F) -> F:
+    """--data-dir / --server / --config / --timeout, shared by query, import and token."""
+    for decorator in reversed([
+        click.option("--data-dir", help="Work on this data dir directly (default ROARBASE_DATA_DIR or "
+                                        f"{config_file.DEFAULT_DATA_DIR}); it must not be in use by a server."),
+        click.option("--server", envvar="ROARBASE_SERVER",
+                     help="Talk to a server's gRPC listener instead, HOST:PORT (also ROARBASE_SERVER)."),
+        click.option("--config", "config_path", envvar="ROARBASE_CONFIG", type=click.Path(dir_okay=False),
+                     help="TOML settings (for a data dir: the same file the server uses)."),
+        click.option("--timeout", type=float, default=60.0, show_default=True,
+                     help="Deadline of each call to a server, in seconds."),
+    ]):
+        fn = decorator(fn)
+    return fn
+
+
+def _password_reader(password_stdin: bool) -> Callable[[], str]:
+    def read() -> str:
+        if password_stdin:
+            return sys.stdin.readline().rstrip("\r\n")
+        env = os.environ.get("ROARBASE_PASSWORD")
+        if env:
+            return env
+        return str(click.prompt("Password", hide_input=True, err=True))
+
+    return read
+
+
+def _connect(*, data_dir: Optional[str], server: Optional[str], config_path: Optional[str], timeout: float,
+             email: Optional[str] = None, password_stdin: bool = False) -> Any:
+    if server:
+        if data_dir:
+            raise click.UsageError("give either --data-dir or --server, not both")
+        return RemoteTarget(server, email=email, password=_password_reader(password_stdin), timeout=timeout)
+    settings = config_file.load(config_path=config_path, env=os.environ, flags={"data_dir": data_dir})
+    return LocalTarget(settings.service)
+
+
+# -- output ------------------------------------------------------------------------------
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        # A JSON number when a double holds it exactly, else the exact digits as a string.
+        f = float(v)
+        return f if Decimal(repr(f)) == v else str(v)
+    if isinstance(v, _dt.datetime):
+        return _rfc3339(v)
+    if isinstance(v, bytes):
+        return base64.b64encode(v).decode("ascii")
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def _rfc3339(t: _dt.datetime) -> str:
+    t = t.astimezone(_dt.timezone.utc) if t.tzinfo else t
+    s = t.strftime("%Y-%m-%dT%H:%M:%S")
+    if t.microsecond:
+        s += f".{t.microsecond:06d}".rstrip("0")
+    return s + "Z"
+
+
+def _cell(v: Any, *, csv_mode: bool) -> str:
+    """A value as table or CSV text. Sets join with '|' in CSV, as BULK INSERT reads them."""
+    if v is None:
+        return "" if csv_mode else "NULL"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
+        parts = [_cell(x, csv_mode=csv_mode) for x in v]
+        return "|".join(parts) if csv_mode else "[" + ", ".join(parts) + "]"
+    if isinstance(v, _dt.datetime):
+        return _rfc3339(v)
+    if isinstance(v, dict):
+        return json.dumps(_jsonable(v), separators=(",", ":"))
+    return str(v)
+
+
+def _render_table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [[_cell(v, csv_mode=False) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    numeric = [any(row[i] is not None for row in rows)
+               and all(isinstance(row[i], (int, float, Decimal)) and not isinstance(row[i], bool)
+                       for row in rows if row[i] is not None) for i in range(len(headers))]
+
+    def line(values: list[str]) -> str:
+        return " | ".join(v.rjust(w) if num else v.ljust(w)
+                          for v, w, num in zip(values, widths, numeric)).rstrip()
+
+    out = [line(headers), "-+-".join("-" * w for w in widths)]
+    out.extend(line(r) for r in cells)
+    return "\n".join(out)
+
+
+def _render_csv(headers: list[str], rows: list[list[Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(headers)
+    w.writerows([_cell(v, csv_mode=True) for v in row] for row in rows)
+    return buf.getvalue().rstrip("\n")
+
+
+def _tabular(result: Any) -> tuple[list[str], list[list[Any]]]:
+    """A PQL result (FeatureBase shapes) as headers and rows."""
+    if isinstance(result, dict) and "columns" in result and isinstance(result["columns"], list) \
+            and "fields" not in result:
+        if result.get("keys"):
+            return ["_id"], [[k] for k in result["keys"]]
+        return ["_id"], [[c] for c in result["columns"]]
+    if isinstance(result, dict) and "fields" in result:       # Extract
+        names = [f["name"] for f in result["fields"]]
+        return ["_id", *names], [[c["column"], *c["rows"]] for c in result["columns"]]
+    if isinstance(result, dict) and "rows" in result:         # Rows
+        values = result["keys"] if result.get("keys") is not None and result.get("rows") is None else result["rows"]
+        return ["row"], [[v] for v in values or []]
+    if isinstance(result, dict) and "pos" in result:          # Distinct on an int field
+        return ["value"], [[-v] for v in reversed(result["neg"]["columns"])] + [[v] for v in result["pos"]["columns"]]
+    if isinstance(result, dict) and "count" in result and "floatValue" in result:   # ValCount
+        value = result["decimalValue"] if result["decimalValue"] is not None else (
+            result["timestampValue"] if result["timestampValue"] != "0001-01-01T00:00:00Z" else
+            (result["floatValue"] if result["floatValue"] else result["value"]))
+        return ["value", "count"], [[value if result["count"] else None, result["count"]]]
+    if isinstance(result, dict) and "count" in result and "key" in result:         # MinRow/MaxRow
+        return ["key" if result["key"] else "id", "count"], [[result["key"] or result["id"], result["count"]]]
+    if isinstance(result, list) and result and all(isinstance(p, dict) and "group" in p for p in result):
+        fields = [g["field"] for g in result[0]["group"]]
+        extra = [k for k in ("sum", "aggregate") if k in result[0]]
+        rows = [[next(v for k, v in g.items() if k != "field") for g in grp["group"]] + [grp["count"]]
+                + [grp.get(k) for k in extra] for grp in result]
+        return [*fields, "count", *extra], rows
+    if isinstance(result, list) and result and all(isinstance(p, dict) and "count" in p for p in result):
+        keyed = any(p.get("key") for p in result)
+        return ["key" if keyed else "id", "count"], [[p["key"] if keyed else p["id"], p["count"]] for p in result]
+    if isinstance(result, list):
+        return ["value"], [[v] for v in result]
+    return ["result"], [[result]]
+
+
+def _print_sql(result: SqlResult, fmt: str) -> None:
+    if fmt == "json":
+        doc: dict[str, Any] = {"schema": {"fields": [{"name": n, "type": t} for n, t in result.schema]},
+                               "data": _jsonable([list(r) for r in result.rows])}
+        if result.rows_affected is not None:
+            doc["rows-affected"] = result.rows_affected
+        if result.warnings:
+            doc["warnings"] = result.warnings
+        click.echo(json.dumps(doc, indent=2))
+        return
+    if not result.schema:
+        click.echo(f"{result.rows_affected or 0} rows affected" if fmt == "table" else "rows_affected\n"
+                   f"{result.rows_affected or 0}")
+        return
+    rows = [list(r) for r in result.rows]
+    click.echo(_render_table(result.columns, rows) if fmt == "table" else _render_csv(result.columns, rows))
+    if fmt == "table":
+        click.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    for w in result.warnings:
+        click.echo(f"warning: {w}", err=True)
+
+
+def _print_pql(results: list[Any], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps({"results": _jsonable(results)}, indent=2))
+        return
+    blocks = []
+    for r in results:
+        if isinstance(r, (int, bool)) and fmt == "table":
+            blocks.append(_cell(r, csv_mode=False))
+            continue
+        headers, rows = _tabular(r)
+        blocks.append(_render_table(headers, rows) if fmt == "table" else _render_csv(headers, rows))
+    click.echo("\n\n".join(blocks))
+
+
+# -- query -------------------------------------------------------------------------------
+
+@main.command()
+@_target_options
+@click.option("-d", "--database", envvar="ROARBASE_DATABASE", required=True,
+              help="Database name or id (also ROARBASE_DATABASE).")
+@click.option("-t", "--table", help="Table (index) the PQL calls run against; not used with --sql.")
+@click.option("--sql", "is_sql", is_flag=True, help="The text is SQL (default: PQL).")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--email", help="Log in to the server as this account (password: ROARBASE_PASSWORD or a prompt).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@click.argument("text")
+@_handle_errors
+def query(data_dir: Optional[str], server: Optional[str], config_path: Optional[str], timeout: float,
+          database: str, table: Optional[str], is_sql: bool, fmt: str, email: Optional[str],
+          password_stdin: bool, text: str) -> None:
+    """Run PQL (or SQL with --sql) against a database. TEXT '-' reads it from stdin."""
+    if text == "-":
+        text = sys.stdin.read()
+    if not is_sql and not table:
+        raise click.UsageError("PQL needs --table (or pass --sql for SQL)")
+    target = _connect(data_dir=data_dir, server=server, config_path=config_path, timeout=timeout, email=email,
+                      password_stdin=password_stdin)
+    try:
+        db = target.database_id(database)
+        if is_sql:
+            _print_sql(target.sql(db, text), fmt)
+        else:
+            _print_pql(target.pql(db, table, text), fmt)
+    finally:
+        target.close()
+
+
+# -- import ------------------------------------------------------------------------------
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _map_type(sql_type: str) -> str:
+    """The BULK INSERT MAP type that reads a column of this (SHOW COLUMNS) type: the
+    column type itself, except that the time-quantum sets read as plain sets."""
+    t = sql_type.upper()
+    return t[:-1] if t in ("IDSETQ", "STRINGSETQ") else t
+
+
+def _jsonpath(name: str) -> str:
+    path = f"$.{name}" if _PLAIN_NAME.match(name) else "$['" + name + "']"
+    return "'" + path.replace("'", "''") + "'"
+
+
+def _bulk(table: str, names: list[str], maps: list[str], data: str, fmt: str, rows: int, replace: bool) -> str:
+    verb = "REPLACE" if replace else "INSERT"
+    extra = " ALLOW_MISSING_VALUES" if fmt == "NDJSON" else ""
+    return (f"BULK {verb} INTO {_quote(table)} ({', '.join(_quote(n) for n in names)})"
+            f" MAP ({', '.join(maps)}) FROM x'{data.replace(chr(39), chr(39) * 2)}'"
+            f" WITH FORMAT '{fmt}' INPUT 'STREAM' BATCHSIZE {max(1, rows)}{extra}")
+
+
+def _check_names(names: Iterable[str], types: dict[str, str], table: str) -> None:
+    unknown = sorted(set(names) - set(types))
+    if unknown:
+        raise ServerError("InvalidParameter", f"table {table} has no column {', '.join(unknown)}"
+                          f" (its columns: {', '.join(types)})", name="COLUMN_NOT_FOUND")
+    if "_id" not in names:
+        raise ServerError("InvalidParameter", "the input has no _id column", name="MISSING_ID")
+
+
+class _Lines:
+    """The text lines of a file, counting the bytes read (progress for CSV and NDJSON)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.total = os.path.getsize(path)
+        self.done = 0
+
+    def __iter__(self) -> Iterator[str]:
+        with open(self.path, "rb") as f:
+            for raw in f:
+                self.done += len(raw)
+                yield raw.decode("utf-8")
+
+
+def _csv_chunks(lines: _Lines, table: str, types: dict[str, str], replace: bool) -> Iterator[tuple[str, int]]:
+    reader = csv.reader(iter(lines))
+    header = next(reader, None)
+    if not header:
+        return
+    header = [h.strip() for h in header]
+    _check_names(header, types, table)
+    maps = [f"{i} {_map_type(types[n])}" for i, n in enumerate(header)]
+    buf, rows = io.StringIO(), 0
+    writer = csv.writer(buf, lineterminator="\n")
+    for row in reader:
+        if not row:
+            continue
+        writer.writerow(row)
+        rows += 1
+        if buf.tell() >= IMPORT_CHUNK_BYTES:
+            yield _bulk(table, header, maps, buf.getvalue(), "CSV", rows, replace), rows
+            buf.seek(0)
+            buf.truncate()
+            rows = 0
+    if rows:
+        yield _bulk(table, header, maps, buf.getvalue(), "CSV", rows, replace), rows
+
+
+def _ndjson_statement(records: list[tuple[dict[str, Any], str]], table: str, types: dict[str, str],
+                      replace: bool) -> str:
+    names = sorted({k for rec, _ in records for k in rec}, key=lambda n: (n != "_id", n))
+    _check_names(names, types, table)
+    maps = [f"{_jsonpath(n)} {_map_type(types[n])}" for n in names]
+    return _bulk(table, names, maps, "\n".join(line for _, line in records), "NDJSON", len(records), replace)
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, _dt.datetime):
+        return _rfc3339(v)
+    if isinstance(v, _dt.date):
+        return v.isoformat()
+    raise TypeError(f"cannot import a {type(v).__name__} value")
+
+
+def _record_chunks(records: Iterable[dict[str, Any]], table: str, types: dict[str, str],
+                   replace: bool) -> Iterator[tuple[str, int]]:
+    batch: list[tuple[dict[str, Any], str]] = []
+    size = 0
+    for rec in records:
+        line = json.dumps(rec, separators=(",", ":"), default=_json_default, ensure_ascii=False)
+        batch.append((rec, line))
+        size += len(line) + 1
+        if size >= IMPORT_CHUNK_BYTES:
+            yield _ndjson_statement(batch, table, types, replace), len(batch)
+            batch, size = [], 0
+    if batch:
+        yield _ndjson_statement(batch, table, types, replace), len(batch)
+
+
+def _ndjson_records(lines: _Lines) -> Iterator[dict[str, Any]]:
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            raise ServerError("InvalidBody", f"line {n} is not JSON", name="INVALID_NDJSON") from None
+        if not isinstance(rec, dict):
+            raise ServerError("InvalidBody", f"line {n} is not a JSON object", name="INVALID_NDJSON")
+        yield rec
+
+
+def _parquet_records(path: str, progress: list[int]) -> Iterator[dict[str, Any]]:
+    for batch in _parquet_file(path).iter_batches(batch_size=4096):
+        for rec in batch.to_pylist():
+            progress[0] += 1
+            yield rec
+
+
+def _parquet_file(path: str) -> Any:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ServerError("InvalidParameter", "reading Parquet needs pyarrow (pip install pyarrow)",
+                          name="PARQUET_UNSUPPORTED") from None
+    return pq.ParquetFile(path)
+
+
+def _guess_format(path: str) -> str:
+    ext = os.path.splitext(path)[1].lower()
+    formats = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".parquet": "parquet", ".pq": "parquet"}
+    if ext not in formats:
+        raise click.UsageError(f"cannot tell the format of {path} from its extension: pass --format")
+    return formats[ext]
+
+
+@main.command("import")
+@_target_options
+@click.option("-d", "--database", envvar="ROARBASE_DATABASE", required=True, help="Database name or id.")
+@click.option("-t", "--table", required=True, help="The table to import into (it must exist: CREATE TABLE first).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "ndjson", "parquet"]),
+              help="Input format (default: from the file extension).")
+@click.option("--replace", is_flag=True, help="Replace the records' set columns instead of adding to them.")
+@click.option("--email", help="Log in to the server as this account.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@_handle_errors
+def import_(data_dir: Optional[str], server: Optional[str], config_path: Optional[str], timeout: float,
+            database: str, table: str, fmt: Optional[str], replace: bool, email: Optional[str],
+            password_stdin: bool, progress: bool, path: str) -> None:
+    """Import a CSV (with a header row), NDJSON or Parquet file into a table.
+
+    Columns are matched by name (CSV header, JSON keys, Parquet columns); `_id` is
+    required. The file is sent as a sequence of BULK INSERT statements of about 64 KiB,
+    each committed atomically: if one fails, the ones before it stay written.
+    """
+    fmt = fmt or _guess_format(path)
+    target = _connect(data_dir=data_dir, server=server, config_path=config_path, timeout=timeout, email=email,
+                      password_stdin=password_stdin)
+    try:
+        db = target.database_id(database)
+        types = {str(r[0]): str(r[1]) for r in target.sql(db, f"SHOW COLUMNS FROM {_quote(table)}").rows}
+        done_rows = [0]
+        if fmt == "parquet":
+            total = _parquet_file(path).metadata.num_rows
+            chunks = _record_chunks(_parquet_records(path, done_rows), table, types, replace)
+            position: Callable[[], int] = lambda: done_rows[0]  # noqa: E731
+        else:
+            lines = _Lines(path)
+            total = lines.total
+            chunks = (_csv_chunks(lines, table, types, replace) if fmt == "csv" else
+                      _record_chunks(_ndjson_records(lines), table, types, replace))
+            position = lambda: lines.done  # noqa: E731
+        imported = 0
+        with click.progressbar(length=max(total, 1), label=f"importing {os.path.basename(path)}", file=sys.stderr,
+                               hidden=not progress) as bar:
+            shown = 0
+            try:
+                for statement, rows in chunks:
+                    result = target.sql(db, statement)
+                    imported += result.rows_affected if result.rows_affected is not None else rows
+                    now = position()
+                    bar.update(now - shown)
+                    shown = now
+            except ServerError as exc:
+                if imported:
+                    exc.message = f"{exc.message} (after {imported:,} records were imported)"
+                raise
+            bar.update(max(total, 1) - shown)
+        click.echo(f"imported {imported:,} records into {database}.{table}")
+    finally:
+        target.close()
+
+
+
+# -- check -------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--data-dir", help=f"The data dir (default ROARBASE_DATA_DIR or {config_file.DEFAULT_DATA_DIR}).")
+@click.option("--config", "config_path", envvar="ROARBASE_CONFIG", type=click.Path(dir_okay=False),
+              help="TOML settings (for its data_dir).")
+@_handle_errors
+def check(data_dir: Optional[str], config_path: Optional[str]) -> None:
+    """Verify a data dir's files (read-only: nothing is repaired). Exit status 1 when an
+    error is found. The server must be stopped: a live server's files are moving."""
+    import engine
+
+    root = config_file.load(config_path=config_path, env=os.environ, flags={"data_dir": data_dir}).service
+    if not os.path.isfile(root.meta_path):
+        raise ServerError("ResourceNotFound", f"no roarbase data directory at {root.data_dir}",
+                          name="DATA_DIR_NOT_FOUND")
+    fd = os.open(os.path.join(root.data_dir, "server.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)   # the lock ServiceContext holds
+        except OSError:
+            raise ServiceUnavailable(f"data directory {root.data_dir} is in use by a running server: stop it"
+                                     " first", name="DATA_DIR_IN_USE") from None
+        errors = 0
+        names, meta_problems = _meta_check(root.meta_path)
+        click.echo(f"meta.db: {'ok' if not meta_problems else 'ERROR'}")
+        for problem in meta_problems:
+            click.echo(f"  error: {problem}")
+        errors += len(meta_problems)
+        dirs = sorted(os.listdir(root.databases_dir)) if os.path.isdir(root.databases_dir) else []
+        for ident in dirs:
+            path = os.path.join(root.databases_dir, ident)
+            if not os.path.isdir(path):
+                continue
+            report = engine.check(path)
+            label = f"database {names.get(ident, '(not in meta.db)')} ({ident})"
+            bad = [f for f in report.findings if f.severity == "error"]
+            click.echo(f"{label}: {report.files_checked} files, {'ok' if report.ok else 'ERROR'}")
+            for finding in report.findings:
+                click.echo(f"  {finding}")
+            errors += len(bad)
+        if errors:
+            raise ServerError("DataCorrupted", f"{errors} error{'s' if errors != 1 else ''} found in {root.data_dir}")
+        click.echo(f"{root.data_dir}: ok")
+    finally:
+        os.close(fd)
+
+
+def _meta_check(path: str) -> tuple[dict[str, str], list[str]]:
+    """(database id -> name, problems) from meta.db, opened read-only."""
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        return {}, [f"cannot open: {exc}"]
+    try:
+        problems = [str(r[0]) for r in con.execute("PRAGMA integrity_check") if r[0] != "ok"]
+        names = {str(i): str(n) for i, n in con.execute("SELECT id, name FROM databases")}
+        return names, problems
+    except sqlite3.Error as exc:
+        return {}, [str(exc)]
+    finally:
+        con.close()
+
+
+# -- token -------------------------------------------------------------------------------
+
+@main.command()
+@_target_options
+@click.option("--email", help="Account email (individual accounts).")
+@click.option("--name", help="Service account name (its password is an API key).")
+@click.option("-d", "--database", help="Bind the token to this database (name or id).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole answer (with the refresh token) as JSON.")
+@_handle_errors
+def token(data_dir: Optional[str], server: Optional[str], config_path: Optional[str], timeout: float,
+          email: Optional[str], name: Optional[str], database: Optional[str], password_stdin: bool,
+          as_json: bool) -> None:
+    """Log in and print an access token (for ROARBASE_TOKEN, or `authorization: Bearer`).
+
+    The password comes from ROARBASE_PASSWORD, stdin (--password-stdin) or a prompt.
+    """
+    if bool(email) == bool(name):
+        raise click.UsageError("give exactly one of --email and --name")
+    target = _connect(data_dir=data_dir, server=server, config_path=config_path, timeout=timeout)
+    try:
+        pair = target.login(email=email, name=name, password=_password_reader(password_stdin)(),
+                            database=database)
+    finally:
+        target.close()
+    click.echo(json.dumps(pair, indent=2) if as_json else pair["token"])
+
+
+# -- version -----------------------------------------------------------------------------
+
+@main.command()
+def version() -> None:
+    """Print the roarbase version."""
+    click.echo(f"roarbase {_version()} (Python {sys.version.split()[0]})")
+
+
+if __name__ == "__main__":
+    main()

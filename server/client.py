@@ -1,0 +1,451 @@
+"""A Python client for the roarbase gRPC API (package roarbase.v1).
+
+    with Client("127.0.0.1:20101") as c:
+        c.login("root@localhost", password)
+        db = c.database_id("demo")
+        print(c.sql("SELECT COUNT(*) FROM seg", database=db).rows)
+        print(c.pql('Count(Row(region="region_00"))', table="seg", database=db))
+
+Errors come back as server.errors.ServerError (PermissionDeniedError for the authorization
+variant of Unauthorized), rebuilt from the status and trailing metadata by
+server.errors.from_grpc, so `exc.code` is the unified code of API.md §6 whichever face
+raised it.
+
+Every call has a deadline (`timeout`, 10 s by default, per call overridable). A call is
+retried, with exponential backoff, only when it failed with UNAVAILABLE *and* repeating it
+cannot change anything: Get*/List* methods, and SQL/PQL whose statement only reads (the
+statement is classified with the engine's own parser, and only after such a failure, so
+the happy path never parses). Writes, logins and anything half-streamed are never retried.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import random
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable, Iterator, Optional, TypeVar
+
+import grpc
+
+from server.errors import ServerError, from_grpc
+from server.pb.roarbase.v1 import (
+    auth_pb2,
+    auth_pb2_grpc,
+    database_pb2,
+    database_pb2_grpc,
+    org_pb2,
+    org_pb2_grpc,
+    query_pb2,
+    query_pb2_grpc,
+    value_pb2,
+)
+from server.service.common import parse_id
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_RETRIES = 3
+_BACKOFF_BASE = 0.05
+_BACKOFF_CAP = 2.0
+# A long result stream (SQL rows) may take longer than a unary call; grpc's own message
+# cap of 4 MiB would refuse a big PQL result.
+_CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 64 << 20)]
+
+_STUBS: dict[str, Callable[[grpc.Channel], Any]] = {
+    "AuthService": auth_pb2_grpc.AuthServiceStub,
+    "DatabaseService": database_pb2_grpc.DatabaseServiceStub,
+    "OrgService": org_pb2_grpc.OrgServiceStub,
+    "QueryService": query_pb2_grpc.QueryServiceStub,
+}
+
+
+# -- values ------------------------------------------------------------------------------
+
+def value(v: value_pb2.Value) -> Any:
+    """A Value as Python: int, float, bool, str, bytes, list, Decimal, UTC datetime, None."""
+    kind = v.WhichOneof("kind")
+    if kind is None or kind == "null":
+        return None
+    if kind == "list":
+        return [value(x) for x in v.list.values]
+    if kind == "decimal":
+        return Decimal(v.decimal.value).scaleb(-v.decimal.scale)
+    if kind == "timestamp":
+        return v.timestamp.ToDatetime(tzinfo=_dt.timezone.utc)
+    return getattr(v, kind)
+
+
+def _rfc3339(t: _dt.datetime) -> str:
+    s = t.strftime("%Y-%m-%dT%H:%M:%S")
+    if t.microsecond:
+        s += f".{t.microsecond:06d}".rstrip("0")
+    return s + "Z"
+
+
+def _val_count(vc: query_pb2.ValCount) -> dict[str, Any]:
+    """FeatureBase's ValCount, as the engine returns it in-process (engine/results.py)."""
+    out: dict[str, Any] = {"value": 0, "floatValue": 0.0, "decimalValue": None,
+                           "timestampValue": "0001-01-01T00:00:00Z", "count": vc.count}
+    kind = vc.value.WhichOneof("kind")
+    v = value(vc.value)
+    if kind == "decimal":
+        out["decimalValue"] = v
+    elif kind == "timestamp":
+        out["timestampValue"] = _rfc3339(v)
+    elif kind == "float":
+        out["floatValue"] = v
+    elif v is not None:
+        out["value"] = int(v)
+    return out
+
+
+def _pair(p: query_pb2.Pair) -> dict[str, Any]:
+    return {"id": p.id, "key": p.key, "count": p.count}
+
+
+def _field_row(fr: query_pb2.FieldRow) -> dict[str, Any]:
+    kind = fr.WhichOneof("row")
+    if kind == "row_key":
+        return {"field": fr.field, "rowKey": fr.row_key}
+    if kind == "value":
+        v = value(fr.value)
+        return {"field": fr.field, "value": _rfc3339(v) if isinstance(v, _dt.datetime) else v}
+    return {"field": fr.field, "rowID": fr.row_id}
+
+
+def _group(g: query_pb2.GroupCount) -> dict[str, Any]:
+    out: dict[str, Any] = {"group": [_field_row(fr) for fr in g.group], "count": g.count}
+    if g.HasField("sum"):
+        out["sum"] = value(g.sum)
+    if g.HasField("aggregate"):
+        out["aggregate"] = g.aggregate
+    return out
+
+
+def pql_result(r: query_pb2.PqlResult) -> Any:
+    """A PqlResult in the FeatureBase JSON shapes the engine returns in-process
+    (engine/results.py): counts as int, rows as {"columns"} / {"columns": [], "keys"}, ..."""
+    kind = r.WhichOneof("result")
+    if kind is None:
+        return None
+    if kind == "row":
+        if r.row.keys:
+            return {"columns": [], "keys": list(r.row.keys)}
+        return {"columns": list(r.row.columns)}
+    if kind in ("count", "changed"):
+        return getattr(r, kind)
+    if kind == "pairs":
+        return [_pair(p) for p in r.pairs.pairs]
+    if kind == "pair":
+        return _pair(r.pair)
+    if kind == "val_count":
+        return _val_count(r.val_count)
+    if kind == "group_counts":
+        return [_group(g) for g in r.group_counts.groups]
+    if kind == "row_identifiers":
+        ri = r.row_identifiers
+        return {"rows": None, "keys": list(ri.keys)} if ri.keys else {"rows": list(ri.rows)}
+    if kind == "signed_row":
+        return {"neg": {"columns": [value(v) for v in r.signed_row.neg]},
+                "pos": {"columns": [value(v) for v in r.signed_row.pos]}}
+    if kind == "extracted_table":
+        t = r.extracted_table
+        return {"fields": [{"name": f.name, "type": f.type} for f in t.fields],
+                "columns": [{"column": value(c.column), "rows": [value(v) for v in c.rows]} for c in t.columns]}
+    return [value(v) for v in r.values.values]
+
+
+# -- results -----------------------------------------------------------------------------
+
+@dataclass
+class SqlResult:
+    """A whole SQL result: columns as (name, type) pairs and rows as tuples (NULL: None)."""
+
+    schema: list[tuple[str, str]]
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    rows_affected: Optional[int] = None
+    execution_time_us: int = 0
+    warnings: list[str] = field(default_factory=list)
+    query_plan: str = ""
+
+    @property
+    def columns(self) -> list[str]:
+        return [name for name, _ in self.schema]
+
+
+class SqlStream:
+    """A SQL result being read: `schema` is known at once, `batches()` yields lists of
+    rows as they arrive, and the stats fields are filled once the stream ended."""
+
+    def __init__(self, responses: Iterator[query_pb2.SqlResponse], header: query_pb2.SqlSchema) -> None:
+        self._responses = responses
+        self.schema = [(f.name, f.type) for f in header.fields]
+        self.rows_affected: Optional[int] = None
+        self.execution_time_us = 0
+        self.warnings: list[str] = []
+        self.query_plan = ""
+        self.done = False
+
+    def batches(self) -> Iterator[list[tuple[Any, ...]]]:
+        """Row batches in result order. Raises ServerError if the stream fails midway."""
+        try:
+            for msg in self._responses:
+                kind = msg.WhichOneof("kind")
+                if kind == "rows":
+                    yield [tuple(value(v) for v in row.values) for row in msg.rows.rows]
+                elif kind == "stats":
+                    st = msg.stats
+                    self.rows_affected = st.rows_affected if st.HasField("rows_affected") else None
+                    self.execution_time_us = st.execution_time_us
+                    self.warnings = list(st.warnings)
+                    self.query_plan = st.query_plan
+        except grpc.RpcError as exc:
+            raise _error(exc) from None
+        self.done = True
+
+    def result(self) -> SqlResult:
+        """Read the rest of the stream into a SqlResult."""
+        rows = [r for batch in self.batches() for r in batch]
+        return SqlResult(self.schema, rows, self.rows_affected, self.execution_time_us, self.warnings,
+                         self.query_plan)
+
+
+def _error(exc: grpc.RpcError) -> ServerError:
+    call: Any = exc
+    return from_grpc(call.code(), call.details() or "", call.trailing_metadata())
+
+
+# -- the client --------------------------------------------------------------------------
+
+class Client:
+    """A connection to one roarbase server.
+
+    Args:
+        target: "host:port" of the gRPC listener.
+        token: an access token (sent as `authorization: Bearer`); login() sets one.
+        api_key: an API key (sent as `x-api-key`) for the query methods, instead of a token.
+        timeout: the default deadline of each call, in seconds.
+        retries: how often a safe call is repeated after UNAVAILABLE (0: never).
+        channel: an existing channel to use instead of opening one (closed with the client).
+    """
+
+    def __init__(self, target: str, *, token: Optional[str] = None, api_key: Optional[str] = None,
+                 timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES,
+                 channel: Optional[grpc.Channel] = None) -> None:
+        self.target = target
+        self.token = token
+        self.api_key = api_key
+        self.refresh_token: Optional[str] = None
+        self.timeout = timeout
+        self.retries = retries
+        self._channel = channel or grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        self._stubs: dict[str, Any] = {}
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _metadata(self) -> list[tuple[str, str]]:
+        md = []
+        if self.token:
+            md.append(("authorization", f"Bearer {self.token}"))
+        if self.api_key:
+            md.append(("x-api-key", self.api_key))
+        return md
+
+    def _stub(self, service: str) -> Any:
+        stub = self._stubs.get(service)
+        if stub is None:
+            stub = self._stubs[service] = _STUBS[service](self._channel)
+        return stub
+
+    def _retrying(self, attempt: Callable[[], T], safe: Callable[[], bool]) -> T:
+        """Run attempt(); on UNAVAILABLE repeat it (backoff with jitter) while safe()."""
+        tries = 0
+        while True:
+            try:
+                return attempt()
+            except grpc.RpcError as exc:
+                call: Any = exc
+                if call.code() != grpc.StatusCode.UNAVAILABLE or tries >= self.retries or not safe():
+                    raise _error(exc) from None
+            delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** tries)
+            time.sleep(delay * (0.5 + random.random() / 2))
+            tries += 1
+
+    def call(self, service: str, method: str, request: Any, *, read: bool = False,
+             timeout: Optional[float] = None) -> Any:
+        """One unary call with the client's credentials and deadline; `read=True` allows
+        retrying it after UNAVAILABLE (only for calls that change nothing).
+
+        Raises ServerError (with the unified `code`) when the call fails.
+        """
+        fn = getattr(self._stub(service), method)
+        deadline = self.timeout if timeout is None else timeout
+        return self._retrying(lambda: fn(request, timeout=deadline, metadata=self._metadata()), lambda: read)
+
+    # -- auth ------------------------------------------------------------------------------
+
+    def login(self, email: Optional[str] = None, password: str = "", *, name: Optional[str] = None,
+              database: Optional[str] = None) -> auth_pb2.LoginResponse:
+        """Log in by email (or a service account's `name`) and keep the tokens for the
+        calls that follow. `database`: an id (either form) or a name to bind the token to.
+        Raises ServerError Unauthorized on wrong credentials."""
+        req = auth_pb2.LoginRequest(password=password)
+        if name is not None:
+            req.name = name
+        else:
+            req.email = email or ""
+        if database:
+            if parse_id(database) is not None:
+                req.db_id = database
+            else:
+                req.db_name = database
+        resp = self.call("AuthService", "Login", req)
+        self.token, self.refresh_token = resp.token, resp.refresh_token
+        return resp
+
+    def refresh(self, database: Optional[str] = None) -> auth_pb2.LoginResponse:
+        """Trade the kept refresh token for new tokens (it works once)."""
+        req = auth_pb2.RefreshTokenRequest(refresh_token=self.refresh_token or "")
+        if database:
+            if parse_id(database) is not None:
+                req.db_id = database
+            else:
+                req.db_name = database
+        resp = self.call("AuthService", "RefreshToken", req)
+        self.token, self.refresh_token = resp.token, resp.refresh_token
+        return resp
+
+    def create_api_key(self, account_id: str = "") -> auth_pb2.CreateApiKeyResponse:
+        return self.call("AuthService", "CreateApiKey", auth_pb2.CreateApiKeyRequest(account_id=account_id))
+
+    def revoke_api_key(self, key_id: str) -> None:
+        self.call("AuthService", "RevokeApiKey", auth_pb2.RevokeApiKeyRequest(id=key_id))
+
+    # -- org -------------------------------------------------------------------------------
+
+    def get_org(self, org_id: str = "") -> org_pb2.Org:
+        return self.call("OrgService", "GetOrg", org_pb2.GetOrgRequest(id=org_id), read=True)
+
+    # -- databases -------------------------------------------------------------------------
+
+    def create_database(self, name: str, **fields: Any) -> database_pb2.Database:
+        """Create a database (fields: description, item_id_type, ..., as in
+        CreateDatabaseRequest). The returned resource may still be CREATING: see
+        wait_running()."""
+        return self.call("DatabaseService", "CreateDatabase", database_pb2.CreateDatabaseRequest(name=name, **fields))
+
+    def get_database(self, database_id: str = "") -> database_pb2.Database:
+        return self.call("DatabaseService", "GetDatabase", database_pb2.GetDatabaseRequest(id=database_id),
+                         read=True)
+
+    def list_databases(self) -> list[database_pb2.Database]:
+        """Every database of the org (all pages)."""
+        out: list[database_pb2.Database] = []
+        token = ""
+        while True:
+            page = self.call("DatabaseService", "ListDatabases", database_pb2.ListDatabasesRequest(next=token),
+                             read=True)
+            out.extend(page.resources)
+            token = page.next
+            if not token:
+                return out
+
+    def update_database(self, database_id: str, **fields: Any) -> database_pb2.Database:
+        return self.call("DatabaseService", "UpdateDatabase",
+                         database_pb2.UpdateDatabaseRequest(id=database_id, **fields))
+
+    def delete_database(self, database_id: str) -> database_pb2.Database:
+        return self.call("DatabaseService", "DeleteDatabase", database_pb2.DeleteDatabaseRequest(id=database_id))
+
+    def watch_database(self, database_id: str, *, timeout: Optional[float] = None) -> Iterator[database_pb2.Database]:
+        """The database's state changes until it is RUNNING or terminal."""
+        stream = self._stub("DatabaseService").WatchDatabase(
+            database_pb2.WatchDatabaseRequest(id=database_id), timeout=timeout or self.timeout,
+            metadata=self._metadata())
+        try:
+            yield from stream
+        except grpc.RpcError as exc:
+            raise _error(exc) from None
+
+    def wait_running(self, database_id: str, *, timeout: Optional[float] = None) -> database_pb2.Database:
+        """Follow the database until its state settles; returns the last state seen."""
+        last = None
+        for last in self.watch_database(database_id, timeout=timeout):
+            pass
+        return last if last is not None else self.get_database(database_id)
+
+    def database_id(self, ref: str) -> str:
+        """The id of a database named by id (returned as is) or by name.
+        Raises ServerError ResourceNotFound when the org has no such database."""
+        ident = parse_id(ref)
+        if ident is not None:
+            return ident
+        for db in self.list_databases():
+            if db.name == ref and db.database_status != database_pb2.DATABASE_STATE_DELETED:
+                return db.id
+        raise ServerError("ResourceNotFound", f"database {ref!r} not found", name="DB_NOT_FOUND",
+                          details={"type": "database", "key": ref[:64]})
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def sql_stream(self, sql: str, *, database: str = "", timeout: Optional[float] = None) -> SqlStream:
+        """Start a SQL statement; the returned stream has the schema, rows follow lazily.
+        `database`: an id (empty: the token's database)."""
+        fn = self._stub("QueryService").Sql
+        req = query_pb2.SqlRequest(database_id=database, sql=sql)
+        deadline = self.timeout if timeout is None else timeout
+
+        def attempt() -> SqlStream:
+            responses = fn(req, timeout=deadline, metadata=self._metadata())
+            first = next(responses, None)   # the header, or the error of the whole call
+            if first is None or first.WhichOneof("kind") != "header":
+                raise ServerError("InternalServerError", "the SQL stream did not start with a header")
+            return SqlStream(responses, first.header)
+
+        return self._retrying(attempt, lambda: _reads_sql(sql))
+
+    def sql(self, sql: str, *, database: str = "", timeout: Optional[float] = None) -> SqlResult:
+        """Run a SQL statement and collect its result."""
+        return self.sql_stream(sql, database=database, timeout=timeout).result()
+
+    def pql(self, statement: str, *, table: str, database: str = "", timeout: Optional[float] = None) -> list[Any]:
+        """Run PQL against a table; one result per call, in FeatureBase's JSON shapes."""
+        return [pql_result(r) for r in self.pql_raw(statement, table=table, database=database,
+                                                     timeout=timeout).results]
+
+    def pql_raw(self, statement: str, *, table: str, database: str = "",
+                timeout: Optional[float] = None) -> query_pb2.PqlResponse:
+        """Run PQL and return the PqlResponse message as it came."""
+        fn = self._stub("QueryService").Pql
+        req = query_pb2.PqlRequest(database_id=database, table=table, statement=statement)
+        deadline = self.timeout if timeout is None else timeout
+        return self._retrying(lambda: fn(req, timeout=deadline, metadata=self._metadata()),
+                              lambda: _reads_pql(statement))
+
+
+def _reads_sql(text: str) -> bool:
+    from server.service.query import sql_writes
+
+    try:
+        return not sql_writes(text)
+    except ServerError:
+        return False
+
+
+def _reads_pql(text: str) -> bool:
+    from server.service.query import pql_writes
+
+    try:
+        return not pql_writes(text)
+    except ServerError:
+        return False
