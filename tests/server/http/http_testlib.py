@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -80,9 +81,12 @@ class AsgiClient:
         self.thread.start()
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
         self.client = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
+        self.log: list[httpx.Response] = []
 
     def request(self, method: str, url: str, **kw: Any) -> httpx.Response:
-        return asyncio.run_coroutine_threadsafe(self.client.request(method, url, **kw), self.loop).result(60)
+        resp = asyncio.run_coroutine_threadsafe(self.client.request(method, url, **kw), self.loop).result(60)
+        self.log.append(resp)
+        return resp
 
     def get(self, url: str, **kw: Any) -> httpx.Response:
         return self.request("GET", url, **kw)
@@ -186,3 +190,74 @@ def genuine_token(member: Member, kid: str, secret: bytes) -> str:
               "role": member.role, "iat": now, "nbf": now, "exp": now + 600, "jti": unique("jti-")}
     return jwt.encode(claims, secret, algorithm="HS256", headers={"kid": kid})
 
+
+
+# -- the OpenAPI document as a checker ---------------------------------------------------------
+
+_JSON_TYPES = {"string": str, "integer": int, "boolean": bool, "object": dict, "array": list, "null": type(None),
+               "number": (int, float)}
+
+
+def check_schema(doc: dict[str, Any], schema: dict[str, Any], value: Any, where: str = "$") -> None:
+    """Assert `value` fits an OpenAPI schema of the document: the subset it uses ($ref,
+    type, enum, required, properties, additionalProperties false, items, allOf, oneOf)."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        check_schema(doc, doc["components"]["schemas"][name], value, where)
+        return
+    for sub in schema.get("allOf", ()):
+        check_schema(doc, sub, value, where)
+    if "oneOf" in schema:
+        fits = 0
+        for sub in schema["oneOf"]:
+            try:
+                check_schema(doc, sub, value, where)
+                fits += 1
+            except AssertionError:
+                pass
+        assert fits == 1, f"{where}: fits {fits} of the oneOf schemas: {value!r}"
+    if "enum" in schema:
+        assert value in schema["enum"], f"{where}: {value!r} not in {schema['enum']}"
+    if "type" in schema:
+        kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        ok = any(isinstance(value, _JSON_TYPES[k]) and not (k in ("integer", "number") and isinstance(value, bool))
+                 for k in kinds)
+        assert ok, f"{where}: {value!r} is not {kinds}"
+    if isinstance(value, dict):
+        missing = set(schema.get("required", ())) - set(value)
+        assert not missing, f"{where}: missing {sorted(missing)} in {value!r}"
+        props = schema.get("properties", {})
+        if schema.get("additionalProperties") is False:
+            extra = set(value) - set(props)
+            assert not extra, f"{where}: undocumented {sorted(extra)}"
+        for key, sub in props.items():
+            if key in value:
+                check_schema(doc, sub, value[key], f"{where}.{key}")
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            check_schema(doc, schema["items"], item, f"{where}[{i}]")
+
+
+def route_of(path: str) -> Optional[str]:
+    """The ENDPOINTS path template a concrete path matches (the more literal one first)."""
+    best = None
+    for template in {ep.path for ep in http_app.ENDPOINTS}:
+        pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "/?$"
+        if re.match(pattern, path.split("?")[0]):
+            literal = len(re.sub(r"\{[^}]+\}", "", template))
+            if best is None or literal > best[0]:
+                best = (literal, template)
+    return None if best is None else best[1]
+
+
+def check_documented(doc: dict[str, Any], resp: httpx.Response) -> None:
+    """The response's status is documented for its route and method, and a JSON body fits
+    the documented schema."""
+    template = route_of(resp.request.url.path)
+    assert template is not None, resp.request.url
+    op = doc["paths"][template][resp.request.method.lower()]
+    documented = op["responses"].get(str(resp.status_code))
+    assert documented is not None, f"{resp.request.method} {template} answered undocumented {resp.status_code}"
+    if resp.headers.get("content-type", "").startswith("application/json") and resp.content:
+        check_schema(doc, documented["content"]["application/json"]["schema"], resp.json(),
+                     f"{resp.request.method} {template} {resp.status_code}")
