@@ -47,6 +47,7 @@ from engine.errors import EngineError
 from engine.results import rfc3339
 from server import auth, errors, openapi, policy
 from server.errors import ServerError
+from server.auth import Principal
 from server.runtime import Call, Runtime
 from server.service import (
     accounts,
@@ -247,13 +248,18 @@ def _reject_constant(name: str) -> Any:
 
 
 async def _json_body(request: Request, fields: frozenset[str], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The request's JSON (or msgpack) object, with only the known fields and the
-    required ones present. Raises InvalidContentType, InvalidBody, InvalidParameter
-    (UNKNOWN_FIELD), MissingParameter."""
-    media = _media_types(request.headers.get("content-type", "")) - {""}
+    """The request's JSON (or msgpack) object; see parse_object."""
+    return parse_object(await request.body(), request.headers.get("content-type", ""), fields, required)
+
+
+def parse_object(raw: bytes, content_type: str, fields: frozenset[str],
+                 required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A JSON (or msgpack) request body that must be an object with only the known
+    fields and the required ones present. Raises InvalidContentType, InvalidBody,
+    InvalidParameter (UNKNOWN_FIELD), MissingParameter."""
+    media = _media_types(content_type) - {""}
     if media and not media <= ({JSON} | _MSGPACK_TYPES):
         raise ServerError("InvalidContentType", f"send {JSON} (or {MSGPACK}); got {', '.join(sorted(media))}")
-    raw = await request.body()
     if not raw.strip():
         raise _invalid_body("the request body must be a JSON object")
     try:
@@ -275,12 +281,13 @@ async def _json_body(request: Request, fields: frozenset[str], required: tuple[s
     return body
 
 
-async def _sql_text(request: Request) -> str:
-    media = _media_types(request.headers.get("content-type", ""))
+def sql_text(raw: bytes, content_type: str) -> str:
+    """The SQL of a text/plain body. Raises InvalidContentType, InvalidBody (not UTF-8)."""
+    media = _media_types(content_type)
     if not media <= _SQL_TYPES:
         raise ServerError("InvalidContentType", f"send the SQL as text/plain; got {', '.join(sorted(media - {''}))}")
     try:
-        return (await request.body()).decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise _invalid_body("the SQL text is not UTF-8") from None
 
@@ -421,8 +428,21 @@ class _Handlers:
         content, media = _encode_for(_accept(request.headers), body)
         return Response(content, status, media_type=media)
 
+    async def _who(self, request: Request) -> Principal:
+        """The verified bearer of a request (before its body is read: an unauthenticated
+        caller learns nothing about body validation)."""
+        bearer, _ = _credentials(request, api_key=False)
+        principal = await self.rt.run(self.rt.principal, bearer=bearer, required=True)
+        assert principal is not None  # required=True raises instead
+        return principal
+
+    async def _run(self, fn: Callable[..., Any], principal: Principal, *args: Any, **kwargs: Any) -> Any:
+        """fn(ctx, principal, *args, **kwargs) on a worker."""
+        return await self.rt.run(fn, self.ctx, principal, *args, **kwargs)
+
     async def _authed(self, request: Request, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """fn(ctx, principal, *args, **kwargs) on a worker, for the bearer of the request."""
+        """fn(ctx, principal, *args, **kwargs) on a worker, for the bearer of the request
+        (one hop: authentication and the call run together)."""
         bearer, _ = _credentials(request, api_key=False)
         rt = self.rt
 
@@ -464,8 +484,9 @@ class _Handlers:
         return self._reply(request, 200, {"revoked": revoked})
 
     async def create_api_key(self, request: Request) -> Response:
+        who = await self._who(request)
         body = await _json_body(request, _API_KEY_FIELDS, ("account_id",))
-        created = await self._authed(request, auth.create_api_key, **body)
+        created = await self._run(auth.create_api_key, who, **body)
         return self._reply(request, 201, {**created.api_key.to_dict(), "key": created.key})
 
     async def list_api_keys(self, request: Request) -> Response:
@@ -484,6 +505,7 @@ class _Handlers:
         return self._reply(request, 200, org.to_dict())
 
     async def update_org(self, request: Request) -> Response:
+        who = await self._who(request)
         body = await _json_body(request, _ORG_FIELDS)
         _bool_field(body, "preserve")
         for key in ("tech_contact", "billing_contact"):  # FB's misspelled key, or the right one
@@ -491,7 +513,7 @@ class _Handlers:
                 raise InvalidParameter(f"give {key}_email or {key}_emali, not both", data={"key": f"{key}_email"})
             if f"{key}_emali" in body:
                 body[f"{key}_email"] = body.pop(f"{key}_emali")
-        org = await self._authed(request, orgs.update_org, request.path_params["org_id"], **body)
+        org = await self._run(orgs.update_org, who, request.path_params["org_id"], **body)
         return self._reply(request, 202, org.to_dict())
 
     async def get_service_property(self, request: Request) -> Response:
@@ -501,8 +523,9 @@ class _Handlers:
     # -- users -------------------------------------------------------------------------
 
     async def create_user(self, request: Request) -> Response:
+        who = await self._who(request)
         body = await _json_body(request, _USER_CREATE_FIELDS)
-        acc = await self._authed(request, accounts.create_account, **body)
+        acc = await self._run(accounts.create_account, who, **body)
         return self._reply(request, 201, acc.to_dict())
 
     async def list_users(self, request: Request) -> Response:
@@ -518,8 +541,9 @@ class _Handlers:
         return self._reply(request, 200, acc.to_dict())
 
     async def update_user(self, request: Request) -> Response:
+        who = await self._who(request)
         body = await _json_body(request, _USER_UPDATE_FIELDS)
-        acc = await self._authed(request, accounts.update_account, request.path_params["user_id"], **body)
+        acc = await self._run(accounts.update_account, who, request.path_params["user_id"], **body)
         return self._reply(request, 202, acc.to_dict())
 
     async def delete_user(self, request: Request) -> Response:
@@ -527,22 +551,25 @@ class _Handlers:
         return self._reply(request, 204)
 
     async def add_user_roles(self, request: Request) -> Response:
+        who = await self._who(request)
         body = await _json_body(request, frozenset({"rolenames"}), ("rolenames",))
-        result = await self._authed(request, accounts.add_account_roles, request.path_params["user_id"],
+        result = await self._run(accounts.add_account_roles, who, request.path_params["user_id"],
                                     body["rolenames"])
         return self._reply(request, 201, result.to_dict())
 
     async def move_user(self, request: Request) -> Response:
+        who = await self._who(request)
         body = await _json_body(request, frozenset({"invite_id"}), ("invite_id",))
-        acc = await self._authed(request, invites.move_account_org, request.path_params["user_id"],
+        acc = await self._run(invites.move_account_org, who, request.path_params["user_id"],
                                  body["invite_id"])
         return self._reply(request, 202, acc.to_dict())
 
     # -- invites -----------------------------------------------------------------------
 
     async def create_invite(self, request: Request) -> Response:
+        who = await self._who(request)
         body = await _json_body(request, frozenset({"email", "role"}), ("email",))
-        invite = await self._authed(request, invites.create_invite, **body)
+        invite = await self._run(invites.create_invite, who, **body)
         return self._reply(request, 201, invite.to_dict())
 
     async def list_invites(self, request: Request) -> Response:
@@ -554,8 +581,9 @@ class _Handlers:
         return self._reply(request, 200, invite.to_dict())
 
     async def update_invite(self, request: Request) -> Response:
+        who = await self._who(request)
         body = await _json_body(request, frozenset({"accepted"}), ("accepted",))
-        invite = await self._authed(request, invites.update_invite, request.path_params["invite_id"],
+        invite = await self._run(invites.update_invite, who, request.path_params["invite_id"],
                                     accepted=body["accepted"])
         return self._reply(request, 202, invite.to_dict())
 
@@ -571,8 +599,9 @@ class _Handlers:
     # -- roles -------------------------------------------------------------------------
 
     async def create_role(self, request: Request) -> Response:
+        who = await self._who(request)
         body = await _json_body(request, frozenset({"rolename", "acl"}), ("rolename", "acl"))
-        role = await self._authed(request, roles.create_role, body["rolename"], body["acl"])
+        role = await self._run(roles.create_role, who, body["rolename"], body["acl"])
         return self._reply(request, 201, role.to_dict())
 
     async def list_roles(self, request: Request) -> Response:
@@ -584,8 +613,9 @@ class _Handlers:
         return self._reply(request, 200, role.to_dict())
 
     async def update_role(self, request: Request) -> Response:
+        who = await self._who(request)
         body = await _json_body(request, frozenset({"acl"}), ("acl",))
-        role = await self._authed(request, roles.update_role, request.path_params["rolename"], body["acl"])
+        role = await self._run(roles.update_role, who, request.path_params["rolename"], body["acl"])
         return self._reply(request, 202, role.to_dict())
 
     async def delete_role(self, request: Request) -> Response:
@@ -595,8 +625,9 @@ class _Handlers:
     # -- databases ---------------------------------------------------------------------
 
     async def create_database(self, request: Request) -> Response:
+        who = await self._who(request)
         body = await _json_body(request, _DB_CREATE_FIELDS, ("name",))
-        db = await self._authed(request, databases.create_database, **body)
+        db = await self._run(databases.create_database, who, **body)
         return self._reply(request, 201, db.to_dict())
 
     async def list_databases(self, request: Request) -> Response:
@@ -609,9 +640,10 @@ class _Handlers:
         return self._reply(request, 200, db.to_dict())
 
     async def update_database(self, request: Request) -> Response:
+        who = await self._who(request)
         body = await _json_body(request, _DB_UPDATE_FIELDS)
         _bool_field(body, "preserve")
-        db = await self._authed(request, databases.update_database, request.path_params["database_id"], **body)
+        db = await self._run(databases.update_database, who, request.path_params["database_id"], **body)
         return self._reply(request, 202, db.to_dict())
 
     async def delete_database(self, request: Request) -> Response:
@@ -629,14 +661,15 @@ class _Handlers:
     # -- queries -----------------------------------------------------------------------
 
     async def pql(self, request: Request) -> Response:
-        body = await _json_body(request, frozenset({"statement", "table"}), ("statement", "table"))
         bearer, key = _credentials(request, api_key=True)
+        raw, content_type = await request.body(), request.headers.get("content-type", "")
         call = Call()
         rt, database_id = self.rt, request.path_params["database_id"]
         accept = _accept(request.headers)
 
         def job() -> tuple[bytes, str]:
             principal = rt.principal(bearer=bearer, api_key=key, required=True)
+            body = parse_object(raw, content_type, frozenset({"statement", "table"}), ("statement", "table"))
             answer = query.pql(rt.ctx, principal, database_id, table=body["table"], statement=body["statement"],
                                cancel=call.cancel)
             return _encode_for(accept, answer.to_dict())
@@ -657,8 +690,8 @@ class _Handlers:
         """SQL text against a database (None: the compat database of POST /sql)."""
         started = time.perf_counter()
         accept = _accept(request.headers)
-        text = await _sql_text(request)
         bearer, key = _credentials(request, api_key=True)
+        raw, content_type = await request.body(), request.headers.get("content-type", "")
         settings = self.rt.settings
         anonymous = (not bearer and not key and open_on_loopback and settings.loopback
                      and settings.open_loopback_sql)
@@ -668,6 +701,7 @@ class _Handlers:
 
         def job() -> tuple[bytes, str]:
             principal = None if anonymous else rt.principal(bearer=bearer, api_key=key, required=True)
+            text = sql_text(raw, content_type)
             if database_id is None:
                 answer = compat.sql(rt.ctx, principal, text, database_name=settings.compat_database,
                                     cancel=call.cancel)
