@@ -40,7 +40,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.errors import EngineError
@@ -227,9 +227,13 @@ def _http_exception(request: Request, exc: Exception) -> Response:
     """Starlette's own 404 (no route) and 405 (a route, another method) as envelopes."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
+        # Every route matching the path, not only the first (/v2/users/current is also
+        # /v2/users/{user_id} for PUT and DELETE).
+        allowed = sorted({m for route in request.app.router.routes if isinstance(route, Route)
+                          and route.matches(request.scope)[0] != Match.NONE for m in route.methods or ()})
         err = ServerError("MethodNotAllowed", f"{request.method} is not allowed on {request.url.path}")
         response = error_response(err, request.scope)
-        response.headers["Allow"] = (exc.headers or {}).get("Allow", "")
+        response.headers["Allow"] = ", ".join(allowed)
         return response
     if exc.status_code == 404:
         err = ServerError("ResourceNotFound", f"no route for {request.url.path}", name="ROUTE_NOT_FOUND")
