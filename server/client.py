@@ -30,14 +30,17 @@ import grpc
 
 from server.errors import ServerError, from_grpc
 from server.pb.roarbase.v1 import (
+    account_pb2_grpc,
     auth_pb2,
     auth_pb2_grpc,
     database_pb2,
     database_pb2_grpc,
+    invite_pb2_grpc,
     org_pb2,
     org_pb2_grpc,
     query_pb2,
     query_pb2_grpc,
+    role_pb2_grpc,
     value_pb2,
 )
 from server.service.common import parse_id
@@ -53,10 +56,13 @@ _BACKOFF_CAP = 2.0
 _CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 64 << 20)]
 
 _STUBS: dict[str, Callable[[grpc.Channel], Any]] = {
+    "AccountService": account_pb2_grpc.AccountServiceStub,
     "AuthService": auth_pb2_grpc.AuthServiceStub,
     "DatabaseService": database_pb2_grpc.DatabaseServiceStub,
+    "InviteService": invite_pb2_grpc.InviteServiceStub,
     "OrgService": org_pb2_grpc.OrgServiceStub,
     "QueryService": query_pb2_grpc.QueryServiceStub,
+    "RoleService": role_pb2_grpc.RoleServiceStub,
 }
 
 
@@ -81,6 +87,17 @@ def _rfc3339(t: _dt.datetime) -> str:
     if t.microsecond:
         s += f".{t.microsecond:06d}".rstrip("0")
     return s + "Z"
+
+
+def _pql_value(v: value_pb2.Value) -> Any:
+    """A Value inside a PQL result: as value(), but timestamps as RFC 3339 text, the form
+    the engine's PQL results use."""
+    out = value(v)
+    if isinstance(out, _dt.datetime):
+        return _rfc3339(out)
+    if isinstance(out, list):
+        return [_rfc3339(x) if isinstance(x, _dt.datetime) else x for x in out]
+    return out
 
 
 def _val_count(vc: query_pb2.ValCount) -> dict[str, Any]:
@@ -109,8 +126,7 @@ def _field_row(fr: query_pb2.FieldRow) -> dict[str, Any]:
     if kind == "row_key":
         return {"field": fr.field, "rowKey": fr.row_key}
     if kind == "value":
-        v = value(fr.value)
-        return {"field": fr.field, "value": _rfc3339(v) if isinstance(v, _dt.datetime) else v}
+        return {"field": fr.field, "value": _pql_value(fr.value)}
     return {"field": fr.field, "rowID": fr.row_id}
 
 
@@ -152,8 +168,9 @@ def pql_result(r: query_pb2.PqlResult) -> Any:
     if kind == "extracted_table":
         t = r.extracted_table
         return {"fields": [{"name": f.name, "type": f.type} for f in t.fields],
-                "columns": [{"column": value(c.column), "rows": [value(v) for v in c.rows]} for c in t.columns]}
-    return [value(v) for v in r.values.values]
+                "columns": [{"column": value(c.column), "rows": [_pql_value(v) for v in c.rows]}
+                            for c in t.columns]}
+    return [_pql_value(v) for v in r.values.values]
 
 
 # -- results -----------------------------------------------------------------------------
@@ -241,6 +258,7 @@ class Client:
         self.retries = retries
         self._channel = channel or grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
         self._stubs: dict[str, Any] = {}
+        self._closed = False
 
     def __enter__(self) -> "Client":
         return self
@@ -249,6 +267,7 @@ class Client:
         self.close()
 
     def close(self) -> None:
+        self._closed = True
         self._channel.close()
 
     # -- plumbing --------------------------------------------------------------------------
@@ -262,6 +281,8 @@ class Client:
         return md
 
     def _stub(self, service: str) -> Any:
+        if self._closed:   # grpcio crashes the process when a stub is made on a closed channel
+            raise ValueError("the client is closed")
         stub = self._stubs.get(service)
         if stub is None:
             stub = self._stubs[service] = _STUBS[service](self._channel)

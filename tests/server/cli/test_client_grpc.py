@@ -1,0 +1,225 @@
+"""server/client.py: the Python gRPC client against a real server, its result decoding
+(the inverse of server/grpc_values.py) and its retry rules."""
+import datetime as dt
+import itertools
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterator
+
+import grpc
+import pytest
+
+import engine
+import serverlib
+from server import client as client_mod
+from server import grpc_values
+from server.client import Client
+from server.errors import PermissionDeniedError, ServerError
+from server.pb.roarbase.v1 import database_pb2, query_pb2
+
+_names = itertools.count(1)
+
+PQL_CALLS = [
+    'Count(Row(tags="red"))', 'Row(tags="red")', "Row(n > 1)", 'TopN(tags, n=2)', "Sum(field=n)",
+    "Min(field=n)", "Max(field=price)", "Min(field=seen)", "Sum(Row(tags=\"nope\"), field=n)",
+    "GroupBy(Rows(tags))", "GroupBy(Rows(tags), aggregate=Sum(field=n))", "GroupBy(Rows(n))",
+    "GroupBy(Rows(seen))", "Rows(tags)", "Rows(kind)", "Distinct(field=n)", "Distinct(field=price)",
+    "Extract(All(), Rows(tags), Rows(n), Rows(price), Rows(seen), Rows(ok), Rows(kind))",
+    'Set(9, tags="blue")', 'IncludesColumn(Row(tags="red"), column=1)', "MinRow(field=tags)",
+    "Count(Distinct(field=n))", "TopK(tags, k=2)", "Percentile(field=n, nth=50)",
+]
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}{next(_names)}"
+
+
+@pytest.fixture(scope="module")
+def db(server: serverlib.ServerProcess) -> Iterator[tuple[Client, str]]:
+    with Client(server.grpc_target, timeout=20) as c:
+        c.login(server.root_email, server.root_password)
+        created = c.create_database(_name("cdb"))
+        assert c.wait_running(created.id).database_status == database_pb2.DATABASE_STATE_RUNNING
+        c.sql("CREATE TABLE t (_id ID, tags STRINGSET, n INT, price DECIMAL(2), seen TIMESTAMP, ok BOOL,"
+              " kind IDSET)", database=created.id)
+        c.sql("INSERT INTO t (_id, tags, n, price, seen, ok, kind) VALUES"
+              " (1, ['red', 'green'], 3, 1.25, '2024-01-02T03:04:05Z', true, [4, 5]),"
+              " (2, ['red'], -2, NULL, NULL, false, [5]), (3, NULL, 10, 99.99, '2023-06-01', NULL, NULL)",
+              database=created.id)
+        yield c, created.id
+
+
+def test_login_and_databases(server: serverlib.ServerProcess, db: tuple[Client, str]) -> None:
+    c, ident = db
+    assert c.get_org().id == server.org_id
+    name = c.get_database(ident).name
+    assert c.database_id(name) == ident
+    assert c.database_id(ident.upper()) == ident
+    assert ident in [d.id for d in c.list_databases()]
+    spare = c.create_database(_name("spare"))
+    renamed = c.update_database(spare.id, description="changed")
+    assert renamed.description == "changed"
+    assert c.delete_database(spare.id).database_status == database_pb2.DATABASE_STATE_DELETING
+    with pytest.raises(ServerError) as info:
+        c.database_id("no-such-db")
+    assert info.value.code == "ResourceNotFound"
+
+
+def test_sql_rows_types_and_stream(db: tuple[Client, str]) -> None:
+    c, ident = db
+    res = c.sql("SELECT _id, tags, n, price, seen, ok FROM t ORDER BY _id", database=ident)
+    assert res.columns == ["_id", "tags", "n", "price", "seen", "ok"]
+    assert res.schema[3] == ("price", "decimal(2)")
+    assert res.rows == [
+        (1, ["red", "green"], 3, Decimal("1.25"), dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc), True),
+        (2, ["red"], -2, None, None, False),
+        (3, None, 10, Decimal("99.99"), dt.datetime(2023, 6, 1, tzinfo=dt.timezone.utc), None),
+    ]
+    assert c.sql("INSERT INTO t (_id, n) VALUES (7, 1)", database=ident).rows_affected == 1
+    c.sql("CREATE TABLE many (_id ID, v INT)", database=ident)
+    c.sql("BULK INSERT INTO many (_id, v) MAP (0 ID, 1 INT) FROM x'" + "\n".join(f"{i},{i}" for i in range(3000))
+          + "' WITH FORMAT 'CSV' BATCHSIZE 5000", database=ident)
+    stream = c.sql_stream("SELECT _id, v FROM many", database=ident)
+    assert stream.schema == [("_id", "id"), ("v", "int")]
+    sizes = [len(b) for b in stream.batches()]
+    assert sum(sizes) == 3000 and len(sizes) > 1 and stream.done
+
+
+def test_pql_results_match_the_engine_in_process(db: tuple[Client, str], tmp_path: Path) -> None:
+    c, ident = db
+    remote = [c.pql(q, table="t", database=ident)[0] for q in PQL_CALLS[:8]]
+    with engine.open(str(tmp_path / "e"), fsync=False) as h:
+        h.sql("CREATE TABLE t (_id ID, tags STRINGSET, n INT, price DECIMAL(2), seen TIMESTAMP, ok BOOL, kind IDSET)")
+        h.sql("INSERT INTO t (_id, tags, n, price, seen, ok, kind) VALUES"
+              " (1, ['red', 'green'], 3, 1.25, '2024-01-02T03:04:05Z', true, [4, 5]),"
+              " (2, ['red'], -2, NULL, NULL, false, [5]), (3, NULL, 10, 99.99, '2023-06-01', NULL, NULL),"
+              " (7, NULL, 1, NULL, NULL, NULL, NULL)")
+        assert remote == [h.query("t", q)[0] for q in PQL_CALLS[:8]]
+
+
+def test_pql_result_decoding_inverts_grpc_values(tmp_path: Path) -> None:
+    with engine.open(str(tmp_path / "e"), fsync=False) as h:
+        h.sql("CREATE TABLE t (_id ID, tags STRINGSET, n INT, price DECIMAL(2), seen TIMESTAMP, ok BOOL, kind IDSET)")
+        h.sql("INSERT INTO t (_id, tags, n, price, seen, ok, kind) VALUES"
+              " (1, ['red', 'green'], 3, 1.25, '2024-01-02T03:04:05Z', true, [4, 5]),"
+              " (2, ['red'], -2, NULL, NULL, false, [5]), (3, NULL, 10, 99.99, '2023-06-01', NULL, NULL)")
+        h.sql("CREATE TABLE k (_id STRING, tags STRINGSET)")
+        h.sql("INSERT INTO k (_id, tags) VALUES ('a', ['x']), ('b', ['x', 'y'])")
+        cases = [(q, h.query("t", q)[0]) for q in PQL_CALLS]
+        cases += [(q, h.query("k", q)[0]) for q in ('Row(tags="x")', "Extract(All(), Rows(tags))", "TopN(tags)")]
+    for text, result in cases:
+        packed = grpc_values.pql_result(result, lambda: text.split("(")[0])
+        wire = query_pb2.PqlResult.FromString(packed.SerializeToString())
+        assert client_mod.pql_result(wire) == result, text
+
+
+def test_typed_errors(server: serverlib.ServerProcess, db: tuple[Client, str]) -> None:
+    c, ident = db
+    with Client(server.grpc_target) as anon:
+        with pytest.raises(ServerError) as info:
+            anon.login(server.root_email, "wrong-password")
+        assert info.value.code == "Unauthorized"
+        with pytest.raises(ServerError) as info:
+            anon.list_databases()
+        assert info.value.code == "MissingAuthenticationToken"
+    with pytest.raises(ServerError) as info:
+        c.pql("Count(All(", table="t", database=ident)
+    assert info.value.code == "BadRequest" and info.value.details["line"] == 1
+    with pytest.raises(ServerError) as info:
+        c.sql("SELECT * FROM t", database="00000000-0000-4000-8000-000000000000")
+    assert info.value.code == "ResourceNotFound"
+    with pytest.raises(ServerError) as info:
+        c.pql("Count(All())", table="t", database=ident, timeout=1e-6)
+    assert info.value.code == "RequestTimeout"
+
+
+def test_frontend_role_gets_permission_denied(server: serverlib.ServerProcess, db: tuple[Client, str]) -> None:
+    from server.pb.roarbase.v1 import account_pb2
+
+    c, ident = db
+    email = f"{_name('front')}@example.com"
+    c.call("AccountService", "CreateAccount", account_pb2.CreateAccountRequest(
+        email=email, password="front-password-1", role="frontend"))
+    with Client(server.grpc_target) as f:
+        f.login(email, "front-password-1")
+        with pytest.raises(PermissionDeniedError) as info:
+            f.create_database(_name("nope"))
+    assert info.value.code == "Unauthorized" and info.value.forbidden
+
+
+class _Unavailable(grpc.RpcError):
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNAVAILABLE
+
+    def details(self) -> str:
+        return "connection refused"
+
+    def trailing_metadata(self) -> Any:
+        return ()
+
+
+class _FlakyStub:
+    """Fails every call with UNAVAILABLE `failures` times, then answers."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls: list[str] = []
+
+    def __getattr__(self, method: str) -> Any:
+        def call(request: Any, **kwargs: Any) -> Any:
+            self.calls.append(method)
+            if len(self.calls) <= self.failures:
+                raise _Unavailable()
+            if method == "Sql":
+                return iter([query_pb2.SqlResponse(header=query_pb2.SqlSchema()),
+                             query_pb2.SqlResponse(stats=query_pb2.SqlStats())])
+            if method == "Pql":
+                return query_pb2.PqlResponse(results=[query_pb2.PqlResult(count=4)])
+            return database_pb2.Database(id="x")
+        return call
+
+
+def _flaky(monkeypatch: pytest.MonkeyPatch, service: str, failures: int) -> tuple[Client, _FlakyStub]:
+    monkeypatch.setattr(client_mod.time, "sleep", lambda s: None)
+    c = Client("127.0.0.1:1", retries=2)
+    stub = _FlakyStub(failures)
+    c._stubs[service] = stub
+    return c, stub
+
+
+@pytest.mark.parametrize("service, call, retried", [
+    ("QueryService", lambda c: c.pql("Count(All())", table="t"), True),
+    ("QueryService", lambda c: c.sql("SELECT COUNT(*) FROM t"), True),
+    ("DatabaseService", lambda c: c.get_database("x"), True),
+    ("QueryService", lambda c: c.pql('Set(1, f="a")', table="t"), False),
+    ("QueryService", lambda c: c.pql('Count(Union(Row(f=1), Clear(1, f=2)))', table="t"), False),
+    ("QueryService", lambda c: c.sql("INSERT INTO t (_id, n) VALUES (1, 2)"), False),
+    ("QueryService", lambda c: c.sql("SELEC nonsense"), False),
+    ("DatabaseService", lambda c: c.create_database("x"), False),
+    ("DatabaseService", lambda c: c.delete_database("x"), False),
+])
+def test_retries_only_reads_after_unavailable(monkeypatch: pytest.MonkeyPatch, service: str, call: Any,
+                                              retried: bool) -> None:
+    c, stub = _flaky(monkeypatch, service, failures=1)
+    with c:
+        if retried:
+            call(c)
+            assert len(stub.calls) == 2
+        else:
+            with pytest.raises(ServerError) as info:
+                call(c)
+            assert info.value.code == "ServiceUnavailable" and len(stub.calls) == 1
+
+
+def test_retries_give_up_after_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    c, stub = _flaky(monkeypatch, "QueryService", failures=10)
+    with c, pytest.raises(ServerError) as info:
+        c.pql("Count(All())", table="t")
+    assert info.value.code == "ServiceUnavailable" and len(stub.calls) == 3
+
+
+def test_a_closed_client_refuses_calls() -> None:
+    with Client("127.0.0.1:1") as c:
+        pass
+    with pytest.raises(ValueError):
+        c.get_database("x")
