@@ -156,7 +156,12 @@ def serve(config_path: Optional[str], data_dir: Optional[str], host: Optional[st
         click.echo("Stop with Ctrl-C (SIGINT) or SIGTERM.")
         sys.stdout.flush()
 
-    serve_mod.run(settings, on_ready=ready)
+    try:
+        serve_mod.run(settings, on_ready=ready)
+    except (OSError, RuntimeError) as exc:   # a listener could not bind (grpcio raises RuntimeError)
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ServerError("ServiceUnavailable", f"cannot listen on {settings.host} (gRPC port {settings.grpc_port},"
+                          f" HTTP port {settings.http_port}): {reason}", name="BIND_FAILED") from None
 
 
 def _root_email(ctx: Any) -> str:
