@@ -266,6 +266,12 @@ class Client:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    @property
+    def channel(self) -> grpc.Channel:
+        """The underlying channel (for services this client has no methods for, e.g.
+        grpc.health.v1)."""
+        return self._channel
+
     def close(self) -> None:
         self._closed = True
         self._channel.close()

@@ -130,13 +130,20 @@ class BenchServer:
         shutil.rmtree(self.work_dir, ignore_errors=True)
 
 
+HEALTH_CHECK = ""     # the statement of a job that calls grpc.health.v1 Check instead of Pql
+
+
 def client_worker(conn: Any, target: str, token: str) -> None:
     """A client process: for each job (statement, table, database, start_at, seconds)
-    received on conn, wait until wall time start_at, call Pql back to back for `seconds`,
-    and send back (latencies in seconds, first answer, wall start, wall end). None ends it."""
+    received on conn, wait until wall time start_at, call Pql back to back for `seconds`
+    (the health check for HEALTH_CHECK: the transport's floor, no auth, no service call),
+    and send back (latencies in seconds, last answer, wall start, wall end). None ends it."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
     from server.client import Client
 
     with Client(target, token=token, timeout=30.0) as c:
+        health = health_pb2_grpc.HealthStub(c.channel)
         while True:
             job = conn.recv()
             if job is None:
@@ -152,9 +159,11 @@ def client_worker(conn: Any, target: str, token: str) -> None:
             clock = time.perf_counter
             while True:
                 t0 = clock()
-                result = c.pql(statement, table=table, database=database)
+                if statement == HEALTH_CHECK:
+                    answer = health.Check(health_pb2.HealthCheckRequest(), timeout=30.0).status
+                else:
+                    answer = c.pql(statement, table=table, database=database)
                 latencies.append(clock() - t0)
-                answer = result
                 if time.time() >= end:
                     break
             conn.send((latencies, answer, began, time.time()))
