@@ -73,8 +73,8 @@ def _handle_errors(fn: F) -> F:
             raise
         except ServerError as exc:
             raise CliError(exc) from None
-        except OSError as exc:
-            raise CliError(ServerError("ServiceUnavailable", f"{exc.strerror or exc}"
+        except OSError as exc:   # a file or directory the user named
+            raise CliError(ServerError("InvalidParameter", f"{exc.strerror or exc}"
                                        + (f": {exc.filename}" if exc.filename else ""))) from None
         except Exception as exc:
             err = as_server_error(exc)
@@ -132,7 +132,7 @@ def serve(config_path: Optional[str], data_dir: Optional[str], host: Optional[st
     data = os.path.abspath(settings.service.data_dir)
     # Bootstrap (and the demo load) before listening: generated credentials are printed
     # even if a port then fails to bind, since they are shown only this once.
-    with _opened(settings.service.data_dir, lambda: open_service(settings.service)) as ctx:
+    with _Opened(settings.service.data_dir, lambda: open_service(settings.service)) as ctx:
         boot = ctx.bootstrap
         if boot is not None:
             click.echo(f'First start on {data}: created org "{ctx.config.bootstrap.org_name}" and its root account.')
@@ -170,7 +170,7 @@ def _root_email(ctx: Any) -> str:
     return str(row["email"]) if row is not None and row["email"] else ctx.config.bootstrap.root_email
 
 
-class _opened:
+class _Opened:
     """open_service as a context manager whose DATA_DIR_IN_USE error says what to do."""
 
     def __init__(self, data_dir: str, opener: Callable[[], Any]) -> None:
@@ -206,7 +206,7 @@ class LocalTarget:
             raise ServerError("ResourceNotFound", f"no roarbase data directory at {service_config.data_dir}"
                               " (`roarbase serve --data-dir DIR` creates one), or use --server HOST:PORT",
                               name="DATA_DIR_NOT_FOUND")
-        self._cm = _opened(service_config.data_dir, lambda: open_service(service_config))
+        self._cm = _Opened(service_config.data_dir, lambda: open_service(service_config))
         self.ctx = self._cm.__enter__()
         try:
             self.owner = auth.owner_principal(self.ctx)
