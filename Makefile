@@ -30,8 +30,11 @@ ext/.built: $(STAMP) $(EXT_SRC)
 
 build: ext/.built
 
+# Starts the server on loopback (gRPC 20101, HTTP 10101) with its data under var/data and a
+# demo database; prints how to query it. Ctrl-C stops it. `python -m engine` is the
+# embedded-engine demo without a server.
 run: build
-	$(PY) -m engine
+	$(PY) -m server.cli serve --demo --data-dir var/data
 
 test: build
 	$(PY) -m pytest -q -m "not slow"

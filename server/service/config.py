@@ -83,7 +83,7 @@ class BootstrapSettings:
     org_name: str = "default"
     root_email: str = "root@localhost"
     root_name: str = "root"
-    root_password: Optional[str] = None
+    root_password: Optional[str] = field(default=None, repr=False)  # never in logs
 
 
 def _memory_gb() -> float:

@@ -34,6 +34,7 @@ class ServerProcess:
     root_password: str
     org_id: str
     stderr_lines: list[str] = field(default_factory=list)
+    reader: Optional[threading.Thread] = None
 
     @property
     def grpc_target(self) -> str:
@@ -44,15 +45,24 @@ class ServerProcess:
 
     def stop(self, timeout: float = 20.0) -> int:
         """SIGTERM, wait for a clean exit; returns the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError("the server did not stop within %.0f s of SIGTERM" % timeout)
-        return self.proc.returncode
+        try:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+                    raise AssertionError("the server did not stop within %.0f s of SIGTERM" % timeout)
+            return self.proc.returncode
+        finally:
+            # closed here, not left to the garbage collector (a ResourceWarning is an error),
+            # once the stderr reader has seen EOF
+            if self.reader is not None:
+                self.reader.join(10)
+            for pipe in (self.proc.stdout, self.proc.stderr):
+                if pipe is not None:
+                    pipe.close()
 
 
 def start_server(data_dir: Path, **spec: Any) -> ServerProcess:
@@ -63,7 +73,8 @@ def start_server(data_dir: Path, **spec: Any) -> ServerProcess:
     proc = subprocess.Popen([sys.executable, str(LAUNCHER), json.dumps(spec)], cwd=str(ROOT), env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     errors: list[str] = []
-    threading.Thread(target=lambda: errors.extend(proc.stderr), daemon=True).start()  # type: ignore[arg-type]
+    reader = threading.Thread(target=lambda: errors.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
+    reader.start()
     line: Optional[str] = None
     timer = threading.Timer(START_TIMEOUT, proc.kill)
     timer.start()
@@ -75,10 +86,13 @@ def start_server(data_dir: Path, **spec: Any) -> ServerProcess:
     if not line:
         proc.kill()
         proc.wait()
+        reader.join(10)
+        proc.stdout.close()
+        proc.stderr.close()  # type: ignore[union-attr]
         raise AssertionError("the server did not start:\n" + "".join(errors))
     info = json.loads(line)
     return ServerProcess(proc, Path(data_dir), info["grpc_port"], info["http_port"], info["root_email"],
-                         info["root_password"], info["org_id"], errors)
+                         info["root_password"], info["org_id"], errors, reader)
 
 
 @contextlib.contextmanager
