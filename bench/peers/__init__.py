@@ -68,6 +68,11 @@ def _roarbase_sql() -> Peer:
     return RoarbaseSQLPeer()
 
 
+def _roarbase_grpc() -> Peer:
+    from bench.peers.grpc_peer import RoarbaseGrpcPeer
+    return RoarbaseGrpcPeer()
+
+
 # Factories import lazily, so a run pays only for the peers it asks for.
 PEERS: dict[str, Callable[[], Peer]] = {
     "duckdb": _duckdb,
@@ -75,4 +80,5 @@ PEERS: dict[str, Callable[[], Peer]] = {
     "roarbase-api": _roarbase_api,
     "roarbase-pql": _roarbase_pql,
     "roarbase-sql": _roarbase_sql,
+    "roarbase-grpc": _roarbase_grpc,  # opt-in (--peers ...,roarbase-grpc): starts a server process
 }
