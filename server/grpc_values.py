@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import re
 from decimal import Decimal
+from collections.abc import MutableSequence
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from google.protobuf import struct_pb2
@@ -330,33 +331,43 @@ def pql_result(result: Any, call_name: Callable[[], str]) -> query_pb2.PqlResult
 
 
 def split_result(result: query_pb2.PqlResult, max_bytes: int) -> list[query_pb2.PqlResult]:
-    """A PqlResult as parts of at most about max_bytes each, such that merging them in
-    order with MergeFrom rebuilds it (query.proto's PqlResultPart contract).
+    """A PqlResult as parts of at most max_bytes each, such that merging them in order
+    with MergeFrom rebuilds it (query.proto's PqlResultPart contract).
 
-    Only repeated fields are split: the members of the result's oneof message are walked
-    field by field, element by element, into consecutive parts.
+    The members of the result's oneof message are walked in field-number order: single
+    fields go to the first part, repeated ones element by element into consecutive parts.
+    Raises RowTooLarge when one element (or an unsplittable result) is over max_bytes.
     """
     if result.ByteSize() <= max_bytes:
         return [result]
     kind = result.WhichOneof("result")
     inner = getattr(result, kind)
     if not isinstance(inner, Message):
-        return [result]
+        raise RowTooLarge(result.ByteSize())
+    # Room for what a part adds around its elements: the oneof field's tag and length, and
+    # the tag and length of each packed field it holds.
+    budget = max_bytes - 16
     parts: list[query_pb2.PqlResult] = []
     part, size = query_pb2.PqlResult(), 0
     getattr(part, kind).SetInParent()
-    for fd in inner.DESCRIPTOR.fields:
-        if fd.label != fd.LABEL_REPEATED:
+    for fd, field in inner.ListFields():
+        target = getattr(getattr(part, kind), fd.name)
+        if not isinstance(field, MutableSequence):
+            if isinstance(field, Message):
+                target.CopyFrom(field)
+            else:
+                setattr(getattr(part, kind), fd.name, field)
+            size += _element_size(field)
             continue
-        for element in getattr(inner, fd.name):
+        for element in field:
             n = _element_size(element)
-            if n > max_bytes:
+            if n > budget:
                 raise RowTooLarge(n)
-            if size and size + n > max_bytes:
+            if size and size + n > budget:
                 parts.append(part)
                 part, size = query_pb2.PqlResult(), 0
                 getattr(part, kind).SetInParent()
-            target = getattr(getattr(part, kind), fd.name)
+                target = getattr(getattr(part, kind), fd.name)
             if isinstance(element, Message):
                 target.add().CopyFrom(element)
             else:
@@ -367,11 +378,14 @@ def split_result(result: query_pb2.PqlResult, max_bytes: int) -> list[query_pb2.
 
 
 def _element_size(element: Any) -> int:
+    """Bytes one element of a repeated field takes (packed scalars: just the varint)."""
     if isinstance(element, Message):
         return _field_size(element.ByteSize())
     if isinstance(element, str):
         return _field_size(len(element.encode("utf-8")))
-    return 11  # a varint: at most 10 bytes, plus its share of the packed length
+    if isinstance(element, int) and element >= 0:
+        return max(1, (element.bit_length() + 6) // 7)
+    return 10  # a negative int64 varint, the longest there is
 
 
 # -- JSON text fields --------------------------------------------------------------------

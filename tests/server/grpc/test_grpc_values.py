@@ -1,0 +1,91 @@
+"""server.grpc_values without a server: the Value mapping's edge cases, SQL batch splitting
+and PqlResult parts that merge back into the whole result."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from grpc_testlib import plain
+from server import grpc_values as v
+from server.pb.roarbase.v1 import query_pb2
+
+
+@pytest.mark.parametrize("given, want", [
+    (None, ("null", None)),
+    (True, ("bool", True)),
+    (-7, ("int", -7)),
+    ((1 << 63) - 1, ("int", (1 << 63) - 1)),
+    (1 << 63, ("uint", 1 << 63)),
+    (1 << 64, ("text", str(1 << 64))),
+    (0.5, ("float", 0.5)),
+    (Decimal("-12.50"), ("decimal", (-1250, 2))),
+    (Decimal("1E+3"), ("decimal", (1000, 0))),
+    (Decimal("123456789012345678901234567890.1"), ("text", "123456789012345678901234567890.1")),
+    (dt.datetime(2020, 1, 1, 12, 0, 0, 500000), ("timestamp", "2020-01-01T12:00:00.500Z")),
+    ("é", ("text", "é")),
+    (b"\x00\xff", ("raw", b"\x00\xff")),
+    ([1, "a", None], ("list", [("int", 1), ("text", "a"), ("null", None)])),
+])
+def test_value_by_python_type(given: object, want: tuple[str, object]) -> None:
+    assert plain(v.value(given)) == want
+
+
+def test_column_converters() -> None:
+    assert plain(v.converter("id")(5)) == ("uint", 5)
+    assert plain(v.converter("int")(5)) == ("int", 5)
+    assert plain(v.converter("decimal(3)")(Decimal("1.5"))) == ("decimal", (1500, 3))
+    # More digits than the declared scale: the scale grows, nothing is rounded.
+    assert plain(v.converter("decimal(1)")(Decimal("1.25"))) == ("decimal", (125, 2))
+    assert plain(v.converter("timestamp")("2021-06-15T12:30:00Z")) == ("timestamp", "2021-06-15T12:30:00Z")
+    assert plain(v.converter("timestamp")("not a time")) == ("text", "not a time")
+    assert plain(v.converter("idset")([1, 2])) == ("list", [("uint", 1), ("uint", 2)])
+    assert plain(v.converter("stringset")(["a"])) == ("list", [("text", "a")])
+    for sql_type in ("id", "decimal(2)", "timestamp", "idset", "string", "bool"):
+        assert plain(v.converter(sql_type)(None)) == ("null", None)
+    col = v.sql_column("price", "decimal(2)")
+    assert (col.base_type, plain(col.type_info["scale"])) == ("decimal", ("int", 2))
+    assert not v.sql_column("n", "int").type_info
+
+
+def test_sql_batches_stay_under_the_cap() -> None:
+    convert = [v.converter("id"), v.converter("string")]
+    rows = [(k, "x" * 100) for k in range(100)]
+    batches = list(v.sql_batches(rows, convert, 1000))
+    assert len(batches) > 1 and all(b.ByteSize() <= 1000 for b in batches)
+    assert [r.values[0].uint for b in batches for r in b.rows.rows] == list(range(100))
+    with pytest.raises(v.RowTooLarge):
+        list(v.sql_batches([(1, "x" * 2000)], convert, 1000))
+
+
+def test_pql_shapes_of_empty_lists_follow_the_call() -> None:
+    assert v.pql_result([], lambda: "TopN").WhichOneof("result") == "pairs"
+    assert v.pql_result([], lambda: "GroupBy").WhichOneof("result") == "group_counts"
+    assert v.pql_result([], lambda: "Distinct").WhichOneof("result") == "values"
+    assert v.pql_result(None, lambda: "Percentile").WhichOneof("result") is None
+    with pytest.raises(TypeError):
+        v.pql_result({"unknown": 1}, lambda: "X")
+
+
+def _merged(parts: list[query_pb2.PqlResult]) -> query_pb2.PqlResult:
+    out = query_pb2.PqlResult()
+    for p in parts:
+        out.MergeFrom(p)
+    return out
+
+
+def test_split_results_merge_back() -> None:
+    table = v.pql_result({"fields": [{"name": "n", "type": "int64"}, {"name": "s", "type": "[]string"}],
+                          "columns": [{"column": k, "rows": [k, ["a" * 20]]} for k in range(200)]}, lambda: "Extract")
+    parts = v.split_result(table, 1000)
+    assert len(parts) > 2 and all(p.ByteSize() <= 1000 for p in parts)
+    assert len(parts[0].extracted_table.fields) == 2 and not any(p.extracted_table.fields for p in parts[1:])
+    assert _merged(parts) == table
+    groups = v.pql_result([{"group": [{"field": "f", "rowKey": f"k{i}"}], "count": i} for i in range(300)],
+                          lambda: "GroupBy")
+    assert _merged(v.split_result(groups, 500)) == groups
+    small = v.pql_result(7, lambda: "Count")
+    assert v.split_result(small, 500) == [small]
+    with pytest.raises(v.RowTooLarge):
+        v.split_result(v.pql_result({"rows": None, "keys": ["k" * 600, "x"]}, lambda: "Rows"), 500)
