@@ -7,16 +7,19 @@ subprocess (tests/server/serverlib.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import re
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import httpx
 import jwt
+
+import serverlib
 
 from server import http_app, policy
 from server.runtime import Runtime
@@ -69,6 +72,24 @@ class Member:
     @property
     def headers(self) -> dict[str, str]:
         return bearer(self.token)
+
+
+@contextlib.contextmanager
+def wire_server(data_dir: Path, **spec: Any) -> Iterator[serverlib.ServerProcess]:
+    """serverlib.running_server, with the subprocess's pipes closed once it has stopped
+    (serverlib leaves them open, which warnings-as-errors reports; closing stderr while
+    its reader thread still waits on it would block)."""
+    srv = serverlib.start_server(data_dir, **spec)
+    try:
+        yield srv
+    finally:
+        try:
+            code = srv.stop()
+        finally:
+            for pipe in (srv.proc.stdout, srv.proc.stderr):
+                if pipe is not None:
+                    pipe.close()
+        assert code == 0, "the server exited with %s:\n%s" % (code, "".join(srv.stderr_lines))
 
 
 class AsgiClient:
