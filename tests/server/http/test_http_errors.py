@@ -265,3 +265,49 @@ def test_other_orgs_ids_are_404_like_unknown_ones(web, table_db):
         == "RUNNING"
     assert web.client.get(f"/v2/users/{member.id}", headers=mine.headers).status_code == 200
     assert web.client.get(f"/v2/invites/{invite_id}", headers=mine.headers).json()["accepted"] is False
+
+
+def test_a_client_that_goes_away_cancels_its_query(web, monkeypatch):
+    """The app is driven as a server would: the body, then http.disconnect while the
+    query runs; the engine stops between shards instead of finishing them all."""
+    import asyncio
+    import time
+
+    from engine import executor
+
+    db = web.database()
+    web.sql(db["id"], "CREATE TABLE big (_id ID, n INT)")
+    rows = ", ".join(f"({k << 20}, {k + 1})" for k in range(12))  # one record in each of 12 shards
+    assert web.sql(db["id"], f"INSERT INTO big (_id, n) VALUES {rows}").json()["rows-affected"] == 12
+    seen: list[int] = []
+
+    def slow_shard(shard: int) -> None:
+        seen.append(shard)
+        time.sleep(0.2)
+
+    monkeypatch.setattr(executor, "shard_hook", slow_shard)
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": f"/v2/databases/{db['id']}/query/sql", "raw_path": b"", "query_string": b"", "root_path": "",
+             "headers": [(b"authorization", f"Bearer {web.root.token}".encode()), (b"content-type", b"text/plain")],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+
+    async def run() -> tuple[float, list[dict]]:
+        messages = [{"type": "http.request", "body": b"SELECT count(*) FROM big WHERE n > 0", "more_body": False}]
+        sent: list[dict] = []
+
+        async def receive() -> dict:
+            if messages:
+                return messages.pop(0)
+            await asyncio.sleep(0.3)
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        started = time.monotonic()
+        await web.app(scope, receive, send)
+        return time.monotonic() - started, sent
+
+    elapsed, sent = asyncio.run_coroutine_threadsafe(run(), web.client.loop).result(30)
+    assert sent[0]["status"] == 408  # to nobody: the client is gone
+    assert len(seen) < 12 and elapsed < 1.0, (len(seen), elapsed)
