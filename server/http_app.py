@@ -46,8 +46,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from engine.errors import EngineError
 from engine.results import rfc3339
 from server import auth, errors, openapi, policy
-from server.errors import ServerError
 from server.auth import Principal
+from server.errors import ServerError
 from server.runtime import Call, Runtime
 from server.service import (
     accounts,

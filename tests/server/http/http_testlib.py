@@ -187,14 +187,23 @@ class InProcess:
         return str(row["kid"]), bytes(row["secret"])
 
 
-def forged_tokens(member: Member, kid: str, secret: bytes, *, issuer: str = "roarbase",
-                  audience: str = "roarbase-api") -> dict[str, str]:
+def _claims(member: Member) -> dict[str, Any]:
+    """Claims like the server's own (issuer and audience are the test servers' defaults)."""
+    now = int(time.time())
+    return {"iss": "roarbase", "aud": "roarbase-api", "sub": member.id, "org": member.org_id, "role": member.role,
+            "iat": now, "nbf": now, "exp": now + 600, "jti": unique("jti-")}
+
+
+def genuine_token(member: Member, kid: str, secret: bytes) -> str:
+    """A token built like the server's own: the forged ones differ from it in one way."""
+    return jwt.encode(_claims(member), secret, algorithm="HS256", headers={"kid": kid})
+
+
+def forged_tokens(member: Member, kid: str, secret: bytes) -> dict[str, str]:
     """Tokens for `member` that must all be refused: expired, bad signature, alg none,
     wrong audience."""
-    now = int(time.time())
-    claims = {"iss": issuer, "aud": audience, "sub": member.id, "org": member.org_id, "role": member.role,
-              "iat": now, "nbf": now, "exp": now + 600, "jti": unique("jti-")}
-    expired = dict(claims, iat=now - 7200, nbf=now - 7200, exp=now - 3600)
+    claims = _claims(member)
+    expired = dict(claims, iat=claims["iat"] - 7200, nbf=claims["iat"] - 7200, exp=claims["iat"] - 3600)
     return {
         "expired": jwt.encode(expired, secret, algorithm="HS256", headers={"kid": kid}),
         "bad_signature": jwt.encode(claims, b"x" * 32, algorithm="HS256", headers={"kid": kid}),
@@ -202,15 +211,6 @@ def forged_tokens(member: Member, kid: str, secret: bytes, *, issuer: str = "roa
         "wrong_audience": jwt.encode(dict(claims, aud="someone-else"), secret, algorithm="HS256",
                                      headers={"kid": kid}),
     }
-
-
-def genuine_token(member: Member, kid: str, secret: bytes) -> str:
-    """A token built like the server's own (the forged ones differ from it in one way)."""
-    now = int(time.time())
-    claims = {"iss": "roarbase", "aud": "roarbase-api", "sub": member.id, "org": member.org_id,
-              "role": member.role, "iat": now, "nbf": now, "exp": now + 600, "jti": unique("jti-")}
-    return jwt.encode(claims, secret, algorithm="HS256", headers={"kid": kid})
-
 
 
 # -- the OpenAPI document as a checker ---------------------------------------------------------

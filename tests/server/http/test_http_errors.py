@@ -311,3 +311,31 @@ def test_a_client_that_goes_away_cancels_its_query(web, monkeypatch):
     elapsed, sent = asyncio.run_coroutine_threadsafe(run(), web.client.loop).result(30)
     assert sent[0]["status"] == 408  # to nobody: the client is gone
     assert len(seen) < 12 and elapsed < 1.0, (len(seen), elapsed)
+
+
+def test_a_busy_server_answers_429_with_retry_after(tmp_path, monkeypatch):
+    """Admission control: with every worker busy and no queue, a request is refused at once."""
+    import asyncio
+    import time
+
+    from engine import executor
+    from http_testlib import InProcess
+
+    busy = InProcess(tmp_path / "data", workers=1, max_pending=0)
+    try:
+        db = busy.database()
+        busy.sql(db["id"], "CREATE TABLE b (_id ID, n INT)")
+        busy.sql(db["id"], "INSERT INTO b (_id, n) VALUES (1, 1), (1048576, 2)")
+        monkeypatch.setattr(executor, "shard_hook", lambda shard: time.sleep(0.5))
+        slow = asyncio.run_coroutine_threadsafe(busy.client.client.post(
+            f"/v2/databases/{db['id']}/query/sql", content="SELECT count(*) FROM b WHERE n > 0",
+            headers={**busy.root.headers, "Content-Type": "text/plain"}), busy.client.loop)
+        deadline = time.monotonic() + 5
+        while busy.rt.inflight == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        resp = busy.client.get("/v2/users/current", headers=busy.root.headers)
+        body = assert_envelope(resp, 429, "RequestLimitExceeded", "SERVER_BUSY")
+        assert resp.headers["retry-after"] == "1" and body["error_name"] == "TooManyRequests"
+        assert slow.result(30).status_code == 200
+    finally:
+        busy.close()
