@@ -39,9 +39,11 @@ class Cast:
 
 @dataclass(frozen=True)
 class BinOp:
-    op: str
-    left: "Expr"
-    right: "Expr"
+    """operands[0] ops[0] operands[1] ops[1] … applied left to right (one precedence level,
+    n-ary so that a long chain is one node)."""
+
+    ops: tuple[str, ...]
+    operands: tuple["Expr", ...]
 
 
 @dataclass(frozen=True)
@@ -86,14 +88,12 @@ class Like:
 
 @dataclass(frozen=True)
 class And:
-    left: "Expr"
-    right: "Expr"
+    terms: tuple["Expr", ...]       # two or more
 
 
 @dataclass(frozen=True)
 class Or:
-    left: "Expr"
-    right: "Expr"
+    terms: tuple["Expr", ...]       # two or more
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,25 @@ class Unsupported:
     """A construct the grammar recognises only to reject it clearly (joins, subqueries)."""
 
     what: str
+
+
+def children(e: Any) -> tuple[Any, ...]:
+    """The operand expressions of an expression node (not the items of a set literal)."""
+    if isinstance(e, (And, Or)):
+        return e.terms
+    if isinstance(e, BinOp):
+        return e.operands
+    if isinstance(e, (Compare, Like)):
+        return (e.left, e.right) if isinstance(e, Compare) else (e.expr, e.pattern)
+    if isinstance(e, Between):
+        return (e.expr, e.lo, e.hi)
+    if isinstance(e, InList):
+        return (e.expr,) + e.items
+    if isinstance(e, (Neg, Not, Cast, IsNull)):
+        return (e.expr,)
+    if isinstance(e, Func):
+        return e.args
+    return ()
 
 
 Expr = Union[Column, Literal, Func, Cast, BinOp, Neg, Compare, IsNull, Between, InList, Like, And, Or, Not,

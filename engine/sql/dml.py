@@ -15,7 +15,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterator, Optional
 
-from engine.errors import ColumnNotFoundError, EngineError, NotSupportedError, TypeMismatchError
+from engine.errors import ColumnNotFoundError, EngineError, InvalidValueError, NotSupportedError, TypeMismatchError
 from engine.executor import Executor
 from engine.ingest import _import_field
 from engine.schema import FieldDef, parse_timestamp
@@ -23,6 +23,7 @@ from engine.sql import ast
 from engine.sql.ddl import table
 from engine.sql.expr import cast, evaluate
 from engine.sql.result import SqlResult
+from engine.sql.types import unix_seconds
 from engine.sql.where import ID_COLUMN, Where
 from engine.txn import Transaction
 from ext import FrozenBitmap
@@ -63,6 +64,8 @@ def insert(holder: Any, s: ast.Insert) -> SqlResult:
             col = row[fds.index(None)]
             if col is None:
                 raise TypeMismatchError("_id cannot be NULL")
+            if isinstance(col, str):
+                _text(col)
             for fd, value in zip(fds, row):
                 if fd is not None:
                     _write_value(tx, fd, col, value, replace=s.replace)
@@ -118,9 +121,18 @@ def _scalar_value(fd: FieldDef, v: Any) -> Any:
     if fd.options.keys:
         if not isinstance(v, str):
             raise TypeMismatchError(f"column {fd.name} holds strings, got {v!r}")
-        return v
+        return _text(v)
     if isinstance(v, bool) or not isinstance(v, int):
         raise TypeMismatchError(f"column {fd.name} holds ids, got {v!r}")
+    return v
+
+
+def _text(v: str) -> str:
+    """v, if it can be stored (UTF-8): a lone surrogate cannot."""
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidValueError(f"string {v!r} is not valid Unicode (a lone surrogate)") from None
     return v
 
 
@@ -134,6 +146,8 @@ def _bsi_value(fd: FieldDef, v: Any) -> Any:
         raise TypeMismatchError(f"column {fd.name} is decimal, got {v!r}")
     if t == "timestamp" and isinstance(v, (Decimal, float)):
         raise TypeMismatchError(f"column {fd.name} is a timestamp, got {v!r}")
+    if t == "timestamp" and isinstance(v, int):
+        return unix_seconds(v)
     return v
 
 
@@ -200,8 +214,12 @@ def _records(fmt: str, s: ast.BulkInsert, source: str, header: bool) -> Iterator
             import pyarrow.parquet as pq
         except ImportError:
             raise NotSupportedError("PARQUET needs pyarrow (pip install pyarrow)") from None
-        path = _path(s.source)
-        table_ = pq.read_table(path)
+        import pyarrow as pa
+
+        try:
+            table_ = pq.read_table(_path(s.source))
+        except pa.ArrowException as exc:
+            raise TypeMismatchError(f"cannot read {s.source!r} as Parquet: {exc}") from None
         names = table_.column_names
         for row in table_.to_pylist():
             yield [row[n] for n in names] + [row]
@@ -230,8 +248,11 @@ def _path(p: str) -> str:
 
 
 def _read_text(p: str) -> str:
-    with open(_path(p), encoding="utf-8") as f:
-        return f.read()
+    try:
+        with open(_path(p), encoding="utf-8") as f:
+            return f.read()
+    except UnicodeDecodeError as exc:
+        raise TypeMismatchError(f"file {p!r} is not UTF-8 text (byte {exc.start})") from None
 
 
 _JSONPATH = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\['([^']*)'\]")
@@ -269,10 +290,10 @@ def _convert(v: Any, t: ast.TypeName) -> Any:
             return Decimal(str(v))
         if name == "TIMESTAMP":
             if isinstance(v, (int, float)) and not isinstance(v, bool):
-                return int(v)
+                return unix_seconds(int(v))
             return parse_timestamp(str(v))
         return cast(v, t)
-    except (ValueError, InvalidOperation, EngineError):
+    except (ValueError, OverflowError, InvalidOperation, EngineError):
         raise TypeMismatchError(f"cannot read {v!r} as {name}") from None
 
 
@@ -281,11 +302,19 @@ def _import_batch(idx: Any, fds: list[Optional[FieldDef]], rows: list[list[Any]]
     cols = [r[id_pos] for r in rows]
     if any(c is None for c in cols):
         raise TypeMismatchError("_id cannot be NULL")
+    for c in cols:
+        if isinstance(c, str):
+            _text(c)
     with idx.transaction() as tx:
         for j, fd in enumerate(fds):
             if fd is None:
                 continue
             values = [r[j] for r in rows]
+            if fd.options.keys:
+                for v in values:
+                    for m in (v if isinstance(v, list) else [v]):
+                        if isinstance(m, str):
+                            _text(m)
             if fd.options.type in ("set", "time"):
                 if replace:
                     for c in cols:

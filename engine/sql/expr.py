@@ -119,7 +119,10 @@ def evaluate(e: ast.Expr, env: Env) -> Any:
             return env[e.name]
         raise TypeMismatchError(f"column {e.name} is not available here")
     if isinstance(e, ast.BinOp):
-        return _arith(e.op, evaluate(e.left, env), evaluate(e.right, env))
+        acc = evaluate(e.operands[0], env)
+        for op, operand in zip(e.ops, e.operands[1:]):
+            acc = _arith(op, acc, evaluate(operand, env))
+        return acc
     if isinstance(e, ast.Neg):
         v = evaluate(e.expr, env)
         return None if v is None else -_num(v, "-")
@@ -153,16 +156,12 @@ def evaluate(e: ast.Expr, env: Env) -> Any:
 
 def condition(e: ast.Expr, env: Env) -> Any:
     """True, False or None (unknown) — three-valued logic."""
-    if isinstance(e, ast.And):
-        a, b = condition(e.left, env), condition(e.right, env)
-        if a is False or b is False:
-            return False
-        return None if a is None or b is None else True
-    if isinstance(e, ast.Or):
-        a, b = condition(e.left, env), condition(e.right, env)
-        if a is True or b is True:
-            return True
-        return None if a is None or b is None else False
+    if isinstance(e, (ast.And, ast.Or)):
+        values = [condition(t, env) for t in e.terms]        # all evaluated: type errors surface
+        decisive = isinstance(e, ast.Or)                     # True decides OR, False decides AND
+        if decisive in values:
+            return decisive
+        return None if None in values else not decisive
     if isinstance(e, ast.Not):
         v = condition(e.expr, env)
         return None if v is None else not v

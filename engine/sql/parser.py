@@ -1,8 +1,12 @@
 """Parse SQL text into statements, mapping every Lark error to QuerySyntaxError."""
 from __future__ import annotations
 
+import contextvars
+import dataclasses
 import functools
 import pathlib
+import re
+import sys
 from decimal import Decimal
 from typing import Any, Optional
 
@@ -14,17 +18,25 @@ from engine.pql.parser import CACHE_TEXT_LIMIT, MAX_QUERY_BYTES, _syntax_error
 from engine.sql import ast
 
 MAX_DEPTH = 64
+_INT_DIGITS = sys.get_int_max_str_digits() or 4300
+MAX_TREE_DEPTH = 256        # levels of the syntax tree; a chain of AND/OR/+/||/* … is one level
 
 
 def _unquote(text: str, q: str) -> str:
     return text[1:-1].replace(q + q, q)
 
 
-def _int(tok: Token) -> int:
+def _int(tok: Token, digits: Optional[str] = None) -> int:
+    """The integer of tok (or of `digits`, a part of it) as a syntax error when too long."""
     try:
-        return int(tok)
+        return int(tok if digits is None else digits)
     except ValueError:              # beyond Python's digit limit for int()
         raise QuerySyntaxError("integer literal too long", tok.line or 0, tok.column or 0) from None
+
+
+def _negate(v: Any) -> Any:
+    """-v, exactly (unary minus on a Decimal rounds to the context's 28 digits)."""
+    return v.copy_negate() if isinstance(v, Decimal) else -v
 
 
 def _name(tok: Any) -> str:
@@ -32,6 +44,9 @@ def _name(tok: Any) -> str:
     if s[:1] in ('"', "`"):
         return _unquote(s, s[0])
     return s
+
+
+_CONDITIONS = (ast.Compare, ast.IsNull, ast.Between, ast.InList, ast.Like, ast.And, ast.Or, ast.Not)
 
 
 @v_args(inline=True)
@@ -107,13 +122,17 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return _int(n), _int(off) if off is not None else 0
 
     # --- expressions -------------------------------------------------------------------------
-    def or_(self, a: ast.Expr, b: ast.Expr) -> ast.Expr:
-        return ast.Or(a, b)
+    def or_(self, *terms: ast.Expr) -> ast.Expr:
+        return ast.Or(terms)
 
-    def and_(self, a: ast.Expr, b: ast.Expr) -> ast.Expr:
-        return ast.And(a, b)
+    def and_(self, *terms: ast.Expr) -> ast.Expr:
+        return ast.And(terms)
 
     def not_(self, e: ast.Expr) -> ast.Expr:
+        # NOT NOT p is p for a condition p, in three-valued logic too: folding keeps a long
+        # NOT chain shallow (a NOT over a column or value stays, it may not be a condition).
+        if isinstance(e, ast.Not) and isinstance(e.expr, _CONDITIONS):
+            return e.expr
         return ast.Not(e)
 
     def compare(self, a: ast.Expr, op: Token, b: ast.Expr) -> ast.Expr:
@@ -129,21 +148,25 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
     def in_(self, e: ast.Expr, neg: Optional[Token], items: list[ast.Expr]) -> ast.Expr:
         return ast.InList(e, tuple(items), neg is not None)
 
+    def in_run(self, e: ast.Expr, neg: Optional[Token], tok: Token) -> ast.Expr:
+        runs = _RUNS.get()
+        i = int(str(tok)[1:-1])
+        if runs is None or i >= len(runs):
+            raise QuerySyntaxError("unexpected NUL character", tok.line or 0, tok.column or 0)
+        return ast.InList(e, runs[i], neg is not None)
+
     def in_subquery(self, e: ast.Expr, neg: Optional[Token], _sel: Any) -> ast.Expr:
         return ast.Unsupported("subqueries")
 
     def like(self, e: ast.Expr, neg: Optional[Token], pattern: ast.Expr) -> ast.Expr:
         return ast.Like(e, pattern, neg is not None)
 
-    def binop(self, a: ast.Expr, op: Token, b: ast.Expr) -> ast.Expr:
-        return ast.BinOp(str(op), a, b)
-
-    def minus(self, a: ast.Expr, b: ast.Expr) -> ast.Expr:
-        return ast.BinOp("-", a, b)
+    def binop(self, *parts: Any) -> ast.Expr:
+        return ast.BinOp(tuple(str(op) for op in parts[1::2]), tuple(parts[0::2]))
 
     def neg(self, e: ast.Expr) -> ast.Expr:
         if isinstance(e, ast.Literal) and e.kind in ("int", "decimal"):
-            return ast.Literal(-e.value, e.kind)
+            return ast.Literal(_negate(e.value), e.kind)
         return ast.Neg(e)
 
     def column(self, n: str) -> ast.Expr:
@@ -169,7 +192,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return ast.Unsupported("subqueries")
 
     def param(self, tok: Token) -> Any:
-        return ast.Param(int(str(tok)[1:]))
+        return ast.Param(_int(tok, str(tok)[1:]))
 
     def expr_list(self, *items: ast.Expr) -> list[ast.Expr]:
         return list(items)
@@ -203,7 +226,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
 
     # --- DDL -----------------------------------------------------------------------------------
     def type_name(self, n: str, arg: Optional[Token]) -> ast.TypeName:
-        return ast.TypeName(n.upper(), int(arg) if arg is not None else None)
+        return ast.TypeName(n.upper(), _int(arg) if arg is not None else None)
 
     def cword(self, n: str) -> Any:
         return n.upper()
@@ -218,7 +241,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return Decimal(str(tok))
 
     def cnegdec(self, tok: Token) -> Decimal:
-        return -Decimal(str(tok))
+        return Decimal("-" + str(tok))
 
     def cstr(self, tok: Token) -> Any:
         return ("str", _unquote(str(tok), "'"))
@@ -230,7 +253,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return "comment", _unquote(str(tok), "'")
 
     def keypartitions(self, tok: Token) -> tuple[str, int]:
-        return "keypartitions", int(tok)
+        return "keypartitions", _int(tok)
 
     def table_option(self, opt: Any) -> Any:
         return opt
@@ -275,7 +298,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
 
     def map_item(self, src: Token, t: ast.TypeName) -> tuple[Any, ast.TypeName]:
         s = str(src)
-        return (int(s) if s.isdigit() else _unquote(s, "'")), t
+        return (_int(src) if s.isdigit() else _unquote(s, "'")), t
 
     def transform(self, *exprs: ast.Expr) -> tuple[str, tuple[ast.Expr, ...]]:
         return "transform", tuple(exprs)
@@ -290,10 +313,10 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return "header_row", True
 
     def opt_batchsize(self, tok: Token) -> tuple[str, Any]:
-        return "batchsize", int(tok)
+        return "batchsize", _int(tok)
 
     def opt_rowslimit(self, tok: Token) -> tuple[str, Any]:
-        return "rowslimit", int(tok)
+        return "rowslimit", _int(tok)
 
     def opt_allow_missing(self) -> tuple[str, Any]:
         return "allow_missing_values", True
@@ -351,8 +374,20 @@ def _parse_cached(text: str) -> tuple[ast.Statement, ...]:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_QUERY_BYTES:
         raise QueryLimitError(f"statement longer than {MAX_QUERY_BYTES} bytes")
     _check_depth(text)
+    short, runs = _literal_runs(text)
+    if runs:
+        token = _RUNS.set(runs)
+        try:
+            stmts = _parser().parse(short)
+        except (LarkError, QuerySyntaxError):
+            pass                    # report the error as the whole text has it, positions right
+        else:
+            _check_tree_depth(stmts)
+            return stmts
+        finally:
+            _RUNS.reset(token)
     try:
-        return _parser().parse(text)
+        stmts = _parser().parse(text)
     except VisitError as exc:
         if isinstance(exc.orig_exc, (QuerySyntaxError, QueryLimitError)):
             raise exc.orig_exc from None
@@ -361,6 +396,88 @@ def _parse_cached(text: str) -> tuple[ast.Statement, ...]:
         raise _syntax_error(exc, text) from None
     except (LarkError, RecursionError) as exc:
         raise QuerySyntaxError(f"invalid statement: {exc}") from None
+    _check_tree_depth(stmts)
+    return stmts
+
+
+# IN lists of many literals: the LALR parser takes ~14 µs a token (a 96 KiB list of 49,000
+# integers ≈ 1.3 s), so a run of at least MIN_RUN literals in IN (…) is read here with one
+# regular expression and reaches the grammar as one LITERAL_RUN token (NUL, index, NUL).
+# Strings, quoted names and comments are skipped whole, so only real IN lists are seen; the
+# list is matched atomically (no backtracking: linear time whatever follows it).
+MIN_RUN = 32
+_LIT = r"(?:-\s*)?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)|'(?:[^']|'')*'|NULL\b"
+_SCAN = re.compile(
+    r"(?P<skip>'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`(?:[^`]|``)*`|--[^\n]*)"
+    rf"|(?P<head>\bIN\s*\(\s*)(?P<items>(?>{_LIT})(?:\s*,\s*(?>{_LIT})){{{MIN_RUN - 1},}}+)\s*\)",
+    re.IGNORECASE)
+_ITEM = re.compile(_LIT, re.IGNORECASE)
+_RUNS: contextvars.ContextVar[Optional[list[tuple[ast.Literal, ...]]]] = contextvars.ContextVar("_RUNS", default=None)
+
+
+def _literal_runs(text: str) -> tuple[str, list[tuple[ast.Literal, ...]]]:
+    """text with each long IN list replaced by a LITERAL_RUN token, and the lists' literals
+    (as the grammar would build them)."""
+    if len(text) < MIN_RUN * 2:
+        return text, []
+    runs: list[tuple[ast.Literal, ...]] = []
+    out: list[str] = []
+    last = 0
+    for m in _SCAN.finditer(text):
+        if m.group("items") is None:
+            continue
+        items = _run_literals(m.group("items"))
+        if items is None:
+            continue
+        out += [text[last:m.end("head")], f"\x00{len(runs)}\x00)"]
+        runs.append(items)
+        last = m.end()
+    if not runs:
+        return text, []
+    out.append(text[last:])
+    return "".join(out), runs
+
+
+def _run_literals(items: str) -> Optional[tuple[ast.Literal, ...]]:
+    """The literals of a run, each distinct token once (repeating an IN item changes nothing)."""
+    out: dict[str, ast.Literal] = {}
+    for tok in _ITEM.findall(items):
+        if tok in out:
+            continue
+        if tok[0] == "'":
+            out[tok] = ast.Literal(_unquote(tok, "'"), "string")
+        elif tok[0] in "nN":
+            out[tok] = ast.Literal(None, "null")
+        else:
+            neg = tok[0] == "-"
+            digits = tok.lstrip("-").lstrip()
+            if "." in digits:
+                d = Decimal(digits)
+                out[tok] = ast.Literal(d.copy_negate() if neg else d, "decimal")
+            elif len(digits) > _INT_DIGITS:
+                return None         # the parser reports it, with its position
+            else:
+                out[tok] = ast.Literal(-int(digits) if neg else int(digits), "int")
+    return tuple(out.values())
+
+
+def _check_tree_depth(root: Any) -> None:
+    """Refuse a syntax tree deeper than MAX_TREE_DEPTH (every later pass — lowering,
+    evaluation, hashing — recurses over it). Walked iteratively; `(` nesting is already
+    bounded, so only long NOT or unary-minus chains and EXPLAIN EXPLAIN … get here."""
+    stack: list[tuple[Any, int]] = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (tuple, list)):
+            # plain literals are leaves: skipping them keeps a long IN list cheap
+            stack.extend((n, depth) for n in node if type(n) is not ast.Literal or n.kind in _NESTED)
+        elif dataclasses.is_dataclass(node):
+            if depth >= MAX_TREE_DEPTH:
+                raise QueryLimitError(f"expression nested deeper than {MAX_TREE_DEPTH} levels")
+            stack.extend((getattr(node, f.name), depth + 1) for f in dataclasses.fields(node))
+
+
+_NESTED = ("set", "tuple")      # literal kinds that hold expressions
 
 
 def _check_depth(text: str) -> None:

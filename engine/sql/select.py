@@ -47,15 +47,8 @@ def _aggregates_in(e: Any, out: list[ast.Func]) -> None:
         if e not in out:
             out.append(e)
         return
-    for name in ("left", "right", "expr", "lo", "hi", "pattern"):
-        sub = getattr(e, name, None)
-        if sub is not None and not isinstance(sub, (str, bool)):
-            _aggregates_in(sub, out)
-    for sub in getattr(e, "args", ()) or ():
+    for sub in ast.children(e):
         _aggregates_in(sub, out)
-    for sub in getattr(e, "items", ()) or ():
-        if not isinstance(e, ast.Literal):
-            _aggregates_in(sub, out)
 
 
 class _Select:
@@ -435,11 +428,7 @@ def _columns_in(e: Any, out: list[str]) -> None:
         return
     if isinstance(e, ast.Unsupported):
         raise NotSupportedError(f"{e.what} are not supported")
-    for name in ("left", "right", "expr", "lo", "hi", "pattern"):
-        sub = getattr(e, name, None)
-        if sub is not None and not isinstance(sub, (str, bool)):
-            _columns_in(sub, out)
-    for sub in getattr(e, "args", ()) or ():
+    for sub in ast.children(e):
         _columns_in(sub, out)
 
 

@@ -3,9 +3,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.errors import InvalidOptionError, TypeMismatchError
-from engine.schema import FieldOptions
+import datetime as _dt
+
+from engine.errors import InvalidOptionError, InvalidValueError, TypeMismatchError
+from engine.schema import UNIX_EPOCH, FieldOptions
 from engine.sql import ast
+
+# Unix seconds a datetime can hold (years 1 to 9999): integer timestamps outside are refused.
+MIN_SECONDS = int((_dt.datetime(1, 1, 1, tzinfo=_dt.timezone.utc) - UNIX_EPOCH).total_seconds())
+MAX_SECONDS = int((_dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=_dt.timezone.utc) - UNIX_EPOCH).total_seconds())
 
 # SQL type -> (engine field type, keys)
 _FIELD_OF = {"ID": ("mutex", False), "STRING": ("mutex", True), "IDSET": ("set", False),
@@ -96,3 +102,14 @@ def column_ddl(name: str, opts: FieldOptions) -> str:
         if opts.ttl:
             parts += ["ttl", f"'{opts.ttl}s'"]
     return " ".join(parts)
+
+
+def unix_seconds(v: int) -> int:
+    """v, an integer timestamp (Unix seconds), if a datetime can hold it."""
+    if not MIN_SECONDS <= v <= MAX_SECONDS:
+        raise InvalidValueError(f"timestamp {v} (Unix seconds) is outside the years 1 to 9999")
+    return v
+
+
+def datetime_of_seconds(v: int) -> _dt.datetime:
+    return UNIX_EPOCH + _dt.timedelta(seconds=unix_seconds(v))

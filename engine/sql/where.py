@@ -8,19 +8,22 @@ NOT SETCONTAINS(s, 'x') includes it.
 from __future__ import annotations
 
 import datetime as _dt
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any, Optional
 
 from engine import plan as P
 from engine.errors import ColumnNotFoundError, EngineError, NotSupportedError, TypeMismatchError
-from engine.schema import STANDARD_VIEW, FieldDef, parse_timestamp
+from engine.executor import Executor
+from engine.schema import STANDARD_VIEW, TIME_UNITS, FieldDef, parse_timestamp
 from engine.sql import ast
+from engine.sql.types import datetime_of_seconds, sql_type_of
 from engine.timeviews import views_for_range
 
 ID_COLUMN = "_id"
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
 _NEGATE = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 SET_TYPES = ("set", "time")
+MANY_RANGES = 64       # an IN list with more runs of values than this is matched to the values held
 
 
 class Where:
@@ -45,10 +48,10 @@ class Where:
 
     def lower(self, e: ast.Expr, negate: bool = False) -> P.RowNode:
         if isinstance(e, ast.And):
-            kids = (self.lower(e.left, negate), self.lower(e.right, negate))
+            kids = tuple(self.lower(t, negate) for t in e.terms)
             return P.Union_(kids) if negate else P.Intersect(kids)
         if isinstance(e, ast.Or):
-            kids = (self.lower(e.left, negate), self.lower(e.right, negate))
+            kids = tuple(self.lower(t, negate) for t in e.terms)
             return P.Intersect(kids) if negate else P.Union_(kids)
         if isinstance(e, ast.Not):
             return self.lower(e.expr, not negate)
@@ -147,20 +150,23 @@ class Where:
             raise TypeMismatchError(f"column {fd.name} is {self._sql_type(fd)}: compare with an integer")
         return value if value >= 0 else None
 
-    def _id_compare(self, op: str, lit: ast.Literal) -> P.RowNode:
+    def _column_id(self, lit: ast.Literal) -> Optional[int]:
+        """The record (column) id an _id literal names; None when there is none."""
         if self.index.definition.options.keys:
-            if op not in ("=", "!="):
-                raise TypeMismatchError(f"{op} is not defined for a string _id")
             if not isinstance(lit.value, str):
                 raise TypeMismatchError("_id is a string in this table")
-            c = self.index.column_keys.id(lit.value)
+            return self.index.column_keys.id(lit.value)
+        v = _int_of(lit, ID_COLUMN)
+        return v if v >= 0 else None
+
+    def _id_compare(self, op: str, lit: ast.Literal) -> P.RowNode:
+        if op in ("=", "!="):
+            c = self._column_id(lit)
             hit: P.RowNode = P.Empty() if c is None else P.ConstRow((c,), True)
             return hit if op == "=" else P.Difference((self.existence(), hit))
+        if self.index.definition.options.keys:
+            raise TypeMismatchError(f"{op} is not defined for a string _id")
         v = _int_of(lit, ID_COLUMN)
-        if op == "=":
-            return P.ConstRow((v,), True) if v >= 0 else P.Empty()
-        if op == "!=":
-            return P.Difference((self.existence(), P.ConstRow((v,), True)))
         lo, hi = {"<": (0, v - 1), "<=": (0, v), ">": (v + 1, None), ">=": (v, None)}[op]
         return self.id_range(max(lo, 0), hi)
 
@@ -193,14 +199,48 @@ class Where:
     def _in(self, e: ast.InList, negate: bool) -> P.RowNode:
         col = _column(e.expr, "IN")
         neg = e.negated != negate
-        if neg and any(isinstance(i, ast.Literal) and i.kind == "null" for i in e.items):
+        lits = [_literal(i, "IN") for i in e.items]
+        if neg and any(lit.kind == "null" for lit in lits):
             return P.Empty()                   # x NOT IN (…, NULL) is never true
-        parts = [self._compare(ast.Compare("=", col, item), False) for item in e.items
-                 if not (isinstance(item, ast.Literal) and item.kind == "null")]
-        hit: P.RowNode = P.Union_(tuple(parts)) if parts else P.Empty()
+        # each distinct value once: a long list costs one pass, not a plan node per item
+        distinct = list({(lit.kind, lit.value): lit for lit in lits if lit.kind != "null"}.values())
+        fd = self.field(col)
+        hit: P.RowNode
+        if fd is None:
+            ids = sorted({c for c in (self._column_id(lit) for lit in distinct) if c is not None})
+            hit = P.ConstRow(tuple(ids), True) if ids else P.Empty()
+        elif fd is not None and fd.options.is_bsi:
+            hit = self._bsi_in(fd, {self.stored(fd, lit) for lit in distinct})
+        else:
+            if len(distinct) > MANY_RANGES and fd is not None and not fd.options.keys and \
+                    fd.options.type == "mutex":
+                rows = set(self.index.snapshot().row_ids(fd.id, STANDARD_VIEW))
+                for lit in distinct:
+                    self.row_id(fd, lit.value)          # type-check every item
+                distinct = [lit for lit in distinct if lit.value in rows]
+            parts = [self._compare(ast.Compare("=", col, lit), False) for lit in distinct]
+            parts = [p for p in parts if not isinstance(p, P.Empty)]
+            hit = P.Union_(tuple(parts)) if len(parts) > 1 else parts[0] if parts else P.Empty()
         if not neg:
             return hit
         return P.Difference((self.not_null(col), hit))
+
+    def _bsi_in(self, fd: FieldDef, wanted: set[int]) -> P.RowNode:
+        """Records whose stored value is in `wanted`: one BSI range per run of consecutive
+        values; with many runs, one per run of the values the column holds (read once, from
+        the index's current snapshot, as the ID column comparisons do)."""
+        ranges: list[tuple[int, int]] = []
+        for v in sorted(wanted):
+            ranges.append((ranges.pop()[0], v) if ranges and ranges[-1][1] == v - 1 else (v, v))
+        if len(ranges) > MANY_RANGES:
+            present = Executor(self.index, self.index.snapshot()).distinct_values(P.Distinct(None, fd.id))
+            ranges, extend = [], False
+            for v in present:                   # a run of held values has no other held value inside
+                if v in wanted:
+                    ranges.append((ranges.pop()[0], v) if extend else (v, v))
+                extend = v in wanted
+        nodes = tuple(P.BsiRange(fd.id, lo, hi) for lo, hi in ranges)
+        return P.Empty() if not nodes else nodes[0] if len(nodes) == 1 else P.Union_(nodes)
 
     def _like(self, e: ast.Like, negate: bool) -> P.RowNode:
         col = _column(e.expr, "LIKE")
@@ -256,18 +296,21 @@ class Where:
     def stored(self, fd: FieldDef, lit: ast.Literal) -> int:
         value = _plain(lit)
         if fd.options.type == "timestamp" and isinstance(value, int) and not isinstance(value, bool):
-            value = _dt.datetime.fromtimestamp(value, tz=_dt.timezone.utc)   # SQL ints are seconds
+            # SQL ints are Unix seconds: converted exactly, so a bound past year 9999 still
+            # compares (it matches nothing, or everything) instead of overflowing a datetime.
+            return (value - fd.options.epoch) * TIME_UNITS[fd.options.time_unit]
         if fd.options.type in ("int", "decimal") and not isinstance(value, (int, Decimal)) or \
                 isinstance(value, bool):
             raise TypeMismatchError(f"column {fd.name} is {self._sql_type(fd)}: cannot compare with {_show(lit)}")
         try:
-            return fd.options.to_stored(value)
+            with localcontext() as ctx:
+                # exact scaling of a literal with many digits (the default 28 would trap)
+                ctx.prec = max(ctx.prec, _digits(value) + fd.options.scale + 2)
+                return fd.options.to_stored(value)
         except EngineError as exc:
             raise TypeMismatchError(f"column {fd.name}: {exc.message}") from None
 
     def _sql_type(self, fd: FieldDef) -> str:
-        from engine.sql.types import sql_type_of
-
         return sql_type_of(fd.options)
 
 
@@ -281,7 +324,7 @@ def _column(e: ast.Expr, what: str) -> ast.Column:
 
 def _literal(e: ast.Expr, what: str) -> ast.Literal:
     if isinstance(e, ast.Neg) and isinstance(e.expr, ast.Literal) and e.expr.kind in ("int", "decimal"):
-        return ast.Literal(-e.expr.value, e.expr.kind)
+        return ast.Literal(e.expr.value.copy_negate() if e.expr.kind == "decimal" else -e.expr.value, e.expr.kind)
     if isinstance(e, ast.Unsupported):
         raise NotSupportedError(f"{e.what} are not supported")
     if not isinstance(e, ast.Literal):
@@ -293,6 +336,14 @@ def _plain(lit: ast.Literal) -> Any:
     return lit.value
 
 
+def _digits(v: Any) -> int:
+    """Digits of a number's integer part and fraction (what scaling it exactly needs)."""
+    if isinstance(v, Decimal):
+        t = v.as_tuple()
+        return len(t.digits) + max(int(t.exponent), 0)
+    return len(str(v))
+
+
 def _int_of(lit: ast.Literal, name: str) -> int:
     if lit.kind != "int":
         raise TypeMismatchError(f"column {name} is an id: compare with an integer")
@@ -302,9 +353,9 @@ def _int_of(lit: ast.Literal, name: str) -> int:
 def _time(lit: ast.Literal) -> Optional[_dt.datetime]:
     if lit.kind == "null":
         return None
-    if lit.kind == "int":
-        return _dt.datetime.fromtimestamp(lit.value, tz=_dt.timezone.utc)
     try:
+        if lit.kind == "int":
+            return datetime_of_seconds(lit.value)
         return parse_timestamp(lit.value)
     except EngineError as exc:
         raise TypeMismatchError(exc.message) from None

@@ -236,11 +236,10 @@ BULK INSERT INTO b (_id, n) MAP (0 ID, 1 FOO) FROM x'1,2' WITH FORMAT 'CSV' INPU
 BULK INSERT INTO b (_id, n) MAP (0 ID, 1 INT) FROM x'1,2' WITH FORMAT 'CSV' INPUT 'STREAM' ROWSLIMIT
 => error QuerySyntaxError
 
-#! xfail: engine bug: a CSV file that is not UTF-8 raises UnicodeDecodeError (not a typed error)
+# A file that is not UTF-8 (latin1.csv holds "1,caf\xe9"), and one that is not Parquet.
 BULK INSERT INTO b (_id, name) MAP (0 ID, 1 STRING) FROM '{data}/latin1.csv' WITH FORMAT 'CSV' INPUT 'FILE'
 => error TypeMismatchError
 
-#! xfail: engine bug: FORMAT 'PARQUET' on a file that is not Parquet raises pyarrow's ArrowInvalid (not a typed error)
 BULK INSERT INTO b (_id, n) MAP (0 ID, 1 INT) FROM '{data}/people.csv' WITH FORMAT 'PARQUET' INPUT 'FILE'
 => error TypeMismatchError
 
