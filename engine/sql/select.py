@@ -23,10 +23,10 @@ from engine.executor import Executor
 from engine.groupby import group_counts
 from engine.schema import STANDARD_VIEW, FieldDef
 from engine.sql import ast
-from engine.sql.expr import condition, evaluate
+from engine.sql.expr import _STRING_FUNCS, condition, evaluate
 from engine.sql.result import BATCH_ROWS, SqlResult
-from engine.sql.types import sql_type_of
-from engine.sql.where import ID_COLUMN, Where
+from engine.sql.types import _ALIASES, sql_type_of
+from engine.sql.where import ID_COLUMN, SET_TYPES, Where
 from ext import FrozenBitmap
 
 AGGREGATES = ("COUNT", "SUM", "AVG", "MIN", "MAX", "PERCENTILE")
@@ -106,22 +106,55 @@ class _Select:
         return self.where.field(col)
 
     def type_of(self, e: ast.Expr, sample: Any = None) -> str:
+        """A result column's SQL type: the expression's static type. `sample` (a value of the
+        column) only decides a decimal quotient's scale, and a type nothing else gives
+        (SELECT NULL)."""
+        t = self.static_type(e)
+        if t is not None and t.startswith(_QUOTIENT):
+            return _type_of_value(sample) if isinstance(sample, Decimal) else f"decimal({_scale(t)})"
+        return t if t is not None else _type_of_value(sample)
+
+    def static_type(self, e: ast.Expr) -> Optional[str]:
+        """The type of e's values whatever the rows (None: only NULL, or not typed)."""
         if isinstance(e, ast.Column):
             fd = self.fd(e)
             if fd is None:
                 return "string" if self.index.definition.options.keys else "id"
             return sql_type_of(fd.options)
+        if isinstance(e, ast.Literal):
+            if e.kind == "decimal":
+                return _type_of_value(e.value)
+            return {"int": "int", "string": "string", "bool": "bool"}.get(e.kind)
         if isinstance(e, ast.Func) and e.name in AGGREGATES:
             if e.name == "COUNT":
                 return "int"
             if e.name == "AVG":
                 return "decimal(4)"
             if e.args and isinstance(e.args[0], ast.Column):
-                return self.type_of(e.args[0])
+                return self.static_type(e.args[0])
+            return None
         if isinstance(e, ast.Cast):
-            t = e.type
-            return f"decimal({t.arg or 0})" if t.name == "DECIMAL" else t.name.lower()
-        return _type_of_value(sample)
+            t = _ALIASES.get(e.type.name, e.type.name)
+            return f"decimal({e.type.arg or 0})" if t == "DECIMAL" else t.lower()
+        if isinstance(e, ast.BinOp):
+            acc = self.static_type(e.operands[0])
+            for op, operand in zip(e.ops, e.operands[1:]):
+                acc = "string" if op == "||" else _arith_type(op, acc, self.static_type(operand))
+            return acc
+        if isinstance(e, ast.Neg):
+            return _arith_type("+", self.static_type(e.expr), "int")
+        if isinstance(e, (ast.Compare, ast.And, ast.Or, ast.Not, ast.IsNull, ast.Between, ast.InList, ast.Like)):
+            return "bool"
+        if isinstance(e, ast.Func):
+            if e.name == "LEN":
+                return "int"
+            if e.name in _STRING_FUNCS:
+                return "string"
+            if e.name == "ABS" and len(e.args) == 1:
+                return _arith_type("+", self.static_type(e.args[0]), "int")
+            if e.name == "COALESCE":
+                return next((t for t in map(self.static_type, e.args) if t is not None), None)
+        return None
 
     # --- aggregates -----------------------------------------------------------------------------
 
@@ -145,13 +178,17 @@ class _Select:
         if name in ("SUM", "AVG"):
             if opts.type not in ("int", "decimal"):
                 raise TypeMismatchError(f"{name} needs an int or decimal column; {fd.name} is {sql_type_of(opts)}")
-            vc = self.ex.run(P.Sum(filt, fd.id))
-            if vc["count"] == 0:
+            if f.distinct:
+                values = [opts.from_stored(v) for v in self.ex.distinct_values(P.Distinct(filt, fd.id))]
+                total, count = sum(values), len(values)
+            else:
+                vc = self.ex.run(P.Sum(filt, fd.id))
+                total, count = (vc["decimalValue"] if opts.type == "decimal" else vc["value"]), vc["count"]
+            if count == 0:
                 return None
-            total = vc["decimalValue"] if opts.type == "decimal" else vc["value"]
             if name == "SUM":
                 return total
-            return (Decimal(total) / vc["count"]).quantize(Decimal("0.0001"))
+            return (Decimal(total) / count).quantize(Decimal("0.0001"))
         if name in ("MIN", "MAX"):
             if opts.is_bsi:
                 vc = self.ex.run(P.MinMax(filt, fd.id, name == "MAX"))
@@ -165,6 +202,8 @@ class _Select:
                 return max(values) if name == "MAX" else min(values)
             raise TypeMismatchError(f"{name} is not defined for {sql_type_of(opts)} column {fd.name}")
         if name == "PERCENTILE":
+            if f.distinct:
+                raise NotSupportedError("PERCENTILE(DISTINCT …) is not supported")
             if len(f.args) != 2 or not isinstance(f.args[1], ast.Literal) or f.args[1].kind not in ("int", "decimal"):
                 raise TypeMismatchError("PERCENTILE takes a column and a literal nth (0-100)")
             if opts.type not in ("int", "decimal"):
@@ -177,6 +216,8 @@ class _Select:
         raise NotSupportedError(f"aggregate {name} is not supported")
 
     def _agg_column(self, f: ast.Func) -> ast.Column:
+        if len(f.args) > (2 if f.name == "PERCENTILE" else 1):
+            raise TypeMismatchError(f"{f.name} takes one column, got {len(f.args)} arguments")
         if not f.args or not isinstance(f.args[0], ast.Column):
             raise NotSupportedError(f"{f.name} takes a column")
         if f.args[0].table is not None:
@@ -225,22 +266,15 @@ class _Select:
         need_nodes = any(not (f.name == "COUNT" and f.star) for f in aggs)
         # Without WHERE every row's records are the group's records: no filter to apply
         # (each write marks its record as existing, so rows never leave existence).
-        call = P.GroupBy(tuple(P.RowsCall(fd.id) for fd in fds), filt if self.stmt.where is not None else None)
-        children, merged = group_counts(self.ex, call)
-        labels = [self._labels(fd, child.ids) for fd, child in zip(fds, children)]
-        out_groups: list[tuple[tuple[Any, ...], int, Optional[P.RowNode]]] = []
-        for key in sorted(merged):
-            values = tuple(lab[k] for lab, k in zip(labels, key))
-            node = P.Intersect((filt,) + tuple(child.node(k) for child, k in zip(children, key))) \
-                if need_nodes else None
-            out_groups.append((values, merged[key][0], node))
-        if len(fds) == 1 and fds[0].options.type not in ("set", "time"):
-            # SQL keeps a NULL group (FeatureBase's GroupBy has none); set columns are
-            # flattened, so a record without members contributes no row, as with UNNEST.
-            null_node = P.Difference((filt, self.where.not_null(cols[0])))
-            n = self.ex.run(P.Count(null_node))
-            if n:
-                out_groups.append(((None,), n, null_node))
+        groups = self._key_groups(fds, filt, filt if self.stmt.where is not None else None, (), need_nodes)
+        # SQL keeps the groups with NULL keys (FeatureBase's GroupBy has none): the records
+        # are split by which non-set key columns they lack, and each part is grouped by the
+        # columns it has. Set columns are flattened, so a record without members is in no
+        # group, as with UNNEST.
+        for part, nulls, n in self._null_parts(cols, fds, filt):
+            groups += self._key_groups(fds, part, part, nulls, need_nodes)
+        groups.sort(key=lambda g: tuple((k is None, k or 0) for k in g[0]))   # NULL after values
+        out_groups = [g[1:] for g in groups]
         names = {c.name: i for i, c in enumerate(cols)}
         rows_env = []
         for values, count, node in out_groups:
@@ -255,6 +289,49 @@ class _Select:
                     (it.alias is None or it.alias not in names):
                 raise TypeMismatchError(f"column {it.expr.name} must be in GROUP BY or inside an aggregate")
         return self._finish(rows_env)
+
+    def _key_groups(self, fds: list[FieldDef], filt: P.RowNode, call_filter: Optional[P.RowNode],
+                    nulls: tuple[int, ...], need_nodes: bool) -> list[tuple[Any, ...]]:
+        """(sort key, key values, count, records node) of the groups of the records in filt
+        that have a value in every key column but those at positions `nulls` (NULL there)."""
+        rest = [i for i in range(len(fds)) if i not in nulls]
+        if not rest:
+            n = self.ex.run(P.Count(filt))
+            return [((None,) * len(fds), (None,) * len(fds), n, filt)] if n else []
+        call = P.GroupBy(tuple(P.RowsCall(fds[i].id) for i in rest), call_filter)
+        children, merged = group_counts(self.ex, call)
+        labels = [self._labels(fds[i], child.ids) for i, child in zip(rest, children)]
+        out = []
+        for key in merged:
+            full: list[Optional[int]] = [None] * len(fds)
+            values: list[Any] = [None] * len(fds)
+            for i, lab, k in zip(rest, labels, key):
+                full[i], values[i] = k, lab[k]
+            node = P.Intersect((filt,) + tuple(child.node(k) for child, k in zip(children, key))) \
+                if need_nodes else None
+            out.append((tuple(full), tuple(values), merged[key][0], node))
+        return out
+
+    def _null_parts(self, cols: list[ast.Column], fds: list[FieldDef],
+                    filt: P.RowNode) -> list[tuple[P.RowNode, tuple[int, ...], int]]:
+        """The records of filt lacking a value in some non-set key column, split by which
+        ones: (records node, positions of the missing columns, count) per non-empty part."""
+        total = self.ex.run(P.Count(filt))
+        parts: list[tuple[P.RowNode, tuple[int, ...], int]] = [(filt, (), total)] if total else []
+        for i, (c, fd) in enumerate(zip(cols, fds)):
+            if fd.options.type in SET_TYPES:
+                continue
+            has = self.where.not_null(c)
+            split = []
+            for node, nulls, n in parts:
+                lacking = P.Difference((node, has))
+                m = self.ex.run(P.Count(lacking))
+                if m:
+                    split.append((lacking, nulls + (i,), m))
+                if n - m:
+                    split.append((P.Intersect((node, has)) if m else node, nulls, n - m))
+            parts = split
+        return [p for p in parts if p[1]]
 
     def _resolve_alias(self, e: ast.Expr) -> ast.Expr:
         if isinstance(e, ast.Column):
@@ -307,7 +384,7 @@ class _Select:
             for envs in self._fetch_batches(ids, fetch))
         # The first batch is computed now (it types expression columns); the rest stream.
         first = next(batches, [])
-        sample = first[0] if first else (None,) * len(schema_probe)
+        sample = _first_values(first, len(schema_probe))
         schema = [(name, self.type_of(e, v)) for (name, e), v in zip(schema_probe, sample)]  # type: ignore[arg-type]
 
         def produce() -> Iterator[list[tuple[Any, ...]]]:
@@ -395,7 +472,7 @@ class _Select:
         out = [row for _, row in rows][self.stmt.offset:]
         if self.limit is not None:
             out = out[:self.limit]
-        sample = out[0] if out else (None,) * len(self.items)
+        sample = _first_values(out, len(self.items))
         schema = [(self.name_of(it), self.type_of(it.expr, v)) for it, v in zip(self.items, sample)]  # type: ignore[arg-type]
         return SqlResult.of_rows(schema, out)
 
@@ -449,6 +526,34 @@ def _sort_key(v: Any) -> tuple[int, Any]:
     if isinstance(v, list):
         return (1, tuple(v))
     return (1, v)
+
+
+def _first_values(rows: list[tuple[Any, ...]], n: int) -> list[Any]:
+    """Each column's first non-NULL value in rows (None when it has none)."""
+    return [next((r[i] for r in rows if r[i] is not None), None) for i in range(n)]
+
+
+_QUOTIENT = "decimal(?"      # decimal(?s): a decimal quotient, whose scale is its value's (s: the operands')
+_INTS = ("int", "id")
+
+
+def _arith_type(op: str, a: Optional[str], b: Optional[str]) -> Optional[str]:
+    """The type of a op b (+ - * / %) from the operands' types; NULL (None) takes the other's."""
+    if a is None or b is None:
+        known = a or b
+        return known if known is not None and (known in _INTS or known.startswith("decimal")) else None
+    if a in _INTS and b in _INTS:
+        return "int"
+    if not (a.startswith("decimal") or a in _INTS) or not (b.startswith("decimal") or b in _INTS):
+        return None                     # not numbers: evaluating fails
+    sa, sb = _scale(a), _scale(b)
+    if op == "/" or a.startswith(_QUOTIENT) or b.startswith(_QUOTIENT):
+        return f"{_QUOTIENT}{max(sa, sb)})"
+    return f"decimal({sa + sb if op == '*' else max(sa, sb)})"
+
+
+def _scale(t: str) -> int:
+    return 0 if t in _INTS else int(t.rstrip(")").split("(")[1].lstrip("?"))    # decimal(s), decimal(?s)
 
 
 def _type_of_value(v: Any) -> str:

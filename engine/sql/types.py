@@ -6,6 +6,7 @@ from typing import Any
 import datetime as _dt
 
 from engine.errors import InvalidOptionError, InvalidValueError, TypeMismatchError
+from engine.results import rfc3339
 from engine.schema import UNIX_EPOCH, FieldOptions
 from engine.sql import ast
 
@@ -95,6 +96,8 @@ def column_ddl(name: str, opts: FieldOptions) -> str:
             parts += ["min", str(opts.from_stored(opts.min)), "max", str(opts.from_stored(opts.max))]
         if opts.type == "timestamp":
             parts += ["timeunit", f"'{opts.time_unit}'"]
+            if opts.epoch:
+                parts += ["epoch", f"'{rfc3339(UNIX_EPOCH + _dt.timedelta(seconds=opts.epoch))}'"]
     if opts.type in ("set", "mutex") and (opts.cache_type != "ranked" or opts.cache_size != 50000):
         parts += ["cachetype", opts.cache_type, "size", str(opts.cache_size)]
     if opts.type == "time":

@@ -14,19 +14,16 @@ NULL clears, INSERT unions into sets, REPLACE replaces them), so the writes are 
 A random DELETE … WHERE runs on both before the queries.
 
 Semantics relied on (standard SQL, which roarbase follows): three-valued logic in WHERE;
-GROUP BY one non-set column has a NULL group; GROUP BY a set column is DuckDB's UNNEST (a
-record counts once per member; records without members are in no group); NULLs sort first
-ascending and last descending (DuckDB is told NULLS FIRST / NULLS LAST).
+GROUP BY and DISTINCT treat NULL as a key value of its own (in any of several columns);
+GROUP BY a set column is DuckDB's UNNEST (a record counts once per member; records without
+members are in no group); NULLs sort first ascending and last descending (DuckDB is told
+NULLS FIRST / NULLS LAST).
 
 LIMIT [OFFSET] and TOP without ORDER BY are compared with DuckDB's ORDER BY _id LIMIT …
 (roarbase returns records in _id order). Decimal literals use the column's scale (roarbase
 compares at the column's precision).
 
-Shapes left out on purpose, each covered by a strict-xfail test elsewhere (known engine bugs):
-  * NULL inside IN / NOT IN lists (golden where.sql);
-  * GROUP BY / DISTINCT over several columns with NULL keys: DuckDB's side filters those
-    rows out (golden groupby.sql);
-  * SUM(DISTINCT …) (golden aggregates.sql).
+Shapes left out on purpose: NULL inside IN / NOT IN lists (golden where.sql).
 PERCENTILE is not compared: FeatureBase's bisection is not DuckDB's quantile (golden
 aggregates.sql has hand-worked cases).
 
@@ -321,7 +318,8 @@ def _agg_items(draw: Any) -> tuple[list[str], list[str], list[Callable[[list[Any
     roar, duck, comb = [], [], []
     n = draw(st.integers(1, 4))
     for _ in range(n):
-        kind = draw(st.sampled_from(["count_star", "count", "count_distinct", "sum", "avg", "min", "max"]))
+        kind = draw(st.sampled_from(["count_star", "count", "count_distinct", "sum", "avg", "min", "max",
+                                     "sum_distinct", "avg_distinct"]))
         if kind == "count_star":
             roar.append("COUNT(*)"), duck.append("count(*)")
         elif kind == "count":
@@ -333,14 +331,15 @@ def _agg_items(draw: Any) -> tuple[list[str], list[str], list[Callable[[list[Any
             roar.append(f"COUNT(DISTINCT {col})")
             duck.append(f"coalesce(len(list_distinct(flatten(list({col})))), 0)" if col in SET_COLS
                         else f"count(DISTINCT {col})")
-        elif kind in ("sum", "avg"):
+        elif kind in ("sum", "avg", "sum_distinct", "avg_distinct"):
             col = draw(st.sampled_from(["i", "j", "dd"]))
-            roar.append(f"{kind.upper()}({col})")
-            duck.append(f"sum({col})" if kind == "sum" else f"sum({col}), count({col})")
+            dist = "DISTINCT " if kind.endswith("_distinct") else ""
+            roar.append(f"{kind[:3].upper()}({dist}{col})")
+            duck.append(f"sum({dist}{col})" if kind.startswith("sum") else f"sum({dist}{col}), count({dist}{col})")
         else:
             col = draw(st.sampled_from(["i", "j", "dd", "t", "s", "b", "m"]))
             roar.append(f"{kind.upper()}({col})"), duck.append(f"{kind}({col})")
-        comb.append(_avg if kind == "avg" else _one)
+        comb.append(_avg if kind.startswith("avg") else _one)
     return roar, duck, comb
 
 
@@ -404,21 +403,26 @@ def group_by(draw: Any, keyed: bool = False) -> Query:
 
 
 @st.composite
-def group_by_two(draw: Any, keyed: bool = False) -> Query:
-    g1, g2 = draw(st.lists(st.sampled_from(["s", "m", "b", "i", "ss", "ids"]), min_size=2, max_size=2, unique=True))
+def group_by_many(draw: Any, keyed: bool = False) -> Query:
+    """GROUP BY two or three columns, NULL keys included (a NULL is its own group)."""
+    keys = draw(st.lists(st.sampled_from(["s", "m", "b", "i", "t", "ss", "ids"]), min_size=2, max_size=3,
+                         unique=True))
+    roar, duck, comb = _agg_items(draw)
     wr, wd = draw(where(keyed))
-    k1 = f"unnest({g1})" if g1 in SET_COLS else g1
-    k2 = f"unnest({g2})" if g2 in SET_COLS else g2
-    # Groups with a NULL key are left out on DuckDB's side (roarbase bug, golden groupby.sql).
-    inner = f"SELECT {k1} AS __a, d.* FROM d{wd}"
-    if g2 in SET_COLS:
-        inner = f"SELECT {k2} AS __b, x.* FROM ({inner}) AS x"
-        b = "__b"
-    else:
-        b = g2
-    return Query(f"SELECT {g1}, {g2}, COUNT(*) FROM d{wr} GROUP BY {g1}, {g2}",
-                 f"SELECT __a, {b}, count(*) FROM ({inner}) WHERE __a IS NOT NULL AND {b} IS NOT NULL "
-                 f"GROUP BY __a, {b}")
+    src, names = f"(SELECT * FROM d{wd})", []
+    for n, k in enumerate(keys):            # one UNNEST per level: DuckDB zips UNNESTs of one SELECT
+        src = f"(SELECT {f'unnest({k})' if k in SET_COLS else k} AS __k{n}, x{n}.* FROM {src} AS x{n})"
+        names.append(f"__k{n}")
+    return Query(f"SELECT {', '.join(keys)}, {', '.join(roar)} FROM d{wr} GROUP BY {', '.join(keys)}",
+                 f"SELECT {', '.join(names)}, {', '.join(duck)} FROM {src} GROUP BY {', '.join(names)}",
+                 post=_combiner(len(keys), comb))
+
+
+@st.composite
+def distinct_many(draw: Any, keyed: bool = False) -> Query:
+    cols = draw(st.lists(st.sampled_from(["s", "m", "b", "i", "j", "t"]), min_size=2, max_size=3, unique=True))
+    wr, wd = draw(where(keyed))
+    return Query(f"SELECT DISTINCT {', '.join(cols)} FROM d{wr}", f"SELECT DISTINCT {', '.join(cols)} FROM d{wd}")
 
 
 @st.composite
@@ -436,8 +440,8 @@ def queries(keyed: bool) -> st.SearchStrategy[Query]:
     internal key order, FeatureBase's, not the keys' sort order)."""
     return st.one_of(projection(keyed), projection(keyed), ordered_projection(keyed),
                      *([] if keyed else [limited_projection(keyed)]), expressions(keyed),
-                     aggregate(keyed), aggregate(keyed), group_by(keyed), group_by(keyed), group_by_two(keyed),
-                     distinct(keyed))
+                     aggregate(keyed), aggregate(keyed), group_by(keyed), group_by(keyed), group_by_many(keyed),
+                     distinct(keyed), distinct_many(keyed))
 
 
 # --- comparison ---------------------------------------------------------------------------------------

@@ -96,13 +96,43 @@ SELECT SUM(_id) FROM people
 SELECT SUM(age + 1) FROM people
 => error NotSupportedError
 
-#! xfail: engine bug: SUM(DISTINCT age) ignores DISTINCT and returns 238 (distinct sum is 18+30+40+55+65 = 208)
 SELECT SUM(DISTINCT age) FROM people
 => columns: "" int
 => [208]
 
-#! xfail: engine bug: extra aggregate arguments are silently ignored (SUM(age, score) returns 238)
+# ages {18, 30, 40, 55, 65} (30 twice); scores {-1.75, 0.01, 9.25, 10.00, 12.50} (10.00 twice)
+SELECT SUM(DISTINCT age), AVG(DISTINCT age), COUNT(DISTINCT age), SUM(DISTINCT score), AVG(DISTINCT score), MIN(DISTINCT age), MAX(DISTINCT score) FROM people
+=> columns: "" int, "" decimal(4), "" int, "" decimal(2), "" decimal(4), "" int, "" decimal(2)
+=> [208, 41.6000, 5, 30.01, 6.0020, 18, 12.50]
+
+SELECT SUM(DISTINCT age), AVG(DISTINCT score) FROM people WHERE _id = 7
+=> columns: "" int, "" decimal(4)
+=> [null, null]
+
+# team 10: ages 30 40 65, scores 9.25 10.00 10.00; team 20: 55 30, 12.50 -1.75; team 30: 18, 0.01
+SELECT team, SUM(score), SUM(DISTINCT score), AVG(DISTINCT score), SUM(DISTINCT age) FROM people GROUP BY team
+=> columns: team id, "" decimal(2), "" decimal(2), "" decimal(4), "" int
+=> [10, 29.25, 19.25, 9.6250, 135]
+=> [20, 10.75, 10.75, 5.3750, 85]
+=> [30, 0.01, 0.01, 0.0100, 18]
+=> [null, null, null, null, null]
+
+SELECT PERCENTILE(DISTINCT age, 50) FROM people
+=> error NotSupportedError
+
 SELECT SUM(age, score) FROM people
+=> error TypeMismatchError
+
+SELECT COUNT(age, name) FROM people
+=> error TypeMismatchError
+
+SELECT AVG(DISTINCT age, 1) FROM people
+=> error TypeMismatchError
+
+SELECT team, MAX(age, 1) FROM people GROUP BY team
+=> error TypeMismatchError
+
+SELECT PERCENTILE(age, 50, 1) FROM people
 => error TypeMismatchError
 
 # --- MIN / MAX: int, decimal, timestamp, string, bool, id ---------------------------------------------

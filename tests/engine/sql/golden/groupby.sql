@@ -5,9 +5,10 @@
 #
 # SQL semantics (not FeatureBase's PQL GroupBy): COUNT(*) is the number of records in the
 # group whatever other aggregates there are; SUM/AVG/MIN/MAX of a group without values are
-# NULL; GROUP BY one non-set column has a NULL group for the records without a value. A set
-# column is flattened: a record counts once per member, and records without members are in
-# no group (like UNNEST).
+# NULL; a NULL key is a value of its own: GROUP BY one non-set column has a NULL group for the
+# records without a value, and over several columns every combination present, NULLs
+# included, is a group. A set column is flattened: a record counts once per member, and
+# records without members are in no group (like UNNEST).
 #
 #   team 10: records 1 2 1048576 (ages 30 40 65, scores 9.25 10.00 10.00)
 #   team 20: records 3 4         (ages 55 30,    scores 12.50 -1.75)
@@ -233,7 +234,6 @@ SELECT team, tags, COUNT(*) FROM people WHERE team = 10 GROUP BY team, tags
 
 # Standard SQL keeps the groups with a NULL key: (dee, NULL) is record 4, (NULL, false) is
 # record 5 and (NULL, NULL) is record 7.
-#! xfail: engine bug: GROUP BY over several columns drops the groups with a NULL key (one column keeps its NULL group)
 SELECT name, active, COUNT(*) FROM people GROUP BY name, active
 => columns: name string, active bool, "" int
 => ["ann", true, 2]
@@ -243,6 +243,59 @@ SELECT name, active, COUNT(*) FROM people GROUP BY name, active
 => ["dee", null, 1]
 => [null, false, 1]
 => [null, null, 1]
+
+# (team, active, age) per record: 1 (10,T,30) 2 (10,F,40) 3 (20,T,55) 4 (20,NULL,30)
+# 5 (NULL,F,NULL) 6 (30,T,18) 7 (NULL,NULL,NULL) 1048576 (10,F,65).
+SELECT team, active, COUNT(*), SUM(age), MIN(name), COUNT(name) FROM people GROUP BY team, active
+=> columns: team id, active bool, "" int, "" int, "" string, "" int
+=> [10, true, 1, 30, "ann", 1]
+=> [10, false, 2, 105, "bob", 2]
+=> [20, true, 1, 55, "cy", 1]
+=> [20, null, 1, 30, "dee", 1]
+=> [null, false, 1, null, null, 0]
+=> [30, true, 1, 18, "ann", 1]
+=> [null, null, 1, null, null, 0]
+
+# NULLs sort first ascending (ties keep group order: values, then NULL).
+SELECT team, active, COUNT(*) FROM people GROUP BY team, active ORDER BY team, active
+=> columns: team id, active bool, "" int
+=> [null, null, 1]
+=> [null, false, 1]
+=> [10, false, 2]
+=> [10, true, 1]
+=> [20, null, 1]
+=> [20, true, 1]
+=> [30, true, 1]
+
+SELECT team, active, COUNT(*) FROM people GROUP BY team, active ORDER BY team DESC, active DESC
+=> columns: team id, active bool, "" int
+=> [30, true, 1]
+=> [20, true, 1]
+=> [20, null, 1]
+=> [10, true, 1]
+=> [10, false, 2]
+=> [null, false, 1]
+=> [null, null, 1]
+
+SELECT team, active, COUNT(*) FROM people WHERE age > 20 OR _id = 7 GROUP BY team, active HAVING COUNT(*) < 2
+=> columns: team id, active bool, "" int
+=> [10, true, 1]
+=> [20, true, 1]
+=> [20, null, 1]
+=> [null, null, 1]
+
+# Three columns, one of them a set (flattened): records 3 (no members), 6 and 7 (NULL tags)
+# are in no group; record 5 has no team.
+SELECT tags, team, active, COUNT(*) FROM people GROUP BY tags, team, active
+=> columns: tags stringset, team id, active bool, "" int
+=> ["red", 10, true, 1]
+=> ["red", 10, false, 2]
+=> ["blue", 10, true, 1]
+=> ["blue", 10, false, 1]
+=> ["green", 10, false, 1]
+=> ["green", 20, null, 1]
+=> ["blue", null, false, 1]
+=> ["green", null, false, 1]
 
 # The same query restricted to records with both values.
 SELECT name, active, COUNT(*) FROM people WHERE name IS NOT NULL AND active IS NOT NULL GROUP BY name, active
@@ -405,7 +458,6 @@ SELECT DISTINCT name FROM people WHERE team = 10
 
 # (team, active) per record: 1 (10,T) 2 (10,F) 3 (20,T) 4 (20,NULL) 5 (NULL,F) 6 (30,T)
 # 7 (NULL,NULL) 1048576 (10,F) → seven distinct rows.
-#! xfail: engine bug: DISTINCT over several columns drops the rows that have a NULL
 SELECT DISTINCT team, active FROM people
 => columns: team id, active bool
 => [10, true]
@@ -415,6 +467,18 @@ SELECT DISTINCT team, active FROM people
 => [null, false]
 => [30, true]
 => [null, null]
+
+# (name, team, active): ann 10 T, bob 10 F, cy 20 T, dee 20 NULL, NULL NULL F, ann 30 T,
+# NULL NULL NULL, eve 10 F.
+SELECT DISTINCT name, team, active FROM people WHERE _id != 6
+=> columns: name string, team id, active bool
+=> ["ann", 10, true]
+=> ["bob", 10, false]
+=> ["cy", 20, true]
+=> ["dee", 20, null]
+=> [null, null, false]
+=> [null, null, null]
+=> ["eve", 10, false]
 
 SELECT DISTINCT team, active FROM people WHERE team IS NOT NULL AND active IS NOT NULL
 => columns: team id, active bool

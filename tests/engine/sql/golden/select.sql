@@ -310,15 +310,32 @@ SELECT NOSUCHFUNC(age) FROM people WHERE _id = 1
 => error NotSupportedError
 
 # A NULL-valued expression column is typed from the expression, not from its first value.
-#! xfail: engine bug: an expression column's type comes from its first value, so age + 1 over a NULL age is typed string
 SELECT age + 1 FROM people WHERE _id = 7
 => columns: "" int
 => [null]
 
-#! xfail: engine bug: an expression column's type comes from its first value (age / 0 is typed string)
 SELECT age / 0 FROM people WHERE _id = 1
 => columns: "" int
 => [null]
+
+# Static types of NULL-valued expressions (record 7 has no values): arithmetic keeps int,
+# a decimal's scale adds up under * and is the larger one under + - %, a quotient's scale
+# is its value's (the operands' larger one without a value), || is a string, conditions bool.
+SELECT age + 1, score * 2, score * score, score - age, score % 2, score / 4, -score, ABS(temp), team + 1, _id * 2, age + NULL FROM people WHERE _id = 7
+=> columns: "" int, "" decimal(2), "" decimal(4), "" decimal(2), "" decimal(2), "" decimal(2), "" decimal(2), "" int, "" int, "" int, "" int
+=> [null, null, null, null, null, null, null, null, null, 14, null]
+
+SELECT name || 'x', UPPER(name), LEN(name), age > 1, name IS NULL, age IN (1, 2), COALESCE(age, score), CAST(age AS INTEGER), CAST(name AS VARCHAR), CAST(age AS BOOLEAN) FROM people WHERE _id = 7
+=> columns: "" string, "" string, "" int, "" bool, "" bool, "" bool, "" int, "" int, "" string, "" bool
+=> [null, null, null, null, true, null, null, null, null, null]
+
+# The first values are NULL: the type still comes from the expression.
+SELECT _id, age * 2, score + 1, score / 4 FROM people WHERE _id > 4 ORDER BY _id DESC
+=> columns: _id id, "" int, "" decimal(2), "" decimal(2)
+=> [1048576, 130, 11.00, 2.50]
+=> [7, null, null, null]
+=> [6, 36, 1.01, 0.0025]
+=> [5, null, null, null]
 
 # --- joins, derived tables and subqueries are not supported ---------------------------------------
 
