@@ -86,7 +86,7 @@ class _Select:
         for e, _ in self.stmt.order_by:
             _aggregates_in(e, aggs)
         if self.stmt.group_by or (self.stmt.distinct and not aggs):
-            return self._grouped(aggs)
+            return self._topn() or self._grouped(aggs)
         if aggs:
             if self.stmt.having is not None:
                 raise TypeMismatchError("HAVING needs GROUP BY")
@@ -289,6 +289,50 @@ class _Select:
                     (it.alias is None or it.alias not in names):
                 raise TypeMismatchError(f"column {it.expr.name} must be in GROUP BY or inside an aggregate")
         return self._finish(rows_env)
+
+    def _topn(self) -> Optional[SqlResult]:
+        """GROUP BY one set or ID/STRING column c selecting c and COUNT(*), ORDER BY COUNT(*)
+        DESC [, c ASC], with a LIMIT: the engine's TopN (one pass counting c's rows) gives
+        the rows GroupBy would, ties in the same order; None for any other shape."""
+        st = self.stmt
+        if len(st.group_by) != 1 or st.having is not None or st.distinct or not self.limit or not st.order_by:
+            return None
+        key = self._resolve_alias(st.group_by[0])
+        fd = self.index.definition.fields.get(key.name) if isinstance(key, ast.Column) and not key.table else None
+        if fd is None or fd.options.type not in ("set", "mutex"):
+            return None
+        star = ast.Func("COUNT", (), False, True)
+        kinds = ["key" if it.expr == key else "count" if it.expr == star else None for it in self.items]
+        order = [(self._topn_kind(e, key, kinds), desc) for e, desc in st.order_by]
+        # Ties: TopN orders them by key (string keys as strings), GroupBy by row id, so
+        # without `c ASC` only an ID column's order is the same.
+        if None in kinds or order not in ([("count", True), ("key", False)], [("count", True)]) or \
+                (len(order) == 1 and fd.options.keys):
+            return None
+        filt = self.filter()
+        pairs = self.ex.run(P.TopN(fd.id, filt if st.where is not None else None, self.limit + st.offset))
+        groups: list[tuple[int, int, Any]] = [(-p["count"], 1, p["key"] if fd.options.keys else p["id"])
+                                              for p in pairs]
+        if fd.options.type == "mutex":         # the NULL group: first among equal counts when
+            n = self.ex.run(P.Count(P.Difference((filt, self.where.not_null(key)))))   # c ASC
+            if n:                                                   # sorts it, else last
+                groups.append((-n, 0 if len(order) == 2 else 2, None))
+        groups.sort(key=lambda g: g[:2])       # stable: TopN's order within equal counts
+        rows = [tuple(-g[0] if k == "count" else g[2] for k in kinds)
+                for g in groups[st.offset:st.offset + self.limit]]
+        return SqlResult.of_rows([(self.name_of(it), self.type_of(it.expr)) for it in self.items], rows)
+
+    def _topn_kind(self, e: ast.Expr, key: ast.Column, kinds: list[Optional[str]]) -> Optional[str]:
+        """What an ORDER BY item of the TopN shape sorts by: "key", "count" or None."""
+        if isinstance(e, ast.Literal) and e.kind == "int":
+            return kinds[e.value - 1] if 1 <= e.value <= len(kinds) else None
+        if isinstance(e, ast.Func):
+            return "count" if e == ast.Func("COUNT", (), False, True) else None
+        if isinstance(e, ast.Column) and e.table is None:
+            if e.name == key.name:
+                return "key"
+            return next((k for it, k in zip(self.items, kinds) if it.alias == e.name), None)
+        return None
 
     def _key_groups(self, fds: list[FieldDef], filt: P.RowNode, call_filter: Optional[P.RowNode],
                     nulls: tuple[int, ...], need_nodes: bool) -> list[tuple[Any, ...]]:
