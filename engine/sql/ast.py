@@ -102,6 +102,22 @@ class Not:
 
 
 @dataclass(frozen=True)
+class Case:
+    """CASE [operand] WHEN … THEN … [ELSE …] END; without an operand each WHEN is a condition."""
+
+    operand: Optional["Expr"]
+    whens: tuple[tuple["Expr", "Expr"], ...]
+    default: Optional["Expr"] = None
+
+
+@dataclass(frozen=True)
+class CurrentTime:
+    """CURRENT_TIMESTAMP (date=False) or CURRENT_DATE (date=True)."""
+
+    date: bool
+
+
+@dataclass(frozen=True)
 class Unsupported:
     """A construct the grammar recognises only to reject it clearly (joins, subqueries)."""
 
@@ -124,11 +140,15 @@ def children(e: Any) -> tuple[Any, ...]:
         return (e.expr,)
     if isinstance(e, Func):
         return e.args
+    if isinstance(e, Case):
+        out = tuple(x for w in e.whens for x in w)
+        return ((e.operand,) if e.operand is not None else ()) + out + \
+            ((e.default,) if e.default is not None else ())
     return ()
 
 
 Expr = Union[Column, Literal, Func, Cast, BinOp, Neg, Compare, IsNull, Between, InList, Like, And, Or, Not,
-             Unsupported]
+             Case, CurrentTime, Unsupported]
 
 
 @dataclass(frozen=True)
@@ -140,7 +160,7 @@ class SelectItem:
 @dataclass(frozen=True)
 class Select:
     items: tuple[SelectItem, ...]
-    table: str
+    table: Optional[str]            # None: SELECT without FROM (one row, no columns)
     distinct: bool = False
     top: Optional[int] = None
     flatten: Optional[str] = None

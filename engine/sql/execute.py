@@ -23,8 +23,8 @@ def run_sql(holder: Any, text: str, *, timeout: Optional[float] = None,
 def execute(holder: Any, stmt: ast.Statement, *, deadline: Optional[float] = None,
             cancel: Optional[threading.Event] = None) -> SqlResult:
     if isinstance(stmt, ast.Select):
-        return run_select(holder, ddl.table(holder, stmt.table) if not stmt.unsupported else None, stmt,
-                          deadline=deadline, cancel=cancel)
+        index = ddl.table(holder, stmt.table) if stmt.table is not None and not stmt.unsupported else None
+        return run_select(holder, index, stmt, deadline=deadline, cancel=cancel)
     if isinstance(stmt, ast.Insert):
         return dml.insert(holder, stmt)
     if isinstance(stmt, ast.BulkInsert):
@@ -56,6 +56,9 @@ def explain(holder: Any, stmt: ast.Statement) -> SqlResult:
     if isinstance(stmt, ast.Select):
         if stmt.unsupported:
             raise NotSupportedError(f"{stmt.unsupported} are not supported")
+        if stmt.table is None:
+            text = "constant row (no FROM)"
+            return SqlResult.of_rows([("plan", "string")], [(text,)], plan=text)
         idx = ddl.table(holder, stmt.table)
         where = Where(idx)
         filt = where.lower(stmt.where) if stmt.where is not None else where.existence()

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import datetime as _dt
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from engine.errors import EngineError, NotSupportedError, TypeMismatchError
 from engine.schema import parse_timestamp
-from engine.sql import ast
+from engine.sql import ast, functions
 
 Env = Mapping[Any, Any]          # column name / alias / aggregate expression -> value
 
@@ -93,17 +93,6 @@ def cast(v: Any, t: ast.TypeName) -> Any:
     raise TypeMismatchError(f"cannot CAST to {name}")
 
 
-_STRING_FUNCS: dict[str, Callable[..., Any]] = {
-    "UPPER": lambda s: s.upper(),
-    "LOWER": lambda s: s.lower(),
-    "LEN": len,
-    "REVERSE": lambda s: s[::-1],
-    "TRIM": lambda s: s.strip(),
-    "LTRIM": lambda s: s.lstrip(),
-    "RTRIM": lambda s: s.rstrip(),
-}
-
-
 def evaluate(e: ast.Expr, env: Env) -> Any:
     """The value of e for one result row."""
     if e in env:
@@ -129,14 +118,11 @@ def evaluate(e: ast.Expr, env: Env) -> Any:
     if isinstance(e, ast.Cast):
         return cast(evaluate(e.expr, env), e.type)
     if isinstance(e, ast.Func):
-        fn = _STRING_FUNCS.get(e.name)
-        if fn is not None and len(e.args) == 1:
-            v = evaluate(e.args[0], env)
-            if v is None:
-                return None
-            if not isinstance(v, str):
-                raise TypeMismatchError(f"{e.name} needs a string")
-            return fn(v)
+        if e.name in functions.SCALARS:
+            if e.distinct or e.star:
+                raise TypeMismatchError(f"{e.name} is not an aggregate")
+            functions.check_arity(e.name, len(e.args))
+            return functions.call(e.name, [evaluate(a, env) for a in e.args])
         if e.name == "ABS" and len(e.args) == 1:
             v = evaluate(e.args[0], env)
             return None if v is None else abs(_num(v, "ABS"))
@@ -147,11 +133,42 @@ def evaluate(e: ast.Expr, env: Env) -> Any:
                     return v
             return None
         raise NotSupportedError(f"function {e.name} is not supported here")
+    if isinstance(e, ast.Case):
+        return _case(e, env)
+    if isinstance(e, ast.CurrentTime):
+        return functions.today() if e.date else functions.now()
     if isinstance(e, (ast.Compare, ast.And, ast.Or, ast.Not, ast.IsNull, ast.Between, ast.InList, ast.Like)):
         return condition(e, env)
     if isinstance(e, ast.Unsupported):
         raise NotSupportedError(f"{e.what} are not supported")
     raise NotSupportedError(f"cannot evaluate {type(e).__name__}")
+
+
+def _case(e: ast.Case, env: Env) -> Any:
+    """The THEN of the first WHEN that is true (simple form: equal to the operand), else the
+    ELSE value (NULL without one). A NULL operand or WHEN never matches."""
+    subject = evaluate(e.operand, env) if e.operand is not None else None
+    for when, then in e.whens:
+        if e.operand is None:
+            hit = condition(when, env) is True
+        else:
+            w = evaluate(when, env)
+            hit = subject is not None and w is not None and _compare("=", subject, w)
+        if hit:
+            return evaluate(then, env)
+    return evaluate(e.default, env) if e.default is not None else None
+
+
+def _compare(op: str, a: Any, b: Any) -> bool:
+    if isinstance(a, _dt.datetime) and isinstance(b, (str, int)) and not isinstance(b, bool):
+        b = functions.to_timestamp_value(b)          # a timestamp compares with a timestamp literal
+    elif isinstance(b, _dt.datetime) and isinstance(a, (str, int)) and not isinstance(a, bool):
+        a = functions.to_timestamp_value(a)
+    try:
+        return {"=": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+    except TypeError:
+        raise TypeMismatchError(f"cannot compare {functions.type_name(a)} {a!r} with "
+                                f"{functions.type_name(b)} {b!r}") from None
 
 
 def condition(e: ast.Expr, env: Env) -> Any:
@@ -169,17 +186,14 @@ def condition(e: ast.Expr, env: Env) -> Any:
         a, b = evaluate(e.left, env), evaluate(e.right, env)
         if a is None or b is None:
             return None
-        try:
-            return {"=": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[e.op]
-        except TypeError:
-            raise TypeMismatchError(f"cannot compare {a!r} with {b!r}") from None
+        return _compare(e.op, a, b)
     if isinstance(e, ast.IsNull):
         return (evaluate(e.expr, env) is None) != e.negated
     if isinstance(e, ast.Between):
         v, lo, hi = evaluate(e.expr, env), evaluate(e.lo, env), evaluate(e.hi, env)
         if v is None or lo is None or hi is None:
             return None
-        return (lo <= v <= hi) != e.negated
+        return (_compare("<=", lo, v) and _compare("<=", v, hi)) != e.negated
     if isinstance(e, ast.InList):
         v = evaluate(e.expr, env)
         if v is None:

@@ -62,7 +62,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
     # --- SELECT ---------------------------------------------------------------------------
     def select(self, distinct: Any, top: Any, items: list[ast.SelectItem], frm: tuple[str, Optional[str]],
                hint: Any, where: Any, group_by: Any, having: Any, order_by: Any, limit: Any) -> ast.Select:
-        table, unsupported = frm
+        table, unsupported = frm if frm is not None else (None, None)
         flatten = None
         if hint is not None:
             func, col = hint
@@ -187,6 +187,27 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
 
     def cast(self, e: ast.Expr, t: ast.TypeName) -> ast.Expr:
         return ast.Cast(e, t)
+
+    def case(self, operand: Optional[ast.Expr], *rest: Any) -> ast.Expr:
+        whens = tuple(r for r in rest if isinstance(r, tuple))
+        default = rest[-1] if rest and not isinstance(rest[-1], tuple) else None
+        return ast.Case(operand, whens, default)
+
+    def when_clause(self, cond: ast.Expr, then: ast.Expr) -> tuple[ast.Expr, ast.Expr]:
+        return cond, then
+
+    def current_timestamp(self) -> ast.Expr:
+        return ast.CurrentTime(False)
+
+    def current_date(self) -> ast.Expr:
+        return ast.CurrentTime(True)
+
+    def pos(self, e: ast.Expr) -> ast.Expr:
+        # +x is an expression over x (a number): 0 + x keeps its value and type, and an
+        # unaliased +x is unnamed like any other expression
+        if isinstance(e, ast.Literal) and e.kind in ("int", "decimal"):
+            return e
+        return ast.BinOp(("+",), (ast.Literal(0, "int"), e))
 
     def scalar_subquery(self, _sel: Any) -> ast.Expr:
         return ast.Unsupported("subqueries")

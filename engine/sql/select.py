@@ -22,8 +22,8 @@ from engine.errors import ColumnNotFoundError, NotSupportedError, TypeMismatchEr
 from engine.executor import Executor
 from engine.groupby import group_counts
 from engine.schema import STANDARD_VIEW, FieldDef
-from engine.sql import ast
-from engine.sql.expr import _STRING_FUNCS, condition, evaluate
+from engine.sql import ast, functions
+from engine.sql.expr import condition, evaluate
 from engine.sql.result import BATCH_ROWS, SqlResult
 from engine.sql.types import _ALIASES, sql_type_of
 from engine.sql.where import ID_COLUMN, SET_TYPES, Where
@@ -34,12 +34,49 @@ AGGREGATES = ("COUNT", "SUM", "AVG", "MIN", "MAX", "PERCENTILE")
 
 def run_select(holder: Any, index: Any, stmt: ast.Select, *, deadline: Optional[float] = None,
                cancel: Optional[threading.Event] = None) -> SqlResult:
-    if stmt.unsupported or index is None:
+    if stmt.unsupported:
         raise NotSupportedError(f"{stmt.unsupported} are not supported")
+    if stmt.table is None:
+        return _constant_select(stmt)
     if stmt.top is not None and stmt.limit is not None:
         raise TypeMismatchError("TOP and LIMIT cannot be used together")
     sel = _Select(holder, index, stmt, deadline, cancel)
     return sel.run()
+
+
+def _constant_select(stmt: ast.Select) -> SqlResult:
+    """SELECT without FROM: one row of expressions over no table (FeatureBase's
+    `select toTimeStamp(0)`); WHERE keeps or drops that row."""
+    for it in stmt.items:
+        if it.expr is None:
+            raise TypeMismatchError("SELECT * needs a FROM clause")
+    if stmt.group_by or stmt.having is not None:
+        raise TypeMismatchError("GROUP BY and HAVING need a FROM clause")
+    if stmt.flatten is not None:
+        raise TypeMismatchError("a query hint needs a FROM clause")
+    aliases = {it.alias for it in stmt.items if it.alias}
+    order = [e for e, _ in stmt.order_by if not (isinstance(e, ast.Literal) and e.kind == "int")]
+    for e in [it.expr for it in stmt.items] + ([stmt.where] if stmt.where is not None else []) + order:
+        names: list[str] = []
+        _columns_in(e, names)
+        missing = [n for n in names if e not in order or n not in aliases]
+        if missing:
+            raise ColumnNotFoundError(f"column '{missing[0]}' not found (the statement has no FROM)")
+        aggs: list[ast.Func] = []
+        _aggregates_in(e, aggs)
+        if aggs:
+            raise NotSupportedError(f"aggregate {aggs[0].name} needs a FROM clause")
+    if stmt.top is not None and stmt.limit is not None:
+        raise TypeMismatchError("TOP and LIMIT cannot be used together")
+    env: dict[Any, Any] = {}
+    row = tuple(evaluate(it.expr, env) for it in stmt.items)  # type: ignore[arg-type]
+    keep = stmt.where is None or condition(stmt.where, env) is True
+    limit = stmt.top if stmt.top is not None else stmt.limit
+    rows = [row] if keep and stmt.offset == 0 and limit != 0 else []
+    typer = _Select.__new__(_Select)    # typing expressions without columns reads no table state
+    schema = [(it.alias or ("" if not isinstance(it.expr, ast.Column) else it.expr.name),
+               typer.type_of(it.expr, v)) for it, v in zip(stmt.items, row)]  # type: ignore[arg-type]
+    return SqlResult.of_rows(schema, rows)
 
 
 def _aggregates_in(e: Any, out: list[ast.Func]) -> None:
@@ -145,11 +182,14 @@ class _Select:
             return _arith_type("+", self.static_type(e.expr), "int")
         if isinstance(e, (ast.Compare, ast.And, ast.Or, ast.Not, ast.IsNull, ast.Between, ast.InList, ast.Like)):
             return "bool"
+        if isinstance(e, ast.CurrentTime):
+            return "timestamp"
+        if isinstance(e, ast.Case):
+            results = [then for _, then in e.whens] + ([e.default] if e.default is not None else [])
+            return next((t for t in map(self.static_type, results) if t is not None), None)
         if isinstance(e, ast.Func):
-            if e.name == "LEN":
-                return "int"
-            if e.name in _STRING_FUNCS:
-                return "string"
+            if e.name in functions.SCALARS:
+                return functions.SCALARS[e.name].result
             if e.name == "ABS" and len(e.args) == 1:
                 return _arith_type("+", self.static_type(e.args[0]), "int")
             if e.name == "COALESCE":

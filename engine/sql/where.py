@@ -256,6 +256,8 @@ class Where:
 
     def _func(self, f: ast.Func, negate: bool) -> P.RowNode:
         name = f.name
+        if name == "SETEXCLUDES":           # NOT SETCONTAINS (function-setexcludes.md)
+            return self._func(ast.Func("SETCONTAINS", f.args), not negate)
         if name in ("SETCONTAINS", "SETCONTAINSANY", "SETCONTAINSALL"):
             if len(f.args) != 2:
                 raise TypeMismatchError(f"{name} takes a set column and a value")

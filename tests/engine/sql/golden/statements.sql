@@ -57,16 +57,18 @@ SELECT 'unterminated FROM people
 SELECT _id FROM people ORDER _id
 => error QuerySyntaxError at 1:30
 
-# FROM after a comma reads as a column name; the error comes at the end.
+# FROM is reserved: after a comma it is not a column name.
 SELECT _id, FROM people
-=> error QuerySyntaxError
+=> error QuerySyntaxError at 1:13
 
 SELECT COUNT(DISTINCT *) FROM people
 => error QuerySyntaxError at 1:23
 
-# FROM is required.
+# FROM is optional (featurebase-client.md: `select toTimeStamp(0)`); WHERE keeps or drops
+# the one row.
 SELECT 1 WHERE true
-=> error QuerySyntaxError at 1:10
+=> columns: "" int
+=> [1]
 
 UPDATE people SET age = 1
 => error QuerySyntaxError at 1:1
