@@ -94,7 +94,7 @@ class _Select:
         self.holder = holder
         self.index = index
         self.stmt = stmt
-        self.where = Where(index)
+        self.where = Where(index, self._scan)
         self.ex = Executor(index, index.snapshot(), holder=holder, deadline=deadline, cancel=cancel)
         self.items = self._expand(stmt.items)
         self.limit = stmt.top if stmt.top is not None else stmt.limit
@@ -108,6 +108,27 @@ class _Select:
             else:
                 out.append(it)
         return out
+
+    def _scan(self, cond: ast.Expr, negate: bool) -> P.RowNode:
+        """The records for which cond is true (false when negated; unknown is neither),
+        evaluating it on each record's values."""
+        names: list[str] = []
+        _columns_in(cond, names)
+        aggs: list[ast.Func] = []
+        _aggregates_in(cond, aggs)
+        if aggs:
+            raise TypeMismatchError(f"aggregate {aggs[0].name} is not allowed in WHERE (use HAVING)")
+        for name in names:
+            if name != ID_COLUMN and name not in self.index.definition.fields:
+                raise ColumnNotFoundError(f"column '{name}' not found in table {self.index.name}")
+        want = not negate
+        ids = self.ex.full_row(self.where.existence()).to_numpy()
+        keep: list[int] = []
+        for start, envs in zip(range(0, len(ids), BATCH_ROWS), self._fetch_batches(ids, list(dict.fromkeys(names)))):
+            for col, env in zip(ids[start:start + BATCH_ROWS].tolist(), envs):
+                if condition(cond, env) is want:
+                    keep.append(col)
+        return P.ConstRow(tuple(keep), False)
 
     def filter(self) -> P.RowNode:
         if self.stmt.where is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from decimal import Decimal, localcontext
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from engine import plan as P
 from engine.errors import ColumnNotFoundError, EngineError, NotSupportedError, TypeMismatchError
@@ -29,8 +29,11 @@ MANY_RANGES = 64       # an IN list with more runs of values than this is matche
 class Where:
     """Lowers predicates for one table (index)."""
 
-    def __init__(self, index: Any) -> None:
+    def __init__(self, index: Any, scan: Optional[Callable[[ast.Expr, bool], P.RowNode]] = None) -> None:
         self.index = index
+        # Evaluates a condition record by record (SELECT's WHERE over expressions, functions,
+        # column-to-column comparisons); None: only conditions on a column and literals.
+        self.scan = scan
 
     def field(self, col: ast.Column) -> Optional[FieldDef]:
         """The column's field definition; None for _id."""
@@ -55,6 +58,8 @@ class Where:
             return P.Intersect(kids) if negate else P.Union_(kids)
         if isinstance(e, ast.Not):
             return self.lower(e.expr, not negate)
+        if self.scan is not None and not _bitmap_leaf(e):
+            return self.scan(e, negate)
         if isinstance(e, ast.Compare):
             return self._compare(e, negate)
         if isinstance(e, ast.IsNull):
@@ -314,6 +319,30 @@ class Where:
 
     def _sql_type(self, fd: FieldDef) -> str:
         return sql_type_of(fd.options)
+
+
+def _bitmap_leaf(e: ast.Expr) -> bool:
+    """Whether a condition leaf lowers onto bitmaps: a column against literals, the set
+    functions, RANGEQ, a bool column or literal (the rest is evaluated record by record)."""
+    def col(x: Any) -> bool:
+        return isinstance(x, ast.Column)
+
+    def lit(x: Any) -> bool:
+        return isinstance(x, ast.Literal)
+
+    if isinstance(e, ast.Compare):
+        return (col(e.left) and lit(e.right)) or (lit(e.left) and col(e.right))
+    if isinstance(e, ast.IsNull):
+        return col(e.expr)
+    if isinstance(e, ast.Between):
+        return col(e.expr) and lit(e.lo) and lit(e.hi)
+    if isinstance(e, ast.InList):
+        return col(e.expr) and all(map(lit, e.items))
+    if isinstance(e, ast.Like):
+        return col(e.expr) and lit(e.pattern)
+    if isinstance(e, ast.Func):
+        return e.name in ("SETCONTAINS", "SETCONTAINSANY", "SETCONTAINSALL", "SETEXCLUDES", "RANGEQ")
+    return col(e) or lit(e) or isinstance(e, ast.Unsupported)
 
 
 def _column(e: ast.Expr, what: str) -> ast.Column:
