@@ -168,8 +168,11 @@ def _id_lit(v: Any) -> str:
 
 
 @st.composite
-def leaf(draw: Any, keyed: bool = False) -> tuple[str, str]:
-    kind = draw(st.sampled_from(["cmp", "cmp", "between", "in", "null", "like", "bool", "set", "set", "idcmp"]))
+def leaf(draw: Any, keyed: bool = False, exprs: bool = True) -> tuple[str, str]:
+    kinds = ["cmp", "cmp", "between", "in", "null", "like", "bool", "set", "set", "idcmp"]
+    kind = draw(st.sampled_from(kinds + (["expr"] if exprs else [])))
+    if kind == "expr":              # evaluated record by record (SELECT only, not DELETE)
+        return draw(st.sampled_from(EXPR_LEAVES))
     if kind == "cmp":
         col = draw(st.sampled_from(["i", "j", "dd", "t", "m", "s", "b"]))
         ops = ["=", "!=", "<>"] if col in ("s", "b") else ["=", "!=", "<>", "<", "<=", ">", ">="]
@@ -234,19 +237,26 @@ def leaf(draw: Any, keyed: bool = False) -> tuple[str, str]:
     return f"{fn}({col}, {r})", f"{duck_fn}({col}, {d})"
 
 
-def predicate(depth: int = 2, keyed: bool = False) -> st.SearchStrategy[tuple[str, str]]:
+# WHERE leaves over expressions: (roarbase, DuckDB), same three-valued semantics.
+EXPR_LEAVES = [("i + 1 > j", "i + 1 > j"), ("i = j", "i = j"), ("UPPER(s) = 'AB'", "upper(s) = 'AB'"),
+               ("LEN(s) < 2", "length(s) < 2"), ("i * 2 <= m", "i * 2 <= m"),
+               ("CASE WHEN i > 0 THEN j ELSE m END > 2", "CASE WHEN i > 0 THEN j ELSE m END > 2"),
+               ("REVERSE(s) = 'ab'", "reverse(s) = 'ab'"), ("dd * 2 > i", "dd * 2 > i")]
+
+
+def predicate(depth: int = 2, keyed: bool = False, exprs: bool = True) -> st.SearchStrategy[tuple[str, str]]:
     if depth == 0:
-        return leaf(keyed)
+        return leaf(keyed, exprs)
 
     @st.composite
     def node(draw: Any) -> tuple[str, str]:
         kind = draw(st.sampled_from(["leaf", "leaf", "and", "or", "not"]))
         if kind == "leaf":
-            return draw(leaf(keyed))
+            return draw(leaf(keyed, exprs))
         if kind == "not":
-            r, d = draw(predicate(depth - 1, keyed))
+            r, d = draw(predicate(depth - 1, keyed, exprs))
             return f"NOT ({r})", f"NOT ({d})"
-        (r1, d1), (r2, d2) = draw(predicate(depth - 1, keyed)), draw(predicate(depth - 1, keyed))
+        (r1, d1), (r2, d2) = draw(predicate(depth - 1, keyed, exprs)), draw(predicate(depth - 1, keyed, exprs))
         op = kind.upper()
         return f"({r1}) {op} ({r2})", f"({d1}) {op} ({d2})"
 
@@ -306,7 +316,12 @@ def expressions(draw: Any, keyed: bool = False) -> Query:
              ("CAST(b AS STRING)", "CAST(b AS VARCHAR)"), ("dd + i", "dd + i"), ("dd * 2", "dd * 2"),
              ("COALESCE(i, j, 0)", "COALESCE(i, j, 0)"), ("UPPER(s)", "upper(s)"), ("LEN(s)", "length(s)"),
              ("s || 'x'", "s || 'x'"), ("-j", "-j"), ("ABS(i)", "abs(i)"), ("CAST(j AS DECIMAL(2))",
-                                                                           "CAST(j AS DECIMAL(18,2))")]
+                                                                           "CAST(j AS DECIMAL(18,2))"),
+             ("CASE WHEN i > 0 THEN 'p' WHEN i < 0 THEN 'n' END", "CASE WHEN i > 0 THEN 'p' WHEN i < 0 THEN 'n' END"),
+             ("CASE m WHEN 1 THEN 'one' ELSE 'other' END", "CASE m WHEN 1 THEN 'one' ELSE 'other' END"),
+             ("REPLACEALL(s, 'a', 'x')", "replace(s, 'a', 'x')"), ("REVERSE(s)", "reverse(s)"),
+             ("SUBSTRING(s, 1, 1)", "substring(s, 2, 1)"),       # FeatureBase counts from 0, DuckDB from 1
+             ("SETCONTAINS(ss, 'x')", "list_contains(coalesce(ss, []::VARCHAR[]), 'x')")]
     chosen = draw(st.lists(st.sampled_from(pairs), min_size=1, max_size=4, unique=True))
     wr, wd = draw(where(keyed))
     return Query("SELECT _id, " + ", ".join(r for r, _ in chosen) + f" FROM d{wr}",
@@ -521,7 +536,7 @@ def _compare(env: _Env, q: Query) -> None:
 def delete_step(draw: Any, keyed: bool = False) -> Optional[tuple[str, str]]:
     if draw(st.integers(0, 3)) != 0:
         return None
-    r, d = draw(predicate(1, keyed))
+    r, d = draw(predicate(1, keyed, exprs=False))
     return f"DELETE FROM d WHERE {r}", f"DELETE FROM d WHERE {d}"
 
 
