@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from engine.errors import NotSupportedError
@@ -50,6 +51,13 @@ def execute(holder: Any, stmt: ast.Statement, *, deadline: Optional[float] = Non
     raise NotSupportedError(f"{type(stmt).__name__} is not supported")
 
 
+@dataclass(frozen=True)
+class RecordScan:
+    """EXPLAIN's stand-in for a WHERE leaf that SELECT evaluates record by record."""
+
+    condition: str
+
+
 def explain(holder: Any, stmt: ast.Statement) -> SqlResult:
     """The plan a statement lowers to, one line per step (nothing is executed)."""
     lines: list[str] = []
@@ -60,7 +68,7 @@ def explain(holder: Any, stmt: ast.Statement) -> SqlResult:
             text = "constant row (no FROM)"
             return SqlResult.of_rows([("plan", "string")], [(text,)], plan=text)
         idx = ddl.table(holder, stmt.table)
-        where = Where(idx)
+        where = Where(idx, lambda cond, negate: RecordScan(("NOT " if negate else "") + type(cond).__name__))
         filt = where.lower(stmt.where) if stmt.where is not None else where.existence()
         lines.append(f"table {idx.name}")
         lines.append(f"filter {_describe(filt)}")

@@ -349,3 +349,9 @@ SELECT case FROM people
 SELECT +age, -+age FROM people WHERE _id = 1
 => columns: "" int, "" int
 => [30, -30]
+
+# EXPLAIN shows a WHERE leaf evaluated record by record as a RecordScan.
+EXPLAIN SELECT _id FROM people WHERE age + 1 > 41 AND team = 10
+=> columns: plan string
+=> ["table people"]
+=> ["filter Intersect(RecordScan(condition='Compare'), RowOf(field=7, row=10, views=('standard',)))"]
