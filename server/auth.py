@@ -208,8 +208,31 @@ def _issue_access(ctx: ServiceContext, account_id: str, org_id: str, role: str,
     return jwt.encode(claims, secret, algorithm=ALGORITHM, headers={"kid": kid}), jti, exp
 
 
+# Verified tokens kept at most (the cache is emptied when full: a burst of distinct tokens
+# costs a re-verification each, never unbounded memory).
+TOKEN_CACHE_SIZE = 4096
+
+
+def cached_principal(ctx: ServiceContext, token: Optional[str]) -> Optional[Principal]:
+    """The Principal of a token verified before while meta.db has not changed since (no
+    I/O: safe on an event loop). None when it must be verified again. Raises TokenExpired
+    when the cached token's exp has passed."""
+    if not token:
+        return None
+    hit = ctx.token_cache.get(token)
+    if hit is None or hit[0] != ctx.store.generation:
+        return None
+    if ctx.now() > hit[1] + ctx.config.tokens.leeway_seconds:
+        raise TokenExpired("the access token has expired")
+    return hit[2]  # type: ignore[no-any-return]
+
+
 def verify_access_token(ctx: ServiceContext, token: Optional[str]) -> Principal:
     """The Principal of a bearer token.
+
+    A verified token is cached until meta.db changes (any committed write: a revocation, a
+    role or account change, a database deletion), so revocations still take effect at once
+    while repeated calls with one token skip the signature check and the lookups.
 
     Raises:
         MissingAuthenticationToken: no token.
@@ -221,6 +244,10 @@ def verify_access_token(ctx: ServiceContext, token: Optional[str]) -> Principal:
         raise MissingAuthenticationToken("an access token is required")
     if not isinstance(token, str):
         raise Unauthorized(_INVALID_TOKEN)
+    cached = cached_principal(ctx, token)
+    if cached is not None:
+        return cached
+    generation = ctx.store.generation  # read first: a write during the checks invalidates the entry
     settings = ctx.config.tokens
     try:
         header = jwt.get_unverified_header(token)
@@ -250,7 +277,11 @@ def verify_access_token(ctx: ServiceContext, token: Optional[str]) -> Principal:
         raise Unauthorized(_INVALID_TOKEN)
     if ctx.store.one("SELECT 1 FROM revoked_jtis WHERE jti = ?", (jti,)) is not None:
         raise Unauthorized(_INVALID_TOKEN)
-    return _principal(ctx, sub, org, db, token_id=jti, via="token")
+    principal = _principal(ctx, sub, org, db, token_id=jti, via="token")
+    if len(ctx.token_cache) >= TOKEN_CACHE_SIZE:
+        ctx.token_cache.clear()
+    ctx.token_cache[token] = (generation, exp, principal)
+    return principal
 
 
 def _principal(ctx: ServiceContext, account_id: str, org_id: str, database_id: Optional[str], *,

@@ -148,5 +148,17 @@ class Runtime:
         self.rate.take(principal.org_id)
         return principal
 
+    def cached_principal(self, *, bearer: Optional[str] = None, api_key: Optional[str] = None
+                         ) -> Optional[Principal]:
+        """`principal()` without I/O, for the event loop: the caller of a bearer token
+        verified before (and meta.db unchanged since), charged to its org's rate limit;
+        None when `principal()` must run on a worker."""
+        if not bearer:
+            return None
+        principal = auth.cached_principal(self.ctx, bearer)
+        if principal is not None:
+            self.rate.take(principal.org_id)
+        return principal
+
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)

@@ -43,6 +43,9 @@ class ServiceContext:
         # waits on it; the counter means a change between a read and a wait is never missed).
         self.changed = threading.Condition()
         self.version = 0
+        # Verified access tokens: token -> (store generation, exp, Principal); see
+        # auth.verify_access_token.
+        self.token_cache: dict[str, tuple[int, int, Any]] = {}
         # Set once by bootstrap on the first start: the generated root credentials.
         self.bootstrap: Optional[Any] = None
         self._closed = False

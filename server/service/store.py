@@ -28,6 +28,9 @@ class MetaStore:
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self._depth = 0
+        # Bumped by every committed write: caches of what meta.db says (verified tokens)
+        # stay valid only while it is unchanged.
+        self.generation = 0
         synchronous = "FULL" if fsync else "NORMAL"  # NORMAL in WAL mode: safe against a process kill
         for pragma in ("PRAGMA foreign_keys = ON", "PRAGMA journal_mode = WAL", f"PRAGMA synchronous = {synchronous}"):
             self._conn.execute(pragma)
@@ -55,10 +58,15 @@ class MetaStore:
                 self._conn.execute("COMMIT")
             finally:
                 self._depth = 0
+                self.generation += 1
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         with self._lock:
-            return self._conn.execute(sql, params)
+            try:
+                return self._conn.execute(sql, params)
+            finally:
+                if not sql.lstrip()[:6].upper() == "SELECT":
+                    self.generation += 1
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Optional[sqlite3.Row]:
         with self._lock:
