@@ -117,6 +117,14 @@ def _credentials(metadata: Any) -> tuple[Optional[str], Optional[str]]:
     return bearer, api_key
 
 
+def _peer_host(peer: str) -> str:
+    """The host part of grpc's peer string ("ipv4:127.0.0.1:5000", "ipv6:[::1]:5000")."""
+    kind, _, rest = (peer or "").partition(":")
+    if kind == "ipv6" and rest.startswith("["):
+        return rest[1:].partition("]")[0]
+    return rest.rpartition(":")[0] or rest or "?"
+
+
 class _Handler:
     """The wrapper every method runs in (see the module docstring)."""
 
@@ -130,7 +138,11 @@ class _Handler:
         rpc = Rpc(self.runtime, Call(context.time_remaining()))
         if self.rule is None:
             raise errors.PermissionDeniedError(name="NO_POLICY")
-        if not self.rule.public:
+        if self.rule.public:
+            # No org to charge before the body is checked (Login, RefreshToken): charge the
+            # caller's address, as the HTTP face does, so password guessing is throttled.
+            self.runtime.rate.take("address:" + _peer_host(context.peer()))
+        else:
             bearer, api_key = _credentials(context.invocation_metadata())
             rpc.principal = self.runtime.cached_principal(bearer=bearer, api_key=api_key) \
                 or await rpc.run(self.runtime.principal, bearer=bearer, api_key=api_key)
@@ -477,10 +489,10 @@ async def _database_update(rpc: Rpc, req: database_pb2.UpdateDatabaseRequest) ->
     return values.database(db)
 
 
-_background: set[asyncio.Task[Any]] = set()
+_background: set[asyncio.Future[Any]] = set()
 
 
-def _deprovisioned(task: asyncio.Task[Any]) -> None:
+def _deprovisioned(task: asyncio.Future[Any]) -> None:
     _background.discard(task)
     if not task.cancelled() and task.exception() is not None:
         # The database stays DELETING; the next start's recovery finishes the deletion.
@@ -492,7 +504,10 @@ async def _database_delete(rpc: Rpc, req: database_pb2.DeleteDatabaseRequest) ->
     db = await rpc.run(databases.delete_database, rpc.ctx, rpc.principal, rpc.database_id(req.id, "id"))
     # FB's 202 semantics: answer with the DELETING resource, remove the files afterwards
     # (not bound to this call's deadline or cancellation).
-    task = asyncio.create_task(rpc.runtime.run(databases.deprovision_database, rpc.ctx, db.id))
+    # Straight onto the pool, past admission control: a busy server must not leave the
+    # database DELETING until the next restart.
+    task = asyncio.ensure_future(asyncio.get_running_loop().run_in_executor(
+        rpc.runtime.pool, databases.deprovision_database, rpc.ctx, db.id))
     _background.add(task)
     task.add_done_callback(_deprovisioned)
     return values.database(db)

@@ -117,23 +117,34 @@ class Runtime:
         self._admit()
         loop = asyncio.get_running_loop()
         try:
-            fut = loop.run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
+            work = self.pool.submit(functools.partial(fn, *args, **kwargs))
         except BaseException:
             self._release()
             raise
-        fut.add_done_callback(self._release)
-        try:
-            if call is not None and call.deadline is not None:
-                return await asyncio.wait_for(asyncio.shield(fut), max(0.0, call.deadline - time.monotonic()))
-            return await asyncio.shield(fut)
-        except asyncio.TimeoutError:
-            if call is not None:
+        # Released when the thread is done with it, not when the waiter gives up.
+        work.add_done_callback(self._release)
+        fut = asyncio.wrap_future(work, loop=loop)
+        timer = None
+        expired = False
+        if call is not None and call.deadline is not None:
+            def expire() -> None:
+                nonlocal expired
+                expired = True
                 call.cancel.set()
-            raise RequestTimeout("the request's deadline passed", name="DEADLINE_EXCEEDED") from None
+                fut.cancel()  # also drops the work if it has not started yet
+
+            timer = loop.call_later(max(0.0, call.deadline - time.monotonic()), expire)
+        try:
+            return await fut
         except asyncio.CancelledError:
             if call is not None:
                 call.cancel.set()
+            if expired:
+                raise RequestTimeout("the request's deadline passed", name="DEADLINE_EXCEEDED") from None
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     # -- authentication ----------------------------------------------------------------------
 
