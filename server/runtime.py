@@ -85,6 +85,8 @@ class Runtime:
         self.pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="roarbase-worker")
         self.rate = RateLimiter(settings.rate_per_org, settings.rate_burst)
         self._capacity = settings.workers + settings.max_pending
+        ctx.server_limits.update(rate_per_org_per_second=settings.rate_per_org, rate_burst=settings.rate_burst,
+                                 max_concurrent_requests=settings.workers, max_queued_requests=settings.max_pending)
         self._inflight = 0
         self._lock = threading.Lock()
 

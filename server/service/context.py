@@ -46,6 +46,9 @@ class ServiceContext:
         # Verified access tokens: token -> (store generation, exp, Principal); see
         # auth.verify_access_token.
         self.token_cache: dict[str, tuple[int, int, Any]] = {}
+        # Limits the serving process enforces beyond config.limits (rate, concurrency), set by
+        # server.runtime so that service properties report them too.
+        self.server_limits: dict[str, Any] = {}
         # Set once by bootstrap on the first start: the generated root credentials.
         self.bootstrap: Optional[Any] = None
         self._closed = False

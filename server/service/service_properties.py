@@ -38,7 +38,8 @@ def _value(ctx: ServiceContext, org_id: str, prop: str) -> dict[str, Any]:
                 "query_timeout_seconds": limits.query_timeout_seconds,
                 "max_payload_bytes": limits.max_payload_bytes,
                 "max_page_size": limits.max_page_size,
-                "default_page_size": limits.default_page_size}
+                "default_page_size": limits.default_page_size,
+                **ctx.server_limits}
     return {"max_sources_per_database": limits.max_sources_per_database,
             "max_payload_bytes": limits.max_payload_bytes}
 

@@ -51,7 +51,8 @@ def test_rate_limiter_retry_after_rounds_up():
 
 
 class _Ctx:
-    pass
+    def __init__(self):
+        self.server_limits = {}
 
 
 def _runtime(tmp_path, **kw):
@@ -140,3 +141,20 @@ def test_settings_remote_bind_needs_allow_remote(tmp_path):
     assert not s.loopback
     assert ServerSettings(ServiceConfig(str(tmp_path)), host="::1").loopback
     assert ServerSettings(ServiceConfig(str(tmp_path)), host="localhost").loopback
+
+
+def test_service_properties_report_the_enforced_rate_and_concurrency(tmp_path):
+    from server import auth
+    from server.service import service_properties
+    from server.service.bootstrap import open_service
+    from server.service.config import BootstrapSettings, PasswordHashing
+
+    config = ServiceConfig(str(tmp_path), fsync=False, passwords=PasswordHashing(time_cost=1, memory_cost_kib=8,
+                                                                                  parallelism=1),
+                           bootstrap=BootstrapSettings(root_password="root-password-1"))
+    with open_service(config) as ctx:
+        rt = Runtime(ctx, ServerSettings(config, rate_per_org=7, rate_burst=9, workers=3, max_pending=5))
+        value = service_properties.get_service_property(ctx, auth.owner_principal(ctx), "database:limits").value
+        assert (value["rate_per_org_per_second"], value["rate_burst"]) == (7, 9)
+        assert (value["max_concurrent_requests"], value["max_queued_requests"]) == (3, 5)
+        rt.close()
