@@ -9,7 +9,9 @@ last level counted by intersect_counts.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any, Optional, Union
+
+import numpy as np
 
 from engine import plan as P
 from engine import results as R
@@ -62,7 +64,9 @@ def _merged_counts(ex: Any, call: P.GroupBy, children: list["_Child"]) -> dict[t
     agg = call.aggregate
     agg_fd = ex.fd(agg.field) if agg is not None else None
 
-    def part(shard: int) -> dict[tuple[int, ...], list[Any]]:
+    pairs = agg is None and len(children) == 2 and children[0].single_valued and not children[0].bsi
+
+    def part(shard: int) -> Union[dict[tuple[int, ...], list[Any]], np.ndarray]:
         f = ex._filter(call.filter, shard)
         out: dict[tuple[int, ...], list[Any]] = {}
         if f is not None and not f:
@@ -71,16 +75,18 @@ def _merged_counts(ex: Any, call: P.GroupBy, children: list["_Child"]) -> dict[t
         if any(not any(bm for bm in level) for level in bitmaps):
             return out
         agg_filter = ex._filter(agg.filter, shard) if agg is not None and agg.filter is not None else None
-        if agg is None and len(children) == 2 and children[0].single_valued and not children[0].bsi:
-            m = group_pairs(bitmaps[0], bitmaps[1], f)
-            for j, i0 in zip(*m.nonzero()):
-                out[(int(i0), int(j))] = [int(m[j, i0])]
-            return out
+        if pairs:
+            # counts[j, i0]: summed over shards as matrices, turned into groups once
+            return group_pairs(bitmaps[0], bitmaps[1], f)
         _recurse(ex, shard, children, bitmaps, 0, f, (), out, agg, agg_fd, agg_filter)
         return out
 
     merged: dict[tuple[int, ...], list[Any]] = {}
+    total: Optional[np.ndarray] = None
     for res in ex.per_shard(part):
+        if isinstance(res, np.ndarray):
+            total = res if total is None else total + res
+            continue
         for key, vals in res.items():
             cur = merged.get(key)
             if cur is None:
@@ -92,6 +98,9 @@ def _merged_counts(ex: Any, call: P.GroupBy, children: list["_Child"]) -> dict[t
                         cur[1] |= vals[1]
                     else:
                         cur[1] += vals[1]
+    if total is not None:
+        for j, i0 in zip(*(idx.tolist() for idx in total.nonzero())):
+            merged[(i0, j)] = [int(total[j, i0])]
     return merged
 
 
