@@ -399,6 +399,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("DELETE", _DB, "delete_database", 202, "DatabaseService.DeleteDatabase"),
     Endpoint("POST", _DB + "/query/sql", "sql", 200, "QueryService.Sql"),
     Endpoint("POST", _DB + "/query/pql", "pql", 200, "QueryService.Pql"),
+    Endpoint("GET", "/v2/queries", "list_queries", 200, "QueryService.ListQueries"),
     Endpoint("POST", "/databases/{database_id}/query/sql", "sql_compat_database", 200, "QueryService.Sql"),
     Endpoint("POST", "/sql", "sql_compat", 200, "QueryService.Sql"),
 )
@@ -680,6 +681,11 @@ class _Handlers:
 
         content, media = await self._watched(request, job, call)
         return Response(content, 200, media_type=media)
+
+    async def list_queries(self, request: Request) -> Response:
+        page = await self._authed(request, query.list_queries, database_id=request.query_params.get("database_id"),
+                                  **_page_args(request))
+        return self._reply(request, 200, _page(page))
 
     async def sql(self, request: Request) -> Response:
         return await self._sql(request, request.path_params["database_id"], open_on_loopback=False)

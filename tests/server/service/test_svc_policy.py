@@ -34,6 +34,7 @@ DOCUMENTED = {
     "DatabaseService.DeleteDatabase": "RM", "DatabaseService.WatchDatabase": "RMB",
     "DatabaseService.ExportDatabase": "RMB", "DatabaseService.ImportDatabase": "RM",
     "QueryService.Sql": "RMBF", "QueryService.Pql": "RMBF", "QueryService.PqlStream": "RMBF",
+    "QueryService.ListQueries": "RMB",
 }
 QUERY_WRITERS = "RMB"
 LETTER = {"R": "root", "M": "manager", "B": "backend", "F": "frontend"}
@@ -254,6 +255,7 @@ def _calls(ctx, root, db, svc_account):
             ctx, p, db.id, known_state=None, timeout=0),
         "QueryService.Sql": lambda p: query.sql(ctx, p, db.id, "SELECT COUNT(*) FROM t"),
         "QueryService.Pql": lambda p: query.pql(ctx, p, db.id, table="t", statement="Count(All())"),
+        "QueryService.ListQueries": lambda p: query.list_queries(ctx, p, database_id=db.id),
     }
 
 
