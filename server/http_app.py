@@ -45,7 +45,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.errors import EngineError
 from engine.results import rfc3339
-from server import auth, errors, openapi, policy
+from server import auth, console, errors, openapi, policy
 from server.auth import Principal
 from server.errors import ServerError
 from server.runtime import Call, Runtime
@@ -775,12 +775,14 @@ def sql_document(out: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_app(runtime: Runtime) -> Starlette:
-    """The HTTP face over a Runtime: every route of ENDPOINTS, errors as envelopes."""
+    """The HTTP face over a Runtime: every route of ENDPOINTS and the web console, errors
+    as envelopes."""
     handlers = _Handlers(runtime)
     methods: dict[str, dict[str, Callable[..., Any]]] = {}
     for ep in ENDPOINTS:
         methods.setdefault(ep.path, {})[ep.method] = getattr(handlers, ep.handler)
     routes = [Route(path, _dispatch(by_method), methods=list(by_method)) for path, by_method in methods.items()]
+    routes += console.routes()  # the web console at / (static files; not API routes)
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
     app.router.redirect_slashes = False  # _Guard strips the slash instead: a redirect breaks POSTs
     app.add_middleware(_Guard, limit=runtime.ctx.config.limits.max_payload_bytes)
