@@ -32,6 +32,9 @@ STATIC_DIR = Path(__file__).resolve().parent / "console"
 INDEX = "index.html"
 PREFIX = "/console/"
 PATHS = ("/", PREFIX + "{name}")
+# Read-only routes the server panel probes beyond the documented API: the operations work
+# (health and Prometheus metrics) adds them; until a server has them the panel says so.
+PROBED = ("/health", "/metrics")
 
 _MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",

@@ -27,6 +27,7 @@ const state = {
   history: [],
   historyPos: -1,
   timer: null,
+  runs: 0,
 };
 
 function setStatus(text) {
@@ -301,7 +302,8 @@ async function run({ view } = {}) {
       ? await api.sql(state.databaseId, text, run.controller.signal)
       : await api.pql(state.databaseId, table, text, run.controller.signal);
     const ms = performance.now() - run.started;
-    showResult(lang === "sql" ? fromSql(body) : fromPql(text, body), body, ms, view);
+    const kinds = lang === "pql" ? await schema.fieldKinds(table).catch(() => ({})) : {};
+    showResult(lang === "sql" ? fromSql(body) : fromPql(text, body, kinds), body, ms, view);
   } catch (err) {
     const ms = performance.now() - run.started;
     if (err.name === "AbortError") {
@@ -314,6 +316,7 @@ async function run({ view } = {}) {
       state.running = null;
       busy(false);
     }
+    $("result").dataset.runs = String(++state.runs); // how many runs have finished (tests wait on it)
   }
 }
 
@@ -370,7 +373,8 @@ function paint() {
       paint();
     });
   } else if (view === "view-chart") {
-    clear($("result-chart")).append(renderChart(model.chart));
+    const box = $("result-chart");
+    clear(box).append(renderChart(model.chart, box.clientWidth));
   }
 }
 

@@ -4,7 +4,7 @@
 
 import { svg, h, fmtInt } from "./dom.js";
 
-const W = 720;
+let W = 720; // the drawing's width in user units: the container's width, so text stays readable
 let nextId = 0;
 
 function frame(spec, height, summary) {
@@ -39,8 +39,8 @@ export function bars(spec) {
   const rowH = 24;
   const top = 8;
   const longest = Math.max(...spec.labels.map((l) => Math.min(l.length, 28)), 1);
-  const labelW = Math.min(220, longest * 7.4 + 12);
-  const valueW = 84;
+  const labelW = Math.min(220, W * 0.34, longest * 7.4 + 12);
+  const valueW = 64;
   const plotW = W - labelW - valueW;
   const max = Math.max(...spec.values, 0);
   const height = top + n * rowH + 8;
@@ -53,7 +53,7 @@ export function bars(spec) {
     const w = max > 0 ? Math.max(1, (v / max) * plotW) : 1;
     out.append(svg("g", { class: "bar-row" },
       svg("text", { class: "label", x: labelW - 8, y: y + rowH / 2, "text-anchor": "end", "dominant-baseline": "central" },
-        clip(label, 28)),
+        clip(label, Math.floor((labelW - 10) / 7))),
       svg("rect", { class: "bar", x: labelW, y: y + 3, width: w, height: rowH - 6, rx: 2 },
         svg("title", {}, `${label}: ${fmtValue(v)}`)),
       svg("text", { class: "value", x: labelW + w + 6, y: y + rowH / 2, "dominant-baseline": "central" }, fmtValue(v))));
@@ -64,7 +64,7 @@ export function bars(spec) {
 export function line(spec) {
   const n = spec.labels.length;
   const height = 320;
-  const m = { left: 70, right: 20, top: 16, bottom: 56 };
+  const m = { left: 64, right: 16, top: 16, bottom: 40 };
   const plotW = W - m.left - m.right;
   const plotH = height - m.top - m.bottom;
   const max = Math.max(...spec.values, 0);
@@ -80,7 +80,7 @@ export function line(spec) {
     grid.append(svg("line", { class: "grid-line", x1: m.left, x2: W - m.right, y1: y(t), y2: y(t) }),
       svg("text", { x: m.left - 8, y: y(t), "text-anchor": "end", "dominant-baseline": "central" }, fmtValue(t)));
   }
-  const every = Math.max(1, Math.ceil(n / 10));
+  const every = Math.max(1, Math.ceil(n / Math.max(2, Math.floor(plotW / 78))));
   spec.labels.forEach((label, i) => {
     if (i % every === 0 || i === n - 1) {
       grid.append(svg("text", { x: x(i), y: height - m.bottom + 18, "text-anchor": "middle" }, clip(label, 12)));
@@ -95,21 +95,21 @@ export function line(spec) {
   return out;
 }
 
-// A sequential scale from pale to deep blue, both ends checked for text contrast.
-const LOW = [233, 240, 250];
-const HIGH = [23, 63, 125];
+// A sequential scale in seven steps, pale to deep blue; value labels are dark on the first
+// four and white on the last three (each pair at least 5.6:1).
+const STEPS = ["#eef4fb", "#cfe0f4", "#a9c7ea", "#7fa9dc", "#2f68b0", "#1a4683", "#0f2c57"];
 
 function shade(t) {
-  const c = LOW.map((lo, i) => Math.round(lo + (HIGH[i] - lo) * t));
-  return { fill: `rgb(${c.join(",")})`, dark: t > 0.45 };
+  const i = Math.min(STEPS.length - 1, Math.floor(t * STEPS.length));
+  return { fill: STEPS[i], dark: i >= 4 };
 }
 
 export function heat(spec) {
   const nx = spec.xs.length;
   const ny = spec.ys.length;
-  const labelW = Math.min(180, Math.max(...spec.ys.map((l) => Math.min(l.length, 24)), 4) * 7.2 + 12);
+  const labelW = Math.min(180, W * 0.3, Math.max(...spec.ys.map((l) => Math.min(l.length, 24)), 4) * 7.2 + 12);
   const top = 8;
-  const bottom = 90;
+  const bottom = 112;
   const cellW = Math.max(14, (W - labelW - 10) / nx);
   const cellH = 22;
   const width = Math.max(W, labelW + nx * cellW + 10);
@@ -141,11 +141,18 @@ export function heat(spec) {
     }
     out.append(g);
   }
+  const legend = svg("g", { class: "legend" }, svg("text", { x: labelW, y: height - 12, "dominant-baseline": "central" }, "fewer"));
+  STEPS.forEach((fill, k) => legend.append(svg("rect", { x: labelW + 44 + k * 22, y: height - 20, width: 20, height: 16, fill })));
+  legend.append(svg("text", { x: labelW + 44 + STEPS.length * 22 + 6, y: height - 12, "dominant-baseline": "central" },
+    `more (up to ${fmtValue(max)})`));
+  out.append(legend);
   return out;
 }
 
-/** The chart of a model's spec, or a note saying why there is none. */
-export function render(spec) {
+/** The chart of a model's spec, or a note saying why there is none; `width` is the space
+ * it gets (CSS pixels). */
+export function render(spec, width = 720) {
+  W = Math.round(Math.max(300, Math.min(960, width)));
   if (!spec) {
     return h("p", { class: "note" }, "No chart for this result. Charts are drawn for TopN and GroupBy results, " +
       "counts over time, and SQL results of one or two label columns followed by a number.");

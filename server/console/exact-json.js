@@ -60,7 +60,7 @@ export function parseJSON(text) {
     const src = m[0];
     if (m[1] === undefined && m[2] === undefined) {
       const n = Number(src);
-      if (Number.isSafeInteger(n)) return n;
+      if (Number.isSafeInteger(n) && String(n) === src) return n; // not -0: its sign is kept as text
     }
     return new Exact(src);
   }

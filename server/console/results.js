@@ -133,7 +133,9 @@ function timeBucket(call) {
   return lower ? lower[1] : null;
 }
 
-export function fromPql(statement, body) {
+/** Models of a PQL answer; `kinds` maps the table's field names to their kinds (schema.js),
+ * so that a bool field's rows read true/false instead of row ids 1/0. */
+export function fromPql(statement, body, kinds = {}) {
   const results = body.results || [];
   const calls = splitCalls(statement);
   const label = (i) => calls[i] || `call ${i + 1}`;
@@ -156,7 +158,7 @@ export function fromPql(statement, body) {
     }
     return [{ title: "Results", columns, rows, chart }];
   }
-  return results.map((r, i) => ({ title: label(i), ...pqlModel(r, label(i)) }));
+  return results.map((r, i) => ({ title: label(i), ...pqlModel(r, label(i), kinds) }));
 }
 
 function fieldOf(call) {
@@ -164,14 +166,18 @@ function fieldOf(call) {
   return m ? m[1] : "row";
 }
 
-function pqlModel(r, call) {
+function rowValue(kind, id) {
+  return kind === "bool" && (id === 0 || id === 1) ? id === 1 : id;
+}
+
+function pqlModel(r, call, kinds) {
   const col = (name, numeric = false, type = "") => ({ name, numeric, type });
   if (Array.isArray(r)) {
-    if (r.length && r.every((e) => e && typeof e === "object" && Array.isArray(e.group))) return groupBy(r);
+    if (r.length && r.every((e) => e && typeof e === "object" && Array.isArray(e.group))) return groupBy(r, kinds);
     if (r.length && r.every((e) => e && typeof e === "object" && "count" in e && ("id" in e || "key" in e))) {
       const keyed = r.some((e) => e.key);
       const field = fieldOf(call);
-      const rows = r.map((e) => [keyed ? e.key : e.id, e.count]);
+      const rows = r.map((e) => [keyed ? e.key : rowValue(kinds[field], e.id), e.count]);
       return {
         columns: [col(field, false, keyed ? "string" : "id"), col("count", true, "int")],
         rows,
@@ -209,18 +215,18 @@ function pqlModel(r, call) {
   return { columns: [col("result")], rows: [[r]], chart: null };
 }
 
-function groupValue(g) {
+function groupValue(g, kinds) {
   if ("rowKey" in g) return g.rowKey;
   if ("value" in g) return g.value;
-  return g.rowID;
+  return rowValue(kinds[g.field], g.rowID);
 }
 
-function groupBy(groups) {
+function groupBy(groups, kinds) {
   const fields = groups[0].group.map((g) => g.field);
   const extra = ["sum", "aggregate"].filter((k) => groups.some((g) => k in g));
   const columns = [...fields.map((f) => ({ name: f, numeric: false, type: "" })),
     { name: "count", numeric: true, type: "int" }, ...extra.map((k) => ({ name: k, numeric: true, type: "" }))];
-  const rows = groups.map((g) => [...g.group.map(groupValue), g.count, ...extra.map((k) => g[k] ?? null)]);
+  const rows = groups.map((g) => [...g.group.map((x) => groupValue(x, kinds)), g.count, ...extra.map((k) => g[k] ?? null)]);
   let chart = null;
   if (fields.length === 1) {
     chart = series("bar", rows.map((r) => fmtCell(r[0])), rows.map((r) => Number(r[1])), `count by ${fields[0]}`);

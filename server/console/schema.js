@@ -65,10 +65,21 @@ export class SchemaBrowser {
     this.onTables = onTables;
     this.onError = onError;
     this.databaseId = null;
+    this.kinds = new Map(); // table -> {field: kind}, for reading PQL results
+  }
+
+  /** The kinds of a table's fields ({name: "set" | "mutex" | "bool" | ...}), looked up once. */
+  async fieldKinds(table) {
+    if (!this.kinds.has(table)) {
+      const cols = await this.api.sql(this.databaseId, `SHOW COLUMNS FROM ${table}`);
+      this.kinds.set(table, Object.fromEntries(cols.data.map(([name, type]) => [name, fieldKind(type)])));
+    }
+    return this.kinds.get(table);
   }
 
   async load(databaseId) {
     this.databaseId = databaseId;
+    this.kinds.clear();
     clear(this.el).append(h("p", { class: "note" }, "Loading tables…"));
     let body;
     try {
@@ -110,6 +121,7 @@ export class SchemaBrowser {
       const fields = cols.data.filter((r) => r[0] !== "_id").map(([name, type, def]) => ({
         name, type, kind: fieldKind(type), options: options(name, type, def || ""),
       }));
+      this.kinds.set(table, Object.fromEntries(fields.map((f) => [f.name, f.kind])));
       const counted = fields.filter((f) => ROWS_KINDS.has(f.kind));
       const pql = ["Count(All())", ...counted.map((f) => `Count(Distinct(field=${f.name}))`)].join(" ");
       const counts = (await this.api.pql(databaseId, table, pql)).results;

@@ -43,7 +43,7 @@ export function parseMetrics(text) {
       continue;
     }
     if (line.startsWith("#")) continue;
-    m = /^([A-Za-z_:][\w:]*)(\{.*\})?\s+(\S+)/.exec(line);
+    m = /^([A-Za-z_:][\w:]*)(\{.*\})?\s+([-+]?(?:\d[\d.eE+-]*|Inf|NaN))(?:\s+-?\d+)?$/.exec(line);
     if (!m) continue;
     // histogram/summary samples (name_bucket, name_sum, ...) belong to their family
     const owner = typed.find((n) => m[1] === n || (m[1].startsWith(n + "_") &&
@@ -61,7 +61,9 @@ export class ServerPanel {
   }
 
   async refresh() {
-    await Promise.all([this.health(), this.databases(), this.queries(), this.metrics()]);
+    const others = [this.health(), this.metrics()];
+    await this.databases(); // first: the queries table names databases by name
+    await Promise.all([this.queries(), ...others]);
   }
 
   async health() {
