@@ -234,6 +234,13 @@ class Oracle:
         return self._counts(self.cols["region"])
 
     @cached_property
+    def hobbies(self) -> list[tuple[str, int]]:
+        """Records per hobby (a record drawn the same hobby twice holds it once)."""
+        ids, names = self.cols["hobbies"]
+        pairs = np.unique(np.rec.fromarrays([ids, names]))
+        return self._counts(pairs["f1"])
+
+    @cached_property
     def education(self) -> list[tuple[str, int]]:
         return self._counts(self.cols["education"])
 
