@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
 import engine
+from engine.entities import EntityTable
 from server import auth, policy
 from server.auth import Principal
 from server.service.common import Page, check_name, check_object, check_text, dumps, id_b64, iso, loads, \
@@ -247,6 +248,39 @@ def provision_database(ctx: ServiceContext, database_id: str) -> Database:
     except (engine.EngineError, OSError) as exc:
         return set_state(ctx, database_id, FAILED, reason=f"provisioning failed: {exc}")
     return set_state(ctx, database_id, RUNNING)
+
+
+ITEMS_TABLE, USERS_TABLE = "items", "users"
+
+
+def ensure_entity_tables(ctx: ServiceContext, db: Database) -> engine.Holder:
+    """The database's engine, with its `items` and `users` entity tables (keyed by the
+    database's item_id_type / user_id_type) created if missing. They are made on the first
+    use of the /v1 data plane, so a database used only through SQL/PQL keeps just the
+    tables its users made."""
+    holder = ctx.engine(db.id)
+    for name, kind, id_type in ((ITEMS_TABLE, "item", db.item_id_type), (USERS_TABLE, "user", db.user_id_type)):
+        try:
+            holder.index(name)
+        except engine.IndexNotFoundError:
+            try:
+                EntityTable.create(holder, name, kind=kind, id_type=id_type)
+            except engine.IndexExistsError:   # made concurrently
+                pass
+    return holder
+
+
+def counters(ctx: ServiceContext, db: Database) -> dict[str, int]:
+    """CM's counters: how many items, users and ratings the database holds (0 for a
+    table that does not exist)."""
+    holder = ctx.engine(db.id)
+    out = {}
+    for key, name in (("item", ITEMS_TABLE), ("user", USERS_TABLE), ("rating", "ratings")):
+        try:
+            out[key] = holder.query(name, "Count(All())")[0]
+        except (engine.IndexNotFoundError, engine.ExistenceNotTrackedError):
+            out[key] = 0
+    return out
 
 
 def get_database(ctx: ServiceContext, principal: Optional[Principal], database_id: str) -> Database:
