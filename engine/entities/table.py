@@ -170,7 +170,10 @@ class EntityTable:
         for flag, what in ((repeated, "repeated"), (indexed, "indexed")):
             if not isinstance(flag, bool):
                 raise wrong_data(f"{what} must be true or false", key=what)
-        vt = ValueType.parse(value_type, repeated)
+        try:
+            vt = ValueType.parse(value_type, repeated)
+        except WrongDataType as exc:
+            raise wrong_data(exc.message, key="value_type", kind=f"{self.kind}-property") from None
         with self.index._lock:          # one schema change at a time (check, then create)
             if any(p.name.lower() == name.lower() for p in self.properties()):
                 raise DuplicatedProperty(self.kind, name)

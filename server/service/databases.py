@@ -321,6 +321,25 @@ def list_databases(ctx: ServiceContext, principal: Optional[Principal], *, limit
     return Page([_database(r) for r in rows], nxt)
 
 
+def list_page(ctx: ServiceContext, principal: Optional[Principal], *, page: Any = 1,
+              amt: Any = 10) -> tuple[list[Database], bool]:
+    """CM's page/amt listing of the org's live databases (oldest first): (page, has_next).
+    page >= 1, 1 <= amt <= 64 (seed 000)."""
+    policy.check(principal, "DatabaseService.ListDatabases")
+    assert principal is not None
+    for value, key, hi in ((page, "page", None), (amt, "amt", 64)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (hi is not None and value > hi):
+            raise InvalidParameter(f"{key} must be an integer from 1{f' to {hi}' if hi else ''}",
+                                   name="WRONG_DATA_TYPE", data={"key": key})
+    sql, params = f"SELECT * FROM databases WHERE org_id = ? AND state NOT IN {tuple(sorted(GONE))!r}", \
+        [principal.org_id]
+    if principal.database_id is not None:
+        sql += " AND id = ?"
+        params.append(principal.database_id)
+    rows = ctx.store.all(sql + " ORDER BY created_at, id LIMIT ? OFFSET ?", (*params, amt + 1, (page - 1) * amt))
+    return [_database(r) for r in rows[:amt]], len(rows) > amt
+
+
 _UNSET: Any = object()
 
 
