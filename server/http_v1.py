@@ -76,7 +76,7 @@ def decode_body(raw: bytes, content_type: str, *, required: bool) -> dict[str, A
     try:
         if media & _MSGPACK_TYPES:
             n = len(raw)
-            body = msgpack.unpackb(raw, raw=False, strict_map_key=True, max_buffer_size=n, max_str_len=n,
+            body = msgpack.unpackb(raw, raw=False, strict_map_key=True, max_str_len=n,
                                    max_bin_len=n, max_array_len=n, max_map_len=n, max_ext_len=0)
         else:
             body = json.loads(raw, parse_constant=_reject_constant)
@@ -526,7 +526,7 @@ def _add_entity_handlers(kind: str) -> None:
         return self.reply(request, 200, {k: found}, deprecated="/properties/" not in request.url.path + "/")
 
     def _written(self: V1Handlers, request: Request, task: Any) -> Response:
-        if task is None:
+        if not isinstance(task, tasks.Task):        # done: the write returned its own result
             return self.reply(request, 200, {}, deprecated=is_deprecated(request))
         return self.reply(request, 202, {"task_id": task.id, "task_name": task.name},
                           deprecated=is_deprecated(request))
