@@ -36,7 +36,7 @@ function setStatus(text) {
 
 function describe(err) {
   if (!(err instanceof ApiError)) return err.message || String(err);
-  const where = err.data.line ? ` (line ${err.data.line}, column ${err.data.column})` : "";
+  const where = err.data.line && !/\bline \d/.test(err.message) ? ` (line ${err.data.line}, column ${err.data.column})` : "";
   return `${err.message}${where} — ${err.code}${err.requestId ? `, request ${err.requestId}` : ""}`;
 }
 
@@ -292,27 +292,27 @@ async function run({ view } = {}) {
     setStatus("PQL runs against a table: pick one.");
     return;
   }
-  const run = { controller: new AbortController(), started: performance.now(), cancelled: false };
-  state.running = run;
+  const job = { controller: new AbortController(), started: performance.now(), cancelled: false };
+  state.running = job;
   busy(true);
   setStatus("Running…");
   remember({ language: lang, table: lang === "pql" ? table : "", text });
   try {
     const body = lang === "sql"
-      ? await api.sql(state.databaseId, text, run.controller.signal)
-      : await api.pql(state.databaseId, table, text, run.controller.signal);
-    const ms = performance.now() - run.started;
+      ? await api.sql(state.databaseId, text, job.controller.signal)
+      : await api.pql(state.databaseId, table, text, job.controller.signal);
+    const ms = performance.now() - job.started;
     const kinds = lang === "pql" ? await schema.fieldKinds(table).catch(() => ({})) : {};
     showResult(lang === "sql" ? fromSql(body) : fromPql(text, body, kinds), body, ms, view);
   } catch (err) {
-    const ms = performance.now() - run.started;
+    const ms = performance.now() - job.started;
     if (err.name === "AbortError") {
-      if (run.cancelled) showMessage(`Cancelled after ${fmtMs(ms)}.`, false);
+      if (job.cancelled) showMessage(`Cancelled after ${fmtMs(ms)}.`, false);
     } else {
       showMessage(describe(err), true);
     }
   } finally {
-    if (state.running === run) {
+    if (state.running === job) {
       state.running = null;
       busy(false);
     }

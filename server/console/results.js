@@ -141,7 +141,8 @@ export function fromPql(statement, body, kinds = {}) {
   const label = (i) => calls[i] || `call ${i + 1}`;
   if (results.length && results.every(isScalar)) {
     const withCount = results.some(isValCount);
-    const columns = [{ name: "call", type: "string" }, { name: "result", type: "", numeric: true }];
+    const numeric = (r) => isNumber(isValCount(r) ? valCountValue(r) : r);
+    const columns = [{ name: "call", type: "string" }, { name: "result", type: "", numeric: results.every(numeric) }];
     if (withCount) columns.push({ name: "count", type: "int", numeric: true });
     const rows = results.map((r, i) => {
       const row = [label(i), isValCount(r) ? valCountValue(r) : r];
@@ -149,8 +150,7 @@ export function fromPql(statement, body, kinds = {}) {
       return row;
     });
     let chart = null;
-    const numeric = results.every((r) => isNumber(r));
-    if (numeric && results.length > 1) {
+    if (results.every(isNumber) && results.length > 1) {
       const buckets = results.map((_, i) => timeBucket(label(i)));
       chart = buckets.every(Boolean)
         ? series("line", buckets, results.map(Number), "records per period")

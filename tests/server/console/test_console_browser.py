@@ -90,6 +90,15 @@ def test_sql_query_as_table_bar_chart_and_csv(page, oracle):
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == ["region", "records"] and [[r, int(n)] for r, n in rows[1:]] == [[r, int(n)] for r, n in cells]
 
+    # a statement that fails says why, with the error code, and leaves no stale result
+    before = page.runs()
+    p.fill("#editor-input", "SELEC region FROM seg")
+    p.click("#run")
+    p.wait_for_function(f"() => Number(document.querySelector('#result').dataset.runs) > {before}")
+    error = p.text_content("#result-error")
+    assert "line 1, column 1" in error and "— BadRequest, request " in error
+    assert p.is_hidden("#result-table") and p.is_hidden("#result-chart") and p.is_hidden("#export")
+
 
 def test_pql_topn_groupby_and_counts_over_time(page, oracle):
     p = page.sign_in().page
