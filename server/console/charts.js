@@ -23,14 +23,14 @@ function clip(text, n) {
   return text.length > n ? text.slice(0, n - 1) + "…" : text;
 }
 
-/** Round axis ticks covering 0..max. */
-function ticks(max, count = 5) {
+/** Round axis ticks from 0 up to the first one at or above max. */
+export function ticks(max, count = 5) {
   if (max <= 0) return [0];
   const raw = max / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw);
   const out = [];
-  for (let v = 0; v <= max + step / 2; v += step) out.push(v);
+  for (let i = 0; i <= Math.ceil(max / step - 1e-9); i++) out.push(i * step);
   return out;
 }
 

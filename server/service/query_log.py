@@ -14,6 +14,7 @@ record finishes when the rows have been read (query.SqlAnswer), not when plannin
 from __future__ import annotations
 
 import collections
+import dataclasses
 import itertools
 import threading
 import time
@@ -95,7 +96,8 @@ class QueryLog:
 
     def recent(self, org_id: str, *, database_id: Optional[str] = None, before: Optional[int] = None,
                limit: int) -> list[QueryRecord]:
-        """Up to `limit` records of an org, newest first, with seq < before."""
+        """Up to `limit` records of an org, newest first, with seq < before: copies, taken
+        under the lock, so a record never shows half of its finishing."""
         with self._lock:
             out = []
             for record in reversed(self._records):
@@ -103,7 +105,7 @@ class QueryLog:
                     continue
                 if database_id is not None and record.database_id != database_id:
                     continue
-                out.append(record)
+                out.append(dataclasses.replace(record))
                 if len(out) == limit:
                     break
             return out

@@ -2,7 +2,7 @@
 real thing in a real browser: Debian's Chromium driven by Playwright against a server
 subprocess on loopback.
 
-One server and one browser serve the whole session (a few pages each); a page records
+One server serves the whole session and one browser each module (a few pages each); a page records
 every request it makes and every console error or CSP violation, and fails its test on
 one (the console calls only documented routes).
 """
@@ -28,7 +28,8 @@ CHROMIUM = os.environ.get("ROARBASE_CHROMIUM", "/usr/bin/chromium")
 # Chromium without anything that reaches out: no QUIC, no first-run, no component updates,
 # no sync; a fresh profile directory per session (Playwright's persistent context).
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]  # containers often have a tiny /dev/shm
 
 
 @pytest.fixture(scope="session")
@@ -49,9 +50,13 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[lib.Con
             server.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One headless Chromium for the session (Debian's package; never downloaded)."""
+    """One headless Chromium per test module (Debian's package; never downloaded).
+
+    Module scope, not session: Playwright's sync API keeps an event loop running in the main
+    thread (on a greenlet) while it is open, which would break every later test that calls
+    asyncio.run(); it is closed before the next module's tests start."""
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
         message = (f"{CHROMIUM} is missing: `make test` installs Debian's chromium when run as root "
                    "(apt-get install -y chromium)")

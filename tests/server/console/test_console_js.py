@@ -175,3 +175,12 @@ garbage line here
         ("untyped_thing", "untyped", "")]
     assert out[1]["samples"] == [['{quantile="0.5"}', "0.2"], ["_sum", "4"], ["_count", "9"]]
     assert out[2]["samples"] == [['_total{route="/a b"}', "3"]]
+
+
+def test_axis_ticks_cover_the_largest_value(tab):
+    maxima = [0, 1, 7, 10, 21_000, 20_000, 99_999, 0.3, 123_456_789]
+    out = _module_call(tab, "charts.js", "return arg.map(v => m.ticks(v));", maxima)
+    assert out[0] == [0] and out[4] == [0, 5000, 10000, 15000, 20000, 25000] and out[5][-1] == 20000
+    for top, marks in zip(maxima[1:], out[1:]):
+        step = marks[1] - marks[0]
+        assert marks[0] == 0 and marks[-1] >= top and marks[-1] - step < top and 4 <= len(marks) <= 12, (top, marks)
