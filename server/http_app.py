@@ -59,7 +59,7 @@ from server.service import (
     roles,
     service_properties,
 )
-from server.service.common import Page
+from server.service.common import Page, json_value_problem
 from server.service.errors import InvalidParameter, MissingParameter, PayloadTooLarge, Unauthorized
 
 logger = logging.getLogger("roarbase.http")
@@ -259,8 +259,9 @@ async def _json_body(request: Request, fields: frozenset[str], required: tuple[s
 def parse_object(raw: bytes, content_type: str, fields: frozenset[str],
                  required: tuple[str, ...] = ()) -> dict[str, Any]:
     """A JSON (or msgpack) request body that must be an object with only the known
-    fields and the required ones present. Raises InvalidContentType, InvalidBody,
-    InvalidParameter (UNKNOWN_FIELD), MissingParameter."""
+    fields and the required ones present, nested at most MAX_JSON_DEPTH levels, its text
+    valid Unicode. Raises InvalidContentType, InvalidBody, InvalidParameter
+    (UNKNOWN_FIELD), MissingParameter."""
     media = _media_types(content_type) - {""}
     if media and not media <= ({JSON} | _MSGPACK_TYPES):
         raise ServerError("InvalidContentType", f"send {JSON} (or {MSGPACK}); got {', '.join(sorted(media))}")
@@ -275,6 +276,9 @@ def parse_object(raw: bytes, content_type: str, fields: frozenset[str],
         raise _invalid_body(f"the request body is not well-formed: {type(exc).__name__}") from None
     if not isinstance(body, dict):
         raise _invalid_body("the request body must be a JSON object")
+    problem = json_value_problem(body)
+    if problem is not None:  # refused before any service call: nothing is written
+        raise _invalid_body(f"the request body cannot be accepted: {problem}")
     unknown = sorted(set(body) - fields)
     if unknown:
         raise InvalidParameter(f"unknown fields {', '.join(map(repr, unknown))}; known: {', '.join(sorted(fields))}",
