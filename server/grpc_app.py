@@ -33,7 +33,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, NoReturn, Optional, 
 import grpc
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -134,7 +134,7 @@ class _Handler:
         self.rule = policy.rule(policy.operation(path))
         self.adapter = adapter
 
-    async def _start(self, context: grpc.aio.ServicerContext) -> Rpc:
+    async def _start(self, context: grpc.aio.ServicerContext, request: Any) -> Rpc:
         rpc = Rpc(self.runtime, Call(context.time_remaining()))
         if self.rule is None:
             raise errors.PermissionDeniedError(name="NO_POLICY")
@@ -146,6 +146,9 @@ class _Handler:
             bearer, api_key = _credentials(context.invocation_metadata())
             rpc.principal = self.runtime.cached_principal(bearer=bearer, api_key=api_key) \
                 or await rpc.run(self.runtime.principal, bearer=bearer, api_key=api_key)
+        if isinstance(request, _Malformed):  # after authentication, as the HTTP face reads bodies
+            raise errors.ServerError("InvalidBody", f"the request is not a well-formed message for {self.path}"
+                                     f" ({request.reason})")
         return rpc
 
     async def _fail(self, context: grpc.aio.ServicerContext, exc: Exception) -> NoReturn:
@@ -161,7 +164,7 @@ class _Handler:
 
     async def unary(self, request: Any, context: grpc.aio.ServicerContext) -> Message:
         try:
-            rpc = await self._start(context)
+            rpc = await self._start(context, request)
             return await self.adapter(rpc, request)  # type: ignore[misc]
         except Exception as exc:  # every failure is answered by the error table
             failure = exc
@@ -169,13 +172,31 @@ class _Handler:
 
     async def stream(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Message]:
         try:
-            rpc = await self._start(context)
+            rpc = await self._start(context, request)
             async for message in self.adapter(rpc, request):  # type: ignore[attr-defined]
                 yield message
             return
         except Exception as exc:  # every failure is answered by the error table
             failure = exc
         await self._fail(context, failure)
+
+
+class _Malformed:
+    """What the request deserializer hands over for bytes that are not the method's
+    message: the handler answers InvalidBody (INVALID_ARGUMENT) for it, where an exception
+    from the deserializer itself would reach the client as UNKNOWN."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _lenient(parse: Callable[[bytes], Message]) -> Callable[[bytes], Any]:
+    def deserialize(raw: bytes) -> Any:
+        try:
+            return parse(raw)
+        except (DecodeError, RecursionError, ValueError) as exc:
+            return _Malformed(type(exc).__name__)
+    return deserialize
 
 
 def _method_handler(runtime: Runtime, path: str, method: MethodDescriptor) -> grpc.RpcMethodHandler:
@@ -187,7 +208,8 @@ def _method_handler(runtime: Runtime, path: str, method: MethodDescriptor) -> gr
     response = message_factory.GetMessageClass(method.output_type)
     make = grpc.unary_stream_rpc_method_handler if method.server_streaming else grpc.unary_unary_rpc_method_handler
     behaviour = handler.stream if method.server_streaming else handler.unary
-    return make(behaviour, request_deserializer=request.FromString, response_serializer=response.SerializeToString)
+    return make(behaviour, request_deserializer=_lenient(request.FromString),
+                response_serializer=response.SerializeToString)
 
 
 class _Health(health_pb2_grpc.HealthServicer):
