@@ -244,8 +244,11 @@ def build_server(runtime: Runtime) -> grpc.aio.Server:
     when a method of the protos has no adapter here (a programming error, caught by tests).
     """
     limit = runtime.ctx.config.limits.max_payload_bytes
+    # grpc.so_reuseport=0: grpcio sets SO_REUSEPORT by default, which lets a second server
+    # bind the same port and silently take half the connections; a clash must fail start-up.
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit),
-                                      ("grpc.max_send_message_length", limit)])
+                                      ("grpc.max_send_message_length", limit),
+                                      ("grpc.so_reuseport", 0)])
     by_service: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
     for path, method in methods.method_descriptors().items():
         by_service.setdefault(method.containing_service.full_name, {})[method.name] = \
