@@ -7,6 +7,7 @@ are evaluated once, globally, and then served per shard as constants.
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -20,7 +21,7 @@ from engine import plan as P
 from engine.arrays import sorted_unique
 from engine import results as R
 from engine.errors import QueryCancelledError, QueryExecutionError
-from engine.schema import BSI_VIEW, STANDARD_VIEW, FieldDef
+from engine.schema import BSI_VIEW, STANDARD_VIEW, FieldDef, float_decode_array
 from engine.state import EMPTY, SHARD_WIDTH, IndexState
 from engine.txn import BSI_BIT0_ROW, BSI_EXISTS_ROW, BSI_SIGN_ROW, EXISTS_ID
 from ext import Bitmap, FrozenBitmap, bsi_extreme, bsi_range, bsi_sum, bsi_values, intersect_counts
@@ -296,6 +297,19 @@ class Executor:
         return None if node is None else self.row(node, shard)
 
     def _sum(self, call: P.Sum) -> Any:
+        fd = self.fd(call.field)
+        if fd.options.type == "float":
+            # The encoding orders floats but does not add them: decode, then sum exactly
+            # (math.fsum: correctly rounded, independent of order and shard split).
+            _, stored = self.bsi_columns_values(call.field, call.filter)
+            values = float_decode_array(stored.astype(np.int64), fd.options.bits)
+            try:
+                total = math.fsum(values.tolist())
+            except OverflowError:
+                raise QueryExecutionError(f"Sum: the sum of float field {fd.name} overflows a float64",
+                                          name="VALUE_OUT_OF_RANGE") from None
+            return R.val_count(total, len(values), "float")
+
         def part(shard: int) -> tuple[int, int]:
             pl = self.planes(call.field, shard)
             if pl.exists is None:
@@ -307,7 +321,6 @@ class Executor:
 
         parts = self.per_shard(part)
         count = sum(c for c, _ in parts)
-        fd = self.fd(call.field)
         total = sum(s for _, s in parts) + count * fd.options.base
         if fd.options.type == "decimal":
             return R.val_count(Decimal(total).scaleb(-fd.options.scale) if count else Decimal(0), count, "decimal")
@@ -540,6 +553,8 @@ class Executor:
             return R.signed_row(values)
         if fd.options.type == "timestamp":
             return [R.rfc3339(fd.options.from_stored(v)) for v in values]
+        if fd.options.type == "float":
+            return [fd.options.from_stored(v) for v in values]
         if fd.options.keys:
             return {"columns": values, "keys": index.row_keys(fd).keys_for(values)}
         return {"columns": values}
@@ -645,6 +660,8 @@ def _val_count_of(fd: FieldDef, stored: int, count: int) -> Any:
         return R.val_count(Decimal(stored).scaleb(-opts.scale), count, "decimal")
     if opts.type == "timestamp":
         return R.val_count(opts.from_stored(stored), count, "timestamp")
+    if opts.type == "float":
+        return R.val_count(opts.from_stored(stored), count, "float")
     return R.val_count(stored, count)
 
 

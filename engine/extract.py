@@ -9,7 +9,7 @@ from engine import results as R
 from ext import Bitmap
 
 _TYPES = {"set": "[]uint64", "time": "[]uint64", "mutex": "uint64", "bool": "bool", "int": "int64",
-          "decimal": "decimal", "timestamp": "timestamp"}
+          "decimal": "decimal", "timestamp": "timestamp", "float": "float64"}
 
 
 def run_extract(ex: Any, call: P.Extract) -> dict[str, Any]:

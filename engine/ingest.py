@@ -15,7 +15,7 @@ import numpy as np
 from engine.arrays import sorted_unique
 from engine.errors import InvalidValueError, KeysNotAllowedError, ValueOutOfRangeError
 from engine.memory import release_free_memory
-from engine.schema import BSI_VIEW, STANDARD_VIEW, TIME_UNITS, FieldDef
+from engine.schema import BSI_VIEW, INT64_MAX, STANDARD_VIEW, TIME_UNITS, FieldDef, float_encode_array
 from engine.txn import BSI_BIT0_ROW, BSI_EXISTS_ROW, BSI_SIGN_ROW, COLUMN_KEYS, Transaction, check_value_range
 from ext import FrozenBitmap, bsi_planes, group_by_row
 
@@ -248,8 +248,16 @@ def _stored_values(fd: FieldDef, vals: Any) -> np.ndarray:
     if type(vals).__module__.startswith("pyarrow"):
         vals = vals.to_numpy(zero_copy_only=False)
     kind = vals.dtype.kind
+    if opts.type == "int" and opts.max > INT64_MAX:
+        # An int field reaching past 2**63-1: the values themselves may not fit int64.
+        return np.array([opts.stored_in_range(v.item() if isinstance(v, np.generic) else v) for v in vals],
+                        dtype=object)
     if kind in "OU":
         return np.array([opts.stored_in_range(v) for v in vals], dtype=np.int64)
+    if opts.type == "float":
+        if kind not in "iuf":
+            raise InvalidValueError(f"field {fd.name} is float: got {vals.dtype} values")
+        return float_encode_array(vals, opts.bits)
     if opts.type == "int":
         if kind not in "iu":
             raise InvalidValueError(f"field {fd.name} is int: got {vals.dtype} values")

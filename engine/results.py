@@ -39,6 +39,8 @@ def val_count(value: Any = None, count: int = 0, kind: str = "int") -> dict[str,
         out["decimalValue"] = value if isinstance(value, Decimal) else Decimal(value)
     elif kind == "timestamp":
         out["timestampValue"] = rfc3339(value)
+    elif kind == "float":
+        out["floatValue"] = float(value)
     else:
         out["value"] = int(value)
     return out

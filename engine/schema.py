@@ -3,10 +3,20 @@
 Field types follow FeatureBase (../shared/reference/featurebase-features.md (b)):
 set, mutex, bool, int, decimal, timestamp and time. BSI-backed types (int, decimal,
 timestamp) store an integer `stored = value - base` in sign-magnitude bit planes.
+
+Two roarbase extensions serve the /v1 data plane (exact floats and unsigned 64-bit
+integers; DESIGN.md "Data model mapping"):
+- `float` (option `bits` = 16, 32 or 64): a BSI over an order-preserving integer encoding
+  of the IEEE bits at that width, so values round-trip exactly and range comparisons are
+  exact bitmap operations (see `float_encode`).
+- `int` fields may span the unsigned 64-bit range (`max` up to 2**64-1): when FeatureBase's
+  base would leave offsets outside int64, the base moves to `min + 2**63`.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import json
+import math
 import re
 from dataclasses import asdict, dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -16,14 +26,16 @@ import numpy as np
 
 from engine.errors import InvalidNameError, InvalidOptionError, InvalidValueError, ValueOutOfRangeError
 
-FIELD_TYPES = ("set", "mutex", "bool", "int", "decimal", "timestamp", "time")
-BSI_TYPES = ("int", "decimal", "timestamp")
+FIELD_TYPES = ("set", "mutex", "bool", "int", "decimal", "timestamp", "time", "float")
+BSI_TYPES = ("int", "decimal", "timestamp", "float")
+FLOAT_BITS = (16, 32, 64)
 ROW_TYPES = ("set", "mutex", "bool", "time")
 CACHE_TYPES = ("ranked", "lru", "none")
 TIME_UNITS = {"s": 1, "ms": 10**3, "us": 10**6, "µs": 10**6, "ns": 10**9}
 QUANTUM_ORDER = "YMDH"
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+UINT64_MAX = 2**64 - 1
 UNIX_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 # Names as FeatureBase allows them: lower-case letter first, then [a-z0-9_-], at most 230.
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,229}$")
@@ -78,6 +90,7 @@ class FieldOptions:
     time_quantum: str = ""
     ttl: int = 0                  # seconds; 0 = keep forever
     no_standard_view: bool = False
+    bits: int = 64                # float fields: IEEE width (16, 32 or 64)
 
     # --- construction and validation ------------------------------------------------------
 
@@ -93,6 +106,7 @@ class FieldOptions:
             "decimal": {"scale", "min", "max"},
             "timestamp": {"time_unit", "epoch", "min", "max"},
             "time": {"keys", "time_quantum", "ttl", "no_standard_view"},
+            "float": {"bits"},
         }[type]
         unknown = set(opts) - allowed
         if unknown:
@@ -131,6 +145,13 @@ class FieldOptions:
                 kw["ttl"] = _ttl_seconds(opts["ttl"])
             if "no_standard_view" in opts:
                 kw["no_standard_view"] = _bool(opts["no_standard_view"], "no_standard_view")
+        if type == "float":
+            bits = opts.get("bits", 64)
+            if isinstance(bits, bool) or bits not in FLOAT_BITS:
+                raise InvalidOptionError("a float field's bits must be 16, 32 or 64")
+            finite_max = float(np.finfo(_FLOAT_DTYPES[bits]).max)
+            return cls(type="float", bits=int(bits), min=float_encode(-finite_max, int(bits)),
+                       max=float_encode(finite_max, int(bits)))
         base = cls(**kw)
         if type in BSI_TYPES:
             try:
@@ -138,10 +159,14 @@ class FieldOptions:
                 hi = base.to_stored(opts["max"]) if "max" in opts else INT64_MAX
             except (InvalidValueError, ValueOutOfRangeError) as exc:
                 raise InvalidOptionError(f"bad min/max option: {exc.message}") from None
-            if not INT64_MIN <= lo <= INT64_MAX or not INT64_MIN <= hi <= INT64_MAX:
-                raise InvalidOptionError("min and max must fit in a signed 64-bit integer (after scaling)")
+            top = UINT64_MAX if type == "int" else INT64_MAX
+            if not INT64_MIN <= lo <= top or not INT64_MIN <= hi <= top:
+                raise InvalidOptionError("min and max must fit in a signed 64-bit integer (after scaling)"
+                                         + (", or max up to 2**64-1 for an int field" if type == "int" else ""))
             if lo > hi:
                 raise InvalidOptionError("min must not be greater than max")
+            if hi - lo > UINT64_MAX:
+                raise InvalidOptionError("max - min must fit in 64 bits")
             base = replace(base, min=lo, max=hi)
         return base
 
@@ -160,12 +185,15 @@ class FieldOptions:
 
     @property
     def base(self) -> int:
-        """FeatureBase's base: min if min > 0, max if max < 0, else 0."""
-        if self.min > 0:
-            return self.min
-        if self.max < 0:
-            return self.max
-        return 0
+        """FeatureBase's base: min if min > 0, max if max < 0, else 0 — unless that leaves
+        offsets (value - base) outside int64 (an int field reaching past 2**63-1), where
+        the base is min + 2**63 so every offset fits."""
+        if self.type == "float":
+            return 0
+        base = self.min if self.min > 0 else self.max if self.max < 0 else 0
+        if self.min - base < INT64_MIN or self.max - base > INT64_MAX:
+            return self.min + 2**63
+        return base
 
     def to_stored(self, value: Any) -> int:
         """A user value as the integer the BSI holds before the base is subtracted
@@ -176,6 +204,8 @@ class FieldOptions:
             return _scaled(value, self.scale)
         if self.type == "timestamp":
             return timestamp_to_units(value, self.time_unit, self.epoch)
+        if self.type == "float":
+            return float_encode(_as_float(value, self.bits), self.bits)
         raise InvalidValueError(f"a {self.type} field has no integer values")
 
     def stored_in_range(self, value: Any) -> int:
@@ -202,7 +232,29 @@ class FieldOptions:
             return Decimal(stored).scaleb(-self.scale)
         if self.type == "timestamp":
             return units_to_datetime(stored, self.time_unit, self.epoch)
+        if self.type == "float":
+            return float_decode(stored, self.bits)
         return stored
+
+    def float_range(self, op: str, value: Any) -> tuple[int | None, int | None] | None:
+        """Inclusive stored bounds (None = unbounded) of the values of a float field that
+        satisfy `v op value` (op one of == < <= > >=), or None when none can.
+
+        The bound is rounded to the field's width first, as stored values were, so a
+        float32 field holding 9.99 matches `>= 9.99`. -0.0 and +0.0 are distinct stored
+        values (both round-trip) but compare equal, as IEEE says.
+        """
+        x = _as_float(value, self.bits, finite=False)
+        if math.isinf(x):
+            everything = (op in ("<", "<=")) == (x > 0)
+            return (None, None) if everything else None
+        if x == 0.0:
+            neg_zero, pos_zero = float_encode(-0.0, self.bits), float_encode(0.0, self.bits)
+            lo_eq, hi_eq = neg_zero, pos_zero
+        else:
+            lo_eq = hi_eq = float_encode(x, self.bits)
+        return {"==": (lo_eq, hi_eq), ">=": (lo_eq, None), ">": (hi_eq + 1, None),
+                "<=": (None, hi_eq), "<": (None, lo_eq - 1)}[op]
 
     # --- time views -----------------------------------------------------------------------
 
@@ -252,6 +304,70 @@ def _as_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise InvalidValueError(f"expected an integer, got {value!r}")
     return int(value)
+
+
+_FLOAT_DTYPES = {16: np.float16, 32: np.float32, 64: np.float64}
+_UINT_DTYPES = {16: np.uint16, 32: np.uint32, 64: np.uint64}
+
+
+def _as_float(value: Any, bits: int, *, finite: bool = True) -> float:
+    """A number rounded to a float of `bits` (returned as a Python float). Non-finite
+    results (NaN, inf, or a value beyond the width's range) are refused when `finite`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, np.integer, np.floating)):
+        raise InvalidValueError(f"expected a number, got {value!r}")
+    try:
+        wide = float(value)
+    except OverflowError:
+        wide = math.inf if value > 0 else -math.inf
+    with np.errstate(over="ignore"):
+        x = float(_FLOAT_DTYPES[bits](wide))
+    if math.isnan(x) or (finite and math.isinf(x)):
+        raise InvalidValueError(f"value {value!r} is not a finite float{bits}")
+    return x
+
+
+def float_encode(x: float, bits: int) -> int:
+    """The order-preserving signed integer of a float's IEEE bits at `bits` width:
+    +0.0 -> 0, the next float up -> 1, ..., -0.0 -> -1, the next float down -> -2, ...
+    Integer order equals float order (with -0.0 just below +0.0)."""
+    u = int(np.array([x], dtype=_FLOAT_DTYPES[bits]).view(_UINT_DTYPES[bits])[0])
+    sign = 1 << (bits - 1)
+    return u if not u & sign else -(u & (sign - 1)) - 1
+
+
+def float_decode(stored: int, bits: int) -> float:
+    """The inverse of float_encode, as a Python float. Narrow widths come back as the
+    shortest decimal that reads as the same float16/float32 (9.99, not 9.98999977)."""
+    sign = 1 << (bits - 1)
+    u = stored if stored >= 0 else (-(stored + 1)) | sign
+    f = np.array([u], dtype=_UINT_DTYPES[bits]).view(_FLOAT_DTYPES[bits])[0]
+    return float(f) if bits == 64 else float(str(f))
+
+
+def float_encode_array(values: np.ndarray, bits: int) -> np.ndarray:
+    """float_encode over a numpy array (any numeric dtype) as int64; raises
+    InvalidValueError for non-finite results."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        f = np.asarray(values).astype(_FLOAT_DTYPES[bits])
+    if len(f) and not np.isfinite(f).all():
+        bad = values[~np.isfinite(f)][0]
+        raise InvalidValueError(f"value {bad!r} is not a finite float{bits}")
+    u = f.view(_UINT_DTYPES[bits]).astype(np.uint64)
+    sign = np.uint64(1 << (bits - 1))
+    neg = (u & sign) != 0
+    out = u.astype(np.int64)
+    out[neg] = -((u[neg] & (sign - np.uint64(1))).astype(np.int64)) - 1
+    return out
+
+
+def float_decode_array(stored: np.ndarray, bits: int) -> np.ndarray:
+    """float_decode over an int64 array, as float64 values of the field's width."""
+    s = np.asarray(stored, dtype=np.int64)
+    sign = np.uint64(1 << (bits - 1))
+    neg = s < 0
+    u = s.astype(np.uint64)
+    u[neg] = (-(s[neg] + 1)).astype(np.uint64) | sign
+    return u.astype(_UINT_DTYPES[bits]).view(_FLOAT_DTYPES[bits]).astype(np.float64)
 
 
 def _exact_decimal(value: Any) -> Decimal:
@@ -360,22 +476,43 @@ def units_to_datetime(units: int, unit: str, epoch: int) -> _dt.datetime:
     return UNIX_EPOCH + _dt.timedelta(microseconds=micros)
 
 
+def check_meta(meta: Any, what: str) -> dict[str, Any]:
+    """Opaque metadata the engine stores with a schema and never interprets (the entity
+    layer keeps property names and value types there): a JSON object of plain values."""
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        raise InvalidOptionError(f"{what} meta must be a JSON object")
+    try:
+        text = json.dumps(meta, allow_nan=False, sort_keys=True)
+    except (TypeError, ValueError):
+        raise InvalidOptionError(f"{what} meta must hold only JSON values") from None
+    if len(text) > 65536:
+        raise InvalidOptionError(f"{what} meta is larger than 64 KiB")
+    return dict(json.loads(text))
+
+
 @dataclass
 class FieldDef:
-    """A field as stored in the schema: a name, a never-reused id and its options."""
+    """A field as stored in the schema: a name, a never-reused id, its options and opaque
+    metadata (check_meta)."""
 
     name: str
     id: int
     options: FieldOptions
     bit_depth: int = 0            # BSI planes in use; grows on demand, never shrinks
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "id": self.id, "options": self.options.to_dict(),
-                "bit_depth": self.bit_depth}
+        out = {"name": self.name, "id": self.id, "options": self.options.to_dict(), "bit_depth": self.bit_depth}
+        if self.meta:
+            out["meta"] = self.meta
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "FieldDef":
-        return cls(d["name"], d["id"], FieldOptions.from_dict(d["options"]), d.get("bit_depth", 0))
+        return cls(d["name"], d["id"], FieldOptions.from_dict(d["options"]), d.get("bit_depth", 0),
+                   dict(d.get("meta") or {}))
 
 
 @dataclass
@@ -384,13 +521,17 @@ class IndexDef:
     options: IndexOptions
     fields: dict[str, FieldDef] = field(default_factory=dict)
     next_field_id: int = 1        # 0 is the existence field
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "options": asdict(self.options),
-                "fields": [f.to_dict() for f in self.fields.values()],
-                "next_field_id": self.next_field_id}
+        out = {"name": self.name, "options": asdict(self.options),
+               "fields": [f.to_dict() for f in self.fields.values()],
+               "next_field_id": self.next_field_id}
+        if self.meta:
+            out["meta"] = self.meta
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "IndexDef":
         fields = {f["name"]: FieldDef.from_dict(f) for f in d["fields"]}
-        return cls(d["name"], IndexOptions(**d["options"]), fields, d["next_field_id"])
+        return cls(d["name"], IndexOptions(**d["options"]), fields, d["next_field_id"], dict(d.get("meta") or {}))

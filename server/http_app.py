@@ -148,10 +148,15 @@ def _encode_for(accept: set[str], value: Any) -> tuple[bytes, str]:
     return json_bytes(value), JSON
 
 
+def family_of(path: str) -> str:
+    """The URL family whose statuses an error on `path` uses (API.md §6)."""
+    return "v1" if path == "/v1" or path.startswith("/v1/") else FAMILY
+
+
 def error_response(exc: BaseException, scope: Scope) -> Response:
     """The unified error envelope for an exception, in the format the client accepts."""
     request_id = scope.get(_REQUEST_ID)
-    status, body, headers = errors.to_http(exc, FAMILY, request_id=request_id)
+    status, body, headers = errors.to_http(exc, family_of(scope.get("path", "")), request_id=request_id)
     if status >= 500:
         logger.error("request %s (%s %s) failed", request_id, scope.get("method"), scope.get("path"),
                      exc_info=exc if not isinstance(exc, ServerError) else None)
@@ -209,6 +214,10 @@ class _Guard:
             return message
 
         try:
+            if family_of(scope["path"]) == "v1":
+                from server.http_v1 import refuse_pickle
+
+                refuse_pickle({"content-type": _header(scope, b"content-type"), "accept": _header(scope, b"accept")})
             length = _header(scope, b"content-length")
             if length.isdigit() and int(length) > self.limit:
                 raise PayloadTooLarge(f"the request body ({length} bytes) is larger than {self.limit} bytes",
@@ -774,10 +783,15 @@ def sql_document(out: dict[str, Any]) -> dict[str, Any]:
 
 def build_app(runtime: Runtime) -> Starlette:
     """The HTTP face over a Runtime: every route of ENDPOINTS, errors as envelopes."""
+    from server.http_v1 import V1_ENDPOINTS, V1Handlers
+
     handlers = _Handlers(runtime)
+    v1 = V1Handlers(runtime)
     methods: dict[str, dict[str, Callable[..., Any]]] = {}
     for ep in ENDPOINTS:
         methods.setdefault(ep.path, {})[ep.method] = getattr(handlers, ep.handler)
+    for v1ep in V1_ENDPOINTS:
+        methods.setdefault(v1ep.path, {})[v1ep.method] = getattr(v1, v1ep.handler)
     routes = [Route(path, _dispatch(by_method), methods=list(by_method)) for path, by_method in methods.items()]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
     app.router.redirect_slashes = False  # _Guard strips the slash instead: a redirect breaks POSTs

@@ -178,6 +178,8 @@ class Lowerer:
                 raise self.error(f"{call.name}: field {fd.name} is not a time field", call)
             if lit is _NULL:
                 return self._null(fd, call)
+            if fd.options.type == "float":
+                return self._float_condition(fd, "==", value, call)
             s = self.stored(fd, value, call)
             return P.BsiRange(fd.id, s, s)
         if lit is _NULL:
@@ -221,8 +223,10 @@ class Lowerer:
                 return self._row_equals(c.field, c.value, call, None)
             raise self.error(f"{call.name}: {c.op} needs an int, decimal or timestamp field; "
                              f"{fd.name} is {fd.options.type}", call)
-        v = self.stored(fd, c.value, call)
         op = c.op
+        if fd.options.type == "float":
+            return self._float_condition(fd, op, c.value, call)
+        v = self.stored(fd, c.value, call)
         if op == "==":
             return P.BsiRange(fd.id, v, v)
         if op == "!=":
@@ -235,11 +239,28 @@ class Lowerer:
             return P.BsiRange(fd.id, None, v - 1)
         return P.BsiRange(fd.id, None, v)
 
+    def _float_condition(self, fd: FieldDef, op: str, value: Any, call: ast.Call) -> P.RowNode:
+        """A comparison on a float field: ±0 compare equal (FieldOptions.float_range)."""
+        lit = self.literal(value)
+        if isinstance(lit, bool) or not isinstance(lit, (int, Decimal)):
+            raise self.error(f"{call.name}: {_show(lit)} is not a value of float field {fd.name}", call)
+        if op == "!=":
+            return P.Difference((P.BsiNotNull(fd.id), self._float_condition(fd, "==", value, call)))
+        bounds = fd.options.float_range(op, lit)
+        if bounds is None:
+            return P.Empty()
+        if bounds == (None, None):
+            return P.BsiNotNull(fd.id)
+        return P.BsiRange(fd.id, *bounds)
+
     def _row_between(self, b: ast.Between, call: ast.Call) -> P.RowNode:
         fd = self.field(b.field, call)
         if not fd.options.is_bsi:
             raise self.error(f"{call.name}: ranges need an int, decimal or timestamp field; "
                              f"{fd.name} is {fd.options.type}", call)
+        if fd.options.type == "float":
+            return P.Intersect((self._float_condition(fd, ">" if b.lo_op == "<" else ">=", b.lo, call),
+                                self._float_condition(fd, "<" if b.hi_op == "<" else "<=", b.hi, call)))
         lo = self.stored(fd, b.lo, call)
         hi = self.stored(fd, b.hi, call)
         if b.lo_op == "<":
@@ -377,7 +398,7 @@ class Lowerer:
 
     def _sum(self, call: ast.Call) -> P.CallNode:
         self.check_args(call, {"field", "filter"}, max_pos=2)
-        fd = self._bsi_field_arg(call, ("int", "decimal"))
+        fd = self._bsi_field_arg(call, ("int", "decimal", "float"))
         return P.Sum(self.filter_from(call), fd.id)
 
     def _minmax(self, want_max: bool) -> Callable[["Lowerer", ast.Call], P.CallNode]:
@@ -504,6 +525,8 @@ class Lowerer:
             if isinstance(a, ast.Call) and a.name == "Sum":
                 s = self._sum(a)
                 assert isinstance(s, P.Sum)
+                if self.index.fields_by_id()[s.field].options.type == "float":
+                    raise self.error("GroupBy: a Sum aggregate over a float field is not supported", call)
                 agg = P.Aggregate("sum", s.field, s.filter)
             elif isinstance(a, ast.Call) and a.name == "Count" and a.positionals() and \
                     isinstance(a.positionals()[0], ast.Call) and a.positionals()[0].name == "Distinct":

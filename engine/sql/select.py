@@ -237,18 +237,21 @@ class _Select:
             raise TypeMismatchError(f"_id cannot be aggregated with {name}")
         opts = fd.options
         if name in ("SUM", "AVG"):
-            if opts.type not in ("int", "decimal"):
-                raise TypeMismatchError(f"{name} needs an int or decimal column; {fd.name} is {sql_type_of(opts)}")
+            if opts.type not in ("int", "decimal", "float"):
+                raise TypeMismatchError(f"{name} needs an int, decimal or float column; "
+                                        f"{fd.name} is {sql_type_of(opts)}")
             if f.distinct:
                 values = [opts.from_stored(v) for v in self.ex.distinct_values(P.Distinct(filt, fd.id))]
                 total, count = sum(values), len(values)
             else:
                 vc = self.ex.run(P.Sum(filt, fd.id))
-                total, count = (vc["decimalValue"] if opts.type == "decimal" else vc["value"]), vc["count"]
+                total, count = _valcount_value(vc, opts.type), vc["count"]
             if count == 0:
                 return None
             if name == "SUM":
                 return total
+            if opts.type == "float":
+                return total / count
             return (Decimal(total) / count).quantize(Decimal("0.0001"))
         if name in ("MIN", "MAX"):
             if opts.is_bsi:
@@ -621,6 +624,8 @@ def _valcount_value(vc: dict[str, Any], kind: str) -> Any:
         from engine.schema import parse_timestamp
 
         return parse_timestamp(vc["timestampValue"])
+    if kind == "float":
+        return vc["floatValue"]
     return vc["value"]
 
 

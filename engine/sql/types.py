@@ -92,7 +92,7 @@ def column_ddl(name: str, opts: FieldOptions) -> str:
     """A column definition that recreates the field (SHOW CREATE TABLE)."""
     parts = [name, sql_type_of(opts)]
     if opts.is_bsi:
-        if opts.type != "timestamp" and (opts.min != -(2**63) or opts.max != 2**63 - 1):
+        if opts.type not in ("timestamp", "float") and (opts.min != -(2**63) or opts.max != 2**63 - 1):
             parts += ["min", str(opts.from_stored(opts.min)), "max", str(opts.from_stored(opts.max))]
         if opts.type == "timestamp":
             parts += ["timeunit", f"'{opts.time_unit}'"]

@@ -114,6 +114,8 @@ class Where:
             return P.Empty()                       # any comparison with NULL is unknown
         if fd is None:
             return self._id_compare(op, lit)
+        if fd.options.type == "float":
+            return self.float_compare(fd, op, lit)
         if fd.options.is_bsi:
             v = self.stored(fd, lit)
             return {"=": P.BsiRange(fd.id, v, v), "<": P.BsiRange(fd.id, None, v - 1),
@@ -133,6 +135,18 @@ class Where:
         ids = [r for r in self.index.snapshot().row_ids(fd.id, STANDARD_VIEW)
                if {"<": r < v, "<=": r <= v, ">": r > v, ">=": r >= v}[op]]
         return P.Union_(tuple(P.RowOf(fd.id, r) for r in ids)) if ids else P.Empty()
+
+    def float_compare(self, fd: FieldDef, op: str, lit: ast.Literal) -> P.RowNode:
+        """A float column against a literal: exact on the stored encoding, ±0 equal."""
+        value = _plain(lit)
+        if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+            raise TypeMismatchError(f"column {fd.name} is {self._sql_type(fd)}: cannot compare with {_show(lit)}")
+        if op == "!=":
+            return P.Difference((P.BsiNotNull(fd.id), self.float_compare(fd, "=", lit)))
+        bounds = fd.options.float_range("==" if op == "=" else op, value)
+        if bounds is None:
+            return P.Empty()
+        return P.BsiNotNull(fd.id) if bounds == (None, None) else P.BsiRange(fd.id, *bounds)
 
     def _equals(self, fd: FieldDef, col: ast.Column, value: Any, negate: bool) -> P.RowNode:
         row = self.row_id(fd, value)
@@ -197,6 +211,9 @@ class Where:
         if not fd.options.is_bsi:
             raise TypeMismatchError(f"BETWEEN needs an int, decimal, timestamp or id column; {fd.name} is "
                                     f"{self._sql_type(fd)}")
+        if fd.options.type == "float":
+            rng = P.Intersect((self.float_compare(fd, ">=", lo_lit), self.float_compare(fd, "<=", hi_lit)))
+            return P.Difference((P.BsiNotNull(fd.id), rng)) if neg else rng
         lo, hi = self.stored(fd, lo_lit), self.stored(fd, hi_lit)
         rng = P.BsiRange(fd.id, lo, hi) if lo <= hi else P.Empty()
         return P.Difference((P.BsiNotNull(fd.id), rng)) if neg else rng
@@ -214,6 +231,9 @@ class Where:
         if fd is None:
             ids = sorted({c for c in (self._column_id(lit) for lit in distinct) if c is not None})
             hit = P.ConstRow(tuple(ids), True) if ids else P.Empty()
+        elif fd.options.type == "float":
+            parts = [self.float_compare(fd, "=", lit) for lit in distinct]
+            hit = P.Union_(tuple(parts)) if len(parts) > 1 else parts[0] if parts else P.Empty()
         elif fd is not None and fd.options.is_bsi:
             hit = self._bsi_in(fd, {self.stored(fd, lit) for lit in distinct})
         else:

@@ -160,7 +160,7 @@ def from_engine(exc: engine.EngineError) -> ServiceError:
     """The service error for an engine error: same unified code, message and fine-grained
     name, typed when the code has a class here (an engine code outside the table becomes
     InternalServerError)."""
-    data: dict[str, Any] = {}
+    data: dict[str, Any] = dict(getattr(exc, "data", None) or {})   # e.g. an entity error's type/key
     for attr in ("line", "column"):
         value = getattr(exc, attr, 0)
         if value:

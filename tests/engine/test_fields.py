@@ -751,7 +751,10 @@ def test_no_existence_tracking(db):
     ("set", {"cache_type": "fancy"}),
     ("set", {"cache_size": -1}),
     ("mutex", {"time_quantum": "Y"}),
-    ("float", {}),
+    ("float", {"bits": 8}),
+    ("float", {"bits": True}),
+    ("float", {"min": 0}),
+    ("real", {}),
 ])
 def test_invalid_field_options(idx, typ, opts):
     with pytest.raises(engine.InvalidOptionError) as ei:

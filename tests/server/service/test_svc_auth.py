@@ -378,8 +378,11 @@ def test_deleting_a_database_revokes_its_tokens(svc, root):
     with pytest.raises(RefreshTokenExpired) as e:
         auth.refresh(svc, scoped.refresh_token)
     assert e.value.name == "REFRESH_TOKEN_REVOKED"
-    with pytest.raises(Unauthorized):
+    # The access token names a database that is gone: NotFound, as Crossing Minds answers
+    # (reference/xminds-client.md §11: "afterwards the old token -> 404 code 60").
+    with pytest.raises(ResourceNotFound) as nf:
         auth.verify_access_token(svc, scoped.token)
+    assert nf.value.name == "DB_NOT_FOUND"
     with pytest.raises(Unauthorized):
         auth.authenticate_api_key(svc, key)
     auth.refresh(svc, other.refresh_token)
