@@ -26,6 +26,7 @@ from server.errors import ServerError
 from server.http_app import JSON, MSGPACK, _accept, _credentials, _encode_for, _media_types
 from server.runtime import Runtime
 from server.service import cm_accounts, databases, entities, orgs, tasks
+from server.service.common import json_value_problem
 from server.service.errors import InvalidParameter, Unauthorized
 
 PICKLE_TYPES = frozenset({"application/xminds-pkl", "application/python-pickle", "application/x-pickle"})
@@ -87,6 +88,9 @@ def decode_body(raw: bytes, content_type: str, *, required: bool) -> dict[str, A
     if not _depth_ok(body):
         raise ServerError("InvalidBody", f"the request body nests deeper than {MAX_DEPTH} levels",
                           name="TOO_DEEP")
+    problem = json_value_problem(body, MAX_DEPTH + 1)  # a lone surrogate, a binary value
+    if problem is not None:
+        raise ServerError("InvalidBody", f"the request body cannot be accepted: {problem}")
     return body
 
 
