@@ -85,6 +85,7 @@ class Rpc:
         self.ctx: ServiceContext = runtime.ctx
         self.call = call
         self.principal: Optional[Principal] = None
+        self.address = "?"  # the client's host, what unauthenticated work is charged to
         self.max_bytes = max(1, runtime.ctx.config.limits.max_payload_bytes - _ENVELOPE_BYTES)
 
     async def run(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -136,16 +137,17 @@ class _Handler:
 
     async def _start(self, context: grpc.aio.ServicerContext, request: Any) -> Rpc:
         rpc = Rpc(self.runtime, Call(context.time_remaining()))
+        rpc.address = _peer_host(context.peer())
         if self.rule is None:
             raise errors.PermissionDeniedError(name="NO_POLICY")
         if self.rule.public:
             # No org to charge before the body is checked (Login, RefreshToken): charge the
             # caller's address, as the HTTP face does, so password guessing is throttled.
-            self.runtime.rate.take("address:" + _peer_host(context.peer()))
+            self.runtime.rate.take("address:" + rpc.address)
         else:
             bearer, api_key = _credentials(context.invocation_metadata())
             rpc.principal = self.runtime.cached_principal(bearer=bearer, api_key=api_key) \
-                or await rpc.run(self.runtime.principal, bearer=bearer, api_key=api_key)
+                or await rpc.run(self.runtime.principal, bearer=bearer, api_key=api_key, address=rpc.address)
         if isinstance(request, _Malformed):  # after authentication, as the HTTP face reads bodies
             raise errors.ServerError("InvalidBody", f"the request is not a well-formed message for {self.path}"
                                      f" ({request.reason})")
@@ -292,7 +294,8 @@ def _login(ctx: ServiceContext, req: auth_pb2.LoginRequest) -> auth_pb2.LoginRes
 
 @_adapter("AuthService", "Login")
 async def _auth_login(rpc: Rpc, req: auth_pb2.LoginRequest) -> auth_pb2.LoginResponse:
-    return await rpc.run(_login, rpc.ctx, req)
+    return await rpc.runtime.run_login(_login, rpc.ctx, req, address=rpc.address,
+                                       account=req.email or req.name)
 
 
 def _refresh(ctx: ServiceContext, req: auth_pb2.RefreshTokenRequest) -> auth_pb2.LoginResponse:
@@ -301,7 +304,7 @@ def _refresh(ctx: ServiceContext, req: auth_pb2.RefreshTokenRequest) -> auth_pb2
 
 @_adapter("AuthService", "RefreshToken")
 async def _auth_refresh(rpc: Rpc, req: auth_pb2.RefreshTokenRequest) -> auth_pb2.LoginResponse:
-    return await rpc.run(_refresh, rpc.ctx, req)
+    return await rpc.runtime.run_login(_refresh, rpc.ctx, req, address=rpc.address)
 
 
 def _create_api_key(ctx: ServiceContext, principal: Optional[Principal],

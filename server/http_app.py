@@ -343,6 +343,11 @@ def _credentials(request: Request, *, api_key: bool) -> tuple[Optional[str], Opt
     return bearer, key or None
 
 
+def _address(request: Request) -> str:
+    """The client's address: what unauthenticated work and failed credentials are charged to."""
+    return request.client.host if request.client else "?"
+
+
 def _bool_field(body: dict[str, Any], key: str) -> None:
     if key in body and not isinstance(body[key], bool):
         raise InvalidParameter(f"{key} must be true or false", data={"key": key})
@@ -449,7 +454,7 @@ class _Handlers:
         """The verified bearer of a request (before its body is read: an unauthenticated
         caller learns nothing about body validation)."""
         bearer, _ = _credentials(request, api_key=False)
-        principal = await self.rt.run(self.rt.principal, bearer=bearer, required=True)
+        principal = await self.rt.run(self.rt.principal, bearer=bearer, required=True, address=_address(request))
         assert principal is not None  # required=True raises instead
         return principal
 
@@ -463,19 +468,23 @@ class _Handlers:
         bearer, _ = _credentials(request, api_key=False)
         rt = self.rt
 
+        address = _address(request)
+
         def job() -> Any:
-            return fn(rt.ctx, rt.principal(bearer=bearer, required=True), *args, **kwargs)
+            return fn(rt.ctx, rt.principal(bearer=bearer, required=True, address=address), *args, **kwargs)
 
         return await rt.run(job)
 
-    async def _public(self, request: Request, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """fn(ctx, *args, **kwargs) on a worker for an unauthenticated operation, charged
-        to the client address's rate limit (login is argon2: costly by design)."""
+    async def _public(self, request: Request, fn: Callable[..., Any], *args: Any, account: Any = None,
+                      **kwargs: Any) -> Any:
+        """fn(ctx, *args, **kwargs) for an unauthenticated operation (a password or a
+        refresh token is the credential), charged to the client address's rate limit and
+        run by Runtime.run_login: on the auth threads, with failed-login backoff."""
         self._charge_address(request)
-        return await self.rt.run(fn, self.ctx, *args, **kwargs)
+        return await self.rt.run_login(fn, self.ctx, *args, address=_address(request), account=account, **kwargs)
 
     def _charge_address(self, request: Request) -> None:
-        self.rt.rate.take("address:" + (request.client.host if request.client else "?"))
+        self.rt.rate.take("address:" + _address(request))
 
     # -- service document -------------------------------------------------------------
 
@@ -487,7 +496,8 @@ class _Handlers:
     async def login(self, request: Request) -> Response:
         body = await _json_body(request, _TOKEN_FIELDS, ("password",))
         pair = await self._public(request, auth.login, password=body["password"], email=body.get("email"),
-                                  name=body.get("name"), database=body.get("database"))
+                                  name=body.get("name"), database=body.get("database"),
+                                  account=body.get("email") or body.get("name"))
         return self._reply(request, 200, pair.to_dict())
 
     async def refresh(self, request: Request) -> Response:
@@ -684,8 +694,10 @@ class _Handlers:
         rt, database_id = self.rt, request.path_params["database_id"]
         accept = _accept(request.headers)
 
+        address = _address(request)
+
         def job() -> tuple[bytes, str]:
-            principal = rt.principal(bearer=bearer, api_key=key, required=True)
+            principal = rt.principal(bearer=bearer, api_key=key, required=True, address=address)
             body = parse_object(raw, content_type, frozenset({"statement", "table"}), ("statement", "table"))
             answer = query.pql(rt.ctx, principal, database_id, table=body["table"], statement=body["statement"],
                                cancel=call.cancel)
@@ -714,10 +726,11 @@ class _Handlers:
                      and settings.open_loopback_sql)
         if anonymous:
             self._charge_address(request)
-        rt, call = self.rt, Call()
+        rt, call, address = self.rt, Call(), _address(request)
 
         def job() -> tuple[bytes, str]:
-            principal = None if anonymous else rt.principal(bearer=bearer, api_key=key, required=True)
+            principal = None if anonymous else rt.principal(bearer=bearer, api_key=key, required=True,
+                                                            address=address)
             text = sql_text(raw, content_type)
             if database_id is None:
                 answer = compat.sql(rt.ctx, principal, text, database_name=settings.compat_database,
