@@ -60,7 +60,13 @@ from server.service import (
     service_properties,
 )
 from server.service.common import Page, json_value_problem
-from server.service.errors import InvalidParameter, MissingParameter, PayloadTooLarge, Unauthorized
+from server.service.errors import (
+    InvalidParameter,
+    MissingParameter,
+    PayloadTooLarge,
+    ResourceLimitExceeded,
+    Unauthorized,
+)
 
 logger = logging.getLogger("roarbase.http")
 
@@ -132,6 +138,102 @@ def _msgpack_default(value: Any) -> Any:
 
 def msgpack_bytes(value: Any) -> bytes:
     return msgpack.packb(value, default=_msgpack_default, use_bin_type=True)
+
+
+# An answer is encoded in pieces of about this many bytes, each piece a short C call: the
+# worker encoding a huge answer gives the GIL back between pieces, so the event loop keeps
+# serving other clients (issue 14 #16), and the pieces go out as they are, never joined.
+_CHUNK_BYTES = 1 << 20
+_BATCH_ITEMS = 256
+
+
+class _Chunks:
+    """Encoded pieces of one answer, counted against the response cap as they are made."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.pieces: list[bytes] = []
+        self.size = 0
+        self._buf = bytearray()
+
+    def add(self, piece: bytes) -> None:
+        self.size += len(piece)
+        if self.size > self.cap:
+            raise ResourceLimitExceeded(f"the answer is larger than {self.cap} bytes (limits.max_response_bytes);"
+                                        " narrow the query or page through it (LIMIT/OFFSET)",
+                                        name="RESPONSE_TOO_LARGE", data={"limit": self.cap})
+        self._buf += piece
+        if len(self._buf) >= _CHUNK_BYTES:
+            self.pieces.append(bytes(self._buf))
+            self._buf.clear()
+
+    def done(self) -> list[bytes]:
+        if self._buf:
+            self.pieces.append(bytes(self._buf))
+            self._buf.clear()
+        return self.pieces
+
+
+def _json_pieces(value: Any, out: _Chunks, depth: int = 0) -> None:
+    if isinstance(value, dict) and depth < 3:
+        out.add(b"{")
+        for i, (key, inner) in enumerate(value.items()):
+            out.add((b"," if i else b"") + json_bytes(str(key)) + b":")
+            _json_pieces(inner, out, depth + 1)
+        out.add(b"}")
+    elif isinstance(value, (list, tuple)) and depth < 3 and len(value) > _BATCH_ITEMS:
+        out.add(b"[")
+        for start in range(0, len(value), _BATCH_ITEMS):
+            batch = json_bytes(list(value[start:start + _BATCH_ITEMS]))
+            out.add((b"," if start else b"") + batch[1:-1])
+        out.add(b"]")
+    else:
+        out.add(json_bytes(value))
+
+
+def _msgpack_pieces(value: Any, out: _Chunks, packer: msgpack.Packer, depth: int = 0) -> None:
+    if isinstance(value, dict) and depth < 3:
+        out.add(packer.pack_map_header(len(value)))
+        for key, inner in value.items():
+            out.add(packer.pack(key))
+            _msgpack_pieces(inner, out, packer, depth + 1)
+    elif isinstance(value, (list, tuple)) and depth < 3 and len(value) > _BATCH_ITEMS:
+        out.add(packer.pack_array_header(len(value)))
+        for start in range(0, len(value), _BATCH_ITEMS):
+            out.add(b"".join(packer.pack(item) for item in value[start:start + _BATCH_ITEMS]))
+    else:
+        out.add(packer.pack(value))
+
+
+def encode_answer(accept: set[str], value: Any, cap: int) -> tuple[list[bytes], str]:
+    """A (possibly huge) answer as pieces, on the worker that made it: JSON, or msgpack
+    when accepted. Raises ResourceLimitExceeded (RESPONSE_TOO_LARGE) once the encoding
+    passes `cap` bytes, before anything is sent."""
+    out = _Chunks(cap)
+    if accept & _MSGPACK_TYPES:
+        _msgpack_pieces(value, out, msgpack.Packer(default=_msgpack_default, use_bin_type=True))
+        return out.done(), MSGPACK
+    _json_pieces(value, out)
+    return out.done(), JSON
+
+
+class PiecesResponse(Response):
+    """A response whose body is sent piece by piece (with its Content-Length)."""
+
+    def __init__(self, pieces: list[bytes], media_type: str, status_code: int = 200) -> None:
+        super().__init__(b"", status_code, media_type=media_type)
+        self.pieces = pieces
+        self.headers["content-length"] = str(sum(map(len, pieces)))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        if scope.get("method") == "HEAD":
+            await send({"type": "http.response.body", "body": b""})
+            return
+        for i, piece in enumerate(self.pieces):
+            await send({"type": "http.response.body", "body": piece, "more_body": i + 1 < len(self.pieces)})
+        if not self.pieces:
+            await send({"type": "http.response.body", "body": b""})
 
 
 def _media_types(header: str) -> set[str]:
@@ -701,10 +803,11 @@ class _Handlers:
             body = parse_object(raw, content_type, frozenset({"statement", "table"}), ("statement", "table"))
             answer = query.pql(rt.ctx, principal, database_id, table=body["table"], statement=body["statement"],
                                cancel=call.cancel)
-            return _encode_for(accept, answer.to_dict())
+            return encode_answer(accept, answer.to_dict(), cap)
 
-        content, media = await self._watched(request, job, call)
-        return Response(content, 200, media_type=media)
+        cap = rt.ctx.config.limits.max_response_bytes
+        pieces, media = await self._watched(request, job, call)
+        return PiecesResponse(pieces, media)
 
     async def sql(self, request: Request) -> Response:
         return await self._sql(request, request.path_params["database_id"], open_on_loopback=False)
@@ -739,17 +842,18 @@ class _Handlers:
                 if principal is None:
                     principal = auth.owner_principal(rt.ctx, acting_as=policy.BACKEND)
                 answer = query.sql(rt.ctx, principal, database_id, text, cancel=call.cancel)
-            return _encode_for(accept, sql_document(answer.to_dict()))
+            return encode_answer(accept, sql_document(answer.to_dict()), cap)
 
+        cap = settings.service.limits.max_response_bytes
         try:
-            content, media = await self._watched(request, job, call)
+            pieces, media = await self._watched(request, job, call)
         except Exception as exc:
             if PROBLEM_JSON in accept or not _sql_level(exc):
                 raise
             message = exc.message if isinstance(exc, (ServerError, EngineError)) else str(exc)
             return self._reply(request, 200, {"error": message,
                                               "execution-time": int((time.perf_counter() - started) * 1e6)})
-        return Response(content, 200, media_type=media)
+        return PiecesResponse(pieces, media)
 
     async def _watched(self, request: Request, job: Callable[[], Any], call: Call) -> Any:
         """Run a query job; a client that disconnects meanwhile sets call.cancel, which
