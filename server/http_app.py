@@ -279,11 +279,14 @@ def _header(scope: Scope, name: bytes) -> str:
 # -- the outer layer ---------------------------------------------------------------------
 
 class _Guard:
-    """Trailing slash, request id, body cap and the error envelope, around everything."""
+    """Trailing slash, request id, body cap, body timeout and the error envelope, around
+    everything. body_timeout: the longest wait for the next piece of a request body (a
+    client that stalls mid-body gets 408 and its connection back)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, body_timeout: Optional[float] = None) -> None:
         self.app = app
         self.limit = limit
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -305,10 +308,20 @@ class _Guard:
                                                  (b"x-request-id", request_id.encode("ascii"))])
             await send(message)
 
+        body_done = False
+
         async def receive_capped() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_done
+            if body_done or self.body_timeout is None:
+                message = await receive()   # after the body: only a disconnect comes, whenever
+            else:
+                try:
+                    message = await asyncio.wait_for(receive(), self.body_timeout)
+                except asyncio.TimeoutError:
+                    raise ServerError("RequestTimeout", f"the request body stalled for more than"
+                                      f" {self.body_timeout:g} s", name="BODY_TIMEOUT") from None
             if message["type"] == "http.request":
+                body_done = not message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > self.limit:
                     raise PayloadTooLarge(f"the request body is larger than {self.limit} bytes",
@@ -912,7 +925,8 @@ def build_app(runtime: Runtime) -> Starlette:
     routes = [Route(path, _dispatch(by_method), methods=list(by_method)) for path, by_method in methods.items()]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
     app.router.redirect_slashes = False  # _Guard strips the slash instead: a redirect breaks POSTs
-    app.add_middleware(_Guard, limit=runtime.ctx.config.limits.max_payload_bytes)
+    app.add_middleware(_Guard, limit=runtime.ctx.config.limits.max_payload_bytes,
+                       body_timeout=runtime.settings.http_body_timeout_seconds)
     return app
 
 

@@ -50,6 +50,13 @@ class ServerSettings:
     with Retry-After). A bearer token or API key that does not verify is charged to the
     client address: `auth_failure_burst` at once, then `auth_failure_rate` per second
     (429 AUTH_FAILURES_LIMITED).
+
+    HTTP connections (issue 14 #9): at most `http_max_connections` open (further ones are
+    closed at once; the server also stays below its descriptor limit); a client has
+    `http_header_timeout_seconds` from connecting (or from its previous answer) to send a
+    complete request head and `http_body_timeout_seconds` between two pieces of a body
+    (408 RequestTimeout); an idle keep-alive connection closes after
+    `http_keep_alive_seconds`.
     """
 
     service: ServiceConfig
@@ -72,6 +79,10 @@ class ServerSettings:
     login_backoff_cap_seconds: float = 300.0
     auth_failure_rate: float = 1.0
     auth_failure_burst: int = 50
+    http_max_connections: int = 1000
+    http_header_timeout_seconds: float = 10.0
+    http_body_timeout_seconds: float = 30.0
+    http_keep_alive_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         for name in ("grpc_port", "http_port"):
@@ -95,6 +106,9 @@ class ServerSettings:
                                    " positive and at most the cap")
         if self.auth_failure_rate <= 0 or self.auth_failure_burst < 1:
             raise InvalidParameter("auth_failure_rate must be positive and auth_failure_burst at least 1")
+        if self.http_max_connections < 1 or min(self.http_header_timeout_seconds, self.http_body_timeout_seconds,
+                                                 self.http_keep_alive_seconds) <= 0:
+            raise InvalidParameter("http_max_connections must be at least 1 and the http timeouts positive")
         if self.shutdown_grace_seconds < 0:
             raise InvalidParameter("shutdown_grace_seconds cannot be negative")
 
