@@ -10,8 +10,9 @@ from typing import Any, Optional
 import httpx
 
 _SERVER_TESTS = Path(__file__).resolve().parents[1] / "server"
-if str(_SERVER_TESTS) not in sys.path:
-    sys.path.insert(0, str(_SERVER_TESTS))
+for _p in (str(_SERVER_TESTS), str(_SERVER_TESTS / "grpc")):   # serverlib, grpc_testlib
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
 
 import serverlib  # noqa: E402
 
