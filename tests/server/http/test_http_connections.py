@@ -1,7 +1,7 @@
 """Issue 14 #9: the HTTP listener cannot be exhausted by connections that never finish a
-request. A real server on loopback with short limits (head timeout 0.5 s, body timeout
-0.5 s, 40 connections, 256 descriptors); every wait below is bounded by a generous
-deadline (10 s) far from the limit it checks, and the only figure asserted is that the
+request. A real server on loopback with short limits (head timeout 2 s, body timeout
+2 s, 40 connections, 256 descriptors); every wait below is bounded by a generous
+deadline (30 s) far from the limit it checks, and the only figure asserted is that the
 server closed the connection or answered.
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ import httpx
 
 from http_testlib import wire_server
 
-SETTINGS = {"http_header_timeout_seconds": 0.5, "http_body_timeout_seconds": 0.5, "http_max_connections": 40}
-WAIT = 10.0
+SETTINGS = {"http_header_timeout_seconds": 2.0, "http_body_timeout_seconds": 2.0, "http_max_connections": 40}
+WAIT = 30.0
 
 
 def _closed_within(sock: socket.socket, seconds: float) -> bool:
