@@ -29,8 +29,8 @@ from engine.sql.result import SqlResult
 from server import policy
 from server.auth import Principal
 from server.service import databases
-from server.service.context import ServiceContext
 from server.service.common import Page, page_limit
+from server.service.context import ServiceContext
 from server.service.errors import Forbidden, InvalidParameter, MissingParameter, PayloadTooLarge, from_engine
 from server.service.query_log import QueryLog, QueryRecord
 
@@ -157,6 +157,9 @@ def _check_file_inputs(ctx: ServiceContext, statements: tuple[Any, ...]) -> None
             continue
         if s.options.get("input", "STREAM" if s.inline else "FILE") != "FILE":
             continue
+        if "\x00" in s.source:
+            raise InvalidParameter("a file path cannot contain a NUL byte", name="INVALID_PATH",
+                                   data={"key": "source"})
         root = os.path.realpath(allowed) if allowed else None
         path = os.path.realpath(s.source) if os.path.isabs(s.source) else None
         if root is None or path is None or os.path.commonpath([root, path]) != root:
@@ -268,8 +271,8 @@ def list_queries(ctx: ServiceContext, principal: Optional[Principal], *, databas
     db_id = databases.load(ctx, principal, database_id).id if database_id else principal.database_id
     before = None
     if next_token:
-        if not next_token.isdigit():
-            raise InvalidParameter("next is not a page token of this list", data={"key": "next"})
+        if not (next_token.isascii() and next_token.isdigit() and len(next_token) <= 19):
+            raise InvalidParameter("invalid page token", name="INVALID_PAGE_TOKEN", data={"key": "next"})
         before = int(next_token)
     n = page_limit(ctx, limit)
     records = ctx.queries.recent(principal.org_id, database_id=db_id, before=before, limit=n + 1)

@@ -5,14 +5,14 @@
 The JSON argument: data_dir (required), and optionally limits (Limits fields), tokens
 (TokenSettings fields), settings (ServerSettings fields other than service/ports) — so a
 test can shrink a limit without a config file; shard_delay (seconds) makes every query
-sleep that long per shard (engine.executor.shard_hook), for the deadline tests; shard_gate (a
-file path) holds every shard while that file exists — after creating `<gate>.entered` — until
-the file goes or the query is cancelled (its cancel event is set), for the cancel tests;
-clock_file (a path)
-adds the number of seconds written in that file to the service clock, so a test can make
-tokens expire without waiting; demo (a record count) loads the `make run` demo database with
-that many records before serving. argon2 runs at its cheapest and fsync is off: these tests
-check behaviour, not hashing cost or power-loss durability.
+sleep that long per shard (engine.executor.shard_hook), for the deadline tests; nofile sets
+the process's descriptor limit; shard_gate (a file path) holds every shard while that file
+exists — after creating `<gate>.entered` — until the file goes or the query is cancelled (its
+cancel event is set), for the cancel tests; clock_file (a path) adds the number of seconds
+written in that file to the service clock, so a test can make tokens expire without waiting;
+demo (a record count) loads the `make run` demo database with that many records before
+serving. argon2 runs at its cheapest and fsync is off: these tests check behaviour, not
+hashing cost or power-loss durability.
 """
 from __future__ import annotations
 
@@ -32,6 +32,10 @@ ROOT_PASSWORD = "root-password-1"
 
 def main() -> None:
     spec = json.loads(sys.argv[1])
+    if spec.get("nofile"):   # a descriptor limit, for the connection-exhaustion tests
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (int(spec["nofile"]), int(spec["nofile"])))
     if spec.get("shard_delay"):
         import time
 

@@ -121,8 +121,10 @@ def test_lists_are_per_org_newest_first_paged_and_per_database(env):
     assert query.list_queries(ctx, other.root).resources == []
     with pytest.raises(ResourceNotFound):
         query.list_queries(ctx, other.root, database_id=db.id)
-    with pytest.raises(InvalidParameter):
-        query.list_queries(ctx, root, next_token="nope")
+    for token in ("nope", "9" * 5000, "١٢"):   # not digits; too long for a sequence number; not ASCII
+        with pytest.raises(InvalidParameter) as info:
+            query.list_queries(ctx, root, next_token=token)
+        assert info.value.name == "INVALID_PAGE_TOKEN"
 
     # a token scoped to a database sees that database's queries only
     scoped = member(ctx, root, "backend", database=other_db.id)
