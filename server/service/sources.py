@@ -504,7 +504,7 @@ def test_source(ctx: ServiceContext, principal: Optional[Principal], connection:
         if resource == "analytics_report":
             answer = query.sql(ctx, principal, db.id, plan.resource_params["sql"])
             rows = [list(r) for b in answer.batches() for r in b][:imports.PREVIEW_ROWS]
-            preview: dict[str, Any] = {"columns": [f.name for f in answer.last.schema], "rows": rows,
+            preview: dict[str, Any] = {"columns": [name for name, _ in answer.last.schema], "rows": rows,
                                        "findings": [], "ignored_columns": [], "errors": []}
             if plan.kind != connections.LOCAL:
                 plan.store.check_bucket()
@@ -607,7 +607,7 @@ def _export_job(ctx: ServiceContext, principal: Principal, db: databases.Databas
         started = _time.monotonic()
         try:
             answer = query.sql(ctx, principal, db.id, text)
-            columns = [f.name for f in answer.last.schema]
+            columns = [name for name, _ in answer.last.schema]
             with imports.spool(_dir(ctx, source.id)) as tmp:
                 rows = imports.write_export(answer.batches(), columns, plan.spec, tmp)  # type: ignore[arg-type]
                 tmp.flush()

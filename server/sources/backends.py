@@ -167,10 +167,10 @@ class S3Store:
     def objects(self) -> list[StoredObject]:
         spec = self.spec
         assert spec is not None and spec.bucket is not None
+        self._call(self.client.head_bucket, Bucket=spec.bucket)     # a HEAD 404 cannot tell bucket from key
         if spec.key is not None:
             head = self._call(self.client.head_object, key=spec.key, Bucket=spec.bucket, Key=spec.key)
             return [StoredObject(spec.key, int(head.get("ContentLength", 0)))]
-        self._call(self.client.head_bucket, Bucket=spec.bucket)
         out = []
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=spec.bucket, Prefix=spec.prefix or "")
         from botocore.exceptions import BotoCoreError, ClientError
