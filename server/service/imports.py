@@ -25,7 +25,7 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Callable, Iterator, Optional
+from typing import Any, BinaryIO, Callable, Iterator, Optional, TypeVar
 
 from engine import EngineError
 from server.service.errors import IncorrectState, InvalidParameter, ServiceError, from_engine
@@ -43,6 +43,7 @@ DEFAULT_MAX_ERRORS = 0
 MAX_REPORTED = 100
 REPORT_SECONDS = 0.5
 PREVIEW_ROWS = 20
+E = TypeVar("E", bound=BaseException)
 
 
 class Store:
@@ -105,7 +106,8 @@ def run_options(body: dict[str, Any], defaults: dict[str, Any]) -> tuple[int, in
     return out[0], out[1]
 
 
-def _failure(exc: ServiceError, stats: Stats) -> ServiceError:
+def _failure(exc: E, stats: Stats) -> E:
+    """The error, carrying the figures reached (the task records them)."""
     exc.details_so_far = stats.to_dict()          # type: ignore[attr-defined]
     exc.progress_so_far = stats.text()            # type: ignore[attr-defined]
     return exc
@@ -214,6 +216,8 @@ def run_import(tracker: Tracker, store: Store, spec: FileSpec, sink: Sink, mappi
         raise _failure(exc, stats) from None
     except EngineError as exc:
         raise _failure(from_engine(exc), stats) from exc
+    except Exception as exc:         # unexpected: recorded (and logged) with the figures
+        raise _failure(exc, stats)
     return stats.text(), stats.to_dict()
 
 

@@ -107,7 +107,25 @@ def convert(vt: ValueType, value: Any, list_delimiter: Optional[str]) -> Any:
     return scalar(vt, value)
 
 
+_SHORT_INT: dict[str, int] = {}
+
+
+def _short_int(id_type: IdType) -> int:
+    """Digit strings shorter than this are in range for an integer id type (0: not one)."""
+    n = _SHORT_INT.get(id_type.name)
+    if n is None:
+        k = id_type.kind
+        n = len(str(2 ** (k.width - (0 if k.family == "uint" else 1)) - 1)) if k.is_integer else 0
+        _SHORT_INT[id_type.name] = n
+    return n
+
+
 def id_key(id_type: IdType, value: Any, target: str) -> str:
+    """The canonical key of an id from a file. Fast path: a plain decimal text of an
+    integer id type, which is its own key."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and value[0] != "0" \
+            and len(value) < _short_int(id_type):
+        return value
     try:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
