@@ -442,7 +442,7 @@ class V1Handlers:
 def _add_entity_handlers(kind: str) -> None:
     """The properties and entity handlers of one kind (items or users mirror each other)."""
     k = kind + "s"
-    id_key, ids_key, m2m_key = f"{kind}_id", f"{k}_id", f"{k}_m2m"
+    ids_key, m2m_key = f"{k}_id", f"{k}_m2m"
 
     def path_id(request: Request) -> str:
         return request.path_params["entity_id"]
