@@ -34,7 +34,7 @@ import numpy as np
 import engine
 from engine.entities import EntityTable, IdType, ValueType
 from engine.entities.types import WrongDataType
-from engine.ingest import _import_field
+from engine.ingest import _column_ids, _import_field
 from engine.schema import STANDARD_VIEW
 from ext import FrozenBitmap
 from server.service import databases
@@ -306,12 +306,14 @@ class EventSink(Sink):
             data = {"user_id": users, "item_id": items, "interaction_type": [r[2] for r in records]}
         with self.index.transaction() as tx:
             defs = self.index.definition.fields
+            cols = _column_ids(tx, keys, create=True)          # the record keys, translated once
             for name, values in data.items():
-                _import_field(tx, defs[name], keys, values, None, False, None)
+                _import_field(tx, defs[name], cols, values, None, False, None, translated=True)
             timed = [i for i, t in enumerate(ts) if t is not None]
             if timed:
-                _import_field(tx, defs["timestamp"], [keys[i] for i in timed],
-                              np.array([ts[i] for i in timed], dtype=np.float64), None, False, None)
+                _import_field(tx, defs["timestamp"], cols[np.array(timed)],
+                              np.array([ts[i] for i in timed], dtype=np.float64), None, False, None,
+                              translated=True)
         return len(records)
 
 
@@ -397,9 +399,10 @@ class RecoSink(Sink):
             if stale:
                 tx.delete(FrozenBitmap(stale))
             if keys:
-                _import_field(tx, defs[self.source_field], keys, srcs, None, False, None)
-                _import_field(tx, defs["reco_item_id"], keys, recos, None, False, None)
-                _import_field(tx, defs["rank"], keys, np.array(ranks, dtype=np.int64), None, False, None)
+                cols = _column_ids(tx, keys, create=True)
+                for name, values in ((self.source_field, srcs), ("reco_item_id", recos),
+                                     ("rank", np.array(ranks, dtype=np.int64))):
+                    _import_field(tx, defs[name], cols, values, None, False, None, translated=True)
         return len(records)
 
 

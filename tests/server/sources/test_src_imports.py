@@ -142,9 +142,9 @@ def test_engine_failure_mid_batch_writes_nothing_of_it(web, monkeypatch):
     real = EntityTable._write
     calls = []
 
-    def failing(self, tx, batch):
+    def failing(self, *args):
         calls.append(1)
-        real(self, tx, batch)                 # the batch's changes are staged, then the commit fails
+        real(self, *args)                     # the batch's changes are staged, then the commit fails
         if len(calls) == 2:
             raise RuntimeError("injected failure before commit")
 
