@@ -25,7 +25,7 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Callable, Iterator, Optional, TypeVar
+from typing import Any, BinaryIO, Callable, Iterator, Optional, Protocol, TypeVar
 
 from engine import EngineError
 from server.service.errors import IncorrectState, InvalidParameter, ServiceError, from_engine
@@ -46,7 +46,7 @@ PREVIEW_ROWS = 20
 E = TypeVar("E", bound=BaseException)
 
 
-class Store:
+class Store(Protocol):
     """What an import reads: the source's objects and how to open each."""
 
     def objects(self) -> list[StoredObject]: ...

@@ -25,6 +25,7 @@ import logging
 import os
 import secrets
 import shutil
+import time
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Mapping, Optional
 
@@ -602,9 +603,7 @@ def _export_job(ctx: ServiceContext, principal: Principal, db: databases.Databas
     text = source.resource_params["sql"]
 
     def job(tracker: tasks.Tracker) -> tuple[str, dict[str, Any]]:
-        import time as _time
-
-        started = _time.monotonic()
+        started = time.monotonic()
         try:
             answer = query.sql(ctx, principal, db.id, text)
             columns = [name for name, _ in answer.last.schema]
@@ -638,7 +637,7 @@ def _export_job(ctx: ServiceContext, principal: Principal, db: databases.Databas
             raise
         _set_status(ctx, source.id, AVAILABLE)
         details = {"rows_written": rows, "bytes_written": size, "written_to": where,
-                   "elapsed_seconds": round(_time.monotonic() - started, 3)}
+                   "elapsed_seconds": round(time.monotonic() - started, 3)}
         return f"{rows:,} rows exported ({size:,} bytes)", details
 
     return job
