@@ -28,6 +28,7 @@ logger = logging.getLogger("roarbase.tasks")
 RUNNING, COMPLETED, FAILED = "RUNNING", "COMPLETED", "FAILED"
 LIST_TASKS = "TaskService.ListTasks"
 GET_TASK = "TaskService.GetTask"
+WATCH_TASK = "TaskService.WatchTask"
 MAX_AMT = 64
 
 
@@ -85,16 +86,21 @@ def finish(ctx: ServiceContext, task_id: str, status: str, *, progress: str = ""
            error: Optional[dict[str, Any]] = None) -> None:
     ctx.store.execute("UPDATE tasks SET status = ?, progress = ?, error = ?, end_time = ? WHERE id = ?",
                       (status, progress, dumps(error) if error is not None else None, ctx.now(), task_id))
+    ctx.notify()   # wakes watchers (gRPC WatchTask), as database state changes do
 
 
 def get(ctx: ServiceContext, task_id: str) -> Task:
     return _task(ctx.store.one("SELECT * FROM tasks WHERE id = ?", (task_id,)))
 
 
-def get_task(ctx: ServiceContext, principal: Optional[Principal], task_id: Any) -> Task:
+def get_task(ctx: ServiceContext, principal: Optional[Principal], task_id: Any, *,
+             operation: str = GET_TASK) -> Task:
     """A task of the caller's org (and, for a database-scoped token, its database).
-    Raises ResourceNotFound otherwise."""
-    policy.check(principal, GET_TASK)
+    `operation`: the policy row of the call (GET_TASK, or WATCH_TASK for each read of a
+    watch). Raises ResourceNotFound otherwise."""
+    if operation not in (GET_TASK, WATCH_TASK):
+        raise ValueError(f"get_task answers {GET_TASK} or {WATCH_TASK}, not {operation}")
+    policy.check(principal, operation)
     assert principal is not None
     row = ctx.store.one("SELECT * FROM tasks WHERE id = ? AND org_id = ?",
                         (task_id if isinstance(task_id, str) else "", principal.org_id))
