@@ -214,12 +214,14 @@ def scan_entities(ctx: ServiceContext, principal: Optional[Principal], kind: str
 def _write(ctx: ServiceContext, principal: Principal, kind: str, method: str, name: str, *, wait: bool,
            database: Optional[str], validate: Callable[[EntityTable], Any],
            apply: Callable[[EntityTable], Any]) -> Any:
-    """Run a write now, or (wait=False) validate it now and hand it to a background task
-    (returned) — so a bad request still gets its error at once, never a silent failure."""
+    """Run a write now (returns None), or (wait=False) validate it now and hand it to a
+    background task (returned) — so a bad request still gets its error at once, never a
+    silent failure."""
     policy.check(principal, method)
     t = target(ctx, principal, kind, writes=True, database=database)
     if wait:
-        return _engine_call(apply, t.table)
+        _engine_call(apply, t.table)
+        return None
     _engine_call(validate, t.table)
 
     def job() -> None:
