@@ -518,7 +518,12 @@ def filter_in(f: entity_pb2.Filter) -> dict[str, Any]:
     return out
 
 
+_B64URL = re.compile(r"[A-Za-z0-9_-]*\Z")
+
+
 def _b64url_bytes(text: str) -> Optional[bytes]:
+    if not _B64URL.match(text):
+        return None
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
