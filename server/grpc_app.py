@@ -708,7 +708,7 @@ async def _property_delete(rpc: Rpc, req: entity_pb2.DeletePropertyRequest) -> e
 def _get_entity(ctx: ServiceContext, principal: Optional[Principal], kind: str,
                 req: entity_pb2.GetEntityRequest) -> entity_pb2.Entity:
     # The schema first: a property created after it is typed by its value, never wrongly.
-    schema = entities.schema(ctx, principal, kind, operation=entities.GET_ENTITY, database=_db(req))
+    schema = entities.schema(ctx, principal, kind, method=entities.GET_ENTITY, database=_db(req))
     found = entities.get_entity(ctx, principal, kind, values.plain(req.id), properties=list(req.properties) or None,
                                 database=_db(req))
     return values.entity_out(found, f"{kind}_id", schema)
@@ -815,7 +815,7 @@ async def _entity_bulk_write(rpc: Rpc, requests: AsyncIterator[entity_pb2.BulkWr
 
 def _list_by_ids(ctx: ServiceContext, principal: Optional[Principal], kind: str, req: entity_pb2.ListByIdsRequest,
                  max_bytes: int) -> entity_pb2.ListByIdsResponse:
-    schema = entities.schema(ctx, principal, kind, operation=entities.LIST_BY_IDS, database=_db(req))
+    schema = entities.schema(ctx, principal, kind, method=entities.LIST_BY_IDS, database=_db(req))
     found = entities.list_entities(ctx, principal, kind, [values.plain(i) for i in req.ids],
                                    properties=list(req.properties) or None, database=_db(req))
     out = entity_pb2.ListByIdsResponse(entities=[values.entity_out(e, f"{kind}_id", schema) for e in found])
@@ -829,7 +829,7 @@ async def _entity_list(rpc: Rpc, req: entity_pb2.ListByIdsRequest) -> entity_pb2
 
 def _scan_page(ctx: ServiceContext, principal: Optional[Principal], kind: str, req: entity_pb2.ScanEntitiesRequest,
                filters: list[dict[str, Any]], cursor: Optional[str], max_bytes: int) -> entity_pb2.ScanEntitiesResponse:
-    schema = entities.schema(ctx, principal, kind, operation=entities.SCAN, database=_db(req))
+    schema = entities.schema(ctx, principal, kind, method=entities.SCAN, database=_db(req))
     page = entities.scan_entities(ctx, principal, kind, filters=filters, cursor=cursor, amt=req.page_size or None,
                                   properties=list(req.properties) or None, database=_db(req))
     out = entity_pb2.ScanEntitiesResponse(entities=[values.entity_out(e, f"{kind}_id", schema) for e in page.entities],
@@ -876,7 +876,7 @@ async def _task_watch(rpc: Rpc, req: task_pb2.WatchTaskRequest) -> AsyncIterator
     sent: Optional[tuple[str, str]] = None
     while True:
         seen = rpc.ctx.version
-        task = await rpc.run(tasks.get_task, rpc.ctx, rpc.principal, req.task_id, operation=tasks.WATCH_TASK)
+        task = await rpc.run(tasks.get_task, rpc.ctx, rpc.principal, req.task_id, watch=True)
         if (task.status, task.progress) != sent:
             yield values.task(task)
             sent = (task.status, task.progress)

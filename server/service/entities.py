@@ -107,12 +107,12 @@ def list_properties(ctx: ServiceContext, principal: Optional[Principal], kind: s
     return target(ctx, principal, kind, writes=False, database=database).table.properties()
 
 
-def schema(ctx: ServiceContext, principal: Optional[Principal], kind: str, *, operation: str,
+def schema(ctx: ServiceContext, principal: Optional[Principal], kind: str, *, method: str,
            database: Optional[str] = None) -> Schema:
     """The id type and property value types of `kind`'s table, for answering the call
-    `operation` (a policy row, checked here too: the schema is never shown to a caller
-    who may not make that call)."""
-    policy.check(principal, operation)
+    `method` (GET_ENTITY, LIST_BY_IDS, SCAN; its policy row is checked here too: the
+    schema is never shown to a caller who may not make that call)."""
+    policy.check(principal, method)
     assert principal is not None
     t = target(ctx, principal, kind, writes=False, database=database)
     return Schema(t.table.id_type, {p.name: p.value_type for p in t.table.properties()})

@@ -93,14 +93,14 @@ def get(ctx: ServiceContext, task_id: str) -> Task:
     return _task(ctx.store.one("SELECT * FROM tasks WHERE id = ?", (task_id,)))
 
 
-def get_task(ctx: ServiceContext, principal: Optional[Principal], task_id: Any, *,
-             operation: str = GET_TASK) -> Task:
+def get_task(ctx: ServiceContext, principal: Optional[Principal], task_id: Any, *, watch: bool = False) -> Task:
     """A task of the caller's org (and, for a database-scoped token, its database).
-    `operation`: the policy row of the call (GET_TASK, or WATCH_TASK for each read of a
-    watch). Raises ResourceNotFound otherwise."""
-    if operation not in (GET_TASK, WATCH_TASK):
-        raise ValueError(f"get_task answers {GET_TASK} or {WATCH_TASK}, not {operation}")
-    policy.check(principal, operation)
+    `watch`: the read is one step of a WatchTask (its own policy row). Raises
+    ResourceNotFound otherwise."""
+    if watch:
+        policy.check(principal, WATCH_TASK)
+    else:
+        policy.check(principal, GET_TASK)
     assert principal is not None
     row = ctx.store.one("SELECT * FROM tasks WHERE id = ? AND org_id = ?",
                         (task_id if isinstance(task_id, str) else "", principal.org_id))

@@ -23,22 +23,22 @@ def db(svc, root):
 
 
 def test_schema_types_ids_and_properties(svc, root, db) -> None:
-    got = entities.schema(svc, root, "item", operation=entities.GET_ENTITY, database=db.id)
+    got = entities.schema(svc, root, "item", method=entities.GET_ENTITY, database=db.id)
     assert (got.id_type.name, got.id_type.kind.family) == ("uint64", "uint")
     assert {n: (vt.name, vt.repeated) for n, vt in got.properties.items()} == \
         {"Price": ("float32", False), "tags": ("uint8", True)}
-    users = entities.schema(svc, root, "user", operation=entities.GET_ENTITY, database=db.id)
+    users = entities.schema(svc, root, "user", method=entities.GET_ENTITY, database=db.id)
     assert (users.id_type.kind.family, users.properties) == ("bytes", {})
 
 
 def test_schema_obeys_the_operation_it_answers(svc, root, db) -> None:
     """The schema is shown only to a caller who may make the call it serves."""
     frontend = member(svc, root, "frontend")
-    assert entities.schema(svc, frontend, "item", operation=entities.GET_ENTITY, database=db.id).properties
+    assert entities.schema(svc, frontend, "item", method=entities.GET_ENTITY, database=db.id).properties
     with pytest.raises(Forbidden):
-        entities.schema(svc, frontend, "item", operation=entities.SCAN, database=db.id)
+        entities.schema(svc, frontend, "item", method=entities.SCAN, database=db.id)
     with pytest.raises(ResourceNotFound):
-        entities.schema(svc, other_org(svc).root, "item", operation=entities.GET_ENTITY, database=db.id)
+        entities.schema(svc, other_org(svc).root, "item", method=entities.GET_ENTITY, database=db.id)
 
 
 def test_write_chunk_puts_and_patches_all_or_nothing(svc, root, db) -> None:
@@ -75,21 +75,19 @@ def test_a_finished_task_notifies_watchers(svc, root, db) -> None:
     release = threading.Event()
     task = tasks.start(svc, root, db.id, "items_put", lambda: release.wait(30))
     seen = svc.version
-    assert tasks.get_task(svc, root, task.id, operation=tasks.WATCH_TASK).status == tasks.RUNNING
+    assert tasks.get_task(svc, root, task.id, watch=True).status == tasks.RUNNING
     with svc.changed:
         release.set()
         assert svc.changed.wait_for(lambda: svc.version != seen, timeout=30)
     assert tasks.get_task(svc, root, task.id).status == tasks.COMPLETED
 
 
-def test_get_task_checks_the_row_it_answers(svc, root, db) -> None:
+def test_watching_a_task_is_checked_like_reading_it(svc, root, db) -> None:
     task = tasks.start(svc, root, db.id, "items_put", lambda: None)
     with pytest.raises(Forbidden):
-        tasks.get_task(svc, member(svc, root, "frontend"), task.id, operation=tasks.WATCH_TASK)
+        tasks.get_task(svc, member(svc, root, "frontend"), task.id, watch=True)
     with pytest.raises(ResourceNotFound):
-        tasks.get_task(svc, other_org(svc).root, task.id, operation=tasks.WATCH_TASK)
-    with pytest.raises(ValueError):
-        tasks.get_task(svc, root, task.id, operation=entities.GET_ENTITY)
+        tasks.get_task(svc, other_org(svc).root, task.id, watch=True)
 
 
 def test_a_synchronous_bulk_write_answers_none(svc, root, db) -> None:
