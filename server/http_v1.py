@@ -76,7 +76,7 @@ def decode_body(raw: bytes, content_type: str, *, required: bool) -> dict[str, A
     try:
         if media & _MSGPACK_TYPES:
             n = len(raw)
-            body = msgpack.unpackb(raw, raw=False, strict_map_key=True, max_buffer_size=n, max_str_len=n,
+            body = msgpack.unpackb(raw, raw=False, strict_map_key=True, max_str_len=n,
                                    max_bin_len=n, max_array_len=n, max_map_len=n, max_ext_len=0)
         else:
             body = json.loads(raw, parse_constant=_reject_constant)
@@ -442,7 +442,7 @@ class V1Handlers:
 def _add_entity_handlers(kind: str) -> None:
     """The properties and entity handlers of one kind (items or users mirror each other)."""
     k = kind + "s"
-    id_key, ids_key, m2m_key = f"{kind}_id", f"{k}_id", f"{k}_m2m"
+    ids_key, m2m_key = f"{k}_id", f"{k}_m2m"
 
     def path_id(request: Request) -> str:
         return request.path_params["entity_id"]
@@ -526,7 +526,7 @@ def _add_entity_handlers(kind: str) -> None:
         return self.reply(request, 200, {k: found}, deprecated="/properties/" not in request.url.path + "/")
 
     def _written(self: V1Handlers, request: Request, task: Any) -> Response:
-        if task is None:
+        if not isinstance(task, tasks.Task):        # done: the write returned its own result
             return self.reply(request, 200, {}, deprecated=is_deprecated(request))
         return self.reply(request, 202, {"task_id": task.id, "task_name": task.name},
                           deprecated=is_deprecated(request))
