@@ -10,7 +10,8 @@ Every call goes through one wrapper (`_Handler`), which, in order:
    metadata before any other work (the service functions then check the policy row with
    the principal themselves);
 3. runs the adapter: unpack the request -> `runtime.run(service function)` on the worker
-   pool -> pack the answer. The client's deadline becomes the `Call` the engine checks
+   pool -> pack the answer (a client-streaming adapter, BulkWrite, is handed the request
+   stream and runs one service call per message). The client's deadline becomes the `Call` the engine checks
    between shards; a cancelled call sets `Call.cancel` (RELIABILITY R12);
 4. maps any exception through server.errors.to_grpc_status: the unified code's status,
    the roarbase-* trailing metadata and a google.rpc.Status with an ErrorInfo. Unexpected
