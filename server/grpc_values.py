@@ -576,7 +576,9 @@ def task(t: Any) -> task_pb2.Task:
     """A server.service.tasks Task."""
     out = task_pb2.Task(task_id=t.id, name=t.name, status=TASK_STATUSES.get(t.status, task_pb2.TASK_STATUS_UNSPECIFIED),
                         progress=t.progress or "", start_time=timestamp(t.start_time),
-                        end_time=timestamp(t.end_time), database_id=t.database_id)
+                        end_time=timestamp(t.end_time), database_id=t.database_id,
+                        details_json=json_text(t.details) if t.details is not None else "",
+                        cancel_requested=t.cancel_requested)
     if t.error is not None:
         e = t.error
         out.error.CopyFrom(task_pb2.TaskError(code=str(e.get("code", "")), message=str(e.get("message", "")),

@@ -148,4 +148,7 @@ def test_task_message() -> None:
     assert (t.error.code, t.error.error_code, t.error.error_data_json) == \
         ("ResourceNotFound", 60, '{"key":"3","name":"ITEM_NOT_FOUND"}')
     running = v.task(Task("t2", "d1", "items_put", "RUNNING", "", None, 100.0, None))
-    assert (running.status, running.HasField("end_time"), running.HasField("error")) == (1, False, False)
+    assert (running.status, running.HasField("end_time"), running.HasField("error"), running.details_json) == \
+        (1, False, False, "")
+    run = v.task(Task("t3", "d1", "source_run", "RUNNING", "batch 2", None, 100.0, None, {"rows_read": 5}, True))
+    assert (run.details_json, run.cancel_requested) == ('{"rows_read":5}', True)

@@ -99,3 +99,14 @@ def test_a_synchronous_bulk_write_answers_none(svc, root, db) -> None:
                                    create_if_missing=True, database=db.id) is None
     task = entities.patch_entities(svc, root, "item", [{"item_id": 2, "Price": 3.0}], wait=False, database=db.id)
     assert isinstance(task, tasks.Task) and task.name == "items_patch"
+
+
+def test_a_tracked_task_reporting_progress_notifies_watchers(svc, root, db) -> None:
+    release = threading.Event()
+    task = tasks.start(svc, root, db.id, "items_put", lambda: release.wait(30))
+    seen = svc.version
+    tasks.Tracker(svc, task.id, threading.Event()).report("batch 1", {"rows_read": 10})
+    assert svc.version != seen
+    got = tasks.get_task(svc, root, task.id, watch=True)
+    assert (got.status, got.progress, got.details) == (tasks.RUNNING, "batch 1", {"rows_read": 10})
+    release.set()

@@ -25,27 +25,27 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n server/pb/roarbase/v1/task.proto\x12\x0broarbase.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x01\n\x04Task\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\'\n\x06status\x18\x03 \x01(\x0e\x32\x17.roarbase.v1.TaskStatus\x12\x10\n\x08progress\x18\x04 \x01(\t\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64\x61tabase_id\x18\x07 \x01(\t\x12%\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x16.roarbase.v1.TaskError\"k\n\tTaskError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x12\n\nerror_name\x18\x03 \x01(\t\x12\x12\n\nerror_code\x18\x04 \x01(\x05\x12\x17\n\x0f\x65rror_data_json\x18\x05 \x01(\t\"P\n\x10ListTasksRequest\x12\x13\n\x0b\x64\x61tabase_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04page\x18\x03 \x01(\r\x12\x0b\n\x03\x61mt\x18\x04 \x01(\r\"Z\n\x11ListTasksResponse\x12 \n\x05tasks\x18\x01 \x03(\x0b\x32\x11.roarbase.v1.Task\x12\x10\n\x08has_next\x18\x02 \x01(\x08\x12\x11\n\tnext_page\x18\x03 \x01(\r\"!\n\x0eGetTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"#\n\x10WatchTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t*u\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TASK_STATUS_RUNNING\x10\x01\x12\x19\n\x15TASK_STATUS_COMPLETED\x10\x02\x12\x16\n\x12TASK_STATUS_FAILED\x10\x03\x32\xd5\x01\n\x0bTaskService\x12J\n\tListTasks\x12\x1d.roarbase.v1.ListTasksRequest\x1a\x1e.roarbase.v1.ListTasksResponse\x12\x39\n\x07GetTask\x12\x1b.roarbase.v1.GetTaskRequest\x1a\x11.roarbase.v1.Task\x12?\n\tWatchTask\x12\x1d.roarbase.v1.WatchTaskRequest\x1a\x11.roarbase.v1.Task0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n server/pb/roarbase/v1/task.proto\x12\x0broarbase.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x02\n\x04Task\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\'\n\x06status\x18\x03 \x01(\x0e\x32\x17.roarbase.v1.TaskStatus\x12\x10\n\x08progress\x18\x04 \x01(\t\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64\x61tabase_id\x18\x07 \x01(\t\x12%\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x16.roarbase.v1.TaskError\x12\x14\n\x0c\x64\x65tails_json\x18\t \x01(\t\x12\x18\n\x10\x63\x61ncel_requested\x18\n \x01(\x08\"k\n\tTaskError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x12\n\nerror_name\x18\x03 \x01(\t\x12\x12\n\nerror_code\x18\x04 \x01(\x05\x12\x17\n\x0f\x65rror_data_json\x18\x05 \x01(\t\"P\n\x10ListTasksRequest\x12\x13\n\x0b\x64\x61tabase_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04page\x18\x03 \x01(\r\x12\x0b\n\x03\x61mt\x18\x04 \x01(\r\"Z\n\x11ListTasksResponse\x12 \n\x05tasks\x18\x01 \x03(\x0b\x32\x11.roarbase.v1.Task\x12\x10\n\x08has_next\x18\x02 \x01(\x08\x12\x11\n\tnext_page\x18\x03 \x01(\r\"!\n\x0eGetTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"#\n\x10WatchTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t*u\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TASK_STATUS_RUNNING\x10\x01\x12\x19\n\x15TASK_STATUS_COMPLETED\x10\x02\x12\x16\n\x12TASK_STATUS_FAILED\x10\x03\x32\xd5\x01\n\x0bTaskService\x12J\n\tListTasks\x12\x1d.roarbase.v1.ListTasksRequest\x1a\x1e.roarbase.v1.ListTasksResponse\x12\x39\n\x07GetTask\x12\x1b.roarbase.v1.GetTaskRequest\x1a\x11.roarbase.v1.Task\x12?\n\tWatchTask\x12\x1d.roarbase.v1.WatchTaskRequest\x1a\x11.roarbase.v1.Task0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'server.pb.roarbase.v1.task_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TASKSTATUS']._serialized_start=690
-  _globals['_TASKSTATUS']._serialized_end=807
+  _globals['_TASKSTATUS']._serialized_start=738
+  _globals['_TASKSTATUS']._serialized_end=855
   _globals['_TASK']._serialized_start=83
-  _globals['_TASK']._serialized_end=333
-  _globals['_TASKERROR']._serialized_start=335
-  _globals['_TASKERROR']._serialized_end=442
-  _globals['_LISTTASKSREQUEST']._serialized_start=444
-  _globals['_LISTTASKSREQUEST']._serialized_end=524
-  _globals['_LISTTASKSRESPONSE']._serialized_start=526
-  _globals['_LISTTASKSRESPONSE']._serialized_end=616
-  _globals['_GETTASKREQUEST']._serialized_start=618
-  _globals['_GETTASKREQUEST']._serialized_end=651
-  _globals['_WATCHTASKREQUEST']._serialized_start=653
-  _globals['_WATCHTASKREQUEST']._serialized_end=688
-  _globals['_TASKSERVICE']._serialized_start=810
-  _globals['_TASKSERVICE']._serialized_end=1023
+  _globals['_TASK']._serialized_end=381
+  _globals['_TASKERROR']._serialized_start=383
+  _globals['_TASKERROR']._serialized_end=490
+  _globals['_LISTTASKSREQUEST']._serialized_start=492
+  _globals['_LISTTASKSREQUEST']._serialized_end=572
+  _globals['_LISTTASKSRESPONSE']._serialized_start=574
+  _globals['_LISTTASKSRESPONSE']._serialized_end=664
+  _globals['_GETTASKREQUEST']._serialized_start=666
+  _globals['_GETTASKREQUEST']._serialized_end=699
+  _globals['_WATCHTASKREQUEST']._serialized_start=701
+  _globals['_WATCHTASKREQUEST']._serialized_end=736
+  _globals['_TASKSERVICE']._serialized_start=858
+  _globals['_TASKSERVICE']._serialized_end=1071
 # @@protoc_insertion_point(module_scope)

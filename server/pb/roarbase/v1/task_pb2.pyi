@@ -22,7 +22,7 @@ TASK_STATUS_COMPLETED: TaskStatus
 TASK_STATUS_FAILED: TaskStatus
 
 class Task(_message.Message):
-    __slots__ = ("task_id", "name", "status", "progress", "start_time", "end_time", "database_id", "error")
+    __slots__ = ("task_id", "name", "status", "progress", "start_time", "end_time", "database_id", "error", "details_json", "cancel_requested")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -31,6 +31,8 @@ class Task(_message.Message):
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     DATABASE_ID_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    DETAILS_JSON_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     name: str
     status: TaskStatus
@@ -39,7 +41,9 @@ class Task(_message.Message):
     end_time: _timestamp_pb2.Timestamp
     database_id: str
     error: TaskError
-    def __init__(self, task_id: _Optional[str] = ..., name: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., progress: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., database_id: _Optional[str] = ..., error: _Optional[_Union[TaskError, _Mapping]] = ...) -> None: ...
+    details_json: str
+    cancel_requested: bool
+    def __init__(self, task_id: _Optional[str] = ..., name: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., progress: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., database_id: _Optional[str] = ..., error: _Optional[_Union[TaskError, _Mapping]] = ..., details_json: _Optional[str] = ..., cancel_requested: _Optional[bool] = ...) -> None: ...
 
 class TaskError(_message.Message):
     __slots__ = ("code", "message", "error_name", "error_code", "error_data_json")

@@ -87,9 +87,10 @@ class TaskServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchTask(self, request, context):
-        """Streams a task: first its current state, then the task each time it changes; the
-        stream ends after the COMPLETED or FAILED message. The server re-reads the task only
-        when a task finished (it checks an in-memory change counter every 50 ms); the call's
+        """Streams a task: first its current state, then the task each time its status or
+        progress changes; the stream ends after the COMPLETED or FAILED message. The server
+        re-reads the task only when a task finished or reported progress (it checks an
+        in-memory change counter every 50 ms); the call's
         deadline ends the stream with DEADLINE_EXCEEDED. Roles: root, manager, backend.
         Errors: ResourceNotFound (TASK_NOT_FOUND).
         """
