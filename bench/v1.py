@@ -527,6 +527,73 @@ def engine_pages(server: Server, db_id: str) -> tuple[Any, Callable[[FilterSet],
     return ctx, lambda fs: table.scan(fs.as_objects(), amt=AMT).entities
 
 
+# --- where the upsert time goes ---------------------------------------------------------------
+
+STAGES = (
+    ("decode JSON body (http_v1.decode_body)", "decode_json"),
+    ("decode msgpack body (http_v1.decode_body)", "decode_msgpack"),
+    ("  of which the depth check (http_v1._depth_ok)", "depth"),
+    ("validate (EntityTable.validate: ids, values)", "validate"),
+    ("EntityTable.put, fsync off (validate + key translation + import + commit)", "put_nofsync"),
+    ("EntityTable.put, fsync on", "put_fsync"),
+    ("service put_entities, fsync on (policy, database lookup, put)", "service"),
+)
+
+
+def stage_costs(items: Items, n: int) -> dict[str, float]:
+    """Microseconds per item of each server-side stage of a bulk upsert, in-process, on
+    the first n items in the same 1,024-item chunks (each write stage into a fresh table)."""
+    from engine.entities import EntityTable
+    from server import auth, http_v1
+    from server.service import databases, entities
+    from server.service.bootstrap import open_service
+    from server.service.config import BootstrapSettings, PasswordHashing, ServiceConfig
+
+    part = Items(items.ids[:n], items.price[:n], items.year[:n], items.popularity[:n], items.category[:n],
+                 items.brand[:n], items.tag_offsets[:n + 1], items.tag_values[:int(items.tag_offsets[n])])
+    out: dict[str, float] = {}
+
+    def per_item(key: str, fn: Callable[[Any], Any], inputs: Sequence[Any], warm: bool = False) -> None:
+        if warm:
+            fn(inputs[0])
+        started = time.perf_counter()
+        for x in inputs:
+            fn(x)
+        out[key] = (time.perf_counter() - started) / n * 1e6
+
+    json_bodies, mp_bodies = encode_chunks(part, "json"), encode_chunks(part, "msgpack")
+    per_item("decode_json", lambda b: http_v1.decode_body(b, JSON_TYPE, required=True), json_bodies, True)
+    per_item("decode_msgpack", lambda b: http_v1.decode_body(b, MSGPACK_TYPE, required=True), mp_bodies, True)
+    chunks = [json.loads(b)["items"] for b in json_bodies]
+    per_item("depth", lambda c: http_v1._depth_ok({"items": c}), chunks, True)
+    with tempfile.TemporaryDirectory(prefix="roarbase-v1-stages-") as tmp:
+        for fsync in (False, True):
+            ctx = open_service(ServiceConfig(
+                os.path.join(tmp, f"fsync-{fsync}"), fsync=fsync,
+                passwords=PasswordHashing(time_cost=1, memory_cost_kib=8, parallelism=1),
+                bootstrap=BootstrapSettings(root_email=ROOT_EMAIL, root_password=secrets.token_urlsafe(18))))
+            try:
+                owner = auth.owner_principal(ctx)
+                tables = []
+                for name in ("validate", "put", "service"):
+                    db = databases.create_database(ctx, owner, name=name, item_id_type="uint64")
+                    for prop, value_type, repeated in PROPERTIES:
+                        entities.create_property(ctx, owner, "item", property_name=prop, value_type=value_type,
+                                                 repeated=repeated, database=db.id)
+                    tables.append((db.id, EntityTable.open(databases.ensure_entity_tables(ctx, db),
+                                                           databases.ITEMS_TABLE)))
+                if not fsync:
+                    per_item("validate", lambda c: tables[0][1].validate(c, None, patch=False), chunks)
+                per_item("put_fsync" if fsync else "put_nofsync", lambda c: tables[1][1].put(c), chunks)
+                if fsync:
+                    db_id = tables[2][0]
+                    per_item("service", lambda c: entities.put_entities(ctx, owner, "item", c, database=db_id),
+                             chunks)
+            finally:
+                ctx.close()
+    return out
+
+
 # --- the report -----------------------------------------------------------------------------
 
 def _ms(s: float) -> str:
@@ -538,7 +605,8 @@ def verdict(ok: bool) -> str:
 
 
 def report(*, n: int, seed: int, rounds: int, upserts: list[Upsert], wire: Optional[Timings],
-           engine: Optional[Timings], duck: Duck, loads: tuple[float, float], elapsed: float) -> str:
+           engine: Optional[Timings], duck: Duck, loads: tuple[float, float], elapsed: float,
+           stages: Optional[tuple[int, dict[str, float]]] = None) -> str:
     from bench.report import _commit, _cpu_model
 
     lines = [f"# /v1 data plane benchmark — {_dt.date.today().isoformat()}", "",
@@ -557,6 +625,17 @@ def report(*, n: int, seed: int, rounds: int, upserts: list[Upsert], wire: Optio
                      f"{verdict(u.rate >= (target or 0))} | {u.body_bytes / 1e6:.0f} | "
                      f"{_ms(statistics.median(lat))} | {_ms(lat[min(len(lat) - 1, int(0.99 * len(lat)))])} |")
     lines += [""] + [f"- {u.way}: {u.note}" for u in upserts if u.note]
+    if stages is not None:
+        count, cost = stages
+        lines += ["", f"### Where the upsert time goes (in-process, first {count:,} items, µs per item)", "",
+                  "| stage | µs/item | items/s at this cost alone |", "| --- | ---: | ---: |"]
+        lines += [f"| {label} | {cost[key]:.2f} | {1e6 / cost[key]:,.0f} |" for label, key in STAGES if key in cost]
+        over_http = {u.way: 1e6 / u.rate for u in upserts if not u.note and u.rate}
+        for way, us in over_http.items():
+            decode = cost.get("decode_json" if way == "json" else "decode_msgpack", 0.0)
+            lines.append(f"| over HTTP {way} (measured above) | {us:.2f} | {1e6 / us:,.0f} |")
+            lines.append(f"| &nbsp;&nbsp;left for HTTP, routing, thread hand-off ({way}) | "
+                         f"{us - decode - cost.get('service', 0.0):.2f} | |")
     for title, t, ours in (("Filtered listings over HTTP (first page)", wire, ("http-json", "http-msgpack")),
                            ("Filtered listings in-process (EntityTable.scan, server stopped)", engine, ("engine",))):
         if t is None:
@@ -614,6 +693,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--data-dir", default=None, help="work dir for the server (default: a temp dir, removed)")
     ap.add_argument("--keep", action="store_true", help="keep the work dir")
     ap.add_argument("--no-engine", action="store_true", help="skip the in-process listing phase")
+    ap.add_argument("--stages", type=int, default=100 * CHUNK,
+                    help="items for the in-process cost of each upsert stage (0: skip)")
     args = ap.parse_args(argv)
     ways = [w for w in args.ways.split(",") if w]
     if not set(ways) <= set(TARGETS) or not {"json", "msgpack"} & set(ways):
@@ -661,8 +742,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 engine_t = run_pages({"engine": scan}, duck, args.rounds)
             finally:
                 ctx.close()
+        stages = None
+        if args.stages:
+            count = min(args.stages, args.n)
+            stages = (count, stage_costs(items, count))
+            print("stages (µs/item): " + ", ".join(f"{k} {v:.1f}" for k, v in stages[1].items()), flush=True)
         text = report(n=args.n, seed=args.seed, rounds=args.rounds, upserts=upserts, wire=wire, engine=engine_t,
-                      duck=duck, loads=(duck.load_seconds, gen_seconds), elapsed=time.perf_counter() - began)
+                      duck=duck, loads=(duck.load_seconds, gen_seconds), elapsed=time.perf_counter() - began,
+                      stages=stages)
     except AnswerMismatch as exc:
         print(f"ANSWER MISMATCH: {exc}", file=sys.stderr)
         return 1
