@@ -313,8 +313,13 @@ class Http:
         headers = {"Content-Type": content_type, "Accept": accept}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        self.conn.request(method, path, body=body, headers=headers)
-        resp = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, body=body, headers=headers)
+            resp = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            self.conn.close()        # the server closed an idle keep-alive connection: once more
+            self.conn.request(method, path, body=body, headers=headers)
+            resp = self.conn.getresponse()
         data = resp.read()
         if resp.status == 401 and relogin and b"TokenExpired" in data:
             self.login()
