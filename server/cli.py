@@ -118,17 +118,25 @@ def main() -> None:
               help="Allow binding a non-loopback address (no TLS: put a TLS proxy in front).")
 @click.option("--workers", type=int, help="Threads running service calls.")
 @click.option("--demo", is_flag=True, help='Create the "demo" database with a generated table on first start.')
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              help="Log this level and above (default info).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), help="Log lines as text (default) or JSON objects.")
+@click.option("--log-file", type=click.Path(dir_okay=False), help="Append logs to this file (default stderr).")
 @_handle_errors
 def serve(config_path: Optional[str], data_dir: Optional[str], host: Optional[str], grpc_port: Optional[int],
-          http_port: Optional[int], allow_remote: Optional[bool], workers: Optional[int], demo: bool) -> None:
+          http_port: Optional[int], allow_remote: Optional[bool], workers: Optional[int], demo: bool,
+          log_level: Optional[str], log_format: Optional[str], log_file: Optional[str]) -> None:
     """Run the server (gRPC and HTTP) until SIGINT/SIGTERM."""
     from server import demo as demo_mod
     from server import serve as serve_mod
+    from server import telemetry
     from server.service.bootstrap import open_service
 
     settings = config_file.load(config_path=config_path, env=os.environ, flags={
         "data_dir": data_dir, "host": host, "grpc_port": grpc_port, "http_port": http_port,
-        "allow_remote": allow_remote, "workers": workers})
+        "allow_remote": allow_remote, "workers": workers, "log_level": log_level, "log_format": log_format,
+        "log_file": log_file})
+    telemetry.configure_logging(settings.log_level, settings.log_format, settings.log_file)
     data = os.path.abspath(settings.service.data_dir)
     # Bootstrap (and the demo load) before listening: generated credentials are printed
     # even if a port then fails to bind, since they are shown only this once.

@@ -417,11 +417,7 @@ class Client:
         ident = parse_id(ref)
         if ident is not None:
             return ident
-        for db in self.list_databases():
-            if db.name == ref and db.database_status != database_pb2.DATABASE_STATE_DELETED:
-                return db.id
-        raise ServerError("ResourceNotFound", f"database {ref!r} not found", name="DB_NOT_FOUND",
-                          details={"type": "database", "key": ref[:64]})
+        return self.get_database(ref).id   # the server resolves names within the caller's org
 
     # -- queries ---------------------------------------------------------------------------
 

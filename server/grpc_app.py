@@ -27,7 +27,6 @@ import functools
 import logging
 import math
 import time
-import uuid
 from typing import Any, AsyncIterator, Awaitable, Callable, NoReturn, Optional, Union
 
 import grpc
@@ -39,7 +38,7 @@ from grpc_reflection.v1alpha import reflection
 
 from engine.pql import ast as pql_ast
 from engine.pql.parser import parse as parse_pql
-from server import auth, errors, grpc_values as values, methods, policy
+from server import auth, errors, grpc_access, grpc_values as values, methods, policy, telemetry
 from server.auth import Principal
 from server.pb.roarbase.v1 import (
     account_pb2,
@@ -154,14 +153,16 @@ class _Handler:
         return rpc
 
     async def _fail(self, context: grpc.aio.ServicerContext, exc: Exception) -> NoReturn:
-        request_id = uuid.uuid4().hex[:16]
+        info = telemetry.current_request()   # begun by the access interceptor
+        request_id = info.request_id if info is not None else telemetry.new_request_id()
         err = errors.as_server_error(exc)
+        telemetry.note_error(err.code, err.name)
         if err.code == "InternalServerError":
             log.error("%s failed (request %s)", self.path, request_id, exc_info=exc)
         else:
             log.debug("%s: %s %s (request %s)", self.path, err.code, err.name, request_id)
         code, message, metadata = errors.to_grpc_status(err, request_id=request_id)
-        await context.abort(code, message, metadata)
+        await context.abort(code, message, (*metadata, (telemetry.REQUEST_ID_HEADER, request_id)))
         raise AssertionError("context.abort returned")  # it always raises
 
     async def unary(self, request: Any, context: grpc.aio.ServicerContext) -> Message:
@@ -250,7 +251,8 @@ def build_server(runtime: Runtime) -> grpc.aio.Server:
     # bind the same port and silently take half the connections; a clash must fail start-up.
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit),
                                       ("grpc.max_send_message_length", limit),
-                                      ("grpc.so_reuseport", 0)])
+                                      ("grpc.so_reuseport", 0)],
+                             interceptors=[grpc_access.AccessInterceptor()])
     by_service: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
     for path, method in methods.method_descriptors().items():
         by_service.setdefault(method.containing_service.full_name, {})[method.name] = \

@@ -117,6 +117,8 @@ class ServiceConfig:
     # BULK INSERT ... INPUT 'FILE' reads a file on the server: refused unless the path is
     # absolute and inside this directory (None: refused always).
     sql_file_dir: Optional[str] = None
+    # A query that runs this long or longer is logged (roarbase.slow) with its text cut short.
+    slow_query_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.data_dir:
@@ -125,6 +127,8 @@ class ServiceConfig:
             raise InvalidParameter("invite_ttl_seconds must be at least 1")
         if self.tombstone_days < 0:
             raise InvalidParameter("tombstone_days cannot be negative")
+        if self.slow_query_seconds < 0:
+            raise InvalidParameter("slow_query_seconds cannot be negative")
 
     @property
     def meta_path(self) -> str:

@@ -23,7 +23,7 @@ from engine.pql.parser import parse as parse_pql
 from engine.sql import ast as sql_ast
 from engine.sql.parser import parse as parse_sql
 from engine.sql.result import SqlResult
-from server import policy
+from server import policy, telemetry
 from server.auth import Principal
 from server.service import databases
 from server.service.context import ServiceContext
@@ -191,7 +191,10 @@ def sql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, t
         results = holder.sql_all(text, timeout=_timeout(ctx, timeout), cancel=cancel)
     except engine.EngineError as exc:
         raise from_engine(exc) from exc
-    return SqlAnswer(results, writes, time.perf_counter() - started)
+    answer = SqlAnswer(results, writes, time.perf_counter() - started)
+    telemetry.query_done("sql", writes, answer.execution_time, text, db.id, threshold=ctx.config.slow_query_seconds,
+                         rows=answer.rows_affected)
+    return answer
 
 
 def pql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, *, table: Any,
@@ -213,4 +216,6 @@ def pql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, *
         results = holder.query(table, text, timeout=_timeout(ctx, timeout), cancel=cancel)
     except engine.EngineError as exc:
         raise from_engine(exc) from exc
-    return PqlAnswer(results, writes, time.perf_counter() - started)
+    answer = PqlAnswer(results, writes, time.perf_counter() - started)
+    telemetry.query_done("pql", writes, answer.execution_time, text, db.id, threshold=ctx.config.slow_query_seconds)
+    return answer

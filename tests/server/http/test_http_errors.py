@@ -142,7 +142,11 @@ def test_sql_errors_are_200_for_text_callers_and_envelopes_for_problem_json(web,
     resp = web.sql(table_db["id"], text)
     assert resp.status_code == 200, resp.text
     body = resp.json()
-    assert set(body) == {"error", "execution-time"} and body["error"] and isinstance(body["execution-time"], int)
+    assert set(body) == {"error", "code", "error_data", "execution-time"} and body["error"]
+    assert isinstance(body["execution-time"], int)
+    # the machine-readable code travels too, with the finer name and the request id
+    assert body["code"] == code and body["error_data"]["name"] == name
+    assert body["error_data"]["request_id"] == resp.headers["x-request-id"]
     resp = web.sql(table_db["id"], text, headers={"Accept": "application/problem+json"})
     assert resp.headers["content-type"] == "application/problem+json"
     assert resp.json()["message"] == body["error"]
