@@ -30,6 +30,7 @@ import grpc
 
 from server.errors import ServerError, from_grpc
 from server.pb.roarbase.v1 import (
+    account_pb2,
     account_pb2_grpc,
     auth_pb2,
     auth_pb2_grpc,
@@ -358,6 +359,41 @@ class Client:
     def revoke_api_key(self, key_id: str) -> None:
         self.call("AuthService", "RevokeApiKey", auth_pb2.RevokeApiKeyRequest(id=key_id))
 
+    def list_api_keys(self, account_id: str = "") -> list[auth_pb2.ApiKey]:
+        """Every API key of the org (or of one service account), all pages."""
+        return self._pages("AuthService", "ListApiKeys",
+                           lambda token: auth_pb2.ListApiKeysRequest(account_id=account_id, next=token))
+
+    # -- accounts --------------------------------------------------------------------------
+
+    def create_account(self, **fields: Any) -> account_pb2.Account:
+        """Create an account (fields of CreateAccountRequest: kind, email, name, role, password, ...)."""
+        return self.call("AccountService", "CreateAccount", account_pb2.CreateAccountRequest(**fields))
+
+    def list_accounts(self) -> list[account_pb2.Account]:
+        """Every account of the org (all pages)."""
+        return self._pages("AccountService", "ListAccounts", lambda token: account_pb2.ListAccountsRequest(next=token))
+
+    def current_account(self) -> account_pb2.Account:
+        return self.call("AccountService", "GetCurrentAccount", account_pb2.GetCurrentAccountRequest(), read=True)
+
+    def add_account_roles(self, account_id: str, rolenames: list[str]) -> account_pb2.AccountRoles:
+        return self.call("AccountService", "AddAccountRoles",
+                         account_pb2.AddAccountRolesRequest(id=account_id, rolenames=rolenames))
+
+    def delete_account(self, account_id: str) -> None:
+        self.call("AccountService", "DeleteAccount", account_pb2.DeleteAccountRequest(id=account_id))
+
+    def _pages(self, service: str, method: str, request: Callable[[str], Any]) -> list[Any]:
+        out: list[Any] = []
+        token = ""
+        while True:
+            page = self.call(service, method, request(token), read=True)
+            out.extend(page.resources)
+            token = page.next
+            if not token:
+                return out
+
     # -- org -------------------------------------------------------------------------------
 
     def get_org(self, org_id: str = "") -> org_pb2.Org:
@@ -377,15 +413,7 @@ class Client:
 
     def list_databases(self) -> list[database_pb2.Database]:
         """Every database of the org (all pages)."""
-        out: list[database_pb2.Database] = []
-        token = ""
-        while True:
-            page = self.call("DatabaseService", "ListDatabases", database_pb2.ListDatabasesRequest(next=token),
-                             read=True)
-            out.extend(page.resources)
-            token = page.next
-            if not token:
-                return out
+        return self._pages("DatabaseService", "ListDatabases", lambda token: database_pb2.ListDatabasesRequest(next=token))
 
     def update_database(self, database_id: str, **fields: Any) -> database_pb2.Database:
         return self.call("DatabaseService", "UpdateDatabase",

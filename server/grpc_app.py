@@ -317,7 +317,8 @@ def _create_api_key(ctx: ServiceContext, principal: Optional[Principal],
         if expires_in < 1:
             raise InvalidParameter("expires_at must be in the future", data={"key": "expires_at"})
     account_id = req.account_id or (principal.account_id if principal is not None else "")
-    created = auth.create_api_key(ctx, principal, account_id=account_id, expires_in_seconds=expires_in)
+    created = auth.create_api_key(ctx, principal, account_id=account_id, expires_in_seconds=expires_in,
+                                  label=req.label)
     return auth_pb2.CreateApiKeyResponse(api_key=values.api_key(created.api_key), key=created.key)
 
 
@@ -330,6 +331,12 @@ async def _auth_create_api_key(rpc: Rpc, req: auth_pb2.CreateApiKeyRequest) -> a
 async def _auth_revoke_api_key(rpc: Rpc, req: auth_pb2.RevokeApiKeyRequest) -> auth_pb2.RevokeApiKeyResponse:
     await rpc.run(auth.revoke_api_key, rpc.ctx, rpc.principal, req.id)
     return auth_pb2.RevokeApiKeyResponse()
+
+
+@_adapter("AuthService", "ListApiKeys")
+async def _auth_list_api_keys(rpc: Rpc, req: auth_pb2.ListApiKeysRequest) -> auth_pb2.ListApiKeysResponse:
+    page = await rpc.run(auth.list_api_keys, rpc.ctx, rpc.principal, account_id=req.account_id or None, **_page(req))
+    return auth_pb2.ListApiKeysResponse(next=page.next, resources=[values.api_key(k) for k in page.resources])
 
 
 # -- OrgService --------------------------------------------------------------------------
@@ -426,6 +433,12 @@ async def _account_add_roles(rpc: Rpc, req: account_pb2.AddAccountRolesRequest) 
 @_adapter("AccountService", "MoveAccountOrg")
 async def _account_move(rpc: Rpc, req: account_pb2.MoveAccountOrgRequest) -> account_pb2.Account:
     return values.account(await rpc.run(invites.move_account_org, rpc.ctx, rpc.principal, req.id, req.invite_id))
+
+
+@_adapter("AccountService", "DeleteAccount")
+async def _account_delete(rpc: Rpc, req: account_pb2.DeleteAccountRequest) -> account_pb2.DeleteAccountResponse:
+    await rpc.run(accounts.delete_account, rpc.ctx, rpc.principal, req.id)
+    return account_pb2.DeleteAccountResponse()
 
 
 # -- RoleService -------------------------------------------------------------------------
