@@ -18,7 +18,6 @@ import base64
 import csv
 import datetime as _dt
 import fcntl
-import functools
 import io
 import json
 import os
@@ -32,8 +31,9 @@ from typing import Any, Callable, Iterable, Iterator, Optional, TypeVar
 import click
 
 from server import config_file
+from server.cli_support import CliError, handle_errors as _handle_errors  # noqa: F401 (re-exported)
 from server.client import Client, SqlResult
-from server.errors import ServerError, as_server_error
+from server.errors import ServerError
 from server.service.errors import ServiceUnavailable
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,46 +43,6 @@ FORMATS = ("table", "json", "csv")
 # server's default limits.max_query_bytes) with room for the statement around it.
 IMPORT_CHUNK_BYTES = 64 * 1024
 _PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*\Z")
-
-
-# -- errors ------------------------------------------------------------------------------
-
-class CliError(click.ClickException):
-    """A user-facing error: `error: <code>: <message>` on stderr, exit status 1."""
-
-    def __init__(self, err: ServerError) -> None:
-        super().__init__(err.message)
-        self.err = err
-
-    def format_message(self) -> str:
-        return f"{self.err.code}: {self.err.message}"
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
-
-def _handle_errors(fn: F) -> F:
-    """Turn every error a command can meet into a CliError (no traceback for user errors;
-    an unexpected exception becomes InternalServerError with its type and message)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except ServerError as exc:
-            raise CliError(exc) from None
-        except OSError as exc:   # a file or directory the user named
-            raise CliError(ServerError("InvalidParameter", f"{exc.strerror or exc}"
-                                       + (f": {exc.filename}" if exc.filename else ""))) from None
-        except Exception as exc:
-            err = as_server_error(exc)
-            if err.code == "InternalServerError":
-                err = ServerError("InternalServerError", f"{type(exc).__name__}: {exc}")
-            raise CliError(err) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _version() -> str:
@@ -257,8 +217,13 @@ class RemoteTarget:
 
     def __init__(self, target: str, *, email: Optional[str], password: Callable[[], str],
                  timeout: float) -> None:
-        self.client = Client(target, token=os.environ.get("ROARBASE_TOKEN") or None,
-                             api_key=os.environ.get("ROARBASE_API_KEY") or None, timeout=timeout)
+        from server import credentials
+
+        token, key = os.environ.get("ROARBASE_TOKEN") or None, os.environ.get("ROARBASE_API_KEY") or None
+        if not email and not token and not key and credentials.stored(target) is not None:
+            self.client = credentials.session(target, timeout=timeout)   # `roarbase login`'s, refreshed when due
+        else:
+            self.client = Client(target, token=token, api_key=key, timeout=timeout)
         if email:
             try:
                 self.client.login(email, password())
@@ -807,6 +772,11 @@ def version() -> None:
     """Print the roarbase version."""
     click.echo(f"roarbase {_version()} (Python {sys.version.split()[0]})")
 
+
+# Command groups kept in their own modules.
+from server import cli_admin  # noqa: E402
+
+cli_admin.register(main)
 
 if __name__ == "__main__":
     main()

@@ -229,9 +229,19 @@ class SqlStream:
                          self.query_plan)
 
 
-def _error(exc: grpc.RpcError) -> ServerError:
+def _error(exc: grpc.RpcError, target: str = "") -> ServerError:
     call: Any = exc
-    return from_grpc(call.code(), call.details() or "", call.trailing_metadata())
+    details = call.details() or ""
+    if call.code() == grpc.StatusCode.UNAVAILABLE and target and not call.trailing_metadata():
+        # grpcio's own connection failures: say what to do, not what the transport saw.
+        if "http1.x" in details or "HTTP status" in details:
+            return ServerError("ServiceUnavailable", f"{target} answers HTTP/1.1, not gRPC: that is the server's HTTP"
+                               " port; the client needs its gRPC port (20101 by default, printed at start-up)",
+                               name="NOT_GRPC_PORT")
+        if "failed to connect" in details or "Connection refused" in details:
+            return ServerError("ServiceUnavailable", f"no roarbase server answers at {target}: is it running, and is"
+                               f" that its gRPC port? ({details})", name="SERVER_UNREACHABLE")
+    return from_grpc(call.code(), details, call.trailing_metadata())
 
 
 # -- the client --------------------------------------------------------------------------
@@ -257,6 +267,9 @@ class Client:
         self.refresh_token: Optional[str] = None
         self.timeout = timeout
         self.retries = retries
+        # Called (no arguments) when a call fails with TokenExpired: it should set a fresh
+        # self.token (e.g. refresh()); the call is then made once more. Raising stops it.
+        self.on_token_expired: Optional[Callable[[], None]] = None
         self._channel = channel or grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
         self._stubs: dict[str, Any] = {}
         self._closed = False
@@ -298,13 +311,21 @@ class Client:
     def _retrying(self, attempt: Callable[[], T], safe: Callable[[], bool]) -> T:
         """Run attempt(); on UNAVAILABLE repeat it (backoff with jitter) while safe()."""
         tries = 0
+        refreshed = False
         while True:
             try:
                 return attempt()
             except grpc.RpcError as exc:
                 call: Any = exc
+                if call.code() == grpc.StatusCode.UNAUTHENTICATED and not refreshed and self.on_token_expired:
+                    err = _error(exc, self.target)
+                    if err.code != "TokenExpired":
+                        raise err from None
+                    refreshed = True
+                    self.on_token_expired()
+                    continue
                 if call.code() != grpc.StatusCode.UNAVAILABLE or tries >= self.retries or not safe():
-                    raise _error(exc) from None
+                    raise _error(exc, self.target) from None
             delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** tries)
             time.sleep(delay * (0.5 + random.random() / 2))
             tries += 1
