@@ -39,6 +39,8 @@ from server.service.errors import ServiceUnavailable
 F = TypeVar("F", bound=Callable[..., Any])
 
 FORMATS = ("table", "json", "csv")
+# Rows a table output shows before "… N more rows" (--max-rows, ROARBASE_MAX_ROWS).
+DEFAULT_MAX_ROWS = 100
 # Inline data per BULK INSERT statement: under the engine's 96 KiB statement cap (and the
 # server's default limits.max_query_bytes) with room for the statement around it.
 IMPORT_CHUNK_BYTES = 64 * 1024
@@ -394,7 +396,76 @@ def _tabular(result: Any) -> tuple[list[str], list[list[Any]]]:
     return ["result"], [[result]]
 
 
-def _print_sql(result: SqlResult, fmt: str) -> None:
+def _split_top(text: str) -> list[tuple[str, int]]:
+    """Words and punctuation of SQL text at parenthesis depth 0 with their offsets;
+    quoted text and anything in parentheses is skipped."""
+    out: list[tuple[str, int]] = []
+    depth, i, n = 0, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "'\"`":
+            end = text.find(c, i + 1)
+            while end != -1 and end + 1 < n and text[end + 1] == c:   # a doubled quote
+                end = text.find(c, end + 2)
+            i = n if end == -1 else end + 1
+            continue
+        if c == "-" and text.startswith("--", i):
+            end = text.find("\n", i)
+            i = n if end == -1 else end
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif depth == 0 and (c.isalpha() or c == "_"):
+            j = i
+            while j < n and (text[j].isalnum() or text[j] == "_"):
+                j += 1
+            out.append((text[i:j].lower(), i))
+            i = j
+            continue
+        elif depth == 0 and c == ",":
+            out.append((",", i))
+        i += 1
+    return out
+
+
+def select_headers(text: str, columns: list[str]) -> list[str]:
+    """Headers for a SELECT's columns: the result's names, except that an unnamed column
+    (an unaliased expression, which FeatureBase names "") shows its text from the SELECT
+    list, e.g. `count(*)`. Falls back to the names when the list cannot be matched."""
+    if all(columns):
+        return columns
+    words = _split_top(text)
+    starts = [k for k, (w, _) in enumerate(words) if w == "select"]
+    if not starts:
+        return columns
+    k = starts[-1]
+    start = words[k][1] + len("select")
+    end = next((off for w, off in words[k + 1:] if w == "from"), len(text))
+    cuts = [off for w, off in words[k + 1:] if w == "," and start < off < end]
+    items, prev = [], start
+    for cut in [*cuts, end]:
+        items.append(" ".join(text[prev:cut].split()).rstrip(";"))
+        prev = cut + 1
+    if items:
+        first = items[0]
+        for prefix in ("distinct ",):
+            if first.lower().startswith(prefix):
+                first = first[len(prefix):]
+        if first.lower().startswith("top"):
+            first = first[first.find(")") + 1:].strip()
+        items[0] = first
+    if len(items) != len(columns) or any(i == "*" for i in items):
+        return columns
+    return [name or item for name, item in zip(columns, items)]
+
+
+def _more(hidden: int) -> str:
+    return f"… {hidden:,} more row{'s' if hidden != 1 else ''} (--max-rows 0 shows all)"
+
+
+def _print_sql(result: SqlResult, fmt: str, *, text: str = "", max_rows: int = 0) -> None:
     if fmt == "json":
         doc: dict[str, Any] = {"schema": {"fields": [{"name": n, "type": t} for n, t in result.schema]},
                                "data": _jsonable([list(r) for r in result.rows])}
@@ -408,15 +479,20 @@ def _print_sql(result: SqlResult, fmt: str) -> None:
         click.echo(f"{result.rows_affected or 0} rows affected" if fmt == "table" else "rows_affected\n"
                    f"{result.rows_affected or 0}")
         return
-    rows = [list(r) for r in result.rows]
-    click.echo(_render_table(result.columns, rows) if fmt == "table" else _render_csv(result.columns, rows))
+    total = len(result.rows)
+    shown = result.rows[:max_rows] if fmt == "table" and max_rows else result.rows
+    rows = [list(r) for r in shown]
+    headers = select_headers(text, result.columns) if fmt == "table" else result.columns
+    click.echo(_render_table(headers, rows) if fmt == "table" else _render_csv(result.columns, rows))
     if fmt == "table":
-        click.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+        if total > len(rows):
+            click.echo(_more(total - len(rows)))
+        click.echo(f"({total:,} row{'s' if total != 1 else ''})")
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
 
 
-def _print_pql(results: list[Any], fmt: str) -> None:
+def _print_pql(results: list[Any], fmt: str, *, max_rows: int = 0) -> None:
     if fmt == "json":
         click.echo(json.dumps({"results": _jsonable(results)}, indent=2))
         return
@@ -426,6 +502,9 @@ def _print_pql(results: list[Any], fmt: str) -> None:
             blocks.append(_cell(r, csv_mode=False))
             continue
         headers, rows = _tabular(r)
+        if fmt == "table" and max_rows and len(rows) > max_rows:
+            blocks.append(_render_table(headers, rows[:max_rows]) + "\n" + _more(len(rows) - max_rows))
+            continue
         blocks.append(_render_table(headers, rows) if fmt == "table" else _render_csv(headers, rows))
     click.echo("\n\n".join(blocks))
 
@@ -441,11 +520,13 @@ def _print_pql(results: list[Any], fmt: str) -> None:
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--email", help="Log in to the server as this account (password: ROARBASE_PASSWORD or a prompt).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@click.option("--max-rows", type=int, default=DEFAULT_MAX_ROWS, envvar="ROARBASE_MAX_ROWS", show_default=True,
+              help="Rows a table shows, then '… N more rows' (0: all; csv and json are never cut).")
 @click.argument("text")
 @_handle_errors
 def query(data_dir: Optional[str], server: Optional[str], config_path: Optional[str], timeout: float,
           database: str, table: Optional[str], is_sql: bool, fmt: str, email: Optional[str],
-          password_stdin: bool, text: str) -> None:
+          password_stdin: bool, max_rows: int, text: str) -> None:
     """Run PQL (or SQL with --sql) against a database. TEXT '-' reads it from stdin."""
     if text == "-":
         text = sys.stdin.read()
@@ -456,9 +537,9 @@ def query(data_dir: Optional[str], server: Optional[str], config_path: Optional[
     try:
         db = target.database_id(database)
         if is_sql:
-            _print_sql(target.sql(db, text), fmt)
+            _print_sql(target.sql(db, text), fmt, text=text, max_rows=max_rows)
         else:
-            _print_pql(target.pql(db, table, text), fmt)
+            _print_pql(target.pql(db, table, text), fmt, max_rows=max_rows)
     finally:
         target.close()
 
@@ -774,9 +855,10 @@ def version() -> None:
 
 
 # Command groups kept in their own modules.
-from server import cli_admin  # noqa: E402
+from server import cli_admin, shell  # noqa: E402
 
 cli_admin.register(main)
+shell.register(main)
 
 if __name__ == "__main__":
     main()

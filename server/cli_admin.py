@@ -190,25 +190,25 @@ def user() -> None:
 
 
 def _account_label(a: Any) -> str:
-    return a.email or a.name
+    return a.username   # the email of a person, the name of a service account
 
 
 def _find_account(client: Client, ref: str) -> Any:
     """An account by id, email or name."""
     ident = parse_id(ref)
     for a in client.list_accounts():
-        if a.id == ident or (ref and ref in (a.email, a.name)):
+        if a.id == ident or (ref and ref == a.username):
             return a
     raise ServerError("ResourceNotFound", f"no account {ref!r} in the org (`roarbase user list` shows them)",
                       name="ACCOUNT_NOT_FOUND")
 
 
 _KINDS = {account_pb2.ACCOUNT_KIND_INDIVIDUAL: "individual", account_pb2.ACCOUNT_KIND_SERVICE: "service"}
-_USER_HEADERS = ["account", "id", "kind", "role", "status"]
+_USER_HEADERS = ["account", "id", "kind", "roles", "status"]
 
 
 def _user_rows(accounts: list[Any]) -> list[list[Any]]:
-    return [[_account_label(a), a.id, _KINDS.get(a.kind, "?"), a.role,
+    return [[_account_label(a), a.id, _KINDS.get(a.kind, "?"), ", ".join(a.roles),
              account_pb2.AccountStatus.Name(a.status).removeprefix("ACCOUNT_STATUS_").lower()] for a in accounts]
 
 
