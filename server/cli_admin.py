@@ -379,7 +379,44 @@ def root_reset(data_dir: Optional[str], config_path: Optional[str], email: Optio
     click.echo("(shown only this once; its refresh tokens were revoked)", err=True)
 
 
+# -- demo ----------------------------------------------------------------------------------------------
+
+@click.command()
+@click.option("--data-dir", help="The data dir (default ROARBASE_DATA_DIR or var/data); made when missing.")
+@click.option("--config", "config_path", envvar="ROARBASE_CONFIG", type=click.Path(dir_okay=False),
+              help="TOML settings (for its data_dir).")
+@click.option("--seg/--no-seg", default=True, show_default=True,
+              help='Also the "demo" database (table seg, 100,000 generated records).')
+@handle_errors
+def demo(data_dir: Optional[str], config_path: Optional[str], seg: bool) -> None:
+    """Load the sample databases the documentation's examples run against.
+
+    docs-pql (indexes people, orders, bare: docs/pql.md) and docs-sql (tables people,
+    cities, empty: docs/sql.md), and with --seg the "demo" database of `serve --demo`.
+    Works on the data dir with the server stopped; databases already loaded are left alone.
+    """
+    from server import config_file, samples
+    from server import demo as demo_mod
+    from server.cli import _Opened
+    from server.service.bootstrap import open_service
+
+    service = config_file.load(config_path=config_path, env=os.environ, flags={"data_dir": data_dir}).service
+    with _Opened(service.data_dir, lambda: open_service(service)) as ctx:
+        boot = ctx.bootstrap
+        if boot is not None:
+            click.echo(f"created {os.path.abspath(service.data_dir)} with the root account {boot.email}")
+            if boot.password is not None:
+                click.echo(f"  password: {boot.password}  (generated; shown only this once)")
+        for name in samples.DATASETS:
+            ident, loaded = samples.ensure(ctx, name)
+            click.echo(f"{name}: {'loaded' if loaded else 'already loaded'} ({ident})")
+        if seg:
+            made = demo_mod.ensure_demo(ctx)
+            click.echo(f"{demo_mod.DATABASE}: {'loaded' if made.created else 'already loaded'} ({made.database_id})")
+    click.echo("try: roarbase shell -d docs-sql   or   roarbase query -d docs-pql -t people 'Count(Row(color=1))'")
+
+
 def register(main: click.Group) -> None:
     """Add these commands to the `roarbase` group."""
-    for command in (login, logout, db, user, key, root_reset):
+    for command in (login, logout, db, user, key, root_reset, demo):
         main.add_command(command)
