@@ -854,11 +854,17 @@ def version() -> None:
     click.echo(f"roarbase {_version()} (Python {sys.version.split()[0]})")
 
 
-# Command groups kept in their own modules.
-from server import cli_admin, shell  # noqa: E402
+def _register() -> None:
+    """Command groups kept in their own modules."""
+    from server import cli_admin, shell
+    from server.cli_sources import source
 
-cli_admin.register(main)
-shell.register(main)
+    main.add_command(source)
+    cli_admin.register(main)
+    shell.register(main)
+
+
+_register()
 
 if __name__ == "__main__":
     main()
