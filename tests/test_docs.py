@@ -238,4 +238,12 @@ def test_documented_example_runs(path: Path, line: int, lang: str, markers: dict
 def test_the_convention_finds_examples() -> None:
     """Guard against a convention that silently runs nothing."""
     langs = [lang for path in DOCS for _, lang, markers, _ in _blocks(path) if not {"skip", "server"} & set(markers)]
-    assert langs.count("sql") >= 10 and langs.count("python") >= 3
+    assert langs.count("sql") >= 10 and langs.count("python") >= 3 and langs.count("pql") >= 30
+
+
+def test_a_wrong_stated_result_fails(readers: dict[str, Any]) -> None:
+    with pytest.raises(AssertionError):
+        _run_pql(readers["pql"], "people", "Count(Row(color=1))", "[5]", True)
+    with pytest.raises(AssertionError):
+        _run_sql(readers["sql"], "SELECT _id FROM people WHERE age > 50", "3, 7", True)
+    _run_sql(readers["sql"], "SELECT _id FROM people WHERE age > 50", "3, 1048576", True)
