@@ -38,6 +38,7 @@ import grpc
 
 from server.errors import ServerError, from_grpc
 from server.pb.roarbase.v1 import (
+    account_pb2,
     account_pb2_grpc,
     auth_pb2,
     auth_pb2_grpc,
@@ -323,9 +324,19 @@ class SqlStream:
                          self.query_plan)
 
 
-def _error(exc: grpc.RpcError) -> ServerError:
+def _error(exc: grpc.RpcError, target: str = "") -> ServerError:
     call: Any = exc
-    return from_grpc(call.code(), call.details() or "", call.trailing_metadata())
+    details = call.details() or ""
+    if call.code() == grpc.StatusCode.UNAVAILABLE and target and not call.trailing_metadata():
+        # grpcio's own connection failures: say what to do, not what the transport saw.
+        if "http1.x" in details or "HTTP status" in details:
+            return ServerError("ServiceUnavailable", f"{target} answers HTTP/1.1, not gRPC: that is the server's HTTP"
+                               " port; the client needs its gRPC port (20101 by default, printed at start-up)",
+                               name="NOT_GRPC_PORT")
+        if "failed to connect" in details or "Connection refused" in details:
+            return ServerError("ServiceUnavailable", f"no roarbase server answers at {target}: is it running, and is"
+                               f" that its gRPC port? ({details})", name="SERVER_UNREACHABLE")
+    return from_grpc(call.code(), details, call.trailing_metadata())
 
 
 # -- the client --------------------------------------------------------------------------
@@ -351,6 +362,9 @@ class Client:
         self.refresh_token: Optional[str] = None
         self.timeout = timeout
         self.retries = retries
+        # Called (no arguments) when a call fails with TokenExpired: it should set a fresh
+        # self.token (e.g. refresh()); the call is then made once more. Raising stops it.
+        self.on_token_expired: Optional[Callable[[], None]] = None
         self._channel = channel or grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
         self._stubs: dict[str, Any] = {}
         self._closed = False
@@ -392,13 +406,21 @@ class Client:
     def _retrying(self, attempt: Callable[[], T], safe: Callable[[], bool]) -> T:
         """Run attempt(); on UNAVAILABLE repeat it (backoff with jitter) while safe()."""
         tries = 0
+        refreshed = False
         while True:
             try:
                 return attempt()
             except grpc.RpcError as exc:
                 call: Any = exc
+                if call.code() == grpc.StatusCode.UNAUTHENTICATED and not refreshed and self.on_token_expired:
+                    err = _error(exc, self.target)
+                    if err.code != "TokenExpired":
+                        raise err from None
+                    refreshed = True
+                    self.on_token_expired()
+                    continue
                 if call.code() != grpc.StatusCode.UNAVAILABLE or tries >= self.retries or not safe():
-                    raise _error(exc) from None
+                    raise _error(exc, self.target) from None
             delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** tries)
             time.sleep(delay * (0.5 + random.random() / 2))
             tries += 1
@@ -456,6 +478,41 @@ class Client:
     def revoke_api_key(self, key_id: str) -> None:
         self.call("AuthService", "RevokeApiKey", auth_pb2.RevokeApiKeyRequest(id=key_id))
 
+    def list_api_keys(self, account_id: str = "") -> list[auth_pb2.ApiKey]:
+        """Every API key of the org (or of one service account), all pages."""
+        return self._pages("AuthService", "ListApiKeys",
+                           lambda token: auth_pb2.ListApiKeysRequest(account_id=account_id, next=token))
+
+    # -- accounts --------------------------------------------------------------------------
+
+    def create_account(self, **fields: Any) -> account_pb2.Account:
+        """Create an account (fields of CreateAccountRequest: kind, email, name, role, password, ...)."""
+        return self.call("AccountService", "CreateAccount", account_pb2.CreateAccountRequest(**fields))
+
+    def list_accounts(self) -> list[account_pb2.Account]:
+        """Every account of the org (all pages)."""
+        return self._pages("AccountService", "ListAccounts", lambda token: account_pb2.ListAccountsRequest(next=token))
+
+    def current_account(self) -> account_pb2.Account:
+        return self.call("AccountService", "GetCurrentAccount", account_pb2.GetCurrentAccountRequest(), read=True)
+
+    def add_account_roles(self, account_id: str, rolenames: list[str]) -> account_pb2.AccountRoles:
+        return self.call("AccountService", "AddAccountRoles",
+                         account_pb2.AddAccountRolesRequest(id=account_id, rolenames=rolenames))
+
+    def delete_account(self, account_id: str) -> None:
+        self.call("AccountService", "DeleteAccount", account_pb2.DeleteAccountRequest(id=account_id))
+
+    def _pages(self, service: str, method: str, request: Callable[[str], Any]) -> list[Any]:
+        out: list[Any] = []
+        token = ""
+        while True:
+            page = self.call(service, method, request(token), read=True)
+            out.extend(page.resources)
+            token = page.next
+            if not token:
+                return out
+
     # -- org -------------------------------------------------------------------------------
 
     def get_org(self, org_id: str = "") -> org_pb2.Org:
@@ -475,15 +532,7 @@ class Client:
 
     def list_databases(self) -> list[database_pb2.Database]:
         """Every database of the org (all pages)."""
-        out: list[database_pb2.Database] = []
-        token = ""
-        while True:
-            page = self.call("DatabaseService", "ListDatabases", database_pb2.ListDatabasesRequest(next=token),
-                             read=True)
-            out.extend(page.resources)
-            token = page.next
-            if not token:
-                return out
+        return self._pages("DatabaseService", "ListDatabases", lambda token: database_pb2.ListDatabasesRequest(next=token))
 
     def update_database(self, database_id: str, **fields: Any) -> database_pb2.Database:
         return self.call("DatabaseService", "UpdateDatabase",
@@ -515,11 +564,7 @@ class Client:
         ident = parse_id(ref)
         if ident is not None:
             return ident
-        for db in self.list_databases():
-            if db.name == ref and db.database_status != database_pb2.DATABASE_STATE_DELETED:
-                return db.id
-        raise ServerError("ResourceNotFound", f"database {ref!r} not found", name="DB_NOT_FOUND",
-                          details={"type": "database", "key": ref[:64]})
+        return self.get_database(ref).id   # the server resolves names within the caller's org
 
     # -- properties ------------------------------------------------------------------------
     # `kind` is "item" or "user"; `database` an id (empty: the token's database).

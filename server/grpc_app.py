@@ -28,7 +28,6 @@ import functools
 import logging
 import math
 import time
-import uuid
 from typing import Any, AsyncIterator, Awaitable, Callable, NoReturn, Optional, Union
 
 import grpc
@@ -40,7 +39,7 @@ from grpc_reflection.v1alpha import reflection
 
 from engine.pql import ast as pql_ast
 from engine.pql.parser import parse as parse_pql
-from server import auth, errors, grpc_values as values, methods, policy
+from server import auth, errors, grpc_access, grpc_values as values, methods, policy, telemetry
 from server.auth import Principal
 from server.pb.roarbase.v1 import (
     account_pb2,
@@ -158,14 +157,16 @@ class _Handler:
         return rpc
 
     async def _fail(self, context: grpc.aio.ServicerContext, exc: Exception) -> NoReturn:
-        request_id = uuid.uuid4().hex[:16]
+        info = telemetry.current_request()   # begun by the access interceptor
+        request_id = info.request_id if info is not None else telemetry.new_request_id()
         err = errors.as_server_error(exc)
+        telemetry.note_error(err.code, err.name)
         if err.code == "InternalServerError":
             log.error("%s failed (request %s)", self.path, request_id, exc_info=exc)
         else:
             log.debug("%s: %s %s (request %s)", self.path, err.code, err.name, request_id)
         code, message, metadata = errors.to_grpc_status(err, request_id=request_id)
-        await context.abort(code, message, metadata)
+        await context.abort(code, message, (*metadata, (telemetry.REQUEST_ID_HEADER, request_id)))
         raise AssertionError("context.abort returned")  # it always raises
 
     async def unary(self, request: Any, context: grpc.aio.ServicerContext) -> Message:
@@ -266,7 +267,8 @@ def build_server(runtime: Runtime) -> grpc.aio.Server:
     # bind the same port and silently take half the connections; a clash must fail start-up.
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit),
                                       ("grpc.max_send_message_length", limit),
-                                      ("grpc.so_reuseport", 0)])
+                                      ("grpc.so_reuseport", 0)],
+                             interceptors=[grpc_access.AccessInterceptor()])
     by_service: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
     for path, method in methods.method_descriptors().items():
         by_service.setdefault(method.containing_service.full_name, {})[method.name] = \
@@ -329,7 +331,8 @@ def _create_api_key(ctx: ServiceContext, principal: Optional[Principal],
         if expires_in < 1:
             raise InvalidParameter("expires_at must be in the future", data={"key": "expires_at"})
     account_id = req.account_id or (principal.account_id if principal is not None else "")
-    created = auth.create_api_key(ctx, principal, account_id=account_id, expires_in_seconds=expires_in)
+    created = auth.create_api_key(ctx, principal, account_id=account_id, expires_in_seconds=expires_in,
+                                  label=req.label)
     return auth_pb2.CreateApiKeyResponse(api_key=values.api_key(created.api_key), key=created.key)
 
 
@@ -342,6 +345,12 @@ async def _auth_create_api_key(rpc: Rpc, req: auth_pb2.CreateApiKeyRequest) -> a
 async def _auth_revoke_api_key(rpc: Rpc, req: auth_pb2.RevokeApiKeyRequest) -> auth_pb2.RevokeApiKeyResponse:
     await rpc.run(auth.revoke_api_key, rpc.ctx, rpc.principal, req.id)
     return auth_pb2.RevokeApiKeyResponse()
+
+
+@_adapter("AuthService", "ListApiKeys")
+async def _auth_list_api_keys(rpc: Rpc, req: auth_pb2.ListApiKeysRequest) -> auth_pb2.ListApiKeysResponse:
+    page = await rpc.run(auth.list_api_keys, rpc.ctx, rpc.principal, account_id=req.account_id or None, **_page(req))
+    return auth_pb2.ListApiKeysResponse(next=page.next, resources=[values.api_key(k) for k in page.resources])
 
 
 # -- OrgService --------------------------------------------------------------------------
@@ -438,6 +447,12 @@ async def _account_add_roles(rpc: Rpc, req: account_pb2.AddAccountRolesRequest) 
 @_adapter("AccountService", "MoveAccountOrg")
 async def _account_move(rpc: Rpc, req: account_pb2.MoveAccountOrgRequest) -> account_pb2.Account:
     return values.account(await rpc.run(invites.move_account_org, rpc.ctx, rpc.principal, req.id, req.invite_id))
+
+
+@_adapter("AccountService", "DeleteAccount")
+async def _account_delete(rpc: Rpc, req: account_pb2.DeleteAccountRequest) -> account_pb2.DeleteAccountResponse:
+    await rpc.run(accounts.delete_account, rpc.ctx, rpc.principal, req.id)
+    return account_pb2.DeleteAccountResponse()
 
 
 # -- RoleService -------------------------------------------------------------------------

@@ -478,7 +478,8 @@ def database(d: Any) -> database_pb2.Database:
 
 def api_key(k: Any) -> auth_pb2.ApiKey:
     return auth_pb2.ApiKey(id=k.id, account_id=k.account_id, org_id=k.org_id, created_at=timestamp(k.created_at),
-                           expires_at=timestamp(k.expires_at))
+                           expires_at=timestamp(k.expires_at), label=k.label or "", revoked=k.revoked_at is not None,
+                           last_used_at=timestamp(k.last_used_at))
 
 
 # -- entities (entity.proto) -------------------------------------------------------------

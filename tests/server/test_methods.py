@@ -2,10 +2,10 @@
 from server.methods import all_methods, method_descriptors, services
 
 EXPECTED = {
-    "AuthService": ["Login", "RefreshToken", "CreateApiKey", "RevokeApiKey"],
+    "AuthService": ["Login", "RefreshToken", "CreateApiKey", "RevokeApiKey", "ListApiKeys"],
     "OrgService": ["GetOrg", "UpdateOrg", "GetServiceProperty"],
     "AccountService": ["CreateAccount", "GetAccount", "GetCurrentAccount", "UpdateAccount", "ListAccounts",
-                       "AddAccountRoles", "MoveAccountOrg"],
+                       "AddAccountRoles", "MoveAccountOrg", "DeleteAccount"],
     "RoleService": ["CreateRole", "GetRole", "ListRoles", "UpdateRole", "DeleteRole"],
     "InviteService": ["CreateInvite", "GetInvite", "ListInvites", "UpdateInvite"],
     "DatabaseService": ["CreateDatabase", "GetDatabase", "ListDatabases", "UpdateDatabase", "DeleteDatabase",

@@ -164,6 +164,11 @@ def _move(w: World, cell: Cell) -> Any:
                                        metadata=metadata, timeout=TIMEOUT)
 
 
+def _fresh_account(w: World) -> str:
+    return w.c.accounts.CreateAccount(account_pb2.CreateAccountRequest(
+        email=f"{unique('del')}@example.com", role="frontend"), metadata=md(w.c.root)).id
+
+
 def _own_or_target(w: World, cell: Cell) -> str:
     # Anyone may rename themselves; another org's caller names this org's account instead.
     return w.target if cell.kind == "other_org" or cell.own_id is None else cell.own_id
@@ -183,6 +188,8 @@ CASES: dict[str, Case] = {
         account_id=w.service_account), metadata=c.metadata), True),
     f"{P}.AuthService/RevokeApiKey": Case(lambda w, c: w.c.auth.RevokeApiKey(auth_pb2.RevokeApiKeyRequest(
         id=w.key_id), metadata=c.metadata), True),
+    f"{P}.AuthService/ListApiKeys": Case(lambda w, c: w.c.auth.ListApiKeys(auth_pb2.ListApiKeysRequest(),
+                                                                           metadata=c.metadata), False),
     f"{P}.OrgService/GetOrg": Case(lambda w, c: w.c.orgs.GetOrg(org_pb2.GetOrgRequest(id=w.org_id),
                                                                 metadata=c.metadata), True),
     f"{P}.OrgService/UpdateOrg": Case(lambda w, c: w.c.orgs.UpdateOrg(org_pb2.UpdateOrgRequest(
@@ -203,6 +210,8 @@ CASES: dict[str, Case] = {
     f"{P}.AccountService/AddAccountRoles": Case(lambda w, c: w.c.accounts.AddAccountRoles(
         account_pb2.AddAccountRolesRequest(id=w.target, rolenames=["backend"]), metadata=c.metadata), True),
     f"{P}.AccountService/MoveAccountOrg": Case(_move, True),
+    f"{P}.AccountService/DeleteAccount": Case(lambda w, c: w.c.accounts.DeleteAccount(
+        account_pb2.DeleteAccountRequest(id=_fresh_account(w)), metadata=c.metadata), True),
     f"{P}.InviteService/CreateInvite": Case(lambda w, c: w.c.invites.CreateInvite(invite_pb2.CreateInviteRequest(
         email=f"{unique('inv')}@example.com"), metadata=c.metadata), False),
     f"{P}.InviteService/GetInvite": Case(lambda w, c: w.c.invites.GetInvite(invite_pb2.GetInviteRequest(
