@@ -20,7 +20,7 @@ import numpy as np
 from engine import plan as P
 from engine.arrays import sorted_unique
 from engine import results as R
-from engine.errors import QueryCancelledError, QueryExecutionError
+from engine.errors import FieldNotFoundError, QueryCancelledError, QueryExecutionError
 from engine.schema import BSI_VIEW, STANDARD_VIEW, FieldDef, float_decode_array
 from engine.state import EMPTY, SHARD_WIDTH, IndexState
 from engine.txn import BSI_BIT0_ROW, BSI_EXISTS_ROW, BSI_SIGN_ROW, EXISTS_ID
@@ -109,7 +109,15 @@ class Executor:
         return [run(s) for s in self.shards]
 
     def fd(self, fid: int) -> FieldDef:
-        return self._fields[fid]
+        fd = self._fields.get(fid)
+        if fd is None:
+            # A field created after this executor took its schema (the calls were lowered
+            # against a newer one): its data is simply absent from this snapshot.
+            self._fields = self.index.fields_by_id()
+            fd = self._fields.get(fid)
+            if fd is None:
+                raise FieldNotFoundError(f"field {fid} is no longer in index {self.index.name}")
+        return fd
 
     # --- row evaluation ------------------------------------------------------------------------
 

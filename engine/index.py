@@ -15,6 +15,7 @@ On disk, under <data>/<index>/ (format.md documents every byte):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 from typing import Any, Callable, Iterator
@@ -58,12 +59,12 @@ class Index:
         self.name = definition.name
         self._state = IndexState(0, {})
         self.column_keys = KeyMap(0)
-        self._row_keys: dict[int, KeyMap] = {}
+        self._row_keys: dict[int, KeyMap] = {fd.id: KeyMap(1) for fd in definition.fields.values() if fd.options.keys}
         self._lock = threading.RLock()
         self._wal: WalWriter | None = None
         self._dirty: set[tuple[int, str, int]] = set()
         self._closed = False
-        self._by_id: dict[int, FieldDef] | None = None
+        self._by_id: dict[int, FieldDef] = {fd.id: fd for fd in definition.fields.values()}
         self._failed: str | None = None          # set after a storage failure: read-only
         self._failure_unreported = False         # a failure no caller has been told about yet
         self.last_checkpoint_error: Exception | None = None
@@ -171,10 +172,10 @@ class Index:
     def _wal_path(self, first_seq: int) -> str:
         return os.path.join(self.path, f"wal-{first_seq:016x}.log")
 
-    def _write_schema(self) -> None:
+    def _write_schema(self, definition: IndexDef | None = None) -> None:
+        doc = (definition or self.definition).to_dict()
         with self._storage("writing the schema"):
-            self.fileio.write_atomic(os.path.join(self.path, "SCHEMA"), files.encode_doc(self.definition.to_dict()),
-                                     fsync=self.holder.fsync)
+            self.fileio.write_atomic(os.path.join(self.path, "SCHEMA"), files.encode_doc(doc), fsync=self.holder.fsync)
 
     # --- schema -------------------------------------------------------------------------------
 
@@ -185,21 +186,23 @@ class Index:
         check_name(name, "field")
         opts = FieldOptions.make(type, **options)
         meta = check_meta(meta, "field")
+        return self.create_fields([(name, opts, meta)])[0]
+
+    def create_fields(self, specs: list[tuple[str, FieldOptions, dict[str, Any]]]) -> list["Field"]:
+        """Add several fields (name, validated options, meta) with one schema write: a
+        wide CREATE TABLE would otherwise rewrite the schema once per column."""
         with self._writing():
-            if name in self.definition.fields:
-                raise FieldExistsError(f"field {name} already exists in index {self.name}")
-            fd = FieldDef(name, self.definition.next_field_id, opts, meta=meta)
-            self.definition.fields[name] = fd
-            self._by_id = None
-            self.definition.next_field_id += 1
-            try:
-                self._write_schema()
-            except BaseException:
-                del self.definition.fields[name]
-                self.definition.next_field_id -= 1
-                self._by_id = None
-                raise
-            return Field(self, fd)
+            fields = dict(self.definition.fields)
+            next_id = self.definition.next_field_id
+            made = []
+            for name, opts, meta in specs:
+                if name in fields:
+                    raise FieldExistsError(f"field {name} already exists in index {self.name}")
+                fd = fields[name] = FieldDef(name, next_id, opts, meta=meta)
+                next_id += 1
+                made.append(fd)
+            self._publish_schema(dataclasses.replace(self.definition, fields=fields, next_field_id=next_id))
+            return [Field(self, fd) for fd in made]
 
     def field(self, name: str) -> "Field":
         fd = self.definition.fields.get(name)
@@ -217,35 +220,45 @@ class Index:
             fd = self.definition.fields.get(name)
             if fd is None:
                 raise FieldNotFoundError(f"field {name} not found in index {self.name}")
-            del self.definition.fields[name]
-            self._by_id = None
-            try:
-                self._write_schema()
-            except BaseException:
-                self.definition.fields[name] = fd
-                raise
-            fields = dict(self._state.fields)
-            fields.pop(fd.id, None)
-            self._state = IndexState(self._state.seq, fields)
-            self._row_keys.pop(fd.id, None)
+            fields = {n: f for n, f in self.definition.fields.items() if n != name}
+            self._publish_schema(dataclasses.replace(self.definition, fields=fields))
+            state_fields = dict(self._state.fields)
+            state_fields.pop(fd.id, None)
+            self._state = IndexState(self._state.seq, state_fields)
             self._dirty = {d for d in self._dirty if d[0] != fd.id}
             self.fileio.rmtree(os.path.join(self.path, "frag", str(fd.id)))
             self.fileio.remove(os.path.join(self.path, "keys", f"{fd.id}.keys"))
 
+    def _publish_schema(self, definition: IndexDef) -> None:
+        """Make `definition` durable, then current. Readers hold no lock, so nothing they
+        can reach is ever mutated: the definition, its field dict, the id map and the key
+        map table are replaced by new objects (copy on write; schema changes are rare)."""
+        self._write_schema(definition)
+        by_id = {fd.id: fd for fd in definition.fields.values()}
+        old_keys = self._row_keys
+        row_keys = {fid: old_keys[fid] if fid in old_keys else KeyMap(1) for fid, fd in by_id.items() if fd.options.keys}
+        # A reader finds a field by name, then by id (or in the key map table): publish the
+        # id-keyed tables first when fields are added and last when they are removed, so a
+        # name a reader can see always resolves.
+        growing = len(by_id) >= len(self._by_id)
+        if growing:
+            self._by_id, self._row_keys = by_id, row_keys
+        self.definition = definition
+        if not growing:
+            self._by_id, self._row_keys = by_id, row_keys
+
     def _field_by_id(self, fid: int) -> FieldDef | None:
-        return self.fields_by_id().get(fid)
+        return self._by_id.get(fid)
 
     def fields_by_id(self) -> dict[int, FieldDef]:
-        """Field definitions by id (rebuilt after create_field/drop_field)."""
-        if self._by_id is None:
-            self._by_id = {fd.id: fd for fd in self.definition.fields.values()}
+        """Field definitions by id (a new dict after every schema change; never mutated)."""
         return self._by_id
 
     def row_keys(self, fd: FieldDef) -> KeyMap:
+        """The key map of a keyed field. A field this index no longer holds (a reader's
+        stale definition) gets an empty map; the shared table is never added to here."""
         km = self._row_keys.get(fd.id)
-        if km is None:
-            km = self._row_keys[fd.id] = KeyMap(1)
-        return km
+        return KeyMap(1) if km is None else km
 
     def bit_depth(self, fd: FieldDef, tx: Transaction | None = None) -> int:
         """Bit planes in use by a BSI field (grows on demand, derived from the data)."""
