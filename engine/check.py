@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 
 from engine.errors import DataCorruptedError
+from engine.holder import CREATING, DROPPED, is_index_name
 from engine.storage import files
 from engine.storage.fileio import FileIO
 from engine.storage.wal import read_wal
@@ -58,8 +59,14 @@ def check(path: str, fileio: FileIO | None = None) -> CheckReport:
         ipath = os.path.join(path, name)
         if not fio.isdir(ipath):
             continue
+        if name.startswith((CREATING, DROPPED)):
+            findings.append(Finding("warning", ipath, 0, "an interrupted create or drop (removed on open)"))
+            continue
+        if not is_index_name(name):
+            continue                      # not an index directory: never touched
         if not fio.exists(os.path.join(ipath, "SCHEMA")):
-            findings.append(Finding("warning", ipath, 0, "index directory without SCHEMA (removed on open)"))
+            findings.append(Finding("error", os.path.join(ipath, "SCHEMA"), 0,
+                                    "SCHEMA missing: the index is not opened (nothing is deleted)"))
             continue
         run(os.path.join(ipath, "SCHEMA"), files.decode_doc)
         if fio.exists(os.path.join(ipath, "MANIFEST")):
