@@ -20,6 +20,7 @@ from engine.errors import (
     InvalidNameError,
     StorageFailedError,
 )
+from engine.groupby import DEFAULT_MAX_GROUPS
 from engine.index import Index
 from engine.schema import IndexDef, IndexOptions, check_meta, check_name
 from engine.storage.fileio import FileIO
@@ -34,9 +35,10 @@ class Holder:
     """An open data directory. Use engine.open(path) rather than constructing this."""
 
     def __init__(self, path: str, *, fsync: bool = True, fileio: FileIO | None = None,
-                 checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES) -> None:
+                 checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES, max_groups: int = DEFAULT_MAX_GROUPS) -> None:
         self.path = os.path.abspath(path)
         self.fsync = fsync
+        self.max_groups = max_groups
         self.fileio = fileio or FileIO()
         self.checkpoint_bytes = checkpoint_bytes
         self._indexes: dict[str, Index] = {}
