@@ -85,9 +85,9 @@ class Index:
         fio.fsync_dir(os.path.dirname(path))
         idx = cls(holder, path, definition)
         idx._write_schema()
-        idx._wal = WalWriter.create(fio, idx._wal_path(1), 1, holder.fsync)
         fio.write_atomic(os.path.join(path, "MANIFEST"), files.encode_doc(Manifest(2, 0, 1).to_doc()),
                          fsync=holder.fsync)
+        idx._wal = WalWriter.create(fio, idx._wal_path(1), 1, holder.fsync)     # last: nothing left open on failure
         return idx
 
     @classmethod
