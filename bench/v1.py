@@ -564,7 +564,7 @@ def engine_pages(server: Server, db_id: str) -> tuple[Any, Callable[[FilterSet],
 STAGES = (
     ("decode JSON body (http_v1.decode_body)", "decode_json"),
     ("decode msgpack body (http_v1.decode_body)", "decode_msgpack"),
-    ("  of which the depth check (http_v1._depth_ok)", "depth"),
+    ("  of which the body check (common.json_value_problem)", "depth"),
     ("validate (EntityTable.validate: ids, values)", "validate"),
     ("EntityTable.put, fsync off (validate + key translation + import + commit)", "put_nofsync"),
     ("EntityTable.put, fsync on", "put_fsync"),
@@ -580,6 +580,7 @@ def stage_costs(items: Items, n: int) -> dict[str, float]:
     from server.service import databases, entities
     from server.service.bootstrap import open_service
     from server.service.config import BootstrapSettings, PasswordHashing, ServiceConfig
+    from server.service.common import json_value_problem
 
     part = Items(items.ids[:n], items.price[:n], items.year[:n], items.popularity[:n], items.category[:n],
                  items.brand[:n], items.tag_offsets[:n + 1], items.tag_values[:int(items.tag_offsets[n])])
@@ -597,7 +598,7 @@ def stage_costs(items: Items, n: int) -> dict[str, float]:
     per_item("decode_json", lambda b: http_v1.decode_body(b, JSON_TYPE, required=True), json_bodies, True)
     per_item("decode_msgpack", lambda b: http_v1.decode_body(b, MSGPACK_TYPE, required=True), mp_bodies, True)
     chunks = [json.loads(b)["items"] for b in json_bodies]
-    per_item("depth", lambda c: http_v1._depth_ok({"items": c}), chunks, True)
+    per_item("depth", lambda c: json_value_problem({"items": c}, http_v1.MAX_DEPTH, text_is_unicode=True), chunks, True)
     with tempfile.TemporaryDirectory(prefix="roarbase-v1-stages-") as tmp:
         for fsync in (False, True):
             ctx = open_service(ServiceConfig(

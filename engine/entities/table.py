@@ -36,7 +36,7 @@ from engine.errors import InvalidParameterError
 from engine.executor import Executor, Planes
 from engine.index import Index
 from engine.ingest import import_column
-from engine.schema import BSI_VIEW, STANDARD_VIEW, FieldDef, float_decode_array
+from engine.schema import BSI_VIEW, STANDARD_VIEW, FieldDef, FieldOptions, float_decode_array
 from engine.state import IndexState, split_by_shard
 from engine.txn import EXISTS_ID, Transaction
 from ext import Bitmap, FrozenBitmap, bsi_values
@@ -193,14 +193,12 @@ class EntityTable:
                 raise DuplicatedProperty(self.kind, name)
             field_name = self._field_name(name)
             ftype, options = vt.field()
+            specs = [(field_name, FieldOptions.make(ftype, **options),
+                      {"property": name, "value_type": vt.name, "repeated": vt.repeated, "indexed": indexed})]
             if vt.searchable:
-                # Tokens first: a crash between the two leaves an unused token field,
-                # never a property without its tokens.
-                self.index.create_field(self._free_name(f"{field_name}__fts"), "set", keys=True,
-                                        meta={"tokens_of": field_name})
-            self.index.create_field(field_name, ftype, meta={"property": name, "value_type": vt.name,
-                                                             "repeated": vt.repeated, "indexed": indexed},
-                                    **options)
+                specs.append((self._free_name(f"{field_name}__fts"), FieldOptions.make("set", keys=True),
+                              {"tokens_of": field_name}))
+            self.index.create_fields(specs)          # one schema write: a property and its tokens
         return self.property(name)
 
     def delete_property(self, name: Any) -> None:
