@@ -30,6 +30,9 @@ def split_by_shard(bm: FrozenBitmap) -> Iterator[tuple[int, FrozenBitmap]]:
         return
     shard = bm.min() >> SHARD_BITS
     last = bm.max() >> SHARD_BITS
+    if shard == last:               # the common case: no slice (a copy) needed
+        yield shard, bm
+        return
     while True:
         lo = shard << SHARD_BITS
         yield shard, bm.slice(lo, lo + SHARD_WIDTH)

@@ -432,14 +432,24 @@ class EntityTable:
                 import_column(tx, prop.field, where, column.values)
                 texts = [[v] for v in column.values] if prop.tokens is not None else []
             if prop.tokens is not None:
-                word_cols: list[int] = []
-                words: list[str] = []
-                for c, vs in zip(where.tolist(), texts):
-                    ws = tokens(" ".join(vs)) if len(vs) > 1 else tokens(vs[0]) if vs else []
-                    word_cols.extend([c] * len(ws))
-                    words.extend(ws)
-                if words:
-                    import_column(tx, prop.tokens, np.array(word_cols, dtype=np.uint64), words)
+                self._write_tokens(tx, prop.tokens, where, texts)
+
+    @staticmethod
+    def _write_tokens(tx: Transaction, fd: FieldDef, where: np.ndarray, texts: Sequence[Sequence[str]]) -> None:
+        """The ftsearch tokens of each record's text(s). A catalogue repeats its texts
+        (categories, brands, tags), so each distinct text is tokenised once per batch."""
+        known: dict[Any, list[str]] = {}
+        counts = np.empty(len(texts), dtype=np.int64)
+        words: list[str] = []
+        for i, vs in enumerate(texts):
+            text = vs[0] if len(vs) == 1 else " ".join(vs) if vs else ""
+            ws = known.get(text)
+            if ws is None:
+                ws = known[text] = tokens(text)
+            counts[i] = len(ws)
+            words += ws
+        if words:
+            import_column(tx, fd, np.repeat(where, counts), words)
 
     # --- reads -----------------------------------------------------------------------------
 
