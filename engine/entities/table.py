@@ -47,9 +47,6 @@ RESERVED = frozenset({"item_id", "user_id"})
 DEFAULT_AMT = 300
 MAX_AMT = 500
 MAX_BATCH = 100_000
-# Above this many rows in a fragment, a page's values come from its record-ordered copy
-# (Fragment.values_of) rather than a pass over every row.
-FEW_ROWS = 64
 
 
 @dataclass(frozen=True)
@@ -540,8 +537,8 @@ class EntityTable:
         for prop in props:
             fd, vt = prop.field, prop.value_type
             name = prop.name
-            for shard, part in split_by_shard(cols):
-                if fd.options.is_bsi:
+            if fd.options.is_bsi:
+                for shard, part in split_by_shard(cols):
                     frag = state.fragment(fd.id, BSI_VIEW, shard)
                     if frag is None:
                         continue
@@ -551,26 +548,19 @@ class EntityTable:
                     rcols, neg, mag = bsi_values(pl.exists, pl.sign, pl.bits, part)
                     for c, v in zip(rcols.tolist(), _bsi_decode(fd, neg, mag)):
                         out.setdefault(c, {})[name] = v
-                    continue
-                frag = state.fragment(fd.id, STANDARD_VIEW, shard)
-                if frag is None:
-                    continue
-                km = self.index.row_keys(fd) if fd.options.keys else None
-                if len(frag.rows) > FEW_ROWS:
-                    rcols, rrows = frag.values_of(part.to_numpy())
-                    pairs: Iterable[tuple[int, int]] = zip(rcols.tolist(), rrows.tolist())
+                continue
+            km = self.index.row_keys(fd) if fd.options.keys else None
+            rcols, rrows = state.values_in(fd.id, (STANDARD_VIEW,), cols)
+            for c, row in zip(rcols.tolist(), rrows.tolist()):
+                if km is not None:
+                    key = km.key(row)
+                    value = vt.from_key(key) if vt.repeated else key
                 else:
-                    pairs = ((c, row) for row, hit in frag.rows_holding(part) for c in hit.to_numpy().tolist())
-                for c, row in pairs:
-                    if km is not None:
-                        key = km.key(row)
-                        value = vt.from_key(key) if vt.repeated else key
-                    else:
-                        value = bool(row)
-                    if vt.repeated:
-                        out.setdefault(c, {}).setdefault(name, []).append(value)
-                    else:
-                        out.setdefault(c, {})[name] = value
+                    value = bool(row)
+                if vt.repeated:
+                    out.setdefault(c, {}).setdefault(name, []).append(value)
+                else:
+                    out.setdefault(c, {})[name] = value
         return out
 
 
