@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -101,11 +101,36 @@ def _respond(request: Request, asset: Asset) -> Response:
     return Response(asset.body, 200, headers=headers, media_type=asset.media_type)
 
 
-def routes(assets: dict[str, Any] | None = None) -> list[Route]:
-    """The console's routes: GET (and HEAD) `/` and `/console/<file>`."""
+def wants_html(request: Request) -> bool:
+    """Whether the caller is a browser: its Accept header ranks text/html above JSON (a
+    browser sends `text/html,...,*/*;q=0.8`; curl sends `*/*`, API clients JSON)."""
+    best: dict[str, float] = {}
+    for part in request.headers.get("accept", "").split(","):
+        media, _, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        media = media.strip().lower()
+        if media:
+            best[media] = max(q, best.get(media, 0.0))
+    html = best.get("text/html", 0.0)
+    return html > 0 and html > best.get("application/json", 0.0)
+
+
+def routes(assets: dict[str, Any] | None = None,
+           api_index: Callable[[Request], Awaitable[Response]] | None = None) -> list[Route]:
+    """The console's routes: GET (and HEAD) `/` and `/console/<file>`. With api_index,
+    `/` is shared: a browser gets the console, any other caller api_index's answer."""
     files = load_assets() if assets is None else assets
 
     async def index(request: Request) -> Response:
+        if api_index is not None and not wants_html(request):
+            return await api_index(request)
         return _respond(request, files[INDEX])
 
     async def static(request: Request) -> Response:

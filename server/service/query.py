@@ -26,7 +26,7 @@ from engine.pql.parser import parse as parse_pql
 from engine.sql import ast as sql_ast
 from engine.sql.parser import parse as parse_sql
 from engine.sql.result import SqlResult
-from server import policy
+from server import error_text, policy, telemetry
 from server.auth import Principal
 from server.service import databases
 from server.service.common import Page, page_limit
@@ -111,6 +111,7 @@ def _parse_sql(text: str) -> tuple[Any, ...]:
     try:
         return parse_sql(text)
     except engine.EngineError as exc:
+        error_text.improve(exc, text)
         raise from_engine(exc) from exc
 
 
@@ -118,6 +119,7 @@ def _parse_pql(text: str) -> pql_ast.Query:
     try:
         return parse_pql(text)
     except engine.EngineError as exc:
+        error_text.improve(exc, text)
         raise from_engine(exc) from exc
 
 
@@ -212,11 +214,14 @@ def sql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, t
         try:
             results = holder.sql_all(text, timeout=_timeout(ctx, timeout), cancel=cancel)
         except engine.EngineError as exc:
+            error_text.improve(exc, text, holder)
             raise from_engine(exc) from exc
     except Exception as exc:
         ctx.queries.finish(record, exc, cancelled=_cancelled(cancel))
         raise
     answer = SqlAnswer(results, writes, time.perf_counter() - started, log=ctx.queries, record=record, cancel=cancel)
+    telemetry.query_done("sql", writes, answer.execution_time, text, db.id, threshold=ctx.config.slow_query_seconds,
+                         rows=answer.rows_affected)
     if not answer.last.pending:
         answer._done()
     return answer
@@ -242,12 +247,15 @@ def pql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, *
         try:
             results = holder.query(table, text, timeout=_timeout(ctx, timeout), cancel=cancel)
         except engine.EngineError as exc:
+            error_text.improve(exc, text, holder)
             raise from_engine(exc) from exc
     except Exception as exc:
         ctx.queries.finish(record, exc, cancelled=_cancelled(cancel))
         raise
     ctx.queries.finish(record)
-    return PqlAnswer(results, writes, time.perf_counter() - started)
+    answer = PqlAnswer(results, writes, time.perf_counter() - started)
+    telemetry.query_done("pql", writes, answer.execution_time, text, db.id, threshold=ctx.config.slow_query_seconds)
+    return answer
 
 
 def _cancelled(cancel: Optional[threading.Event]) -> bool:

@@ -11,7 +11,8 @@ exists — after creating `<gate>.entered` — until the file goes or the query 
 cancel event is set), for the cancel tests; clock_file (a path) adds the number of seconds
 written in that file to the service clock, so a test can make tokens expire without waiting;
 demo (a record count) loads the `make run` demo database with that many records before
-serving. argon2 runs at its cheapest and fsync is off: these tests check behaviour, not
+serving; task_gate (the path of a FIFO) holds every background task before its work
+until the test writes one byte to the FIFO, for the WatchTask tests. argon2 runs at its cheapest and fsync is off: these tests check behaviour, not
 hashing cost or power-loss durability.
 """
 from __future__ import annotations
@@ -47,6 +48,8 @@ def main() -> None:
         _install_gate(Path(spec["shard_gate"]))
     if spec.get("clock_file"):
         _install_clock(Path(spec["clock_file"]))
+    if spec.get("task_gate"):
+        _gate_tasks(spec["task_gate"])
     config = ServiceConfig(
         spec["data_dir"], fsync=False,
         passwords=PasswordHashing(time_cost=1, memory_cost_kib=8, parallelism=1),
@@ -115,6 +118,24 @@ def _install_clock(path: Path) -> None:
 
     opener = bootstrap.open_service
     serve.open_service = lambda config: opener(config, clock=clock)  # type: ignore[assignment]
+
+
+def _gate_tasks(fifo: str) -> None:
+    """Every background task waits for one byte on `fifo` before its work (opening a FIFO
+    for reading blocks until the test opens it for writing: no polling, no sleeps)."""
+    from server.service import tasks
+
+    start = tasks.start
+
+    def gated(ctx, principal, database_id, name, job):  # type: ignore[no-untyped-def]
+        def held() -> None:
+            with open(fifo, "rb") as gate:
+                gate.read(1)
+            job()
+
+        return start(ctx, principal, database_id, name, held)
+
+    tasks.start = gated
 
 
 if __name__ == "__main__":
