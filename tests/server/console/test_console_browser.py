@@ -463,7 +463,7 @@ VIOLATIONS = """() => new Promise((resolve) => {
 
 
 def test_content_security_policy_is_sent_and_enforced(page, console_server):
-    resp = console_server.http.get("/")
+    resp = console_server.http.get("/", headers={"Accept": "text/html"})
     assert resp.headers["content-security-policy"] == console.CSP
     assert resp.headers["x-content-type-options"] == "nosniff" and resp.headers["x-frame-options"] == "DENY"
     p = page.open().page

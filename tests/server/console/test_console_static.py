@@ -19,6 +19,8 @@ from http_testlib import InProcess, assert_envelope  # noqa: E402
 from server import console  # noqa: E402
 
 ASSETS = console.load_assets()
+# what Chromium sends for a page
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"}
 JS = {name: a.body.decode("utf-8") for name, a in ASSETS.items() if name.endswith(".js")}
 HTML = ASSETS[console.INDEX].body.decode("utf-8")
 CSS = ASSETS["console.css"].body.decode("utf-8")
@@ -34,7 +36,7 @@ def web(tmp_path_factory):
 def test_index_and_assets_carry_the_security_headers(web):
     for path, media in (("/", "text/html"), ("/console/app.js", "text/javascript"),
                         ("/console/console.css", "text/css"), ("/console/icon.svg", "image/svg+xml")):
-        resp = web.client.get(path)
+        resp = web.client.get(path, headers=BROWSER)
         assert resp.status_code == 200 and resp.headers["content-type"].startswith(media), path
         for name, value in console.SECURITY_HEADERS.items():
             assert resp.headers[name] == value, (path, name)
@@ -52,7 +54,7 @@ def test_conditional_get_and_head(web):
     assert again.headers["content-security-policy"] == console.CSP
     other = web.client.get("/console/app.js", headers={"If-None-Match": '"something-else"'})
     assert other.status_code == 200 and other.content == ASSETS["app.js"].body
-    head = web.client.request("HEAD", "/")
+    head = web.client.request("HEAD", "/", headers=BROWSER)
     assert head.status_code == 200 and head.content == b"" and head.headers["content-type"].startswith("text/html")
 
 
@@ -124,3 +126,22 @@ def test_the_files_ship_as_package_data():
 def test_the_javascript_stays_small():
     # plain modules, no dependencies, no build step: a budget keeps it that way
     assert sum(len(a.body) for n, a in ASSETS.items() if n.endswith(".js")) < 96_000
+
+
+@pytest.mark.parametrize("accept, page", [
+    (BROWSER["Accept"], True),
+    ("text/html", True),
+    ("*/*", False),                                   # curl
+    ("", False),                                      # no Accept header at all
+    ("application/json", False),
+    ("application/json, text/html;q=0.5", False),
+    ("text/html;q=0, */*", False),
+])
+def test_slash_is_the_console_for_browsers_and_the_json_index_for_api_clients(web, accept, page):
+    resp = web.client.get("/", headers={"Accept": accept} if accept else {})
+    assert resp.status_code == 200
+    if page:
+        assert resp.headers["content-type"].startswith("text/html") and resp.content == ASSETS["index.html"].body
+    else:
+        assert resp.headers["content-type"].startswith("application/json")
+        assert resp.json()["name"] == "roarbase" and "openapi" in resp.json()["links"]

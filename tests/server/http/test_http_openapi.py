@@ -18,7 +18,7 @@ def _app_routes(web) -> set[tuple[str, str]]:
     out = set()
     for route in web.app.routes:
         assert isinstance(route, Route)
-        if route.path in console.PATHS:  # the web console's pages: not API routes
+        if route.path == console.PATHS[1]:  # the web console's files: not API routes
             continue
         for method in route.methods or ():
             if method != "HEAD":  # Starlette adds HEAD to every GET
