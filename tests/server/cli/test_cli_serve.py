@@ -104,7 +104,7 @@ def test_first_start_prints_generated_credentials_once(tmp_path: Path, serves: l
     console = next(line for line in first.out if line.strip().startswith("Web console"))
     url = re.search(r"(http://\S+/)\s", console)[1]
     assert url == f"http://127.0.0.1:{first.port('HTTP')}/" and "root@localhost" in console
-    page = httpx.get(url)
+    page = httpx.get(url, headers={"Accept": "text/html"})     # as a browser asks
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "roarbase console" in page.text
     assert first.stop() == 0, first.err
