@@ -186,6 +186,7 @@ class Index:
         opts = FieldOptions.make(type, **options)
         meta = check_meta(meta, "field")
         with self._writing():
+            self.holder.check_writes_allowed()
             if name in self.definition.fields:
                 raise FieldExistsError(f"field {name} already exists in index {self.name}")
             fd = FieldDef(name, self.definition.next_field_id, opts, meta=meta)
@@ -214,6 +215,7 @@ class Index:
         """Remove a field and its data. Its id is never reused, so log frames that still
         mention it are ignored on replay."""
         with self._writing():
+            self.holder.check_writes_allowed()
             fd = self.definition.fields.get(name)
             if fd is None:
                 raise FieldNotFoundError(f"field {name} not found in index {self.name}")
@@ -306,6 +308,7 @@ class Index:
     def transaction(self) -> Iterator[Transaction]:
         """Group writes into one atomic, durable commit (used by PQL write lists)."""
         with self._writing():
+            self.holder.check_writes_allowed()
             tx = Transaction(self, self._state)
             try:
                 yield tx

@@ -55,6 +55,7 @@ def _add_fields(idx: Any, fields: list[tuple[str, FieldOptions]]) -> None:
     """A new table's fields, with one schema write: Index.create_field rewrites the whole
     schema for each field, which makes a wide CREATE TABLE quadratic (400 columns ≈ 1.4 s)."""
     with idx._writing():
+        idx.holder.check_writes_allowed()
         for name, opts in fields:
             idx.definition.fields[name] = FieldDef(name, idx.definition.next_field_id, opts)
             idx.definition.next_field_id += 1
