@@ -202,6 +202,30 @@ class Index:
                 raise
             return Field(self, fd)
 
+    def add_fields(self, fields: list[tuple[str, FieldOptions, dict[str, Any]]]) -> None:
+        """Add fields whose options are already validated FieldOptions (a copy of another
+        index's, a CREATE TABLE's), with their meta, in one schema write."""
+        for name, _opts, meta in fields:
+            check_name(name, "field")
+            check_meta(meta, "field")
+        with self._writing():
+            self.holder.check_writes_allowed()
+            taken = [name for name, _, _ in fields if name in self.definition.fields]
+            if taken or len({name for name, _, _ in fields}) != len(fields):
+                raise FieldExistsError(f"field {(taken or [fields[0][0]])[0]} already exists in index {self.name}")
+            before = (dict(self.definition.fields), self.definition.next_field_id)
+            for name, opts, meta in fields:
+                self.definition.fields[name] = FieldDef(name, self.definition.next_field_id, opts,
+                                                        meta=dict(meta or {}))
+                self.definition.next_field_id += 1
+            self._by_id = None
+            try:
+                self._write_schema()
+            except BaseException:
+                self.definition.fields, self.definition.next_field_id = before
+                self._by_id = None
+                raise
+
     def field(self, name: str) -> "Field":
         fd = self.definition.fields.get(name)
         if fd is None:
@@ -410,6 +434,15 @@ class Index:
 
         return import_records(self, columns, {name: (self._fd(name), vals) for name, vals in data.items()},
                               progress=progress)
+
+    def write_records(self, records: Any, columns: dict[str, Any], *,
+                      progress: Callable[[int, int], None] | None = None) -> int:
+        """Upsert whole records (the inverse of engine.records.iter_records); atomic and
+        durable when it returns. See engine.ingest.write_records."""
+        self._check_writable()
+        from engine.ingest import write_records
+
+        return write_records(self, records, columns, progress=progress)
 
     # --- snapshots ------------------------------------------------------------------------------
 
