@@ -179,9 +179,12 @@ def _header(scope: Scope, name: bytes) -> str:
 class _Guard:
     """Trailing slash, request id, body cap and the error envelope, around everything."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, large_limit: int = 0,
+                 large: Callable[[str], bool] = lambda path: False) -> None:
         self.app = app
         self.limit = limit
+        self.large_limit = large_limit      # imports stream to a spool file: their own cap
+        self.large = large
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -194,6 +197,7 @@ class _Guard:
         scope[_REQUEST_ID] = request_id
         started = False
         received = 0
+        limit = self.large_limit if self.large(scope["path"]) else self.limit
 
         async def send_with_id(message: Message) -> None:
             nonlocal started
@@ -208,9 +212,9 @@ class _Guard:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise PayloadTooLarge(f"the request body is larger than {self.limit} bytes",
-                                          data={"limit": self.limit})
+                if received > limit:
+                    raise PayloadTooLarge(f"the request body is larger than {limit} bytes",
+                                          data={"limit": limit})
             return message
 
         try:
@@ -219,9 +223,9 @@ class _Guard:
 
                 refuse_pickle({"content-type": _header(scope, b"content-type"), "accept": _header(scope, b"accept")})
             length = _header(scope, b"content-length")
-            if length.isdigit() and int(length) > self.limit:
-                raise PayloadTooLarge(f"the request body ({length} bytes) is larger than {self.limit} bytes",
-                                      data={"limit": self.limit})
+            if length.isdigit() and int(length) > limit:
+                raise PayloadTooLarge(f"the request body ({length} bytes) is larger than {limit} bytes",
+                                      data={"limit": limit})
             await self.app(scope, receive_capped, send_with_id)
         except Exception as exc:
             if started:  # too late for an error response: the client sees a cut connection
@@ -779,19 +783,25 @@ def sql_document(out: dict[str, Any]) -> dict[str, Any]:
 
 def build_app(runtime: Runtime) -> Starlette:
     """The HTTP face over a Runtime: every route of ENDPOINTS, errors as envelopes."""
+    from server.http_transfer import TRANSFER_ENDPOINTS, TransferHandlers, is_import_path
     from server.http_v1 import V1_ENDPOINTS, V1Handlers
 
     handlers = _Handlers(runtime)
     v1 = V1Handlers(runtime)
+    transfer = TransferHandlers(runtime)
     methods: dict[str, dict[str, Callable[..., Any]]] = {}
     for ep in ENDPOINTS:
         methods.setdefault(ep.path, {})[ep.method] = getattr(handlers, ep.handler)
     for v1ep in V1_ENDPOINTS:
         methods.setdefault(v1ep.path, {})[v1ep.method] = getattr(v1, v1ep.handler)
+    for tep in TRANSFER_ENDPOINTS:
+        methods.setdefault(tep.path, {})[tep.method] = getattr(transfer, tep.handler)
     routes = [Route(path, _dispatch(by_method), methods=list(by_method)) for path, by_method in methods.items()]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
     app.router.redirect_slashes = False  # _Guard strips the slash instead: a redirect breaks POSTs
-    app.add_middleware(_Guard, limit=runtime.ctx.config.limits.max_payload_bytes)
+    limits = runtime.ctx.config.limits
+    app.add_middleware(_Guard, limit=limits.max_payload_bytes, large_limit=limits.max_import_bytes,
+                       large=is_import_path)
     return app
 
 
