@@ -240,6 +240,11 @@ class Export:
                 yield [rid, *((None if (v := col[i]) is None else enc(v)) for col, enc in zip(cols, encoders))]
             self._progress(len(ids))
 
+    @property
+    def done(self) -> int:
+        """Records written so far."""
+        return self._done
+
     def _progress(self, n: int) -> None:
         self._done += n
         if self.progress:

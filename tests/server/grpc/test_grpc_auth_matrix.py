@@ -53,6 +53,7 @@ class World:
     target: str
     callers: dict[str, tuple[tuple[tuple[str, str], ...], Optional[str]]]  # kind -> (metadata, own account id)
     other_root: str
+    backup: bytes = b""
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,9 @@ def _build(c: Client, data_dir: Path) -> World:
         callers[kind] = (md(forge(data_dir, me.id, me.org_id, "root", **variation)), None)
     other = c.login(OTHER_EMAIL, ROOT_PASSWORD).token
     callers["other_org"] = (md(other), None)
-    return World(c, me.org_id, db, sa, key, role, invite, target, callers, other)
+    backup = b"".join(m.data for m in c.databases.BackupDatabase(database_pb2.BackupDatabaseRequest(id=db),
+                                                                  metadata=root, timeout=TIMEOUT))
+    return World(c, me.org_id, db, sa, key, role, invite, target, callers, other, backup)
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,9 @@ def _own_or_target(w: World, cell: Cell) -> str:
 
 def _stream(calls: Any) -> list[Any]:
     return list(calls)
+
+
+EMPTY_ENVELOPE = b'{"version": "1", "values": {"iterable": []}}'
 
 
 P = "/roarbase.v1"
@@ -195,6 +201,15 @@ CASES: dict[str, Case] = {
         database_pb2.DeleteDatabaseRequest(id=_fresh_db(w)), metadata=c.metadata), True),
     f"{P}.DatabaseService/WatchDatabase": Case(lambda w, c: _stream(w.c.databases.WatchDatabase(
         database_pb2.WatchDatabaseRequest(id=w.db), metadata=c.metadata, timeout=TIMEOUT)), True),
+    f"{P}.DatabaseService/ExportDatabase": Case(lambda w, c: _stream(w.c.databases.ExportDatabase(
+        database_pb2.ExportDatabaseRequest(id=w.db), metadata=c.metadata, timeout=TIMEOUT)), True),
+    f"{P}.DatabaseService/ImportDatabase": Case(lambda w, c: w.c.databases.ImportDatabase(iter([
+        database_pb2.ImportChunk(id=w.db, data=EMPTY_ENVELOPE)]), metadata=c.metadata, timeout=TIMEOUT), True),
+    f"{P}.DatabaseService/BackupDatabase": Case(lambda w, c: _stream(w.c.databases.BackupDatabase(
+        database_pb2.BackupDatabaseRequest(id=w.db), metadata=c.metadata, timeout=TIMEOUT)), True),
+    f"{P}.DatabaseService/RestoreDatabase": Case(lambda w, c: w.c.databases.RestoreDatabase(iter([
+        database_pb2.RestoreChunk(name=unique("restored"), data=w.backup)]), metadata=c.metadata,
+        timeout=TIMEOUT), False),
     f"{P}.QueryService/Sql": Case(lambda w, c: _stream(w.c.queries.Sql(query_pb2.SqlRequest(
         database_id=w.db, sql="SELECT count(*) FROM t"), metadata=c.metadata, timeout=TIMEOUT)), True),
     f"{P}.QueryService/Pql": Case(lambda w, c: w.c.queries.Pql(query_pb2.PqlRequest(

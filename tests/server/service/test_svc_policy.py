@@ -9,7 +9,19 @@ import pytest
 from server import auth, policy
 from server.auth import Principal
 from server.policy import BUILTIN_ROLES, POLICY
-from server.service import accounts, databases, entities, invites, orgs, query, roles, service_properties, tasks
+from server.service import (
+    accounts,
+    backups,
+    databases,
+    entities,
+    invites,
+    orgs,
+    query,
+    roles,
+    service_properties,
+    tasks,
+    transfers,
+)
 from server.service.errors import Forbidden, MissingAuthenticationToken, ServiceError
 from svc_testlib import member, root_of, start
 
@@ -33,6 +45,7 @@ DOCUMENTED = {
     "DatabaseService.ListDatabases": "RMB", "DatabaseService.UpdateDatabase": "RM",
     "DatabaseService.DeleteDatabase": "RM", "DatabaseService.WatchDatabase": "RMB",
     "DatabaseService.ExportDatabase": "RMB", "DatabaseService.ImportDatabase": "RM",
+    "DatabaseService.BackupDatabase": "RMB", "DatabaseService.RestoreDatabase": "RM",
     "QueryService.Sql": "RMBF", "QueryService.Pql": "RMBF", "QueryService.PqlStream": "RMBF",
     # the /v1 data plane (API.md §3.4): frontend reads items and its own user, never writes
     "PropertyService.ListProperties": "RMBF", "PropertyService.GetProperty": "RMB",
@@ -183,8 +196,7 @@ def test_service_functions_check_only_names_in_the_table():
     names = _checked_names()
     assert names <= set(POLICY)
     # every operation with a service function here is checked somewhere
-    table_only = {"DatabaseService.ExportDatabase", "DatabaseService.ImportDatabase", "QueryService.PqlStream",
-                  "EntityService.BulkWrite", "TaskService.WatchTask"}
+    table_only = {"QueryService.PqlStream", "EntityService.BulkWrite", "TaskService.WatchTask"}
     assert set(POLICY) - names == table_only
 
 
@@ -213,6 +225,8 @@ def _fresh(prefix):
 
 def _calls(ctx, root, db, svc_account):
     """A call of each checked operation (targets made fresh by root where it mutates)."""
+    empty_envelope = str(pathlib.Path(ctx.config.data_dir) / "empty-envelope.json")
+    pathlib.Path(empty_envelope).write_text('{"version": "1", "values": {"iterable": []}}')
     def new_db():
         return databases.create_database(ctx, root, name=_fresh("db")).id
 
@@ -284,11 +298,15 @@ def _calls(ctx, root, db, svc_account):
         "EntityService.BulkDelete": lambda p: entities.delete_entities(ctx, p, "item", [8, 9], database=db.id),
         "TaskService.ListTasks": lambda p: tasks.recents(ctx, p, "items_put", database=db.id),
         "TaskService.GetTask": lambda p: tasks.get_task(ctx, p, "00000000-0000-4000-8000-000000000000"),
+        "DatabaseService.ExportDatabase": lambda p: transfers.start_export(ctx, p, db.id).close(),
+        "DatabaseService.ImportDatabase": lambda p: transfers.import_database(ctx, p, db.id, empty_envelope),
+        "DatabaseService.BackupDatabase": lambda p: backups.start_backup(ctx, p, db.id).close(),
+        "DatabaseService.RestoreDatabase": lambda p: backups.restore_backup(ctx, p, empty_envelope,
+                                                                            name=_fresh("restored")),
     }
 
 
 CHECKED = sorted(set(POLICY) - {"AuthService.Login", "AuthService.RefreshToken", "InviteService.AcceptInvite",
-                                "DatabaseService.ExportDatabase", "DatabaseService.ImportDatabase",
                                 "QueryService.PqlStream", "EntityService.BulkWrite", "TaskService.WatchTask"})
 
 
