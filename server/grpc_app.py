@@ -607,7 +607,8 @@ async def _database_import(rpc: Rpc, requests: AsyncIterator[database_pb2.Import
 @_adapter("DatabaseService", "BackupDatabase")
 async def _database_backup(rpc: Rpc, req: database_pb2.BackupDatabaseRequest) -> AsyncIterator[database_pb2.BackupChunk]:
     backup = await rpc.run(backups.start_backup, rpc.ctx, rpc.principal, rpc.database_id(req.id, "id"))
-    async for message in _stream_chunks(rpc, backup.chunks(), lambda data: database_pb2.BackupChunk(data=data)):
+    async for message in _stream_chunks(rpc, backup.chunks(), lambda data: database_pb2.BackupChunk(
+            data=data, bytes_done=backup.done, bytes_total=backup.total)):
         yield message
 
 

@@ -68,7 +68,9 @@ class Backup:
 
     def __init__(self, ctx: ServiceContext, db: databases.Database, snapshot: str, info: engine.SnapshotInfo) -> None:
         self.ctx, self.db, self.snapshot, self.info = ctx, db, snapshot, info
-        self.bytes = 0
+        self.bytes = 0                                           # archive bytes produced
+        self.done = 0                                            # file bytes archived
+        self.total = info.linked_bytes + info.copied_bytes + 4096  # file bytes in all (+ the manifest)
 
     def _files(self) -> list[tuple[str, str]]:
         out = []
@@ -88,10 +90,11 @@ class Backup:
                     digest = hashlib.sha256()
                     size = os.path.getsize(full)
                     info = tarfile.TarInfo(name)
-                    info.size, info.mode = size, 0o600
+                    info.size, info.mode, info.mtime = size, 0o600, int(self.ctx.now())
                     with open(full, "rb") as f:
                         tar.addfile(info, _Hashing(f, digest))
                     listed.append({"path": name, "size": size, "sha256": digest.hexdigest()})
+                    self.done += size
                     out = buf.drain()
                     if out:
                         self.bytes += len(out)
@@ -106,10 +109,11 @@ class Backup:
                     "meta_rows": _meta_records(self.ctx, db.id), "snapshot": self.info.to_dict(),
                     "files": listed}, indent=1).encode()
                 info = tarfile.TarInfo(MANIFEST)
-                info.size, info.mode = len(manifest), 0o600
+                info.size, info.mode, info.mtime = len(manifest), 0o600, int(self.ctx.now())
                 tar.addfile(info, io.BytesIO(manifest))
             out = buf.drain()
             self.bytes += len(out)
+            self.done = self.total
             yield out
         finally:
             self.close()

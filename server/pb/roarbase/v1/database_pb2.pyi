@@ -104,10 +104,14 @@ class BackupDatabaseRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class BackupChunk(_message.Message):
-    __slots__ = ("data",)
+    __slots__ = ("data", "bytes_done", "bytes_total")
     DATA_FIELD_NUMBER: _ClassVar[int]
+    BYTES_DONE_FIELD_NUMBER: _ClassVar[int]
+    BYTES_TOTAL_FIELD_NUMBER: _ClassVar[int]
     data: bytes
-    def __init__(self, data: _Optional[bytes] = ...) -> None: ...
+    bytes_done: int
+    bytes_total: int
+    def __init__(self, data: _Optional[bytes] = ..., bytes_done: _Optional[int] = ..., bytes_total: _Optional[int] = ...) -> None: ...
 
 class RestoreChunk(_message.Message):
     __slots__ = ("name", "description", "data")
