@@ -541,12 +541,11 @@ class Sink:
 
 def open_binary(path: str) -> BinaryIO:
     """The document's bytes, gunzipped when it is gzip."""
-    f = open(path, "rb")
-    head = f.read(2)
-    f.seek(0)
+    with open(path, "rb") as f:
+        head = f.read(2)
     if head == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
-    return f
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
 
 
 def sniff(path: str) -> str:
@@ -597,8 +596,7 @@ PIECES_KEYS = frozenset(PIECES_LISTS) | {"values", "version", "schema", "activit
 
 def iter_ndjson(path: str, *, skip_header: bool = True) -> Iterator[tuple[int, Any]]:
     """(line number, decoded JSON value) of every non-blank line."""
-    with open_binary(path) as f:
-        text = io.TextIOWrapper(f, encoding="utf-8", newline="\n")
+    with io.TextIOWrapper(open_binary(path), encoding="utf-8", newline="\n") as text:
         for n, line in enumerate(text, start=1):
             if n == 1 and skip_header:
                 continue
@@ -611,8 +609,8 @@ def iter_ndjson(path: str, *, skip_header: bool = True) -> Iterator[tuple[int, A
 
 
 def read_ndjson_header(path: str) -> dict[str, Any]:
-    with open_binary(path) as f:
-        line = io.TextIOWrapper(f, encoding="utf-8", newline="\n").readline()
+    with io.TextIOWrapper(open_binary(path), encoding="utf-8", newline="\n") as text:
+        line = text.readline()
     try:
         header = json.loads(line, parse_constant=_reject_constant)
     except ValueError as exc:
