@@ -70,8 +70,7 @@ from engine.schema import (
     float_encode,
 )
 from engine.sql.types import sql_type_of
-from server.errors import ServerError
-from server.service.errors import InvalidParameter
+from server.service.errors import InvalidParameter, ServiceError
 
 FORMAT = "roarbase.export"
 VERSION = "1"
@@ -129,11 +128,11 @@ class Problems:
                                data={"problems": [p.to_dict() for p in self.items], "problem_count": self.total})
 
 
-class DocumentError(ServerError):
+class DocumentError(ServiceError):
     """A document that cannot be read at all (not JSON, not a roarbase export)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__("InvalidBody", message, name="INVALID_EXPORT_DOCUMENT")
+    code = "InvalidBody"
+    name = "INVALID_EXPORT_DOCUMENT"
 
 
 # --- columns ----------------------------------------------------------------------------------
