@@ -79,7 +79,11 @@ class Index:
         idx = cls(holder, path, definition)
         idx._write_schema()
         idx._wal = WalWriter.create(fio, idx._wal_path(1), 1, holder.fsync)
-        fio.fsync_dir(path)
+        try:
+            fio.fsync_dir(path)
+        except BaseException:
+            idx._wal.close()          # the caller removes the directory; no handle may stay open
+            raise
         return idx
 
     @classmethod

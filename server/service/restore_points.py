@@ -74,7 +74,8 @@ def create(ctx: ServiceContext, database_id: str, holder: engine.Holder) -> str:
     where = path(ctx, database_id)
     discard(ctx, database_id)
     fio.makedirs(where)
-    if ctx.config.fsync:
+    if ctx.config.fsync:                      # both new entries durable: restore/ and restore/<id>/
+        fio.fsync_dir(ctx.config.data_dir)
         fio.fsync_dir(root(ctx))
     holder.snapshot(os.path.join(where, ENGINE_DIR))
     doc = _meta_rows(ctx, database_id)

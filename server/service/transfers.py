@@ -52,7 +52,7 @@ from server.errors import ServerError
 from server.service import databases, export_doc, restore_points
 from server.service.common import merge_patch
 from server.service.context import ServiceContext
-from server.service.errors import InternalServerError, InvalidParameter, from_engine
+from server.service.errors import BY_CODE, InternalServerError, InvalidParameter, ServiceError, from_engine
 from server.service.export_doc import (
     ID_COLUMN,
     Column,
@@ -899,7 +899,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _failed(exc: BaseException, *, reverted: bool, reason: str = "") -> ServerError:
+def _failed(exc: BaseException, *, reverted: bool, reason: str = "") -> ServiceError:
     """The error an import answers: the cause's code when it has one (a validation error
     found late, StorageFull, ...), else InternalServerError, with error_data.reverted."""
     if isinstance(exc, engine.EngineError):
@@ -909,9 +909,9 @@ def _failed(exc: BaseException, *, reverted: bool, reason: str = "") -> ServerEr
     else:
         err = InternalServerError(f"the import failed: {type(exc).__name__}")
     prefix = "the import failed and was reverted: " if reverted else "the import failed and could not be reverted: "
-    out = ServerError(err.code, prefix + err.message + (f" ({reason})" if reason else ""), name=err.name,
-                      details={**err.details, "reverted": reverted, **({"frozen": True} if not reverted else {})})
-    return out
+    cls = BY_CODE.get(err.code, ServiceError)
+    return cls(prefix + err.message + (f" ({reason})" if reason else ""), name=err.name, code=err.code,
+               data={**err.details, "reverted": reverted, **({"frozen": True} if not reverted else {})})
 
 
 # --- recovery at start --------------------------------------------------------------------------
