@@ -8,6 +8,7 @@ with vectorised numpy, one bitmap per plane.
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 from typing import Any, Callable
 
 import numpy as np
@@ -493,11 +494,12 @@ def _write_column(tx: Transaction, fd: FieldDef, cols: np.ndarray, values: list[
     if opts.is_bsi:
         stored = [values[i] for i in present]
         lo, hi = opts.min, opts.max
-        for v in stored:
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-                raise InvalidValueError(f"field {fd.name}: stored values are integers, got {v!r}")
-            if not lo <= v <= hi:
-                opts.check_range(int(v))
+        if not all(type(v) is int for v in stored) or min(stored) < lo or max(stored) > hi:
+            for v in stored:
+                if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                    raise InvalidValueError(f"field {fd.name}: stored values are integers, got {v!r}")
+                if not lo <= v <= hi:
+                    opts.check_range(int(v))
         wide = opts.min < -(2**63) or opts.max > INT64_MAX       # an int field past 2**63 - 1
         arr = np.array([int(v) for v in stored], dtype=object) if wide else np.array(stored, dtype=np.int64)
         c = cols[present]
@@ -522,18 +524,18 @@ def _write_column(tx: Transaction, fd: FieldDef, cols: np.ndarray, values: list[
                     g[0].append(int(cols[i]))
                     g[1].append(m)
     elif opts.type == "set":
-        g = groups.setdefault(STANDARD_VIEW, ([], []))
-        for i in present:
-            for m in _members(fd, values[i]):
-                g[0].append(int(cols[i]))
-                g[1].append(m)
+        lists = [values[i] for i in present]
+        if not all(type(v) is list for v in lists):
+            for v in lists:
+                _members(fd, v)                        # raises with the reason
+        flat = list(itertools.chain.from_iterable(lists))
+        _members(fd, flat)
+        reps = np.repeat(cols[present], [len(v) for v in lists])
+        groups[STANDARD_VIEW] = (reps, flat)
     else:                                                        # mutex, bool
-        g = groups.setdefault(STANDARD_VIEW, ([], []))
-        for i in present:
-            g[0].append(int(cols[i]))
-            g[1].append(values[i])
+        groups[STANDARD_VIEW] = (cols[present], [values[i] for i in present])
     for view, (cs, vs) in groups.items():
-        if not cs:
+        if not len(cs):
             continue
         vals = np.array(vs, dtype=bool) if opts.type == "bool" else (
             np.array(vs, dtype=object) if opts.keys else np.array(vs, dtype=np.uint64))
@@ -548,11 +550,16 @@ def _write_column(tx: Transaction, fd: FieldDef, cols: np.ndarray, values: list[
 def _members(fd: FieldDef, members: Any) -> list[Any]:
     if not isinstance(members, (list, tuple)):
         raise InvalidValueError(f"field {fd.name}: members are a list")
-    for m in members:
-        ok = isinstance(m, str) if fd.options.keys else (
-            isinstance(m, (int, np.integer)) and not isinstance(m, bool) and 0 <= m < 2**64)
-        if not ok:
-            raise InvalidValueError(f"field {fd.name}: bad member {m!r}")
+    if fd.options.keys:
+        ok = all(type(m) is str for m in members)
+    else:
+        ok = all(type(m) is int and 0 <= m < 2**64 for m in members)
+    if not ok:
+        for m in members:
+            good = isinstance(m, str) if fd.options.keys else (
+                isinstance(m, (int, np.integer)) and not isinstance(m, bool) and 0 <= m < 2**64)
+            if not good:
+                raise InvalidValueError(f"field {fd.name}: bad member {m!r}")
     return list(members)
 
 

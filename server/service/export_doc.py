@@ -39,6 +39,7 @@ from __future__ import annotations
 import datetime as _dt
 import gzip
 import io
+import itertools
 import json
 import math
 import re
@@ -68,6 +69,7 @@ from engine.schema import (
     check_name,
     float_decode,
     float_encode,
+    float_encode_array,
 )
 from engine.sql.types import sql_type_of
 from server.service.errors import InvalidParameter, ServiceError
@@ -240,6 +242,114 @@ def same_values(a: FieldOptions, b: FieldOptions) -> bool:
 
 def decimal_text(stored: int, scale: int) -> str:
     return format(Decimal(stored).scaleb(-scale), "f")
+
+
+class Slow(Exception):
+    """A fast column check could not vouch for a value: check the records one by one."""
+
+
+def _types(values: Any) -> set[type]:
+    return set(map(type, values))
+
+
+_NONE = type(None)
+
+
+def fast_column(fd: FieldDef) -> Callable[[tuple[Any, ...]], list[Any]]:
+    """A whole column of document values -> engine values, checked with C-speed passes
+    (map/set/min/max) for the common cases; raises Slow for anything else (from_document
+    then decides and explains). Text is trusted to be free of lone surrogates and NUL (the
+    caller checks the raw batch)."""
+    opts = fd.options
+    t, lo, hi = opts.type, opts.min, opts.max
+
+    def ints(col: tuple[Any, ...], lo: int, hi: int) -> list[Any]:
+        kinds = _types(col)
+        if not kinds <= {int, _NONE}:
+            raise Slow
+        if int in kinds:
+            vals = [v for v in col if v is not None] if _NONE in kinds else col
+            if min(vals) < lo or max(vals) > hi:
+                raise Slow
+        return list(col)
+
+    if t == "int":
+        return lambda col: ints(col, lo, hi)
+    if t == "timestamp":
+        shift = opts.epoch * TIME_UNITS[opts.time_unit]
+
+        def stamps(col: tuple[Any, ...]) -> list[Any]:
+            ints(col, lo + shift, hi + shift)
+            return [None if v is None else v - shift for v in col] if shift else list(col)
+        return stamps
+    if t == "decimal":
+        rx = re.compile(rf"-?[0-9]+\.[0-9]{{{opts.scale}}}\Z" if opts.scale else r"-?[0-9]+\Z")
+
+        def decimals(col: tuple[Any, ...]) -> list[Any]:
+            if not _types(col) <= {str, _NONE}:
+                raise Slow
+            match = rx.match
+            out = [None if v is None else (int(v.replace(".", "")) if match(v) else None) for v in col]
+            if sum(v is None for v in out) != sum(v is None for v in col):
+                raise Slow
+            vals = [v for v in out if v is not None]
+            if vals and (min(vals) < lo or max(vals) > hi):
+                raise Slow
+            return out
+        return decimals
+    if t == "float":
+        bits = opts.bits
+
+        def floats(col: tuple[Any, ...]) -> list[Any]:
+            kinds = _types(col)
+            if not kinds <= {float, int, _NONE}:
+                raise Slow
+            idx = [i for i, v in enumerate(col) if v is not None] if _NONE in kinds else range(len(col))
+            if not len(idx):
+                return list(col)
+            try:
+                arr = np.array([col[i] for i in idx], dtype=np.float64)
+                enc = float_encode_array(arr, bits).tolist()
+            except (OverflowError, EngineError):
+                raise Slow from None
+            out: list[Any] = [None] * len(col)
+            for i, e in zip(idx, enc):
+                out[i] = e
+            return out
+        return floats
+    if t == "bool":
+        def bools(col: tuple[Any, ...]) -> list[Any]:
+            if not _types(col) <= {bool, _NONE}:
+                raise Slow
+            return list(col)
+        return bools
+    if t in ("mutex", "set"):
+        def members_ok(values: Any) -> bool:
+            if opts.keys:
+                return _types(values) <= {str}
+            if not _types(values) <= {int}:
+                return False
+            return not values or (min(values) >= 0 and max(values) <= UINT64_MAX)
+
+        if t == "mutex":
+            def scalars(col: tuple[Any, ...]) -> list[Any]:
+                if not members_ok([v for v in col if v is not None]):
+                    raise Slow
+                return list(col)
+            return scalars
+
+        def lists(col: tuple[Any, ...]) -> list[Any]:
+            present = [v for v in col if v is not None]
+            if not _types(present) <= {list} or not members_ok(list(itertools.chain.from_iterable(present))):
+                raise Slow
+            return list(col)
+        return lists
+
+    def time_values(col: tuple[Any, ...]) -> list[Any]:
+        if any(v is not None for v in col):
+            raise Slow
+        return list(col)
+    return time_values
 
 
 def to_document(opts: FieldOptions) -> Callable[[Any], Any]:
@@ -593,18 +703,45 @@ PIECES_KEYS = frozenset(PIECES_LISTS) | {"values", "version", "schema", "activit
                                          "workstreamSummaries", "messageValues", "workstreamEventValues"}
 
 
-def iter_ndjson(path: str, *, skip_header: bool = True) -> Iterator[tuple[int, Any]]:
-    """(line number, decoded JSON value) of every non-blank line."""
+_DECODER = json.JSONDecoder(parse_constant=lambda name: _reject_constant(name))
+# Escapes that decode to a lone surrogate or NUL, which text values may not hold: a batch
+# whose raw text has one is checked value by value.
+SUSPECT_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
+
+
+def iter_ndjson(path: str, *, skip_header: bool = True, batch: int = 4096) -> Iterator[tuple[list[tuple[int, Any]], bool]]:
+    """Batches of (line number, decoded JSON value) of the non-blank lines, and whether
+    the batch's raw text holds an escape that decodes to a lone surrogate or NUL (its
+    strings then need checking one by one). Each batch is decoded in one C call."""
     with io.TextIOWrapper(open_binary(path), encoding="utf-8", newline="\n") as text:
+        numbers: list[int] = []
+        lines: list[str] = []
         for n, line in enumerate(text, start=1):
-            if n == 1 and skip_header:
+            if (n == 1 and skip_header) or not line.strip():
                 continue
-            if not line.strip():
-                continue
+            numbers.append(n)
+            lines.append(line)
+            if len(lines) >= batch:
+                yield _decode_batch(numbers, lines)
+                numbers, lines = [], []
+        if lines:
+            yield _decode_batch(numbers, lines)
+
+
+def _decode_batch(numbers: list[int], lines: list[str]) -> tuple[list[tuple[int, Any]], bool]:
+    joined = ",".join(lines)
+    try:
+        values = _DECODER.decode("[" + joined + "]")
+        if len(values) != len(lines):
+            raise ValueError("a line holds more than one value")
+    except ValueError:
+        values = []
+        for n, line in zip(numbers, lines):        # find the line at fault
             try:
-                yield n, json.loads(line, parse_constant=_reject_constant)
+                values.append(_DECODER.decode(line))
             except ValueError as exc:
-                raise DocumentError(f"line {n} is not JSON: {exc}") from None
+                raise DocumentError(f"line {n} is not one JSON value: {exc}") from None
+    return list(zip(numbers, values)), SUSPECT_ESCAPE.search(joined) is not None
 
 
 def read_ndjson_header(path: str) -> dict[str, Any]:
@@ -779,7 +916,9 @@ def _tables(events: Iterator[tuple[str, str, Any]], out: _LineWriter, spool: lis
 
 
 def _row_line(name: Any, position: int, values: Any) -> bytes:
-    return _line({"kind": "row", "table": name, "table_index": position, "values": values})
+    if isinstance(name, str):
+        return _line({"kind": "row", "table": name, "values": values})
+    return _line({"kind": "row", "table": None, "table_index": position, "values": values})
 
 
 __all__ = ["FORMAT", "VERSION", "Problems", "DocumentError", "Column", "Table", "column_from_field",
