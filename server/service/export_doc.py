@@ -352,19 +352,26 @@ def fast_column(fd: FieldDef) -> Callable[[tuple[Any, ...]], list[Any]]:
     return time_values
 
 
-def to_document(opts: FieldOptions) -> Callable[[Any], Any]:
-    """engine.records value -> document value, for a column."""
+def to_document(opts: FieldOptions) -> Optional[Callable[[Any], Any]]:
+    """engine.records value -> document value, for a column (None: the value as it is)."""
     t = opts.type
     if t == "decimal":
         scale = opts.scale
-        return lambda v: format(Decimal(v).scaleb(-scale), "f")
+        if not scale:
+            return None
+        unit = 10**scale
+
+        def dec(v: int) -> str:
+            q, r = divmod(-v if v < 0 else v, unit)
+            return f"{'-' if v < 0 else ''}{q}.{r:0{scale}d}"
+        return dec
     if t == "timestamp":
         shift = opts.epoch * TIME_UNITS[opts.time_unit]
-        return (lambda v: v + shift) if shift else (lambda v: v)
+        return (lambda v: v + shift) if shift else None
     if t == "float":
         bits = opts.bits
         return lambda v: float_decode(v, bits)
-    return lambda v: v
+    return None
 
 
 class WrongValue(ValueError):
@@ -613,6 +620,25 @@ def rfc3339_now(now: float) -> str:
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 dumps: Callable[[Any], str] = _ENCODER.encode
+
+
+def _c_encoder() -> Callable[[Any], str]:
+    """json's C encoder made once (JSONEncoder.encode builds one per call): compact, UTF-8
+    text, floats by repr (bit-exact), NaN refused. Falls back to dumps where the C
+    accelerator is missing."""
+    from json import encoder as _enc
+
+    make = getattr(_enc, "c_make_encoder", None)
+    if make is None:
+        return dumps
+
+    def default(o: Any) -> Any:
+        raise TypeError(f"{type(o).__name__} is not JSON")
+    c = make(None, default, _enc.c_encode_basestring, None, ":", ",", False, False, False)
+    return lambda obj: "".join(c(obj, 0))
+
+
+fast_dumps: Callable[[Any], str] = _c_encoder()
 
 
 class Sink:

@@ -232,14 +232,20 @@ class Export:
                 yield ent
             self._progress(len(keys))
 
-    def _rows(self, table: Table, idx: Any, definition: IndexDef, state: Any) -> Iterator[list[Any]]:
+    def _rows(self, table: Table, idx: Any, definition: IndexDef, state: Any, prefix: str, suffix: str,
+              sep: str) -> Iterator[str]:
+        """The table's rows as text, a batch at a time: prefix + [_id, v1, ...] + suffix per
+        row, rows joined by sep. Values are converted column by column."""
         names = [c.name for c in table.columns]
         encoders = [export_doc.to_document(c.options) for c in table.columns]
+        encode = export_doc.fast_dumps
         for rb in iter_records(idx, definition, state, fields=names, batch=RECORD_BATCH):
             ids = rb.keys if rb.keys is not None else rb.ids.tolist()
-            cols = [rb.columns[n] for n in names]
-            for i, rid in enumerate(ids):
-                yield [rid, *((None if (v := col[i]) is None else enc(v)) for col, enc in zip(cols, encoders))]
+            cols: list[Any] = [ids]
+            for name, enc in zip(names, encoders):
+                col = rb.columns[name]
+                cols.append(col if enc is None else [None if v is None else enc(v) for v in col])
+            yield sep.join([prefix + encode(row) + suffix for row in zip(*cols)])
             self._progress(len(ids))
 
     @property
@@ -258,13 +264,15 @@ class Export:
         tables = self._tables()
         if self.fmt == "ndjson" or self.envelope:
             yield dumps(header) + "\n"
+            encode = export_doc.fast_dumps
             for kind in ("item", "user"):
+                prefix = '{"kind":"' + kind + '","' + kind + '":'
                 for ent in self._entities(kind):
-                    yield dumps({"kind": kind, kind: ent}) + "\n"
+                    yield prefix + encode(ent) + "}\n"
             for table, idx, definition, state in tables:
                 prefix = '{"kind":"row","table":' + dumps(table.name) + ',"values":'
-                for row in self._rows(table, idx, definition, state):
-                    yield prefix + dumps(row) + "}\n"
+                for text in self._rows(table, idx, definition, state, prefix, "}\n", ""):
+                    yield text
             return
         head = dict(header)
         del head["sql_tables"]
@@ -280,8 +288,8 @@ class Export:
         for n, (table, idx, definition, state) in enumerate(tables):
             yield ("," if n else "") + dumps(table.header())[:-1] + ',"rows":['
             first = True
-            for row in self._rows(table, idx, definition, state):
-                yield dumps(row) if first else "," + dumps(row)
+            for text in self._rows(table, idx, definition, state, "", "", ","):
+                yield text if first else "," + text
                 first = False
             yield "]}"
         yield "]}"
