@@ -283,7 +283,7 @@ class Index:
         for frag in self._state.views(fd.id).get(BSI_VIEW, {}).values():
             rows.update(frag.rows)
         if tx is not None:
-            rows.update(r for (f, v, r) in tx.changes if f == fd.id and v == BSI_VIEW)
+            rows.update(tx.changed_rows(fd.id, BSI_VIEW))
         return max((r - BSI_BIT0_ROW + 1 for r in rows if r >= BSI_BIT0_ROW), default=0)
 
     # --- reads ----------------------------------------------------------------------------

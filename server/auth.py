@@ -358,20 +358,22 @@ def _live_database(ctx: ServiceContext, org_id: str, ref: str) -> Optional[str]:
 
 def _new_pair(ctx: ServiceContext, acc: Any, database_id: Optional[str], *, scope_locked: bool = False,
               family_id: Optional[str] = None, parent_id: Optional[str] = None, end_user: Optional[str] = None,
-              session: Optional[str] = None) -> TokenPair:
+              session: Optional[str] = None, api_key_id: Optional[str] = None) -> TokenPair:
     """A new access token and refresh token. scope_locked: the refresh token may not move
     to another database (the session came from a database-scoped API key). end_user /
-    session: a frontend login's end user and session, kept by the refresh token."""
+    session: a frontend login's end user and session, kept by the refresh token.
+    api_key_id: the API key the session was logged in with (its revocation ends it)."""
     token, jti, exp = _issue_access(ctx, acc["id"], acc["org_id"], acc["role"], database_id, end_user, session)
     refresh = secrets.token_urlsafe(32)
     rid = new_id()
     now = ctx.now()
     ctx.store.execute(
         "INSERT INTO refresh_tokens (id, family_id, parent_id, account_id, org_id, database_id, scope_locked,"
-        " token_hash, access_jti, access_exp, created_at, expires_at, end_user, session)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " token_hash, access_jti, access_exp, created_at, expires_at, end_user, session, api_key_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (rid, family_id or rid, parent_id, acc["id"], acc["org_id"], database_id, int(scope_locked),
-         _sha256(refresh), jti, exp, now, now + ctx.config.tokens.refresh_ttl_seconds, end_user, session))
+         _sha256(refresh), jti, exp, now, now + ctx.config.tokens.refresh_ttl_seconds, end_user, session,
+         api_key_id))
     return TokenPair(token, refresh, ctx.config.tokens.access_ttl_seconds, acc["id"], acc["org_id"], acc["role"],
                      database_id, end_user=end_user, session=session)
 
@@ -395,11 +397,12 @@ def login(ctx: ServiceContext, *, password: Any, email: Optional[str] = None, na
     column, value = ("email", email) if email else ("name", name)
     acc = ctx.store.one(f"SELECT * FROM accounts WHERE {column} = ?", (value,)) if isinstance(value, str) else None
     password_ok = verify_password(ctx, acc["password_hash"] if acc is not None else None, password)
-    ok, key_scope = password_ok, None
+    ok, key_scope, key_id = password_ok, None, None
     if not ok and acc is not None and acc["kind"] == "service":
         key = _find_api_key(ctx, password)
         ok = key is not None and key["account_id"] == acc["id"]
         key_scope = key["database_id"] if ok else None
+        key_id = key["id"] if ok else None
     if not ok or acc is None or acc["status"] != "Active":
         raise Unauthorized(_INVALID, name="INVALID_CREDENTIALS")
     if password_ok and _hasher(ctx.config.passwords).check_needs_rehash(acc["password_hash"]):
@@ -413,7 +416,8 @@ def login(ctx: ServiceContext, *, password: Any, email: Optional[str] = None, na
                                                                                    "key": str(database)[:64]})
     eu, ss = _end_user_ids(ctx, database_id, end_user, session)
     with ctx.store.transaction():
-        return _new_pair(ctx, acc, database_id, scope_locked=key_scope is not None, end_user=eu, session=ss)
+        return _new_pair(ctx, acc, database_id, scope_locked=key_scope is not None, end_user=eu, session=ss,
+                         api_key_id=key_id)
 
 
 def _end_user_ids(ctx: ServiceContext, database_id: Optional[str], end_user: Any,
@@ -475,6 +479,11 @@ def refresh(ctx: ServiceContext, refresh_token: Any, *, database: Optional[str] 
             acc = st.one("SELECT * FROM accounts WHERE id = ? AND org_id = ?", (row["account_id"], row["org_id"]))
             if acc is None or acc["status"] != "Active":
                 raise Unauthorized(_INVALID_TOKEN)
+            if row["api_key_id"] is not None and not _key_live(ctx, row["api_key_id"]):
+                # The key the session came from was revoked (its revocation revoked this
+                # token too) or has expired: the session ends with it.
+                raise RefreshTokenExpired("the API key this session was logged in with is revoked or expired",
+                                          name="REFRESH_TOKEN_REVOKED")
             database_id = row["database_id"]
             end_user, session = row["end_user"], row["session"]
             if database:
@@ -489,7 +498,8 @@ def refresh(ctx: ServiceContext, refresh_token: Any, *, database: Optional[str] 
             st.execute("UPDATE refresh_tokens SET revoked_at = ?, revoked_reason = 'rotated' WHERE id = ?",
                        (now, row["id"]))
             return _new_pair(ctx, acc, database_id, scope_locked=bool(row["scope_locked"]),
-                             family_id=row["family_id"], parent_id=row["id"], end_user=end_user, session=session)
+                             family_id=row["family_id"], parent_id=row["id"], end_user=end_user, session=session,
+                             api_key_id=row["api_key_id"])
     assert reused
     raise Unauthorized(_INVALID_TOKEN, name="REFRESH_TOKEN_REUSED")
 
@@ -615,8 +625,16 @@ def list_api_keys(ctx: ServiceContext, principal: Optional[Principal], *, accoun
     return Page([_api_key(r) for r in rows], nxt)
 
 
+def _key_live(ctx: ServiceContext, key_id: str) -> bool:
+    row = ctx.store.one("SELECT revoked_at, expires_at FROM api_keys WHERE id = ?", (key_id,))
+    return row is not None and row["revoked_at"] is None and (row["expires_at"] is None
+                                                               or ctx.now() < row["expires_at"])
+
+
 def revoke_api_key(ctx: ServiceContext, principal: Optional[Principal], key_id: str) -> ApiKey:
-    """Revoke a key of the caller's org (idempotent). Raises ResourceNotFound otherwise."""
+    """Revoke a key of the caller's org (idempotent), and end every session logged in with
+    it: its refresh tokens are revoked and their access tokens deny-listed, at once.
+    Raises ResourceNotFound otherwise."""
     policy.check(principal, "AuthService.RevokeApiKey")
     assert principal is not None
     ident = parse_id(key_id) or ""
@@ -626,6 +644,7 @@ def revoke_api_key(ctx: ServiceContext, principal: Optional[Principal], key_id: 
             raise ResourceNotFound("API key not found", name="API_KEY_NOT_FOUND",
                                    data={"type": "api_key", "key": str(key_id)[:64]})
         st.execute("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", (ctx.now(), ident))
+        _revoke(ctx, "api_key_id = ?", (ident,), "api_key_revoked")
         return _api_key(st.one("SELECT * FROM api_keys WHERE id = ?", (ident,)))
 
 

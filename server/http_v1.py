@@ -26,6 +26,7 @@ from server.errors import ServerError
 from server.http_app import JSON, MSGPACK, _accept, _credentials, _encode_for, _media_types
 from server.runtime import Runtime
 from server.service import cm_accounts, databases, entities, orgs, tasks
+from server.service.common import json_value_problem
 from server.service.errors import InvalidParameter, Unauthorized
 
 PICKLE_TYPES = frozenset({"application/xminds-pkl", "application/python-pickle", "application/x-pickle"})
@@ -87,6 +88,9 @@ def decode_body(raw: bytes, content_type: str, *, required: bool) -> dict[str, A
     if not _depth_ok(body):
         raise ServerError("InvalidBody", f"the request body nests deeper than {MAX_DEPTH} levels",
                           name="TOO_DEEP")
+    problem = json_value_problem(body, MAX_DEPTH + 1)  # a lone surrogate, a binary value
+    if problem is not None:
+        raise ServerError("InvalidBody", f"the request body cannot be accepted: {problem}")
     return body
 
 
@@ -257,22 +261,27 @@ class V1Handlers:
         """fn(ctx, principal, *args, **kwargs) on a worker, for the request's bearer."""
         bearer, _ = _credentials(request, api_key=False)
         rt = self.rt
+        address = request.client.host if request.client else "?"
 
         def job() -> Any:
-            return fn(rt.ctx, rt.principal(bearer=bearer, required=True), *args, **kwargs)
+            return fn(rt.ctx, rt.principal(bearer=bearer, required=True, address=address), *args, **kwargs)
 
         return await rt.run(job)
 
-    async def public(self, request: Request, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        self.rt.rate.take("address:" + (request.client.host if request.client else "?"))
-        return await self.rt.run(fn, self.ctx, *args, **kwargs)
+    async def public(self, request: Request, fn: Callable[..., Any], *args: Any, account: Any = None,
+                     **kwargs: Any) -> Any:
+        """A login or refresh: charged to the address, on the auth threads with failed-login
+        backoff (Runtime.run_login)."""
+        address = request.client.host if request.client else "?"
+        self.rt.rate.take("address:" + address)
+        return await self.rt.run_login(fn, self.ctx, *args, address=address, account=account, **kwargs)
 
     # -- login -------------------------------------------------------------------------------
 
     async def _login(self, request: Request, who: str, *, root: bool = False) -> Response:
         fields = frozenset({"email", "password"}) if root else _LOGIN_FIELDS | {who}
         body = _only(await self.body(request), fields)
-        login = await self.public(request, cm_accounts.login, root_only=root, **body)
+        login = await self.public(request, cm_accounts.login, root_only=root, account=body.get(who), **body)
         return self.reply(request, 200, login_reply(login, root=root))
 
     async def login_individual(self, request: Request) -> Response:
@@ -442,7 +451,7 @@ class V1Handlers:
 def _add_entity_handlers(kind: str) -> None:
     """The properties and entity handlers of one kind (items or users mirror each other)."""
     k = kind + "s"
-    id_key, ids_key, m2m_key = f"{kind}_id", f"{k}_id", f"{k}_m2m"
+    ids_key, m2m_key = f"{k}_id", f"{k}_m2m"
 
     def path_id(request: Request) -> str:
         return request.path_params["entity_id"]

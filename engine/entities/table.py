@@ -35,7 +35,7 @@ from engine.entities.types import IdType, ValueType, WrongDataType, tokens
 from engine.errors import InvalidParameterError
 from engine.executor import Executor, Planes
 from engine.index import Index
-from engine.ingest import _import_field
+from engine.ingest import import_column
 from engine.schema import BSI_VIEW, STANDARD_VIEW, FieldDef
 from engine.state import IndexState, split_by_shard
 from engine.txn import EXISTS_ID, Transaction
@@ -72,12 +72,23 @@ class Property:
 
 
 @dataclass
+class _Column:
+    """One property's values in a write: the positions (in the batch) of the entities
+    that mention it, and for those with a value, their positions and checked values (a
+    numpy array for numbers and bools, a list otherwise; lists of values when repeated)."""
+
+    mentioned: list[int]
+    positions: list[int]
+    values: Any
+
+
+@dataclass
 class _Batch:
-    """Validated entities of one write: canonical keys and their checked values by
-    property display name (None = remove the value)."""
+    """Validated entities of one write: canonical keys, and per property display name the
+    column of values (a mention without a value is null: PATCH removes that value)."""
 
     keys: list[str]
-    values: list[dict[str, Any]]
+    columns: dict[str, _Column]
 
 
 @dataclass(frozen=True)
@@ -232,7 +243,7 @@ class EntityTable:
                     self._clear(tx, prop.field, existing)
                     if prop.tokens is not None:
                         self._clear(tx, prop.tokens, existing)
-            self._write(tx, batch)
+            self._write(tx, batch, cols)
             tx.mark_existing(FrozenBitmap(cols))
 
     def patch(self, entities: Sequence[Any], m2m: Optional[Sequence[Any]] = None, *,
@@ -251,17 +262,18 @@ class EntityTable:
                         raise EntityNotFound(self.kind, key)
             cols = self._translate(tx, batch.keys)
             if exists:
-                col_list = cols.tolist()
                 for prop in self.properties():
                     # The given properties of existing entities are replaced: their old
                     # values (a repeated list, the tokens, a value set to null) go first.
-                    touched = [c for c, row in zip(col_list, batch.values) if prop.name in row and c in exists]
-                    if touched:
-                        part = FrozenBitmap(touched)
+                    column = batch.columns.get(prop.name)
+                    if column is None or not column.mentioned:
+                        continue
+                    part = FrozenBitmap(cols[np.array(column.mentioned, dtype=np.int64)]) & exists
+                    if part:
                         self._clear(tx, prop.field, part)
                         if prop.tokens is not None:
                             self._clear(tx, prop.tokens, part)
-            self._write(tx, batch)
+            self._write(tx, batch, cols)
             tx.mark_existing(FrozenBitmap(cols))
         return created
 
@@ -279,87 +291,105 @@ class EntityTable:
             return len(present)
 
     def _parse(self, entities: Sequence[Any], m2m: Optional[Sequence[Any]], *, patch: bool) -> _Batch:
+        """Validate a write (nothing is applied): ids, property names and every value,
+        column by column."""
         if not isinstance(entities, (list, tuple)):
             raise wrong_data(f"{self.kind}s must be a list")
         if len(entities) > MAX_BATCH:
             raise wrong_data(f"at most {MAX_BATCH} {self.kind}s per request")
         props = {p.name.lower(): p for p in self.properties()}
         keys: list[str] = []
-        values: list[dict[str, Any]] = []
         seen: set[str] = set()
-        for ent in entities:
+        raw: dict[str, tuple[list[int], list[Any]]] = {}
+        id_field = self.id_field
+        for i, ent in enumerate(entities):
             if not isinstance(ent, dict):
                 raise wrong_data(f"each {self.kind} must be an object")
-            if self.id_field not in ent:
-                raise wrong_data(f"each {self.kind} needs {self.id_field}", key=self.id_field)
-            key = self._key(ent[self.id_field])
+            if id_field not in ent:
+                raise wrong_data(f"each {self.kind} needs {id_field}", key=id_field)
+            key = self._key(ent[id_field])
             if key in seen:
                 raise DuplicatedId(self.kind, self.id_type.value(key))
             seen.add(key)
-            row: dict[str, Any] = {}
+            keys.append(key)
             for name, value in ent.items():
-                if name == self.id_field:
+                if name == id_field:
                     continue
                 prop = props.get(name.lower()) if isinstance(name, str) else None
                 if prop is None:
                     raise wrong_data(f"{self.kind} {self.id_type.value(key)}: unknown property {str(name)[:64]!r}",
                                      key=str(name)[:64], kind=self.kind)
-                if prop.name in row:
+                pos, vals = raw.setdefault(prop.name, ([], []))
+                if pos and pos[-1] == i:
                     raise wrong_data(f"property {prop.name} given twice", key=prop.name, kind=self.kind)
-                row[prop.name] = self._check(prop, value, key)
-            keys.append(key)
-            values.append(row)
-        for group in m2m or ():
-            self._merge_m2m(group, props, keys, values)
-        if not patch:
-            for row in values:
-                for name in [n for n, v in row.items() if v is None]:
-                    del row[name]        # PUT: null is "no value"
-        return _Batch(keys, values)
+                pos.append(i)
+                vals.append(value)
+        extra = self._m2m_lists(m2m, props, len(keys))
+        columns: dict[str, _Column] = {}
+        for name in set(raw) | set(extra):
+            prop = props[name.lower()]
+            pos, vals = raw.get(name, ([], []))
+            columns[name] = self._column(prop, keys, pos, vals, extra.get(name, {}), patch)
+        return _Batch(keys, columns)
 
-    def _merge_m2m(self, group: Any, props: dict[str, Property], keys: list[str],
-                   values: list[dict[str, Any]]) -> None:
-        """items_m2m rows appended, in array order, to each entity's list (crossing-minds-api.md §7)."""
+    def _column(self, prop: Property, keys: list[str], pos: list[int], vals: list[Any],
+                appended: dict[int, list[Any]], patch: bool) -> _Column:
+        vt = prop.value_type
+        try:
+            if vt.repeated:
+                lists: dict[int, list[Any]] = {}
+                for i, v in zip(pos, vals):
+                    if v is None:
+                        continue
+                    if not isinstance(v, (list, tuple)):
+                        raise wrong_data(f"{self.kind} {self.id_type.value(keys[i])}, property {prop.name}: "
+                                         f"expected a list of {vt.name}", key=prop.name, kind=self.kind)
+                    lists[i] = [vt.check(x) for x in v]
+                for i, more in appended.items():
+                    lists[i] = lists.get(i, []) + more
+                mentioned = sorted(set(pos) | set(appended))
+                with_values = [i for i in mentioned if i in lists]
+                return _Column(mentioned if patch else with_values, with_values, [lists[i] for i in with_values])
+            present = [(i, v) for i, v in zip(pos, vals) if v is not None]
+            checked = vt.check_column([v for _, v in present]) if present else []
+            return _Column(pos if patch else [i for i, _ in present], [i for i, _ in present], checked)
+        except WrongDataType as exc:
+            if getattr(exc, "data", None):
+                raise
+            raise wrong_data(f"property {prop.name}: {exc.message}", key=prop.name, kind=self.kind) from None
+
+    def _m2m_lists(self, m2m: Optional[Sequence[Any]], props: dict[str, Property],
+                   n: int) -> dict[str, dict[int, list[Any]]]:
+        """items_m2m rows, checked, by property and entity position, in array order: they
+        are appended to the entity's list (crossing-minds-api.md §7)."""
+        out: dict[str, dict[int, list[Any]]] = {}
         index_key = f"{self.kind}_index"
-        if not isinstance(group, dict) or not isinstance(group.get("name"), str) \
-                or not isinstance(group.get("array"), list):
-            raise wrong_data(f"each {self.kind}s_m2m entry is {{name, array}}")
-        prop = props.get(group["name"].lower())
-        if prop is None or not prop.repeated:
-            raise wrong_data(f"{self.kind}s_m2m names {group['name'][:64]!r}, which is not a repeated property",
-                             key=group["name"][:64], kind=self.kind)
-        for row in group["array"]:
-            if not isinstance(row, dict) or set(row) != {index_key, "value_id"}:
-                raise wrong_data(f"each m2m row is {{{index_key}, value_id}}", key=prop.name)
-            i = row[index_key]
-            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(keys):
-                raise wrong_data(f"m2m {index_key} {str(i)[:20]} is out of range", key=prop.name)
-            try:
-                v = prop.value_type.check(row["value_id"])
-            except WrongDataType as exc:
-                raise wrong_data(f"{prop.name}: {exc.message}", key=prop.name, kind=self.kind) from None
-            current = values[i].get(prop.name)
-            values[i][prop.name] = (current or []) + [v]
+        for group in m2m or ():
+            if not isinstance(group, dict) or not isinstance(group.get("name"), str) \
+                    or not isinstance(group.get("array"), list):
+                raise wrong_data(f"each {self.kind}s_m2m entry is {{name, array}}")
+            prop = props.get(group["name"].lower())
+            if prop is None or not prop.repeated:
+                raise wrong_data(f"{self.kind}s_m2m names {group['name'][:64]!r}, which is not a repeated property",
+                                 key=group["name"][:64], kind=self.kind)
+            lists = out.setdefault(prop.name, {})
+            for row in group["array"]:
+                if not isinstance(row, dict) or set(row) != {index_key, "value_id"}:
+                    raise wrong_data(f"each m2m row is {{{index_key}, value_id}}", key=prop.name)
+                i = row[index_key]
+                if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < n:
+                    raise wrong_data(f"m2m {index_key} {str(i)[:20]} is out of range", key=prop.name)
+                try:
+                    lists.setdefault(i, []).append(prop.value_type.check(row["value_id"]))
+                except WrongDataType as exc:
+                    raise wrong_data(f"{prop.name}: {exc.message}", key=prop.name, kind=self.kind) from None
+        return out
 
     def _key(self, value: Any) -> str:
         try:
             return self.id_type.key(value)
         except WrongDataType as exc:
             raise wrong_data(f"{self.id_field}: {exc.message}", key=self.id_field, kind=self.kind) from None
-
-    def _check(self, prop: Property, value: Any, key: str) -> Any:
-        if value is None:
-            return None
-        vt = prop.value_type
-        try:
-            if vt.repeated:
-                if not isinstance(value, (list, tuple)):
-                    raise WrongDataType(f"expected a list of {vt.name}")
-                return [vt.check(v) for v in value]
-            return vt.check(value)
-        except WrongDataType as exc:
-            raise wrong_data(f"{self.kind} {self.id_type.value(key)}, property {prop.name}: {exc.message}",
-                             key=prop.name, kind=self.kind) from None
 
     def _translate(self, tx: Transaction, keys: list[str]) -> np.ndarray:
         from engine.txn import COLUMN_KEYS
@@ -378,42 +408,37 @@ class EntityTable:
     def _clear(self, tx: Transaction, fd: FieldDef, cols: FrozenBitmap) -> None:
         """Remove every value `fd` holds for the records `cols`, in every view."""
         for view in tx.views_of(fd.id):
-            pending = {r for (f, v, r) in tx.changes if f == fd.id and v == view}
             for shard, part in split_by_shard(cols):
-                frag = tx.base.fragment(fd.id, view, shard)
-                rows = {r for r, _ in frag.rows_holding(part)} if frag is not None else set()
-                for r in sorted(rows | pending):
-                    hit = tx.row_in_shard(fd.id, view, shard, r) & part
-                    if hit:
-                        tx.remove(fd.id, view, r, hit)
+                for r, hit in tx.rows_holding(fd.id, view, shard, part):
+                    tx.remove(fd.id, view, r, hit)
 
-    def _write(self, tx: Transaction, batch: _Batch) -> None:
-        """Columnar imports, one per field, of every non-null value in the batch."""
+    def _write(self, tx: Transaction, batch: _Batch, cols: np.ndarray) -> None:
+        """Columnar imports, one per field, of every value in the batch (`cols`: the
+        batch's record ids, aligned with its keys)."""
         for prop in self.properties():
-            cols: list[str] = []
-            vals: list[Any] = []
-            words_cols: list[str] = []
-            words: list[str] = []
+            column = batch.columns.get(prop.name)
+            if column is None or not column.positions:
+                continue
             vt = prop.value_type
-            for key, row in zip(batch.keys, batch.values):
-                v = row.get(prop.name)
-                if v is None:
-                    continue
-                items = v if vt.repeated else [v]
-                if vt.repeated:
-                    cols.extend([key] * len(items))
-                    vals.extend(vt.key(x) for x in items)
-                else:
-                    cols.append(key)
-                    vals.append(v)
-                if prop.tokens is not None:
-                    for w in dict.fromkeys(t for x in items for t in tokens(x)):
-                        words_cols.append(key)
-                        words.append(w)
-            if cols:
-                _import_field(tx, prop.field, cols, _column_values(prop, vals), None, False, None)
-            if words:
-                _import_field(tx, prop.tokens, words_cols, words, None, False, None)
+            where = cols[np.array(column.positions, dtype=np.int64)]
+            if vt.repeated:
+                lengths = np.array([len(v) for v in column.values], dtype=np.int64)
+                items = [x for v in column.values for x in v]
+                if items:
+                    import_column(tx, prop.field, np.repeat(where, lengths), [vt.key(x) for x in items])
+                texts = column.values
+            else:
+                import_column(tx, prop.field, where, column.values)
+                texts = [[v] for v in column.values] if prop.tokens is not None else []
+            if prop.tokens is not None:
+                word_cols: list[int] = []
+                words: list[str] = []
+                for c, vs in zip(where.tolist(), texts):
+                    ws = tokens(" ".join(vs)) if len(vs) > 1 else tokens(vs[0]) if vs else []
+                    word_cols.extend([c] * len(ws))
+                    words.extend(ws)
+                if words:
+                    import_column(tx, prop.tokens, np.array(word_cols, dtype=np.uint64), words)
 
     # --- reads -----------------------------------------------------------------------------
 
@@ -515,21 +540,6 @@ class EntityTable:
                         else:
                             out.setdefault(c, {})[name] = value
         return out
-
-
-def _column_values(prop: Property, vals: list[Any]) -> Any:
-    """A column of checked values in the form the bulk import takes."""
-    t = prop.field.options.type
-    if t == "float":
-        return np.array(vals, dtype=np.float64)
-    if t == "bool":
-        return np.array(vals, dtype=bool)
-    if t == "int":
-        try:
-            return np.array(vals, dtype=np.int64)
-        except OverflowError:            # uint64 values past 2**63-1
-            return np.array(vals, dtype=object)
-    return vals
 
 
 def _existing_in(state: IndexState, cols: FrozenBitmap) -> FrozenBitmap:

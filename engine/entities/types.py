@@ -274,6 +274,40 @@ class ValueType:
             return bool(value)
         return _check_string(k, value)
 
+    def check_column(self, values: list[Any]) -> Any:
+        """Many (non-list, non-null) values at once, as check() would accept them: a numpy
+        array for numbers and bools (floats rounded to the width), else a list of
+        canonical strings. Raises WrongDataType naming the first bad value."""
+        k = self.kind
+        if k.family == "float":
+            if all(type(v) is float or type(v) is int for v in values):
+                arr = np.array(values, dtype=np.float64)
+                with np.errstate(over="ignore"):
+                    narrow = arr.astype({16: np.float16, 32: np.float32, 64: np.float64}[k.width])
+                bad = ~np.isfinite(narrow)
+                if bad.any():
+                    raise WrongDataType(f"{values[int(bad.argmax())]!r} is not a finite float{k.width}")
+                return narrow.astype(np.float64)
+            return np.array([self.check(v) for v in values], dtype=np.float64)
+        if k.is_integer:
+            if all(type(v) is int for v in values):
+                lo, hi = _int_range(k)
+                if min(values) < lo or max(values) > hi:
+                    bad = next(v for v in values if not lo <= v <= hi)
+                    raise WrongDataType(f"{bad} is outside the range of {k.family}{k.width} [{lo}, {hi}]")
+                return np.array(values, dtype=np.int64 if hi < 2**63 else object)
+            return np.array([self.check(v) for v in values], dtype=np.int64 if k.width < 64 or k.family == "int"
+                            else object)
+        if k.family == "bool":
+            if all(type(v) is bool for v in values):
+                return np.array(values, dtype=bool)
+            return np.array([self.check(v) for v in values], dtype=bool)
+        if k.family in ("unicode", "text"):
+            limit = k.width if k.family == "unicode" else MAX_TEXT
+            if all(type(v) is str and len(v) <= limit and not _BAD_TEXT_RE.search(v) for v in values):
+                return values
+        return [self.check(v) for v in values]
+
     def key(self, value: Any) -> str:
         """The canonical string of a checked value, as a repeated property stores it."""
         if isinstance(value, bool):

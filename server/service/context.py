@@ -40,7 +40,11 @@ class ServiceContext:
             os.close(self._lock_fd)
             raise ServiceUnavailable(f"data directory {config.data_dir} is in use by another server",
                                      name="DATA_DIR_IN_USE") from None
-        self.store = MetaStore(config.meta_path, clock=clock, fsync=config.fsync)
+        try:
+            self.store = MetaStore(config.meta_path, clock=clock, fsync=config.fsync)
+        except BaseException:  # a damaged meta.db: refuse to serve, and free the dir
+            os.close(self._lock_fd)
+            raise
         self._engines: dict[str, engine.Holder] = {}
         self._retired: set[str] = set()
         self._offline: dict[str, str] = {}      # database id -> why its directory is off limits

@@ -184,5 +184,12 @@ V5_DATA_PLANE = Migration(5, "data plane: CM account metadata, end-user tokens, 
     ("refresh_tokens", "session", "TEXT"),
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (V1_IDENTITY, V2_DATABASES, V3_CREDENTIALS, V4_INVITES, V5_DATA_PLANE)
+V6_KEY_SESSIONS = Migration(6, "sessions remember the API key they were logged in with", (
+    "CREATE INDEX IF NOT EXISTS refresh_tokens_api_key ON refresh_tokens (api_key_id)",
+), columns=(
+    ("refresh_tokens", "api_key_id", "TEXT"),
+))
+
+MIGRATIONS: tuple[Migration, ...] = (V1_IDENTITY, V2_DATABASES, V3_CREDENTIALS, V4_INVITES, V5_DATA_PLANE,
+                                     V6_KEY_SESSIONS)
 LATEST = len(MIGRATIONS)
