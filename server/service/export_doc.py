@@ -51,7 +51,7 @@ from typing import Any, BinaryIO, Callable, Iterator, Optional
 import numpy as np
 
 from engine.entities.table import PROPERTY_NAME_RE, RESERVED
-from engine.entities.types import IdType, ValueType, WrongDataType
+from engine.entities.types import ValueType, WrongDataType
 from engine.errors import EngineError
 from engine.ingest import time_label_ok
 from engine.schema import (
@@ -239,10 +239,6 @@ def same_values(a: FieldOptions, b: FieldOptions) -> bool:
 
 
 # --- values: engine (stored) <-> document ---------------------------------------------------------
-
-def decimal_text(stored: int, scale: int) -> str:
-    return format(Decimal(stored).scaleb(-scale), "f")
-
 
 class Slow(Exception):
     """A fast column check could not vouch for a value: check the records one by one."""
@@ -518,14 +514,6 @@ def record_id(keys: bool) -> Callable[[Any], Any]:
 
 
 # --- the header ------------------------------------------------------------------------------------
-
-@dataclass
-class DocTable:
-    """A SQL table of a document's header, checked."""
-
-    table: Table
-    position: int
-
 
 def check_properties(raw: Any, kind: str, problems: Problems) -> list[tuple[str, ValueType, bool]]:
     """(name, value type, indexed) of each declared property, checked."""
