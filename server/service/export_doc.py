@@ -49,6 +49,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, BinaryIO, Callable, Iterator, Optional
 
 import numpy as np
+import orjson
 
 from engine.entities.table import PROPERTY_NAME_RE, RESERVED
 from engine.entities.types import ValueType, WrongDataType
@@ -610,45 +611,33 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan
 dumps: Callable[[Any], str] = _ENCODER.encode
 
 
-def _c_encoder() -> Callable[[Any], str]:
-    """json's C encoder made once (JSONEncoder.encode builds one per call): compact, UTF-8
-    text, floats by repr (bit-exact), NaN refused. Falls back to dumps where the C
-    accelerator is missing."""
-    from json import encoder as _enc
-
-    make = getattr(_enc, "c_make_encoder", None)
-    if make is None:
-        return dumps
-
-    def default(o: Any) -> Any:
-        raise TypeError(f"{type(o).__name__} is not JSON")
-    c = make(None, default, _enc.c_encode_basestring, None, ":", ",", False, False, False)
-    return lambda obj: "".join(c(obj, 0))
-
-
-fast_dumps: Callable[[Any], str] = _c_encoder()
+def fast_dumps(obj: Any) -> bytes:
+    """Compact UTF-8 JSON of engine values, fast (orjson): floats as the shortest text that
+    reads back as the same double (-0.0 kept), integers over the whole int64/uint64 range."""
+    return orjson.dumps(obj)
 
 
 class Sink:
-    """Collects text pieces and hands out byte chunks of about `chunk` bytes, gzip
-    compressed when asked (a whole gzip member, readable by gzip.open)."""
+    """Collects pieces (text or UTF-8 bytes) and hands out byte chunks of about `chunk`
+    bytes, gzip compressed when asked (a whole gzip member, readable by gzip.open)."""
 
     def __init__(self, *, gzip_level: Optional[int], chunk: int = 1 << 20) -> None:
         self.chunk = chunk
-        self._parts: list[str] = []
+        self._parts: list[bytes] = []
         self._size = 0
         self._z = zlib.compressobj(gzip_level, zlib.DEFLATED, 31) if gzip_level is not None else None
         self.raw_bytes = 0
 
-    def write(self, text: str) -> Optional[bytes]:
-        self._parts.append(text)
-        self._size += len(text)
+    def write(self, piece: str | bytes) -> Optional[bytes]:
+        data = piece.encode("utf-8") if isinstance(piece, str) else piece
+        self._parts.append(data)
+        self._size += len(data)
         if self._size >= self.chunk:
             return self.flush()
         return None
 
     def flush(self) -> bytes:
-        data = "".join(self._parts).encode("utf-8")
+        data = b"".join(self._parts)
         self._parts, self._size = [], 0
         self.raw_bytes += len(data)
         return self._z.compress(data) if self._z is not None else data
@@ -723,10 +712,13 @@ _DECODER = json.JSONDecoder(parse_constant=lambda name: _reject_constant(name))
 SUSPECT_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
 
 
-def iter_ndjson(path: str, *, skip_header: bool = True, batch: int = 4096) -> Iterator[tuple[list[tuple[int, Any]], bool]]:
-    """Batches of (line number, decoded JSON value) of the non-blank lines, and whether
-    the batch's raw text holds an escape that decodes to a lone surrogate or NUL (its
-    strings then need checking one by one). Each batch is decoded in one C call."""
+def iter_ndjson(path: str, *, skip_header: bool = True,
+                batch: int = 4096) -> Iterator[tuple[list[tuple[int, Any, str]], bool]]:
+    """Batches of (line number, decoded JSON value, the line) of the non-blank lines, and
+    whether the batch's raw text holds an escape that decodes to a lone surrogate or NUL
+    (its strings then need checking one by one). Each batch is decoded in one C call
+    (orjson: an integer past 64 bits comes back as a float — re-read a line with `exact`
+    wherever that matters)."""
     with io.TextIOWrapper(open_binary(path), encoding="utf-8", newline="\n") as text:
         numbers: list[int] = []
         lines: list[str] = []
@@ -742,20 +734,25 @@ def iter_ndjson(path: str, *, skip_header: bool = True, batch: int = 4096) -> It
             yield _decode_batch(numbers, lines)
 
 
-def _decode_batch(numbers: list[int], lines: list[str]) -> tuple[list[tuple[int, Any]], bool]:
+def _decode_batch(numbers: list[int], lines: list[str]) -> tuple[list[tuple[int, Any, str]], bool]:
     joined = ",".join(lines)
     try:
-        values = _DECODER.decode("[" + joined + "]")
+        values = orjson.loads("[" + joined + "]")
         if len(values) != len(lines):
             raise ValueError("a line holds more than one value")
     except ValueError:
-        values = []
-        for n, line in zip(numbers, lines):        # find the line at fault
-            try:
-                values.append(_DECODER.decode(line))
-            except ValueError as exc:
-                raise DocumentError(f"line {n} is not one JSON value: {exc}") from None
-    return list(zip(numbers, values)), SUSPECT_ESCAPE.search(joined) is not None
+        values = [exact(n, line) for n, line in zip(numbers, lines)]       # finds the line at fault
+    return list(zip(numbers, values, lines)), SUSPECT_ESCAPE.search(joined) is not None
+
+
+def exact(number: int, line: str) -> Any:
+    """A line decoded by the standard library: integers of any size stay integers (orjson
+    reads one past 64 bits as a float), so the record-by-record check sees what was
+    written. Raises DocumentError naming the line."""
+    try:
+        return _DECODER.decode(line)
+    except ValueError as exc:
+        raise DocumentError(f"line {number} is not one JSON value: {exc}") from None
 
 
 def read_ndjson_header(path: str) -> dict[str, Any]:

@@ -232,8 +232,8 @@ class Export:
                 yield ent
             self._progress(len(keys))
 
-    def _rows(self, table: Table, idx: Any, definition: IndexDef, state: Any, prefix: str, suffix: str,
-              sep: str) -> Iterator[str]:
+    def _rows(self, table: Table, idx: Any, definition: IndexDef, state: Any, prefix: bytes, suffix: bytes,
+              sep: bytes) -> Iterator[bytes]:
         """The table's rows as text, a batch at a time: prefix + [_id, v1, ...] + suffix per
         row, rows joined by sep. Values are converted column by column."""
         names = [c.name for c in table.columns]
@@ -258,7 +258,7 @@ class Export:
         if self.progress:
             self.progress("export", self._done, self.total)
 
-    def _document(self) -> Iterator[str]:
+    def _document(self) -> Iterator[str | bytes]:
         """The document's text, piece by piece."""
         header = self.header()
         tables = self._tables()
@@ -266,13 +266,12 @@ class Export:
             yield dumps(header) + "\n"
             encode = export_doc.fast_dumps
             for kind in ("item", "user"):
-                prefix = '{"kind":"' + kind + '","' + kind + '":'
+                prefix = ('{"kind":"' + kind + '","' + kind + '":').encode()
                 for ent in self._entities(kind):
-                    yield prefix + encode(ent) + "}\n"
+                    yield prefix + encode(ent) + b"}\n"
             for table, idx, definition, state in tables:
-                prefix = '{"kind":"row","table":' + dumps(table.name) + ',"values":'
-                for text in self._rows(table, idx, definition, state, prefix, "}\n", ""):
-                    yield text
+                prefix = ('{"kind":"row","table":' + dumps(table.name) + ',"values":').encode()
+                yield from self._rows(table, idx, definition, state, prefix, b"}\n", b"")
             return
         head = dict(header)
         del head["sql_tables"]
@@ -288,8 +287,8 @@ class Export:
         for n, (table, idx, definition, state) in enumerate(tables):
             yield ("," if n else "") + dumps(table.header())[:-1] + ',"rows":['
             first = True
-            for text in self._rows(table, idx, definition, state, "", "", ","):
-                yield text if first else "," + text
+            for text in self._rows(table, idx, definition, state, b"", b"", b","):
+                yield text if first else b"," + text
                 first = False
             yield "]}"
         yield "]}"
@@ -600,27 +599,26 @@ def decode_record(plan: Plan, obj: Any, where: str) -> Decoded:
     raise WrongValue(f"unknown record kind {str(kind)[:20]!r}")
 
 
-def _groups(batch: list[tuple[int, Any]]) -> Iterator[tuple[Optional[str], list[tuple[int, Any]]]]:
+def _groups(batch: list[tuple[int, Any, str]]) -> Iterator[tuple[Optional[str], list[tuple[int, Any, str]]]]:
     """Runs of consecutive row records of one table (name), and of everything else (None)."""
-    run: list[tuple[int, Any]] = []
-    current: Optional[str] = None
-    for line, obj in batch:
-        table = obj.get("table") if isinstance(obj, dict) and obj.get("kind") == "row" else None
-        if not isinstance(table, str):
-            table = None
-        if run and table != current:
-            yield current, run
-            run = []
-        current = table
-        run.append((line, obj))
-    if run:
-        yield current, run
+    tables = [o.get("table") if type(o) is dict and o.get("kind") == "row" else None for _n, o, _l in batch]
+    start = 0
+    for i in range(1, len(batch) + 1):
+        if i == len(batch) or tables[i] != tables[start]:
+            table = tables[start]
+            yield (table if isinstance(table, str) else None), batch[start:i]
+            start = i
+
+
+def _exact(run: list[tuple[int, Any, str]]) -> list[tuple[int, Any]]:
+    """The records of a run re-read exactly (see export_doc.iter_ndjson)."""
+    return [(n, export_doc.exact(n, line)) for n, _obj, line in run]
 
 
 _ROW_KEYS = frozenset({"kind", "table", "values", "table_index"})
 
 
-def _fast_rows(plan: Plan, table: str, run: list[tuple[int, Any]], suspect: bool
+def _fast_rows(plan: Plan, table: str, run: list[tuple[int, Any, str]], suspect: bool
                ) -> Optional[tuple[list[Any], dict[str, list[Any]]]]:
     """(ids, columns) of a run of rows of one table, checked and converted column by column,
     or None when a value needs the record-by-record check (which explains it)."""
@@ -629,7 +627,7 @@ def _fast_rows(plan: Plan, table: str, run: list[tuple[int, Any]], suspect: bool
         return None
     width = len(tp.decoders) + 1
     rows = []
-    for _line, obj in run:
+    for _line, obj, _text in run:
         values = obj.get("values")
         if not obj.keys() <= _ROW_KEYS or type(values) is not list or len(values) != width:
             return None
@@ -697,7 +695,8 @@ def _validate(plan: Plan, doc_path: str, problems: Problems, progress: Progress,
                 if checked is not None and not problems:
                     checked.rows(str(table), *fast)
                 continue
-            for line, obj in run:
+            records = _exact(run)
+            for line, obj in records:
                 try:
                     d = decode_record(plan, obj, f"line {line}")
                     plan.seen.add(d.kind if d.kind != "row" else "row:" + d.table)
@@ -707,7 +706,7 @@ def _validate(plan: Plan, doc_path: str, problems: Problems, progress: Progress,
                         return n
                 n += 1
             if checked is not None and not problems:
-                checked.records(run)
+                checked.records(records)
         if progress:
             progress("validate", n, max(n, total))
     if progress:

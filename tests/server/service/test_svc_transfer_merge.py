@@ -415,3 +415,31 @@ def test_answers_unchanged_after_a_refused_import_battery(env, tmp_path):
         transfers.import_database(ctx, root, db.id, str(path))
     assert "no view" in info.value.data["problems"][0]["message"]
     assert floats_bitwise(answers(ctx, root, db.id)) == before
+
+
+def test_integers_past_64_bits_are_read_exactly_and_refused(populated, tmp_path):
+    """Batches are decoded fast (orjson reads an integer past 64 bits as a float); a
+    record that does not pass the fast column check is re-read exactly, so such a value is
+    refused as what it is, never rounded into range."""
+    ctx, root, db = populated
+    header = {"format": "roarbase.export", "version": "1", "sql_tables": [
+        {"name": "wide", "columns": [{"name": "_id", "type": "id"},
+                                     {"name": "u", "type": "int", "options": {"type": "int", "min": 0,
+                                                                             "max": 2**64 - 1}},
+                                     {"name": "d", "type": "decimal(0)", "options": {"type": "decimal"}}]}]}
+    lines = [json.dumps(header), '{"kind": "row", "table": "wide", "values": [1, 18446744073709551615, "5"]}',
+             '{"kind": "row", "table": "wide", "values": [2, 18446744073709551616, "5"]}',
+             '{"kind": "row", "table": "wide", "values": [18446744073709551616, 1, "5"]}',
+             '{"kind": "row", "table": "wide", "values": [4, 1, 123456789012345678901234]}']
+    path = tmp_path / "wide.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    err = _unchanged(ctx, root, db, lambda: transfers.import_database(ctx, root, db.id, str(path)))
+    problems = {p["where"]: p["message"] for p in err.data["problems"]}
+    assert set(problems) == {"line 3", "line 4", "line 5"}
+    assert "18446744073709551616 is outside the column's range" in problems["line 3"]
+    assert "18446744073709551616 is not an unsigned 64-bit integer" in problems["line 4"]
+    assert "123456789012345678901234 is outside the column's range" in problems["line 5"]
+    ok = tmp_path / "ok.ndjson"
+    ok.write_text("\n".join(lines[:2]) + "\n")
+    transfers.import_database(ctx, root, db.id, str(ok))
+    assert query.sql(ctx, root, db.id, "SELECT u FROM wide").to_dict()["data"] == [[2**64 - 1]]
