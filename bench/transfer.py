@@ -216,17 +216,21 @@ def run(data: Path, out: Path | None) -> str:
                                                                     scratch / "duckexp")))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    lines = [f"# Export / import, n={n:,} records (bench data, seed {schema.get('seed')})", "",
+    lines = [f"# Export / import, n={n:,} records (bench data)", "",
              f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, fsync on; each step in a fresh process. "
              "MB/s = document (or Parquet directory) bytes / wall time; resident = RSS the open database adds; "
              "peak = the process's VmHWM (interpreter included).", "",
-             "| step | seconds | records/s | size (MB) | MB/s | resident (MB) | peak RSS (MB) | peak / resident |",
+             "| step | seconds | records/s | size (MB) | MB/s | resident (MB) | peak RSS (MB) | "
+             "peak above baseline (MB) |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for label, r in rows:
         mb = r["bytes"] / 1e6
         lines.append(f"| {label} | {r['seconds']:.2f} | {r['records'] / r['seconds']:,.0f} | {mb:,.1f} | "
                      f"{mb / r['seconds']:,.1f} | {r['resident'] / 1e6:,.0f} | {r['peak_rss'] / 1e6:,.0f} | "
-                     f"{r['peak_rss'] / max(r['resident'], 1):.1f} |")
+                     f"{(r['peak_rss'] - r['baseline_rss']) / 1e6:,.0f} |")
+    load = os.getloadavg()
+    lines += ["", f"Load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min). "
+              "baseline = the process's RSS before it opened anything (interpreter and libraries)."]
     text = "\n".join(lines) + "\n"
     if out is not None:
         out.write_text(text)

@@ -535,7 +535,7 @@ def _write_column(tx: Transaction, fd: FieldDef, cols: np.ndarray, values: list[
                 _members(fd, v)                        # raises with the reason
         flat = list(itertools.chain.from_iterable(lists))
         _members(fd, flat)
-        reps = np.repeat(cols[present], [len(v) for v in lists])
+        reps = np.repeat(cols[present], np.fromiter(map(len, lists), dtype=np.int64, count=len(lists)))
         groups[STANDARD_VIEW] = (reps, flat)
     else:                                                        # mutex, bool
         groups[STANDARD_VIEW] = (cols[present], [values[i] for i in present])
@@ -555,10 +555,11 @@ def _write_column(tx: Transaction, fd: FieldDef, cols: np.ndarray, values: list[
 def _members(fd: FieldDef, members: Any) -> list[Any]:
     if not isinstance(members, (list, tuple)):
         raise InvalidValueError(f"field {fd.name}: members are a list")
+    kinds = set(map(type, members))
     if fd.options.keys:
-        ok = all(type(m) is str for m in members)
+        ok = kinds <= {str}
     else:
-        ok = all(type(m) is int and 0 <= m < 2**64 for m in members)
+        ok = kinds <= {int} and (not members or (min(members) >= 0 and max(members) < 2**64))
     if not ok:
         for m in members:
             good = isinstance(m, str) if fd.options.keys else (
