@@ -812,9 +812,15 @@ def version() -> None:
     click.echo(f"roarbase {_version()} (Python {sys.version.split()[0]})")
 
 
-from server import cli_transfer  # noqa: E402 - registers export, backup, restore (they use the helpers above)
+def _register() -> None:
+    from server import cli_transfer  # export, import of documents, backup, restore
+    from server.cli_sources import source
 
-cli_transfer.register(main)
+    main.add_command(source)
+    cli_transfer.register(main)
+
+
+_register()
 
 if __name__ == "__main__":
     main()

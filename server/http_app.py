@@ -283,10 +283,12 @@ class _Guard:
     everything. body_timeout: the longest wait for the next piece of a request body (a
     client that stalls mid-body gets 408 and its connection back)."""
 
-    def __init__(self, app: ASGIApp, limit: int, body_timeout: Optional[float] = None, large_limit: int = 0,
+    def __init__(self, app: ASGIApp, limit: int, limits: tuple[tuple[str, int], ...] = (),
+                 body_timeout: Optional[float] = None, large_limit: int = 0,
                  large: Callable[[str], bool] = lambda path: False) -> None:
         self.app = app
-        self.limit = limit
+        self.default_limit = limit
+        self.limits = limits          # (path prefix, cap) for routes that take large bodies
         self.body_timeout = body_timeout
         self.large_limit = large_limit      # imports stream to a spool file: their own cap
         self.large = large
@@ -302,7 +304,8 @@ class _Guard:
         scope[_REQUEST_ID] = request_id
         started = False
         received = 0
-        limit = self.large_limit if self.large(scope["path"]) else self.limit
+        limit = self.large_limit if self.large(scope["path"]) else next(
+            (cap for prefix, cap in self.limits if scope["path"].startswith(prefix)), self.default_limit)
 
         async def send_with_id(message: Message) -> None:
             nonlocal started
@@ -918,11 +921,13 @@ def sql_document(out: dict[str, Any]) -> dict[str, Any]:
 def build_app(runtime: Runtime) -> Starlette:
     """The HTTP face over a Runtime: every route of ENDPOINTS, errors as envelopes."""
     from server.http_transfer import TRANSFER_ENDPOINTS, TransferHandlers, is_import_path
+    from server.http_sources import SOURCE_ENDPOINTS, SourceHandlers, body_limits
     from server.http_v1 import V1_ENDPOINTS, V1Handlers
 
     handlers = _Handlers(runtime)
     v1 = V1Handlers(runtime)
     transfer = TransferHandlers(runtime)
+    src = SourceHandlers(runtime)
     methods: dict[str, dict[str, Callable[..., Any]]] = {}
     for ep in ENDPOINTS:
         methods.setdefault(ep.path, {})[ep.method] = getattr(handlers, ep.handler)
@@ -930,12 +935,15 @@ def build_app(runtime: Runtime) -> Starlette:
         methods.setdefault(v1ep.path, {})[v1ep.method] = getattr(v1, v1ep.handler)
     for tep in TRANSFER_ENDPOINTS:
         methods.setdefault(tep.path, {})[tep.method] = getattr(transfer, tep.handler)
+    for sep in SOURCE_ENDPOINTS:
+        methods.setdefault(sep.path, {})[sep.method] = getattr(src, sep.handler)
     routes = [Route(path, _dispatch(by_method), methods=list(by_method)) for path, by_method in methods.items()]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
     app.router.redirect_slashes = False  # _Guard strips the slash instead: a redirect breaks POSTs
     limits = runtime.ctx.config.limits
-    app.add_middleware(_Guard, limit=limits.max_payload_bytes, body_timeout=runtime.settings.http_body_timeout_seconds,
-                       large_limit=limits.max_import_bytes, large=is_import_path)
+    app.add_middleware(_Guard, limit=limits.max_payload_bytes, limits=body_limits(limits.max_upload_bytes),
+                       body_timeout=runtime.settings.http_body_timeout_seconds, large_limit=limits.max_import_bytes,
+                       large=is_import_path)
     return app
 
 

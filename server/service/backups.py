@@ -188,7 +188,7 @@ def restore_backup(ctx: ServiceContext, principal: Optional[Principal], path: st
             with ctx.store.transaction() as st:
                 for table, records in rows.items():
                     if table in tables and isinstance(records, list):
-                        _merge_meta_rows(ctx, st, table, db.id, [r for r in records if isinstance(r, dict)])
+                        _merge_meta_rows(ctx, st, table, db, [r for r in records if isinstance(r, dict)])
         except Exception as exc:
             databases.set_state(ctx, db.id, databases.PROVISIONING)
             return databases.set_state(ctx, db.id, databases.FAILED, reason=f"restoring the backup failed: {exc}")

@@ -15,6 +15,7 @@ finishes it. All file work goes through ctx.fileio (fault-injection seam).
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 from typing import Any
@@ -57,11 +58,21 @@ def meta_tables(ctx: ServiceContext) -> list[str]:
     return out
 
 
+def _cell(v: Any) -> Any:
+    """A SQLite value as JSON (BLOBs tagged as base64)."""
+    return {"$blob": base64.b64encode(v).decode("ascii")} if isinstance(v, (bytes, memoryview)) else v
+
+
+def _uncell(v: Any) -> Any:
+    return base64.b64decode(v["$blob"]) if isinstance(v, dict) and set(v) == {"$blob"} else v
+
+
 def _meta_rows(ctx: ServiceContext, database_id: str) -> dict[str, Any]:
     row = ctx.store.one("SELECT * FROM databases WHERE id = ?", (database_id,))
     if row is None:
         raise engine.NotFoundError(f"database {database_id} has no row")
-    tables = {name: [dict(r) for r in ctx.store.all(f"SELECT * FROM {name} WHERE database_id = ?", (database_id,))]
+    tables = {name: [{k: _cell(v) for k, v in dict(r).items()}
+                     for r in ctx.store.all(f"SELECT * FROM {name} WHERE database_id = ?", (database_id,))]
               for name in meta_tables(ctx)}
     return {"database": {c: row[c] for c in DATABASE_COLUMNS}, "tables": tables}
 
@@ -102,7 +113,7 @@ def restore(ctx: ServiceContext, database_id: str) -> None:
             st.execute(f"DELETE FROM {name} WHERE database_id = ?", (database_id,))
             for r in rows:
                 st.execute(f"INSERT INTO {name} ({', '.join(r)}) VALUES ({', '.join('?' for _ in r)})",
-                           tuple(r.values()))
+                           tuple(_uncell(v) for v in r.values()))
 
 
 def discard(ctx: ServiceContext, database_id: str) -> None:

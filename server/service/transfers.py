@@ -76,7 +76,9 @@ ROW_BATCH = 1 << 15
 RECORD_BATCH = 1 << 15          # records read per engine batch on export
 ENVELOPE_VERSION = "roarbase-export-1"
 PIECES_SCHEMA = {"migration": 1, "semantic": "MAJOR_0_MINOR_0_PATCH_1"}
-_SECRET_COLUMN = re.compile(r"credential|secret|password|token|key_hash", re.IGNORECASE)
+# Columns of meta.db records that never leave the server (secrets) or only make sense where
+# they were made (one-time upload state, the owning org).
+_PRIVATE_COLUMN = re.compile(r"credential|secret|password|token|key_hash|^upload|^org_id$", re.IGNORECASE)
 
 Progress = Optional[Callable[[str, int, int], None]]
 
@@ -122,8 +124,9 @@ def _is_entity(definition: Optional[IndexDef], kind: str) -> bool:
 
 
 def _public_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A meta.db record without its secrets (API.md §3.5: credentials never leave)."""
-    return {k: v for k, v in row.items() if not _SECRET_COLUMN.search(k)}
+    """A meta.db record without its secrets (API.md §3.5: credentials never leave) and its
+    server-local state (_PRIVATE_COLUMN)."""
+    return {k: v for k, v in row.items() if not _PRIVATE_COLUMN.search(k)}
 
 
 def _meta_records(ctx: ServiceContext, database_id: str) -> dict[str, list[dict[str, Any]]]:
@@ -777,23 +780,33 @@ def _apply_meta(ctx: ServiceContext, db: databases.Database, plan: Plan) -> None
                        (*changes.values(), ctx.now(), db.id))
         for name, rows in plan.meta_rows.items():
             if name in tables:
-                _merge_meta_rows(ctx, st, name, db.id, rows)
+                _merge_meta_rows(ctx, st, name, db, rows)
 
 
-def _merge_meta_rows(ctx: ServiceContext, st: Any, table: str, database_id: str, rows: list[dict[str, Any]]) -> None:
-    """Connections/sources of the document that the target lacks (by name) are added,
-    without credentials (the target's own records, with theirs, are kept)."""
+def _merge_meta_rows(ctx: ServiceContext, st: Any, table: str, db: databases.Database,
+                     rows: list[dict[str, Any]]) -> None:
+    """Records of the document (sources) that the target lacks — by (connection, name), or
+    name — are added with a new id, the target's database and org, and no secrets or upload
+    state; a LOCAL source's file does not travel, so it says to upload it again. The
+    target's own records are kept."""
     import uuid
 
     columns = {r["name"] for r in st.all(f"PRAGMA table_info({table})")}
+    keys = [k for k in ("connection", "name") if k in columns]
     for row in rows:
-        if "name" in columns and st.one(f"SELECT 1 FROM {table} WHERE database_id = ? AND name = ?",
-                                        (database_id, row.get("name"))):
+        if keys and st.one(f"SELECT 1 FROM {table} WHERE database_id = ? AND "
+                           + " AND ".join(f"{k} = ?" for k in keys), (db.id, *(row.get(k) for k in keys))):
             continue
         values = {k: v for k, v in _public_row(row).items() if k in columns}
-        values["database_id"] = database_id
+        values["database_id"] = db.id
+        if "org_id" in columns:
+            values["org_id"] = db.org_id
         if "id" in columns:
             values["id"] = str(uuid.uuid4())
+        if table == "sources" and "status" in columns and row.get("connection") == "LOCAL":
+            values["status"] = "resource_not_found"
+            if "status_message" in columns:
+                values["status_message"] = "imported from an export: upload the file again"
         st.execute(f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})",
                    tuple(json.dumps(v) if isinstance(v, (dict, list)) else v for v in values.values()))
 
