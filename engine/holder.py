@@ -18,31 +18,36 @@ from engine.errors import (
     StorageFullError,
     IndexExistsError,
     IndexNotFoundError,
+    InvalidNameError,
     StorageFailedError,
     WritesBlockedError,
 )
+from engine.groupby import DEFAULT_MAX_GROUPS
 from engine.index import Index
 from engine.schema import IndexDef, IndexOptions, check_meta, check_name
 from engine.storage.fileio import FileIO
 from engine.storage.wal import FULL_ERRNOS
 
 DEFAULT_CHECKPOINT_BYTES = 64 << 20
+CREATING = ".creating-"      # scratch directory of a create_index in progress
+DROPPED = ".dropped-"        # an index being removed by drop_index
 
 
 class Holder:
     """An open data directory. Use engine.open(path) rather than constructing this."""
 
     def __init__(self, path: str, *, fsync: bool = True, fileio: FileIO | None = None,
-                 checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES) -> None:
+                 checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES, max_groups: int = DEFAULT_MAX_GROUPS) -> None:
         self.path = os.path.abspath(path)
         self.fsync = fsync
+        self.max_groups = max_groups
         self.fileio = fileio or FileIO()
         self.checkpoint_bytes = checkpoint_bytes
         self._indexes: dict[str, Index] = {}
         self._failed: dict[str, Exception] = {}
         self._closed = False
-        # Held by create_index/drop_index and by whatever needs every index to stand still
-        # (snapshots, consistent read views); taken before any index's own lock.
+        # Held by create_index/drop_index (one at a time) and by whatever needs every index
+        # to stand still (snapshots, consistent read views); taken before any index's lock.
         self._schema_lock = threading.RLock()
         # Set by block_writes(): (reason, the one thread still allowed to write or None).
         self._barrier: tuple[str, int | None] | None = None
@@ -55,9 +60,19 @@ class Holder:
             ipath = os.path.join(self.path, name)
             if not self.fileio.isdir(ipath):
                 continue
-            if not self.fileio.exists(os.path.join(ipath, "SCHEMA")):
-                # A create or drop that crashed before its schema became durable.
+            if name.startswith((CREATING, DROPPED)):
+                # An interrupted create (never acknowledged) or drop (acknowledged once
+                # the rename was durable): the engine's own scratch, finished here.
                 self.fileio.rmtree(ipath)
+                continue
+            if not is_index_name(name):
+                continue                  # not an index (e.g. lost+found): never touched
+            if not self.fileio.exists(os.path.join(ipath, "SCHEMA")):
+                # Recovery never deletes what it does not understand: the index is not
+                # opened, its files stay as they are, and the others keep working.
+                self._failed[name] = DataCorruptedError(
+                    f"index {name} has no SCHEMA file: it is not opened and nothing in it was changed "
+                    f"(restore the file, or drop the index)", os.path.join(ipath, "SCHEMA"), 0)
                 continue
             try:
                 self._indexes[name] = Index.open(self, ipath)
@@ -84,32 +99,40 @@ class Holder:
         meta = check_meta(meta, "index")
         with self._schema_lock:
             self.check_writes_allowed()
-            return self._create_index(name, opts, meta)
+            if name in self._indexes or name in self._failed:
+                raise IndexExistsError(f"index {name} already exists")
+            idx = self._create(name, opts, meta)
+            self._indexes = {**self._indexes, name: idx}     # copy on write: readers list it
+            return idx
 
-    def _create_index(self, name: str, opts: IndexOptions, meta: dict[str, Any]) -> Index:
-        if name in self._indexes or name in self._failed:
-            raise IndexExistsError(f"index {name} already exists")
-        ipath = os.path.join(self.path, name)
+    def _create(self, name: str, opts: IndexOptions, meta: dict[str, Any]) -> Index:
+        # Built under a scratch name, then renamed into place: a crash leaves either no
+        # index or a complete empty one, never a directory recovery has to guess about.
+        scratch = os.path.join(self.path, CREATING + name)
         try:
-            idx = Index.create(self, ipath, IndexDef(name, opts, meta=meta))
+            self.fileio.rmtree(scratch)
+            Index.create(self, scratch, IndexDef(name, opts, meta=meta)).close(checkpoint=False)
+            self.fileio.rename(scratch, os.path.join(self.path, name))
+            if self.fsync:
+                self.fileio.fsync_dir(self.path)
+            idx = Index.open(self, os.path.join(self.path, name))
         except OSError as exc:
-            # Nothing was acknowledged: remove what was made (an index directory without a
-            # durable SCHEMA is also removed by the next open) and report a typed error.
-            try:
-                self.fileio.rmtree(ipath)
-            except OSError:
-                pass
+            # Nothing was acknowledged: remove the scratch directory (the next open removes
+            # it too) and report a typed error.
+            self._remove_quietly(scratch)
             if exc.errno in FULL_ERRNOS:
                 raise StorageFullError(f"disk full while creating index {name}: {exc.strerror or exc}") from exc
             raise StorageFailedError(f"creating index {name} failed: {exc}") from exc
         except EngineError:
-            try:
-                self.fileio.rmtree(ipath)
-            except OSError:
-                pass
+            self._remove_quietly(scratch)
             raise
-        self._indexes[name] = idx
         return idx
+
+    def _remove_quietly(self, path: str) -> None:
+        try:
+            self.fileio.rmtree(path)
+        except OSError:
+            pass
 
     def index(self, name: str) -> Index:
         self._check_open()
@@ -122,7 +145,8 @@ class Holder:
 
     def indexes(self) -> list[Index]:
         self._check_open()
-        return [self._indexes[n] for n in sorted(self._indexes)]
+        indexes = self._indexes          # one copy-on-write table, read once
+        return [indexes[n] for n in sorted(indexes)]
 
     def failed_indexes(self) -> dict[str, Exception]:
         """Indexes that could not be opened, with the reason (e.g. DataCorruptedError)."""
@@ -132,21 +156,24 @@ class Holder:
         self._check_open()
         with self._schema_lock:
             self.check_writes_allowed()
-            self._drop_index(name)
+            idx = self._indexes.get(name)
+            if idx is None and name not in self._failed:
+                raise IndexNotFoundError(f"index {name} not found")
+            self._indexes = {n: i for n, i in self._indexes.items() if n != name}
+            self._failed = {n: e for n, e in self._failed.items() if n != name}
+            self._drop(name, idx)
 
-    def _drop_index(self, name: str) -> None:
-        idx = self._indexes.pop(name, None)
-        if idx is None and self._failed.pop(name, None) is None:
-            raise IndexNotFoundError(f"index {name} not found")
+    def _drop(self, name: str, idx: Index | None) -> None:
         if idx is not None:
             idx.close(checkpoint=False)
-        ipath = os.path.join(self.path, name)
-        # Removing SCHEMA first makes the drop atomic: a crash leaves a directory that the
-        # next open deletes.
-        self.fileio.remove(os.path.join(ipath, "SCHEMA"))
+        # Renaming the directory aside makes the drop atomic; a crash before the removal
+        # finishes leaves a scratch directory that the next open removes.
+        trash = os.path.join(self.path, DROPPED + name)
+        self.fileio.rmtree(trash)
+        self.fileio.rename(os.path.join(self.path, name), trash)
         if self.fsync:
-            self.fileio.fsync_dir(ipath)
-        self.fileio.rmtree(ipath)
+            self.fileio.fsync_dir(self.path)
+        self.fileio.rmtree(trash)
 
     def query(self, index: str, pql: str, *, timeout: float | None = None,
               cancel: threading.Event | None = None) -> list[Any]:
@@ -264,3 +291,11 @@ class Holder:
         self.fileio.close(self._lock_file)
         if errors:
             raise errors[0]
+
+
+def is_index_name(name: str) -> bool:
+    try:
+        check_name(name, "index")
+    except InvalidNameError:
+        return False
+    return True

@@ -26,8 +26,8 @@ from server.errors import ServerError
 from server.http_app import JSON, MSGPACK, _accept, _credentials, _encode_for, _media_types
 from server.runtime import Runtime
 from server.service import cm_accounts, databases, entities, orgs, tasks
-from server.service.common import json_value_problem
-from server.service.errors import InvalidParameter, Unauthorized
+from server.service.common import json_value_problem, surrogate_free
+from server.service.errors import InvalidParameter, MissingParameter, Unauthorized
 
 PICKLE_TYPES = frozenset({"application/xminds-pkl", "application/python-pickle", "application/x-pickle"})
 _MSGPACK_TYPES = frozenset({MSGPACK, "application/x-msgpack"})
@@ -43,23 +43,6 @@ def refuse_pickle(headers: Any) -> None:
         if _media_types(headers.get(header, "")) & PICKLE_TYPES:
             raise ServerError("InvalidContentType", "pickle bodies are not accepted: send application/json "
                               "(or application/msgpack)", name="UNSUPPORTED_CONTENT_TYPE")
-
-
-def _depth_ok(value: Any, limit: int = MAX_DEPTH) -> bool:
-    """Whether a decoded body nests at most `limit` containers deep (iteratively: a
-    pathological body must not exhaust the stack)."""
-    stack = [(value, 1)]
-    while stack:
-        v, d = stack.pop()
-        if isinstance(v, dict):
-            if d > limit:
-                return False
-            stack.extend((x, d + 1) for x in v.values())
-        elif isinstance(v, list):
-            if d > limit:
-                return False
-            stack.extend((x, d + 1) for x in v)
-    return True
 
 
 def decode_body(raw: bytes, content_type: str, *, required: bool) -> dict[str, Any]:
@@ -85,12 +68,12 @@ def decode_body(raw: bytes, content_type: str, *, required: bool) -> dict[str, A
         raise ServerError("InvalidBody", "the request body is not well-formed JSON (or msgpack)") from None
     if not isinstance(body, dict):
         raise ServerError("InvalidBody", "the request body must be a JSON object")
-    if not _depth_ok(body):
-        raise ServerError("InvalidBody", f"the request body nests deeper than {MAX_DEPTH} levels",
-                          name="TOO_DEEP")
-    problem = json_value_problem(body, MAX_DEPTH + 1)  # a lone surrogate, a binary value
+    # msgpack strings are strict UTF-8; JSON text can only hold surrogates it spells out
+    unicode = bool(media & _MSGPACK_TYPES) or surrogate_free(raw)
+    problem = json_value_problem(body, MAX_DEPTH, text_is_unicode=unicode)  # depth, surrogates, binary
     if problem is not None:
-        raise ServerError("InvalidBody", f"the request body cannot be accepted: {problem}")
+        raise ServerError("InvalidBody", f"the request body cannot be accepted: {problem}",
+                          name="TOO_DEEP" if "nest" in problem else None)
     return body
 
 
@@ -98,11 +81,17 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _only(body: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
+def _only(body: dict[str, Any], allowed: frozenset[str], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The body, refused when it names a field the route does not take or lacks one of
+    `required` (MissingParameter names the first missing key)."""
     unknown = sorted(set(body) - allowed - {"warnings"})
     if unknown:
         raise InvalidParameter(f"unknown fields {', '.join(map(repr, unknown))}", name="WRONG_DATA_TYPE",
                                data={"key": str(unknown[0])[:64]})
+    for key in required:
+        if key not in body:
+            raise MissingParameter(f"{key} is required", data={"key": key})
+    body.pop("warnings", None)          # echoed back by some clients; never an argument
     return body
 
 
@@ -119,7 +108,9 @@ def _int_param(request: Request, key: str, default: Optional[int]) -> Optional[i
     text = request.query_params.get(key)
     if text is None or text == "":
         return default
-    if not text.strip().isdigit():
+    text = text.strip()
+    # ASCII digits only ("²".isdigit() holds), and few enough for any count or page number
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise InvalidParameter(f"{key} must be a positive integer", name="WRONG_DATA_TYPE", data={"key": key})
     return int(text)
 
@@ -280,7 +271,7 @@ class V1Handlers:
 
     async def _login(self, request: Request, who: str, *, root: bool = False) -> Response:
         fields = frozenset({"email", "password"}) if root else _LOGIN_FIELDS | {who}
-        body = _only(await self.body(request), fields)
+        body = _only(await self.body(request), fields, ("password",))
         login = await self.public(request, cm_accounts.login, root_only=root, account=body.get(who), **body)
         return self.reply(request, 200, login_reply(login, root=root))
 
@@ -294,7 +285,7 @@ class V1Handlers:
         return await self._login(request, "email", root=True)
 
     async def login_refresh(self, request: Request) -> Response:
-        body = _only(await self.body(request), frozenset({"refresh_token", "db_id", "db_name"}))
+        body = _only(await self.body(request), frozenset({"refresh_token", "db_id", "db_name"}), ("refresh_token",))
         login = await self.public(request, cm_accounts.refresh, **body)
         return self.reply(request, 200, login_reply(login))
 
@@ -308,13 +299,13 @@ class V1Handlers:
 
     async def create_individual(self, request: Request) -> Response:
         body = _only(await self.body(request), frozenset({"email", "password", "first_name", "last_name", "role",
-                                                          "metadata", "email_redirect_url"}))
+                                                          "metadata", "email_redirect_url"}), ("email",))
         ident = await self.authed(request, cm_accounts.create_individual, **body)
         return self.reply(request, 201, {"id": ident})
 
     async def update_individual(self, request: Request) -> Response:
         body = _only(await self.body(request), frozenset({"email", "password", "first_name", "last_name",
-                                                          "metadata"}))
+                                                          "metadata"}), ("email",))
         await self.authed(request, cm_accounts.update_individual, **body)
         return self.reply(request, 200, {})
 
@@ -324,7 +315,7 @@ class V1Handlers:
         return self.reply(request, 204)
 
     async def create_service(self, request: Request) -> Response:
-        body = _only(await self.body(request), frozenset({"name", "password", "role", "metadata"}))
+        body = _only(await self.body(request), frozenset({"name", "password", "role", "metadata"}), ("name",))
         ident = await self.authed(request, cm_accounts.create_service, **body)
         return self.reply(request, 201, {"id": ident})
 
@@ -334,7 +325,7 @@ class V1Handlers:
         return self.reply(request, 204)
 
     async def create_service_key(self, request: Request) -> Response:
-        body = _only(await self.body(request), frozenset({"name", "expiration_timestamp", "metadata"}))
+        body = _only(await self.body(request), frozenset({"name", "expiration_timestamp", "metadata"}), ("name",))
         created = await self.authed(request, cm_accounts.create_service_key, **body)
         return self.reply(request, 201, created)
 
@@ -367,7 +358,7 @@ class V1Handlers:
     # -- databases ---------------------------------------------------------------------------
 
     async def create_database(self, request: Request) -> Response:
-        body = _only(await self.body(request), _DB_CREATE)
+        body = _only(await self.body(request), _DB_CREATE, ("name",))
         db = await self.authed(request, databases.create_database, **body)
         return self.reply(request, 201, {"id": db.id_b64})
 
@@ -465,7 +456,7 @@ def _add_entity_handlers(kind: str) -> None:
 
     async def create_property(self: V1Handlers, request: Request) -> Response:
         fields = {"property_name", "value_type", "repeated"} | ({"indexed"} if kind == "user" else set())
-        body = _only(await self.body(request), frozenset(fields))
+        body = _only(await self.body(request), frozenset(fields), ("property_name", "value_type"))
         await self.authed(request, entities.create_property, kind, **body)
         return self.reply(request, 201, {})
 

@@ -4,8 +4,8 @@ Operation names are the gRPC method names without the package
 (`DatabaseService.CreateDatabase` is `/roarbase.v1.DatabaseService/CreateDatabase`;
 `operation()` converts); the HTTP routes call the same service functions, which call
 `check` with the same names, so both faces obey one table. Rows without a gRPC method
-(AuthService.ListApiKeys, AccountService.DeleteAccount, InviteService.DeleteInvite and
-AcceptInvite) are the operations of HTTP routes that API.md lists and §5 does not (yet).
+(InviteService.DeleteInvite and AcceptInvite) are the operations of HTTP routes that
+API.md lists and §5 does not (yet).
 
 Roles (API.md C2, SECURITY.md §2): four built-ins per org — root (the org owner) ⊇ manager
 ⊇ backend, and frontend, a separate read-only role. Built-ins expand to fixed ACL sets

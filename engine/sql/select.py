@@ -410,7 +410,9 @@ class _Select:
         children, merged = group_counts(self.ex, call)
         labels = [self._labels(fds[i], child.ids) for i, child in zip(rest, children)]
         out = []
-        for key in merged:
+        for n, key in enumerate(merged):
+            if n % 4096 == 0:
+                self.ex.check_deadline()
             full: list[Optional[int]] = [None] * len(fds)
             values: list[Any] = [None] * len(fds)
             for i, lab, k in zip(rest, labels, key):

@@ -24,7 +24,7 @@ import engine
 from engine.entities import EntityTable
 from server import auth, policy
 from server.auth import Principal
-from server.service.common import Page, check_name, check_object, check_text, dumps, id_b64, iso, loads, \
+from server.service.common import Page, page_offset, check_name, check_object, check_text, dumps, id_b64, iso, loads, \
     merge_patch, new_id, paginate, parse_id
 from server.service.context import ServiceContext
 from server.service.errors import (
@@ -129,16 +129,20 @@ def _tombstone_expired(ctx: ServiceContext, db: Database) -> bool:
 
 def load(ctx: ServiceContext, principal: Principal, database_id: Any) -> Database:
     """A database the principal may see (its org; its scope if the token has one), by id
-    in either form (UUID or base64url). No policy check: callers make theirs.
+    in either form (UUID or base64url) or by the name of a live database of the org (an
+    id wins when a name happens to read as one). No policy check: callers make theirs.
 
-    Raises ResourceNotFound — for a missing id, another org's id, an id outside the
-    principal's database scope and a tombstone past its retention alike.
+    Raises ResourceNotFound — for a missing id or name, another org's id, an id outside
+    the principal's database scope and a tombstone past its retention alike.
     """
     ident = parse_id(database_id)
-    if ident is None or (principal.database_id is not None and principal.database_id != ident):
-        raise _not_found(database_id)
-    row = ctx.store.one("SELECT * FROM databases WHERE id = ? AND org_id = ?", (ident, principal.org_id))
-    if row is None:
+    row = None
+    if ident is not None:
+        row = ctx.store.one("SELECT * FROM databases WHERE id = ? AND org_id = ?", (ident, principal.org_id))
+    if row is None and isinstance(database_id, str) and database_id:
+        row = ctx.store.one(f"SELECT * FROM databases WHERE name = ? AND org_id = ? AND state != '{DELETED}'",
+                            (database_id, principal.org_id))
+    if row is None or (principal.database_id is not None and principal.database_id != row["id"]):
         raise _not_found(database_id)
     db = _database(row)
     if _tombstone_expired(ctx, db):
@@ -334,12 +338,15 @@ def list_page(ctx: ServiceContext, principal: Optional[Principal], *, page: Any 
         if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (hi is not None and value > hi):
             raise InvalidParameter(f"{key} must be an integer from 1{f' to {hi}' if hi else ''}",
                                    name="WRONG_DATA_TYPE", data={"key": key})
+    offset = page_offset(page, amt)
+    if offset is None:
+        return [], False
     sql, params = f"SELECT * FROM databases WHERE org_id = ? AND state NOT IN {tuple(sorted(GONE))!r}", \
         [principal.org_id]
     if principal.database_id is not None:
         sql += " AND id = ?"
         params.append(principal.database_id)
-    rows = ctx.store.all(sql + " ORDER BY created_at, id LIMIT ? OFFSET ?", (*params, amt + 1, (page - 1) * amt))
+    rows = ctx.store.all(sql + " ORDER BY created_at, id LIMIT ? OFFSET ?", (*params, amt + 1, offset))
     return [_database(r) for r in rows[:amt]], len(rows) > amt
 
 

@@ -20,7 +20,7 @@ from server import policy
 from server.auth import Principal
 from server.errors import ServerError, envelope
 from server.service import databases
-from server.service.common import dumps, loads, new_id
+from server.service.common import dumps, loads, new_id, page_offset
 from server.service.context import ServiceContext
 from server.service.errors import InvalidParameter, ResourceNotFound, Unauthorized
 
@@ -29,6 +29,7 @@ logger = logging.getLogger("roarbase.tasks")
 RUNNING, COMPLETED, FAILED = "RUNNING", "COMPLETED", "FAILED"
 LIST_TASKS = "TaskService.ListTasks"
 GET_TASK = "TaskService.GetTask"
+WATCH_TASK = "TaskService.WatchTask"
 MAX_AMT = 64
 
 
@@ -96,6 +97,7 @@ def finish(ctx: ServiceContext, task_id: str, status: str, *, progress: str = ""
                       " details = COALESCE(?, details) WHERE id = ?",
                       (status, progress, dumps(error) if error is not None else None, ctx.now(),
                        dumps(details) if details is not None else None, task_id))
+    ctx.notify()   # wakes watchers (gRPC WatchTask), as database state changes do
 
 
 class Tracker:
@@ -108,6 +110,7 @@ class Tracker:
         """Record the task's progress text and figures (visible while it runs)."""
         self.ctx.store.execute("UPDATE tasks SET progress = ?, details = ? WHERE id = ?",
                                (progress, dumps(details), self.task_id))
+        self.ctx.notify()   # a watcher (gRPC WatchTask) sees the progress
 
     @property
     def cancelled(self) -> bool:
@@ -161,10 +164,14 @@ def get(ctx: ServiceContext, task_id: str) -> Task:
     return _task(ctx.store.one("SELECT * FROM tasks WHERE id = ?", (task_id,)))
 
 
-def get_task(ctx: ServiceContext, principal: Optional[Principal], task_id: Any) -> Task:
+def get_task(ctx: ServiceContext, principal: Optional[Principal], task_id: Any, *, watch: bool = False) -> Task:
     """A task of the caller's org (and, for a database-scoped token, its database).
-    Raises ResourceNotFound otherwise."""
-    policy.check(principal, GET_TASK)
+    `watch`: the read is one step of a WatchTask (its own policy row). Raises
+    ResourceNotFound otherwise."""
+    if watch:
+        policy.check(principal, WATCH_TASK)
+    else:
+        policy.check(principal, GET_TASK)
     assert principal is not None
     row = ctx.store.one("SELECT * FROM tasks WHERE id = ? AND org_id = ?",
                         (task_id if isinstance(task_id, str) else "", principal.org_id))
@@ -188,8 +195,11 @@ def recents(ctx: ServiceContext, principal: Optional[Principal], name: str, *, p
     if isinstance(amt, bool) or not isinstance(amt, int) or not 1 <= amt <= MAX_AMT:
         raise InvalidParameter(f"amt must be an integer from 1 to {MAX_AMT}", name="WRONG_DATA_TYPE",
                                data={"key": "amt"})
+    offset = page_offset(page, amt)
+    if offset is None:
+        return [], False
     rows = ctx.store.all("SELECT * FROM tasks WHERE database_id = ? AND name = ? ORDER BY start_time DESC, id"
-                         " LIMIT ? OFFSET ?", (database_id, name, amt + 1, (page - 1) * amt))
+                         " LIMIT ? OFFSET ?", (database_id, name, amt + 1, offset))
     return [_task(r) for r in rows[:amt]], len(rows) > amt
 
 

@@ -760,7 +760,7 @@ def _apply_schema(ctx: ServiceContext, db: databases.Database, holder: engine.Ho
                                 meta=t.meta or None)
             result.tables_created.append(name)
         if tp.new_columns:
-            holder.index(name).add_fields([(c.name, c.options, c.meta) for c in tp.new_columns])
+            holder.index(name).create_fields([(c.name, c.options, c.meta) for c in tp.new_columns])
             if tp.exists:
                 result.columns_created.extend(f"{name}.{c.name}" for c in tp.new_columns)
 

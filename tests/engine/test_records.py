@@ -131,7 +131,7 @@ def test_write_records_is_the_inverse_of_iter_records(db, open_db, tmp_path):
     src = db.index("t")
     other = open_db(tmp_path / "other")
     dst = other.create_index("t")
-    dst.add_fields([(fd.name, fd.options, fd.meta) for fd in src.definition.fields.values()])
+    dst.create_fields([(fd.name, fd.options, fd.meta) for fd in src.definition.fields.values()])
     _copy_into(src, dst, 50)
     assert _read_all(dst, 1 << 16) == _read_all(src, 1 << 16)
     from engine_testlib import dump_index

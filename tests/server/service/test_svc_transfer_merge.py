@@ -134,7 +134,7 @@ def _make(ctx, root, rng, name, *, id_type, props, ids, columns, table_ids):
     holder = ctx.engine(db.id)
     for tname, cols in columns.items():
         idx = holder.create_index(tname)
-        idx.add_fields([(c, FieldOptions.make(t, **o), {}) for c, t, o in cols])
+        idx.create_fields([(c, FieldOptions.make(t, **o), {}) for c, t, o in cols])
         rows = table_ids[tname]
         vals: dict[str, list[Any]] = {}
         for c, t, o in cols:

@@ -168,7 +168,7 @@ def build(ctx: Any, root: Any, rng: np.random.Generator, name: str, *, records: 
         idx = holder.create_index(tname, keys=keys, track_existence=track, description=f"table {tname}",
                                   meta={"origin": "transfer_testlib"} if keys else None)
         specs = _column_specs()
-        idx.add_fields([(cname, FieldOptions.make(ftype, **opts), {"note": cname} if cname == "cat" else {})
+        idx.create_fields([(cname, FieldOptions.make(ftype, **opts), {"note": cname} if cname == "cat" else {})
                         for cname, ftype, opts in specs])
         fds = [idx.definition.fields[c] for c, _, _ in specs]
         n = records if track else records // 2
