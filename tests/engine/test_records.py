@@ -174,3 +174,81 @@ def test_write_records_refuses_bad_values_and_writes_nothing(db, columns, messag
     assert _read_all(idx, 10) == {}
     with pytest.raises(Exception, match="twice"):
         idx.write_records([1, 1], {"n": [1, 2]})
+
+
+def test_a_view_read_while_a_writer_commits_is_the_state_at_the_view(db):
+    """Readers never iterate what a writer mutates: a read view iterated in small batches
+    while a writer keeps committing (new records, new keys, a mutex overwritten in place)
+    gives exactly the state at the view's instant. Each commit k adds record r{k} (a=k,
+    keyed set value v{k}, float k/3), overwrites r{k//2}'s mutex with m{k} and sets the
+    counter record's c=k, so the state after commit K is known from K alone. The reader
+    waits for three more commits after every batch (no timing assumed)."""
+    import threading
+
+    idx = db.create_index("t", keys=True)
+    idx.create_field("a", "int", min=0, max=10**9)
+    idx.create_field("sk", "set", keys=True)
+    idx.create_field("m", "mutex", keys=True)
+    idx.create_field("f", "float", bits=64)
+    idx.create_field("c", "int", min=0, max=10**9)
+    fds = {n: idx.definition.fields[n] for n in ("a", "sk", "m", "f", "c")}
+    commits = [0]
+    cond = threading.Condition()
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def commit(k: int) -> None:
+        with idx.transaction() as tx:
+            tx.set(f"r{k}", fds["a"], k)
+            tx.set(f"r{k}", fds["sk"], f"v{k}")
+            tx.set(f"r{k}", fds["f"], k / 3)
+            if k // 2 >= 1:
+                tx.set(f"r{k // 2}", fds["m"], f"m{k}")
+            tx.set("counter", fds["c"], k)
+
+    def expected(top: int) -> dict:
+        out: dict = {"counter": {"c": top}}
+        for j in range(1, top + 1):
+            rec = {"a": j, "sk": [f"v{j}"], "f": float_encode(j / 3, 64)}   # stored integers
+            last = max((k for k in (2 * j, 2 * j + 1) if k <= top), default=None)
+            if last is not None:
+                rec["m"] = f"m{last}"
+            out[f"r{j}"] = rec
+        return out
+
+    def writer(k: int) -> None:
+        try:
+            while not stop.is_set():
+                k += 1
+                commit(k)
+                with cond:
+                    commits[0] = k
+                    cond.notify_all()
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+            with cond:
+                cond.notify_all()
+
+    for k in range(1, 40):
+        commit(k)
+    commits[0] = 39
+    t = threading.Thread(target=writer, args=(39,))
+    t.start()
+    try:
+        for _ in range(5):
+            _, definition, state = db.read_view()["t"]
+            got: dict = {}
+            for rb in iter_records(idx, definition, state, batch=7):
+                for i, key in enumerate(rb.keys):
+                    got[key] = {n: col[i] for n, col in rb.columns.items() if col[i] is not None}
+                with cond:
+                    seen = commits[0]
+                    assert cond.wait_for(lambda: commits[0] >= seen + 3 or failures, timeout=60)
+            assert not failures
+            top = got["counter"]["c"]
+            assert got == expected(top)
+            assert commits[0] > top          # the writer went on while the view was read
+    finally:
+        stop.set()
+        t.join()
+    assert not failures
