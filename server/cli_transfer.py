@@ -185,11 +185,16 @@ def import_documents(data_dir: Optional[str], server: Optional[str], config_path
                 finally:
                     phases.close()
                 items, users, rows = result.items, result.users, sum(result.rows.values())
+                missing = result.connections_missing
             else:
                 with _bar(progress, os.path.getsize(path), f"sending {name}") as bar:
                     resp = target.client.import_database(db, _file_chunks(path, bar), timeout=timeout)
                 items, users, rows = resp.items, resp.users, sum(resp.rows.values())
+                missing = list(resp.connections_missing)
             click.echo(f"merged {name} into {database}: {items:,} items, {users:,} users, {rows:,} rows")
+            if missing:
+                click.echo(f"  the imported sources use connections this org lacks: {', '.join(missing)} (credentials "
+                           "never travel: PUT /v1/connections/{KIND}/ with them, see docs/sources.md)", err=True)
     except ServerError as exc:
         problems = (exc.details or {}).get("problems") or []
         for p in problems[1:]:

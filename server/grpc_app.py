@@ -668,7 +668,8 @@ async def _database_import(rpc: Rpc, requests: AsyncIterator[database_pb2.Import
             os.remove(path)
     return database_pb2.ImportDatabaseResponse(
         items=result.items, users=result.users, rows=result.rows, properties_created=result.properties_created,
-        tables_created=result.tables_created, columns_created=result.columns_created, seconds=result.seconds)
+        tables_created=result.tables_created, columns_created=result.columns_created,
+        connections_missing=result.connections_missing, seconds=result.seconds)
 
 
 @_adapter("DatabaseService", "BackupDatabase")

@@ -51,7 +51,7 @@ from engine.schema import FieldDef, IndexDef
 from server import policy
 from server.auth import Principal
 from server.errors import ServerError
-from server.service import databases, export_doc, restore_points
+from server.service import connections, databases, export_doc, restore_points
 from server.service.common import merge_patch
 from server.service.context import ServiceContext
 from server.service.errors import BY_CODE, InternalServerError, InvalidParameter, ServiceError, from_engine
@@ -127,6 +127,16 @@ def _public_row(row: dict[str, Any]) -> dict[str, Any]:
     """A meta.db record without its secrets (API.md §3.5: credentials never leave) and its
     server-local state (_PRIVATE_COLUMN)."""
     return {k: v for k, v in row.items() if not _PRIVATE_COLUMN.search(k)}
+
+
+def _connections_used(ctx: ServiceContext, db: databases.Database,
+                      sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The org's connections the database's sources use, as GET shows them: the kind,
+    credential names with "***" for every value, metadata. The credentials themselves never
+    travel (an import into another org lists what has to be PUT there); LOCAL is built in."""
+    kinds = sorted({s["connection"] for s in sources if isinstance(s.get("connection"), str)} - {connections.LOCAL})
+    found = [connections.find(ctx, db.org_id, kind) for kind in kinds]
+    return [c.to_dict() for c in found if c is not None]
 
 
 def _meta_records(ctx: ServiceContext, database_id: str) -> dict[str, list[dict[str, Any]]]:
@@ -211,7 +221,8 @@ class Export:
                              "metadata": dict(db.metadata)},
                 "items_properties": props["item"], "users_properties": props["user"],
                 "sql_tables": [t.header() for t, *_ in self._tables()],
-                "connections": meta.get("connections", []), "sources": meta.get("sources", []),
+                "connections": _connections_used(self.ctx, db, meta.get("sources", [])),
+                "sources": meta.get("sources", []),
                 "counts": {"items": self.counts.items, "users": self.counts.users, "rows": dict(self.counts.rows)}}
 
     def _entities(self, kind: str) -> Iterator[dict[str, Any]]:
@@ -419,6 +430,7 @@ class Plan:
     counts: dict[str, Any]
     fingerprint: str
     seen: set[str] = field(default_factory=set)          # kinds / tables that have records
+    connections: list[str] = field(default_factory=list)  # connection kinds the document's sources use
 
 
 def plan_import(ctx: ServiceContext, db: databases.Database, holder: engine.Holder, header: Any,
@@ -489,16 +501,47 @@ def plan_import(ctx: ServiceContext, db: databases.Database, holder: engine.Hold
         plan.tables[table.name] = _plan_table(table, view.get(table.name), where, problems)
         target = view.get(table.name)
         fingerprint[table.name] = target.to_dict() if target is not None else None
-    for name in ("connections", "sources"):
-        rows = header.get(name) or []
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            problems.add(name, "must be a list of objects")
-        elif rows:
-            plan.meta_rows[name] = rows
+    rows = header.get("sources") or []
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        problems.add("sources", "must be a list of objects")
+    elif rows:
+        plan.meta_rows["sources"] = rows
+    plan.connections = _check_connections(header.get("connections"), problems)
     counts = header.get("counts") or {}
     plan.counts = counts if isinstance(counts, dict) else {}
     plan.fingerprint = json.dumps(fingerprint, sort_keys=True, default=str)
     return plan
+
+
+def _check_connections(raw: Any, problems: Problems) -> list[str]:
+    """The kinds of a document's `connections` (as export writes them). A credential value
+    other than "***" is refused: credentials never travel in a document, so an import
+    never stores one — they are PUT to the connection."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        problems.add("connections", "must be a list of objects")
+        return []
+    kinds = []
+    for i, c in enumerate(raw):
+        where = f"connections[{i}]"
+        if not isinstance(c, dict) or set(c) - {"connection", "credentials", "metadata"}:
+            problems.add(where, "must be an object with connection, credentials and metadata")
+            continue
+        kind = c.get("connection")
+        if not isinstance(kind, str) or kind.upper() not in connections.KINDS or kind.upper() == connections.LOCAL:
+            problems.add(f"{where}.connection", f"must be one of {', '.join(connections.KINDS[1:])}")
+            continue
+        creds = c.get("credentials", {})
+        if not isinstance(creds, dict) or any(v != connections.REDACTED for v in creds.values()):
+            problems.add(f"{where}.credentials", "credentials never travel in an export document (every value "
+                         f"must be \"{connections.REDACTED}\"): PUT the connection with its credentials instead")
+            continue
+        if not isinstance(c.get("metadata", {}), dict):
+            problems.add(f"{where}.metadata", "must be an object")
+            continue
+        kinds.append(kind.upper())
+    return kinds
 
 
 def _type_text(vt: ValueType) -> str:
@@ -735,12 +778,16 @@ class ImportResult:
     properties_created: list[str] = field(default_factory=list)
     tables_created: list[str] = field(default_factory=list)
     columns_created: list[str] = field(default_factory=list)
+    # Connections the document's sources use that the target's org lacks: credentials do
+    # not travel, so they must be PUT before those sources can run.
+    connections_missing: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"items": self.items, "users": self.users, "rows": dict(self.rows),
                 "properties_created": list(self.properties_created), "tables_created": list(self.tables_created),
-                "columns_created": list(self.columns_created), "seconds": round(self.seconds, 3)}
+                "columns_created": list(self.columns_created), "connections_missing": list(self.connections_missing),
+                "seconds": round(self.seconds, 3)}
 
 
 def _apply_schema(ctx: ServiceContext, db: databases.Database, holder: engine.Holder, plan: Plan,
@@ -1011,6 +1058,7 @@ def _merge(ctx: ServiceContext, db: databases.Database, holder: engine.Holder, p
             raise _failed(exc, reverted=True) from exc
     with contextlib.suppress(Exception):          # a leftover is dropped at the next start
         restore_points.discard(ctx, db.id)
+    result.connections_missing = [k for k in plan.connections if connections.find(ctx, db.org_id, k) is None]
     result.seconds = time.monotonic() - started
     return result
 

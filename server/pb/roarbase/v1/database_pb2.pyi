@@ -73,7 +73,7 @@ class ImportChunk(_message.Message):
     def __init__(self, id: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class ImportDatabaseResponse(_message.Message):
-    __slots__ = ("items", "users", "rows", "properties_created", "tables_created", "columns_created", "seconds")
+    __slots__ = ("items", "users", "rows", "properties_created", "tables_created", "columns_created", "seconds", "connections_missing")
     class RowsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +88,7 @@ class ImportDatabaseResponse(_message.Message):
     TABLES_CREATED_FIELD_NUMBER: _ClassVar[int]
     COLUMNS_CREATED_FIELD_NUMBER: _ClassVar[int]
     SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CONNECTIONS_MISSING_FIELD_NUMBER: _ClassVar[int]
     items: int
     users: int
     rows: _containers.ScalarMap[str, int]
@@ -95,7 +96,8 @@ class ImportDatabaseResponse(_message.Message):
     tables_created: _containers.RepeatedScalarFieldContainer[str]
     columns_created: _containers.RepeatedScalarFieldContainer[str]
     seconds: float
-    def __init__(self, items: _Optional[int] = ..., users: _Optional[int] = ..., rows: _Optional[_Mapping[str, int]] = ..., properties_created: _Optional[_Iterable[str]] = ..., tables_created: _Optional[_Iterable[str]] = ..., columns_created: _Optional[_Iterable[str]] = ..., seconds: _Optional[float] = ...) -> None: ...
+    connections_missing: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, items: _Optional[int] = ..., users: _Optional[int] = ..., rows: _Optional[_Mapping[str, int]] = ..., properties_created: _Optional[_Iterable[str]] = ..., tables_created: _Optional[_Iterable[str]] = ..., columns_created: _Optional[_Iterable[str]] = ..., seconds: _Optional[float] = ..., connections_missing: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class BackupDatabaseRequest(_message.Message):
     __slots__ = ("id",)
