@@ -36,6 +36,7 @@ each view. Entities use the /v1 shapes (API.md §3.4) with the same rules.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import gzip
 import io
@@ -651,6 +652,18 @@ class Sink:
 
 # --- reading ---------------------------------------------------------------------------------------
 
+@contextlib.contextmanager
+def reading() -> Iterator[None]:
+    """Turn what a damaged document raises while it is read — bytes that are not UTF-8, a
+    gzip stream damaged or cut short — into DocumentError (400, nothing changed)."""
+    try:
+        yield
+    except UnicodeDecodeError:
+        raise DocumentError("the document is not valid UTF-8 text") from None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise DocumentError(f"the document's gzip stream is damaged or cut short: {exc}") from None
+
+
 def open_binary(path: str) -> BinaryIO:
     """The document's bytes, gunzipped when it is gzip."""
     with open(path, "rb") as f:
@@ -665,7 +678,7 @@ def sniff(path: str) -> str:
     (gunzipped) document. Raises DocumentError for anything else."""
     import ijson
 
-    with open_binary(path) as f:
+    with reading(), open_binary(path) as f:
         try:
             head = f.read(1 << 16)
         except (OSError, EOFError, zlib.error) as exc:
@@ -719,7 +732,7 @@ def iter_ndjson(path: str, *, skip_header: bool = True,
     (its strings then need checking one by one). Each batch is decoded in one C call
     (orjson: an integer past 64 bits comes back as a float — re-read a line with `exact`
     wherever that matters)."""
-    with io.TextIOWrapper(open_binary(path), encoding="utf-8", newline="\n") as text:
+    with reading(), io.TextIOWrapper(open_binary(path), encoding="utf-8", newline="\n") as text:
         numbers: list[int] = []
         lines: list[str] = []
         for n, line in enumerate(text, start=1):
@@ -756,7 +769,7 @@ def exact(number: int, line: str) -> Any:
 
 
 def read_ndjson_header(path: str) -> dict[str, Any]:
-    with io.TextIOWrapper(open_binary(path), encoding="utf-8", newline="\n") as text:
+    with reading(), io.TextIOWrapper(open_binary(path), encoding="utf-8", newline="\n") as text:
         line = text.readline()
     try:
         header = json.loads(line, parse_constant=_reject_constant)
@@ -771,17 +784,18 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def json_to_ndjson(src: str, dest: BinaryIO) -> None:
+def json_to_ndjson(src: str, dest: BinaryIO, *, spill_dir: Optional[str] = None) -> None:
     """Rewrite a JSON-form document as NDJSON, streaming (ijson events): the header keeps
     every key but the big arrays; items, users and each table's rows become lines. The
-    arrays may come in any order, before or after the keys that describe them."""
+    arrays may come in any order, before or after the keys that describe them. Record lines
+    wait in an unnamed file in `spill_dir` (the data dir's: an import can be big) until the
+    header is complete."""
     import ijson
 
     header: dict[str, Any] = {}
     tables: list[dict[str, Any]] = []
     spool: list[bytes] = []
-    out = _LineWriter(dest)
-    with open_binary(src) as f:
+    with _LineWriter(dest, spill_dir) as out, reading(), open_binary(src) as f:
         try:
             events = ijson.parse(f, use_float=False)
             first = next(events, None)
@@ -805,8 +819,8 @@ def json_to_ndjson(src: str, dest: BinaryIO) -> None:
                     break
         except ijson.JSONError as exc:
             raise DocumentError(f"the document is not well-formed JSON: {exc}") from None
-    out.defer(spool)
-    out.finish(header)
+        out.defer(spool)
+        out.finish(header)
 
 
 class _LineWriter:
@@ -814,11 +828,17 @@ class _LineWriter:
     be the first line) is known; everything is then written in order. Lines are spilled to
     an unnamed temporary file so memory stays bounded."""
 
-    def __init__(self, dest: BinaryIO) -> None:
+    def __init__(self, dest: BinaryIO, spill_dir: Optional[str]) -> None:
         import tempfile
 
         self.dest = dest
-        self.tmp = tempfile.TemporaryFile()
+        self.tmp = tempfile.TemporaryFile(dir=spill_dir)
+
+    def __enter__(self) -> "_LineWriter":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.tmp.close()
 
     def defer(self, lines: list[bytes]) -> None:
         if lines:
@@ -832,7 +852,6 @@ class _LineWriter:
             if not block:
                 break
             self.dest.write(block)
-        self.tmp.close()
 
 
 def _line(obj: Any) -> bytes:
@@ -843,8 +862,11 @@ def _plain(v: Any) -> Any:
     """ijson's Decimals back to JSON numbers: integral ones as int, others as the float
     they spell (exact: a shortest-repr float reads back as itself)."""
     if isinstance(v, Decimal):
-        return int(v) if v == v.to_integral_value() and "." not in str(v) and "E" not in str(v).upper() \
-            else float(v)
+        if v == v.to_integral_value() and "." not in str(v) and "E" not in str(v).upper():
+            return int(v)
+        if not math.isfinite(float(v)):
+            raise DocumentError(f"the number {str(v)[:40]} is beyond a 64-bit float's range")
+        return float(v)
     if isinstance(v, list):
         return [_plain(x) for x in v]
     if isinstance(v, dict):
@@ -935,4 +957,4 @@ def _row_line(name: Any, position: int, values: Any) -> bytes:
 __all__ = ["FORMAT", "VERSION", "Problems", "DocumentError", "Column", "Table", "column_from_field",
            "parse_options", "same_values", "to_document", "from_document", "record_id", "WrongValue",
            "check_properties", "check_table", "Sink", "sniff", "iter_ndjson", "read_ndjson_header",
-           "json_to_ndjson", "open_binary", "dumps", "PIECES_LISTS", "PIECES_KEYS", "rfc3339_now"]
+           "json_to_ndjson", "open_binary", "reading", "dumps", "PIECES_LISTS", "PIECES_KEYS", "rfc3339_now"]

@@ -945,7 +945,7 @@ def _normalize(ctx: ServiceContext, path: str, cleanup: list[str]) -> Optional[s
         out, f = new_spool(ctx, ".ndjson")
         cleanup.append(out)
         with f:
-            export_doc.json_to_ndjson(path, f)
+            export_doc.json_to_ndjson(path, f, spill_dir=tmp_dir(ctx))
         return out
     return path
 
@@ -959,7 +959,7 @@ def _extract_envelope(ctx: ServiceContext, path: str, cleanup: list[str]) -> Opt
     cleanup.append(out)
     expected = 0
     found = False
-    with f, export_doc.open_binary(path) as src:
+    with f, export_doc.reading(), export_doc.open_binary(path) as src:
         try:
             for entry in ijson.items(src, "values.iterable.item"):
                 if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
