@@ -75,4 +75,5 @@ def test_a_malformed_import_or_restore_chunk_changes_nothing(grpc_client: Client
            status=SC.INVALID_ARGUMENT, code="InvalidBody")
     after = c.databases.ListDatabases(database_pb2.ListDatabasesRequest(), metadata=root, timeout=TIMEOUT).resources
     assert {d.name for d in after} == names
-    assert [d.database_status for d in after if d.id == db] == [database_pb2.DATABASE_STATE_RUNNING]
+    got = c.databases.GetDatabase(database_pb2.GetDatabaseRequest(id=db), metadata=root, timeout=TIMEOUT)
+    assert got.database_status == database_pb2.DATABASE_STATE_RUNNING       # (the list is paged: ask for it)
