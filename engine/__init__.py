@@ -50,8 +50,9 @@ def open(path: str, *, fsync: bool = True, **config: Any) -> Holder:  # noqa: A0
             acknowledged writes still survive a process kill (kill -9), not an OS crash.
         config: checkpoint_bytes (log size that triggers a snapshot, default 64 MiB),
             max_groups (the most groups one GroupBy or SQL GROUP BY may hold, default
-            1,000,000; more raise QueryLimitError) and fileio (the file-access seam, for
-            fault-injection tests).
+            1,000,000; more raise QueryLimitError), fileio (the file-access seam, for
+            fault-injection tests) and shard_executor (where queries' per-shard work runs,
+            engine.shardexec; default: this process's thread pool).
     Raises:
         StorageFailedError: the directory is in use by another process.
     """

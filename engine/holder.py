@@ -20,8 +20,10 @@ from engine.errors import (
     InvalidNameError,
     StorageFailedError,
 )
+from engine.executor import LOCAL
 from engine.groupby import DEFAULT_MAX_GROUPS
 from engine.index import Index
+from engine.shardexec import ShardExecutor
 from engine.schema import IndexDef, IndexOptions, check_meta, check_name
 from engine.storage.fileio import FileIO
 from engine.storage.wal import FULL_ERRNOS
@@ -35,10 +37,13 @@ class Holder:
     """An open data directory. Use engine.open(path) rather than constructing this."""
 
     def __init__(self, path: str, *, fsync: bool = True, fileio: FileIO | None = None,
-                 checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES, max_groups: int = DEFAULT_MAX_GROUPS) -> None:
+                 checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES, max_groups: int = DEFAULT_MAX_GROUPS,
+                 shard_executor: ShardExecutor | None = None) -> None:
         self.path = os.path.abspath(path)
         self.fsync = fsync
         self.max_groups = max_groups
+        # Where queries' per-shard work runs (engine/shardexec.py): this process by default.
+        self.shard_executor: ShardExecutor = shard_executor or LOCAL
         self.fileio = fileio or FileIO()
         self.checkpoint_bytes = checkpoint_bytes
         self._indexes: dict[str, Index] = {}
