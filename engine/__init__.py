@@ -52,7 +52,9 @@ def open(path: str, *, fsync: bool = True, **config: Any) -> Holder:  # noqa: A0
             max_groups (the most groups one GroupBy or SQL GROUP BY may hold, default
             1,000,000; more raise QueryLimitError), fileio (the file-access seam, for
             fault-injection tests) and shard_executor (where queries' per-shard work runs,
-            engine.shardexec; default: this process's thread pool).
+            engine.shardexec; default: this process's thread pool), cluster (an
+            engine.cluster.coordinator.Cluster: records live on its workers, this directory
+            keeps schema and keys; docs/cluster.md).
     Raises:
         StorageFailedError: the directory is in use by another process.
     """

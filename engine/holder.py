@@ -38,12 +38,15 @@ class Holder:
 
     def __init__(self, path: str, *, fsync: bool = True, fileio: FileIO | None = None,
                  checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES, max_groups: int = DEFAULT_MAX_GROUPS,
-                 shard_executor: ShardExecutor | None = None) -> None:
+                 shard_executor: ShardExecutor | None = None, cluster: Any = None) -> None:
         self.path = os.path.abspath(path)
         self.fsync = fsync
         self.max_groups = max_groups
+        # A coordinator (engine/cluster/coordinator.Cluster): records live on its workers,
+        # this directory keeps the schema and keys. None: an ordinary embedded database.
+        self.cluster = cluster
         # Where queries' per-shard work runs (engine/shardexec.py): this process by default.
-        self.shard_executor: ShardExecutor = shard_executor or LOCAL
+        self.shard_executor: ShardExecutor = shard_executor or cluster or LOCAL
         self.fileio = fileio or FileIO()
         self.checkpoint_bytes = checkpoint_bytes
         self._indexes: dict[str, Index] = {}
@@ -103,13 +106,25 @@ class Holder:
             self._indexes = {**self._indexes, name: idx}     # copy on write: readers list it
             return idx
 
-    def _create(self, name: str, opts: IndexOptions, meta: dict[str, Any]) -> Index:
+    def adopt_index(self, definition: IndexDef) -> Index:
+        """Create an index with exactly this definition, field ids included (a cluster
+        shard store takes the coordinator's schema; engine/cluster/worker.py)."""
+        self._check_open()
+        with self._ddl:
+            if definition.name in self._indexes or definition.name in self._failed:
+                raise IndexExistsError(f"index {definition.name} already exists")
+            idx = self._create(definition.name, definition.options, definition.meta, definition)
+            self._indexes = {**self._indexes, definition.name: idx}
+            return idx
+
+    def _create(self, name: str, opts: IndexOptions, meta: dict[str, Any],
+                definition: IndexDef | None = None) -> Index:
         # Built under a scratch name, then renamed into place: a crash leaves either no
         # index or a complete empty one, never a directory recovery has to guess about.
         scratch = os.path.join(self.path, CREATING + name)
         try:
             self.fileio.rmtree(scratch)
-            Index.create(self, scratch, IndexDef(name, opts, meta=meta)).close(checkpoint=False)
+            Index.create(self, scratch, definition or IndexDef(name, opts, meta=meta)).close(checkpoint=False)
             self.fileio.rename(scratch, os.path.join(self.path, name))
             if self.fsync:
                 self.fileio.fsync_dir(self.path)
@@ -155,6 +170,8 @@ class Holder:
             idx = self._indexes.get(name)
             if idx is None and name not in self._failed:
                 raise IndexNotFoundError(f"index {name} not found")
+            if self.cluster is not None:
+                self.cluster.drop_index(name)         # the workers' shards first: never left behind
             self._indexes = {n: i for n, i in self._indexes.items() if n != name}
             self._failed = {n: e for n, e in self._failed.items() if n != name}
             self._drop(name, idx)
@@ -214,17 +231,21 @@ class Holder:
         for idx in self.indexes():
             idx.checkpoint()
 
-    def close(self) -> None:
+    def close(self, checkpoint: bool = True) -> None:
+        """Close every index (writing a snapshot of what changed, unless `checkpoint` is
+        False: then the logs alone hold the changes, as after a crash)."""
         if self._closed:
             return
         errors = []
         for idx in self._indexes.values():
             try:
-                idx.close()
+                idx.close(checkpoint=checkpoint)
             except Exception as exc:  # close the others anyway, then report
                 errors.append(exc)
         self._closed = True
         self.fileio.close(self._lock_file)
+        if self.cluster is not None:
+            self.cluster.close()
         if errors:
             raise errors[0]
 

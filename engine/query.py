@@ -46,6 +46,8 @@ def run_query(holder: Any, index_name: str, query: Query, *, timeout: Optional[f
     if not writes:
         ex = Executor(idx, idx.snapshot(), holder=holder, deadline=deadline, cancel=cancel)
         return [ex.run(lowerer.lower_call(c)) for c in query.calls]
+    if holder.cluster is not None:
+        return _run_routed(holder, idx, query, lowerer, deadline, cancel)
     results: list[Any] = []
     with idx.transaction() as tx:
         state: Optional[IndexState] = tx.base
@@ -65,6 +67,25 @@ def run_query(holder: Any, index_name: str, query: Query, *, timeout: Optional[f
                 state = None
             else:
                 results.append(Executor(idx, state, holder=holder, deadline=deadline, cancel=cancel).run(node))
+    return results
+
+
+def _run_routed(holder: Any, idx: Any, query: Query, lowerer: Lowerer, deadline: Optional[float],
+                cancel: Optional[threading.Event]) -> list[Any]:
+    """A request with writes on a cluster coordinator: each write is routed to the workers
+    owning its shards and acknowledged before the next call runs (so later calls see it);
+    atomic per shard, not per request (docs/cluster.md)."""
+    results: list[Any] = []
+    for c in query.calls:
+        node = lowerer.lower_call(c)
+        ex = Executor(idx, idx.snapshot(), holder=holder, deadline=deadline, cancel=cancel)
+        if not isinstance(node, P.WRITE_CALLS):
+            results.append(ex.run(node))
+            continue
+        try:
+            results.append(holder.cluster.write_call(idx, node, ex))
+        except (InvalidParameterError, NotFoundError) as exc:
+            raise QueryExecutionError(f"{c.name}: {exc.message}", c.line, c.column, name=exc.name) from None
     return results
 
 

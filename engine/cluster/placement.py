@@ -10,7 +10,6 @@ can move shards one by one by rewriting entries.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 from typing import Optional
