@@ -15,6 +15,7 @@ from engine.check import check
 from engine.errors import (
     AlreadyExistsError,
     ClosedError,
+    ClusterUnsupportedError,
     DataCorruptedError,
     EngineError,
     ExistenceNotTrackedError,
@@ -35,6 +36,7 @@ from engine.errors import (
     StorageFailedError,
     StorageFullError,
     ValueOutOfRangeError,
+    WorkerUnavailableError,
 )
 from engine import q
 from engine.holder import Holder
@@ -68,5 +70,5 @@ __all__ = [
     "FieldNotFoundError", "AlreadyExistsError", "IndexExistsError", "FieldExistsError",
     "ExistenceNotTrackedError", "ClosedError", "DataCorruptedError", "StorageFullError",
     "StorageFailedError", "QueryError", "QuerySyntaxError", "QueryExecutionError", "QueryLimitError",
-    "QueryCancelledError",
+    "QueryCancelledError", "ClusterUnsupportedError", "WorkerUnavailableError",
 ]
