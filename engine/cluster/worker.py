@@ -94,7 +94,8 @@ class ShardWorker:
 
     def _open_store(self, index: str, shard: int) -> Holder:
         h = Holder(self._store_path(index, shard), fsync=self.fsync)
-        self._stores.setdefault(index, {})[shard] = h
+        # copy on write: messages run concurrently (a threaded actor) and iterate these
+        self._stores = {**self._stores, index: {**self._stores.get(index, {}), shard: h}}
         return h
 
     def _store(self, index: str, shard: int, create: bool) -> Optional[Index]:
@@ -205,7 +206,9 @@ class ShardWorker:
 
     def do_drop(self, index: str) -> None:
         with self._lock:
-            for holder in self._stores.pop(index, {}).values():
+            stores = self._stores.get(index, {})
+            self._stores = {ix: s for ix, s in self._stores.items() if ix != index}
+            for holder in stores.values():
                 holder.close()
             self._schemas.pop(index, None)
             self._adopted = {k: v for k, v in self._adopted.items() if k[0] != index}

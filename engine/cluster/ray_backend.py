@@ -1,0 +1,104 @@
+"""The Ray transport: each worker is a long-lived Ray actor holding many shards.
+
+Imported only when a Ray cluster is configured (`roarbase serve --ray ADDRESS`, or
+engine.open(path, cluster=Cluster(RayTransport(...), root))); needs the `ray` extra.
+
+Each worker is a *named, detached* actor (`roarbase-worker-<name>` in the namespace):
+it outlives the coordinator that created it, a restarted coordinator finds it by name,
+and Ray restarts it when its process dies (max_restarts=-1), on any node with room —
+its ShardWorker reopens its shards from the shared storage before taking a message.
+A call that was running when the actor died is retried by Ray on the restarted actor
+(max_task_retries=-1); every message is a read or an idempotent write, so a retry never
+changes an answer. A worker that is not back within `timeout` seconds raises
+WorkerUnavailableError (ServiceUnavailable).
+"""
+from __future__ import annotations
+
+import os
+import pickle
+from typing import Any, Optional, Sequence, Union
+
+import ray
+from ray.exceptions import GetTimeoutError, RayActorError
+
+from engine.cluster.transport import Call, Transport
+from engine.errors import WorkerUnavailableError
+
+ACTOR_PREFIX = "roarbase-worker-"
+NAMESPACE = "roarbase"
+
+
+@ray.remote
+class ShardActor:
+    """A ShardWorker in a Ray actor process."""
+
+    def __init__(self, name: str, root: str, fsync: bool) -> None:
+        from engine.cluster.worker import ShardWorker
+
+        self._worker = ShardWorker(name, root, fsync=fsync)
+
+    def handle(self, message: bytes) -> bytes:
+        """One pickled (method, args) in, the pickled envelope out. Messages are pickled
+        with the standard pickle, as by the loopback transport, not Ray's cloudpickle
+        (it refuses the Bitmap types' reduce), so both transports carry the same bytes."""
+        method, args = pickle.loads(message)
+        return pickle.dumps(self._worker.handle(method, *args), protocol=pickle.HIGHEST_PROTOCOL)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+class RayTransport(Transport):
+    """Workers as Ray actors.
+
+    Args:
+        root: the shared storage every node reaches (a shared filesystem path).
+        workers: how many workers (named w0, w1, …) or their names. Existing actors of
+            those names are reused, not recreated.
+        address: the Ray cluster (`ray start --head` prints it); None: an already
+            initialised Ray, or a local one.
+        num_cpus: CPUs each worker actor reserves (1 spreads workers one per core/node).
+        timeout: seconds a fan-out may wait, restarts included.
+    """
+
+    def __init__(self, root: str, workers: Union[int, Sequence[str]] = 2, *, address: Optional[str] = None,
+                 namespace: str = NAMESPACE, fsync: bool = True, num_cpus: float = 1.0, timeout: float = 60.0,
+                 max_concurrency: int = 8) -> None:
+        if not ray.is_initialized():
+            ray.init(address=address, namespace=namespace, logging_level="ERROR", log_to_driver=False)
+        self.root = os.path.abspath(root)
+        self.namespace = namespace
+        self.timeout = timeout
+        self.names = [f"w{i}" for i in range(workers)] if isinstance(workers, int) else list(workers)
+        self._handles = {
+            n: ShardActor.options(  # type: ignore[attr-defined]
+                name=ACTOR_PREFIX + n, namespace=namespace, lifetime="detached", get_if_exists=True,
+                max_restarts=-1, max_task_retries=-1, max_concurrency=max_concurrency, num_cpus=num_cpus,
+                scheduling_strategy="SPREAD").remote(n, self.root, fsync)
+            for n in self.names}
+
+    def workers(self) -> list[str]:
+        return list(self.names)
+
+    def call_many(self, calls: list[Call]) -> list[tuple[str, Any]]:
+        refs = [self._handles[name].handle.remote(pickle.dumps((method, args), protocol=pickle.HIGHEST_PROTOCOL))
+                for name, method, args in calls]
+        try:
+            return [pickle.loads(b) for b in ray.get(refs, timeout=self.timeout)]
+        except GetTimeoutError:
+            for r in refs:
+                ray.cancel(r)
+            raise WorkerUnavailableError(f"cluster workers did not answer within {self.timeout:g} s") from None
+        except RayActorError as exc:
+            raise WorkerUnavailableError(f"a cluster worker is gone: {exc}") from None
+
+    def pids(self) -> dict[str, int]:
+        """Each worker actor's process id (for operators and the failure tests)."""
+        return dict(zip(self.names, ray.get([self._handles[n].pid.remote() for n in self.names],
+                                            timeout=self.timeout)))
+
+    def stop_workers(self) -> None:
+        """End the worker actors for good (they are detached: nothing else stops them).
+        Their shards stay on the shared storage; new actors of the same names reload them."""
+        for h in self._handles.values():
+            ray.kill(h, no_restart=True)
