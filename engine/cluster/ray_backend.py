@@ -102,3 +102,37 @@ class RayTransport(Transport):
         Their shards stay on the shared storage; new actors of the same names reload them."""
         for h in self._handles.values():
             ray.kill(h, no_restart=True)
+
+
+def open_on_ray(path: str, root: str, *, address: Optional[str] = None, workers: int = 2, prefix: str = "",
+                fsync: bool = True, num_cpus: float = 0.0, timeout: float = 60.0) -> Any:
+    """engine.open(path) as a coordinator whose records live on `workers` Ray actors
+    (named `roarbase-worker-<prefix>w<i>`) over the shared storage `root`. num_cpus=0:
+    the actors reserve no CPU, so many databases can share small nodes."""
+    import engine
+    from engine.cluster.coordinator import Cluster
+
+    transport = RayTransport(root, [f"{prefix}w{i}" for i in range(workers)], address=address, fsync=fsync,
+                             num_cpus=num_cpus, timeout=timeout)
+    return engine.open(path, fsync=fsync, cluster=Cluster(transport, root, fsync=fsync))
+
+
+def cluster_status(address: Optional[str] = None, *, namespace: str = NAMESPACE) -> dict[str, Any]:
+    """The Ray nodes and every roarbase worker actor of the namespace with the shards it
+    holds (read-only: nothing is started)."""
+    if not ray.is_initialized():
+        ray.init(address=address, namespace=namespace, logging_level="ERROR", log_to_driver=False)
+    nodes = [{"node_id": n["NodeID"], "address": n["NodeManagerAddress"], "alive": n["Alive"],
+              "cpus": n.get("Resources", {}).get("CPU", 0)} for n in ray.nodes()]
+    names = sorted(a["name"] if isinstance(a, dict) else a
+                   for a in ray.util.list_named_actors(all_namespaces=True)
+                   if (a.get("namespace") == namespace if isinstance(a, dict) else True))
+    workers: dict[str, Any] = {}
+    for name in (n for n in names if n.startswith(ACTOR_PREFIX)):
+        try:
+            handle = ray.get_actor(name, namespace=namespace)
+            kind, value = pickle.loads(ray.get(handle.handle.remote(pickle.dumps(("status", ()))), timeout=30))
+            workers[name] = value if kind == "ok" else {"error": str(value)}
+        except Exception as exc:   # a dead or restarting actor is reported, not fatal
+            workers[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    return {"namespace": namespace, "nodes": nodes, "workers": workers}
