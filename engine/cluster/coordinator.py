@@ -27,7 +27,7 @@ from typing import Any, Optional
 import numpy as np
 
 from engine import plan as P
-from engine.errors import ClusterUnsupportedError, InvalidValueError
+from engine.errors import ClusterUnsupportedError, InvalidParameterError, InvalidValueError
 from engine.cluster.placement import PLACEMENT_FILE, PlacementTable, owner_by_hash
 from engine.cluster.transport import Transport
 from engine.cluster.worker import SchemaNeeded, schema_fingerprint
@@ -107,6 +107,12 @@ class Cluster(ShardExecutor):
         self.root = os.path.abspath(root)
         self.table = PlacementTable.load_or_create(os.path.join(self.root, PLACEMENT_FILE), transport.workers(),
                                                    fsync=fsync)
+        missing = set(self.table.workers) - set(transport.workers())
+        if missing:
+            transport.close()          # the cluster owns its transport, even when refusing it
+            raise InvalidParameterError(f"the placement table in {self.root} has shards on workers "
+                                        f"{sorted(missing)} that this transport does not start (membership "
+                                        f"changes are not supported: start it with the table's workers)")
         self._catalogs: dict[str, _Catalog] = {}
         self._schemas: dict[str, tuple[Any, str, dict[str, Any]]] = {}
         self._lock = threading.Lock()

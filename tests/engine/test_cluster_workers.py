@@ -160,3 +160,13 @@ def test_keyed_records_and_point_reads(tmp_path, open_db):
         assert cluster.index("k").field("f").row("x2") == local.index("k").field("f").row("x2")
     finally:
         cluster.close()
+
+
+def test_a_worker_list_without_the_tables_workers_is_refused(tmp_path):
+    db = open_loopback_cluster(tmp_path, workers=3)
+    ix = db.create_index("p")
+    ix.create_field("f")
+    ix.import_values("f", [s * SHARD for s in range(8)], [1] * 8)
+    db.close()
+    with pytest.raises(engine.InvalidParameterError, match="membership changes are not supported"):
+        open_loopback_cluster(tmp_path, workers=2, coordinator="coord2")
