@@ -29,7 +29,7 @@ from engine.errors import FieldNotFoundError, QueryCancelledError, QueryExecutio
 from engine.schema import BSI_VIEW, STANDARD_VIEW, FieldDef, float_decode_array
 from engine.shardexec import ALL_SHARDS, Scope, ShardExecutor, ShardTask, point
 from engine.shardtasks import (BsiExtremeTask, BsiSumTask, BsiValuesTask, CountTask, RowCountsTask, RowIdsTask,
-                               RowTask)
+                               RowTask, ValuesInTask)
 from engine.state import EMPTY, SHARD_WIDTH, IndexState, split_by_shard
 from engine.txn import BSI_BIT0_ROW, BSI_EXISTS_ROW, BSI_SIGN_ROW, EXISTS_ID
 from ext import Bitmap, FrozenBitmap, Interrupt, bsi_range
@@ -512,6 +512,13 @@ class Executor:
 
     def bsi_columns_values(self, fid: int, filter: Optional[P.RowNode]) -> tuple[np.ndarray, np.ndarray]:
         return self.run_task(BsiValuesTask(fid, filter))
+
+    def values_in(self, fid: int, views: tuple[str, ...], cols: FrozenBitmap) -> tuple[np.ndarray, np.ndarray]:
+        """(records, rows) of a row field for the records `cols` (IndexState.values_in)."""
+        if self.backend is LOCAL:
+            return self.state.values_in(fid, views, cols)
+        return self.run_task(ValuesInTask(fid, views, FrozenBitmap(cols)),
+                             Scope(frozenset(s for s, _ in split_by_shard(FrozenBitmap(cols)))))
 
     def distinct_values(self, call: P.Distinct) -> list[int]:
         """Distinct row ids (set-like fields) or stored values (BSI fields) in the filter."""

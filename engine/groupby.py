@@ -24,6 +24,7 @@ from engine import plan as P
 from engine import results as R
 from engine.errors import QueryExecutionError, QueryLimitError
 from engine.shardexec import ShardTask
+from engine.state import EMPTY
 from ext import FrozenBitmap, bsi_sum, bsi_values, group_pairs, intersect_counts
 
 
@@ -91,8 +92,9 @@ def _merged_counts(ex: Any, call: P.GroupBy, children: list["_Child"]) -> dict[t
     if total is not None:
         if np.count_nonzero(total) > cap:
             raise _too_many(cap)
-        for j, i0 in zip(*(idx.tolist() for idx in total.nonzero())):
-            merged[(i0, j)] = [int(total[j, i0])]
+        js, i0s = total.nonzero()
+        for j, i0, n in zip(js.tolist(), i0s.tolist(), total[js, i0s].tolist()):
+            merged[(i0, j)] = [n]
     return merged
 
 
@@ -111,9 +113,15 @@ class GroupByTask(ShardTask):
     pairs: bool
     cap: int
 
-    def _node(self, level: int, i: int) -> P.RowNode:
-        field, views, bsi, ids = self.levels[level]          # as _Child.node
-        return P.BsiRange(field, ids[i], ids[i]) if bsi else P.RowOf(field, ids[i], views)
+    def _bitmaps(self, ex: Any, level: int, shard: int) -> list[FrozenBitmap]:
+        """Each candidate row's records within one shard, in candidate order (as
+        _Child.bitmaps: straight from the fragment when one view holds them)."""
+        field, views, bsi, ids = self.levels[level]
+        if not bsi and len(views) == 1:
+            frag = ex.state.fragment(field, views[0], shard)
+            rows = frag.rows if frag is not None else {}
+            return [rows.get(i, EMPTY) for i in ids]
+        return [ex.row(P.BsiRange(field, i, i) if bsi else P.RowOf(field, i, views), shard) for i in ids]
 
     def shard(self, ex: Any, shard: int) -> tuple[Groups, Optional[np.ndarray]]:
         agg = self.aggregate
@@ -121,7 +129,7 @@ class GroupByTask(ShardTask):
         out: Groups = {}
         if f is not None and not f:
             return out, None
-        bitmaps = [[ex.row(self._node(n, i), shard) for i in range(len(lv[3]))] for n, lv in enumerate(self.levels)]
+        bitmaps = [self._bitmaps(ex, n, shard) for n in range(len(self.levels))]
         if any(not any(bm for bm in level) for level in bitmaps):
             return out, None
         if self.pairs:
@@ -159,6 +167,18 @@ def _groups_out(ex: Any, call: P.GroupBy, children: list["_Child"],
     agg = call.aggregate
     agg_fd = ex.fd(agg.field) if agg is not None else None
     labels = [(c.fd.name,) + c.labels(ex) for c in children]
+    # One {"field", rowKey/rowID/value} entry per child row, shared by every group that
+    # holds that row (results are read, never changed in place): thousands of groups
+    # then cost a list of references each.
+    entries: list[dict[int, dict[str, Any]]] = [{} for _ in children]
+
+    def entry(level: int, k: int) -> dict[str, Any]:
+        e = entries[level].get(k)
+        if e is None:
+            name, kind, values = labels[level]
+            e = entries[level][k] = {"field": name, kind: values[k]}
+        return e
+
     paging = any(c.previous is not None for c in children)
     groups = []
     for n, key in enumerate(sorted(merged)):
@@ -167,9 +187,7 @@ def _groups_out(ex: Any, call: P.GroupBy, children: list["_Child"],
         vals = merged[key]
         if paging and _before_previous(children, key):
             continue
-        g: dict[str, Any] = {"group": [{"field": name, kind: values[k]}
-                                       for (name, kind, values), k in zip(labels, key)],
-                             "count": vals[0]}
+        g: dict[str, Any] = {"group": [entry(level, k) for level, k in enumerate(key)], "count": vals[0]}
         if agg is not None and agg_fd is not None:
             if agg.kind == "sum":
                 if vals[0] == 0:

@@ -215,6 +215,33 @@ class RowIdsTask(ShardTask):
         return set().union(*parts) if parts else set()
 
 
+@dataclass(slots=True)
+class ValuesInTask(ShardTask):
+    """(records, rows): the (record, row) bits of a row field for the records `cols`
+    (IndexState.values_in, shard by shard), ordered by record then row."""
+
+    field: int
+    views: tuple[str, ...]
+    cols: FrozenBitmap
+
+    parallel = False
+
+    def shard(self, ex: Any, shard: int) -> tuple[np.ndarray, np.ndarray]:
+        lo = shard << 20
+        return ex.state.values_in(self.field, self.views, self.cols.slice(lo, lo + (1 << 20)))
+
+    def combine(self, parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+        parts = [p for p in parts if len(p[0])]
+        if not parts:
+            return _NO_COLS, _NO_COLS
+        if len(parts) == 1:
+            return parts[0]
+        c = np.concatenate([p[0] for p in parts])
+        r = np.concatenate([p[1] for p in parts])
+        order = np.lexsort((r, c))          # shards hold disjoint records: nothing repeats
+        return c[order], r[order]
+
+
 def signed(neg: np.ndarray, mag: np.ndarray) -> np.ndarray:
     """Signed values from bsi_values' (negative flags, magnitudes)."""
     if len(mag) and mag.max() > np.uint64(2**63 - 1):

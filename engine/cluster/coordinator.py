@@ -92,6 +92,12 @@ class ClusterState:
     def fields(self) -> Any:
         return self.fragment(0, "", 0)
 
+    def __getattr__(self, name: str) -> Any:
+        # Any other IndexState read (values_in, …) needs fragments: refused, typed.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: self.fragment(0, "", 0)
+
 
 class Cluster(ShardExecutor):
     """The coordinator's side of a cluster; pass it to engine.open(path, cluster=...).
