@@ -130,6 +130,8 @@ def test_writes_that_are_not_routed_are_refused_before_anything_changes(pair):
         ix.import_records([1, 2], {"age": [1, 2]})
     with pytest.raises(engine.ClusterUnsupportedError):
         ix.field("age").value(7)
+    with pytest.raises(engine.ClusterUnsupportedError):         # any unrouted read of fragments
+        ix.snapshot().values_in(1, ("standard",), None)
     # a bad value anywhere in an import stops it before any shard is written
     with pytest.raises(engine.ValueOutOfRangeError):
         ix.import_values("age", [1, SHARD + 1, 2 * SHARD + 1], [1, 2, 999])
