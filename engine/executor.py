@@ -77,18 +77,25 @@ class LocalExecutor(ShardExecutor):
     def run(self, ex: "Executor", task: ShardTask, scope: Optional[Scope] = None) -> Any:
         scope = scope or ex.scope
         shards = ex.state.shards() if scope is ALL_SHARDS else scope.shards(ex.state.shards())
-
-        def one(shard: int) -> Any:
-            ex.check_deadline()
-            if shard_hook is not None:
-                shard_hook(shard)
-            return task.shard(ex, shard)
-
         # Work started from inside a pool thread runs inline: waiting on the pool from one
         # of its own threads could deadlock it.
         if len(shards) > 1 and task.parallel and not getattr(_IN_POOL, "active", False):
+            def one(shard: int) -> Any:
+                ex.check_deadline()
+                if shard_hook is not None:
+                    shard_hook(shard)
+                return task.shard(ex, shard)
+
             return task.combine(list(_pool().map(_in_pool(one), shards)))
-        return task.combine([one(s) for s in shards])
+        # Inline (the common case for cheap calls): no closure, one frame per shard.
+        check, hook, run = ex.check_deadline, shard_hook, task.shard
+        parts = []
+        for s in shards:
+            check()
+            if hook is not None:
+                hook(s)
+            parts.append(run(ex, s))
+        return task.combine(parts)
 
 
 LOCAL = LocalExecutor()
