@@ -19,10 +19,11 @@ half applied if it fails partway; every routed write is idempotent, so retrying 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 
@@ -99,6 +100,44 @@ class ClusterState:
         return lambda *args, **kwargs: self.fragment(0, "", 0)
 
 
+class _SharedExclusive:
+    """Many fan-outs at once, or one shard move alone: a query never runs while a shard
+    is between its old owner closing it and its new owner opening it."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._shared = 0
+        self._exclusive = False
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            while self._exclusive:
+                self._cond.wait()
+            self._shared += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._shared -= 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            while self._exclusive:
+                self._cond.wait()
+            self._exclusive = True          # new fan-outs wait from here on
+            while self._shared:
+                self._cond.wait()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._exclusive = False
+                self._cond.notify_all()
+
+
 class Cluster(ShardExecutor):
     """The coordinator's side of a cluster; pass it to engine.open(path, cluster=...).
 
@@ -122,7 +161,9 @@ class Cluster(ShardExecutor):
         self._catalogs: dict[str, _Catalog] = {}
         self._schemas: dict[str, tuple[Any, str, dict[str, Any]]] = {}
         self._lock = threading.Lock()
+        self._moves = _SharedExclusive()
         self.fanouts = 0            # task fan-outs sent (for status and tests)
+        self.moves = 0              # shards moved by add_worker / remove_worker
 
     # --- messages ----------------------------------------------------------------------------
 
@@ -175,11 +216,14 @@ class Cluster(ShardExecutor):
         ex.check_deadline()
         remaining = None if ex.deadline is None else ex.deadline - time.monotonic()
         globals_ = ex.global_rows()
-        calls = [(w, "run", (name, fingerprint, None, task,
-                             Scope(scope.only, frozenset(extra.get(w, ()))), globals_, remaining))
-                 for w in sorted(targets)]
-        self.fanouts += 1
-        parts = self._values(self._call(calls, doc))
+        with self._moves.shared():
+            if self.table.placed(name) != placed:       # a shard moved while we planned: plan again
+                return self.run(ex, task, scope)
+            calls = [(w, "run", (name, fingerprint, None, task, Scope(scope.only, frozenset(extra.get(w, ()))),
+                                 globals_, remaining, self.table.epoch))
+                     for w in sorted(targets)]
+            self.fanouts += 1
+            parts = self._values(self._call(calls, doc))
         ex.check_deadline()
         return task.combine(parts)
 
@@ -190,7 +234,7 @@ class Cluster(ShardExecutor):
                 cat = self._catalogs.get(index)
                 if cat is None:
                     cat = _Catalog()
-                    calls = [(w, "describe", (index,)) for w in self.table.workers]
+                    calls = [(w, "describe", (index, self.table.epoch)) for w in self.table.workers]
                     for got in self._values(self.transport.call_many(calls)):
                         for s in got["shards"]:
                             cat.shards.add(s)
@@ -212,8 +256,10 @@ class Cluster(ShardExecutor):
         name = index.name
         fingerprint, doc = self._schema(index)
         shards = sorted(ops)
-        calls = [(self.table.owner(name, s), "write", (name, fingerprint, None, s, ops[s])) for s in shards]
-        replies = self._call(calls, doc)
+        with self._moves.shared():
+            calls = [(self.table.owner(name, s), "write", (name, fingerprint, None, s, ops[s], self.table.epoch))
+                     for s in shards]
+            replies = self._call(calls, doc)
         cat = self.catalog(name)
         out: dict[int, list[Any]] = {}
         for s, (kind, val) in zip(shards, replies):
@@ -347,6 +393,54 @@ class Cluster(ShardExecutor):
                                        f"(see docs/cluster.md for the routed writes)")
 
     # --- administration ------------------------------------------------------------------------
+
+    # --- membership ---------------------------------------------------------------------------
+
+    def _move(self, index: str, shard: int, to: str) -> None:
+        """Move one shard: its owner closes it (log and snapshots stay on the shared
+        storage), the table records the new owner (durably), the new owner opens it.
+        Fan-outs wait for the few milliseconds this takes and then use the new owner."""
+        with self._moves.exclusive():
+            old = self.table.placed(index).get(shard)
+            if old == to:
+                return
+            if old is not None and old in self.transport.workers():
+                self._values(self.transport.call_many([(old, "release", (index, shard))]))
+            self.table.move(index, shard, to)
+            self._values(self.transport.call_many([(to, "sync", (self.table.epoch,))]))
+        self.moves += 1
+
+    def add_worker(self, name: str) -> list[tuple[str, int]]:
+        """Add a worker and move to it the shards jump hash now gives it (about 1/N of
+        them, none between old workers); queries keep answering between moves. Returns
+        the (table, shard) pairs moved."""
+        self.transport.add_worker(name)
+        with self._moves.exclusive():
+            self.table.add_worker(name)
+            self._values(self.transport.call_many([(name, "sync", (self.table.epoch,))]))
+        moved = []
+        for index in sorted(self.table.to_dict()["owners"]):
+            for shard, owner in sorted(self.table.placed(index).items()):
+                if self.table.hashed_owner(index, shard) == name and owner != name:
+                    self._move(index, shard, name)
+                    moved.append((index, shard))
+        return moved
+
+    def remove_worker(self, name: str) -> list[tuple[str, int]]:
+        """Move every shard of `name` to the remaining workers (jump hash over them),
+        then drop it from the table and stop it. Returns the (table, shard) pairs moved."""
+        rest = [w for w in self.table.workers if w != name]
+        if not rest or name not in self.table.workers:
+            raise InvalidParameterError(f"cannot remove worker {name} from {self.table.workers}")
+        moved = []
+        for index, shards in sorted(self.table.shards_of(name).items()):
+            for shard in shards:
+                self._move(index, shard, self.table.hashed_owner(index, shard, rest))
+                moved.append((index, shard))
+        with self._moves.exclusive():
+            self.table.remove_worker(name)
+        self.transport.remove_worker(name)
+        return moved
 
     def drop_index(self, name: str) -> None:
         self._values(self.transport.call_many([(w, "drop", (name,)) for w in self.table.workers]))

@@ -45,7 +45,9 @@ class PlacementTable:
     """workers (names, in order) and owner of every placed (index, shard).
 
     Thread-safe. `owner()` places an unplaced shard by jump hash over the current workers
-    and persists the table before returning (when the table has a path)."""
+    and persists the table before returning (when the table has a path). `epoch` counts
+    the changes that move shards or change the worker list: a worker that sees a newer
+    epoch in a message re-reads the table (ShardWorker._sync)."""
 
     def __init__(self, workers: list[str], *, path: Optional[str] = None, fileio: Optional[FileIO] = None,
                  fsync: bool = True) -> None:
@@ -58,6 +60,7 @@ class PlacementTable:
         self.fileio = fileio or FileIO()
         self.fsync = fsync
         self._owners: dict[str, dict[int, str]] = {}
+        self.epoch = 0
         self._lock = threading.Lock()
 
     @classmethod
@@ -74,6 +77,7 @@ class PlacementTable:
         try:
             table = cls(list(doc["workers"]), path=path, fileio=fio, fsync=fsync)
             table._owners = {ix: {int(s): w for s, w in shards.items()} for ix, shards in doc["owners"].items()}
+            table.epoch = int(doc.get("epoch", 0))
         except (KeyError, TypeError, ValueError) as exc:
             raise DataCorruptedError(f"placement table is not readable: {exc}", path, 0) from None
         unknown = {w for shards in table._owners.values() for w in shards.values()} - set(table.workers)
@@ -84,7 +88,7 @@ class PlacementTable:
     def _save(self) -> None:
         if self.path is None:
             return
-        doc = {"version": 1, "workers": self.workers,
+        doc = {"version": 1, "epoch": self.epoch, "workers": self.workers,
                "owners": {ix: {str(s): w for s, w in sorted(shards.items())}
                           for ix, shards in sorted(self._owners.items())}}
         self.fileio.makedirs(os.path.dirname(self.path) or ".")
@@ -121,6 +125,44 @@ class PlacementTable:
                 out[ix] = mine
         return out
 
+    def _change(self, workers: list[str], owners: dict[str, dict[int, str]]) -> None:
+        """Make (workers, owners) the table at the next epoch, durably (or not at all)."""
+        prev = (self.workers, self._owners, self.epoch)
+        self.workers, self._owners, self.epoch = workers, owners, self.epoch + 1
+        try:
+            self._save()
+        except BaseException:
+            self.workers, self._owners, self.epoch = prev
+            raise
+
+    def add_worker(self, name: str) -> None:
+        with self._lock:
+            if name in self.workers:
+                raise InvalidParameterError(f"worker {name} is already in the cluster")
+            self._change(self.workers + [name], self._owners)
+
+    def remove_worker(self, name: str) -> None:
+        """Drop a worker that holds no shard any more."""
+        with self._lock:
+            held = self.shards_of(name)
+            if held:
+                raise InvalidParameterError(f"worker {name} still holds shards: {held}")
+            if name not in self.workers or len(self.workers) == 1:
+                raise InvalidParameterError(f"cannot remove worker {name} from {self.workers}")
+            self._change([w for w in self.workers if w != name], self._owners)
+
+    def move(self, index: str, shard: int, worker: str) -> None:
+        """Record that (index, shard) now belongs to `worker`."""
+        with self._lock:
+            if worker not in self.workers:
+                raise InvalidParameterError(f"unknown worker {worker}")
+            self._change(self.workers, {**self._owners, index: {**self._owners.get(index, {}), shard: worker}})
+
+    def hashed_owner(self, index: str, shard: int, workers: Optional[list[str]] = None) -> str:
+        """Where jump hash puts (index, shard) over `workers` (default: the table's)."""
+        ws = self.workers if workers is None else workers
+        return ws[jump_hash(shard_key(index, shard), len(ws))]
+
     def drop_index(self, index: str) -> None:
         with self._lock:
             if index in self._owners:
@@ -128,7 +170,7 @@ class PlacementTable:
                 self._save()
 
     def to_dict(self) -> dict[str, object]:
-        return {"workers": list(self.workers),
+        return {"epoch": self.epoch, "workers": list(self.workers),
                 "owners": {ix: dict(sorted(s.items())) for ix, s in sorted(self._owners.items())}}
 
 

@@ -70,12 +70,15 @@ class RayTransport(Transport):
         self.namespace = namespace
         self.timeout = timeout
         self.names = [f"w{i}" for i in range(workers)] if isinstance(workers, int) else list(workers)
-        self._handles = {
-            n: ShardActor.options(  # type: ignore[attr-defined]
-                name=ACTOR_PREFIX + n, namespace=namespace, lifetime="detached", get_if_exists=True,
-                max_restarts=-1, max_task_retries=-1, max_concurrency=max_concurrency, num_cpus=num_cpus,
-                scheduling_strategy="SPREAD").remote(n, self.root, fsync)
-            for n in self.names}
+        self._options = dict(namespace=namespace, lifetime="detached", get_if_exists=True, max_restarts=-1,
+                             max_task_retries=-1, max_concurrency=max_concurrency, num_cpus=num_cpus,
+                             scheduling_strategy="SPREAD")
+        self._fsync = fsync
+        self._handles = {n: self._actor(n) for n in self.names}
+
+    def _actor(self, name: str) -> Any:
+        return ShardActor.options(name=ACTOR_PREFIX + name, **self._options).remote(  # type: ignore[attr-defined]
+            name, self.root, self._fsync)
 
     def workers(self) -> list[str]:
         return list(self.names)
@@ -91,6 +94,15 @@ class RayTransport(Transport):
             raise WorkerUnavailableError(f"cluster workers did not answer within {self.timeout:g} s") from None
         except RayActorError as exc:
             raise WorkerUnavailableError(f"a cluster worker is gone: {exc}") from None
+
+    def add_worker(self, name: str) -> None:
+        if name not in self._handles:
+            self._handles[name] = self._actor(name)
+            self.names.append(name)
+
+    def remove_worker(self, name: str) -> None:
+        ray.kill(self._handles.pop(name), no_restart=True)
+        self.names.remove(name)
 
     def pids(self) -> dict[str, int]:
         """Each worker actor's process id (for operators and the failure tests)."""

@@ -30,6 +30,14 @@ class Transport(ABC):
     def call_many(self, calls: list[Call]) -> list[tuple[str, Any]]:
         """Deliver every call; the envelopes in the same order."""
 
+    def add_worker(self, name: str) -> None:
+        """Start (or find) worker `name`."""
+        raise NotImplementedError
+
+    def remove_worker(self, name: str) -> None:
+        """Stop worker `name` for good (it holds no shard any more)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         """Release what the transport holds (not the workers of a shared cluster)."""
 
@@ -60,6 +68,15 @@ class LoopbackTransport(Transport):
             self.bytes += len(reply)
             out.append(pickle.loads(reply))
         return out
+
+    def add_worker(self, name: str) -> None:
+        if name not in self._workers:
+            self._workers[name] = ShardWorker(name, self.root, fsync=self.fsync)
+            self.names.append(name)
+
+    def remove_worker(self, name: str) -> None:
+        self._workers.pop(name).close()
+        self.names.remove(name)
 
     def restart(self, name: str) -> ShardWorker:
         """Kill worker `name` (no checkpoint, nothing flushed that was not already

@@ -72,25 +72,48 @@ class ShardWorker:
         self._stores: dict[str, dict[int, Holder]] = {}
         self._adopted: dict[tuple[str, int], str] = {}   # (index, shard) → schema fingerprint it has
         self.load_seconds = 0.0
-        self._load_owned()
+        self.epoch = -1
+        t0 = time.perf_counter()
+        self._sync()
+        self.load_seconds = time.perf_counter() - t0
 
     # --- stores ----------------------------------------------------------------------------------
 
     def _store_path(self, index: str, shard: int) -> str:
         return os.path.join(self.root, "shards", index, f"{shard:010d}")
 
-    def _load_owned(self) -> None:
-        """Open every shard store the placement table gives this worker (a restarted
-        worker gets its shards back here, before answering anything)."""
-        t0 = time.perf_counter()
-        path = os.path.join(self.root, PLACEMENT_FILE)
-        if os.path.exists(path):
+    def _sync(self, epoch: Optional[int] = None) -> None:
+        """Hold exactly the shards the placement table gives this worker: open the ones
+        missing (a restarted worker gets its shards back here, before answering anything;
+        a shard moved here is opened), close the ones moved away. Runs at start and when a
+        message carries a newer table epoch than the one last read."""
+        if epoch is not None and epoch <= self.epoch:
+            return
+        with self._lock:
+            if epoch is not None and epoch <= self.epoch:
+                return
+            path = os.path.join(self.root, PLACEMENT_FILE)
+            if not os.path.exists(path):
+                return
             table = PlacementTable.load_or_create(path, [self.name], fsync=self.fsync)
-            for index, shards in table.shards_of(self.name).items():
+            owned = table.shards_of(self.name)
+            for index, shards in list(self._stores.items()):
+                for shard in [s for s in shards if s not in owned.get(index, ())]:
+                    self._release(index, shard)
+            for index, shards in owned.items():
                 for shard in shards:
-                    if os.path.isdir(os.path.join(self._store_path(index, shard), index)):
+                    if shard not in self._stores.get(index, {}) and \
+                            os.path.isdir(os.path.join(self._store_path(index, shard), index)):
                         self._open_store(index, shard)
-        self.load_seconds = time.perf_counter() - t0
+            self.epoch = table.epoch
+
+    def _release(self, index: str, shard: int) -> None:
+        holder = self._stores.get(index, {}).get(shard)
+        if holder is None:
+            return
+        self._stores = {**self._stores, index: {s: h for s, h in self._stores[index].items() if s != shard}}
+        self._adopted.pop((index, shard), None)
+        holder.close()          # checkpoint, close the log, release the store's lock
 
     def _open_store(self, index: str, shard: int) -> Holder:
         h = Holder(self._store_path(index, shard), fsync=self.fsync)
@@ -155,7 +178,8 @@ class ShardWorker:
             return "err", exc
 
     def do_run(self, index: str, fingerprint: str, doc: Optional[dict[str, Any]], task: ShardTask,
-               scope: Scope, global_rows: dict[Any, FrozenBitmap], remaining: Optional[float]) -> Any:
+               scope: Scope, global_rows: dict[Any, FrozenBitmap], remaining: Optional[float], epoch: int) -> Any:
+        self._sync(epoch)
         self._schema(index, fingerprint, doc)
         deadline = None if remaining is None else time.monotonic() + remaining
         ex = Executor(_SchemaOnly(self._schemas[index][1]), self._state(index), deadline=deadline, backend=LOCAL,
@@ -163,9 +187,10 @@ class ShardWorker:
         return LOCAL.run(ex, task, scope)
 
     def do_write(self, index: str, fingerprint: str, doc: Optional[dict[str, Any]], shard: int,
-                 ops: list[tuple[Any, ...]]) -> tuple[list[Any], dict[int, list[str]]]:
+                 ops: list[tuple[Any, ...]], epoch: int) -> tuple[list[Any], dict[int, list[str]]]:
         """Apply ops to one shard in one transaction (imports commit one each). Returns
         each op's result and, for the fields written, the views the shard now has."""
+        self._sync(epoch)
         self._schema(index, fingerprint, doc)
         idx = self._store(index, shard, create=True)
         assert idx is not None
@@ -189,8 +214,9 @@ class ShardWorker:
         snap = idx.snapshot()
         return out, {fid: sorted(snap.views(fid)) for fid in touched}
 
-    def do_describe(self, index: str) -> dict[str, Any]:
+    def do_describe(self, index: str, epoch: int) -> dict[str, Any]:
         """The shards of `index` holding data here and each field's views."""
+        self._sync(epoch)
         shards: list[int] = []
         views: dict[int, set[str]] = {}
         for shard in sorted(self._stores.get(index, {})):
@@ -214,8 +240,18 @@ class ShardWorker:
             self._adopted = {k: v for k, v in self._adopted.items() if k[0] != index}
             shutil.rmtree(os.path.join(self.root, "shards", index), ignore_errors=True)
 
+    def do_release(self, index: str, shard: int) -> None:
+        """Close a shard that is moving to another worker (its log and snapshots stay on
+        the shared storage for the new owner)."""
+        with self._lock:
+            self._release(index, shard)
+
+    def do_sync(self, epoch: int) -> int:
+        self._sync(epoch)
+        return self.epoch
+
     def do_status(self) -> dict[str, Any]:
-        return {"name": self.name, "pid": os.getpid(), "started": self.started,
+        return {"name": self.name, "pid": os.getpid(), "started": self.started, "epoch": self.epoch,
                 "load_seconds": self.load_seconds,
                 "shards": {ix: sorted(s) for ix, s in self._stores.items() if s}}
 

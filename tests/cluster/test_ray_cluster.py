@@ -112,3 +112,21 @@ def open_embedded(tmp_path):
     yield make
     for db in made:
         db.close()
+
+
+def test_adding_and_removing_a_worker_on_ray(ray_db, open_embedded):
+    r = ray_db(2)
+    local = open_embedded()
+    _load(r.db, seed=2)
+    _load(local, seed=2)
+    expected = _answers(local)
+    cl = r.db.cluster
+    moved = cl.add_worker(f"{r.tag}-w2")
+    assert moved and all(cl.table.placed("p")[s] == f"{r.tag}-w2" for _, s in moved)
+    assert _answers(r.db) == expected
+    had = [("p", s) for s in cl.table.shards_of(f"{r.tag}-w0").get("p", [])]
+    gone = cl.remove_worker(f"{r.tag}-w0")
+    assert gone == had and all(o != f"{r.tag}-w0" for o in cl.table.placed("p").values())
+    assert _answers(r.db) == expected
+    held = {w: rep["shards"].get("p", []) for w, rep in cl.status()["workers"].items()}
+    assert sorted(s for v in held.values() for s in v) == list(range(6))
