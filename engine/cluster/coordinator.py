@@ -11,6 +11,10 @@ everything that touches records to the workers:
   worker owning its shard (placement table), which commits it to that shard's log before
   answering. A write is acknowledged only after every shard it touched answered.
 
+Membership: add_worker / remove_worker move shards between workers (the storage is shared:
+the old owner closes a shard, the table records the new owner, the new owner opens it),
+with no fan-out in between.
+
 Routed writes: Set/Clear/ClearRow/Store/Delete (PQL and the Index methods) and
 import_values. Anything else that would change records (SQL INSERT/DELETE, multi-field
 record imports, the entities layer) is refused with ClusterUnsupportedError before
@@ -156,8 +160,8 @@ class Cluster(ShardExecutor):
         if missing:
             transport.close()          # the cluster owns its transport, even when refusing it
             raise InvalidParameterError(f"the placement table in {self.root} has shards on workers "
-                                        f"{sorted(missing)} that this transport does not start (membership "
-                                        f"changes are not supported: start it with the table's workers)")
+                                        f"{sorted(missing)} that this transport does not start (fewer workers "
+                                        f"than before: move their shards off with remove_worker first)")
         self._catalogs: dict[str, _Catalog] = {}
         self._schemas: dict[str, tuple[Any, str, dict[str, Any]]] = {}
         self._lock = threading.Lock()

@@ -119,14 +119,19 @@ class RayTransport(Transport):
 def open_on_ray(path: str, root: str, *, address: Optional[str] = None, workers: int = 2, prefix: str = "",
                 fsync: bool = True, num_cpus: float = 0.0, timeout: float = 60.0) -> Any:
     """engine.open(path) as a coordinator whose records live on `workers` Ray actors
-    (named `roarbase-worker-<prefix>w<i>`) over the shared storage `root`. num_cpus=0:
-    the actors reserve no CPU, so many databases can share small nodes."""
+    (named `roarbase-worker-<prefix>w<i>`) over the shared storage `root`. More workers
+    than the placement table lists are added (shards move onto them); fewer are refused.
+    num_cpus=0: the actors reserve no CPU, so many databases can share small nodes."""
     import engine
     from engine.cluster.coordinator import Cluster
 
     transport = RayTransport(root, [f"{prefix}w{i}" for i in range(workers)], address=address, fsync=fsync,
                              num_cpus=num_cpus, timeout=timeout)
-    return engine.open(path, fsync=fsync, cluster=Cluster(transport, root, fsync=fsync))
+    cluster = Cluster(transport, root, fsync=fsync)
+    for name in transport.workers():
+        if name not in cluster.table.workers:      # more workers than last time: rebalance onto them
+            cluster.add_worker(name)
+    return engine.open(path, fsync=fsync, cluster=cluster)
 
 
 def cluster_status(address: Optional[str] = None, *, namespace: str = NAMESPACE) -> dict[str, Any]:

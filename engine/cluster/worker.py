@@ -13,11 +13,14 @@ Messages (plain picklable values; ShardWorker.handle returns ("ok", value) or
   run      one shard task over this worker's shards of an index, pre-reduced
   write    write ops on one shard, in one transaction (atomic and durable per shard)
   describe the shards holding data and each field's views (the coordinator's catalog)
+  release  close a shard that moves to another worker
+  sync     re-read the placement table (open shards moved here, close shards moved away)
   drop     forget an index (close and delete its stores)
   status   name, process, shards held, when they were loaded
 Every message naming an index carries the fingerprint of the schema it was planned
 against; a worker that has not seen that schema answers SchemaNeeded and the coordinator
-sends it again with the schema document.
+sends it again with the schema document. run, write and describe also carry the placement
+table's epoch: a worker behind it syncs first.
 """
 from __future__ import annotations
 

@@ -45,3 +45,26 @@ def test_a_database_on_ray_and_cluster_status(ray_cluster, tmp_path):
     finally:
         holder.cluster.transport.stop_workers()
         ctx.close()
+
+
+def test_more_workers_on_reopen_rebalance(ray_cluster, tmp_path):
+    from engine.cluster.ray_backend import open_on_ray
+
+    prefix = uuid.uuid4().hex[:8] + "-"
+    root, path = str(tmp_path / "shared"), str(tmp_path / "coord")
+    db = open_on_ray(path, root, workers=2, prefix=prefix, fsync=False)
+    try:
+        ix = db.create_index("t")
+        ix.create_field("f")
+        ix.import_values("f", [s << 20 for s in range(10)], [1] * 10)
+    finally:
+        db.close()
+    db = open_on_ray(path, root, workers=3, prefix=prefix, fsync=False)
+    try:
+        table = db.cluster.table
+        assert table.workers == [f"{prefix}w0", f"{prefix}w1", f"{prefix}w2"]
+        assert f"{prefix}w2" in table.placed("t").values()       # jump hash gives it some of the 10
+        assert db.query("t", "Count(Row(f=1))") == [10]
+    finally:
+        db.cluster.transport.stop_workers()
+        db.close()
