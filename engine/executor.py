@@ -350,7 +350,11 @@ class Executor:
             self._prepare_globals(child)
         if isinstance(node, P.GLOBAL_NODES):
             full = self._global(node)
-            if full and {full.min() >> 20, full.max() >> 20} - set(self.scope.shards(self.state.shards())):
+            # Remote backends always send the shards the result reaches: the coordinator's
+            # shard list (the placement table) may name a shard whose records were all
+            # deleted, which a worker does not visit unless told.
+            if full and (self.backend is not LOCAL or
+                         {full.min() >> 20, full.max() >> 20} - set(self.scope.shards(self.state.shards()))):
                 self.scope = self.scope.widen(s for s, _ in split_by_shard(full))
 
     def _row_call(self, call: P.RowCall) -> Any:

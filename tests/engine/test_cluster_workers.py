@@ -172,3 +172,26 @@ def test_a_worker_list_without_the_tables_workers_is_refused(tmp_path):
     db.close()
     with pytest.raises(engine.InvalidParameterError, match="fewer workers than before"):
         open_loopback_cluster(tmp_path, workers=2, coordinator="coord2")
+
+
+def test_a_shift_into_a_shard_emptied_by_deletes(tmp_path, open_db):
+    """Shard 1 is placed but, after a Delete and a reopen (the checkpoint keeps no empty
+    fragment), holds nothing; a Shift moves records into it. The coordinator's shard list
+    (the placement table) still names shard 1, so the workers must be told to visit it."""
+    local = open_db(tmp_path / "local")
+    cluster = open_loopback_cluster(tmp_path, workers=2)
+    for db in (local, cluster):
+        ix = db.create_index("s")
+        ix.create_field("f")
+        ix.import_values("f", [5, SHARD + 5], [1, 2])
+        db.query("s", "Delete(Row(f=2))")
+    cluster.close()
+    local = open_db.reopen(local)
+    cluster = open_loopback_cluster(tmp_path, workers=2)
+    try:
+        assert 1 in cluster.cluster.table.placed("s") and local.index("s").snapshot().shards() == [0]
+        for q in ["Count(Shift(Row(f=1), n=1048576))", "Shift(Row(f=1), n=1048576)",
+                  "Count(Intersect(Shift(Row(f=1), n=1048576), ConstRow(columns=[1048581])))"]:
+            assert cluster.query("s", q) == local.query("s", q), q
+    finally:
+        cluster.close()
