@@ -32,7 +32,7 @@ from typing import Any, Iterator, Optional
 import numpy as np
 
 from engine import plan as P
-from engine.errors import ClusterUnsupportedError, InvalidParameterError, InvalidValueError
+from engine.errors import ClusterUnsupportedError, EngineError, InvalidParameterError, InvalidValueError
 from engine.cluster.placement import PLACEMENT_FILE, PlacementTable, owner_by_hash
 from engine.cluster.transport import Transport
 from engine.cluster.worker import SchemaNeeded, schema_fingerprint
@@ -287,6 +287,41 @@ class Cluster(ShardExecutor):
         if row is None or fd.options.type == "bool":
             return row if row is None else value
         return row
+
+    def set_clear_many(self, index: Any, nodes: list[Any]) -> list[bool]:
+        """Many PQL Set/Clear calls (plan.SetValue / ClearValue), in order: every value
+        checked and every key made first (nothing is sent if one is bad; the error has the
+        failing call's position as `batch_index`), then one message per shard holding
+        that shard's writes in call order."""
+        placed: list[Optional[tuple[int, int]]] = []           # (shard, position in its ops)
+        ops: dict[int, list[Op]] = {}
+        with index.transaction() as tx:
+            for i, node in enumerate(nodes):
+                try:
+                    fd = index._fd(node.field)
+                    if isinstance(node, P.SetValue):
+                        if node.timestamp is not None and fd.options.type != "time":
+                            raise InvalidValueError(f"field {fd.name} is not a time field: timestamps are not "
+                                                    f"allowed")
+                        if not fd.options.is_bsi:
+                            tx.views_for_write(fd, node.timestamp)
+                        v = self._value(tx, fd, node.value, create=True)
+                        op: Op = ("set", tx.column_id(node.column, create=True), fd.id, v, node.timestamp)
+                    else:
+                        col = tx.column_id(node.column, create=False)
+                        v = None if fd.options.is_bsi else self._value(tx, fd, node.value, create=False)
+                        if col is None or (v is None and not fd.options.is_bsi):
+                            placed.append(None)                 # nothing to clear
+                            continue
+                        op = ("clear", col, fd.id, v)
+                except EngineError as exc:
+                    exc.batch_index = i                         # type: ignore[attr-defined]
+                    raise
+                shard_ops = ops.setdefault(op[1] >> 20, [])
+                placed.append((op[1] >> 20, len(shard_ops)))
+                shard_ops.append(op)
+        got = self._write(index, ops)
+        return [False if p is None else got[p[0]][p[1]] for p in placed]
 
     def set(self, index: Any, column: Any, fd: FieldDef, value: Any, timestamp: Any = None) -> bool:
         if timestamp is not None and fd.options.type != "time":

@@ -195,3 +195,26 @@ def test_a_shift_into_a_shard_emptied_by_deletes(tmp_path, open_db):
             assert cluster.query("s", q) == local.query("s", q), q
     finally:
         cluster.close()
+
+
+def test_a_request_of_many_writes_answers_as_embedded(pair):
+    """Consecutive Set/Clear calls go out as one message per shard, in call order; reads in
+    between see the writes before them; the per-call results are the embedded ones."""
+    local, cluster = pair
+    text = " ".join(
+        [f'Set({s * SHARD + 11}, tag="t{s}") Set({s * SHARD + 11}, color="red")' for s in range(6)] +
+        ['Set(1048577, color="blue") Set(1048577, color="green") Clear(1048577, color="green")',
+         'Count(Row(color="red"))', 'Set(9, age=77) Clear(5242880, tag="t9") Clear(12345, tag="nope")',
+         'Set(13, seen=1, 2023-03-05T00:00) Count(Row(seen=1, from="2023-03-05", to="2023-03-06")) Max(field=age)'])
+    assert cluster.query("p", text) == local.query("p", text)
+    assert _answers(cluster) == _answers(local)
+
+
+def test_a_bad_write_in_a_batch_stops_it_at_that_call_before_anything_is_sent(pair):
+    _local, cluster = pair
+    before = _answers(cluster)
+    with pytest.raises(engine.QueryExecutionError) as e:
+        cluster.query("p", 'Set(1, tag="new")\nSet(2, age=999) Set(3, tag="x")')
+    assert (e.value.line, e.value.column) == (2, 1)
+    assert _answers(cluster) == before
+    assert cluster.index("p").row_keys(cluster.index("p").field("tag").definition).id("new") is None
