@@ -146,6 +146,17 @@ def main(argv: list[str] | None = None) -> int:
                 for c in (1, 4) for qn in ("Count", "GroupBy")}
         tput_local = {(c, qn): throughput(ways["in-process"], QUERIES[qn], c, args.seconds)
                       for c in (1, 4) for qn in ("Count", "GroupBy")}
+        writes: dict[tuple[str, int], float] = {}
+        for name in ("in-process", "ray 2w"):
+            db = ways[name]
+            for batch in (1, 100):
+                n_req = max(1, 200 // batch)
+                base = args.n + (1 << 21) + batch * 1000
+                t0 = time.perf_counter()
+                for r in range(n_req):
+                    db.query("seg", " ".join(f"Set({base + ((r * batch + i) % 8) * (1 << 20) + r * batch + i}, tag=7)"
+                                             for i in range(batch)))
+                writes[(name, batch)] = n_req * batch / (time.perf_counter() - t0)
         recover = []
         db = ways["ray 2w"]
         expected = db.query("seg", QUERIES["Count"])
@@ -185,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     for qn in ("Count", "GroupBy"):
         for c in (1, 4):
             lines.append(f"| {qn} | {c} | {tput_local[(c, qn)]:,.0f} | {tput[(c, qn)]:,.0f} |")
+    lines += ["", "| writes | in-process Sets/s | ray 2w Sets/s |", "| --- | ---: | ---: |"]
+    for batch in (1, 100):
+        lines.append(f"| {batch} Set per request | {writes[('in-process', batch)]:,.0f} | "
+                     f"{writes[('ray 2w', batch)]:,.0f} |")
     lines += ["", "| kill | first answer after SIGKILL, s | shard reload in the new process, ms |",
               "| --- | ---: | ---: |"]
     for i, (first, load_s) in enumerate(recover):
@@ -199,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
               "rotating by round; p50/p99 are per round, the table shows their medians over rounds.",
               "- Throughput: 1 or 4 threads of this process calling `db.query` back to back for "
               f"{args.seconds:g} s.",
+              "- Writes: requests of 1 or 100 `Set` calls over 8 new shards (one client; fsync off), 200 Sets "
+              "per way; on the cluster a request's consecutive Sets go out as one message per shard.",
               "- Recovery: SIGKILL of a worker actor's process, then one Count: its latency includes Ray noticing "
               "the death, starting a new process, the worker reopening its shards from the shared directory "
               "(the right column, as the worker reports it) and the retried call.",
