@@ -46,15 +46,14 @@ Op = tuple[Any, ...]
 
 
 class _Catalog:
-    """What the coordinator knows of an index's data without asking: the shards that hold
-    data and each field's views (time fields' quantum views) — what lowering needs."""
+    """What the coordinator knows of an index's data without asking: each field's views
+    (time fields' quantum views), which lowering needs. (Its shards are the placement
+    table's.)"""
 
     def __init__(self) -> None:
-        self.shards: set[int] = set()
         self.views: dict[int, set[str]] = {}
 
-    def add(self, shard: int, views: dict[int, list[str]]) -> None:
-        self.shards.add(shard)
+    def add(self, views: dict[int, list[str]]) -> None:
         for fid, vs in views.items():
             self.views.setdefault(fid, set()).update(vs)
 
@@ -220,14 +219,16 @@ class Cluster(ShardExecutor):
         ex.check_deadline()
         remaining = None if ex.deadline is None else ex.deadline - time.monotonic()
         globals_ = ex.global_rows()
+        parts = None
         with self._moves.shared():
-            if self.table.placed(name) != placed:       # a shard moved while we planned: plan again
-                return self.run(ex, task, scope)
-            calls = [(w, "run", (name, fingerprint, None, task, Scope(scope.only, frozenset(extra.get(w, ()))),
-                                 globals_, remaining, self.table.epoch))
-                     for w in sorted(targets)]
-            self.fanouts += 1
-            parts = self._values(self._call(calls, doc))
+            if self.table.placed(name) == placed:       # else a shard moved while we planned
+                calls = [(w, "run", (name, fingerprint, None, task, Scope(scope.only, frozenset(extra.get(w, ()))),
+                                     globals_, remaining, self.table.epoch))
+                         for w in sorted(targets)]
+                self.fanouts += 1
+                parts = self._values(self._call(calls, doc))
+        if parts is None:
+            return self.run(ex, task, scope)            # plan again (outside the shared hold)
         ex.check_deadline()
         return task.combine(parts)
 
@@ -240,10 +241,7 @@ class Cluster(ShardExecutor):
                     cat = _Catalog()
                     calls = [(w, "describe", (index, self.table.epoch)) for w in self.table.workers]
                     for got in self._values(self.transport.call_many(calls)):
-                        for s in got["shards"]:
-                            cat.shards.add(s)
-                        for fid, vs in got["views"].items():
-                            cat.views.setdefault(fid, set()).update(vs)
+                        cat.add(got["views"])
                     self._catalogs[index] = cat
         return cat
 
@@ -269,7 +267,7 @@ class Cluster(ShardExecutor):
         for s, (kind, val) in zip(shards, replies):
             if kind == "ok":
                 results, views = val
-                cat.add(s, views)
+                cat.add(views)
                 out[s] = results
         self._values(replies)
         return out

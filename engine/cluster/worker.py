@@ -136,7 +136,7 @@ class ShardWorker:
                 if not create and not os.path.isdir(os.path.join(self._store_path(index, shard), index)):
                     return None
                 holder = self._stores.get(index, {}).get(shard) or self._open_store(index, shard)
-            if index not in holder._indexes:
+            if not _has(holder, index):
                 if not create:
                     return None
                 holder.adopt_index(want)
@@ -218,20 +218,17 @@ class ShardWorker:
         return out, {fid: sorted(snap.views(fid)) for fid in touched}
 
     def do_describe(self, index: str, epoch: int) -> dict[str, Any]:
-        """The shards of `index` holding data here and each field's views."""
+        """Each field's views in this worker's shards of `index` (the coordinator's catalog)."""
         self._sync(epoch)
-        shards: list[int] = []
         views: dict[int, set[str]] = {}
-        for shard in sorted(self._stores.get(index, {})):
-            holder = self._stores[index][shard]
-            if index not in holder._indexes:
+        stores = self._stores.get(index, {})
+        for shard in sorted(stores):
+            holder = stores[shard]
+            if not _has(holder, index):
                 continue
-            snap = holder.index(index).snapshot()
-            if snap.shards():
-                shards.append(shard)
-            for fid, vs in snap.fields.items():
+            for fid, vs in holder.index(index).snapshot().fields.items():
                 views.setdefault(fid, set()).update(vs)
-        return {"shards": shards, "views": {fid: sorted(v) for fid, v in views.items()}}
+        return {"views": {fid: sorted(v) for fid, v in views.items()}}
 
     def do_drop(self, index: str) -> None:
         with self._lock:
@@ -273,6 +270,10 @@ class ShardWorker:
             self._stores = {}
             if errors:
                 raise StorageFailedError(f"worker {self.name}: {len(errors)} shard stores failed to close: {errors[0]}")
+
+
+def _has(holder: Holder, index: str) -> bool:
+    return any(ix.name == index for ix in holder.indexes())
 
 
 class _SchemaOnly:
