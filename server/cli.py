@@ -127,6 +127,7 @@ def serve(config_path: Optional[str], data_dir: Optional[str], host: Optional[st
         click.echo(f"roarbase {_version()} serving {data}")
         click.echo(f"  gRPC  {s.host}:{s.grpc_port}")
         click.echo(f"  HTTP  http://{s.host}:{s.http_port}")
+        click.echo(f"  Web console  {_console_url(s.host, s.http_port)}  (sign in as {root_email})")
         if demo_db is not None:
             click.echo(demo_mod.instructions(demo_db, prog=_prog(), host=s.host, grpc_port=s.grpc_port,
                                              http_port=s.http_port, email=root_email))
@@ -172,6 +173,12 @@ def cluster_status(ray_address: str, as_json: bool) -> None:
             continue
         held = ", ".join(f"{ix}: {len(s)} shards {s}" for ix, s in sorted(w["shards"].items())) or "no shards"
         click.echo(f"  {name}: pid {w['pid']}, loaded in {w['load_seconds'] * 1000:.0f} ms; {held}")
+
+
+def _console_url(host: str, port: int) -> str:
+    """The console's address; a wildcard bind is reached through loopback."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, f"[{host}]" if ":" in host else host)
+    return f"http://{shown}:{port}/"
 
 
 def _root_email(ctx: Any) -> str:

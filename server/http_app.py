@@ -44,7 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.errors import EngineError
 from engine.results import rfc3339
-from server import auth, errors, http_ops, openapi, policy, telemetry
+from server import auth, console, errors, http_ops, openapi, policy, telemetry
 from server.auth import Principal
 from server.errors import ServerError
 from server.runtime import Call, Runtime
@@ -550,6 +550,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("DELETE", _DB, "delete_database", 202, "DatabaseService.DeleteDatabase"),
     Endpoint("POST", _DB + "/query/sql", "sql", 200, "QueryService.Sql"),
     Endpoint("POST", _DB + "/query/pql", "pql", 200, "QueryService.Pql"),
+    Endpoint("GET", "/v2/queries", "list_queries", 200, "QueryService.ListQueries"),
     Endpoint("POST", "/databases/{database_id}/query/sql", "sql_compat_database", 200, "QueryService.Sql"),
     Endpoint("POST", "/sql", "sql_compat", 200, "QueryService.Sql"),
 )
@@ -840,6 +841,11 @@ class _Handlers:
         pieces, media = await self._watched(request, job, call)
         return PiecesResponse(pieces, media)
 
+    async def list_queries(self, request: Request) -> Response:
+        page = await self._authed(request, query.list_queries, database_id=request.query_params.get("database_id"),
+                                  **_page_args(request))
+        return self._reply(request, 200, _page(page))
+
     async def sql(self, request: Request) -> Response:
         return await self._sql(request, request.path_params["database_id"], open_on_loopback=False)
 
@@ -935,7 +941,8 @@ def sql_document(out: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_app(runtime: Runtime) -> Starlette:
-    """The HTTP face over a Runtime: every route of ENDPOINTS, errors as envelopes."""
+    """The HTTP face over a Runtime: every route of ENDPOINTS, V1_ENDPOINTS and
+    SOURCE_ENDPOINTS, and the web console; errors as envelopes."""
     from server.http_sources import SOURCE_ENDPOINTS, SourceHandlers, body_limits
     from server.http_v1 import V1_ENDPOINTS, V1Handlers
 
@@ -951,7 +958,10 @@ def build_app(runtime: Runtime) -> Starlette:
         methods.setdefault(path, {}).update(by_method)
     for sep in SOURCE_ENDPOINTS:
         methods.setdefault(sep.path, {})[sep.method] = getattr(src, sep.handler)
+    # `/` is shared: browsers get the web console, API clients the JSON index (http_ops)
+    api_index = methods.pop("/")["GET"]
     routes = [Route(path, _dispatch(by_method), methods=list(by_method)) for path, by_method in methods.items()]
+    routes += console.routes(api_index=api_index)  # the web console (static files; not API routes)
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
     app.router.redirect_slashes = False  # _Guard strips the slash instead: a redirect breaks POSTs
     limits = runtime.ctx.config.limits

@@ -6,7 +6,8 @@ Operation names are the gRPC method names without the package
 `check` with the same names, so both faces obey one table. Rows without a gRPC method
 (InviteService.DeleteInvite and
 AcceptInvite, DatabaseService.ExportDatabase/ImportDatabase) are the operations of HTTP
-routes that API.md lists and §5 does not (yet).
+routes that API.md lists and §5 does not (yet); QueryService.ListQueries is `GET
+/v2/queries`, the recent queries the web console's server panel shows.
 
 Roles (API.md C2, SECURITY.md §2): four built-ins per org — root (the org owner) ⊇ manager
 ⊇ backend, and frontend, a separate read-only role. Built-ins expand to fixed ACL sets
@@ -171,6 +172,8 @@ POLICY: Mapping[str, Rule] = MappingProxyType({
     "QueryService.Sql": _query_rule(),
     "QueryService.Pql": _query_rule(),
     "QueryService.PqlStream": _query_rule(),
+    # The org's recent queries (statement texts included): whoever may list its databases
+    "QueryService.ListQueries": _rule("RMB", "databases:read"),
 })
 
 PACKAGE = "roarbase.v1"

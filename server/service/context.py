@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 import engine
 from server.service.config import ServiceConfig
 from server.service.errors import IncorrectState, ServiceUnavailable
+from server.service.query_log import QueryLog
 from server.service.store import MetaStore
 
 Clock = Callable[[], float]
@@ -55,6 +56,8 @@ class ServiceContext:
         # Limits the serving process enforces beyond config.limits (rate, concurrency), set by
         # server.runtime so that service properties report them too.
         self.server_limits: dict[str, Any] = {}
+        # The recent queries of every org (GET /v2/queries, the console's server panel).
+        self.queries = QueryLog(clock=clock)
         # Set once by bootstrap on the first start: the generated root credentials.
         self.bootstrap: Optional[Any] = None
         self._background: Optional[ThreadPoolExecutor] = None

@@ -46,6 +46,7 @@ DOCUMENTED = {
     "DatabaseService.DeleteDatabase": "RM", "DatabaseService.WatchDatabase": "RMB",
     "DatabaseService.ExportDatabase": "RMB", "DatabaseService.ImportDatabase": "RM",
     "QueryService.Sql": "RMBF", "QueryService.Pql": "RMBF", "QueryService.PqlStream": "RMBF",
+    "QueryService.ListQueries": "RMB",
     # the /v1 data plane (API.md §3.4): frontend reads items and its own user, never writes
     "PropertyService.ListProperties": "RMBF", "PropertyService.GetProperty": "RMB",
     "PropertyService.CreateProperty": "RMB", "PropertyService.DeleteProperty": "RMB",
@@ -286,6 +287,7 @@ def _calls(ctx, root, db, svc_account):
             ctx, p, db.id, known_state=None, timeout=0),
         "QueryService.Sql": lambda p: query.sql(ctx, p, db.id, "SELECT COUNT(*) FROM t"),
         "QueryService.Pql": lambda p: query.pql(ctx, p, db.id, table="t", statement="Count(All())"),
+        "QueryService.ListQueries": lambda p: query.list_queries(ctx, p, database_id=db.id),
         "PropertyService.ListProperties": lambda p: entities.list_properties(ctx, p, "item", database=db.id),
         "PropertyService.GetProperty": lambda p: entities.get_property(ctx, p, "item", "price", database=db.id),
         "PropertyService.CreateProperty": lambda p: entities.create_property(
