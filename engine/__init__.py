@@ -15,6 +15,7 @@ from engine.check import check
 from engine.errors import (
     AlreadyExistsError,
     ClosedError,
+    ClusterUnsupportedError,
     DataCorruptedError,
     EngineError,
     ExistenceNotTrackedError,
@@ -36,6 +37,7 @@ from engine.errors import (
     StorageFullError,
     ValueOutOfRangeError,
     WritesBlockedError,
+    WorkerUnavailableError,
 )
 from engine import q
 from engine.holder import Holder
@@ -53,8 +55,11 @@ def open(path: str, *, fsync: bool = True, **config: Any) -> Holder:  # noqa: A0
             acknowledged writes still survive a process kill (kill -9), not an OS crash.
         config: checkpoint_bytes (log size that triggers a snapshot, default 64 MiB),
             max_groups (the most groups one GroupBy or SQL GROUP BY may hold, default
-            1,000,000; more raise QueryLimitError) and fileio (the file-access seam, for
-            fault-injection tests).
+            1,000,000; more raise QueryLimitError), fileio (the file-access seam, for
+            fault-injection tests) and shard_executor (where queries' per-shard work runs,
+            engine.shardexec; default: this process's thread pool), cluster (an
+            engine.cluster.coordinator.Cluster: records live on its workers, this directory
+            keeps schema and keys; docs/cluster.md).
     Raises:
         StorageFailedError: the directory is in use by another process.
     """
@@ -68,5 +73,5 @@ __all__ = [
     "FieldNotFoundError", "AlreadyExistsError", "IndexExistsError", "FieldExistsError",
     "ExistenceNotTrackedError", "ClosedError", "DataCorruptedError", "StorageFullError",
     "StorageFailedError", "QueryError", "QuerySyntaxError", "QueryExecutionError", "QueryLimitError",
-    "QueryCancelledError", "WritesBlockedError",
+    "QueryCancelledError", "WritesBlockedError", "ClusterUnsupportedError", "WorkerUnavailableError",
 ]

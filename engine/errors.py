@@ -197,3 +197,19 @@ class NotSupportedError(QueryExecutionError):
     """Valid SQL that roarbase does not run (yet): joins, subqueries, …"""
 
     name = "NOT_SUPPORTED"
+
+
+class ClusterUnsupportedError(EngineError):
+    """An operation this database cannot do while its shards live on cluster workers
+    (docs/cluster.md lists what is routed); refused before anything is written."""
+
+    code = "IncorrectState"
+    name = "NOT_SUPPORTED_IN_CLUSTER"
+
+
+class WorkerUnavailableError(EngineError):
+    """A cluster worker did not answer (dead and not back within the retry window);
+    nothing was acknowledged for the part of the request it held. Retry later."""
+
+    code = "ServiceUnavailable"
+    name = "WORKER_UNAVAILABLE"

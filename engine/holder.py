@@ -22,8 +22,10 @@ from engine.errors import (
     StorageFailedError,
     WritesBlockedError,
 )
+from engine.executor import LOCAL
 from engine.groupby import DEFAULT_MAX_GROUPS
 from engine.index import Index
+from engine.shardexec import ShardExecutor
 from engine.schema import IndexDef, IndexOptions, check_meta, check_name
 from engine.storage.fileio import FileIO
 from engine.storage.wal import FULL_ERRNOS
@@ -37,10 +39,16 @@ class Holder:
     """An open data directory. Use engine.open(path) rather than constructing this."""
 
     def __init__(self, path: str, *, fsync: bool = True, fileio: FileIO | None = None,
-                 checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES, max_groups: int = DEFAULT_MAX_GROUPS) -> None:
+                 checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES, max_groups: int = DEFAULT_MAX_GROUPS,
+                 shard_executor: ShardExecutor | None = None, cluster: Any = None) -> None:
         self.path = os.path.abspath(path)
         self.fsync = fsync
         self.max_groups = max_groups
+        # A coordinator (engine/cluster/coordinator.Cluster): records live on its workers,
+        # this directory keeps the schema and keys. None: an ordinary embedded database.
+        self.cluster = cluster
+        # Where queries' per-shard work runs (engine/shardexec.py): this process by default.
+        self.shard_executor: ShardExecutor = shard_executor or cluster or LOCAL
         self.fileio = fileio or FileIO()
         self.checkpoint_bytes = checkpoint_bytes
         self._indexes: dict[str, Index] = {}
@@ -105,13 +113,25 @@ class Holder:
             self._indexes = {**self._indexes, name: idx}     # copy on write: readers list it
             return idx
 
-    def _create(self, name: str, opts: IndexOptions, meta: dict[str, Any]) -> Index:
+    def adopt_index(self, definition: IndexDef) -> Index:
+        """Create an index with exactly this definition, field ids included (a cluster
+        shard store takes the coordinator's schema; engine/cluster/worker.py)."""
+        self._check_open()
+        with self._ddl:
+            if definition.name in self._indexes or definition.name in self._failed:
+                raise IndexExistsError(f"index {definition.name} already exists")
+            idx = self._create(definition.name, definition.options, definition.meta, definition)
+            self._indexes = {**self._indexes, definition.name: idx}
+            return idx
+
+    def _create(self, name: str, opts: IndexOptions, meta: dict[str, Any],
+                definition: IndexDef | None = None) -> Index:
         # Built under a scratch name, then renamed into place: a crash leaves either no
         # index or a complete empty one, never a directory recovery has to guess about.
         scratch = os.path.join(self.path, CREATING + name)
         try:
             self.fileio.rmtree(scratch)
-            Index.create(self, scratch, IndexDef(name, opts, meta=meta)).close(checkpoint=False)
+            Index.create(self, scratch, definition or IndexDef(name, opts, meta=meta)).close(checkpoint=False)
             self.fileio.rename(scratch, os.path.join(self.path, name))
             if self.fsync:
                 self.fileio.fsync_dir(self.path)
@@ -159,6 +179,8 @@ class Holder:
             idx = self._indexes.get(name)
             if idx is None and name not in self._failed:
                 raise IndexNotFoundError(f"index {name} not found")
+            if self.cluster is not None:
+                self.cluster.drop_index(name)         # the workers' shards first: never left behind
             self._indexes = {n: i for n, i in self._indexes.items() if n != name}
             self._failed = {n: e for n, e in self._failed.items() if n != name}
             self._drop(name, idx)
@@ -276,7 +298,7 @@ class Holder:
         self._check_open()
         return snapshots.take(self, dest)
 
-    def close(self, *, checkpoint: bool = True) -> None:
+    def close(self, checkpoint: bool = True) -> None:
         """Close every index. checkpoint=False skips the final checkpoint (the directory is
         about to be replaced: a restore); the logs keep every acknowledged commit."""
         if self._closed:
@@ -289,6 +311,8 @@ class Holder:
                 errors.append(exc)
         self._closed = True
         self.fileio.close(self._lock_file)
+        if self.cluster is not None:
+            self.cluster.close()
         if errors:
             raise errors[0]
 

@@ -84,10 +84,17 @@ def main() -> None:
               help="Log this level and above (default info).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), help="Log lines as text (default) or JSON objects.")
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Append logs to this file (default stderr).")
+@click.option("--ray", "ray_address", metavar="ADDRESS",
+              help="Keep every database's records on this Ray cluster (ray start --head prints it; "
+                   "docs/cluster.md). Needs the ray extra.")
+@click.option("--ray-root", type=click.Path(file_okay=False),
+              help="Storage every Ray node reaches, for the shards' logs and snapshots (default <data-dir>/cluster).")
+@click.option("--ray-workers", type=int, help="Worker actors per database (default 2).")
 @_handle_errors
 def serve(config_path: Optional[str], data_dir: Optional[str], host: Optional[str], grpc_port: Optional[int],
           http_port: Optional[int], allow_remote: Optional[bool], workers: Optional[int], demo: bool,
-          log_level: Optional[str], log_format: Optional[str], log_file: Optional[str]) -> None:
+          log_level: Optional[str], log_format: Optional[str], log_file: Optional[str], ray_address: Optional[str],
+          ray_root: Optional[str], ray_workers: Optional[int]) -> None:
     """Run the server (gRPC and HTTP) until SIGINT/SIGTERM."""
     from server import demo as demo_mod
     from server import serve as serve_mod
@@ -97,7 +104,7 @@ def serve(config_path: Optional[str], data_dir: Optional[str], host: Optional[st
     settings = config_file.load(config_path=config_path, env=os.environ, flags={
         "data_dir": data_dir, "host": host, "grpc_port": grpc_port, "http_port": http_port,
         "allow_remote": allow_remote, "workers": workers, "log_level": log_level, "log_format": log_format,
-        "log_file": log_file})
+        "log_file": log_file, "ray_address": ray_address, "ray_root": ray_root, "ray_workers": ray_workers})
     telemetry.configure_logging(settings.log_level, settings.log_format, settings.log_file)
     data = os.path.abspath(settings.service.data_dir)
     # Bootstrap (and the demo load) before listening: generated credentials are printed
@@ -133,6 +140,39 @@ def serve(config_path: Optional[str], data_dir: Optional[str], host: Optional[st
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ServerError("ServiceUnavailable", f"cannot listen on {settings.host} (gRPC port {settings.grpc_port},"
                           f" HTTP port {settings.http_port}): {reason}", name="BIND_FAILED") from None
+
+
+@main.group()
+def cluster() -> None:
+    """Scale-out on a Ray cluster (docs/cluster.md)."""
+
+
+@cluster.command("status")
+@click.option("--ray", "ray_address", metavar="ADDRESS", envvar="ROARBASE_RAY_ADDRESS", required=True,
+              help="The Ray cluster (as given to serve --ray).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_handle_errors
+def cluster_status(ray_address: str, as_json: bool) -> None:
+    """The Ray nodes and each roarbase worker: its process and the shards it holds."""
+    try:
+        from engine.cluster.ray_backend import cluster_status as status
+    except ImportError:
+        raise ServerError("InvalidParameter", "the cluster commands need the ray extra: pip install 'roarbase[ray]'",
+                          name="RAY_NOT_INSTALLED") from None
+    report = status(ray_address)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, sort_keys=True, default=str))
+        return
+    click.echo(f"Ray nodes ({len(report['nodes'])}):")
+    for n in report["nodes"]:
+        click.echo(f"  {n['address']:<16} {'alive' if n['alive'] else 'DEAD':<6} cpus={n['cpus']:g}  {n['node_id'][:12]}")
+    click.echo(f"roarbase workers ({len(report['workers'])}):")
+    for name, w in sorted(report["workers"].items()):
+        if "error" in w:
+            click.echo(f"  {name}: unavailable ({w['error']})")
+            continue
+        held = ", ".join(f"{ix}: {len(s)} shards {s}" for ix, s in sorted(w["shards"].items())) or "no shards"
+        click.echo(f"  {name}: pid {w['pid']}, loaded in {w['load_seconds'] * 1000:.0f} ms; {held}")
 
 
 def _console_url(host: str, port: int) -> str:

@@ -129,6 +129,13 @@ class ServiceConfig:
     # The Fernet key (urlsafe base64 of 32 bytes) encrypting connection credentials at
     # rest. None: the key file <data_dir>/connections.key, made (mode 0600) on first start.
     connections_key: Optional[str] = field(default=None, repr=False)
+    # Scale-out (docs/cluster.md): the Ray cluster every database's records live on (None:
+    # in-process, the default), the storage every Ray node reaches (shard logs and
+    # snapshots; default <data_dir>/cluster, which only a one-machine cluster can share)
+    # and how many worker actors each database gets.
+    ray_address: Optional[str] = None
+    ray_root: Optional[str] = None
+    ray_workers: int = 2
 
     def __post_init__(self) -> None:
         if not self.data_dir:
@@ -139,6 +146,8 @@ class ServiceConfig:
             raise InvalidParameter("tombstone_days cannot be negative")
         if self.slow_query_seconds < 0:
             raise InvalidParameter("slow_query_seconds cannot be negative")
+        if self.ray_workers < 1:
+            raise InvalidParameter("ray_workers must be at least 1")
 
     @property
     def meta_path(self) -> str:
@@ -147,3 +156,7 @@ class ServiceConfig:
     @property
     def databases_dir(self) -> str:
         return os.path.join(self.data_dir, "databases")
+
+    @property
+    def cluster_root(self) -> str:
+        return self.ray_root or os.path.join(self.data_dir, "cluster")

@@ -109,9 +109,20 @@ class ServiceContext:
                                      data={"type": "database", "key": database_id})
             holder = self._engines.get(database_id)
             if holder is None:
-                holder = engine.open(self.engine_path(database_id), fsync=self.config.fsync, fileio=self.fileio)
+                holder = self._open_engine(database_id)
                 self._engines[database_id] = holder
             return holder
+
+    def _open_engine(self, database_id: str) -> engine.Holder:
+        if self.config.ray_address is None:
+            return engine.open(self.engine_path(database_id), fsync=self.config.fsync, fileio=self.fileio)
+        # Records on the Ray cluster: this directory keeps the database's schema and keys,
+        # <cluster_root>/<id> its shards; the worker actors are the database's own.
+        from engine.cluster.ray_backend import open_on_ray
+
+        return open_on_ray(self.engine_path(database_id), os.path.join(self.config.cluster_root, database_id),
+                           address=self.config.ray_address, workers=self.config.ray_workers,
+                           prefix=database_id[:8] + "-", fsync=self.config.fsync)
 
     def close_engine(self, database_id: str, *, retire: bool = False, checkpoint: bool = True) -> None:
         """Close a database's engine; `retire` also refuses to open it again (deletion);
