@@ -32,6 +32,7 @@ _POOL: Optional[ThreadPoolExecutor] = None
 
 
 _IN_POOL = threading.local()
+_MANY_RUNS = 64     # a BsiIn with more runs of consecutive values reads the shard's values once
 
 # Called with the shard number before each shard's work, after the deadline check. None in
 # normal use; the deadline/cancellation tests (RELIABILITY R12) set it to a sleep so a
@@ -199,11 +200,57 @@ class Executor:
             if start >= stop:
                 return EMPTY
             return self.row(P.Existence(), shard).slice(start, stop)
+        if t is P.RowSet:
+            assert isinstance(node, P.RowSet)
+            return self._row_set(node, shard)
+        if t is P.BsiIn:
+            assert isinstance(node, P.BsiIn)
+            return self._bsi_in(node, shard)
+        if t is P.Materialized:
+            assert isinstance(node, P.Materialized)
+            return node.parts.get(shard, EMPTY)
+        if t is P.HostFilter:
+            assert isinstance(node, P.HostFilter)
+            records = self.row(node.child, shard)
+            return node.test(self, shard, records) if records else EMPTY
         if isinstance(node, P.GLOBAL_NODES):
             full = self._global(node)
             lo = shard * SHARD_WIDTH
             return full.slice(lo, lo + SHARD_WIDTH)
         raise QueryExecutionError(f"cannot evaluate {type(node).__name__} as a row")
+
+    def _row_set(self, node: P.RowSet, shard: int) -> FrozenBitmap:
+        parts = []
+        for v in node.views:
+            frag = self.state.fragment(node.field, v, shard)
+            if frag is None:
+                continue
+            for r, bm in frag.rows.items():
+                if (node.ids is None or (r in node.ids) != node.exclude) and (node.lo is None or r >= node.lo) \
+                        and (node.hi is None or r <= node.hi):
+                    parts.append(bm)
+        return _union(parts)
+
+    def _bsi_in(self, node: P.BsiIn, shard: int) -> FrozenBitmap:
+        pl = self.planes(node.field, shard)
+        if pl.exists is None or not node.values:
+            return EMPTY
+        base = self.fd(node.field).options.base
+        runs: list[list[int]] = []
+        for v in node.values:
+            if runs and runs[-1][1] == v - 1:
+                runs[-1][1] = v
+            else:
+                runs.append([v, v])
+            if len(runs) > _MANY_RUNS:
+                break
+        if len(runs) <= _MANY_RUNS:
+            return _union([bsi_range(pl.exists, pl.sign, pl.bits, lo - base, hi - base) for lo, hi in runs])
+        cols, neg, mag = bsi_values(pl.exists, pl.sign, pl.bits, None)
+        vals = _signed(neg, mag)
+        wanted = np.array([v - base for v in node.values], dtype=vals.dtype if vals.dtype != object else object)
+        keep = np.isin(vals, wanted)
+        return FrozenBitmap(cols[keep]) if keep.any() else EMPTY
 
     def count(self, node: P.RowNode, shard: int) -> int:
         """len(row(node, shard)) without building the final bitmap where possible."""
@@ -228,8 +275,16 @@ class Executor:
         return len(self.row(node, shard))
 
     def full_row(self, node: P.RowNode) -> Bitmap:
+        self._prepare_globals(node)
         parts = self.per_shard(lambda s: self.row(node, s), parallel=_heavy(node))
         return Bitmap.union(Bitmap(), *parts) if parts else Bitmap()
+
+    def shard_rows(self, node: P.RowNode) -> dict[int, FrozenBitmap]:
+        """The node's records per shard (the non-empty shards only), evaluated once: wrap
+        the result in P.Materialized to use it in several calls."""
+        self._prepare_globals(node)
+        parts = self.per_shard(lambda s: self.row(node, s), parallel=_heavy(node))
+        return {s: bm for s, bm in zip(self.shards, parts) if bm}
 
     def _global(self, node: Any) -> FrozenBitmap:
         got = self._globals.get(node)
@@ -244,6 +299,8 @@ class Executor:
         elif isinstance(node, P.DistinctRow):
             values = self.distinct_values(P.Distinct(node.filter, node.field, node.index))
             res = FrozenBitmap([v for v in values if v >= 0])
+        elif isinstance(node, P.Deferred):
+            res = self.full_row(node.resolve(self)).freeze()
         elif isinstance(node, P.UnionRows):
             rc = node.rows
             if isinstance(rc, P.TopN):
@@ -637,7 +694,7 @@ def _union(parts: list[FrozenBitmap]) -> FrozenBitmap:
 
 def _heavy(node: Any) -> bool:
     """Worth a thread per shard: the work is in GIL-free kernels (BSI ranges) or large."""
-    if isinstance(node, (P.BsiRange, P.DistinctRow, P.UnionRows)):
+    if isinstance(node, (P.BsiRange, P.BsiIn, P.DistinctRow, P.UnionRows)):
         return True
     for child in getattr(node, "children", ()):
         if _heavy(child):

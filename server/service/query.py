@@ -32,7 +32,7 @@ from server.service.errors import Forbidden, MissingParameter, PayloadTooLarge, 
 SQL_METHOD, PQL_METHOD = "QueryService.Sql", "QueryService.Pql"
 # Statements that only read. Anything else — including a statement type added to the
 # engine later — counts as a write (fail closed).
-SQL_READS = (sql_ast.Select, sql_ast.ShowTables, sql_ast.ShowColumns, sql_ast.ShowCreate, sql_ast.Explain)
+SQL_READS = sql_ast.READS
 PQL_WRITE_CALLS = frozenset({"Set", "SetBit", "Clear", "ClearRow", "Store", "Delete"})
 
 

@@ -15,8 +15,10 @@ A random DELETE … WHERE runs on both before the queries.
 
 Semantics relied on (standard SQL, which roarbase follows): three-valued logic in WHERE;
 GROUP BY and DISTINCT treat NULL as a key value of its own (in any of several columns);
-GROUP BY a set column is DuckDB's UNNEST (a record counts once per member; records without
-members are in no group); NULLs sort first ascending and last descending (DuckDB is told
+GROUP BY / DISTINCT on a set column groups whole sets (DuckDB: the sorted list, a record
+without members in the NULL group) and, WITH (flatten(col)), members: DuckDB's UNNEST (a
+record counts once per member; records without members are in no group; roarbase shows a
+member as a one-member set); NULLs sort first ascending and last descending (DuckDB is told
 NULLS FIRST / NULLS LAST).
 
 LIMIT [OFFSET] and TOP without ORDER BY are compared with DuckDB's ORDER BY _id LIMIT …
@@ -321,7 +323,7 @@ def expressions(draw: Any, keyed: bool = False) -> Query:
              ("CASE m WHEN 1 THEN 'one' ELSE 'other' END", "CASE m WHEN 1 THEN 'one' ELSE 'other' END"),
              ("REPLACEALL(s, 'a', 'x')", "replace(s, 'a', 'x')"), ("REVERSE(s)", "reverse(s)"),
              ("SUBSTRING(s, 1, 1)", "substring(s, 2, 1)"),       # FeatureBase counts from 0, DuckDB from 1
-             ("SETCONTAINS(ss, 'x')", "list_contains(coalesce(ss, []::VARCHAR[]), 'x')")]
+             ("SETCONTAINS(ss, 'x')", "CASE WHEN len(ss) > 0 THEN list_contains(ss, 'x') END")]
     chosen = draw(st.lists(st.sampled_from(pairs), min_size=1, max_size=4, unique=True))
     wr, wd = draw(where(keyed))
     return Query("SELECT _id, " + ", ".join(r for r, _ in chosen) + f" FROM d{wr}",
@@ -372,14 +374,23 @@ def _avg(vals: list[Any]) -> Any:
 Rows = list[tuple[Any, ...]]
 
 
-def _combiner(lead: int, comb: list[Callable[[list[Any]], Any]]) -> Callable[[Rows], Rows]:
+def _combiner(lead: int, comb: list[Callable[[list[Any]], Any]],
+              members: tuple[int, ...] = ()) -> Callable[[Rows], Rows]:
+    """DuckDB rows as roarbase gives them: aggregates combined (AVG from SUM and COUNT), and
+    the UNNESTed keys at positions `members` as one-member sets."""
     def post(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         out = []
         for row in rows:
             rest = list(row[lead:])
-            out.append(tuple(row[:lead]) + tuple(c(rest) for c in comb))
+            keys = tuple([v] if i in members and v is not None else v for i, v in enumerate(row[:lead]))
+            out.append(keys + tuple(c(rest) for c in comb))
         return out
     return post
+
+
+def _set_key(col: str) -> str:
+    """A set column as a DuckDB GROUP BY key of the whole set: sorted, NULL without members."""
+    return f"CASE WHEN len({col}) > 0 THEN list_sort({col}) END"
 
 
 @st.composite
@@ -393,6 +404,7 @@ def aggregate(draw: Any, keyed: bool = False) -> Query:
 @st.composite
 def group_by(draw: Any, keyed: bool = False) -> Query:
     g = draw(st.sampled_from(["s", "m", "b", "i", "j", "t", "ss", "ids"]))
+    flat = g in SET_COLS and draw(st.booleans())
     roar, duck, comb = _agg_items(draw)
     wr, wd = draw(where(keyed))
     having_r = having_d = ""
@@ -410,11 +422,12 @@ def group_by(draw: Any, keyed: bool = False) -> Query:
             order_r += f" LIMIT {n}"
             order_d += f" LIMIT {n}"
         ordered = True
-    key = f"unnest({g})" if g in SET_COLS else g
+    key = f"unnest({g})" if flat else _set_key(g) if g in SET_COLS else g
     src = f"(SELECT {key} AS __k, d.* FROM d{wd})"
-    return Query(f"SELECT {g}, {', '.join(roar)} FROM d{wr} GROUP BY {g}{having_r}{order_r}",
+    hint = f" WITH (flatten({g}))" if flat else ""
+    return Query(f"SELECT {g}, {', '.join(roar)} FROM d{hint}{wr} GROUP BY {g}{having_r}{order_r}",
                  f"SELECT __k, {', '.join(duck)} FROM {src} GROUP BY __k{having_d}{order_d}",
-                 ordered=ordered, post=_combiner(1, comb))
+                 ordered=ordered, post=_combiner(1, comb, (0,) if flat else ()))
 
 
 @st.composite
@@ -424,13 +437,16 @@ def group_by_many(draw: Any, keyed: bool = False) -> Query:
                          unique=True))
     roar, duck, comb = _agg_items(draw)
     wr, wd = draw(where(keyed))
+    flat = [k for k in keys if k in SET_COLS and draw(st.booleans())]
     src, names = f"(SELECT * FROM d{wd})", []
     for n, k in enumerate(keys):            # one UNNEST per level: DuckDB zips UNNESTs of one SELECT
-        src = f"(SELECT {f'unnest({k})' if k in SET_COLS else k} AS __k{n}, x{n}.* FROM {src} AS x{n})"
+        key = f"unnest({k})" if k in flat else _set_key(k) if k in SET_COLS else k
+        src = f"(SELECT {key} AS __k{n}, x{n}.* FROM {src} AS x{n})"
         names.append(f"__k{n}")
-    return Query(f"SELECT {', '.join(keys)}, {', '.join(roar)} FROM d{wr} GROUP BY {', '.join(keys)}",
+    hint = f" WITH ({', '.join(f'flatten({k})' for k in flat)})" if flat else ""
+    return Query(f"SELECT {', '.join(keys)}, {', '.join(roar)} FROM d{hint}{wr} GROUP BY {', '.join(keys)}",
                  f"SELECT {', '.join(names)}, {', '.join(duck)} FROM {src} GROUP BY {', '.join(names)}",
-                 post=_combiner(len(keys), comb))
+                 post=_combiner(len(keys), comb, tuple(i for i, k in enumerate(keys) if k in flat)))
 
 
 @st.composite
@@ -444,9 +460,11 @@ def distinct_many(draw: Any, keyed: bool = False) -> Query:
 def distinct(draw: Any, keyed: bool = False) -> Query:
     c = draw(st.sampled_from(["s", "m", "b", "i", "j", "t", "ss", "ids"]))
     wr, wd = draw(where(keyed))
-    if c in SET_COLS:
+    if c in SET_COLS and draw(st.booleans()):
         return Query(f"SELECT DISTINCT {c} FROM d WITH (flatten({c})){wr}",
-                     f"SELECT DISTINCT unnest({c}) FROM d{wd}")
+                     f"SELECT DISTINCT unnest({c}) FROM d{wd}", post=_combiner(1, [], (0,)))
+    if c in SET_COLS:
+        return Query(f"SELECT DISTINCT {c} FROM d{wr}", f"SELECT DISTINCT {_set_key(c)} FROM d{wd}")
     return Query(f"SELECT DISTINCT {c} FROM d{wr}", f"SELECT DISTINCT {c} FROM d{wd}")
 
 

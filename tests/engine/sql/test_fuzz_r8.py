@@ -591,13 +591,13 @@ def test_create_table_with_500_columns_is_fast(open_db):
                   + ") COMMENT 'w'")
     assert cpu < CPU_BOUND, cpu                      # was ~2 s (every field rewrote the whole schema)
     cols = db.sql("SHOW COLUMNS FROM wide").rows
-    assert len(cols) == 501 and cols[1] == ("c0", "int", "c0 int min 0 max 0")
-    assert cols[500] == ("c499", "int", "c499 int min -499 max 499")
+    assert len(cols) == 501 and cols[1][:4] == ("c0", "c0", "int", "int") and cols[1][9:11] == (0, 0)
+    assert cols[500][:4] == ("c499", "c499", "int", "int") and cols[500][9:11] == (-499, 499)
     db.sql("INSERT INTO wide (_id, c0, c499) VALUES (1, 0, -499)")
     db = open_db.reopen(db)                    # the schema was written, in one piece
     assert db.sql("SELECT c0, c1, c499 FROM wide").rows == [(0, None, -499)]
     with pytest.raises(InvalidNameError):
-        db.sql("CREATE TABLE bad (_id ID, a INT, Bad INT)")
+        db.sql('CREATE TABLE bad (_id ID, a INT, "Bad" INT)')
     assert [r[0] for r in db.sql("SHOW TABLES").rows] == ["wide"]
 
 
