@@ -201,12 +201,28 @@ def _filter(node: N.Filter, ctx: Context) -> Iterator[Batch]:
             yield kept
 
 
+BATCH_TEXT = 16 << 20     # characters of string values in one batch: more starts a new batch
+
+
 def _project(node: N.Project, ctx: Context) -> Iterator[Batch]:
+    """The expressions over each row; a batch of long strings is cut short, so rows built
+    with REPLICATE and the like stream instead of piling up."""
     assert node.child is not None
     fns = [e.fn for e in node.exprs]
     for batch in rows(node.child, ctx):
         ctx.check()
-        yield [tuple(f(r) for f in fns) for r in batch]
+        out: Batch = []
+        text = 0
+        for r in batch:
+            row = tuple(f(r) for f in fns)
+            out.append(row)
+            text += sum(len(v) for v in row if type(v) is str)
+            if text > BATCH_TEXT:
+                yield out
+                ctx.check()
+                out, text = [], 0
+        if out:
+            yield out
 
 
 def _flatten(node: N.Flatten, ctx: Context) -> Iterator[Batch]:
