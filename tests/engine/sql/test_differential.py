@@ -29,6 +29,12 @@ Shapes left out on purpose: NULL inside IN / NOT IN lists (golden where.sql).
 PERCENTILE is not compared: FeatureBase's bisection is not DuckDB's quantile (golden
 aggregates.sql has hand-worked cases).
 
+Joins, subqueries and views run against a second table `e` (random records whose _id
+space is d's `m` values for an `_id ID` d, d's `s` values for an `_id STRING` one): INNER
+and LEFT joins on `e._id` (semi-joins when e contributes nothing else, hash joins
+otherwise), joins on other columns, IN / NOT IN / EXISTS / scalar subqueries, subqueries
+in FROM, and a view over d created in both databases.
+
 Run twice: a table with `_id ID` (records on several shards) and one with `_id STRING`
 (DuckDB VARCHAR; _id compared with = != IN only). ROARBASE_SQL_EXAMPLES sets the number of
 datasets of the first (default 70; the second gets a third); each runs QUERIES queries.
@@ -37,6 +43,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -468,13 +475,126 @@ def distinct(draw: Any, keyed: bool = False) -> Query:
     return Query(f"SELECT DISTINCT {c} FROM d{wr}", f"SELECT DISTINCT {c} FROM d{wd}")
 
 
+# --- joins, subqueries, views (table e: _id, x INT, y STRING) -------------------------------------------
+
+E_IDS = MS + [7]                          # d.m values (and one that no d record holds)
+E_KEYS = STRINGS + ["zz"]                 # d.s values
+E_XS = [-5, 0, 3, 10]
+E_YS = ["p", "q", ""]
+
+
+@st.composite
+def e_records(draw: Any, keyed: bool) -> dict[Any, dict[str, Any]]:
+    ids = draw(st.lists(st.sampled_from(E_KEYS if keyed else E_IDS), max_size=6, unique=True))
+    return {i: {"x": draw(st.one_of(st.none(), st.sampled_from(E_XS))),
+                "y": draw(st.one_of(st.none(), st.sampled_from(E_YS)))} for i in ids}
+
+
+def _key(keyed: bool) -> str:
+    """d's column that names an e record."""
+    return "s" if keyed else "m"
+
+
+@st.composite
+def e_cond(draw: Any) -> tuple[str, str]:
+    c = draw(st.sampled_from(["e.x > 0", "e.x <= 3", "e.y = 'p'", "e.y IS NULL", "e.x IS NOT NULL",
+                              "e.x IN (0, 10)", "NOT (e.y = 'q')"]))
+    return c, c
+
+
+@st.composite
+def join_query(draw: Any, keyed: bool = False) -> Query:
+    k = _key(keyed)
+    wr, wd = draw(where(keyed))
+    # d's conditions, with d's _id qualified (e has one too)
+    dw_r, dw_d = (re.sub(r"(?<![.\w])_id\b", "d._id", w[len(" WHERE "):]) for w in (wr, wd)) if wr else ("", "")
+    er, ed = draw(e_cond())
+    both_r = " AND ".join(x for x in (f"({dw_r})" if dw_r else "", er) if x)
+    both_d = " AND ".join(x for x in (f"({dw_d})" if dw_d else "", ed) if x)
+    kind = draw(st.sampled_from(["semi_count", "semi_group", "semi_topn", "hash", "hash_group", "left",
+                                 "left_null", "other_key", "comma"]))
+    on = f"d.{k} = e._id"
+    if kind == "semi_count":
+        sel = draw(st.sampled_from(["COUNT(*)", "SUM(d.i)", "COUNT(DISTINCT d.b)", "MIN(d.j)"]))
+        return Query(f"SELECT {sel} FROM d JOIN e ON {on} WHERE {both_r}",
+                     f"SELECT {sel.lower()} FROM d JOIN e ON {on} WHERE {both_d}")
+    if kind == "semi_group":
+        g = draw(st.sampled_from(["b", "m", "i"]))
+        return Query(f"SELECT d.{g}, COUNT(*) FROM d JOIN e ON {on} WHERE {both_r} GROUP BY d.{g}",
+                     f"SELECT d.{g}, count(*) FROM d JOIN e ON {on} WHERE {both_d} GROUP BY d.{g}")
+    if kind == "semi_topn":
+        return Query(f"SELECT d.m, COUNT(*) FROM d JOIN e ON {on} WHERE {both_r} GROUP BY d.m "
+                     "ORDER BY COUNT(*) DESC, d.m LIMIT 2",
+                     f"SELECT d.m, count(*) FROM d JOIN e ON {on} WHERE {both_d} GROUP BY d.m "
+                     "ORDER BY count(*) DESC, d.m NULLS FIRST LIMIT 2", ordered=True)
+    if kind == "hash":
+        return Query(f"SELECT d._id, d.i, e.x, e.y FROM d JOIN e ON {on}" + (f" WHERE {dw_r}" if dw_r else ""),
+                     f"SELECT d._id, d.i, e.x, e.y FROM d JOIN e ON {on}" + (f" WHERE {dw_d}" if dw_d else ""))
+    if kind == "hash_group":
+        return Query(f"SELECT e.y, COUNT(*), SUM(e.x), MAX(d.i) FROM d JOIN e ON {on} GROUP BY e.y",
+                     f"SELECT e.y, count(*), sum(e.x), max(d.i) FROM d JOIN e ON {on} GROUP BY e.y")
+    if kind == "left":
+        return Query(f"SELECT d._id, e.x FROM d LEFT JOIN e ON {on} AND {er}",
+                     f"SELECT d._id, e.x FROM d LEFT JOIN e ON {on} AND {ed}")
+    if kind == "left_null":
+        return Query(f"SELECT d._id FROM d LEFT JOIN e ON {on} WHERE e._id IS NULL",
+                     f"SELECT d._id FROM d LEFT JOIN e ON {on} WHERE e._id IS NULL")
+    if kind == "other_key":                      # neither side an _id: a hash join
+        return Query("SELECT d._id, e._id FROM d JOIN e ON d.i = e.x",
+                     "SELECT d._id, e._id FROM d JOIN e ON d.i = e.x")
+    return Query(f"SELECT d._id, e.y FROM d, e WHERE {on} AND {er}",
+                 f"SELECT d._id, e.y FROM d, e WHERE {on} AND {ed}")
+
+
+@st.composite
+def subquery(draw: Any, keyed: bool = False) -> Query:
+    k = _key(keyed)
+    wr, wd = draw(where(keyed))
+    er, ed = draw(e_cond())
+    kind = draw(st.sampled_from(["in", "not_in", "exists", "scalar", "scalar_select", "from", "from_join"]))
+    if kind == "in":
+        return Query(f"SELECT _id FROM d WHERE {k} IN (SELECT _id FROM e WHERE {er})",
+                     f"SELECT _id FROM d WHERE {k} IN (SELECT _id FROM e WHERE {ed})")
+    if kind == "not_in":                         # e.x may be NULL: NOT IN with a NULL is never true
+        return Query("SELECT _id FROM d WHERE i NOT IN (SELECT x FROM e)",
+                     "SELECT _id FROM d WHERE i NOT IN (SELECT x FROM e)")
+    if kind == "exists":
+        neg = draw(st.sampled_from(["", "NOT "]))
+        return Query(f"SELECT COUNT(*) FROM d{wr} {'AND' if wr else 'WHERE'} {neg}EXISTS (SELECT 1 FROM e WHERE {er})",
+                     f"SELECT count(*) FROM d{wd} {'AND' if wd else 'WHERE'} {neg}EXISTS (SELECT 1 FROM e WHERE {ed})")
+    if kind == "scalar":
+        agg = draw(st.sampled_from(["MIN", "MAX"]))
+        return Query(f"SELECT _id FROM d WHERE i > (SELECT {agg}(x) FROM e)",
+                     f"SELECT _id FROM d WHERE i > (SELECT {agg.lower()}(x) FROM e)")
+    if kind == "scalar_select":
+        return Query(f"SELECT _id, j - (SELECT COUNT(*) FROM e WHERE {er}) FROM d{wr}",
+                     f"SELECT _id, j - (SELECT count(*) FROM e WHERE {ed}) FROM d{wd}")
+    if kind == "from":
+        return Query(f"SELECT SUM(n), COUNT(*) FROM (SELECT b, COUNT(*) AS n FROM d{wr} GROUP BY b) AS g",
+                     f"SELECT sum(n), count(*) FROM (SELECT b, count(*) AS n FROM d{wd} GROUP BY b) AS g")
+    return Query(f"SELECT COUNT(*) FROM (SELECT _id, {k} AS key, i FROM d WHERE i > 0) AS x JOIN e ON x.key = e._id",
+                 f"SELECT count(*) FROM (SELECT _id, {k} AS key, i FROM d WHERE i > 0) AS x JOIN e ON x.key = e._id")
+
+
+@st.composite
+def view_query(draw: Any, keyed: bool = False) -> Query:
+    """Queries over the view v (SELECT _id, i, s AS name, b FROM d WHERE j IS NOT NULL)."""
+    wr, wd = draw(st.sampled_from([("", ""), (" WHERE i > 0", " WHERE i > 0"), (" WHERE name = 'a'",
+                                                                               " WHERE name = 'a'"),
+                                   (" WHERE b", " WHERE b")]))
+    q = draw(st.sampled_from(["SELECT _id, name FROM v{}", "SELECT COUNT(*) FROM v{}",
+                              "SELECT b, COUNT(*), SUM(i) FROM v{} GROUP BY b", "SELECT * FROM v{}"]))
+    return Query(q.format(wr), q.format(wd).replace("COUNT(", "count(").replace("SUM(", "sum("))
+
+
 def queries(keyed: bool) -> st.SearchStrategy[Query]:
     """The query mix; LIMIT without ORDER BY is left out for string keys (their order is the
     internal key order, FeatureBase's, not the keys' sort order)."""
     return st.one_of(projection(keyed), projection(keyed), ordered_projection(keyed),
                      *([] if keyed else [limited_projection(keyed)]), expressions(keyed),
                      aggregate(keyed), aggregate(keyed), group_by(keyed), group_by(keyed), group_by_many(keyed),
-                     distinct(keyed), distinct_many(keyed))
+                     distinct(keyed), distinct_many(keyed), join_query(keyed), join_query(keyed),
+                     subquery(keyed), view_query(keyed))
 
 
 # --- comparison ---------------------------------------------------------------------------------------
@@ -517,9 +637,26 @@ class _Env:
         self.dir.cleanup()
 
 
+VIEW = "CREATE VIEW v AS SELECT _id, i, s AS name, b FROM d WHERE j IS NOT NULL"
+
+
+def _load_e(env: _Env, e: dict[Any, dict[str, Any]], keyed: bool) -> None:
+    db, duck = env.db, env.duck
+    db.sql("DROP TABLE IF EXISTS e")
+    db.sql(f"CREATE TABLE e (_id {'STRING' if keyed else 'ID'}, x INT, y STRING)")
+    duck.execute("DROP TABLE IF EXISTS e")
+    duck.execute(f"CREATE TABLE e (_id {'VARCHAR' if keyed else 'BIGINT'}, x BIGINT, y VARCHAR)")
+    if e:
+        rows = ", ".join(f"({_id_lit(i)}, {roar_lit('i', r['x'])}, {roar_lit('s', r['y'])})" for i, r in e.items())
+        db.sql(f"INSERT INTO e (_id, x, y) VALUES {rows}")
+        duck.execute(f"INSERT INTO e VALUES {rows}")
+
+
 def _load(env: _Env, records: dict[Any, dict[str, Any]], writes: list[tuple[str, Any, dict[str, Any]]],
           keyed: bool) -> None:
     db, duck = env.db, env.duck
+    db.sql("DROP VIEW IF EXISTS v")
+    duck.execute("DROP VIEW IF EXISTS v")
     db.sql("DROP TABLE IF EXISTS d")
     db.sql(ROAR_DDL.format(id="STRING" if keyed else "ID"))
     rows = ", ".join("(" + ", ".join([_id_lit(rid)] + [roar_lit(c, rec[c]) for c in COLUMNS]) + ")"
@@ -565,11 +702,14 @@ def test_differential_with_duckdb(keyed):
     try:
         @settings(max_examples=examples, deadline=None, database=None, print_blob=True,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-        @given(data=datasets(keyed), delete=delete_step(keyed),
+        @given(data=datasets(keyed), e=e_records(keyed), delete=delete_step(keyed),
                queries=st.lists(queries(keyed), min_size=QUERIES, max_size=QUERIES))
-        def check(data, delete, queries):
+        def check(data, e, delete, queries):
             records, writes = data
             _load(env, records, writes, keyed)
+            _load_e(env, e, keyed)
+            env.db.sql(VIEW)
+            env.duck.execute(VIEW)
             if delete is not None:
                 r, d = delete
                 n = env.db.sql(r).rows_affected
