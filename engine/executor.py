@@ -33,6 +33,7 @@ _POOL: Optional[ThreadPoolExecutor] = None
 
 _IN_POOL = threading.local()
 _MANY_RUNS = 64     # a BsiIn with more runs of consecutive values reads the shard's values once
+_LOOKUP_SPAN = 1 << 26  # … and looks them up in a table of the wanted values when they span less
 
 # Called with the shard number before each shard's work, after the deadline check. None in
 # normal use; the deadline/cancellation tests (RELIABILITY R12) set it to a sleep so a
@@ -225,6 +226,11 @@ class Executor:
             frag = self.state.fragment(node.field, v, shard)
             if frag is None:
                 continue
+            if node.ids is not None and not node.exclude and len(node.ids) < len(frag.rows):
+                rows = frag.rows                # the fewer ids: look each one up
+                parts.extend(rows[r] for r in node.ids if r in rows and (node.lo is None or r >= node.lo)
+                             and (node.hi is None or r <= node.hi))
+                continue
             for r, bm in frag.rows.items():
                 if (node.ids is None or (r in node.ids) != node.exclude) and (node.lo is None or r >= node.lo) \
                         and (node.hi is None or r <= node.hi):
@@ -248,8 +254,18 @@ class Executor:
             return _union([bsi_range(pl.exists, pl.sign, pl.bits, lo - base, hi - base) for lo, hi in runs])
         cols, neg, mag = bsi_values(pl.exists, pl.sign, pl.bits, None)
         vals = _signed(neg, mag)
-        wanted = np.array([v - base for v in node.values], dtype=vals.dtype if vals.dtype != object else object)
-        keep = np.isin(vals, wanted)
+        lo, hi = node.values[0] - base, node.values[-1] - base
+        if vals.dtype != object and hi - lo < _LOOKUP_SPAN:
+            # a table of the wanted values: one lookup per record (ids of another table
+            # are dense: the common case of a semi-join on an INT column)
+            table = np.zeros(hi - lo + 1, dtype=bool)
+            table[np.array(node.values, dtype=np.int64) - (lo + base)] = True
+            inside = (vals >= lo) & (vals <= hi)
+            keep = np.zeros(len(vals), dtype=bool)
+            keep[inside] = table[vals[inside] - lo]
+        else:
+            wanted = np.array([v - base for v in node.values], dtype=vals.dtype)
+            keep = np.isin(vals, wanted)
         return FrozenBitmap(cols[keep]) if keep.any() else EMPTY
 
     def count(self, node: P.RowNode, shard: int) -> int:

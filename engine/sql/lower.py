@@ -19,6 +19,8 @@ import math
 from decimal import Decimal, localcontext
 from typing import Any, Callable, Optional
 
+import numpy as np
+
 from engine import plan as P
 from engine.errors import EngineError, NotSupportedError, TypeMismatchError
 from engine.schema import STANDARD_VIEW, TIME_UNITS, FieldDef, parse_timestamp
@@ -417,6 +419,32 @@ class Lowerer:
         if not neg:
             return hit
         return P.Difference((self.not_null(col), hit))
+
+    def in_ids(self, col: Col, ids: Any, keys: Optional[list[str]] = None) -> P.RowNode:
+        """Records whose col names one of the records `ids` (a numpy array of record ids) of
+        another table — its `keys` when that table is keyed: the filter a semi-join puts on
+        this table. Built without a per-value Python pass where the column allows."""
+        fd = col.fd
+        if keys is not None:
+            if fd is None:
+                found = self.table.index.column_keys
+            elif fd.options.keys:
+                found = self.table.index.row_keys(fd)
+            else:
+                return self.in_values(col, keys, False)
+            rows = [r for r in map(found.id, keys) if r is not None]
+            if fd is None:
+                return P.ConstRow(tuple(sorted(rows)), True) if rows else P.Empty()
+            return P.RowSet(fd.id, self._all_views(fd), frozenset(rows)) if rows else P.Empty()
+        if not len(ids):
+            return P.Empty()
+        if fd is None:
+            return P.ConstRow(tuple(ids.tolist()), True)
+        if fd.options.type == "int":               # stored = the id (an int field's value)
+            return P.BsiIn(fd.id, tuple(np.unique(ids).tolist()))
+        if fd.options.type == "mutex" and not fd.options.keys:
+            return P.RowSet(fd.id, self._all_views(fd), frozenset(ids.tolist()))
+        return self.in_values(col, ids.tolist(), False)
 
     def _in_select(self, col: Col, e: ast.InSelect, neg: bool) -> P.RowNode:
         t, values = self.subqueries.column(e.select, self.scope)

@@ -810,9 +810,9 @@ class _JoinBuilder:
         rfilter = rp._filter(right, None, outer)            # lowered (and type-checked) now
 
         def resolve(ex: Any) -> P.RowNode:
-            ids = right.table.ex.full_row(rfilter).to_numpy().tolist()
-            values: list[Any] = right.table.index.column_keys.keys_for(ids) if right.table.keyed else ids
-            return Lowerer(owner.table, owner.cols, rp, outer).in_values(lcol, values, False)
+            ids = right.table.ex.full_row(rfilter).to_numpy()
+            keys = right.table.index.column_keys.keys_for(ids.tolist()) if right.table.keyed else None
+            return Lowerer(owner.table, owner.cols, rp, outer).in_ids(lcol, ids, keys)
 
         owner.extra.append(P.Deferred(resolve, f"{lcol.name} IN (_id of {right.alias}"
                                                f" where {_describe_conds(right)})"))
