@@ -72,6 +72,25 @@ class Results:
         return statistics.median(ratios) if ratios else None
 
 
+    def fastest(self, query: str, candidates: Sequence[str]) -> str | None:
+        """The candidate peer (of those in the run and timed) with the lowest median."""
+        timed = [(m, c) for c in candidates if c in self.peers
+                 for m in [self.median_ms(query, c)] if m is not None]
+        return min(timed)[1] if timed else None
+
+    def ratio_to_fastest(self, query: str, peer: str, candidates: Sequence[str]) -> float | None:
+        """Median over rounds of peer_time / (the fastest candidate's time in that round)."""
+        present = [c for c in candidates if c in self.peers]
+        if not present:
+            return None
+        ratios = []
+        for i, t in enumerate(self.times[query][peer]):
+            others = [self.times[query][c][i] for c in present if self.times[query][c][i] is not None]
+            if t is not None and others and min(others) > 0:
+                ratios.append(t / min(others))
+        return statistics.median(ratios) if ratios else None
+
+
 def geomean(values: Sequence[float | None]) -> float | None:
     """Geometric mean of the values, None if any is missing (a partial mean misleads)."""
     if not values or any(v is None or v <= 0 for v in values):

@@ -117,6 +117,10 @@ def make_data(seed: int = SEED) -> Data:
     v["bitset_b"] = _bernoulli(rng, 0, u24, 5500 / CHUNK)
     v["array_a"] = _bernoulli(rng, 0, u24, 3700 / CHUNK)
     v["array_b"] = _bernoulli(rng, 0, u24, 3700 / CHUNK)
+    # 1%-dense arrays (~655 values a chunk): two of them fit one array container, the range
+    # where a union or xor is a merge rather than a bitset pass (PERFORMANCE.md's matrix).
+    v["sparse_a"] = _bernoulli(rng, 0, u24, 0.01)
+    v["sparse_b"] = _bernoulli(rng, 0, u24, 0.01)
     v["run_a"] = _runs(rng, 0, u24, 60, 900)
     v["run_b"] = _runs(rng, 0, u24, 60, 900)
     # Realistic rows: 256 chunks of mixed kinds, keys only partly shared.
@@ -273,6 +277,7 @@ _BINOPS = (
 PAIRS = (
     ("bitset x bitset", "bitset_a", "bitset_b"),
     ("array x array", "array_a", "array_b"),
+    ("array x array (1% dense)", "sparse_a", "sparse_b"),
     ("array x bitset", "array_a", "bitset_b"),
     ("run x run", "run_a", "run_b"),
     ("run x bitset", "run_a", "bitset_b"),

@@ -15,9 +15,9 @@ import psutil
 from bench.measure import Results, geomean
 from bench.memory import MemoryStats
 from bench.queries import Answer, Query
-from bench.targets import DUCKDB, FLOOR, PER_QUERY, TARGET_N, overall_verdicts, query_verdicts
+from bench.targets import API, DUCKDB, FLOOR, OTHERS, PER_QUERY, TARGET_N, overall_verdicts, query_verdicts
 
-_PACKAGES = ("duckdb", "pyroaring", "numpy", "pyarrow")
+_PACKAGES = ("duckdb", "polars", "chdb", "pyroaring", "numpy", "pyarrow")
 
 
 def _num(x: float | None) -> str:
@@ -87,7 +87,10 @@ def _table(header: list[str], rows: list[list[str]], left: frozenset[int]) -> li
 
 def _query_table(results: Results) -> list[str]:
     ratios = _ratio_columns(results)
+    others = [p for p in OTHERS if p in results.peers]
+    fastest = bool(others) and API in results.peers
     header = (["#", "query", "answer"] + [f"{p} ms" for p in results.peers]
+              + (["fastest peer", "api / fastest"] if fastest else [])
               + [f"{p} / {b}" for p, b in ratios] + list(PER_QUERY))
     rows = []
     for q in results.queries:
@@ -97,12 +100,17 @@ def _query_table(results: Results) -> list[str]:
             median = results.median_ms(q.name, p)
             cells.append(_num(median) if median is not None else
                          f"skipped (warm-up {results.warmup_ms[q.name][p] / 1000:.1f} s)")
+        if fastest:
+            cells += [results.fastest(q.name, OTHERS) or "—",
+                      _num(results.ratio_to_fastest(q.name, API, OTHERS))]
         cells += [_num(results.ratio(q.name, p, b)) for p, b in ratios]
         cells += [v.status for v in query_verdicts(results, q.name)]
         rows.append(cells)
     names = [q.name for q in results.queries]
     rows.append(["", "**geometric mean**", ""]
                 + [_num(geomean([results.median_ms(n, p) for n in names])) for p in results.peers]
+                + (["", _num(geomean([results.ratio_to_fastest(n, API, OTHERS) for n in names]))]
+                   if fastest else [])
                 + [_num(geomean([results.ratio(n, p, b) for n in names])) for p, b in ratios]
                 + [""] * len(PER_QUERY))
     return _table(header, rows, left=frozenset({0, 1, 2}))

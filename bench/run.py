@@ -21,7 +21,7 @@ from bench.peers import PEERS, Peer
 from bench.queries import build_queries
 from bench.report import write_report
 
-DEFAULT_PEERS = ("duckdb", "floor", "roarbase-api", "roarbase-pql", "roarbase-sql")
+DEFAULT_PEERS = ("duckdb", "polars", "clickhouse", "floor", "roarbase-api", "roarbase-pql", "roarbase-sql")
 RESULTS_DIR = Path("bench") / "results"
 
 

@@ -20,7 +20,7 @@ from engine.errors import (
     StorageFailedError,
 )
 from engine.index import Index
-from engine.schema import IndexDef, IndexOptions, check_name
+from engine.schema import IndexDef, IndexOptions, check_meta, check_name
 from engine.storage.fileio import FileIO
 from engine.storage.wal import FULL_ERRNOS
 
@@ -67,17 +67,19 @@ class Holder:
         if self._closed:
             raise ClosedError("the database is closed")
 
-    def create_index(self, name: str, **options: Any) -> Index:
+    def create_index(self, name: str, *, meta: dict[str, Any] | None = None, **options: Any) -> Index:
         """Create an index (a table). Options: keys (records addressed by string keys),
-        track_existence (default True), description."""
+        track_existence (default True), description; `meta` is opaque JSON kept with the
+        schema (schema.check_meta)."""
         self._check_open()
         check_name(name, "index")
         opts = IndexOptions.make(**options)
+        meta = check_meta(meta, "index")
         if name in self._indexes or name in self._failed:
             raise IndexExistsError(f"index {name} already exists")
         ipath = os.path.join(self.path, name)
         try:
-            idx = Index.create(self, ipath, IndexDef(name, opts))
+            idx = Index.create(self, ipath, IndexDef(name, opts, meta=meta))
         except OSError as exc:
             # Nothing was acknowledged: remove what was made (an index directory without a
             # durable SCHEMA is also removed by the next open) and report a typed error.

@@ -36,6 +36,7 @@ from engine.schema import (
     FieldDef,
     FieldOptions,
     IndexDef,
+    check_meta,
     check_name,
 )
 from engine.state import Fragment, IndexState
@@ -177,14 +178,17 @@ class Index:
 
     # --- schema -------------------------------------------------------------------------------
 
-    def create_field(self, name: str, type: str = "set", **options: Any) -> "Field":
-        """Add a field (FeatureBase field types and options; see engine.schema)."""
+    def create_field(self, name: str, type: str = "set", *, meta: dict[str, Any] | None = None,
+                     **options: Any) -> "Field":
+        """Add a field (FeatureBase field types and options; see engine.schema). `meta` is
+        opaque JSON kept with the field's definition (schema.check_meta)."""
         check_name(name, "field")
         opts = FieldOptions.make(type, **options)
+        meta = check_meta(meta, "field")
         with self._writing():
             if name in self.definition.fields:
                 raise FieldExistsError(f"field {name} already exists in index {self.name}")
-            fd = FieldDef(name, self.definition.next_field_id, opts)
+            fd = FieldDef(name, self.definition.next_field_id, opts, meta=meta)
             self.definition.fields[name] = fd
             self._by_id = None
             self.definition.next_field_id += 1
@@ -249,7 +253,7 @@ class Index:
         for frag in self._state.views(fd.id).get(BSI_VIEW, {}).values():
             rows.update(frag.rows)
         if tx is not None:
-            rows.update(r for (f, v, r) in tx.changes if f == fd.id and v == BSI_VIEW)
+            rows.update(tx.changed_rows(fd.id, BSI_VIEW))
         return max((r - BSI_BIT0_ROW + 1 for r in rows if r >= BSI_BIT0_ROW), default=0)
 
     # --- reads ----------------------------------------------------------------------------
@@ -503,6 +507,11 @@ class Field:
     @property
     def options(self) -> FieldOptions:
         return self.definition.options
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The opaque metadata given at creation (a copy)."""
+        return dict(self.definition.meta)
 
     def __repr__(self) -> str:
         return f"Field({self.index.name}.{self.name}, {self.type})"

@@ -89,9 +89,16 @@ def import_records(index: Any, columns: Any, data: dict[str, tuple[FieldDef, Any
     return total
 
 
+def import_column(tx: Transaction, fd: FieldDef, cols: np.ndarray, values: Any) -> int:
+    """One field's values for records already translated to ids (uint64 `cols`), inside
+    the caller's transaction — for callers that translate a batch's keys once and write
+    many fields (engine.entities)."""
+    return _import_field(tx, fd, cols, values, None, False, None, translated=True)
+
+
 def _import_field(tx: Transaction, fd: FieldDef, columns: Any, values: Any, timestamps: Any,
-                  clear: bool, progress: Progress) -> int:
-    cols = _column_ids(tx, columns, create=not clear)
+                  clear: bool, progress: Progress, *, translated: bool = False) -> int:
+    cols = columns if translated else _column_ids(tx, columns, create=not clear)
     opts = fd.options
     if opts.is_bsi and clear:
         keep = cols != _MISSING
@@ -328,7 +335,7 @@ def _bsi_rows(tx: Transaction, fd: FieldDef) -> set[int]:
     rows: set[int] = set()
     for frag in tx.base.views(fd.id).get(BSI_VIEW, {}).values():
         rows.update(frag.rows)
-    rows.update(r for (f, v, r) in tx.changes if f == fd.id and v == BSI_VIEW)
+    rows.update(tx.changed_rows(fd.id, BSI_VIEW))
     return rows
 
 
@@ -394,10 +401,8 @@ def _clear_other_rows(tx: Transaction, fd: FieldDef, cset: FrozenBitmap) -> None
     from engine.state import split_by_shard
 
     for shard, part in split_by_shard(cset):
-        for row in tx.row_ids_in_shard(fd.id, STANDARD_VIEW, shard):
-            hit = tx.row_in_shard(fd.id, STANDARD_VIEW, shard, row) & part
-            if hit:
-                tx.remove(fd.id, STANDARD_VIEW, row, hit)
+        for row, hit in tx.rows_holding(fd.id, STANDARD_VIEW, shard, part):
+            tx.remove(fd.id, STANDARD_VIEW, row, hit)
 
 
 def _time_view_groups(fd: FieldDef, timestamps: Any, n: int) -> list[tuple[str, np.ndarray | None]]:

@@ -31,6 +31,11 @@ class KeyMap:
     def items(self) -> Iterable[tuple[str, int]]:
         return self._ids.items()
 
+    def items_snapshot(self) -> list[tuple[str, int]]:
+        """(key, id) pairs as of now, safe to iterate while a writer adds keys (the dict
+        is copied in one C call, which no other thread interleaves with)."""
+        return list(dict(self._ids).items())
+
     def id(self, key: str) -> int | None:
         return self._ids.get(key)
 

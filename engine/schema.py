@@ -15,6 +15,7 @@ integers; DESIGN.md "Data model mapping"):
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
 import re
 from dataclasses import asdict, dataclass, field, replace
@@ -475,22 +476,43 @@ def units_to_datetime(units: int, unit: str, epoch: int) -> _dt.datetime:
     return UNIX_EPOCH + _dt.timedelta(microseconds=micros)
 
 
+def check_meta(meta: Any, what: str) -> dict[str, Any]:
+    """Opaque metadata the engine stores with a schema and never interprets (the entity
+    layer keeps property names and value types there): a JSON object of plain values."""
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        raise InvalidOptionError(f"{what} meta must be a JSON object")
+    try:
+        text = json.dumps(meta, allow_nan=False, sort_keys=True)
+    except (TypeError, ValueError):
+        raise InvalidOptionError(f"{what} meta must hold only JSON values") from None
+    if len(text) > 65536:
+        raise InvalidOptionError(f"{what} meta is larger than 64 KiB")
+    return dict(json.loads(text))
+
+
 @dataclass
 class FieldDef:
-    """A field as stored in the schema: a name, a never-reused id and its options."""
+    """A field as stored in the schema: a name, a never-reused id, its options and opaque
+    metadata (check_meta)."""
 
     name: str
     id: int
     options: FieldOptions
     bit_depth: int = 0            # BSI planes in use; grows on demand, never shrinks
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "id": self.id, "options": self.options.to_dict(),
-                "bit_depth": self.bit_depth}
+        out = {"name": self.name, "id": self.id, "options": self.options.to_dict(), "bit_depth": self.bit_depth}
+        if self.meta:
+            out["meta"] = self.meta
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "FieldDef":
-        return cls(d["name"], d["id"], FieldOptions.from_dict(d["options"]), d.get("bit_depth", 0))
+        return cls(d["name"], d["id"], FieldOptions.from_dict(d["options"]), d.get("bit_depth", 0),
+                   dict(d.get("meta") or {}))
 
 
 @dataclass
@@ -499,13 +521,17 @@ class IndexDef:
     options: IndexOptions
     fields: dict[str, FieldDef] = field(default_factory=dict)
     next_field_id: int = 1        # 0 is the existence field
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "options": asdict(self.options),
-                "fields": [f.to_dict() for f in self.fields.values()],
-                "next_field_id": self.next_field_id}
+        out = {"name": self.name, "options": asdict(self.options),
+               "fields": [f.to_dict() for f in self.fields.values()],
+               "next_field_id": self.next_field_id}
+        if self.meta:
+            out["meta"] = self.meta
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "IndexDef":
         fields = {f["name"]: FieldDef.from_dict(f) for f in d["fields"]}
-        return cls(d["name"], IndexOptions(**d["options"]), fields, d["next_field_id"])
+        return cls(d["name"], IndexOptions(**d["options"]), fields, d["next_field_id"], dict(d.get("meta") or {}))

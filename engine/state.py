@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Mapping
 
-from ext import Bitmap, FrozenBitmap
+from ext import Bitmap, FrozenBitmap, intersect_counts
 
 SHARD_BITS = 20
 SHARD_WIDTH = 1 << SHARD_BITS
@@ -39,14 +39,32 @@ def split_by_shard(bm: FrozenBitmap) -> Iterator[tuple[int, FrozenBitmap]]:
 class Fragment:
     """The rows of one (field, view, shard). Immutable once published."""
 
-    __slots__ = ("rows", "_ranked")
+    __slots__ = ("rows", "_ranked", "_listed")
 
     def __init__(self, rows: dict[int, FrozenBitmap]) -> None:
         self.rows = rows
         self._ranked: list[tuple[int, int]] | None = None
+        self._listed: tuple[list[int], list[FrozenBitmap]] | None = None
 
     def row(self, row_id: int) -> FrozenBitmap:
         return self.rows.get(row_id, EMPTY)
+
+    def listed(self) -> tuple[list[int], list[FrozenBitmap]]:
+        """(row ids, their bitmaps) as two aligned lists, built once per version: the
+        many-row kernels (intersect_counts) take lists, and a field with many rows would
+        otherwise pay a Python loop over them on every call."""
+        if self._listed is None:
+            self._listed = (list(self.rows), list(self.rows.values()))
+        return self._listed
+
+    def rows_holding(self, cols: FrozenBitmap) -> list[tuple[int, FrozenBitmap]]:
+        """(row id, row & cols) for every row holding any of `cols` (records of this
+        shard): the values of a page of records, one C pass over the rows."""
+        ids, bitmaps = self.listed()
+        if not ids or not cols:
+            return []
+        counts = intersect_counts(bitmaps, cols)
+        return [(ids[i], bitmaps[i] & cols) for i in counts.nonzero()[0].tolist()]
 
     def ranked(self) -> list[tuple[int, int]]:
         """(row, count) by count descending then row ascending; computed once per version

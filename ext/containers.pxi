@@ -7,9 +7,6 @@
 # bitmap built from the same values has the same container kinds (and the same bytes).
 
 cdef enum:
-    # array x array union / symmetric difference with at least this many values in all go
-    # through a bitset (scatter, popcount, extract: no unpredictable merge branches)
-    ARRAY_MERGE_VIA_BITSET = 1024
     # run lists longer than this are applied to a bitset without per-run counting (one
     # popcount of the words afterwards is cheaper)
     RUNS_COUNT_AFTER = 16
@@ -612,6 +609,160 @@ cdef extern from *:
         }
     }
 
+    /* -- sorted-array union ------------------------------------------------------------
+       Scalar: a branch-free merge (the smaller head is written; the side(s) it came from
+       advance by the comparison results, no jumps). SSE4.1: 8-lane blocks merged with a
+       bitonic min/max network (the smallest 8 of two sorted blocks come out sorted), taking
+       the next block from whichever array has the smaller head, so every block written is
+       no larger than anything still to come; duplicates are dropped by comparing each
+       block with itself shifted one lane (lane 0 against the last value written) and
+       packing the kept lanes with rbk_pack16. The tail (fewer than 8 left on one side)
+       is a three-way scalar merge. `out` needs room for na + nb + 8 values: a block store
+       writes 8 lanes wherever the result ends. */
+    static int32_t rbk_union16_scalar(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
+                                      uint16_t* out) {
+        int32_t i = 0, j = 0, k = 0;
+        while (i < na && j < nb) {
+            uint16_t x = a[i], y = b[j];
+            out[k++] = x < y ? x : y;
+            i += x <= y;
+            j += y <= x;
+        }
+        if (i < na) { memcpy(out + k, a + i, (size_t)(na - i) * 2); k += na - i; }
+        if (j < nb) { memcpy(out + k, b + j, (size_t)(nb - j) * 2); k += nb - j; }
+        return k;
+    }
+
+    #if RBK_X86
+    static inline __attribute__((always_inline, target("sse4.1,ssse3"))) __m128i
+    rbk_bitonic8(__m128i v) {
+        __m128i y, lo, hi;
+        y = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 3, 2));                 /* lanes i <-> i+4 */
+        lo = _mm_min_epu16(v, y); hi = _mm_max_epu16(v, y);
+        v = _mm_blend_epi16(lo, hi, 0xF0);
+        y = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 3, 0, 1));                 /* lanes i <-> i+2 */
+        lo = _mm_min_epu16(v, y); hi = _mm_max_epu16(v, y);
+        v = _mm_blend_epi16(lo, hi, 0xCC);
+        y = _mm_shufflehi_epi16(_mm_shufflelo_epi16(v, 0xB1), 0xB1);       /* lanes i <-> i+1 */
+        lo = _mm_min_epu16(v, y); hi = _mm_max_epu16(v, y);
+        return _mm_blend_epi16(lo, hi, 0xAA);
+    }
+
+    /* two sorted blocks in, the 8 smallest (sorted) in *lo and the 8 largest (sorted) in *hi */
+    static inline __attribute__((always_inline, target("sse4.1,ssse3"))) void
+    rbk_merge8(__m128i* lo, __m128i* hi) {
+        const __m128i rev = _mm_setr_epi8(14, 15, 12, 13, 10, 11, 8, 9, 6, 7, 4, 5, 2, 3, 0, 1);
+        __m128i r = _mm_shuffle_epi8(*hi, rev);        /* ascending min descending: bitonic */
+        __m128i l = _mm_min_epu16(*lo, r), h = _mm_max_epu16(*lo, r);
+        *lo = rbk_bitonic8(l);
+        *hi = rbk_bitonic8(h);
+    }
+
+    /* write the lanes of sorted block v that differ from their predecessor (lane 7 of
+       *last for lane 0); returns how many */
+    static inline __attribute__((always_inline, target("sse4.1,ssse3"))) int32_t
+    rbk_emit_unique8(__m128i v, __m128i* last, uint16_t* out) {
+        __m128i prev = _mm_alignr_epi8(v, *last, 14);
+        __m128i same = _mm_cmpeq_epi16(v, prev);
+        unsigned keep = (unsigned)_mm_movemask_epi8(_mm_packs_epi16(same, _mm_setzero_si128())) ^ 0xFFu;
+        _mm_storeu_si128((__m128i*)out, _mm_shuffle_epi8(v, _mm_loadu_si128((const __m128i*)rbk_pack16[keep])));
+        *last = v;
+        return __builtin_popcount(keep);
+    }
+
+    static __attribute__((target("sse4.1,ssse3"))) int32_t
+    rbk_union16_sse41(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb, uint16_t* out) {
+        int32_t i = 8, j = 8, k = 0;
+        uint32_t lastv, x, y, z, m;
+        uint16_t rest[8];
+        int32_t r = 0;
+        __m128i lo, hi, last;
+        if (na < 8 || nb < 8) return rbk_union16_scalar(a, na, b, nb, out);
+        lo = _mm_loadu_si128((const __m128i*)a);
+        hi = _mm_loadu_si128((const __m128i*)b);
+        last = _mm_set1_epi16((short)((a[0] < b[0] ? a[0] : b[0]) ^ 1));   /* differs from the first value */
+        rbk_merge8(&lo, &hi);
+        k += rbk_emit_unique8(lo, &last, out + k);
+        while (i + 8 <= na && j + 8 <= nb) {
+            if (a[i] <= b[j]) { lo = _mm_loadu_si128((const __m128i*)(a + i)); i += 8; }
+            else { lo = _mm_loadu_si128((const __m128i*)(b + j)); j += 8; }
+            rbk_merge8(&lo, &hi);
+            k += rbk_emit_unique8(lo, &last, out + k);
+        }
+        /* tail: the 8 values of hi, a[i..], b[j..]; everything written is <= all of them */
+        lastv = (uint32_t)_mm_extract_epi16(last, 7);
+        _mm_storeu_si128((__m128i*)rest, hi);
+        for (;;) {
+            x = r < 8 ? rest[r] : 0x10000u;
+            y = i < na ? a[i] : 0x10000u;
+            z = j < nb ? b[j] : 0x10000u;
+            m = x < y ? x : y;
+            m = m < z ? m : z;
+            if (m == 0x10000u) break;
+            r += x == m; i += y == m; j += z == m;
+            out[k] = (uint16_t)m;
+            k += m != lastv;
+            lastv = m;
+        }
+        return k;
+    }
+
+    /* a xor b with the union's block merge: in the merged stream a value common to both
+       arrays appears as two equal neighbours, so a lane is kept when it differs from both
+       of its neighbours. A block is written one merge late, once the first lane of the
+       block after it (its right neighbour) is known. Same `out` slack as the union. */
+    static __attribute__((target("sse4.1,ssse3"))) int32_t
+    rbk_xor16_sse41(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb, uint16_t* out) {
+        int32_t i = 8, j = 8, k = 0, r = 0;
+        uint32_t prevv, x, y, z, m, cur = 0;
+        int have = 0, dup = 0;
+        uint16_t rest[16];
+        __m128i lo, hi, pending, before, left, right, same;
+        unsigned keep;
+        if (na < 8 || nb < 8) return -1;
+        lo = _mm_loadu_si128((const __m128i*)a);
+        hi = _mm_loadu_si128((const __m128i*)b);
+        rbk_merge8(&lo, &hi);
+        pending = lo;
+        before = _mm_set1_epi16((short)(_mm_extract_epi16(lo, 0) ^ 1));   /* no left neighbour */
+        while (i + 8 <= na && j + 8 <= nb) {
+            if (a[i] <= b[j]) { lo = _mm_loadu_si128((const __m128i*)(a + i)); i += 8; }
+            else { lo = _mm_loadu_si128((const __m128i*)(b + j)); j += 8; }
+            rbk_merge8(&lo, &hi);
+            left = _mm_alignr_epi8(pending, before, 14);
+            right = _mm_alignr_epi8(lo, pending, 2);
+            same = _mm_or_si128(_mm_cmpeq_epi16(pending, left), _mm_cmpeq_epi16(pending, right));
+            keep = (unsigned)_mm_movemask_epi8(_mm_packs_epi16(same, _mm_setzero_si128())) ^ 0xFFu;
+            _mm_storeu_si128((__m128i*)(out + k),
+                             _mm_shuffle_epi8(pending, _mm_loadu_si128((const __m128i*)rbk_pack16[keep])));
+            k += __builtin_popcount(keep);
+            before = pending;
+            pending = lo;
+        }
+        /* tail: pending then hi (16 sorted values, pending <= hi), a[i..], b[j..]; a value
+           equal to the last lane of `before` was dropped there and is dropped again here */
+        prevv = (uint32_t)_mm_extract_epi16(before, 7);
+        _mm_storeu_si128((__m128i*)rest, pending);
+        _mm_storeu_si128((__m128i*)(rest + 8), hi);
+        for (;;) {
+            x = r < 16 ? rest[r] : 0x10000u;
+            y = i < na ? a[i] : 0x10000u;
+            z = j < nb ? b[j] : 0x10000u;
+            m = x < y ? x : y;
+            m = m < z ? m : z;
+            if (m == 0x10000u) break;
+            if (x == m) { r++; } else if (y == m) { i++; } else { j++; }
+            if (have && m == cur) { dup = 1; continue; }
+            if (have && !dup) out[k++] = (uint16_t)cur;
+            dup = !have && m == prevv;
+            cur = m;
+            have = 1;
+        }
+        if (have && !dup) out[k++] = (uint16_t)cur;
+        return k;
+    }
+    #endif
+
     /* -- dispatch ---------------------------------------------------------------------- */
     static void rbk_init(void) {
         int level = 0;
@@ -640,6 +791,24 @@ cdef extern from *:
         if (__builtin_expect(rbk_level < 0, 0)) rbk_init();
         return rbk_level;
     }
+
+    /* sorted uint16 arrays a xor b into out (room for na + nb + 8); -1: use the scalar merge */
+    static int32_t rbk_xor16(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb, uint16_t* out) {
+    #if RBK_X86
+        if (rbk_lvl() >= 2) return rbk_xor16_sse41(a, na, b, nb, out);
+    #endif
+        (void)a; (void)na; (void)b; (void)nb; (void)out;
+        return -1;
+    }
+
+    /* sorted uint16 arrays a ∪ b into out (room for na + nb + 8); returns the count */
+    static int32_t rbk_union16(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb, uint16_t* out) {
+    #if RBK_X86
+        if (rbk_lvl() >= 2) return rbk_union16_sse41(a, na, b, nb, out);
+    #endif
+        return rbk_union16_scalar(a, na, b, nb, out);
+    }
+
 
     /* popcount of a 1024-word bitset */
     static int32_t rbk_card(const uint64_t* w) {
@@ -1208,6 +1377,8 @@ cdef extern from *:
     int32_t rbk_words_to_u64(const uint64_t* w, int32_t card, uint64_t high,
                              uint64_t* out) noexcept nogil
     int32_t rbk_words_to_u16(const uint64_t* w, int32_t card, uint16_t* out) noexcept nogil
+    int32_t rbk_union16(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb, uint16_t* out) noexcept nogil
+    int32_t rbk_xor16(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb, uint16_t* out) noexcept nogil
     void rbk_runs_or_words(const uint16_t* r, int32_t n, uint64_t* w) noexcept nogil
     int32_t rbk_lower_bound16(const uint16_t* a, int32_t n, uint16_t v) noexcept nogil
     int64_t rbk_lower_bound64(const uint64_t* a, int64_t n, uint64_t v) noexcept nogil
@@ -2341,30 +2512,6 @@ cdef int c_and(const container_t* a, const container_t* b, container_t* out) exc
 
 # --- union ------------------------------------------------------------------------------
 
-cdef int32_t array_or(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
-                      uint16_t* out) noexcept nogil:
-    cdef int32_t i = 0, j = 0, k = 0
-    while i < na and j < nb:
-        if a[i] < b[j]:
-            out[k] = a[i]
-            i += 1
-        elif b[j] < a[i]:
-            out[k] = b[j]
-            j += 1
-        else:
-            out[k] = a[i]
-            i += 1
-            j += 1
-        k += 1
-    if i < na:
-        memcpy(out + k, a + i, <size_t>(na - i) * 2)
-        k += na - i
-    if j < nb:
-        memcpy(out + k, b + j, <size_t>(nb - j) * 2)
-        k += nb - j
-    return k
-
-
 cdef int32_t runs_or(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
                      uint16_t* out, int32_t* card) noexcept nogil:
     """Union of two run lists, merging runs that overlap or touch."""
@@ -2408,20 +2555,17 @@ cdef int c_or(const container_t* a, const container_t* b, container_t* out) exce
     if (a.kind == KIND_RUN and c_is_full(a)) or (b.kind == KIND_RUN and c_is_full(b)):
         return c_copy(out, a if a.kind == KIND_RUN and c_is_full(a) else b)
     if a.kind == KIND_ARRAY and b.kind == KIND_ARRAY:
-        if ARRAY_MERGE_VIA_BITSET <= a.n + b.n <= MAX_ARRAY:
-            w = <uint64_t*>xmalloc(BITSET_WORDS * 8)
-            memset(w, 0, BITSET_WORDS * 8)
-            c_or_into_words(a, w)
-            c_or_into_words(b, w)
-            return c_from_words(out, w, words_card(w))
+        # Merge while the result surely fits an array; a bitset (scatter, popcount,
+        # extract: about 1024-word passes) only pays for itself beyond that.
         if a.n + b.n <= MAX_ARRAY:
-            buf = <uint16_t*>xmalloc(<size_t>(a.n + b.n) * 2)
-            card = array_or(<uint16_t*>a.data, a.n, <uint16_t*>b.data, b.n, buf)
+            # + 8: rbk_union16's block stores may write up to 8 lanes past the result
+            buf = <uint16_t*>xmalloc(<size_t>(a.n + b.n + 8) * 2)
+            card = rbk_union16(<uint16_t*>a.data, a.n, <uint16_t*>b.data, b.n, buf)
             out.data = buf
             out.kind = KIND_ARRAY
             out.card = card
             out.n = card
-            out.cap = a.n + b.n
+            out.cap = a.n + b.n + 8
             return 0
         w = <uint64_t*>xmalloc(BITSET_WORDS * 8)
         c_fill_words(a, w)
@@ -2500,19 +2644,16 @@ cdef int c_or(const container_t* a, const container_t* b, container_t* out) exce
 
 cdef int32_t array_xor(const uint16_t* a, int32_t na, const uint16_t* b, int32_t nb,
                        uint16_t* out) noexcept nogil:
+    # Branch-free, as array_or: the smaller head is written, and kept only when the heads differ.
     cdef int32_t i = 0, j = 0, k = 0
+    cdef uint16_t x, y
     while i < na and j < nb:
-        if a[i] < b[j]:
-            out[k] = a[i]
-            i += 1
-            k += 1
-        elif b[j] < a[i]:
-            out[k] = b[j]
-            j += 1
-            k += 1
-        else:
-            i += 1
-            j += 1
+        x = a[i]
+        y = b[j]
+        out[k] = x if x < y else y
+        k += x != y
+        i += x <= y
+        j += y <= x
     if i < na:
         memcpy(out + k, a + i, <size_t>(na - i) * 2)
         k += na - i
@@ -2658,16 +2799,10 @@ cdef int c_xor(const container_t* a, const container_t* b, container_t* out) exc
     if a.kind > b.kind:
         a, b = b, a
     if a.kind == KIND_ARRAY and b.kind == KIND_ARRAY and a.n + b.n <= MAX_ARRAY:
-        if a.n + b.n >= ARRAY_MERGE_VIA_BITSET:
-            w = <uint64_t*>xmalloc(BITSET_WORDS * 8)
-            memset(w, 0, BITSET_WORDS * 8)
-            c_or_into_words(a, w)
-            av = <uint16_t*>b.data
-            for i in range(b.n):
-                w[av[i] >> 6] ^= (<uint64_t>1) << (av[i] & 63)
-            return c_from_words(out, w, words_card(w))
-        buf = <uint16_t*>xmalloc(<size_t>(a.n + b.n) * 2)
-        card = array_xor(<uint16_t*>a.data, a.n, <uint16_t*>b.data, b.n, buf)
+        buf = <uint16_t*>xmalloc(<size_t>(a.n + b.n + 8) * 2)       # + 8: see rbk_xor16
+        card = rbk_xor16(<uint16_t*>a.data, a.n, <uint16_t*>b.data, b.n, buf)
+        if card < 0:
+            card = array_xor(<uint16_t*>a.data, a.n, <uint16_t*>b.data, b.n, buf)
         if card == 0:
             free(buf)
             return 0
@@ -2675,7 +2810,7 @@ cdef int c_xor(const container_t* a, const container_t* b, container_t* out) exc
         out.kind = KIND_ARRAY
         out.card = card
         out.n = card
-        out.cap = a.n + b.n
+        out.cap = a.n + b.n + 8
         return 0
     if a.kind == KIND_ARRAY:
         w = c_words(b)

@@ -33,6 +33,8 @@ from typing import Any, Optional
 import argon2
 import jwt
 
+from engine import EngineError
+from engine.entities import IdType
 from server import policy
 from server.service.common import Page, iso, loads, new_id, paginate, parse_id
 from server.service.config import PasswordHashing
@@ -73,6 +75,8 @@ class Principal:
     acl: frozenset[str] = frozenset()
     token_id: str = ""
     via: str = "token"
+    end_user: Optional[str] = None     # CM frontend logins: the end user (its canonical id) and
+    session: Optional[str] = None      # anonymous session the token acts for
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,8 @@ class TokenPair:
     role: str
     database_id: Optional[str] = None
     token_type: str = "Bearer"
+    end_user: Optional[str] = None
+    session: Optional[str] = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"token": self.token, "refresh_token": self.refresh_token,
@@ -194,8 +200,8 @@ def _sha256(text: str) -> str:
 
 # -- access tokens -----------------------------------------------------------------------
 
-def _issue_access(ctx: ServiceContext, account_id: str, org_id: str, role: str,
-                  database_id: Optional[str]) -> tuple[str, str, int]:
+def _issue_access(ctx: ServiceContext, account_id: str, org_id: str, role: str, database_id: Optional[str],
+                  end_user: Optional[str] = None, session: Optional[str] = None) -> tuple[str, str, int]:
     kid, secret = _signing_key(ctx)
     now = int(ctx.now())
     exp = now + ctx.config.tokens.access_ttl_seconds
@@ -205,6 +211,10 @@ def _issue_access(ctx: ServiceContext, account_id: str, org_id: str, role: str,
                               "iat": now, "nbf": now, "exp": exp, "jti": jti}
     if database_id:
         claims["db"] = database_id
+    if end_user is not None:
+        claims["eu"] = end_user
+    if session is not None:
+        claims["ss"] = session
     return jwt.encode(claims, secret, algorithm=ALGORITHM, headers={"kid": kid}), jti, exp
 
 
@@ -273,11 +283,17 @@ def verify_access_token(ctx: ServiceContext, token: Optional[str]) -> Principal:
     if now > exp + leeway:
         raise TokenExpired("the access token has expired")
     sub, org, jti, db = claims["sub"], claims["org"], claims["jti"], claims.get("db")
-    if not all(isinstance(v, str) for v in (sub, org, jti)) or not (db is None or isinstance(db, str)):
+    end_user, session = claims.get("eu"), claims.get("ss")
+    if not all(isinstance(v, str) for v in (sub, org, jti)) or \
+            not all(v is None or isinstance(v, str) for v in (db, end_user, session)):
         raise Unauthorized(_INVALID_TOKEN)
+    if db is not None and _live_database(ctx, org, db) != db:
+        # The token's database was deleted: say so (CM answers NotFoundError), before the
+        # deny-list that the deletion also filled.
+        raise ResourceNotFound("database not found", name="DB_NOT_FOUND", data={"type": "database", "key": db})
     if ctx.store.one("SELECT 1 FROM revoked_jtis WHERE jti = ?", (jti,)) is not None:
         raise Unauthorized(_INVALID_TOKEN)
-    principal = _principal(ctx, sub, org, db, token_id=jti, via="token")
+    principal = _principal(ctx, sub, org, db, token_id=jti, via="token", end_user=end_user, session=session)
     if len(ctx.token_cache) >= TOKEN_CACHE_SIZE:
         ctx.token_cache.clear()
     ctx.token_cache[token] = (generation, exp, principal)
@@ -285,7 +301,7 @@ def verify_access_token(ctx: ServiceContext, token: Optional[str]) -> Principal:
 
 
 def _principal(ctx: ServiceContext, account_id: str, org_id: str, database_id: Optional[str], *,
-               token_id: str, via: str) -> Principal:
+               token_id: str, via: str, end_user: Optional[str] = None, session: Optional[str] = None) -> Principal:
     """Build the Principal from the account as it is now (role changes and deactivation
     take effect at once, not when the token expires)."""
     acc = ctx.store.one("SELECT * FROM accounts WHERE id = ? AND org_id = ?", (account_id, org_id))
@@ -293,7 +309,8 @@ def _principal(ctx: ServiceContext, account_id: str, org_id: str, database_id: O
         raise Unauthorized(_INVALID_TOKEN)
     if database_id is not None and _live_database(ctx, org_id, database_id) != database_id:
         raise Unauthorized(_INVALID_TOKEN)
-    return Principal(account_id, org_id, acc["role"], database_id, grants(ctx, account_id), token_id, via)
+    return Principal(account_id, org_id, acc["role"], database_id, grants(ctx, account_id), token_id, via,
+                     end_user, session)
 
 
 def owner_principal(ctx: ServiceContext, *, acting_as: Optional[str] = None) -> Principal:
@@ -340,24 +357,29 @@ def _live_database(ctx: ServiceContext, org_id: str, ref: str) -> Optional[str]:
 # -- login and refresh -------------------------------------------------------------------
 
 def _new_pair(ctx: ServiceContext, acc: Any, database_id: Optional[str], *, scope_locked: bool = False,
-              family_id: Optional[str] = None, parent_id: Optional[str] = None) -> TokenPair:
+              family_id: Optional[str] = None, parent_id: Optional[str] = None, end_user: Optional[str] = None,
+              session: Optional[str] = None, api_key_id: Optional[str] = None) -> TokenPair:
     """A new access token and refresh token. scope_locked: the refresh token may not move
-    to another database (the session came from a database-scoped API key)."""
-    token, jti, exp = _issue_access(ctx, acc["id"], acc["org_id"], acc["role"], database_id)
+    to another database (the session came from a database-scoped API key). end_user /
+    session: a frontend login's end user and session, kept by the refresh token.
+    api_key_id: the API key the session was logged in with (its revocation ends it)."""
+    token, jti, exp = _issue_access(ctx, acc["id"], acc["org_id"], acc["role"], database_id, end_user, session)
     refresh = secrets.token_urlsafe(32)
     rid = new_id()
     now = ctx.now()
     ctx.store.execute(
         "INSERT INTO refresh_tokens (id, family_id, parent_id, account_id, org_id, database_id, scope_locked,"
-        " token_hash, access_jti, access_exp, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " token_hash, access_jti, access_exp, created_at, expires_at, end_user, session, api_key_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (rid, family_id or rid, parent_id, acc["id"], acc["org_id"], database_id, int(scope_locked),
-         _sha256(refresh), jti, exp, now, now + ctx.config.tokens.refresh_ttl_seconds))
+         _sha256(refresh), jti, exp, now, now + ctx.config.tokens.refresh_ttl_seconds, end_user, session,
+         api_key_id))
     return TokenPair(token, refresh, ctx.config.tokens.access_ttl_seconds, acc["id"], acc["org_id"], acc["role"],
-                     database_id)
+                     database_id, end_user=end_user, session=session)
 
 
 def login(ctx: ServiceContext, *, password: Any, email: Optional[str] = None, name: Optional[str] = None,
-          database: Optional[str] = None) -> TokenPair:
+          database: Optional[str] = None, end_user: Any = None, session: Any = None) -> TokenPair:
     """Log in by email or by name, with a password (or, for a service account, one of its
     API keys). `database` (id in either form, or name) scopes the tokens to a database; a
     database-scoped API key gives tokens scoped to its database and no other.
@@ -375,11 +397,12 @@ def login(ctx: ServiceContext, *, password: Any, email: Optional[str] = None, na
     column, value = ("email", email) if email else ("name", name)
     acc = ctx.store.one(f"SELECT * FROM accounts WHERE {column} = ?", (value,)) if isinstance(value, str) else None
     password_ok = verify_password(ctx, acc["password_hash"] if acc is not None else None, password)
-    ok, key_scope = password_ok, None
+    ok, key_scope, key_id = password_ok, None, None
     if not ok and acc is not None and acc["kind"] == "service":
         key = _find_api_key(ctx, password)
         ok = key is not None and key["account_id"] == acc["id"]
         key_scope = key["database_id"] if ok else None
+        key_id = key["id"] if ok else None
     if not ok or acc is None or acc["status"] != "Active":
         raise Unauthorized(_INVALID, name="INVALID_CREDENTIALS")
     if password_ok and _hasher(ctx.config.passwords).check_needs_rehash(acc["password_hash"]):
@@ -391,8 +414,34 @@ def login(ctx: ServiceContext, *, password: Any, email: Optional[str] = None, na
         if database_id is None or (key_scope is not None and database_id != key_scope):
             raise ResourceNotFound("database not found", name="DB_NOT_FOUND", data={"type": "database",
                                                                                    "key": str(database)[:64]})
+    eu, ss = _end_user_ids(ctx, database_id, end_user, session)
     with ctx.store.transaction():
-        return _new_pair(ctx, acc, database_id, scope_locked=key_scope is not None)
+        return _new_pair(ctx, acc, database_id, scope_locked=key_scope is not None, end_user=eu, session=ss,
+                         api_key_id=key_id)
+
+
+def _end_user_ids(ctx: ServiceContext, database_id: Optional[str], end_user: Any,
+                  session: Any) -> tuple[Optional[str], Optional[str]]:
+    """The canonical keys of a frontend login's end user and session ids, checked against
+    the database's user_id_type / session_id_type. Raises InvalidParameter
+    (WRONG_DATA_TYPE) for a malformed id or ids without a database."""
+    if end_user is None and session is None:
+        return None, None
+    if database_id is None:
+        raise InvalidParameter("frontend_user_id and frontend_session_id need a database (db_id or db_name)",
+                               name="WRONG_DATA_TYPE", data={"key": "db_id"})
+    row = ctx.store.one("SELECT user_id_type, session_id_type FROM databases WHERE id = ?", (database_id,))
+    out: list[Optional[str]] = []
+    for value, type_name, what in ((end_user, row["user_id_type"], "frontend_user_id"),
+                                   (session, row["session_id_type"], "frontend_session_id")):
+        if value is None:
+            out.append(None)
+            continue
+        try:
+            out.append(IdType.parse(type_name).key(value))
+        except EngineError as exc:
+            raise InvalidParameter(f"{what}: {exc.message}", name="WRONG_DATA_TYPE", data={"key": what}) from None
+    return out[0], out[1]
 
 
 def refresh(ctx: ServiceContext, refresh_token: Any, *, database: Optional[str] = None) -> TokenPair:
@@ -430,7 +479,13 @@ def refresh(ctx: ServiceContext, refresh_token: Any, *, database: Optional[str] 
             acc = st.one("SELECT * FROM accounts WHERE id = ? AND org_id = ?", (row["account_id"], row["org_id"]))
             if acc is None or acc["status"] != "Active":
                 raise Unauthorized(_INVALID_TOKEN)
+            if row["api_key_id"] is not None and not _key_live(ctx, row["api_key_id"]):
+                # The key the session came from was revoked (its revocation revoked this
+                # token too) or has expired: the session ends with it.
+                raise RefreshTokenExpired("the API key this session was logged in with is revoked or expired",
+                                          name="REFRESH_TOKEN_REVOKED")
             database_id = row["database_id"]
+            end_user, session = row["end_user"], row["session"]
             if database:
                 database_id = _live_database(ctx, acc["org_id"], database)
                 if database_id is None or (row["scope_locked"] and database_id != row["database_id"]):
@@ -438,10 +493,13 @@ def refresh(ctx: ServiceContext, refresh_token: Any, *, database: Optional[str] 
                                            data={"type": "database", "key": str(database)[:64]})
             elif database_id is not None and _live_database(ctx, acc["org_id"], database_id) is None:
                 raise RefreshTokenExpired("the refresh token was revoked", name="REFRESH_TOKEN_REVOKED")
+            if database_id != row["database_id"]:
+                end_user = session = None    # end-user ids belong to the old database
             st.execute("UPDATE refresh_tokens SET revoked_at = ?, revoked_reason = 'rotated' WHERE id = ?",
                        (now, row["id"]))
             return _new_pair(ctx, acc, database_id, scope_locked=bool(row["scope_locked"]),
-                             family_id=row["family_id"], parent_id=row["id"])
+                             family_id=row["family_id"], parent_id=row["id"], end_user=end_user, session=session,
+                             api_key_id=row["api_key_id"])
     assert reused
     raise Unauthorized(_INVALID_TOKEN, name="REFRESH_TOKEN_REUSED")
 
@@ -567,8 +625,16 @@ def list_api_keys(ctx: ServiceContext, principal: Optional[Principal], *, accoun
     return Page([_api_key(r) for r in rows], nxt)
 
 
+def _key_live(ctx: ServiceContext, key_id: str) -> bool:
+    row = ctx.store.one("SELECT revoked_at, expires_at FROM api_keys WHERE id = ?", (key_id,))
+    return row is not None and row["revoked_at"] is None and (row["expires_at"] is None
+                                                               or ctx.now() < row["expires_at"])
+
+
 def revoke_api_key(ctx: ServiceContext, principal: Optional[Principal], key_id: str) -> ApiKey:
-    """Revoke a key of the caller's org (idempotent). Raises ResourceNotFound otherwise."""
+    """Revoke a key of the caller's org (idempotent), and end every session logged in with
+    it: its refresh tokens are revoked and their access tokens deny-listed, at once.
+    Raises ResourceNotFound otherwise."""
     policy.check(principal, "AuthService.RevokeApiKey")
     assert principal is not None
     ident = parse_id(key_id) or ""
@@ -578,6 +644,7 @@ def revoke_api_key(ctx: ServiceContext, principal: Optional[Principal], key_id: 
             raise ResourceNotFound("API key not found", name="API_KEY_NOT_FOUND",
                                    data={"type": "api_key", "key": str(key_id)[:64]})
         st.execute("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", (ctx.now(), ident))
+        _revoke(ctx, "api_key_id = ?", (ident,), "api_key_revoked")
         return _api_key(st.one("SELECT * FROM api_keys WHERE id = ?", (ident,)))
 
 

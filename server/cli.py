@@ -745,7 +745,13 @@ def check(data_dir: Optional[str], config_path: Optional[str]) -> None:
 
 
 def _meta_check(path: str) -> tuple[dict[str, str], list[str]]:
-    """(database id -> name, problems) from meta.db, opened read-only."""
+    """(database id -> name, problems) from meta.db, opened read-only: its header (what
+    integrity_check does not look at), then SQLite's integrity check."""
+    from server.service.store import header_problem
+
+    problem = header_problem(path)
+    if problem is not None:
+        return {}, [problem]
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     except sqlite3.Error as exc:

@@ -175,7 +175,7 @@ class PermissionDeniedError(ServerError):
 
 def _engine_details(exc: EngineError) -> dict[str, Any]:
     """The position of a query error; other engine errors carry only their name."""
-    details: dict[str, Any] = {}
+    details: dict[str, Any] = dict(getattr(exc, "data", None) or {})
     if isinstance(exc, (QuerySyntaxError, QueryExecutionError)) and exc.line:
         details["line"] = exc.line
         details["column"] = exc.column

@@ -33,7 +33,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, NoReturn, Optional, 
 import grpc
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -85,6 +85,7 @@ class Rpc:
         self.ctx: ServiceContext = runtime.ctx
         self.call = call
         self.principal: Optional[Principal] = None
+        self.address = "?"  # the client's host, what unauthenticated work is charged to
         self.max_bytes = max(1, runtime.ctx.config.limits.max_payload_bytes - _ENVELOPE_BYTES)
 
     async def run(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -134,18 +135,22 @@ class _Handler:
         self.rule = policy.rule(policy.operation(path))
         self.adapter = adapter
 
-    async def _start(self, context: grpc.aio.ServicerContext) -> Rpc:
+    async def _start(self, context: grpc.aio.ServicerContext, request: Any) -> Rpc:
         rpc = Rpc(self.runtime, Call(context.time_remaining()))
+        rpc.address = _peer_host(context.peer())
         if self.rule is None:
             raise errors.PermissionDeniedError(name="NO_POLICY")
         if self.rule.public:
             # No org to charge before the body is checked (Login, RefreshToken): charge the
             # caller's address, as the HTTP face does, so password guessing is throttled.
-            self.runtime.rate.take("address:" + _peer_host(context.peer()))
+            self.runtime.rate.take("address:" + rpc.address)
         else:
             bearer, api_key = _credentials(context.invocation_metadata())
             rpc.principal = self.runtime.cached_principal(bearer=bearer, api_key=api_key) \
-                or await rpc.run(self.runtime.principal, bearer=bearer, api_key=api_key)
+                or await rpc.run(self.runtime.principal, bearer=bearer, api_key=api_key, address=rpc.address)
+        if isinstance(request, _Malformed):  # after authentication, as the HTTP face reads bodies
+            raise errors.ServerError("InvalidBody", f"the request is not a well-formed message for {self.path}"
+                                     f" ({request.reason})")
         return rpc
 
     async def _fail(self, context: grpc.aio.ServicerContext, exc: Exception) -> NoReturn:
@@ -161,7 +166,7 @@ class _Handler:
 
     async def unary(self, request: Any, context: grpc.aio.ServicerContext) -> Message:
         try:
-            rpc = await self._start(context)
+            rpc = await self._start(context, request)
             return await self.adapter(rpc, request)  # type: ignore[misc]
         except Exception as exc:  # every failure is answered by the error table
             failure = exc
@@ -169,13 +174,31 @@ class _Handler:
 
     async def stream(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Message]:
         try:
-            rpc = await self._start(context)
+            rpc = await self._start(context, request)
             async for message in self.adapter(rpc, request):  # type: ignore[attr-defined]
                 yield message
             return
         except Exception as exc:  # every failure is answered by the error table
             failure = exc
         await self._fail(context, failure)
+
+
+class _Malformed:
+    """What the request deserializer hands over for bytes that are not the method's
+    message: the handler answers InvalidBody (INVALID_ARGUMENT) for it, where an exception
+    from the deserializer itself would reach the client as UNKNOWN."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _lenient(parse: Callable[[bytes], Message]) -> Callable[[bytes], Any]:
+    def deserialize(raw: bytes) -> Any:
+        try:
+            return parse(raw)
+        except (DecodeError, RecursionError, ValueError) as exc:
+            return _Malformed(type(exc).__name__)
+    return deserialize
 
 
 def _method_handler(runtime: Runtime, path: str, method: MethodDescriptor) -> grpc.RpcMethodHandler:
@@ -187,7 +210,8 @@ def _method_handler(runtime: Runtime, path: str, method: MethodDescriptor) -> gr
     response = message_factory.GetMessageClass(method.output_type)
     make = grpc.unary_stream_rpc_method_handler if method.server_streaming else grpc.unary_unary_rpc_method_handler
     behaviour = handler.stream if method.server_streaming else handler.unary
-    return make(behaviour, request_deserializer=request.FromString, response_serializer=response.SerializeToString)
+    return make(behaviour, request_deserializer=_lenient(request.FromString),
+                response_serializer=response.SerializeToString)
 
 
 class _Health(health_pb2_grpc.HealthServicer):
@@ -222,8 +246,11 @@ def build_server(runtime: Runtime) -> grpc.aio.Server:
     when a method of the protos has no adapter here (a programming error, caught by tests).
     """
     limit = runtime.ctx.config.limits.max_payload_bytes
+    # grpc.so_reuseport=0: grpcio sets SO_REUSEPORT by default, which lets a second server
+    # bind the same port and silently take half the connections; a clash must fail start-up.
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit),
-                                      ("grpc.max_send_message_length", limit)])
+                                      ("grpc.max_send_message_length", limit),
+                                      ("grpc.so_reuseport", 0)])
     by_service: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
     for path, method in methods.method_descriptors().items():
         by_service.setdefault(method.containing_service.full_name, {})[method.name] = \
@@ -267,7 +294,8 @@ def _login(ctx: ServiceContext, req: auth_pb2.LoginRequest) -> auth_pb2.LoginRes
 
 @_adapter("AuthService", "Login")
 async def _auth_login(rpc: Rpc, req: auth_pb2.LoginRequest) -> auth_pb2.LoginResponse:
-    return await rpc.run(_login, rpc.ctx, req)
+    return await rpc.runtime.run_login(_login, rpc.ctx, req, address=rpc.address,
+                                       account=req.email or req.name)
 
 
 def _refresh(ctx: ServiceContext, req: auth_pb2.RefreshTokenRequest) -> auth_pb2.LoginResponse:
@@ -276,7 +304,7 @@ def _refresh(ctx: ServiceContext, req: auth_pb2.RefreshTokenRequest) -> auth_pb2
 
 @_adapter("AuthService", "RefreshToken")
 async def _auth_refresh(rpc: Rpc, req: auth_pb2.RefreshTokenRequest) -> auth_pb2.LoginResponse:
-    return await rpc.run(_refresh, rpc.ctx, req)
+    return await rpc.runtime.run_login(_refresh, rpc.ctx, req, address=rpc.address)
 
 
 def _create_api_key(ctx: ServiceContext, principal: Optional[Principal],

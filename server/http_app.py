@@ -59,8 +59,14 @@ from server.service import (
     roles,
     service_properties,
 )
-from server.service.common import Page
-from server.service.errors import InvalidParameter, MissingParameter, PayloadTooLarge, Unauthorized
+from server.service.common import Page, json_value_problem
+from server.service.errors import (
+    InvalidParameter,
+    MissingParameter,
+    PayloadTooLarge,
+    ResourceLimitExceeded,
+    Unauthorized,
+)
 
 logger = logging.getLogger("roarbase.http")
 
@@ -134,6 +140,102 @@ def msgpack_bytes(value: Any) -> bytes:
     return msgpack.packb(value, default=_msgpack_default, use_bin_type=True)
 
 
+# An answer is encoded in pieces of about this many bytes, each piece a short C call: the
+# worker encoding a huge answer gives the GIL back between pieces, so the event loop keeps
+# serving other clients (issue 14 #16), and the pieces go out as they are, never joined.
+_CHUNK_BYTES = 1 << 20
+_BATCH_ITEMS = 256
+
+
+class _Chunks:
+    """Encoded pieces of one answer, counted against the response cap as they are made."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.pieces: list[bytes] = []
+        self.size = 0
+        self._buf = bytearray()
+
+    def add(self, piece: bytes) -> None:
+        self.size += len(piece)
+        if self.size > self.cap:
+            raise ResourceLimitExceeded(f"the answer is larger than {self.cap} bytes (limits.max_response_bytes);"
+                                        " narrow the query or page through it (LIMIT/OFFSET)",
+                                        name="RESPONSE_TOO_LARGE", data={"limit": self.cap})
+        self._buf += piece
+        if len(self._buf) >= _CHUNK_BYTES:
+            self.pieces.append(bytes(self._buf))
+            self._buf.clear()
+
+    def done(self) -> list[bytes]:
+        if self._buf:
+            self.pieces.append(bytes(self._buf))
+            self._buf.clear()
+        return self.pieces
+
+
+def _json_pieces(value: Any, out: _Chunks, depth: int = 0) -> None:
+    if isinstance(value, dict) and depth < 3:
+        out.add(b"{")
+        for i, (key, inner) in enumerate(value.items()):
+            out.add((b"," if i else b"") + json_bytes(str(key)) + b":")
+            _json_pieces(inner, out, depth + 1)
+        out.add(b"}")
+    elif isinstance(value, (list, tuple)) and depth < 3 and len(value) > _BATCH_ITEMS:
+        out.add(b"[")
+        for start in range(0, len(value), _BATCH_ITEMS):
+            batch = json_bytes(list(value[start:start + _BATCH_ITEMS]))
+            out.add((b"," if start else b"") + batch[1:-1])
+        out.add(b"]")
+    else:
+        out.add(json_bytes(value))
+
+
+def _msgpack_pieces(value: Any, out: _Chunks, packer: msgpack.Packer, depth: int = 0) -> None:
+    if isinstance(value, dict) and depth < 3:
+        out.add(packer.pack_map_header(len(value)))
+        for key, inner in value.items():
+            out.add(packer.pack(key))
+            _msgpack_pieces(inner, out, packer, depth + 1)
+    elif isinstance(value, (list, tuple)) and depth < 3 and len(value) > _BATCH_ITEMS:
+        out.add(packer.pack_array_header(len(value)))
+        for start in range(0, len(value), _BATCH_ITEMS):
+            out.add(b"".join(packer.pack(item) for item in value[start:start + _BATCH_ITEMS]))
+    else:
+        out.add(packer.pack(value))
+
+
+def encode_answer(accept: set[str], value: Any, cap: int) -> tuple[list[bytes], str]:
+    """A (possibly huge) answer as pieces, on the worker that made it: JSON, or msgpack
+    when accepted. Raises ResourceLimitExceeded (RESPONSE_TOO_LARGE) once the encoding
+    passes `cap` bytes, before anything is sent."""
+    out = _Chunks(cap)
+    if accept & _MSGPACK_TYPES:
+        _msgpack_pieces(value, out, msgpack.Packer(default=_msgpack_default, use_bin_type=True))
+        return out.done(), MSGPACK
+    _json_pieces(value, out)
+    return out.done(), JSON
+
+
+class PiecesResponse(Response):
+    """A response whose body is sent piece by piece (with its Content-Length)."""
+
+    def __init__(self, pieces: list[bytes], media_type: str, status_code: int = 200) -> None:
+        super().__init__(b"", status_code, media_type=media_type)
+        self.pieces = pieces
+        self.headers["content-length"] = str(sum(map(len, pieces)))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        if scope.get("method") == "HEAD":
+            await send({"type": "http.response.body", "body": b""})
+            return
+        for i, piece in enumerate(self.pieces):
+            await send({"type": "http.response.body", "body": piece, "more_body": i + 1 < len(self.pieces)})
+        if not self.pieces:
+            await send({"type": "http.response.body", "body": b""})
+
+
 def _media_types(header: str) -> set[str]:
     return {part.split(";", 1)[0].strip().lower() for part in header.split(",")}
 
@@ -148,10 +250,15 @@ def _encode_for(accept: set[str], value: Any) -> tuple[bytes, str]:
     return json_bytes(value), JSON
 
 
+def family_of(path: str) -> str:
+    """The URL family whose statuses an error on `path` uses (API.md §6)."""
+    return "v1" if path == "/v1" or path.startswith("/v1/") else FAMILY
+
+
 def error_response(exc: BaseException, scope: Scope) -> Response:
     """The unified error envelope for an exception, in the format the client accepts."""
     request_id = scope.get(_REQUEST_ID)
-    status, body, headers = errors.to_http(exc, FAMILY, request_id=request_id)
+    status, body, headers = errors.to_http(exc, family_of(scope.get("path", "")), request_id=request_id)
     if status >= 500:
         logger.error("request %s (%s %s) failed", request_id, scope.get("method"), scope.get("path"),
                      exc_info=exc if not isinstance(exc, ServerError) else None)
@@ -172,11 +279,14 @@ def _header(scope: Scope, name: bytes) -> str:
 # -- the outer layer ---------------------------------------------------------------------
 
 class _Guard:
-    """Trailing slash, request id, body cap and the error envelope, around everything."""
+    """Trailing slash, request id, body cap, body timeout and the error envelope, around
+    everything. body_timeout: the longest wait for the next piece of a request body (a
+    client that stalls mid-body gets 408 and its connection back)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, body_timeout: Optional[float] = None) -> None:
         self.app = app
         self.limit = limit
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -198,10 +308,20 @@ class _Guard:
                                                  (b"x-request-id", request_id.encode("ascii"))])
             await send(message)
 
+        body_done = False
+
         async def receive_capped() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_done
+            if body_done or self.body_timeout is None:
+                message = await receive()   # after the body: only a disconnect comes, whenever
+            else:
+                try:
+                    message = await asyncio.wait_for(receive(), self.body_timeout)
+                except asyncio.TimeoutError:
+                    raise ServerError("RequestTimeout", f"the request body stalled for more than"
+                                      f" {self.body_timeout:g} s", name="BODY_TIMEOUT") from None
             if message["type"] == "http.request":
+                body_done = not message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > self.limit:
                     raise PayloadTooLarge(f"the request body is larger than {self.limit} bytes",
@@ -209,6 +329,10 @@ class _Guard:
             return message
 
         try:
+            if family_of(scope["path"]) == "v1":
+                from server.http_v1 import refuse_pickle
+
+                refuse_pickle({"content-type": _header(scope, b"content-type"), "accept": _header(scope, b"accept")})
             length = _header(scope, b"content-length")
             if length.isdigit() and int(length) > self.limit:
                 raise PayloadTooLarge(f"the request body ({length} bytes) is larger than {self.limit} bytes",
@@ -259,8 +383,9 @@ async def _json_body(request: Request, fields: frozenset[str], required: tuple[s
 def parse_object(raw: bytes, content_type: str, fields: frozenset[str],
                  required: tuple[str, ...] = ()) -> dict[str, Any]:
     """A JSON (or msgpack) request body that must be an object with only the known
-    fields and the required ones present. Raises InvalidContentType, InvalidBody,
-    InvalidParameter (UNKNOWN_FIELD), MissingParameter."""
+    fields and the required ones present, nested at most MAX_JSON_DEPTH levels, its text
+    valid Unicode. Raises InvalidContentType, InvalidBody, InvalidParameter
+    (UNKNOWN_FIELD), MissingParameter."""
     media = _media_types(content_type) - {""}
     if media and not media <= ({JSON} | _MSGPACK_TYPES):
         raise ServerError("InvalidContentType", f"send {JSON} (or {MSGPACK}); got {', '.join(sorted(media))}")
@@ -275,6 +400,9 @@ def parse_object(raw: bytes, content_type: str, fields: frozenset[str],
         raise _invalid_body(f"the request body is not well-formed: {type(exc).__name__}") from None
     if not isinstance(body, dict):
         raise _invalid_body("the request body must be a JSON object")
+    problem = json_value_problem(body)
+    if problem is not None:  # refused before any service call: nothing is written
+        raise _invalid_body(f"the request body cannot be accepted: {problem}")
     unknown = sorted(set(body) - fields)
     if unknown:
         raise InvalidParameter(f"unknown fields {', '.join(map(repr, unknown))}; known: {', '.join(sorted(fields))}",
@@ -328,6 +456,11 @@ def _credentials(request: Request, *, api_key: bool) -> tuple[Optional[str], Opt
         bearer = token.strip()
     key = request.headers.get("x-api-key") if api_key else None
     return bearer, key or None
+
+
+def _address(request: Request) -> str:
+    """The client's address: what unauthenticated work and failed credentials are charged to."""
+    return request.client.host if request.client else "?"
 
 
 def _bool_field(body: dict[str, Any], key: str) -> None:
@@ -436,7 +569,7 @@ class _Handlers:
         """The verified bearer of a request (before its body is read: an unauthenticated
         caller learns nothing about body validation)."""
         bearer, _ = _credentials(request, api_key=False)
-        principal = await self.rt.run(self.rt.principal, bearer=bearer, required=True)
+        principal = await self.rt.run(self.rt.principal, bearer=bearer, required=True, address=_address(request))
         assert principal is not None  # required=True raises instead
         return principal
 
@@ -450,19 +583,23 @@ class _Handlers:
         bearer, _ = _credentials(request, api_key=False)
         rt = self.rt
 
+        address = _address(request)
+
         def job() -> Any:
-            return fn(rt.ctx, rt.principal(bearer=bearer, required=True), *args, **kwargs)
+            return fn(rt.ctx, rt.principal(bearer=bearer, required=True, address=address), *args, **kwargs)
 
         return await rt.run(job)
 
-    async def _public(self, request: Request, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """fn(ctx, *args, **kwargs) on a worker for an unauthenticated operation, charged
-        to the client address's rate limit (login is argon2: costly by design)."""
+    async def _public(self, request: Request, fn: Callable[..., Any], *args: Any, account: Any = None,
+                      **kwargs: Any) -> Any:
+        """fn(ctx, *args, **kwargs) for an unauthenticated operation (a password or a
+        refresh token is the credential), charged to the client address's rate limit and
+        run by Runtime.run_login: on the auth threads, with failed-login backoff."""
         self._charge_address(request)
-        return await self.rt.run(fn, self.ctx, *args, **kwargs)
+        return await self.rt.run_login(fn, self.ctx, *args, address=_address(request), account=account, **kwargs)
 
     def _charge_address(self, request: Request) -> None:
-        self.rt.rate.take("address:" + (request.client.host if request.client else "?"))
+        self.rt.rate.take("address:" + _address(request))
 
     # -- service document -------------------------------------------------------------
 
@@ -474,7 +611,8 @@ class _Handlers:
     async def login(self, request: Request) -> Response:
         body = await _json_body(request, _TOKEN_FIELDS, ("password",))
         pair = await self._public(request, auth.login, password=body["password"], email=body.get("email"),
-                                  name=body.get("name"), database=body.get("database"))
+                                  name=body.get("name"), database=body.get("database"),
+                                  account=body.get("email") or body.get("name"))
         return self._reply(request, 200, pair.to_dict())
 
     async def refresh(self, request: Request) -> Response:
@@ -671,15 +809,18 @@ class _Handlers:
         rt, database_id = self.rt, request.path_params["database_id"]
         accept = _accept(request.headers)
 
+        address = _address(request)
+
         def job() -> tuple[bytes, str]:
-            principal = rt.principal(bearer=bearer, api_key=key, required=True)
+            principal = rt.principal(bearer=bearer, api_key=key, required=True, address=address)
             body = parse_object(raw, content_type, frozenset({"statement", "table"}), ("statement", "table"))
             answer = query.pql(rt.ctx, principal, database_id, table=body["table"], statement=body["statement"],
                                cancel=call.cancel)
-            return _encode_for(accept, answer.to_dict())
+            return encode_answer(accept, answer.to_dict(), cap)
 
-        content, media = await self._watched(request, job, call)
-        return Response(content, 200, media_type=media)
+        cap = rt.ctx.config.limits.max_response_bytes
+        pieces, media = await self._watched(request, job, call)
+        return PiecesResponse(pieces, media)
 
     async def sql(self, request: Request) -> Response:
         return await self._sql(request, request.path_params["database_id"], open_on_loopback=False)
@@ -701,10 +842,11 @@ class _Handlers:
                      and settings.open_loopback_sql)
         if anonymous:
             self._charge_address(request)
-        rt, call = self.rt, Call()
+        rt, call, address = self.rt, Call(), _address(request)
 
         def job() -> tuple[bytes, str]:
-            principal = None if anonymous else rt.principal(bearer=bearer, api_key=key, required=True)
+            principal = None if anonymous else rt.principal(bearer=bearer, api_key=key, required=True,
+                                                            address=address)
             text = sql_text(raw, content_type)
             if database_id is None:
                 answer = compat.sql(rt.ctx, principal, text, database_name=settings.compat_database,
@@ -713,17 +855,18 @@ class _Handlers:
                 if principal is None:
                     principal = auth.owner_principal(rt.ctx, acting_as=policy.BACKEND)
                 answer = query.sql(rt.ctx, principal, database_id, text, cancel=call.cancel)
-            return _encode_for(accept, sql_document(answer.to_dict()))
+            return encode_answer(accept, sql_document(answer.to_dict()), cap)
 
+        cap = settings.service.limits.max_response_bytes
         try:
-            content, media = await self._watched(request, job, call)
+            pieces, media = await self._watched(request, job, call)
         except Exception as exc:
             if PROBLEM_JSON in accept or not _sql_level(exc):
                 raise
             message = exc.message if isinstance(exc, (ServerError, EngineError)) else str(exc)
             return self._reply(request, 200, {"error": message,
                                               "execution-time": int((time.perf_counter() - started) * 1e6)})
-        return Response(content, 200, media_type=media)
+        return PiecesResponse(pieces, media)
 
     async def _watched(self, request: Request, job: Callable[[], Any], call: Call) -> Any:
         """Run a query job; a client that disconnects meanwhile sets call.cancel, which
@@ -770,14 +913,20 @@ def sql_document(out: dict[str, Any]) -> dict[str, Any]:
 
 def build_app(runtime: Runtime) -> Starlette:
     """The HTTP face over a Runtime: every route of ENDPOINTS, errors as envelopes."""
+    from server.http_v1 import V1_ENDPOINTS, V1Handlers
+
     handlers = _Handlers(runtime)
+    v1 = V1Handlers(runtime)
     methods: dict[str, dict[str, Callable[..., Any]]] = {}
     for ep in ENDPOINTS:
         methods.setdefault(ep.path, {})[ep.method] = getattr(handlers, ep.handler)
+    for v1ep in V1_ENDPOINTS:
+        methods.setdefault(v1ep.path, {})[v1ep.method] = getattr(v1, v1ep.handler)
     routes = [Route(path, _dispatch(by_method), methods=list(by_method)) for path, by_method in methods.items()]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
     app.router.redirect_slashes = False  # _Guard strips the slash instead: a redirect breaks POSTs
-    app.add_middleware(_Guard, limit=runtime.ctx.config.limits.max_payload_bytes)
+    app.add_middleware(_Guard, limit=runtime.ctx.config.limits.max_payload_bytes,
+                       body_timeout=runtime.settings.http_body_timeout_seconds)
     return app
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Optional
 
+from server import openapi_v1
+
 JSON, MSGPACK, TEXT = "application/json", "application/msgpack", "text/plain"
 
 _S = {"type": "string"}
@@ -330,13 +332,19 @@ PATHS: dict[str, dict[str, Any]] = {
 }
 
 
+PATHS.update(openapi_v1.PATHS)
+SCHEMAS.update(openapi_v1.SCHEMAS)
+
+
 def document() -> dict[str, Any]:
     """The whole OpenAPI document (a fresh copy)."""
     return copy.deepcopy({
         "openapi": "3.1.0",
         "info": {"title": "roarbase HTTP API", "version": "2.0.0",
-                 "description": "FeatureBase-Cloud-style management and query (/v2) and the FeatureBase-"
-                                "compatible SQL paths. Errors use one envelope; see components.schemas.Error."},
+                 "description": "FeatureBase-Cloud-style management and query (/v2), the recommender-style "
+                                "data plane (/v1: logins, databases, item and user properties and entities) "
+                                "and the FeatureBase-compatible SQL paths. Errors use one envelope; see "
+                                "components.schemas.Error (/v1 answers Crossing Minds' statuses)."},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "paths": PATHS,

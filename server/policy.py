@@ -128,6 +128,26 @@ POLICY: Mapping[str, Rule] = MappingProxyType({
     "DatabaseService.WatchDatabase": _rule("RMB", "databases:read"),
     "DatabaseService.ExportDatabase": _rule("RMB", "databases:read"),
     "DatabaseService.ImportDatabase": _rule("RM", "databases:write", writes=True),
+    # PropertyService / EntityService / TaskService: the recommender data plane of the
+    # token's database (API.md §3.4). Frontend reads items, and users only as its own end
+    # user (checked in the service); it never writes.
+    "PropertyService.ListProperties": _rule("RMBF", "query:execute"),
+    "PropertyService.GetProperty": _rule("RMB", "databases:read"),
+    "PropertyService.CreateProperty": _rule("RMB", "query:write", writes=True),
+    "PropertyService.DeleteProperty": _rule("RMB", "query:write", writes=True),
+    "EntityService.GetEntity": _rule("RMBF", "query:execute"),
+    "EntityService.ListByIds": _rule("RMBF", "query:execute"),
+    "EntityService.ScanEntities": _rule("RMB", "databases:read"),
+    "EntityService.PutEntity": _rule("RMB", "query:write", writes=True),
+    "EntityService.PatchEntity": _rule("RMB", "query:write", writes=True),
+    "EntityService.DeleteEntity": _rule("RMB", "query:write", writes=True),
+    "EntityService.BulkPut": _rule("RMB", "query:write", writes=True),
+    "EntityService.BulkPatch": _rule("RMB", "query:write", writes=True),
+    "EntityService.BulkDelete": _rule("RMB", "query:write", writes=True),
+    "EntityService.BulkWrite": _rule("RMB", "query:write", writes=True),
+    "TaskService.ListTasks": _rule("RMB", "databases:read"),
+    "TaskService.GetTask": _rule("RMB", "databases:read"),
+    "TaskService.WatchTask": _rule("RMB", "databases:read"),
     # QueryService: reads for every role; a writing statement needs R M B (or query:write)
     "QueryService.Sql": _query_rule(),
     "QueryService.Pql": _query_rule(),

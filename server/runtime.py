@@ -21,8 +21,9 @@ from typing import Any, Callable, Optional, TypeVar
 from server import auth
 from server.auth import Principal
 from server.service.context import ServiceContext
-from server.service.errors import RequestLimitExceeded, RequestTimeout
+from server.service.errors import RequestLimitExceeded, RequestTimeout, Unauthorized
 from server.settings import ServerSettings
+from server.throttle import FailureBackoff
 
 T = TypeVar("T")
 
@@ -75,6 +76,36 @@ class Call:
         return left
 
 
+class _Pool:
+    """Worker threads with admission: at most `workers + max_pending` calls in progress."""
+
+    def __init__(self, workers: int, max_pending: int, name: str) -> None:
+        self.executor = ThreadPoolExecutor(workers, thread_name_prefix=name)
+        self.capacity = workers + max_pending
+        self.inflight = 0
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[[], T]) -> "Any":
+        with self._lock:
+            if self.inflight >= self.capacity:
+                raise RequestLimitExceeded(
+                    f"the server is busy ({self.inflight} requests in progress); retry shortly",
+                    retry_after=1, name="SERVER_BUSY")
+            self.inflight += 1
+        try:
+            work = self.executor.submit(fn)
+        except BaseException:
+            self._release()
+            raise
+        # Released when the thread is done with it, not when the waiter gives up.
+        work.add_done_callback(self._release)
+        return work
+
+    def _release(self, _fut: Any = None) -> None:
+        with self._lock:
+            self.inflight -= 1
+
+
 class Runtime:
     """The shared state of one serving process. Build with `Runtime(ctx, settings)`;
     `close()` stops the workers (the caller closes ctx)."""
@@ -82,31 +113,23 @@ class Runtime:
     def __init__(self, ctx: ServiceContext, settings: ServerSettings) -> None:
         self.ctx = ctx
         self.settings = settings
-        self.pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="roarbase-worker")
+        self._workers = _Pool(settings.workers, settings.max_pending, "roarbase-worker")
+        self.pool = self._workers.executor
+        # Password checks (argon2: CPU and memory by design) on threads of their own.
+        self._auth = _Pool(settings.auth_workers, settings.auth_max_pending, "roarbase-auth")
         self.rate = RateLimiter(settings.rate_per_org, settings.rate_burst)
-        self._capacity = settings.workers + settings.max_pending
+        self.auth_failures = RateLimiter(settings.auth_failure_rate, settings.auth_failure_burst)
+        self.logins = FailureBackoff(free=settings.login_free_failures, base=settings.login_backoff_base_seconds,
+                                     cap=settings.login_backoff_cap_seconds)
+        self.address_logins = FailureBackoff(free=settings.login_free_failures_per_address,
+                                             base=settings.login_backoff_base_seconds,
+                                             cap=settings.login_backoff_cap_seconds)
         ctx.server_limits.update(rate_per_org_per_second=settings.rate_per_org, rate_burst=settings.rate_burst,
                                  max_concurrent_requests=settings.workers, max_queued_requests=settings.max_pending)
-        self._inflight = 0
-        self._lock = threading.Lock()
-
-    # -- admission -------------------------------------------------------------------------
-
-    def _admit(self) -> None:
-        with self._lock:
-            if self._inflight >= self._capacity:
-                raise RequestLimitExceeded(
-                    f"the server is busy ({self._inflight} requests in progress); retry shortly",
-                    retry_after=1, name="SERVER_BUSY")
-            self._inflight += 1
-
-    def _release(self, _fut: Any = None) -> None:
-        with self._lock:
-            self._inflight -= 1
 
     @property
     def inflight(self) -> int:
-        return self._inflight
+        return self._workers.inflight
 
     async def run(self, fn: Callable[..., T], /, *args: Any, call: Optional[Call] = None, **kwargs: Any) -> T:
         """fn(*args, **kwargs) on a worker thread.
@@ -116,15 +139,31 @@ class Runtime:
         passes, `call.cancel` is set for the engine and the worker's slot is freed only
         when the thread really finishes, so admission counts the work actually running.
         """
-        self._admit()
-        loop = asyncio.get_running_loop()
+        return await self._run_on(self._workers, functools.partial(fn, *args, **kwargs), call)
+
+    async def run_login(self, fn: Callable[..., T], /, *args: Any, address: str, account: Any = None,
+                        **kwargs: Any) -> T:
+        """A call that checks a password or a refresh token (login, refresh, invite
+        acceptance) on the auth threads, throttled: refused with 429 LOGIN_THROTTLED while
+        the client address or the named account is in its backoff after failed attempts
+        (see server.throttle); an Unauthorized answer counts as a failure for both."""
+        accounts = [f"account:{account.lower()}"] if isinstance(account, str) and account else []
+        addresses = [f"address:{address}"]
+        self.logins.check(accounts)
+        self.address_logins.check(addresses)
         try:
-            work = self.pool.submit(functools.partial(fn, *args, **kwargs))
-        except BaseException:
-            self._release()
+            result = await self._run_on(self._auth, functools.partial(fn, *args, **kwargs), None)
+        except Unauthorized as exc:
+            if exc.code == "Unauthorized" and not exc.forbidden:  # wrong credentials, not an expired token
+                self.logins.failed(accounts)
+                self.address_logins.failed(addresses)
             raise
-        # Released when the thread is done with it, not when the waiter gives up.
-        work.add_done_callback(self._release)
+        self.logins.succeeded(accounts)
+        return result
+
+    async def _run_on(self, pool: _Pool, job: Callable[[], T], call: Optional[Call]) -> T:
+        loop = asyncio.get_running_loop()
+        work = pool.submit(job)
         fut = asyncio.wrap_future(work, loop=loop)
         timer = None
         expired = False
@@ -151,15 +190,32 @@ class Runtime:
     # -- authentication ----------------------------------------------------------------------
 
     def principal(self, *, bearer: Optional[str] = None, api_key: Optional[str] = None,
-                  required: bool = True) -> Optional[Principal]:
+                  required: bool = True, address: Optional[str] = None) -> Optional[Principal]:
         """The verified caller of a request (run on a worker: it reads meta.db), charged
         to its org's rate limit. Without credentials: None when not `required`, else
-        MissingAuthenticationToken; bad credentials always raise."""
+        MissingAuthenticationToken; bad credentials always raise.
+
+        address: the client's; a credential that does not verify is charged to it, and
+        once the address is out of failures they answer 429 AUTH_FAILURES_LIMITED instead
+        of 401 (valid credentials from the same address are unaffected)."""
         if not bearer and not api_key and not required:
             return None
-        principal = auth.authenticate(self.ctx, bearer=bearer, api_key=api_key)
+        key = f"address:{address}" if address is not None and (bearer or api_key) else None
+        try:
+            principal = auth.authenticate(self.ctx, bearer=bearer, api_key=api_key)
+        except Unauthorized as exc:
+            if key is not None and exc.code == "Unauthorized" and not exc.forbidden:
+                self._auth_failures_take(key)
+            raise
         self.rate.take(principal.org_id)
         return principal
+
+    def _auth_failures_take(self, key: str) -> None:
+        try:
+            self.auth_failures.take(key)
+        except RequestLimitExceeded as exc:
+            raise RequestLimitExceeded("too many requests with invalid credentials from this address",
+                                       retry_after=exc.retry_after or 1, name="AUTH_FAILURES_LIMITED") from None
 
     def cached_principal(self, *, bearer: Optional[str] = None, api_key: Optional[str] = None
                          ) -> Optional[Principal]:
@@ -174,4 +230,5 @@ class Runtime:
         return principal
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        self._auth.executor.shutdown(wait=True, cancel_futures=True)
+        self._workers.executor.shutdown(wait=True, cancel_futures=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import resource
 import signal
 import socket
 import threading
@@ -19,7 +21,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import uvicorn
 
-from server import grpc_app, http_app
+from server import grpc_app, http_app, http_conn
 from server.runtime import Runtime
 from server.service.bootstrap import BootstrapResult, open_service
 from server.settings import ServerSettings
@@ -79,8 +81,13 @@ async def serve(settings: ServerSettings, *, on_ready: Optional[Callable[[Servin
         grpc_port = grpc_server.add_insecure_port(f"{_grpc_host(settings.host)}:{settings.grpc_port}")
         http_sock = _bind(settings.host, settings.http_port)
         http_port = http_sock.getsockname()[1]
+        http_conn.quiet_accept_errors(loop)
+        max_connections = min(settings.http_max_connections, _descriptor_budget())
+        protocol = http_conn.guarded_protocol(max_connections=max_connections,
+                                              header_timeout=settings.http_header_timeout_seconds)
         config = uvicorn.Config(http_app.build_app(runtime), log_level="warning", access_log=False,
-                                lifespan="off", server_header=False, date_header=True,
+                                lifespan="off", server_header=False, date_header=True, http=protocol,
+                                timeout_keep_alive=max(1, math.ceil(settings.http_keep_alive_seconds)),
                                 timeout_graceful_shutdown=int(max(1, settings.shutdown_grace_seconds)))
         web = _Uvicorn(config)
         await grpc_server.start()
@@ -112,6 +119,18 @@ async def serve(settings: ServerSettings, *, on_ready: Optional[Callable[[Servin
             http_sock.close()
         runtime.close()
         ctx.close()
+
+
+def _descriptor_budget() -> int:
+    """HTTP connections this process can hold: the descriptor limit (raised to its hard
+    maximum first) less room for data files, meta.db, gRPC and the listeners."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = 1 << 16 if hard == resource.RLIM_INFINITY else hard
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, target), hard))
+            soft = max(soft, target)
+    return max(16, soft - 256 if soft > 512 else soft // 2)
 
 
 def _grpc_host(host: str) -> str:

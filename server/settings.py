@@ -40,6 +40,23 @@ class ServerSettings:
     `POST /sql` runs in (created in the bootstrap org on first use). open_loopback_sql:
     `POST /sql` without credentials is allowed when the HTTP listener is on loopback
     (FeatureBase's behaviour; the featurebase client sends no credentials over plain HTTP).
+
+    Credentials (issue 14): password checks (logins, refreshes, invite acceptance) run on
+    `auth_workers` threads of their own, at most `auth_max_pending` waiting, so argon2 work
+    never takes the query workers. After `login_free_failures` failed logins for one
+    account (`login_free_failures_per_address` for one client address) each further
+    attempt waits `login_backoff_base_seconds` (1 s), then twice as long each time, up to
+    `login_backoff_cap_seconds` (429 LOGIN_THROTTLED
+    with Retry-After). A bearer token or API key that does not verify is charged to the
+    client address: `auth_failure_burst` at once, then `auth_failure_rate` per second
+    (429 AUTH_FAILURES_LIMITED).
+
+    HTTP connections (issue 14 #9): at most `http_max_connections` open (further ones are
+    closed at once; the server also stays below its descriptor limit); a client has
+    `http_header_timeout_seconds` from connecting (or from its previous answer) to send a
+    complete request head and `http_body_timeout_seconds` between two pieces of a body
+    (408 RequestTimeout); an idle keep-alive connection closes after
+    `http_keep_alive_seconds`.
     """
 
     service: ServiceConfig
@@ -54,6 +71,18 @@ class ServerSettings:
     compat_database: str = "default"
     open_loopback_sql: bool = True
     shutdown_grace_seconds: float = 5.0
+    auth_workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2))
+    auth_max_pending: int = 32
+    login_free_failures: int = 5
+    login_free_failures_per_address: int = 20
+    login_backoff_base_seconds: float = 1.0
+    login_backoff_cap_seconds: float = 300.0
+    auth_failure_rate: float = 1.0
+    auth_failure_burst: int = 50
+    http_max_connections: int = 1000
+    http_header_timeout_seconds: float = 10.0
+    http_body_timeout_seconds: float = 30.0
+    http_keep_alive_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         for name in ("grpc_port", "http_port"):
@@ -69,6 +98,17 @@ class ServerSettings:
             raise InvalidParameter("workers must be at least 1 and max_pending at least 0")
         if self.rate_per_org <= 0 or self.rate_burst < 1:
             raise InvalidParameter("rate_per_org must be positive and rate_burst at least 1")
+        if self.auth_workers < 1 or self.auth_max_pending < 0 or self.login_free_failures < 1 \
+                or self.login_free_failures_per_address < 1 or self.login_backoff_cap_seconds < 1 \
+                or not 0 < self.login_backoff_base_seconds <= self.login_backoff_cap_seconds:
+            raise InvalidParameter("auth_workers, login_free_failures(_per_address) and login_backoff_cap_seconds"
+                                   " must be at least 1, auth_max_pending at least 0, login_backoff_base_seconds"
+                                   " positive and at most the cap")
+        if self.auth_failure_rate <= 0 or self.auth_failure_burst < 1:
+            raise InvalidParameter("auth_failure_rate must be positive and auth_failure_burst at least 1")
+        if self.http_max_connections < 1 or min(self.http_header_timeout_seconds, self.http_body_timeout_seconds,
+                                                 self.http_keep_alive_seconds) <= 0:
+            raise InvalidParameter("http_max_connections must be at least 1 and the http timeouts positive")
         if self.shutdown_grace_seconds < 0:
             raise InvalidParameter("shutdown_grace_seconds cannot be negative")
 

@@ -73,9 +73,21 @@ def _roarbase_grpc() -> Peer:
     return RoarbaseGrpcPeer()
 
 
+def _polars() -> Peer:
+    from bench.peers.polars_peer import PolarsPeer
+    return PolarsPeer()
+
+
+def _clickhouse() -> Peer:
+    from bench.peers.chdb_peer import ChdbPeer
+    return ChdbPeer()
+
+
 # Factories import lazily, so a run pays only for the peers it asks for.
 PEERS: dict[str, Callable[[], Peer]] = {
     "duckdb": _duckdb,
+    "polars": _polars,
+    "clickhouse": _clickhouse,
     "floor": _floor,
     "roarbase-api": _roarbase_api,
     "roarbase-pql": _roarbase_pql,

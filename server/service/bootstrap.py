@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from server import auth, policy
-from server.service import accounts, databases, orgs
+from server.service import accounts, databases, orgs, tasks
 from server.service.config import ServiceConfig
 from server.service.context import Clock, ServiceContext
 
@@ -67,6 +67,7 @@ def open_service(config: ServiceConfig, *, clock: Clock = time.time) -> ServiceC
         auth.ensure_signing_key(ctx)
         ctx.bootstrap = bootstrap(ctx)
         databases.recover(ctx)
+        tasks.recover(ctx)
     except BaseException:
         ctx.close()
         raise

@@ -19,6 +19,12 @@ NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,64}\Z")
 # Path words of the HTTP faces (`/v1/databases/current/`) and dot segments.
 RESERVED_NAMES = frozenset({"current", ".", ".."})
 EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\Z")
+# The deepest nesting of objects and arrays a JSON value sent by a client may have (a
+# request body, stored metadata, acl): deep enough for any real document, far from the
+# interpreter's recursion limit that every encoder and decoder would otherwise hit later.
+MAX_JSON_DEPTH = 32
+# A page token is a short base64 cursor; anything longer is not one of ours.
+_MAX_PAGE_TOKEN = 256
 
 
 def new_id() -> str:
@@ -73,9 +79,43 @@ def check_text(value: Any, what: str, *, max_len: int = 1024) -> str:
     return value
 
 
+def json_value_problem(value: Any, max_depth: int = MAX_JSON_DEPTH) -> Optional[str]:
+    """Why a decoded JSON value cannot be accepted, or None: nesting deeper than
+    `max_depth`, text that is not valid Unicode (a lone surrogate such as "\\ud800",
+    which no UTF-8 encoder or SQLite column takes), or a value JSON has no type for (msgpack
+    binary or extension types). Iterative: a hostile depth never recurses."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "a string is not valid Unicode (a lone surrogate)"
+        elif isinstance(item, Mapping):
+            if depth >= max_depth:
+                return f"objects and arrays nest deeper than {max_depth} levels"
+            for key, inner in item.items():
+                stack.append((key, depth + 1))
+                stack.append((inner, depth + 1))
+        elif isinstance(item, (list, tuple)):
+            if depth >= max_depth:
+                return f"objects and arrays nest deeper than {max_depth} levels"
+            stack.extend((inner, depth + 1) for inner in item)
+        elif not (item is None or isinstance(item, (bool, int, float))):
+            return f"a {type(item).__name__} value is not JSON"
+    return None
+
+
 def check_object(value: Any, what: str) -> dict[str, Any]:
+    """A client-given JSON object (metadata, options), as plain JSON data. Raises
+    InvalidParameter (TOO_DEEP for nesting beyond MAX_JSON_DEPTH) before anything is
+    stored: a value that cannot be stored and read back is refused here."""
     if not isinstance(value, Mapping):
         raise InvalidParameter(f"{what} must be a JSON object", data={"key": what})
+    problem = json_value_problem(value)
+    if problem is not None:
+        raise InvalidParameter(f"{what}: {problem}", name="INVALID_JSON_VALUE", data={"key": what})
     try:
         return dict(json.loads(dumps(value)))
     except (TypeError, ValueError):
@@ -134,10 +174,12 @@ def _encode_cursor(created_at: float, ident: str) -> str:
 
 def _decode_cursor(token: str) -> tuple[float, str]:
     try:
+        if len(token) > _MAX_PAGE_TOKEN:
+            raise ValueError("too long")
         created_at, ident = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        if isinstance(created_at, (int, float)) and isinstance(ident, str):
+        if isinstance(created_at, (int, float)) and isinstance(ident, str) and json_value_problem(ident) is None:
             return float(created_at), ident
-    except (binascii.Error, ValueError, TypeError):
+    except (binascii.Error, ValueError, TypeError, RecursionError):
         pass
     raise InvalidParameter("invalid page token", name="INVALID_PAGE_TOKEN", data={"key": "next"})
 

@@ -7,6 +7,7 @@ import fcntl
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional
 
 import engine
@@ -35,7 +36,11 @@ class ServiceContext:
             os.close(self._lock_fd)
             raise ServiceUnavailable(f"data directory {config.data_dir} is in use by another server",
                                      name="DATA_DIR_IN_USE") from None
-        self.store = MetaStore(config.meta_path, clock=clock, fsync=config.fsync)
+        try:
+            self.store = MetaStore(config.meta_path, clock=clock, fsync=config.fsync)
+        except BaseException:  # a damaged meta.db: refuse to serve, and free the dir
+            os.close(self._lock_fd)
+            raise
         self._engines: dict[str, engine.Holder] = {}
         self._retired: set[str] = set()
         self._engines_lock = threading.Lock()
@@ -51,7 +56,15 @@ class ServiceContext:
         self.server_limits: dict[str, Any] = {}
         # Set once by bootstrap on the first start: the generated root credentials.
         self.bootstrap: Optional[Any] = None
+        self._background: Optional[ThreadPoolExecutor] = None
         self._closed = False
+
+    def background(self) -> ThreadPoolExecutor:
+        """The pool background tasks run on (service.tasks): one thread, made on first use."""
+        with self._engines_lock:
+            if self._background is None:
+                self._background = ThreadPoolExecutor(1, thread_name_prefix="roarbase-task")
+            return self._background
 
     def now(self) -> float:
         """Unix seconds from the injected clock (tests move it)."""
@@ -100,6 +113,8 @@ class ServiceContext:
         if self._closed:
             return
         self._closed = True
+        if self._background is not None:
+            self._background.shutdown(wait=True)   # a running task finishes its commit
         with self._engines_lock:
             holders, self._engines = list(self._engines.values()), {}
         errors = []

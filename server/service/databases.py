@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
 import engine
+from engine.entities import EntityTable
 from server import auth, policy
 from server.auth import Principal
 from server.service.common import Page, check_name, check_object, check_text, dumps, id_b64, iso, loads, \
@@ -249,6 +250,39 @@ def provision_database(ctx: ServiceContext, database_id: str) -> Database:
     return set_state(ctx, database_id, RUNNING)
 
 
+ITEMS_TABLE, USERS_TABLE = "items", "users"
+
+
+def ensure_entity_tables(ctx: ServiceContext, db: Database) -> engine.Holder:
+    """The database's engine, with its `items` and `users` entity tables (keyed by the
+    database's item_id_type / user_id_type) created if missing. They are made on the first
+    use of the /v1 data plane, so a database used only through SQL/PQL keeps just the
+    tables its users made."""
+    holder = ctx.engine(db.id)
+    for name, kind, id_type in ((ITEMS_TABLE, "item", db.item_id_type), (USERS_TABLE, "user", db.user_id_type)):
+        try:
+            holder.index(name)
+        except engine.IndexNotFoundError:
+            try:
+                EntityTable.create(holder, name, kind=kind, id_type=id_type)
+            except engine.IndexExistsError:   # made concurrently
+                pass
+    return holder
+
+
+def counters(ctx: ServiceContext, db: Database) -> dict[str, int]:
+    """CM's counters: how many items, users and ratings the database holds (0 for a
+    table that does not exist)."""
+    holder = ctx.engine(db.id)
+    out = {}
+    for key, name in (("item", ITEMS_TABLE), ("user", USERS_TABLE), ("rating", "ratings")):
+        try:
+            out[key] = holder.query(name, "Count(All())")[0]
+        except (engine.IndexNotFoundError, engine.ExistenceNotTrackedError):
+            out[key] = 0
+    return out
+
+
 def get_database(ctx: ServiceContext, principal: Optional[Principal], database_id: str) -> Database:
     """A database of the caller's org by id (UUID or base64url). Deleted ones are shown
     (state DELETED) until their tombstone expires. Raises ResourceNotFound."""
@@ -285,6 +319,25 @@ def list_databases(ctx: ServiceContext, principal: Optional[Principal], *, limit
         sql += f" AND state != '{DELETED}'"
     rows, nxt = paginate(ctx, sql, params, limit=limit, next_token=next_token)
     return Page([_database(r) for r in rows], nxt)
+
+
+def list_page(ctx: ServiceContext, principal: Optional[Principal], *, page: Any = 1,
+              amt: Any = 10) -> tuple[list[Database], bool]:
+    """CM's page/amt listing of the org's live databases (oldest first): (page, has_next).
+    page >= 1, 1 <= amt <= 64 (seed 000)."""
+    policy.check(principal, "DatabaseService.ListDatabases")
+    assert principal is not None
+    for value, key, hi in ((page, "page", None), (amt, "amt", 64)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (hi is not None and value > hi):
+            raise InvalidParameter(f"{key} must be an integer from 1{f' to {hi}' if hi else ''}",
+                                   name="WRONG_DATA_TYPE", data={"key": key})
+    sql, params = f"SELECT * FROM databases WHERE org_id = ? AND state NOT IN {tuple(sorted(GONE))!r}", \
+        [principal.org_id]
+    if principal.database_id is not None:
+        sql += " AND id = ?"
+        params.append(principal.database_id)
+    rows = ctx.store.all(sql + " ORDER BY created_at, id LIMIT ? OFFSET ?", (*params, amt + 1, (page - 1) * amt))
+    return [_database(r) for r in rows[:amt]], len(rows) > amt
 
 
 _UNSET: Any = object()

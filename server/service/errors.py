@@ -133,13 +133,26 @@ class ServiceUnavailable(ServiceError):
     code = "ServiceUnavailable"
 
 
+class StorageFull(ServiceError):
+    """The disk refused a write (ENOSPC, SQLite's "database or disk is full"): nothing was
+    acknowledged; retry once space is freed (no restart needed)."""
+
+    code = "StorageFull"
+
+
+class DataCorrupted(ServiceError):
+    """A stored file fails its checks; never served as an answer, retrying does not help."""
+
+    code = "DataCorrupted"
+
+
 # Every unified code of API.md §6 that the service layer can raise, by class.
 BY_CODE: dict[str, type[ServiceError]] = {
     cls.code: cls for cls in (
         InvalidParameter, MissingParameter, ResourceLimitExceeded, RelatedResourceNotFound, BadRequest,
         Unauthorized, MissingAuthenticationToken, TokenExpired, RefreshTokenExpired, ResourceNotFound,
         ResourceAlreadyExists, IncorrectState, PayloadTooLarge, QueryExecutionError, RequestTimeout,
-        RequestLimitExceeded, InternalServerError, ServiceUnavailable,
+        RequestLimitExceeded, InternalServerError, ServiceUnavailable, StorageFull, DataCorrupted,
     )
 }
 
@@ -147,7 +160,7 @@ def from_engine(exc: engine.EngineError) -> ServiceError:
     """The service error for an engine error: same unified code, message and fine-grained
     name, typed when the code has a class here (an engine code outside the table becomes
     InternalServerError)."""
-    data: dict[str, Any] = {}
+    data: dict[str, Any] = dict(getattr(exc, "data", None) or {})   # e.g. an entity error's type/key
     for attr in ("line", "column"):
         value = getattr(exc, attr, 0)
         if value:

@@ -15,11 +15,18 @@ from typing import Sequence
 
 @dataclass(frozen=True)
 class Migration:
+    """Statements to run, after adding the (table, column, declaration) `columns` that are
+    missing (ALTER TABLE ADD COLUMN has no IF NOT EXISTS: table_info is checked first)."""
+
     version: int
     name: str
     statements: Sequence[str]
+    columns: Sequence[tuple[str, str, str]] = ()
 
     def apply(self, conn: sqlite3.Connection) -> None:
+        for table, column, decl in self.columns:
+            if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
         for sql in self.statements:
             conn.execute(sql)
 
@@ -157,5 +164,32 @@ V4_INVITES = Migration(4, "invites", (
     "CREATE INDEX IF NOT EXISTS invites_by_email ON invites (org_id, email)",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (V1_IDENTITY, V2_DATABASES, V3_CREDENTIALS, V4_INVITES)
+V5_DATA_PLANE = Migration(5, "data plane: CM account metadata, end-user tokens, background tasks", (
+    """CREATE TABLE IF NOT EXISTS tasks (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL,
+        database_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('RUNNING', 'COMPLETED', 'FAILED')),
+        progress TEXT NOT NULL DEFAULT '',
+        error TEXT,
+        created_by TEXT NOT NULL DEFAULT '',
+        start_time REAL NOT NULL,
+        end_time REAL)""",
+    "CREATE INDEX IF NOT EXISTS tasks_by_name ON tasks (database_id, name, start_time)",
+), columns=(
+    ("accounts", "metadata", "TEXT NOT NULL DEFAULT '{}'"),
+    ("api_keys", "metadata", "TEXT NOT NULL DEFAULT '{}'"),
+    ("refresh_tokens", "end_user", "TEXT"),
+    ("refresh_tokens", "session", "TEXT"),
+))
+
+V6_KEY_SESSIONS = Migration(6, "sessions remember the API key they were logged in with", (
+    "CREATE INDEX IF NOT EXISTS refresh_tokens_api_key ON refresh_tokens (api_key_id)",
+), columns=(
+    ("refresh_tokens", "api_key_id", "TEXT"),
+))
+
+MIGRATIONS: tuple[Migration, ...] = (V1_IDENTITY, V2_DATABASES, V3_CREDENTIALS, V4_INVITES, V5_DATA_PLANE,
+                                     V6_KEY_SESSIONS)
 LATEST = len(MIGRATIONS)

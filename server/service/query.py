@@ -27,7 +27,7 @@ from server import policy
 from server.auth import Principal
 from server.service import databases
 from server.service.context import ServiceContext
-from server.service.errors import Forbidden, MissingParameter, PayloadTooLarge, from_engine
+from server.service.errors import Forbidden, InvalidParameter, MissingParameter, PayloadTooLarge, from_engine
 
 SQL_METHOD, PQL_METHOD = "QueryService.Sql", "QueryService.Pql"
 # Statements that only read. Anything else — including a statement type added to the
@@ -137,6 +137,9 @@ def _check_file_inputs(ctx: ServiceContext, statements: tuple[Any, ...]) -> None
             continue
         if s.options.get("input", "STREAM" if s.inline else "FILE") != "FILE":
             continue
+        if "\x00" in s.source:
+            raise InvalidParameter("a file path cannot contain a NUL byte", name="INVALID_PATH",
+                                   data={"key": "source"})
         root = os.path.realpath(allowed) if allowed else None
         path = os.path.realpath(s.source) if os.path.isabs(s.source) else None
         if root is None or path is None or os.path.commonpath([root, path]) != root:

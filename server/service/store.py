@@ -8,22 +8,70 @@ which survives a process kill, as the engine's fsync=False does).
 """
 from __future__ import annotations
 
+import errno
 import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, NoReturn, Optional, Sequence
 
-from server.service.errors import IncorrectState, InternalServerError
+from server.service.errors import DataCorrupted, IncorrectState, InternalServerError, StorageFull
 from server.service.migrations import MIGRATIONS, Migration
 
 
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_SQLITE_FULL, _SQLITE_CORRUPT, _SQLITE_NOTADB = 13, 11, 26
+_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def header_problem(path: str) -> Optional[str]:
+    """What is wrong with meta.db's 100-byte header, or None (also for a missing or empty
+    file: a new store). Checks what SQLite's own integrity_check does not: the magic, a
+    power-of-two page size, and the read/write format versions (a byte other than 1 or 2
+    there makes SQLite open the file read-only, or not at all)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(100)
+    except FileNotFoundError:
+        return None
+    if not head:
+        return None
+    if len(head) < 100 or not head.startswith(_SQLITE_MAGIC):
+        return "not an SQLite database (bad header)"
+    page = int.from_bytes(head[16:18], "big")
+    if page != 1 and (page < 512 or page > 32768 or page & (page - 1)):
+        return f"bad page size {page} in the header"
+    if head[18] not in (1, 2) or head[19] not in (1, 2):
+        return f"bad file format versions {head[18]}/{head[19]} in the header (SQLite writes 1 or 2)"
+    return None
+
+
+def _raise_typed(exc: BaseException, path: str) -> NoReturn:
+    """Raise the typed error for a failure of the store's file: a full disk is StorageFull
+    (HTTP 507, retry later), a corrupt file DataCorrupted; anything else as it was."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if primary == _SQLITE_FULL or (isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS):
+        raise StorageFull("the disk holding the metadata store is full; nothing was changed",
+                          name="STORAGE_FULL") from exc
+    if primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        raise DataCorrupted(f"{path} is corrupted: {exc}", name="META_CORRUPTED", data={"file": "meta.db"}) from exc
+    raise exc
+
+
 class MetaStore:
-    """An open meta.db. Use `transaction()` for anything that writes more than one row."""
+    """An open meta.db. Use `transaction()` for anything that writes more than one row.
+
+    Opening checks the file (header, then `PRAGMA quick_check`) and raises DataCorrupted
+    rather than serving from a damaged store; at run time a full disk raises StorageFull
+    and a corruption found by SQLite DataCorrupted."""
 
     def __init__(self, path: str, *, clock: Callable[[], float] = time.time, fsync: bool = True) -> None:
         self.path = path
         self.clock = clock
+        problem = header_problem(path)
+        if problem is not None:
+            raise DataCorrupted(f"{path}: {problem}", name="META_CORRUPTED", data={"file": "meta.db"})
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30.0)
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
@@ -32,8 +80,18 @@ class MetaStore:
         # stay valid only while it is unchanged.
         self.generation = 0
         synchronous = "FULL" if fsync else "NORMAL"  # NORMAL in WAL mode: safe against a process kill
-        for pragma in ("PRAGMA foreign_keys = ON", "PRAGMA journal_mode = WAL", f"PRAGMA synchronous = {synchronous}"):
-            self._conn.execute(pragma)
+        try:
+            for pragma in ("PRAGMA foreign_keys = ON", "PRAGMA journal_mode = WAL",
+                           f"PRAGMA synchronous = {synchronous}"):
+                self._conn.execute(pragma)
+            problems = [str(r[0]) for r in self._conn.execute("PRAGMA quick_check(8)") if r[0] != "ok"]
+        except sqlite3.Error as exc:
+            self._conn.close()
+            _raise_typed(exc, path)
+        if problems:
+            self._conn.close()
+            raise DataCorrupted(f"{path} fails its integrity check: {problems[0]}", name="META_CORRUPTED",
+                                data={"file": "meta.db", "problems": problems})
 
     @contextmanager
     def transaction(self) -> Iterator["MetaStore"]:
@@ -47,15 +105,20 @@ class MetaStore:
                 finally:
                     self._depth -= 1
                 return
-            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                _raise_typed(exc, self.path)
             self._depth = 1
             try:
                 yield self
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            else:
                 self._conn.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL)
+                    self._conn.execute("ROLLBACK")
+                if isinstance(exc, (sqlite3.Error, OSError)):
+                    _raise_typed(exc, self.path)
+                raise
             finally:
                 self._depth = 0
                 self.generation += 1
@@ -64,18 +127,26 @@ class MetaStore:
         with self._lock:
             try:
                 return self._conn.execute(sql, params)
+            except (sqlite3.Error, OSError) as exc:
+                _raise_typed(exc, self.path)
             finally:
                 if not sql.lstrip()[:6].upper() == "SELECT":
                     self.generation += 1
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Optional[sqlite3.Row]:
         with self._lock:
-            row: Optional[sqlite3.Row] = self._conn.execute(sql, params).fetchone()
+            try:
+                row: Optional[sqlite3.Row] = self._conn.execute(sql, params).fetchone()
+            except (sqlite3.Error, OSError) as exc:
+                _raise_typed(exc, self.path)
             return row
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return list(self._conn.execute(sql, params).fetchall())
+            try:
+                return list(self._conn.execute(sql, params).fetchall())
+            except (sqlite3.Error, OSError) as exc:
+                _raise_typed(exc, self.path)
 
     def version(self) -> int:
         """The schema version (0 for an empty file)."""

@@ -145,7 +145,7 @@ def test_run_fails_loudly_when_a_peer_is_wrong(data_dir: Path, tmp_path: Path,
 def test_peers_agree_with_brute_force(chunked_dir: Path) -> None:
     rows = pq.read_table(chunked_dir / "records.parquet").to_pylist()
     assert [r["id"] for r in rows] == list(range(N))
-    peers = [factory() for factory in (PEERS["duckdb"], PEERS["floor"])]
+    peers = [PEERS[name]() for name in ("duckdb", "polars", "clickhouse", "floor")]
     try:
         for peer in peers:
             peer.load(chunked_dir)

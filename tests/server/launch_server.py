@@ -5,7 +5,8 @@
 The JSON argument: data_dir (required), and optionally limits (Limits fields), tokens
 (TokenSettings fields), settings (ServerSettings fields other than service/ports) — so a
 test can shrink a limit without a config file; shard_delay (seconds) makes every query
-sleep that long per shard (engine.executor.shard_hook), for the deadline tests. argon2 runs at its cheapest and fsync is
+sleep that long per shard (engine.executor.shard_hook), for the deadline tests; nofile sets
+the process's descriptor limit. argon2 runs at its cheapest and fsync is
 off: these tests check behaviour, not hashing cost or power-loss durability.
 """
 from __future__ import annotations
@@ -26,6 +27,10 @@ ROOT_PASSWORD = "root-password-1"
 
 def main() -> None:
     spec = json.loads(sys.argv[1])
+    if spec.get("nofile"):   # a descriptor limit, for the connection-exhaustion tests
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (int(spec["nofile"]), int(spec["nofile"])))
     if spec.get("shard_delay"):
         import time
 

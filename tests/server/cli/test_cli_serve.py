@@ -149,3 +149,19 @@ def test_startup_errors_are_one_line(tmp_path: Path, serves: list[Serve]) -> Non
     serves.append(bad)
     err = bad.finish()
     assert bad.proc.returncode == 1 and err.startswith("error: InvalidParameter: ") and "loopback" in err
+
+
+def test_a_second_server_on_a_taken_grpc_port_fails_to_start(tmp_path: Path, serves: list[Serve]) -> None:
+    """Issue 14 #18: grpcio's default SO_REUSEPORT let a second server bind the same gRPC
+    port and take part of the logins; the clash must be a start-up error."""
+    first = Serve("--data-dir", str(tmp_path / "one"), "--grpc-port", "0", "--http-port", "0")
+    serves.append(first)
+    first.until("Stop with")
+    grpc_port = first.port("gRPC")
+    second = Serve("--data-dir", str(tmp_path / "two"), "--grpc-port", str(grpc_port), "--http-port", "0")
+    serves.append(second)
+    err = second.finish()
+    assert second.proc.returncode == 1, (second.out, err)
+    assert f"error: ServiceUnavailable: cannot listen on 127.0.0.1 (gRPC port {grpc_port}" in err
+    assert "Traceback" not in err
+    assert first.stop() == 0

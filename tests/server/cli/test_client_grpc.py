@@ -128,9 +128,43 @@ def test_typed_errors(server: serverlib.ServerProcess, db: tuple[Client, str]) -
     with pytest.raises(ServerError) as info:
         c.sql("SELECT * FROM t", database="00000000-0000-4000-8000-000000000000")
     assert info.value.code == "ResourceNotFound"
-    with pytest.raises(ServerError) as info:
-        c.pql("Count(All())", table="t", database=ident, timeout=1e-6)
+
+
+class _DeadlineExceeded(grpc.RpcError):
+    """What grpcio raises when a call's deadline passes (no roarbase metadata)."""
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.DEADLINE_EXCEEDED
+
+    def details(self) -> str:
+        return "Deadline Exceeded"
+
+    def trailing_metadata(self) -> Any:
+        return ()
+
+
+def test_a_passed_deadline_is_request_timeout_and_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client's mapping of a deadline, made deterministic (issue 14 #20): a 1 us
+    deadline against a live server fired only sometimes — grpcio lets a sub-millisecond
+    deadline through when the answer is quick. The server side of deadlines, with a query
+    that really outlasts its deadline, is tests/server/grpc/test_grpc_deadlines.py."""
+    calls: list[Any] = []
+
+    class Stub:
+        def Pql(self, request: Any, **kwargs: Any) -> Any:  # noqa: N802 - the proto's name
+            calls.append(kwargs["timeout"])
+            raise _DeadlineExceeded()
+
+    monkeypatch.setattr(client_mod.time, "sleep", lambda s: None)
+    c = Client("127.0.0.1:1", retries=3)
+    c._stubs["QueryService"] = Stub()
+    try:
+        with pytest.raises(ServerError) as info:
+            c.pql("Count(All())", table="t", database="x", timeout=0.25)
+    finally:
+        c.close()
     assert info.value.code == "RequestTimeout"
+    assert calls == [0.25]   # the caller's deadline was passed on, and a deadline is never retried
 
 
 def test_frontend_role_gets_permission_denied(server: serverlib.ServerProcess, db: tuple[Client, str]) -> None:

@@ -16,6 +16,8 @@ from http_testlib import InProcess  # noqa: E402
 @pytest.fixture(scope="module")
 def web(tmp_path_factory):
     """One in-process app per test module (its state is shared: use unique names)."""
-    app = InProcess(tmp_path_factory.mktemp("http") / "data")
+    # The authorization matrices send hundreds of forged tokens from one address: the
+    # invalid-credential budget is lifted here (test_http_throttling.py checks it).
+    app = InProcess(tmp_path_factory.mktemp("http") / "data", auth_failure_burst=100_000)
     yield app
     app.close()

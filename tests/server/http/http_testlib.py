@@ -96,11 +96,11 @@ class AsgiClient:
     """A synchronous httpx-style client for an ASGI app: requests run on an event loop in
     a thread of their own, as a server's would."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, client: tuple[str, int] = ("127.0.0.1", 40000)) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="asgi-client", daemon=True)
         self.thread.start()
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        transport = httpx.ASGITransport(app=app, client=client)
         self.client = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
         self.log: list[httpx.Response] = []
 

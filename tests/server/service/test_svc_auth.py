@@ -378,8 +378,11 @@ def test_deleting_a_database_revokes_its_tokens(svc, root):
     with pytest.raises(RefreshTokenExpired) as e:
         auth.refresh(svc, scoped.refresh_token)
     assert e.value.name == "REFRESH_TOKEN_REVOKED"
-    with pytest.raises(Unauthorized):
+    # The access token names a database that is gone: NotFound, as Crossing Minds answers
+    # (reference/xminds-client.md §11: "afterwards the old token -> 404 code 60").
+    with pytest.raises(ResourceNotFound) as nf:
         auth.verify_access_token(svc, scoped.token)
+    assert nf.value.name == "DB_NOT_FOUND"
     with pytest.raises(Unauthorized):
         auth.authenticate_api_key(svc, key)
     auth.refresh(svc, other.refresh_token)
@@ -477,3 +480,32 @@ def test_authenticate_prefers_the_bearer(svc, root):
 def test_member_helper_logs_in_every_role(svc, root):
     for role in ("manager", "backend", "frontend"):
         assert member(svc, root, role).role == role
+
+
+def test_revoking_an_api_key_ends_the_sessions_logged_in_with_it(svc, root):
+    """Issue 14 #6: a session from a service login with an API key used to outlive the
+    key's revocation (its access token kept working, its refresh token kept rotating)."""
+    robot = accounts.create_account(svc, root, kind="service", name="etl-bot", role="backend")
+    created = auth.create_api_key(svc, root, account_id=robot.id)
+    other_key = auth.create_api_key(svc, root, account_id=robot.id).key
+    pair = auth.login(svc, password=created.key, name="etl-bot")
+    rotated = auth.refresh(svc, pair.refresh_token)   # a rotated session is still the key's
+    by_other = auth.login(svc, password=other_key, name="etl-bot")
+    assert auth.verify_access_token(svc, rotated.token).account_id == robot.id
+    auth.revoke_api_key(svc, root, created.api_key.id)
+    with pytest.raises(Unauthorized):
+        auth.verify_access_token(svc, rotated.token)
+    with pytest.raises(RefreshTokenExpired):
+        auth.refresh(svc, rotated.refresh_token)
+    # a session of another key of the same account is untouched
+    assert auth.verify_access_token(svc, by_other.token).account_id == robot.id
+    assert auth.refresh(svc, by_other.refresh_token).account_id == robot.id
+
+
+def test_an_expired_api_key_ends_its_sessions_refresh(svc, root, clock):
+    robot = accounts.create_account(svc, root, kind="service", name="short-bot", role="backend")
+    key = auth.create_api_key(svc, root, account_id=robot.id, expires_in_seconds=60).key
+    pair = auth.login(svc, password=key, name="short-bot")
+    clock.advance(61)
+    with pytest.raises(RefreshTokenExpired):
+        auth.refresh(svc, pair.refresh_token)

@@ -57,8 +57,8 @@ def test_service_errors_are_server_errors_with_unified_codes():
     (engine.QueryCancelledError("late"), E.RequestTimeout, "RequestTimeout"),
     (engine.ClosedError("closed"), E.IncorrectState, "IncorrectState"),
     (engine.QueryLimitError("big"), E.ResourceLimitExceeded, "ResourceLimitExceeded"),
-    (engine.DataCorruptedError("crc", "f", 8), E.ServiceError, "DataCorrupted"),
-    (engine.StorageFullError("full"), E.ServiceError, "StorageFull"),
+    (engine.DataCorruptedError("crc", "f", 8), E.DataCorrupted, "DataCorrupted"),
+    (engine.StorageFullError("full"), E.StorageFull, "StorageFull"),
 ])
 def test_engine_errors_map_by_code(exc, cls, code):
     err = E.from_engine(exc)

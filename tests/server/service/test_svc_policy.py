@@ -9,7 +9,7 @@ import pytest
 from server import auth, policy
 from server.auth import Principal
 from server.policy import BUILTIN_ROLES, POLICY
-from server.service import accounts, databases, invites, orgs, query, roles, service_properties
+from server.service import accounts, databases, entities, invites, orgs, query, roles, service_properties, tasks
 from server.service.errors import Forbidden, MissingAuthenticationToken, ServiceError
 from svc_testlib import member, root_of, start
 
@@ -34,6 +34,14 @@ DOCUMENTED = {
     "DatabaseService.DeleteDatabase": "RM", "DatabaseService.WatchDatabase": "RMB",
     "DatabaseService.ExportDatabase": "RMB", "DatabaseService.ImportDatabase": "RM",
     "QueryService.Sql": "RMBF", "QueryService.Pql": "RMBF", "QueryService.PqlStream": "RMBF",
+    # the /v1 data plane (API.md §3.4): frontend reads items and its own user, never writes
+    "PropertyService.ListProperties": "RMBF", "PropertyService.GetProperty": "RMB",
+    "PropertyService.CreateProperty": "RMB", "PropertyService.DeleteProperty": "RMB",
+    "EntityService.GetEntity": "RMBF", "EntityService.ListByIds": "RMBF", "EntityService.ScanEntities": "RMB",
+    "EntityService.PutEntity": "RMB", "EntityService.PatchEntity": "RMB", "EntityService.DeleteEntity": "RMB",
+    "EntityService.BulkPut": "RMB", "EntityService.BulkPatch": "RMB", "EntityService.BulkDelete": "RMB",
+    "EntityService.BulkWrite": "RMB",
+    "TaskService.ListTasks": "RMB", "TaskService.GetTask": "RMB", "TaskService.WatchTask": "RMB",
 }
 QUERY_WRITERS = "RMB"
 LETTER = {"R": "root", "M": "manager", "B": "backend", "F": "frontend"}
@@ -175,7 +183,8 @@ def test_service_functions_check_only_names_in_the_table():
     names = _checked_names()
     assert names <= set(POLICY)
     # every operation with a service function here is checked somewhere
-    table_only = {"DatabaseService.ExportDatabase", "DatabaseService.ImportDatabase", "QueryService.PqlStream"}
+    table_only = {"DatabaseService.ExportDatabase", "DatabaseService.ImportDatabase", "QueryService.PqlStream",
+                  "EntityService.BulkWrite", "TaskService.WatchTask"}
     assert set(POLICY) - names == table_only
 
 
@@ -188,6 +197,7 @@ def env(tmp_path_factory):
     principals = {r: member(ctx, root, r) for r in BUILTIN_ROLES}
     db = databases.create_database(ctx, root, name="shared")
     query.sql(ctx, root, db.id, "CREATE TABLE t (_id ID, n INT)")
+    entities.create_property(ctx, root, "item", property_name="price", value_type="float", database=db.id)
     svc_account = accounts.create_account(ctx, root, kind="service", name="robot", role="backend")
     yield ctx, root, principals, db, svc_account
     ctx.close()
@@ -254,12 +264,32 @@ def _calls(ctx, root, db, svc_account):
             ctx, p, db.id, known_state=None, timeout=0),
         "QueryService.Sql": lambda p: query.sql(ctx, p, db.id, "SELECT COUNT(*) FROM t"),
         "QueryService.Pql": lambda p: query.pql(ctx, p, db.id, table="t", statement="Count(All())"),
+        "PropertyService.ListProperties": lambda p: entities.list_properties(ctx, p, "item", database=db.id),
+        "PropertyService.GetProperty": lambda p: entities.get_property(ctx, p, "item", "price", database=db.id),
+        "PropertyService.CreateProperty": lambda p: entities.create_property(
+            ctx, p, "item", property_name=_fresh("p"), value_type="int", database=db.id),
+        "PropertyService.DeleteProperty": lambda p: entities.delete_property(
+            ctx, p, "item", entities.create_property(ctx, root, "item", property_name=_fresh("q"),
+                                                     value_type="bool", database=db.id).name, database=db.id),
+        "EntityService.GetEntity": lambda p: entities.get_entity(ctx, p, "item", 1, database=db.id),
+        "EntityService.ListByIds": lambda p: entities.list_entities(ctx, p, "item", [1, 2], database=db.id),
+        "EntityService.ScanEntities": lambda p: entities.scan_entities(ctx, p, "item", database=db.id),
+        "EntityService.PutEntity": lambda p: entities.put_entity(ctx, p, "item", 1, {"price": 2.5}, database=db.id),
+        "EntityService.PatchEntity": lambda p: entities.patch_entity(ctx, p, "item", 1, {"price": 3.5},
+                                                                     create_if_missing=True, database=db.id),
+        "EntityService.DeleteEntity": lambda p: entities.delete_entity(ctx, p, "item", 7, database=db.id),
+        "EntityService.BulkPut": lambda p: entities.put_entities(ctx, p, "item", [{"item_id": 2}], database=db.id),
+        "EntityService.BulkPatch": lambda p: entities.patch_entities(ctx, p, "item", [{"item_id": 2, "price": 1}],
+                                                                     database=db.id),
+        "EntityService.BulkDelete": lambda p: entities.delete_entities(ctx, p, "item", [8, 9], database=db.id),
+        "TaskService.ListTasks": lambda p: tasks.recents(ctx, p, "items_put", database=db.id),
+        "TaskService.GetTask": lambda p: tasks.get_task(ctx, p, "00000000-0000-4000-8000-000000000000"),
     }
 
 
 CHECKED = sorted(set(POLICY) - {"AuthService.Login", "AuthService.RefreshToken", "InviteService.AcceptInvite",
                                 "DatabaseService.ExportDatabase", "DatabaseService.ImportDatabase",
-                                "QueryService.PqlStream"})
+                                "QueryService.PqlStream", "EntityService.BulkWrite", "TaskService.WatchTask"})
 
 
 @pytest.mark.parametrize("op", CHECKED)

@@ -5,7 +5,7 @@ import pytest
 
 from server import auth
 from server.service import accounts, databases, roles
-from server.service.errors import TokenExpired, Unauthorized
+from server.service.errors import ResourceNotFound, TokenExpired, Unauthorized
 from svc_testlib import MEMBER_PASSWORD, ROOT_EMAIL, ROOT_PASSWORD
 
 
@@ -55,7 +55,7 @@ def test_deleting_the_database_after_caching_refuses_its_tokens(svc, root):
     token = auth.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD, database=db.id).token
     _warm(svc, token)
     databases.delete_database(svc, root, db.id)
-    with pytest.raises(Unauthorized):
+    with pytest.raises(ResourceNotFound):         # the token's database is gone
         auth.verify_access_token(svc, token)
 
 

@@ -1,0 +1,36 @@
+"""Issue 14 #12: bytes that are not the method's message answer INVALID_ARGUMENT /
+InvalidBody (they used to reach clients as UNKNOWN "Unexpected DecodeError"), after the
+caller is authenticated, and the server keeps serving."""
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from grpc_testlib import TIMEOUT, Client, expect, md
+from server.pb.roarbase.v1 import database_pb2
+
+SC = grpc.StatusCode
+GARBAGE = [b"\x0a\x02\xff\xfe", b"\xff\xff\xff\xff", b"\x0a\xff\xff\xff\xff\x0f", b"\x08" + b"\x80" * 11,
+           b"\x0b", b"\x12\x05abc"]
+
+
+def _raw(client: Client, path: str) -> grpc.UnaryUnaryMultiCallable:
+    return client.channel.unary_unary(path, request_serializer=lambda b: b,
+                                      response_deserializer=database_pb2.ListDatabasesResponse.FromString)
+
+
+@pytest.mark.parametrize("raw", GARBAGE, ids=lambda b: b.hex())
+def test_garbage_protobuf_is_invalid_argument(grpc_client: Client, raw: bytes) -> None:
+    call = _raw(grpc_client, "/roarbase.v1.DatabaseService/ListDatabases")
+    expect(call, raw, metadata=md(grpc_client.root), timeout=TIMEOUT, status=SC.INVALID_ARGUMENT,
+           code="InvalidBody", name="INVALID_BODY")
+    # public methods too (Login), and the server still answers well-formed calls afterwards
+    expect(_raw(grpc_client, "/roarbase.v1.AuthService/Login"), raw, timeout=TIMEOUT,
+           status=SC.INVALID_ARGUMENT, code="InvalidBody")
+    assert grpc_client.databases.ListDatabases(database_pb2.ListDatabasesRequest(), metadata=md(grpc_client.root),
+                                               timeout=TIMEOUT) is not None
+
+
+def test_garbage_without_credentials_is_refused_for_the_credentials_first(grpc_client: Client) -> None:
+    expect(_raw(grpc_client, "/roarbase.v1.DatabaseService/ListDatabases"), GARBAGE[0], timeout=TIMEOUT,
+           status=SC.UNAUTHENTICATED, code="MissingAuthenticationToken")
