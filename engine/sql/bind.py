@@ -321,9 +321,11 @@ class Binder:
 
         def in_select(row: Row) -> Any:
             v = xf(row)
+            wanted, has_null = values()
+            if not wanted and not has_null:
+                return neg                      # IN of no rows is false, even for NULL
             if v is None:
                 return None
-            wanted, has_null = values()
             if norm(v) in wanted:
                 return not neg
             return None if has_null else neg

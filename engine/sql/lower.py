@@ -453,6 +453,8 @@ class Lowerer:
 
         def resolve(ex: Any) -> P.RowNode:
             wanted, has_null = values()
+            if not wanted and not has_null:     # IN of no rows is false, even for NULL x
+                return self.existence() if neg else P.Empty()
             if neg and has_null:
                 return P.Empty()
             vals = list(wanted)

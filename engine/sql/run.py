@@ -2,6 +2,7 @@
 checks the statement's deadline and cancel event before each batch, group or shard."""
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any, Callable, Iterator, Optional
 
 from engine import plan as P
@@ -80,9 +81,15 @@ def _bitmap_groupby(node: N.BitmapGroupBy, ctx: Context) -> Iterator[Batch]:
     for part, nulls, _n in _null_parts(table, node.keys, filt, lowerer):
         ctx.check()
         groups += _key_groups(table, fds, part, part, nulls, need_nodes)
-    groups.sort(key=lambda g: tuple((k is None, k or 0) for k in g[0]))     # NULL after values
+    groups.sort(key=itemgetter(0))              # key order, a NULL after the values
     flat = [k.flatten for k in node.keys]
     batch: Batch = []
+    if not need_nodes and not any(flat):        # plain keys, COUNT(*) only: no per-group work
+        width = len(node.aggs)
+        for i in range(0, len(groups), BATCH_ROWS):
+            ctx.check()
+            yield [g[1] + (g[2],) * width for g in groups[i:i + BATCH_ROWS]]
+        return
     for _sort, values, count, gnode in groups:
         ctx.check()
         keys = tuple([v] if f and v is not None else v for v, f in zip(values, flat))
@@ -101,6 +108,9 @@ def _bitmap_groupby(node: N.BitmapGroupBy, ctx: Context) -> Iterator[Batch]:
         yield batch
 
 
+_NULL_LAST = 1 << 70        # the sort key of a NULL key: after every value (candidate indexes)
+
+
 def _key_groups(table: Any, fds: list[Any], filt: P.RowNode, call_filter: Optional[P.RowNode],
                 nulls: tuple[int, ...], need_nodes: bool) -> list[tuple[Any, ...]]:
     """(sort key, key values, count, records node) of the groups of the records in filt
@@ -109,13 +119,17 @@ def _key_groups(table: Any, fds: list[Any], filt: P.RowNode, call_filter: Option
     rest = [i for i in range(len(fds)) if i not in nulls]
     if not rest:
         n = ex.run(P.Count(filt))
-        return [((None,) * len(fds), (None,) * len(fds), n, filt)] if n else []
+        return [((_NULL_LAST,) * len(fds), (None,) * len(fds), n, filt)] if n else []
     call = P.GroupBy(tuple(P.RowsCall(fds[i].id, _views(table, fds[i])) for i in rest), call_filter)
     children, merged = group_counts(ex, call)
     labels = [_labels(table, fds[i], child.ids) for i, child in zip(rest, children)]
     out = []
+    if not nulls and not need_nodes:
+        for key, vals in merged.items():
+            out.append((key, tuple([lab[k] for lab, k in zip(labels, key)]), vals[0], None))
+        return out
     for key in merged:
-        full: list[Optional[int]] = [None] * len(fds)
+        full: list[int] = [_NULL_LAST] * len(fds)
         values: list[Any] = [None] * len(fds)
         for i, lab, k in zip(rest, labels, key):
             full[i], values[i] = k, lab[k]
@@ -209,6 +223,16 @@ def _project(node: N.Project, ctx: Context) -> Iterator[Batch]:
     with REPLICATE and the like stream instead of piling up."""
     assert node.child is not None
     fns = [e.fn for e in node.exprs]
+    slots = [e.slot for e in node.exprs]
+    if all(s is not None for s in slots):
+        # plain columns: a slot picker, no per-value calls; no text budget either, the
+        # strings are the child's (only computed strings can grow a batch)
+        get = itemgetter(*slots)
+        single = len(slots) == 1
+        for batch in rows(node.child, ctx):
+            ctx.check()
+            yield [(get(r),) for r in batch] if single else [get(r) for r in batch]
+        return
     for batch in rows(node.child, ctx):
         ctx.check()
         out: Batch = []

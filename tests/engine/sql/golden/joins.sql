@@ -202,6 +202,28 @@ SELECT name, _id IN (SELECT userid FROM orders WHERE price > 10) FROM users WHER
 => ["b", true]
 => ["c", true]
 
+# IN over a subquery with no rows is false even for a NULL operand (user 3 has no city), so
+# NOT IN is true for every record: in WHERE and in the select list.
+SELECT _id FROM users WHERE city NOT IN (SELECT state FROM places WHERE state = 'tx')
+=> columns: _id id
+=> [0]
+=> [1]
+=> [2]
+=> [3]
+=> [4]
+
+SELECT _id, city IN (SELECT state FROM places WHERE state = 'tx'), city NOT IN (SELECT state FROM places WHERE state = 'tx') FROM users WHERE _id IN (2, 3)
+=> columns: _id id, "" bool, "" bool
+=> [2, false, true]
+=> [3, false, true]
+
+# …and with rows, NOT IN of a NULL operand is unknown: user 3 is left out.
+SELECT _id FROM users WHERE city NOT IN (SELECT _id FROM places WHERE state = 'ca')
+=> columns: _id id
+=> [0]
+=> [2]
+=> [4]
+
 # Scalar subqueries: AVG(age) = 141 / 5 = 28.2; MIN(age) = 18.
 SELECT name, age - (SELECT MIN(age) FROM users) FROM users WHERE age > (SELECT AVG(age) FROM users)
 => columns: name string, "" int
