@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from engine import lowering
 from engine import plan as P
 from engine.errors import EngineError, NotSupportedError, TypeMismatchError
 from engine.schema import STANDARD_VIEW, TIME_UNITS, FieldDef, parse_timestamp
@@ -122,9 +123,7 @@ class Lowerer:
         fd = col.fd
         if fd is None:
             return self.existence()
-        if fd.options.is_bsi:
-            return P.BsiNotNull(fd.id)
-        return P.AnyRow(fd.id, self._all_views(fd))
+        return lowering.not_null(fd, self._all_views(fd))
 
     # --- leaves ---------------------------------------------------------------------------------
 
@@ -253,11 +252,7 @@ class Lowerer:
         if opts.type == "float":
             return self._float_compare(fd, op, value)
         if opts.is_bsi:
-            v = self.stored(fd, value)
-            return {"=": P.BsiRange(fd.id, v, v), "<": P.BsiRange(fd.id, None, v - 1),
-                    "<=": P.BsiRange(fd.id, None, v), ">": P.BsiRange(fd.id, v + 1, None),
-                    ">=": P.BsiRange(fd.id, v, None),
-                    "!=": P.Difference((P.BsiNotNull(fd.id), P.BsiRange(fd.id, v, v)))}[op]
+            return lowering.bsi_compare(fd, op, self.stored(fd, value))
         if opts.type in SET_TYPES:
             if op not in ("=", "!="):
                 raise TypeMismatchError(f"operator '{op}' incompatible with type '{col.type.upper}'")
@@ -275,25 +270,15 @@ class Lowerer:
         return P.RowSet(fd.id, (STANDARD_VIEW,), None, lo, hi)
 
     def _float_compare(self, fd: FieldDef, op: str, value: Any) -> P.RowNode:
-        if op == "!=":
-            return P.Difference((P.BsiNotNull(fd.id), self._float_compare(fd, "=", value)))
         try:
-            bounds = fd.options.float_range("==" if op == "=" else op, value)
+            return lowering.float_compare(fd, op, value)
         except EngineError as exc:
             raise TypeMismatchError(f"column {fd.name}: {exc.message}") from None
-        if bounds is None:
-            return P.Empty()
-        return P.BsiNotNull(fd.id) if bounds == (None, None) else P.BsiRange(fd.id, *bounds)
 
     def _equals(self, col: Col, value: Any, negate: bool) -> P.RowNode:
         fd = col.fd
         assert fd is not None
-        row = self.row_id(fd, value)
-        views = self._all_views(fd)
-        hit: P.RowNode = P.Empty() if row is None else P.RowOf(fd.id, row, views)
-        if not negate:
-            return hit
-        return P.Difference((P.AnyRow(fd.id, views), hit))
+        return lowering.row_equals(fd, self.row_id(fd, value), self._all_views(fd), negate)
 
     def _set_equals(self, col: Col, value: Any, negate: bool) -> P.RowNode:
         """A set column = a set literal: records whose members are exactly those."""
@@ -375,13 +360,13 @@ class Lowerer:
             rng = P.RowSet(fd.id, (STANDARD_VIEW,), None, lo_i, hi_i) if lo_i <= hi_i and hi_i >= 0 else P.Empty()
             return P.Difference((P.AnyRow(fd.id), rng)) if neg else rng
         if fd.options.type == "float":
-            rng = P.Intersect((self._float_compare(fd, ">=", lo), self._float_compare(fd, "<=", hi)))
-            return P.Difference((P.BsiNotNull(fd.id), rng)) if neg else rng
+            try:
+                return lowering.float_between(fd, lo, hi, negate=neg)
+            except EngineError as exc:
+                raise TypeMismatchError(f"column {fd.name}: {exc.message}") from None
         if fd.options.type == "int":
             lo, hi = _ceil(lo), _floor(hi)
-        lo_s, hi_s = self.stored(fd, lo), self.stored(fd, hi)
-        rng = P.BsiRange(fd.id, lo_s, hi_s) if lo_s <= hi_s else P.Empty()
-        return P.Difference((P.BsiNotNull(fd.id), rng)) if neg else rng
+        return lowering.bsi_between(fd, self.stored(fd, lo), self.stored(fd, hi), neg)
 
     def _in(self, col: Col, items: list[BExpr], neg: bool) -> P.RowNode:
         types = [i.type for i in items]
