@@ -22,10 +22,9 @@ from engine.errors import NotSupportedError, TypeMismatchError
 from engine.schema import STANDARD_VIEW, parse_timestamp
 from engine.sql import ast
 from engine.sql import typecheck as tc
-from engine.sql.bind import BExpr, Binder, Col
+from engine.sql.bind import AGGREGATES, BExpr, Binder, Col
 from engine.sql.typecheck import FLOAT, INT, T
 
-AGGREGATES = ("COUNT", "SUM", "AVG", "MIN", "MAX", "PERCENTILE", "CORR", "VAR", "STDDEV")
 _ARITY = {"COUNT": (1, 1), "SUM": (1, 1), "AVG": (1, 1), "MIN": (1, 1), "MAX": (1, 1), "PERCENTILE": (2, 2),
           "CORR": (2, 2), "VAR": (1, 1), "STDDEV": (1, 1)}
 _ORDERED = ("int", "id", "decimal", "float", "timestamp", "string", "bool")

@@ -71,6 +71,9 @@ def _ref_text(ref: ast.Column) -> str:
     return f"{ref.table}.{ref.name}" if ref.table else ref.name
 
 
+AGGREGATES = ("COUNT", "SUM", "AVG", "MIN", "MAX", "PERCENTILE", "CORR", "VAR", "STDDEV")   # (aggregates.py)
+
+
 @dataclass(eq=False)
 class BExpr:
     """A bound expression: its type, its function of a row, and where it came from."""
@@ -432,8 +435,6 @@ class Binder:
     # --- functions ------------------------------------------------------------------------------
 
     def _Func(self, e: ast.Func) -> BExpr:
-        from engine.sql.aggregates import AGGREGATES
-
         if e.name in AGGREGATES:
             if self.grouped is not None:
                 raise TypeMismatchError(f"aggregate {e.name}() is not computed for this query")

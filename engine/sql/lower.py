@@ -139,6 +139,8 @@ class Lowerer:
 
     def _const(self, e: Any) -> Optional[BExpr]:
         """e as a constant (a literal or an expression without columns), or None."""
+        if type(e) is ast.Literal and e.kind != "tuple":
+            return _LITERALS.bind(e)
         if isinstance(e, (ast.Literal, ast.Neg, ast.BinOp, ast.Cast, ast.Func, ast.CurrentTime, ast.Case)):
             if _has_columns(e):
                 return None
@@ -472,7 +474,8 @@ class Lowerer:
         consts = [self._const(a) for a in f.args[1:]]
         if col is None or len(f.args) != 2 or any(c is None for c in consts) or col.fd is None:
             return None
-        self._binder().condition(f)                  # the argument checks of the function
+        if not _plain_set_args(name, col.type, consts[0].type):   # type: ignore[union-attr]
+            self._binder().condition(f)              # the argument checks of the function
         fd = col.fd
         value = consts[0].fn(())  # type: ignore[union-attr]
         if name == "SETEXCLUDES":
@@ -537,6 +540,20 @@ class Lowerer:
                 return opts.to_stored(value)
         except EngineError as exc:
             raise TypeMismatchError(f"column {fd.name}: {exc.message}") from None
+
+
+_LITERALS = Binder(Scope([]), where="WHERE")      # binds literals (it keeps no state for them)
+
+
+def _plain_set_args(name: str, col: T, arg: T) -> bool:
+    """The common shape of a set function in WHERE, whose argument checks pass: a set
+    column and a member (SETCONTAINS, SETEXCLUDES) or a set (ANY, ALL) of its kind."""
+    if not tc.is_set(col):
+        return False
+    element = tc.element_of(col)
+    if name in ("SETCONTAINS", "SETEXCLUDES"):
+        return arg.kind == element.kind or (element.kind == "id" and arg.kind == "int")
+    return tc.is_set(arg) and tc.element_of(arg) == element
 
 
 def _columns_in(e: Any, out: list[ast.Column]) -> None:
