@@ -802,5 +802,13 @@ def version() -> None:
     click.echo(f"roarbase {_version()} (Python {sys.version.split()[0]})")
 
 
+def _register() -> None:
+    from server.cli_sources import source
+
+    main.add_command(source)
+
+
+_register()
+
 if __name__ == "__main__":
     main()

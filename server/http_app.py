@@ -283,9 +283,11 @@ class _Guard:
     everything. body_timeout: the longest wait for the next piece of a request body (a
     client that stalls mid-body gets 408 and its connection back)."""
 
-    def __init__(self, app: ASGIApp, limit: int, body_timeout: Optional[float] = None) -> None:
+    def __init__(self, app: ASGIApp, limit: int, limits: tuple[tuple[str, int], ...] = (),
+                 body_timeout: Optional[float] = None) -> None:
         self.app = app
-        self.limit = limit
+        self.default_limit = limit
+        self.limits = limits          # (path prefix, cap) for routes that take large bodies
         self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -299,6 +301,7 @@ class _Guard:
         scope[_REQUEST_ID] = request_id
         started = False
         received = 0
+        limit = next((cap for prefix, cap in self.limits if scope["path"].startswith(prefix)), self.default_limit)
 
         async def send_with_id(message: Message) -> None:
             nonlocal started
@@ -323,9 +326,9 @@ class _Guard:
             if message["type"] == "http.request":
                 body_done = not message.get("more_body", False)
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise PayloadTooLarge(f"the request body is larger than {self.limit} bytes",
-                                          data={"limit": self.limit})
+                if received > limit:
+                    raise PayloadTooLarge(f"the request body is larger than {limit} bytes",
+                                          data={"limit": limit})
             return message
 
         try:
@@ -334,9 +337,9 @@ class _Guard:
 
                 refuse_pickle({"content-type": _header(scope, b"content-type"), "accept": _header(scope, b"accept")})
             length = _header(scope, b"content-length")
-            if length.isdigit() and int(length) > self.limit:
-                raise PayloadTooLarge(f"the request body ({length} bytes) is larger than {self.limit} bytes",
-                                      data={"limit": self.limit})
+            if length.isdigit() and int(length) > limit:
+                raise PayloadTooLarge(f"the request body ({length} bytes) is larger than {limit} bytes",
+                                      data={"limit": limit})
             await self.app(scope, receive_capped, send_with_id)
         except Exception as exc:
             if started:  # too late for an error response: the client sees a cut connection
@@ -913,19 +916,24 @@ def sql_document(out: dict[str, Any]) -> dict[str, Any]:
 
 def build_app(runtime: Runtime) -> Starlette:
     """The HTTP face over a Runtime: every route of ENDPOINTS, errors as envelopes."""
+    from server.http_sources import SOURCE_ENDPOINTS, SourceHandlers, body_limits
     from server.http_v1 import V1_ENDPOINTS, V1Handlers
 
     handlers = _Handlers(runtime)
     v1 = V1Handlers(runtime)
+    src = SourceHandlers(runtime)
     methods: dict[str, dict[str, Callable[..., Any]]] = {}
     for ep in ENDPOINTS:
         methods.setdefault(ep.path, {})[ep.method] = getattr(handlers, ep.handler)
     for v1ep in V1_ENDPOINTS:
         methods.setdefault(v1ep.path, {})[v1ep.method] = getattr(v1, v1ep.handler)
+    for sep in SOURCE_ENDPOINTS:
+        methods.setdefault(sep.path, {})[sep.method] = getattr(src, sep.handler)
     routes = [Route(path, _dispatch(by_method), methods=list(by_method)) for path, by_method in methods.items()]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
     app.router.redirect_slashes = False  # _Guard strips the slash instead: a redirect breaks POSTs
-    app.add_middleware(_Guard, limit=runtime.ctx.config.limits.max_payload_bytes,
+    limits = runtime.ctx.config.limits
+    app.add_middleware(_Guard, limit=limits.max_payload_bytes, limits=body_limits(limits.max_upload_bytes),
                        body_timeout=runtime.settings.http_body_timeout_seconds)
     return app
 

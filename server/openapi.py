@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Optional
 
-from server import openapi_v1
+from server import openapi_sources, openapi_v1
 
 JSON, MSGPACK, TEXT = "application/json", "application/msgpack", "text/plain"
 
@@ -334,6 +334,8 @@ PATHS: dict[str, dict[str, Any]] = {
 
 PATHS.update(openapi_v1.PATHS)
 SCHEMAS.update(openapi_v1.SCHEMAS)
+PATHS.update(openapi_sources.PATHS)
+SCHEMAS.update(openapi_sources.SCHEMAS)
 
 
 def document() -> dict[str, Any]:

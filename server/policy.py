@@ -44,12 +44,13 @@ ACLS: tuple[str, ...] = (
     "keys:admin",
     "databases:read", "databases:write",
     "query:execute", "query:write",
+    "sources:write",
 )
 
 BUILTIN_ACLS: Mapping[str, frozenset[str]] = MappingProxyType({
     ROOT: frozenset(ACLS),
     MANAGER: frozenset(ACLS) - {"roles:admin"},
-    BACKEND: frozenset({"org:read", "databases:read", "query:execute", "query:write"}),
+    BACKEND: frozenset({"org:read", "databases:read", "query:execute", "query:write", "sources:write"}),
     FRONTEND: frozenset({"org:read", "query:execute"}),
 })
 
@@ -148,6 +149,24 @@ POLICY: Mapping[str, Rule] = MappingProxyType({
     "TaskService.ListTasks": _rule("RMB", "databases:read"),
     "TaskService.GetTask": _rule("RMB", "databases:read"),
     "TaskService.WatchTask": _rule("RMB", "databases:read"),
+    # ConnectionService / SourceService: seed 002 (API.md §3.5), root, manager and backend.
+    # Managing credentials and sources is sources:write; running one writes data
+    # (query:write); the one-time upload url is its own credential (public row).
+    "ConnectionService.ListConnections": _rule("RMB", "databases:read"),
+    "ConnectionService.GetConnection": _rule("RMB", "databases:read"),
+    "ConnectionService.PutConnection": _rule("RMB", "sources:write", writes=True),
+    "ConnectionService.DeleteConnection": _rule("RMB", "sources:write", writes=True),
+    "ConnectionService.TestConnection": _rule("RMB", "sources:write"),
+    "SourceService.ListSources": _rule("RMB", "databases:read"),
+    "SourceService.GetSource": _rule("RMB", "databases:read"),
+    "SourceService.PatchSource": _rule("RMB", "sources:write", writes=True),
+    "SourceService.DeleteSource": _rule("RMB", "sources:write", writes=True),
+    "SourceService.TestSource": _rule("RMB", "databases:read"),
+    "SourceService.RunSource": _rule("RMB", "query:write", writes=True),
+    "SourceService.GetRun": _rule("RMB", "databases:read"),
+    "SourceService.CancelRun": _rule("RMB", "query:write", writes=True),
+    "SourceService.Download": _rule("RMB", "databases:read"),
+    "SourceService.Upload": PUBLIC,
     # QueryService: reads for every role; a writing statement needs R M B (or query:write)
     "QueryService.Sql": _query_rule(),
     "QueryService.Pql": _query_rule(),

@@ -60,6 +60,35 @@ def load_table(holder: Any, data_dir: Path) -> int:
     return total
 
 
+def serve_process(data_dir: str) -> tuple[subprocess.Popen[str], str, str]:
+    """`python -m server.cli serve` on a prepared data dir, on free loopback ports, with
+    the production defaults (fsync on) but no rate limit: (process, gRPC target "host:port",
+    HTTP base URL), once it reports both listeners. Its stdout is left open: close it
+    after the process ends."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROARBASE_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "serve", "--data-dir", data_dir, "--grpc-port", "0",
+         "--http-port", "0"], cwd=str(Path(__file__).resolve().parents[2]),
+        env={**env, **_SERVER_ENV, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True)
+    assert proc.stdout is not None
+    target = http = ""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline and not (target and http):
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the server exited during startup (status {proc.wait()})")
+        found = re.match(r"\s+gRPC\s+(\S+)$", line.rstrip("\n"))
+        target = found[1] if found else target
+        found = re.match(r"\s+HTTP\s+(\S+)$", line.rstrip("\n"))
+        http = found[1] if found else http
+    if not (target and http):
+        proc.kill()
+        proc.wait()
+        raise RuntimeError("the server did not report its ports")
+    return proc, target, http
+
+
 class BenchServer:
     """A roarbase server process on a prepared data dir, and the credentials to call it."""
 
@@ -89,24 +118,7 @@ class BenchServer:
         """Start `python -m server.cli serve` on free loopback ports and log in."""
         from server.client import Client
 
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ROARBASE_")}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--data-dir", self.data_dir, "--grpc-port", "0",
-             "--http-port", "0"], cwd=str(Path(__file__).resolve().parents[2]),
-            env={**env, **_SERVER_ENV, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True)
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError(f"the server exited during startup (status {self.proc.wait()})")
-            found = re.match(r"\s+gRPC\s+(\S+)$", line.rstrip("\n"))
-            if found:
-                self.target = found[1]
-                break
-        else:
-            raise RuntimeError("the server did not report its gRPC port")
+        self.proc, self.target, _ = serve_process(self.data_dir)
         with Client(self.target) as c:
             self.token = c.login(ROOT_EMAIL, self.password).token
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from server import auth, policy
-from server.service import accounts, databases, orgs, tasks
+from server.service import accounts, databases, orgs, secretbox, sources, tasks
 from server.service.config import ServiceConfig
 from server.service.context import Clock, ServiceContext
 
@@ -68,6 +68,8 @@ def open_service(config: ServiceConfig, *, clock: Clock = time.time) -> ServiceC
         ctx.bootstrap = bootstrap(ctx)
         databases.recover(ctx)
         tasks.recover(ctx)
+        sources.recover(ctx)
+        secretbox.box(ctx)              # the connections key file exists from the first start
     except BaseException:
         ctx.close()
         raise

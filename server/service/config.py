@@ -21,7 +21,8 @@ class Limits:
     query_timeout_seconds (query), max_page_size/default_page_size (every list).
     Enforced by the faces on this same object: max_payload_bytes (HTTP body, gRPC message),
     max_response_bytes (an HTTP answer; gRPC answers are split under max_payload_bytes).
-    Enforced by the sources service: max_sources_per_database.
+    Enforced by the sources service: max_sources_per_database, max_upload_bytes (one
+    LOCAL upload, counted while it streams to disk).
     """
 
     max_databases_per_org: int = 64
@@ -30,13 +31,13 @@ class Limits:
     max_payload_bytes: int = 16 << 20
     max_response_bytes: int = 256 << 20
     max_sources_per_database: int = 16
+    max_upload_bytes: int = 16 << 30
     max_page_size: int = 64
     default_page_size: int = 20
 
     def __post_init__(self) -> None:
         for name in ("max_databases_per_org", "max_query_bytes", "max_payload_bytes", "max_response_bytes",
-                     "max_sources_per_database",
-                     "max_page_size", "default_page_size"):
+                     "max_sources_per_database", "max_upload_bytes", "max_page_size", "default_page_size"):
             if getattr(self, name) < 1:
                 raise InvalidParameter(f"limits.{name} must be at least 1")
         if self.max_query_bytes > ENGINE_MAX_QUERY_BYTES:
@@ -117,6 +118,12 @@ class ServiceConfig:
     # BULK INSERT ... INPUT 'FILE' reads a file on the server: refused unless the path is
     # absolute and inside this directory (None: refused always).
     sql_file_dir: Optional[str] = None
+    # LOCAL sources may read (and analytics_report exports write) files under this
+    # directory, by relative paths that can never leave it (None: uploads only).
+    sources_sandbox_dir: Optional[str] = None
+    # The Fernet key (urlsafe base64 of 32 bytes) encrypting connection credentials at
+    # rest. None: the key file <data_dir>/connections.key, made (mode 0600) on first start.
+    connections_key: Optional[str] = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.data_dir:

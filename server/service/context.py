@@ -57,6 +57,9 @@ class ServiceContext:
         # Set once by bootstrap on the first start: the generated root credentials.
         self.bootstrap: Optional[Any] = None
         self._background: Optional[ThreadPoolExecutor] = None
+        self._imports: Optional[ThreadPoolExecutor] = None
+        # Cancel events of running tracked tasks (service.tasks.start_tracked), by task id.
+        self.task_cancels: dict[str, threading.Event] = {}
         self._closed = False
 
     def background(self) -> ThreadPoolExecutor:
@@ -65,6 +68,14 @@ class ServiceContext:
             if self._background is None:
                 self._background = ThreadPoolExecutor(1, thread_name_prefix="roarbase-task")
             return self._background
+
+    def imports(self) -> ThreadPoolExecutor:
+        """The pool source imports and exports run on (service.imports): one thread of its
+        own, so a long import never delays the background writes of background()."""
+        with self._engines_lock:
+            if self._imports is None:
+                self._imports = ThreadPoolExecutor(1, thread_name_prefix="roarbase-import")
+            return self._imports
 
     def now(self) -> float:
         """Unix seconds from the injected clock (tests move it)."""
@@ -113,6 +124,10 @@ class ServiceContext:
         if self._closed:
             return
         self._closed = True
+        for event in list(self.task_cancels.values()):
+            event.set()                            # a running import stops at its next batch
+        if self._imports is not None:      # queued imports stay RUNNING: recover() fails them
+            self._imports.shutdown(wait=True, cancel_futures=True)
         if self._background is not None:
             self._background.shutdown(wait=True)   # a running task finishes its commit
         with self._engines_lock:

@@ -190,6 +190,49 @@ V6_KEY_SESSIONS = Migration(6, "sessions remember the API key they were logged i
     ("refresh_tokens", "api_key_id", "TEXT"),
 ))
 
+V7_SOURCES = Migration(7, "connections and sources (seed 002); import progress and cancel on tasks", (
+    # One connection per kind per org (the seed's path is connections/<kind>/); the
+    # credentials are a Fernet token (server/service/secretbox.py), never plain JSON.
+    """CREATE TABLE IF NOT EXISTS connections (
+        org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        credentials BLOB NOT NULL,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        updated_by TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (org_id, kind))""",
+    # A source ("table" in seed 002) of one database. upload_hash: SHA-256 of the LOCAL
+    # source's current one-time upload token; upload_token: the token itself, encrypted
+    # (it is shown again as connection_table_params.url).
+    """CREATE TABLE IF NOT EXISTS sources (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL,
+        database_id TEXT NOT NULL,
+        connection TEXT NOT NULL,
+        name TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        resource_params TEXT NOT NULL DEFAULT '{}',
+        connection_table_params TEXT NOT NULL DEFAULT '{}',
+        connection_table_metadata TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL,
+        status_message TEXT NOT NULL DEFAULT '',
+        upload_hash TEXT UNIQUE,
+        upload_token BLOB,
+        uploaded_at REAL,
+        uploaded_bytes INTEGER,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        updated_by TEXT NOT NULL DEFAULT '',
+        UNIQUE (database_id, connection, name))""",
+    "CREATE INDEX IF NOT EXISTS sources_by_database ON sources (database_id, created_at, id)",
+    "CREATE INDEX IF NOT EXISTS tasks_by_source ON tasks (source_id, start_time)",
+), columns=(
+    ("tasks", "details", "TEXT"),
+    ("tasks", "source_id", "TEXT"),
+    ("tasks", "cancel_requested", "INTEGER NOT NULL DEFAULT 0"),
+))
+
 MIGRATIONS: tuple[Migration, ...] = (V1_IDENTITY, V2_DATABASES, V3_CREDENTIALS, V4_INVITES, V5_DATA_PLANE,
-                                     V6_KEY_SESSIONS)
+                                     V6_KEY_SESSIONS, V7_SOURCES)
 LATEST = len(MIGRATIONS)

@@ -41,7 +41,10 @@ def _value(ctx: ServiceContext, org_id: str, prop: str) -> dict[str, Any]:
                 "default_page_size": limits.default_page_size,
                 **ctx.server_limits}
     return {"max_sources_per_database": limits.max_sources_per_database,
-            "max_payload_bytes": limits.max_payload_bytes}
+            "max_payload_bytes": limits.max_payload_bytes,
+            "max_upload_bytes": limits.max_upload_bytes,
+            "local_sandbox": cfg.sources_sandbox_dir is not None,
+            "connections_supported": ["LOCAL", "S3", "GCS"]}
 
 
 def get_service_property(ctx: ServiceContext, principal: Optional[Principal], prop: Any) -> ServiceProperty:

@@ -1,5 +1,5 @@
-"""Background tasks of a database: writes sent with wait_for_completion=false (and, later,
-imports). Each task is a row of meta.db (status RUNNING -> COMPLETED | FAILED, progress,
+"""Background tasks of a database: writes sent with wait_for_completion=false, and source
+imports and exports (tracked tasks: progress figures in `details`, cancel). Each task is a row of meta.db (status RUNNING -> COMPLETED | FAILED, progress,
 the error envelope when it failed), read back through CM's
 `GET /v1/tasks/{name}/recents/` shape: {task_id, name, start_time, status, progress}.
 
@@ -11,6 +11,7 @@ silently half-reported as done.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -41,21 +42,29 @@ class Task:
     error: Optional[dict[str, Any]]
     start_time: float
     end_time: Optional[float]
+    details: Optional[dict[str, Any]] = None
+    cancel_requested: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """CM's background-task shape, plus end_time and the error envelope when FAILED."""
+        """CM's background-task shape, plus end_time, the error envelope when FAILED and
+        a tracked task's figures (`details`)."""
         out: dict[str, Any] = {"task_id": self.id, "name": self.name, "start_time": int(self.start_time),
                                "status": self.status, "progress": self.progress}
         if self.end_time is not None:
             out["end_time"] = int(self.end_time)
         if self.error is not None:
             out["error"] = self.error
+        if self.details is not None:
+            out["details"] = self.details
+        if self.cancel_requested:
+            out["cancel_requested"] = True
         return out
 
 
 def _task(row: Any) -> Task:
     return Task(row["id"], row["database_id"], row["name"], row["status"], row["progress"],
-                loads(row["error"]) if row["error"] else None, row["start_time"], row["end_time"])
+                loads(row["error"]) if row["error"] else None, row["start_time"], row["end_time"],
+                loads(row["details"]) if row["details"] else None, bool(row["cancel_requested"]))
 
 
 def start(ctx: ServiceContext, principal: Principal, database_id: str, name: str, job: Callable[[], Any]) -> Task:
@@ -82,9 +91,70 @@ def start(ctx: ServiceContext, principal: Principal, database_id: str, name: str
 
 
 def finish(ctx: ServiceContext, task_id: str, status: str, *, progress: str = "",
-           error: Optional[dict[str, Any]] = None) -> None:
-    ctx.store.execute("UPDATE tasks SET status = ?, progress = ?, error = ?, end_time = ? WHERE id = ?",
-                      (status, progress, dumps(error) if error is not None else None, ctx.now(), task_id))
+           error: Optional[dict[str, Any]] = None, details: Optional[dict[str, Any]] = None) -> None:
+    ctx.store.execute("UPDATE tasks SET status = ?, progress = ?, error = ?, end_time = ?,"
+                      " details = COALESCE(?, details) WHERE id = ?",
+                      (status, progress, dumps(error) if error is not None else None, ctx.now(),
+                       dumps(details) if details is not None else None, task_id))
+
+
+class Tracker:
+    """What a tracked task's job is handed: its id, progress reports and its cancel flag."""
+
+    def __init__(self, ctx: ServiceContext, task_id: str, cancel: threading.Event) -> None:
+        self.ctx, self.task_id, self.cancel = ctx, task_id, cancel
+
+    def report(self, progress: str, details: dict[str, Any]) -> None:
+        """Record the task's progress text and figures (visible while it runs)."""
+        self.ctx.store.execute("UPDATE tasks SET progress = ?, details = ? WHERE id = ?",
+                               (progress, dumps(details), self.task_id))
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel.is_set()
+
+
+def start_tracked(ctx: ServiceContext, principal: Principal, database_id: str, name: str,
+                  job: Callable[[Tracker], tuple[str, dict[str, Any]]], *, source_id: Optional[str] = None,
+                  details: Optional[dict[str, Any]] = None) -> Task:
+    """Record a RUNNING task and run `job(tracker)` on the import pool. The job returns
+    (final progress text, final details) or raises; a ServerError it raises may carry the
+    figures reached so far as `exc.details_so_far`. cancel() sets tracker.cancel."""
+    task_id, now = new_id(), ctx.now()
+    cancel = threading.Event()
+    ctx.store.execute("INSERT INTO tasks (id, org_id, database_id, name, status, created_by, start_time, source_id,"
+                      " details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      (task_id, principal.org_id, database_id, name, RUNNING, principal.account_id, now, source_id,
+                       dumps(details) if details is not None else None))
+    ctx.task_cancels[task_id] = cancel
+
+    def run() -> None:
+        try:
+            progress, final = job(Tracker(ctx, task_id, cancel))
+        except Exception as exc:  # every failure is recorded on the task, none is lost
+            if isinstance(exc, (ServerError, EngineError)):
+                logger.info("task %s (%s) failed: %s", task_id, name, exc)
+            else:
+                logger.exception("task %s (%s) failed", task_id, name)
+            finish(ctx, task_id, FAILED, progress=getattr(exc, "progress_so_far", "failed"), error=envelope(exc),
+                   details=getattr(exc, "details_so_far", None))
+        else:
+            finish(ctx, task_id, COMPLETED, progress=progress, details=final)
+        finally:
+            ctx.task_cancels.pop(task_id, None)
+
+    ctx.imports().submit(run)
+    return get(ctx, task_id)
+
+
+def cancel(ctx: ServiceContext, task_id: str) -> bool:
+    """Ask a running tracked task to stop (it stops between batches). Returns whether it
+    was running."""
+    cur = ctx.store.execute("UPDATE tasks SET cancel_requested = 1 WHERE id = ? AND status = ?", (task_id, RUNNING))
+    event = ctx.task_cancels.get(task_id)
+    if event is not None:
+        event.set()
+    return bool(cur.rowcount)
 
 
 def get(ctx: ServiceContext, task_id: str) -> Task:

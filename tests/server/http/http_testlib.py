@@ -187,22 +187,23 @@ class InProcess:
         return str(row["kid"]), bytes(row["secret"])
 
 
-def _claims(member: Member) -> dict[str, Any]:
-    """Claims like the server's own (issuer and audience are the test servers' defaults)."""
+def _claims(member: Member, **extra: Any) -> dict[str, Any]:
+    """Claims like the server's own (issuer and audience are the test servers' defaults);
+    `extra` adds the /v1 login claims (db, eu, ss)."""
     now = int(time.time())
     return {"iss": "roarbase", "aud": "roarbase-api", "sub": member.id, "org": member.org_id, "role": member.role,
-            "iat": now, "nbf": now, "exp": now + 600, "jti": unique("jti-")}
+            "iat": now, "nbf": now, "exp": now + 600, "jti": unique("jti-"), **extra}
 
 
-def genuine_token(member: Member, kid: str, secret: bytes) -> str:
+def genuine_token(member: Member, kid: str, secret: bytes, **extra: Any) -> str:
     """A token built like the server's own: the forged ones differ from it in one way."""
-    return jwt.encode(_claims(member), secret, algorithm="HS256", headers={"kid": kid})
+    return jwt.encode(_claims(member, **extra), secret, algorithm="HS256", headers={"kid": kid})
 
 
-def forged_tokens(member: Member, kid: str, secret: bytes) -> dict[str, str]:
-    """Tokens for `member` that must all be refused: expired, bad signature, alg none,
-    wrong audience."""
-    claims = _claims(member)
+def forged_tokens(member: Member, kid: str, secret: bytes, **extra: Any) -> dict[str, str]:
+    """Tokens for `member` (with `extra` claims) that must all be refused, one per name of
+    FORGED: expired, bad signature, alg none, wrong audience."""
+    claims = _claims(member, **extra)
     expired = dict(claims, iat=claims["iat"] - 7200, nbf=claims["iat"] - 7200, exp=claims["iat"] - 3600)
     return {
         "expired": jwt.encode(expired, secret, algorithm="HS256", headers={"kid": kid}),
@@ -211,6 +212,48 @@ def forged_tokens(member: Member, kid: str, secret: bytes) -> dict[str, str]:
         "wrong_audience": jwt.encode(dict(claims, aud="someone-else"), secret, algorithm="HS256",
                                      headers={"kid": kid}),
     }
+
+
+# -- the R14 authorization matrix -----------------------------------------------------------
+
+ROLES = ("root", "manager", "backend", "frontend")
+FORGED = ("expired", "bad_signature", "alg_none", "wrong_audience")
+
+
+@dataclass(frozen=True)
+class Expect:
+    """One cell's expected outcome: a status, and for an error the unified code,
+    error_data.name and error_code (None: not checked)."""
+
+    status: int
+    code: Optional[str] = None
+    name: Optional[str] = None
+    error_code: Optional[int] = None
+
+    @property
+    def success(self) -> bool:
+        return self.status < 400
+
+
+def forged_expect(who: str) -> Expect:
+    """A refused credential: 401 on every URL family (authentication, not authorization)."""
+    if who == "none":
+        return Expect(401, "MissingAuthenticationToken", error_code=21)
+    return Expect(401, "TokenExpired", error_code=22) if who == "expired" else Expect(401, "Unauthorized",
+                                                                                        error_code=21)
+
+
+def cell_mismatch(resp: httpx.Response, expect: Expect) -> Optional[tuple[Any, ...]]:
+    """None when the response is the expected one (an error as a full envelope), else what
+    differs, for the matrix's report."""
+    got = resp.json() if resp.content and resp.status_code >= 400 else {}
+    ok = resp.status_code == expect.status and \
+        (expect.code is None or got.get("code") == expect.code) and \
+        (expect.name is None or got.get("error_data", {}).get("name") == expect.name) and \
+        (expect.error_code is None or got.get("error_code") == expect.error_code)
+    if ok and not expect.success:
+        assert_envelope(resp, expect.status, expect.code, expect.name)
+    return None if ok else (expect, resp.status_code, resp.text[:200])
 
 
 # -- the OpenAPI document as a checker ---------------------------------------------------------

@@ -14,12 +14,11 @@ from typing import Any, Callable, Optional
 
 import pytest
 
-from http_testlib import PASSWORD, InProcess, Member, assert_envelope, bearer, forged_tokens, unique
+from http_testlib import FORGED, PASSWORD, ROLES, Expect, InProcess, Member, assert_envelope, bearer, \
+    cell_mismatch, forged_expect, forged_tokens, unique
 from server import http_app, policy
 from server.auth import Principal
 
-ROLES = ("root", "manager", "backend", "frontend")
-FORGED = ("expired", "bad_signature", "alg_none", "wrong_audience")
 PRINCIPALS = (*ROLES, "none", *FORGED, "other_org")
 # Endpoints outside the matrix: no policy row (the document, logout) or public by policy
 # (login, refresh, accepting an invite: their body is the credential) — checked below.
@@ -132,26 +131,26 @@ def _request(world: World, ep: http_app.Endpoint, caller: Optional[Member]) -> t
     return builders[ep.handler]()
 
 
-def _expected(world: World, ep: http_app.Endpoint, who: str) -> tuple[int, Optional[str], Optional[str]]:
-    """(status, code, error_data.name) the policy table implies; code None for success."""
+def _expected(world: World, ep: http_app.Endpoint, who: str) -> Expect:
+    """The outcome the policy table implies."""
     rule = policy.POLICY[ep.operation]
-    success = SUCCESS_OVERRIDE.get(ep.handler, ep.status)
+    success = Expect(SUCCESS_OVERRIDE.get(ep.handler, ep.status))
     if who == "none":
         settings = world.web.rt.settings
         if ep.handler in COMPAT_OPEN and settings.loopback and settings.open_loopback_sql:
-            return success, None, None
-        return 401, "MissingAuthenticationToken", None
+            return success
+        return forged_expect(who)
     if who in FORGED:
-        return 401, "TokenExpired" if who == "expired" else "Unauthorized", None
+        return forged_expect(who)
     member = world.other if who == "other_org" else world.members[who]
     principal = Principal(member.id, member.org_id, member.role)
     if not policy.allowed(principal, ep.operation, writes=rule.writes):
-        return 401, "Unauthorized", "FORBIDDEN"
+        return Expect(401, "Unauthorized", "FORBIDDEN")         # /v2: authorization failures stay 401
     names_first_org = ("{" in ep.path and ep.handler != "get_service_property") or \
         ep.handler in BODY_NAMES_FIRST_ORG
     if who == "other_org" and names_first_org:
-        return 404, "ResourceNotFound", None
-    return success, None, None
+        return Expect(404, "ResourceNotFound")
+    return success
 
 
 def _headers(world: World, who: str) -> dict[str, str]:
@@ -171,14 +170,9 @@ def test_authorization_matrix(world, ep):
         url, kwargs = _request(world, ep, caller)
         kwargs["headers"] = {**kwargs.get("headers", {}), **_headers(world, who)}
         resp = world.web.client.request(ep.method, url, **kwargs)
-        status, code, name = _expected(world, ep, who)
-        got = resp.json() if resp.content and resp.status_code >= 400 else {}
-        ok = resp.status_code == status and (code is None or got.get("code") == code) and \
-            (name is None or got.get("error_data", {}).get("name") == name)
-        if ok and code is not None:
-            assert_envelope(resp, status, code, name)
-        if not ok:
-            mismatches.append((who, status, code, name, resp.status_code, resp.text[:200]))
+        wrong = cell_mismatch(resp, _expected(world, ep, who))
+        if wrong is not None:
+            mismatches.append((who, *wrong))
     print(f"R14 http {ep.method} {ep.path}: cells={len(PRINCIPALS)} mismatches={len(mismatches)}")
     assert not mismatches, mismatches
 

@@ -9,7 +9,7 @@ import uuid
 
 from starlette.routing import Route
 
-from server import http_app, http_v1, openapi
+from server import http_app, http_sources, http_v1, openapi
 
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
@@ -28,7 +28,7 @@ def _doc_routes(doc) -> set[tuple[str, str]]:
     return {(m, path) for path, item in doc["paths"].items() for m in item if m in METHODS}
 
 
-ALL_ENDPOINTS = (*http_app.ENDPOINTS, *http_v1.V1_ENDPOINTS)
+ALL_ENDPOINTS = (*http_app.ENDPOINTS, *http_v1.V1_ENDPOINTS, *http_sources.SOURCE_ENDPOINTS)
 
 
 def test_every_route_is_documented_and_nothing_else(web):

@@ -9,7 +9,19 @@ import pytest
 from server import auth, policy
 from server.auth import Principal
 from server.policy import BUILTIN_ROLES, POLICY
-from server.service import accounts, databases, entities, invites, orgs, query, roles, service_properties, tasks
+from server.service import (
+    accounts,
+    connections,
+    databases,
+    entities,
+    invites,
+    orgs,
+    query,
+    roles,
+    service_properties,
+    sources,
+    tasks,
+)
 from server.service.errors import Forbidden, MissingAuthenticationToken, ServiceError
 from svc_testlib import member, root_of, start
 
@@ -42,6 +54,15 @@ DOCUMENTED = {
     "EntityService.BulkPut": "RMB", "EntityService.BulkPatch": "RMB", "EntityService.BulkDelete": "RMB",
     "EntityService.BulkWrite": "RMB",
     "TaskService.ListTasks": "RMB", "TaskService.GetTask": "RMB", "TaskService.WatchTask": "RMB",
+    # connections and sources (API.md §3.5, seed 002: root, manager, backend); the one-time
+    # upload url is its own credential
+    "ConnectionService.ListConnections": "RMB", "ConnectionService.GetConnection": "RMB",
+    "ConnectionService.PutConnection": "RMB", "ConnectionService.DeleteConnection": "RMB",
+    "ConnectionService.TestConnection": "RMB",
+    "SourceService.ListSources": "RMB", "SourceService.GetSource": "RMB", "SourceService.PatchSource": "RMB",
+    "SourceService.DeleteSource": "RMB", "SourceService.TestSource": "RMB", "SourceService.RunSource": "RMB",
+    "SourceService.GetRun": "RMB", "SourceService.CancelRun": "RMB", "SourceService.Download": "RMB",
+    "SourceService.Upload": "-",
 }
 QUERY_WRITERS = "RMB"
 LETTER = {"R": "root", "M": "manager", "B": "backend", "F": "frontend"}
@@ -198,6 +219,8 @@ def env(tmp_path_factory):
     db = databases.create_database(ctx, root, name="shared")
     query.sql(ctx, root, db.id, "CREATE TABLE t (_id ID, n INT)")
     entities.create_property(ctx, root, "item", property_name="price", value_type="float", database=db.id)
+    sources.patch_source(ctx, root, "LOCAL", "src", {"resource": "user", "connection_table_params": {
+        "file_format": "CSV"}}, database=db.id)
     svc_account = accounts.create_account(ctx, root, kind="service", name="robot", role="backend")
     yield ctx, root, principals, db, svc_account
     ctx.close()
@@ -284,10 +307,31 @@ def _calls(ctx, root, db, svc_account):
         "EntityService.BulkDelete": lambda p: entities.delete_entities(ctx, p, "item", [8, 9], database=db.id),
         "TaskService.ListTasks": lambda p: tasks.recents(ctx, p, "items_put", database=db.id),
         "TaskService.GetTask": lambda p: tasks.get_task(ctx, p, "00000000-0000-4000-8000-000000000000"),
+        "ConnectionService.ListConnections": lambda p: connections.list_connections(ctx, p),
+        "ConnectionService.GetConnection": lambda p: connections.get_connection(ctx, p, "LOCAL"),
+        "ConnectionService.PutConnection": lambda p: connections.put_connection(
+            ctx, p, "BRAZE", credentials={"api_key": "k"}),
+        "ConnectionService.DeleteConnection": lambda p: connections.delete_connection(
+            ctx, p, connections.put_connection(ctx, root, "KLAVIYO", credentials={"k": "v"}).kind),
+        "ConnectionService.TestConnection": lambda p: connections.test_connection(ctx, p, "LOCAL"),
+        "SourceService.ListSources": lambda p: sources.list_sources(ctx, p, database=db.id),
+        "SourceService.GetSource": lambda p: sources.get_source(ctx, p, "LOCAL", "src", database=db.id),
+        "SourceService.PatchSource": lambda p: sources.patch_source(
+            ctx, p, "LOCAL", _fresh("s"), {"resource": "user", "connection_table_params": {"file_format": "CSV"}},
+            database=db.id),
+        "SourceService.DeleteSource": lambda p: sources.delete_source(ctx, p, "LOCAL", sources.patch_source(
+            ctx, root, "LOCAL", _fresh("d"), {"resource": "user", "connection_table_params": {"file_format": "CSV"}},
+            database=db.id).name, database=db.id),
+        "SourceService.TestSource": lambda p: sources.test_source(ctx, p, "LOCAL", "src", database=db.id),
+        "SourceService.RunSource": lambda p: sources.run_source(ctx, p, "LOCAL", "src", database=db.id),
+        "SourceService.GetRun": lambda p: sources.last_run(ctx, p, "LOCAL", "src", database=db.id),
+        "SourceService.CancelRun": lambda p: sources.cancel_run(ctx, p, "LOCAL", "src", database=db.id),
+        "SourceService.Download": lambda p: sources.download(ctx, p, "src", database=db.id),
     }
 
 
 CHECKED = sorted(set(POLICY) - {"AuthService.Login", "AuthService.RefreshToken", "InviteService.AcceptInvite",
+                                "SourceService.Upload",
                                 "DatabaseService.ExportDatabase", "DatabaseService.ImportDatabase",
                                 "QueryService.PqlStream", "EntityService.BulkWrite", "TaskService.WatchTask"})
 

@@ -22,7 +22,8 @@ def test_properties_report_the_config(tmp_path, clock):
         assert lim["max_payload_bytes"] == 1234 and lim["max_page_size"] == 50
         assert lim["max_query_bytes"] == limits.max_query_bytes
         src = service_properties.get_service_property(ctx, root, "source:limits").value
-        assert src == {"max_sources_per_database": 5, "max_payload_bytes": 1234}
+        assert src == {"max_sources_per_database": 5, "max_payload_bytes": 1234, "max_upload_bytes": 16 << 30,
+                       "local_sandbox": False, "connections_supported": ["LOCAL", "S3", "GCS"]}
         for role in ("manager", "backend", "frontend"):
             service_properties.get_service_property(ctx, member(ctx, root, role), "database:limits")
         with pytest.raises(ResourceNotFound):

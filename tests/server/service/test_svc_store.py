@@ -13,7 +13,7 @@ from server.service.store import MetaStore
 from svc_testlib import ROOT_EMAIL, ROOT_PASSWORD, login, make_config, start
 
 TABLES = {"schema_version", "orgs", "roles", "accounts", "account_roles", "signing_keys", "databases",
-          "refresh_tokens", "api_keys", "revoked_jtis", "invites", "tasks"}
+          "refresh_tokens", "api_keys", "revoked_jtis", "invites", "tasks", "connections", "sources"}
 
 
 def _tables(path):
