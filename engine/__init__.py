@@ -48,8 +48,10 @@ def open(path: str, *, fsync: bool = True, **config: Any) -> Holder:  # noqa: A0
         path: the directory.
         fsync: make every acknowledged write survive power loss (default). With False,
             acknowledged writes still survive a process kill (kill -9), not an OS crash.
-        config: checkpoint_bytes (log size that triggers a snapshot, default 64 MiB) and
-            fileio (the file-access seam, for fault-injection tests).
+        config: checkpoint_bytes (log size that triggers a snapshot, default 64 MiB),
+            max_groups (the most groups one GroupBy or SQL GROUP BY may hold, default
+            1,000,000; more raise QueryLimitError) and fileio (the file-access seam, for
+            fault-injection tests).
     Raises:
         StorageFailedError: the directory is in use by another process.
     """

@@ -1,7 +1,9 @@
 """Run plans: each call per shard (in parallel where the work is in GIL-free kernels), then
 reduce the partial results into FeatureBase's result shapes.
 
-Shards are the unit of parallelism; the deadline is checked before each shard. Row nodes
+Shards are the unit of parallelism; the deadline and cancel flag are checked before each
+shard, inside the long kernels (ext.Interrupt, polled between containers without the GIL)
+and inside long Python loops (GroupBy's combinations). Row nodes
 that need every shard before they can answer (Shift, Limit, Distinct-as-row, UnionRows)
 are evaluated once, globally, and then served per shard as constants.
 """
@@ -20,11 +22,11 @@ import numpy as np
 from engine import plan as P
 from engine.arrays import sorted_unique
 from engine import results as R
-from engine.errors import QueryCancelledError, QueryExecutionError
+from engine.errors import FieldNotFoundError, QueryCancelledError, QueryExecutionError
 from engine.schema import BSI_VIEW, STANDARD_VIEW, FieldDef, float_decode_array
 from engine.state import EMPTY, SHARD_WIDTH, IndexState
 from engine.txn import BSI_BIT0_ROW, BSI_EXISTS_ROW, BSI_SIGN_ROW, EXISTS_ID
-from ext import Bitmap, FrozenBitmap, bsi_extreme, bsi_range, bsi_sum, bsi_values, intersect_counts
+from ext import Bitmap, FrozenBitmap, Interrupt, bsi_extreme, bsi_range, bsi_sum, bsi_values, intersect_counts
 
 T = TypeVar("T")
 _POOL_LOCK = threading.Lock()
@@ -34,6 +36,11 @@ _POOL: Optional[ThreadPoolExecutor] = None
 _IN_POOL = threading.local()
 _MANY_RUNS = 64     # a BsiIn with more runs of consecutive values reads the shard's values once
 _LOOKUP_SPAN = 1 << 26  # … and looks them up in a table of the wanted values when they span less
+
+# How often (at most) a running kernel takes the GIL to call check_deadline (a cancel is
+# seen within this; a deadline within POLL_WORK containers of its expiry, GIL-free). The
+# tests set 0, so that every poll calls it.
+POLL_SECONDS = 0.01
 
 # Called with the shard number before each shard's work, after the deadline check. None in
 # normal use; the deadline/cancellation tests (RELIABILITY R12) set it to a sleep so a
@@ -84,13 +91,19 @@ class Executor:
         self.holder = holder
         self.deadline = deadline
         self.cancel = cancel
+        # Polled inside the long kernels (without the GIL, between containers), so a
+        # deadline or cancel stops a query mid-shard, not only between shards.
+        self.interrupt = None if deadline is None and cancel is None else \
+            Interrupt(deadline, self.check_deadline, poll_every=POLL_SECONDS)
         self.shards = state.shards()
         self._globals: dict[Any, FrozenBitmap] = {}
         self._fields = index.fields_by_id()
 
     # --- infrastructure --------------------------------------------------------------------------
 
-    def _check_deadline(self) -> None:
+    def check_deadline(self) -> None:
+        """Raise QueryCancelledError if the query was cancelled or passed its deadline.
+        Called before each shard, inside long Python loops, and by the kernels' polls."""
         if self.cancel is not None and self.cancel.is_set():
             raise QueryCancelledError("query cancelled")
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -101,7 +114,7 @@ class Executor:
         from inside a pool thread runs inline: waiting on the pool from one of its own
         threads could deadlock it."""
         def run(shard: int) -> T:
-            self._check_deadline()
+            self.check_deadline()
             if shard_hook is not None:
                 shard_hook(shard)
             return fn(shard)
@@ -111,7 +124,15 @@ class Executor:
         return [run(s) for s in self.shards]
 
     def fd(self, fid: int) -> FieldDef:
-        return self._fields[fid]
+        fd = self._fields.get(fid)
+        if fd is None:
+            # A field created after this executor took its schema (the calls were lowered
+            # against a newer one): its data is simply absent from this snapshot.
+            self._fields = self.index.fields_by_id()
+            fd = self._fields.get(fid)
+            if fd is None:
+                raise FieldNotFoundError(f"field {fid} is no longer in index {self.index.name}")
+        return fd
 
     # --- row evaluation ------------------------------------------------------------------------
 
@@ -497,7 +518,7 @@ class Executor:
                     return [], np.empty(0, np.uint64)
                 rows = frag.rows if ids is None else {i: frag.rows[i] for i in ids if i in frag.rows}
                 keys = list(rows)
-                return keys, intersect_counts([rows[k] for k in keys], f)
+                return keys, intersect_counts([rows[k] for k in keys], f, self.interrupt)
             merged: dict[int, list[FrozenBitmap]] = {}
             for v in views:
                 frag = self.state.fragment(fid, v, shard)
@@ -506,7 +527,7 @@ class Executor:
                         if ids is None or r in ids:
                             merged.setdefault(r, []).append(bm)
             keys = list(merged)
-            return keys, intersect_counts([_union(merged[k]) for k in keys], f)
+            return keys, intersect_counts([_union(merged[k]) for k in keys], f, self.interrupt)
 
         totals: dict[int, int] = {}
         for keys, counts in self.per_shard(part):

@@ -5,6 +5,12 @@ Per shard, the common two-child case whose first child holds at most one row per
 first-child row becomes a code in a cache-resident array and every row of the second child
 is walked once, counting codes — no bitmap per combination. Other shapes intersect recursively, with the
 last level counted by intersect_counts.
+
+Bounds: the deadline and cancel flag are checked at every combination of the recursive
+walk and inside the kernels (Executor.interrupt); a GroupBy that would hold more than the
+holder's `max_groups` groups (default DEFAULT_MAX_GROUPS, counted before having/limit,
+which need them all) stops with QueryLimitError (ResourceLimitExceeded); and the pair
+kernel's count matrix is used only up to MAX_PAIR_CELLS cells.
 """
 from __future__ import annotations
 
@@ -15,8 +21,22 @@ import numpy as np
 
 from engine import plan as P
 from engine import results as R
-from engine.errors import QueryExecutionError
+from engine.errors import QueryExecutionError, QueryLimitError
 from ext import FrozenBitmap, bsi_sum, bsi_values, group_pairs, intersect_counts
+
+
+DEFAULT_MAX_GROUPS = 1_000_000
+MAX_PAIR_CELLS = 1 << 24          # group_pairs' uint64 matrix: 128 MiB per shard at most
+_CHECK_EVERY = 4096               # groups built between deadline checks
+
+
+def max_groups(ex: Any) -> int:
+    return getattr(ex.index.holder, "max_groups", DEFAULT_MAX_GROUPS)
+
+
+def _too_many(cap: int) -> QueryLimitError:
+    return QueryLimitError(f"GroupBy: more than {cap:,} groups (the max_groups limit); narrow it with a "
+                           f"filter or fewer Rows, or page with previous=")
 
 
 class _Child:
@@ -64,7 +84,9 @@ def _merged_counts(ex: Any, call: P.GroupBy, children: list["_Child"]) -> dict[t
     agg = call.aggregate
     agg_fd = ex.fd(agg.field) if agg is not None else None
 
-    pairs = agg is None and len(children) == 2 and children[0].single_valued and not children[0].bsi
+    cap = max_groups(ex)
+    pairs = agg is None and len(children) == 2 and children[0].single_valued and not children[0].bsi \
+        and (len(children[0].ids) + 1) * len(children[1].ids) <= MAX_PAIR_CELLS
 
     def part(shard: int) -> Union[dict[tuple[int, ...], list[Any]], np.ndarray]:
         f = ex._filter(call.filter, shard)
@@ -77,8 +99,8 @@ def _merged_counts(ex: Any, call: P.GroupBy, children: list["_Child"]) -> dict[t
         agg_filter = ex._filter(agg.filter, shard) if agg is not None and agg.filter is not None else None
         if pairs:
             # counts[j, i0]: summed over shards as matrices, turned into groups once
-            return group_pairs(bitmaps[0], bitmaps[1], f)
-        _recurse(ex, shard, children, bitmaps, 0, f, (), out, agg, agg_fd, agg_filter)
+            return group_pairs(bitmaps[0], bitmaps[1], f, ex.interrupt)
+        _recurse(ex, shard, children, bitmaps, 0, f, (), out, agg, agg_fd, agg_filter, cap)
         return out
 
     merged: dict[tuple[int, ...], list[Any]] = {}
@@ -87,9 +109,12 @@ def _merged_counts(ex: Any, call: P.GroupBy, children: list["_Child"]) -> dict[t
         if isinstance(res, np.ndarray):
             total = res if total is None else total + res
             continue
+        ex.check_deadline()
         for key, vals in res.items():
             cur = merged.get(key)
             if cur is None:
+                if len(merged) >= cap:
+                    raise _too_many(cap)
                 merged[key] = vals
             else:
                 cur[0] += vals[0]
@@ -99,6 +124,8 @@ def _merged_counts(ex: Any, call: P.GroupBy, children: list["_Child"]) -> dict[t
                     else:
                         cur[1] += vals[1]
     if total is not None:
+        if np.count_nonzero(total) > cap:
+            raise _too_many(cap)
         for j, i0 in zip(*(idx.tolist() for idx in total.nonzero())):
             merged[(i0, j)] = [int(total[j, i0])]
     return merged
@@ -111,7 +138,9 @@ def _groups_out(ex: Any, call: P.GroupBy, children: list["_Child"],
     labels = [(c.fd.name,) + c.labels(ex) for c in children]
     paging = any(c.previous is not None for c in children)
     groups = []
-    for key in sorted(merged):
+    for n, key in enumerate(sorted(merged)):
+        if n % _CHECK_EVERY == 0:
+            ex.check_deadline()
         vals = merged[key]
         if paging and _before_previous(children, key):
             continue
@@ -141,23 +170,31 @@ def _groups_out(ex: Any, call: P.GroupBy, children: list["_Child"],
 
 def _recurse(ex: Any, shard: int, children: list[_Child], bitmaps: list[list[FrozenBitmap]], level: int,
              prefix: Optional[FrozenBitmap], key: tuple[int, ...], out: dict[tuple[int, ...], list[Any]],
-             agg: Optional[P.Aggregate], agg_fd: Any, agg_filter: Optional[FrozenBitmap]) -> None:
+             agg: Optional[P.Aggregate], agg_fd: Any, agg_filter: Optional[FrozenBitmap], cap: int) -> None:
     rows = bitmaps[level]
     if level == len(children) - 1 and agg is None:
-        counts = intersect_counts(rows, prefix)
-        for i in counts.nonzero()[0].tolist():
+        counts = intersect_counts(rows, prefix, ex.interrupt)
+        hits = counts.nonzero()[0].tolist()
+        if len(out) + len(hits) > cap:
+            raise _too_many(cap)
+        for i in hits:
             out[key + (i,)] = [int(counts[i])]
         return
     for i, bm in enumerate(rows):
+        # One combination's work is bounded (an intersection, or one kernel call that
+        # polls by itself), so checking here bounds how long a stop takes.
+        ex.check_deadline()
         if not bm:
             continue
         group = bm if prefix is None else prefix & bm
         if not group:
             continue
         if level < len(children) - 1:
-            _recurse(ex, shard, children, bitmaps, level + 1, group, key + (i,), out, agg, agg_fd, agg_filter)
+            _recurse(ex, shard, children, bitmaps, level + 1, group, key + (i,), out, agg, agg_fd, agg_filter, cap)
             continue
         assert agg is not None
+        if len(out) >= cap:
+            raise _too_many(cap)
         target = group if agg_filter is None else group & agg_filter
         if agg.kind == "sum":
             pl = ex.planes(agg.field, shard)
@@ -178,7 +215,7 @@ def _distinct_in(ex: Any, agg: P.Aggregate, fd: Any, shard: int, target: FrozenB
     if frag is None:
         return set()
     ids = list(frag.rows)
-    counts = intersect_counts([frag.rows[r] for r in ids], target)
+    counts = intersect_counts([frag.rows[r] for r in ids], target, ex.interrupt)
     return {ids[i] for i in counts.nonzero()[0].tolist()}
 
 

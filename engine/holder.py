@@ -17,27 +17,33 @@ from engine.errors import (
     StorageFullError,
     IndexExistsError,
     IndexNotFoundError,
+    InvalidNameError,
     StorageFailedError,
 )
+from engine.groupby import DEFAULT_MAX_GROUPS
 from engine.index import Index
 from engine.schema import IndexDef, IndexOptions, check_meta, check_name
 from engine.storage.fileio import FileIO
 from engine.storage.wal import FULL_ERRNOS
 
 DEFAULT_CHECKPOINT_BYTES = 64 << 20
+CREATING = ".creating-"      # scratch directory of a create_index in progress
+DROPPED = ".dropped-"        # an index being removed by drop_index
 
 
 class Holder:
     """An open data directory. Use engine.open(path) rather than constructing this."""
 
     def __init__(self, path: str, *, fsync: bool = True, fileio: FileIO | None = None,
-                 checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES) -> None:
+                 checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES, max_groups: int = DEFAULT_MAX_GROUPS) -> None:
         self.path = os.path.abspath(path)
         self.fsync = fsync
+        self.max_groups = max_groups
         self.fileio = fileio or FileIO()
         self.checkpoint_bytes = checkpoint_bytes
         self._indexes: dict[str, Index] = {}
         self._failed: dict[str, Exception] = {}
+        self._ddl = threading.Lock()        # create_index / drop_index, one at a time
         self._closed = False
         self.fileio.makedirs(self.path)
         try:
@@ -48,9 +54,19 @@ class Holder:
             ipath = os.path.join(self.path, name)
             if not self.fileio.isdir(ipath):
                 continue
-            if not self.fileio.exists(os.path.join(ipath, "SCHEMA")):
-                # A create or drop that crashed before its schema became durable.
+            if name.startswith((CREATING, DROPPED)):
+                # An interrupted create (never acknowledged) or drop (acknowledged once
+                # the rename was durable): the engine's own scratch, finished here.
                 self.fileio.rmtree(ipath)
+                continue
+            if not is_index_name(name):
+                continue                  # not an index (e.g. lost+found): never touched
+            if not self.fileio.exists(os.path.join(ipath, "SCHEMA")):
+                # Recovery never deletes what it does not understand: the index is not
+                # opened, its files stay as they are, and the others keep working.
+                self._failed[name] = DataCorruptedError(
+                    f"index {name} has no SCHEMA file: it is not opened and nothing in it was changed "
+                    f"(restore the file, or drop the index)", os.path.join(ipath, "SCHEMA"), 0)
                 continue
             try:
                 self._indexes[name] = Index.open(self, ipath)
@@ -75,29 +91,41 @@ class Holder:
         check_name(name, "index")
         opts = IndexOptions.make(**options)
         meta = check_meta(meta, "index")
-        if name in self._indexes or name in self._failed:
-            raise IndexExistsError(f"index {name} already exists")
-        ipath = os.path.join(self.path, name)
+        with self._ddl:
+            if name in self._indexes or name in self._failed:
+                raise IndexExistsError(f"index {name} already exists")
+            idx = self._create(name, opts, meta)
+            self._indexes = {**self._indexes, name: idx}     # copy on write: readers list it
+            return idx
+
+    def _create(self, name: str, opts: IndexOptions, meta: dict[str, Any]) -> Index:
+        # Built under a scratch name, then renamed into place: a crash leaves either no
+        # index or a complete empty one, never a directory recovery has to guess about.
+        scratch = os.path.join(self.path, CREATING + name)
         try:
-            idx = Index.create(self, ipath, IndexDef(name, opts, meta=meta))
+            self.fileio.rmtree(scratch)
+            Index.create(self, scratch, IndexDef(name, opts, meta=meta)).close(checkpoint=False)
+            self.fileio.rename(scratch, os.path.join(self.path, name))
+            if self.fsync:
+                self.fileio.fsync_dir(self.path)
+            idx = Index.open(self, os.path.join(self.path, name))
         except OSError as exc:
-            # Nothing was acknowledged: remove what was made (an index directory without a
-            # durable SCHEMA is also removed by the next open) and report a typed error.
-            try:
-                self.fileio.rmtree(ipath)
-            except OSError:
-                pass
+            # Nothing was acknowledged: remove the scratch directory (the next open removes
+            # it too) and report a typed error.
+            self._remove_quietly(scratch)
             if exc.errno in FULL_ERRNOS:
                 raise StorageFullError(f"disk full while creating index {name}: {exc.strerror or exc}") from exc
             raise StorageFailedError(f"creating index {name} failed: {exc}") from exc
         except EngineError:
-            try:
-                self.fileio.rmtree(ipath)
-            except OSError:
-                pass
+            self._remove_quietly(scratch)
             raise
-        self._indexes[name] = idx
         return idx
+
+    def _remove_quietly(self, path: str) -> None:
+        try:
+            self.fileio.rmtree(path)
+        except OSError:
+            pass
 
     def index(self, name: str) -> Index:
         self._check_open()
@@ -118,18 +146,25 @@ class Holder:
 
     def drop_index(self, name: str) -> None:
         self._check_open()
-        idx = self._indexes.pop(name, None)
-        if idx is None and self._failed.pop(name, None) is None:
-            raise IndexNotFoundError(f"index {name} not found")
+        with self._ddl:
+            idx = self._indexes.get(name)
+            if idx is None and name not in self._failed:
+                raise IndexNotFoundError(f"index {name} not found")
+            self._indexes = {n: i for n, i in self._indexes.items() if n != name}
+            self._failed = {n: e for n, e in self._failed.items() if n != name}
+            self._drop(name, idx)
+
+    def _drop(self, name: str, idx: Index | None) -> None:
         if idx is not None:
             idx.close(checkpoint=False)
-        ipath = os.path.join(self.path, name)
-        # Removing SCHEMA first makes the drop atomic: a crash leaves a directory that the
-        # next open deletes.
-        self.fileio.remove(os.path.join(ipath, "SCHEMA"))
+        # Renaming the directory aside makes the drop atomic; a crash before the removal
+        # finishes leaves a scratch directory that the next open removes.
+        trash = os.path.join(self.path, DROPPED + name)
+        self.fileio.rmtree(trash)
+        self.fileio.rename(os.path.join(self.path, name), trash)
         if self.fsync:
-            self.fileio.fsync_dir(ipath)
-        self.fileio.rmtree(ipath)
+            self.fileio.fsync_dir(self.path)
+        self.fileio.rmtree(trash)
 
     def query(self, index: str, pql: str, *, timeout: float | None = None,
               cancel: threading.Event | None = None) -> list[Any]:
@@ -187,3 +222,11 @@ class Holder:
         self.fileio.close(self._lock_file)
         if errors:
             raise errors[0]
+
+
+def is_index_name(name: str) -> bool:
+    try:
+        check_name(name, "index")
+    except InvalidNameError:
+        return False
+    return True

@@ -15,6 +15,7 @@ On disk, under <data>/<index>/ (format.md documents every byte):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 from typing import Any, Callable, Iterator
@@ -40,7 +41,8 @@ from engine.schema import (
     check_name,
 )
 from engine.state import Fragment, IndexState
-from engine.storage import files
+from engine.storage import files, manifest
+from engine.storage.manifest import FileEntry, Manifest
 from engine.storage.fileio import FileIO
 from engine.storage.wal import FULL_ERRNOS, WalWriter, read_wal
 from engine.txn import BSI_BIT0_ROW, COLUMN_KEYS, EXISTS_ID, Transaction, apply_changes, decode_frame
@@ -58,12 +60,17 @@ class Index:
         self.name = definition.name
         self._state = IndexState(0, {})
         self.column_keys = KeyMap(0)
-        self._row_keys: dict[int, KeyMap] = {}
+        self._row_keys: dict[int, KeyMap] = {fd.id: KeyMap(1) for fd in definition.fields.values() if fd.options.keys}
         self._lock = threading.RLock()
         self._wal: WalWriter | None = None
         self._dirty: set[tuple[int, str, int]] = set()
+        # The snapshot files the MANIFEST on disk names, and files no MANIFEST names that
+        # the next checkpoint removes (writer-only state, like _dirty).
+        self._frag_files: dict[manifest.FragKey, FileEntry] = {}
+        self._key_files: dict[int, FileEntry] = {}
+        self._obsolete: set[str] = set()
         self._closed = False
-        self._by_id: dict[int, FieldDef] | None = None
+        self._by_id: dict[int, FieldDef] = {fd.id: fd for fd in definition.fields.values()}
         self._failed: str | None = None          # set after a storage failure: read-only
         self._failure_unreported = False         # a failure no caller has been told about yet
         self.last_checkpoint_error: Exception | None = None
@@ -78,8 +85,9 @@ class Index:
         fio.fsync_dir(os.path.dirname(path))
         idx = cls(holder, path, definition)
         idx._write_schema()
-        idx._wal = WalWriter.create(fio, idx._wal_path(1), 1, holder.fsync)
-        fio.fsync_dir(path)
+        fio.write_atomic(os.path.join(path, "MANIFEST"), files.encode_doc(Manifest(2, 0, 1).to_doc()),
+                         fsync=holder.fsync)
+        idx._wal = WalWriter.create(fio, idx._wal_path(1), 1, holder.fsync)     # last: nothing left open on failure
         return idx
 
     @classmethod
@@ -93,45 +101,76 @@ class Index:
 
     def _recover(self) -> None:
         fio = self.fileio
-        manifest_path = os.path.join(self.path, "MANIFEST")
-        seq = 0
-        if fio.exists(manifest_path):
-            seq = int(files.decode_doc(fio.read_file(manifest_path), manifest_path).get("seq", 0))
-        live = {EXISTS_ID} | {f.id for f in self.definition.fields.values()}
+        m = manifest.read(fio, self.path)
+        live = {EXISTS_ID} | set(self._by_id)
+        spaces = {COLUMN_KEYS} | {fid for fid, fd in self._by_id.items() if fd.options.keys}
+        if m.version == 2:
+            # Exactly the files the manifest names (a dropped field's are skipped: SCHEMA
+            # is written before its files are removed); every other snapshot file is left
+            # by an interrupted checkpoint or drop and goes at the next checkpoint.
+            self._frag_files = {k: e for k, e in m.frags.items() if k[0] in live}
+            self._key_files = {k: e for k, e in m.keys.items() if k in spaces}
+            self._obsolete = manifest.snapshot_files(fio, self.path) - manifest.named_paths(
+                Manifest(2, m.seq, None, self._frag_files, self._key_files))
+
+            def load(rel: str, entry: FileEntry, decode: Callable[[bytes, str], Any]) -> Any:
+                return manifest.load(fio, self.path, rel, entry, decode)
+        else:
+            # Version 1 (or no MANIFEST): the files are found by listing; recorded with
+            # their sizes and checksums so the next checkpoint names them in version 2.
+            # Without a MANIFEST nothing was checkpointed, or the log (checked below to
+            # start at 1) still holds every commit: no snapshot file is needed.
+            legacy_frags, legacy_keys = manifest.legacy_files(fio, self.path) if m.version == 1 else ({}, {})
+            found: dict[str, FileEntry] = {}
+
+            def load(rel: str, entry: FileEntry, decode: Callable[[bytes, str], Any]) -> Any:
+                path = os.path.join(self.path, rel)
+                data = fio.read_file(path)
+                found[rel] = FileEntry(None, len(data), manifest.sealed_crc(data))
+                return decode(data, path)
+
+            unknown = FileEntry(None, 0, 0)
+            self._frag_files = {k: unknown for k in legacy_frags if k[0] in live}
+            self._key_files = {k: unknown for k in legacy_keys if k in spaces}
+            self._obsolete = set() if m.version == 1 else manifest.snapshot_files(fio, self.path)
         fields: dict[int, dict[str, dict[int, Fragment]]] = {}
-        frag_root = os.path.join(self.path, "frag")
-        for fid_name in fio.listdir(frag_root):
-            if not fid_name.isdigit() or int(fid_name) not in live:
-                continue
-            fid = int(fid_name)
-            for view in fio.listdir(os.path.join(frag_root, fid_name)):
-                for fname in fio.listdir(os.path.join(frag_root, fid_name, view)):
-                    if not fname.endswith(".frag"):
-                        continue
-                    fpath = os.path.join(frag_root, fid_name, view, fname)
-                    rows = files.decode_fragment(fio.read_file(fpath), fpath)
-                    if rows:
-                        fields.setdefault(fid, {}).setdefault(view, {})[int(fname[:-5])] = Fragment(rows)
-        keys_dir = os.path.join(self.path, "keys")
-        cpath = os.path.join(keys_dir, "columns.keys")
-        if fio.exists(cpath):
-            self.column_keys = KeyMap(0, *files.decode_keys(fio.read_file(cpath), cpath))
-        for fd in self.definition.fields.values():
-            kpath = os.path.join(keys_dir, f"{fd.id}.keys")
-            if fd.options.keys and fio.exists(kpath):
-                self._row_keys[fd.id] = KeyMap(1, *files.decode_keys(fio.read_file(kpath), kpath))
-        state = IndexState(seq, fields)
+        for (fid, view, shard), entry in self._frag_files.items():
+            rows = load(manifest.frag_path(fid, view, shard, entry.seq), entry, files.decode_fragment)
+            if rows:
+                fields.setdefault(fid, {}).setdefault(view, {})[shard] = Fragment(rows)
+        for space, entry in self._key_files.items():
+            keys, next_id = load(manifest.keys_path(space, entry.seq), entry, files.decode_keys)
+            if space == COLUMN_KEYS:
+                self.column_keys = KeyMap(0, keys, next_id)
+            else:
+                self._row_keys[space] = KeyMap(1, keys, next_id)
+        if m.version != 2:
+            self._frag_files = {k: found[manifest.frag_path(*k, None)] for k in self._frag_files}
+            self._key_files = {k: found[manifest.keys_path(k, None)] for k in self._key_files}
+        state = IndexState(m.seq, fields)
         # Replay every log frame after the manifest's sequence number, in order.
         logs = sorted((int(n[4:-4], 16), n) for n in fio.listdir(self.path)
                       if n.startswith("wal-") and n.endswith(".log"))
-        last_path, last_size, next_seq = None, 0, seq + 1
+        manifest_path = os.path.join(self.path, "MANIFEST")
+        if m.wal is not None and manifest.wal_name(m.wal) not in {n for _, n in logs}:
+            raise DataCorruptedError(f"write-ahead log named by MANIFEST is missing (commits after {m.seq} "
+                                     f"would be lost)", os.path.join(self.path, manifest.wal_name(m.wal)), 0)
+        last_path, last_size, next_seq = None, 0, m.seq + 1
         last_end_seq = -1                 # sequence number the last log's next frame would carry
+        first_log = True
         for i, (first, name) in enumerate(logs):
             lpath = os.path.join(self.path, name)
             contents = read_wal(fio, lpath)
             if contents.first_seq < 0:
                 fio.remove(lpath)         # its header never became durable: nothing committed
                 continue
+            if first_log and contents.first_seq > m.seq + 1:
+                # The frames between the snapshot and this log are gone: a MANIFEST (or the
+                # files it named) older than the log, or no MANIFEST at all.
+                what = "MANIFEST is missing" if m.version == 0 else f"MANIFEST's seq {m.seq} is older than the log"
+                raise DataCorruptedError(f"{what}: the log starts at {contents.first_seq}, so commits "
+                                         f"{m.seq + 1}..{contents.first_seq - 1} are not on disk", manifest_path, 0)
+            first_log = False
             if contents.torn_bytes and i != len(logs) - 1:
                 raise DataCorruptedError("damaged frame in an older log file", lpath, contents.valid_end)
             for fseq, payload in contents.records:
@@ -147,6 +186,8 @@ class Index:
                 state = apply_changes(state, fseq, [c for c in changes if c[0] in live], self._dirty)
             if contents.torn_bytes:
                 fio.truncate(lpath, contents.valid_end)     # cut the torn tail back
+            if i != len(logs) - 1 and contents.first_seq + len(contents.records) <= m.seq + 1:
+                self._obsolete.add(name)  # every frame is in the snapshot (a checkpoint cut short)
             last_path, last_size = lpath, contents.valid_end
             last_end_seq = contents.first_seq + len(contents.records)
             next_seq = max(next_seq, state.seq + 1)
@@ -171,10 +212,10 @@ class Index:
     def _wal_path(self, first_seq: int) -> str:
         return os.path.join(self.path, f"wal-{first_seq:016x}.log")
 
-    def _write_schema(self) -> None:
+    def _write_schema(self, definition: IndexDef | None = None) -> None:
+        doc = (definition or self.definition).to_dict()
         with self._storage("writing the schema"):
-            self.fileio.write_atomic(os.path.join(self.path, "SCHEMA"), files.encode_doc(self.definition.to_dict()),
-                                     fsync=self.holder.fsync)
+            self.fileio.write_atomic(os.path.join(self.path, "SCHEMA"), files.encode_doc(doc), fsync=self.holder.fsync)
 
     # --- schema -------------------------------------------------------------------------------
 
@@ -185,21 +226,23 @@ class Index:
         check_name(name, "field")
         opts = FieldOptions.make(type, **options)
         meta = check_meta(meta, "field")
+        return self.create_fields([(name, opts, meta)])[0]
+
+    def create_fields(self, specs: list[tuple[str, FieldOptions, dict[str, Any]]]) -> list["Field"]:
+        """Add several fields (name, validated options, meta) with one schema write: a
+        wide CREATE TABLE would otherwise rewrite the schema once per column."""
         with self._writing():
-            if name in self.definition.fields:
-                raise FieldExistsError(f"field {name} already exists in index {self.name}")
-            fd = FieldDef(name, self.definition.next_field_id, opts, meta=meta)
-            self.definition.fields[name] = fd
-            self._by_id = None
-            self.definition.next_field_id += 1
-            try:
-                self._write_schema()
-            except BaseException:
-                del self.definition.fields[name]
-                self.definition.next_field_id -= 1
-                self._by_id = None
-                raise
-            return Field(self, fd)
+            fields = dict(self.definition.fields)
+            next_id = self.definition.next_field_id
+            made = []
+            for name, opts, meta in specs:
+                if name in fields:
+                    raise FieldExistsError(f"field {name} already exists in index {self.name}")
+                fd = fields[name] = FieldDef(name, next_id, opts, meta=meta)
+                next_id += 1
+                made.append(fd)
+            self._publish_schema(dataclasses.replace(self.definition, fields=fields, next_field_id=next_id))
+            return [Field(self, fd) for fd in made]
 
     def field(self, name: str) -> "Field":
         fd = self.definition.fields.get(name)
@@ -217,35 +260,50 @@ class Index:
             fd = self.definition.fields.get(name)
             if fd is None:
                 raise FieldNotFoundError(f"field {name} not found in index {self.name}")
-            del self.definition.fields[name]
-            self._by_id = None
-            try:
-                self._write_schema()
-            except BaseException:
-                self.definition.fields[name] = fd
-                raise
-            fields = dict(self._state.fields)
-            fields.pop(fd.id, None)
-            self._state = IndexState(self._state.seq, fields)
-            self._row_keys.pop(fd.id, None)
+            fields = {n: f for n, f in self.definition.fields.items() if n != name}
+            self._publish_schema(dataclasses.replace(self.definition, fields=fields))
+            state_fields = dict(self._state.fields)
+            state_fields.pop(fd.id, None)
+            self._state = IndexState(self._state.seq, state_fields)
             self._dirty = {d for d in self._dirty if d[0] != fd.id}
+            # SCHEMA no longer names the field, so the MANIFEST's entries for its files are
+            # skipped on open; they leave the next MANIFEST too.
+            self._frag_files = {k: e for k, e in self._frag_files.items() if k[0] != fd.id}
+            key_file = self._key_files.pop(fd.id, None)
             self.fileio.rmtree(os.path.join(self.path, "frag", str(fd.id)))
-            self.fileio.remove(os.path.join(self.path, "keys", f"{fd.id}.keys"))
+            if key_file is not None:
+                self.fileio.remove(os.path.join(self.path, manifest.keys_path(fd.id, key_file.seq)))
+
+    def _publish_schema(self, definition: IndexDef) -> None:
+        """Make `definition` durable, then current. Readers hold no lock, so nothing they
+        can reach is ever mutated: the definition, its field dict, the id map and the key
+        map table are replaced by new objects (copy on write; schema changes are rare)."""
+        self._write_schema(definition)
+        by_id = {fd.id: fd for fd in definition.fields.values()}
+        old_keys = self._row_keys
+        row_keys = {fid: old_keys[fid] if fid in old_keys else KeyMap(1) for fid, fd in by_id.items() if fd.options.keys}
+        # A reader finds a field by name, then by id (or in the key map table): publish the
+        # id-keyed tables first when fields are added and last when they are removed, so a
+        # name a reader can see always resolves.
+        growing = len(by_id) >= len(self._by_id)
+        if growing:
+            self._by_id, self._row_keys = by_id, row_keys
+        self.definition = definition
+        if not growing:
+            self._by_id, self._row_keys = by_id, row_keys
 
     def _field_by_id(self, fid: int) -> FieldDef | None:
-        return self.fields_by_id().get(fid)
+        return self._by_id.get(fid)
 
     def fields_by_id(self) -> dict[int, FieldDef]:
-        """Field definitions by id (rebuilt after create_field/drop_field)."""
-        if self._by_id is None:
-            self._by_id = {fd.id: fd for fd in self.definition.fields.values()}
+        """Field definitions by id (a new dict after every schema change; never mutated)."""
         return self._by_id
 
     def row_keys(self, fd: FieldDef) -> KeyMap:
+        """The key map of a keyed field. A field this index no longer holds (a reader's
+        stale definition) gets an empty map; the shared table is never added to here."""
         km = self._row_keys.get(fd.id)
-        if km is None:
-            km = self._row_keys[fd.id] = KeyMap(1)
-        return km
+        return KeyMap(1) if km is None else km
 
     def bit_depth(self, fd: FieldDef, tx: Transaction | None = None) -> int:
         """Bit planes in use by a BSI field (grows on demand, derived from the data)."""
@@ -411,53 +469,104 @@ class Index:
     # --- snapshots ------------------------------------------------------------------------------
 
     def checkpoint(self) -> None:
-        """Write every changed fragment and key map, then the manifest, then start a new
-        log. Fragment files are replaced atomically, so a crash at any point leaves files
-        that, with the log frames after the manifest's sequence number, rebuild the state."""
+        """Write every changed fragment and key map under a new name, start the next log,
+        write the MANIFEST naming them, then remove the files it no longer names. Nothing
+        the old MANIFEST names changes before the new one is durable, so a crash at any
+        point leaves one complete snapshot and the log frames after it."""
         with self._writing(), self._storage("checkpoint"):
             fio, fsync = self.fileio, self.holder.fsync
             state = self._state
-            touched_dirs: set[str] = set()
-            for fid, view, shard in sorted(self._dirty):
-                d = os.path.join(self.path, "frag", str(fid), view)
-                p = os.path.join(d, f"{shard}.frag")
-                frag = state.fragment(fid, view, shard)
-                if frag is None or not frag.rows:
-                    if fio.exists(p):
-                        fio.remove(p)
-                        touched_dirs.add(d)
-                    continue
-                if not fio.isdir(d):
-                    for sub in (os.path.join(self.path, "frag"), os.path.dirname(d), d):
-                        if not fio.isdir(sub):
-                            fio.makedirs(sub)
-                            touched_dirs.add(os.path.dirname(sub))
-                fio.write_atomic(p, files.encode_fragment(sorted(frag.rows.items())), fsync=fsync)
-            keys_dir = os.path.join(self.path, "keys")
-            maps = [("columns.keys", self.column_keys)] + [(f"{fid}.keys", km) for fid, km in self._row_keys.items()]
-            for fname, km in maps:
-                if km.dirty:
-                    if not fio.isdir(keys_dir):
-                        fio.makedirs(keys_dir)
-                        touched_dirs.add(self.path)
-                    fio.write_atomic(os.path.join(keys_dir, fname), files.encode_keys(km.items(), km.next_id),
-                                     fsync=fsync)
+            seq = state.seq
+            frag_files, key_files = dict(self._frag_files), dict(self._key_files)
+            obsolete = set(self._obsolete)
+            touched: set[str] = set()
+            for key in sorted(self._dirty):
+                old = frag_files.get(key)
+                if old is not None and old.seq == seq:
+                    continue              # already written at this seq: the same content
+                if old is not None:
+                    del frag_files[key]
+                    obsolete.add(manifest.frag_path(*key, old.seq))
+                frag = state.fragment(*key)
+                if frag is not None and frag.rows:
+                    rel = manifest.frag_path(*key, seq)
+                    frag_files[key] = self._write_new(rel, files.encode_fragment(sorted(frag.rows.items())), touched)
+                    obsolete.discard(rel)
+            maps = [(COLUMN_KEYS, self.column_keys)] + list(self._row_keys.items())
+            for space, km in maps:
+                old = key_files.get(space)
+                if km.dirty and (old is None or old.seq != seq):
+                    if old is not None:
+                        obsolete.add(manifest.keys_path(space, old.seq))
+                    rel = manifest.keys_path(space, seq)
+                    key_files[space] = self._write_new(rel, files.encode_keys(km.items(), km.next_id), touched)
+                    obsolete.discard(rel)
             if fsync:
-                for d in touched_dirs:
+                for d in sorted(touched):
                     fio.fsync_dir(d)
-            fio.write_atomic(os.path.join(self.path, "MANIFEST"), files.encode_doc({"seq": state.seq}), fsync=fsync)
+            old_wal = self._wal
+            assert old_wal is not None
+            wal = old_wal
+            if old_wal.path != self._wal_path(seq + 1):
+                wal = WalWriter.create(fio, self._wal_path(seq + 1), seq + 1, fsync)
+                if fsync:
+                    fio.fsync_dir(self.path)
+            try:
+                doc = Manifest(2, seq, seq + 1, frag_files, key_files).to_doc()
+                fio.write_atomic(os.path.join(self.path, "MANIFEST"), files.encode_doc(doc), fsync=fsync)
+            except BaseException:
+                if wal is not old_wal:
+                    # Not removed here: the MANIFEST may have been renamed into place before
+                    # the failure (a failed directory fsync). Unused, it is harmless to
+                    # recovery, and the next successful checkpoint removes it.
+                    wal.close()
+                    self._obsolete.add(os.path.basename(wal.path))
+                raise
+            # The new snapshot is durable: switch to it, then remove what it replaced.
+            self._frag_files, self._key_files = frag_files, key_files
             for _, km in maps:
                 km.dirty = False
             self._dirty.clear()
-            old = self._wal
-            assert old is not None
-            old_path = old.path
-            self._wal = WalWriter.create(fio, self._wal_path(state.seq + 1), state.seq + 1, fsync)
-            old.close()
-            if old_path != self._wal.path:
-                fio.remove(old_path)
+            if wal is not old_wal:
+                self._wal = wal
+                old_wal.close()
+                obsolete.add(os.path.basename(old_wal.path))
+            obsolete.discard(os.path.basename(wal.path))
+            self._obsolete = obsolete
+            dirs = set()
+            for rel in sorted(obsolete):
+                fio.remove(os.path.join(self.path, rel))
+                dirs.add(os.path.dirname(os.path.join(self.path, rel)))
+            self._obsolete = set()
             if fsync:
-                fio.fsync_dir(self.path)
+                for d in sorted(dirs):
+                    fio.fsync_dir(d)
+
+    def _write_new(self, rel: str, data: bytes, touched: set[str]) -> FileEntry:
+        """Write a snapshot file under a name no MANIFEST names yet (a leftover of an
+        interrupted checkpoint is replaced); its directory entry is made durable by the
+        caller's directory fsyncs (`touched`)."""
+        fio = self.fileio
+        path = os.path.join(self.path, rel)
+        d = os.path.dirname(path)
+        if not fio.isdir(d):
+            missing = []
+            while not fio.isdir(d):
+                missing.append(d)
+                d = os.path.dirname(d)
+            for sub in reversed(missing):
+                fio.makedirs(sub)
+                touched.add(os.path.dirname(sub))
+        fio.remove(path)
+        f = fio.open_append(path)
+        try:
+            fio.write(f, data)
+            if self.holder.fsync:
+                fio.fsync(f)
+        finally:
+            fio.close(f)
+        touched.add(os.path.dirname(path))
+        return FileEntry(seq=self._state.seq, size=len(data), crc=manifest.sealed_crc(data))
 
     def _check_open(self) -> None:
         if self._closed:

@@ -16,7 +16,8 @@ from engine.errors import InvalidValueError, KeysNotAllowedError
 
 class KeyMap:
     """One key space. Not thread-safe for writers (the index's writer lock serialises
-    them); readers may look keys up concurrently."""
+    them); readers may look keys up concurrently. A reader never iterates the live dicts
+    (a writer may be adding to them): every iteration goes over a copy made in one C call."""
 
     def __init__(self, first_id: int, keys: dict[str, int] | None = None, next_id: int | None = None) -> None:
         self.first_id = first_id
@@ -29,7 +30,7 @@ class KeyMap:
         return len(self._ids)
 
     def items(self) -> Iterable[tuple[str, int]]:
-        return self._ids.items()
+        return self.items_snapshot()
 
     def items_snapshot(self) -> list[tuple[str, int]]:
         """(key, id) pairs as of now, safe to iterate while a writer adds keys (the dict
@@ -99,7 +100,7 @@ class KeyMap:
 
         rx = re.compile("".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern) + r"\Z",
                         re.DOTALL)
-        return sorted(i for k, i in self._ids.items() if rx.match(k))
+        return sorted(i for k, i in self.items_snapshot() if rx.match(k))
 
 
 def _dictionary_encode(keys: Any) -> tuple[list[Any], np.ndarray]:

@@ -8,6 +8,7 @@ try:
         Bitmap,
         CorruptDataError,
         FrozenBitmap,
+        Interrupt,
         bsi_extreme,
         bsi_planes,
         bsi_range,
@@ -23,7 +24,7 @@ except ImportError as exc:  # pragma: no cover - only hit on an unbuilt checkout
     ) from exc
 
 __all__ = [
-    "Bitmap", "FrozenBitmap", "CorruptDataError",
+    "Bitmap", "FrozenBitmap", "CorruptDataError", "Interrupt",
     # many-row kernels used by the engine
     "group_by_row", "bsi_extreme", "bsi_planes", "bsi_range", "bsi_sum", "bsi_values", "intersect_counts", "group_pairs",
 ]

@@ -2,7 +2,7 @@
 
 Method names follow pyroaring (BitMap / BitMap64) wherever pyroaring has the operation.
 """
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Self, overload
 
 import numpy as np
@@ -128,8 +128,14 @@ def bsi_extreme(exists: FrozenBitmap | None, sign: FrozenBitmap | None, planes: 
 def bsi_planes(cols: npt.NDArray[np.uint64], offsets: npt.NDArray[np.int64], min_depth: int = ...
                ) -> tuple[FrozenBitmap, FrozenBitmap, list[FrozenBitmap]]:
     """(exists, sign, bit planes) of strictly increasing records and their signed values."""
-def intersect_counts(rows: list[FrozenBitmap | None], filter: FrozenBitmap | None = ...) -> npt.NDArray[np.uint64]:
+class Interrupt:
+    """A deadline (time.monotonic() value) and a check callable, polled by long kernels."""
+    polls: int
+    def __init__(self, deadline: float | None = ..., check: Callable[[], None] | None = ...,
+                 poll_every: float = ...) -> None: ...
+def intersect_counts(rows: list[FrozenBitmap | None], filter: FrozenBitmap | None = ...,
+                     stop: Interrupt | None = ...) -> npt.NDArray[np.uint64]:
     """len(row & filter) for every row."""
 def group_pairs(code_rows: list[FrozenBitmap | None], rows: list[FrozenBitmap | None],
-                filter: FrozenBitmap | None = ...) -> npt.NDArray[np.uint64]:
+                filter: FrozenBitmap | None = ..., stop: Interrupt | None = ...) -> npt.NDArray[np.uint64]:
     """counts[r, c] = len(rows[r] & code_rows[c] (& filter)), code rows disjoint."""

@@ -71,6 +71,69 @@ cdef const uint64_t* key_words(const rb_t* r, uint64_t key, uint64_t* scratch) n
     return scratch
 
 
+cdef extern from "<time.h>" nogil:
+    ctypedef long time_t
+    cdef struct timespec:
+        time_t tv_sec
+        long tv_nsec
+    int clock_gettime(int clk_id, timespec* tp)
+    int CLOCK_MONOTONIC
+
+
+cdef class Interrupt:
+    """When a long kernel must stop: a deadline and a check, polled between containers.
+
+    `deadline` is a time.monotonic() value (None: none). `check` is called with the GIL
+    (a callable that raises the caller's error when the work must stop: a set cancel
+    Event, a passed deadline; without one a passed deadline raises TimeoutError); the
+    kernel lets that exception out, freeing what it allocated, and returns nothing partial. Polls come every POLL_WORK containers; each
+    reads the monotonic clock without the GIL, and takes the GIL to call `check` only
+    when the deadline has passed or `poll_every` seconds went by since the last call —
+    so a deadline fires within one poll of its expiry and a cancel within poll_every."""
+
+    cdef double deadline
+    cdef double poll_every
+    cdef double next_poll
+    cdef object check
+    cdef public long long polls      # calls of check made so far (for tests and metrics)
+
+    def __init__(self, deadline=None, check=None, double poll_every=0.01):
+        self.deadline = float("inf") if deadline is None else float(deadline)
+        self.poll_every = poll_every
+        self.next_poll = 0.0
+        self.check = check
+        self.polls = 0
+
+
+cdef enum:
+    POLL_WORK = 256          # containers between two polls (~0.1-1 ms of kernel work)
+
+
+cdef int _poll(Interrupt it) except -1 nogil:
+    cdef timespec ts
+    cdef double now
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    now = <double>ts.tv_sec + <double>ts.tv_nsec * 1e-9
+    if now < it.next_poll and now <= it.deadline:
+        return 0
+    it.next_poll = now + it.poll_every
+    with gil:
+        it.polls += 1
+        if it.check is not None:
+            it.check()                   # the caller's clock and error decide
+        elif now > it.deadline:
+            raise TimeoutError("deadline exceeded")
+    return 0
+
+
+cdef inline Interrupt _interrupt(object o):
+    if o is None:
+        return None
+    if not isinstance(o, Interrupt):
+        raise TypeError(f"expected an Interrupt or None, not {type(o).__name__}")
+    return <Interrupt>o
+
+
 cdef class _Operands:
     """Holds the rb_t pointers of a list of bitmaps (None -> NULL) and pins them while a
     kernel runs without the GIL."""
@@ -362,12 +425,15 @@ def bsi_values(exists, sign, planes, filter=None):
 
 # --- counting kernels for TopN and GroupBy ---------------------------------------------------
 
-def intersect_counts(rows, filter=None):
+def intersect_counts(rows, filter=None, stop=None):
     """len(row & filter) (or len(row)) for every row, as a uint64 array.
 
     The filter is expanded once into 1024-word bitsets per container, so each row
     container costs one bit test per array value (or one AND-popcount pass for a bitset),
-    whatever the filter's own container kinds — TopN's many rows against one filter."""
+    whatever the filter's own container kinds — TopN's many rows against one filter.
+    `stop` (an Interrupt) is polled between rows, every POLL_WORK containers."""
+    cdef Interrupt it = _interrupt(stop)
+    cdef int64_t work = 0
     cdef _Operands ops = _Operands(list(rows) + [filter])
     cdef const rb_t* F = _rb_or_null(filter)
     cdef const rb_t* Rw
@@ -388,6 +454,10 @@ def intersect_counts(rows, filter=None):
             for i in range(n):
                 if ops.ptrs[i] != NULL:
                     out[i] = rb_card(ops.ptrs[i])
+                    work += ops.ptrs[i].n
+                    if it is not None and work >= POLL_WORK:
+                        work = 0
+                        _poll(it)
         return out_arr
     nf = F.n
     fwords = <const uint64_t**>xmalloc(<size_t>(nf if nf else 1) * sizeof(uint64_t*))
@@ -404,6 +474,10 @@ def intersect_counts(rows, filter=None):
                 Rw = ops.ptrs[i]
                 if Rw == NULL:
                     continue
+                work += Rw.n
+                if it is not None and work >= POLL_WORK:
+                    work = 0
+                    _poll(it)
                 total = 0
                 j = 0
                 for k in range(Rw.n):
@@ -626,14 +700,17 @@ cdef inline bint _only(const uint64_t* group, const uint64_t* negs) noexcept nog
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-def group_pairs(code_rows, rows, filter=None):
+def group_pairs(code_rows, rows, filter=None, stop=None):
     """counts[r, c] = records in rows[r] ∩ code_rows[c] (∩ filter), where the code rows
     hold each record at most once (a mutex or bool field).
 
     Works one 65536-record chunk at a time: the chunk's codes sit in a 256 KiB array that
     stays in cache while every row's container for that chunk is walked — one load and
     one increment per record (after a filter bit test when there is a filter).
+    `stop` (an Interrupt) is polled every POLL_WORK row containers.
     """
+    cdef Interrupt it = _interrupt(stop)
+    cdef int64_t work = 0
     cdef _Operands cops = _Operands(code_rows)
     cdef _Operands rops = _Operands(list(rows) + [filter])
     cdef const rb_t* F = _rb_or_null(filter)
@@ -705,6 +782,10 @@ def group_pairs(code_rows, rows, filter=None):
                 for r in range(nr):
                     if rops.ptrs[r] == NULL:
                         continue
+                    work += 1
+                    if it is not None and work >= POLL_WORK:
+                        work = 0
+                        _poll(it)
                     rcur[r] = key_gallop(rops.ptrs[r].keys, rcur[r], rops.ptrs[r].n, key)
                     if rcur[r] >= rops.ptrs[r].n or rops.ptrs[r].keys[rcur[r]] != key:
                         continue

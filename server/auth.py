@@ -131,6 +131,11 @@ class CreatedApiKey:
     key: str
 
 
+# What an expired access token is answered with: how to get a new one.
+_EXPIRED = ("the access token has expired: trade the refresh token for a new one (POST /v2/auth/refresh,"
+            " AuthService/RefreshToken; `roarbase login` refreshes on its own) or log in again")
+
+
 # -- passwords ---------------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=8)
@@ -233,7 +238,7 @@ def cached_principal(ctx: ServiceContext, token: Optional[str]) -> Optional[Prin
     if hit is None or hit[0] != ctx.store.generation:
         return None
     if ctx.now() > hit[1] + ctx.config.tokens.leeway_seconds:
-        raise TokenExpired("the access token has expired")
+        raise TokenExpired(_EXPIRED)
     return hit[2]  # type: ignore[no-any-return]
 
 
@@ -281,7 +286,7 @@ def verify_access_token(ctx: ServiceContext, token: Optional[str]) -> Principal:
     if iat > now + leeway or nbf > now + leeway:
         raise Unauthorized(_INVALID_TOKEN)
     if now > exp + leeway:
-        raise TokenExpired("the access token has expired")
+        raise TokenExpired(_EXPIRED)
     sub, org, jti, db = claims["sub"], claims["org"], claims["jti"], claims.get("db")
     end_user, session = claims.get("eu"), claims.get("ss")
     if not all(isinstance(v, str) for v in (sub, org, jti)) or \

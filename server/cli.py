@@ -18,7 +18,6 @@ import base64
 import csv
 import datetime as _dt
 import fcntl
-import functools
 import io
 import json
 import os
@@ -32,57 +31,20 @@ from typing import Any, Callable, Iterable, Iterator, Optional, TypeVar
 import click
 
 from server import config_file
+from server.cli_support import CliError, handle_errors as _handle_errors  # noqa: F401 (re-exported)
 from server.client import Client, SqlResult
-from server.errors import ServerError, as_server_error
+from server.errors import ServerError
 from server.service.errors import ServiceUnavailable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 FORMATS = ("table", "json", "csv")
+# Rows a table output shows before "… N more rows" (--max-rows, ROARBASE_MAX_ROWS).
+DEFAULT_MAX_ROWS = 100
 # Inline data per BULK INSERT statement: under the engine's 96 KiB statement cap (and the
 # server's default limits.max_query_bytes) with room for the statement around it.
 IMPORT_CHUNK_BYTES = 64 * 1024
 _PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*\Z")
-
-
-# -- errors ------------------------------------------------------------------------------
-
-class CliError(click.ClickException):
-    """A user-facing error: `error: <code>: <message>` on stderr, exit status 1."""
-
-    def __init__(self, err: ServerError) -> None:
-        super().__init__(err.message)
-        self.err = err
-
-    def format_message(self) -> str:
-        return f"{self.err.code}: {self.err.message}"
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
-
-def _handle_errors(fn: F) -> F:
-    """Turn every error a command can meet into a CliError (no traceback for user errors;
-    an unexpected exception becomes InternalServerError with its type and message)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except ServerError as exc:
-            raise CliError(exc) from None
-        except OSError as exc:   # a file or directory the user named
-            raise CliError(ServerError("InvalidParameter", f"{exc.strerror or exc}"
-                                       + (f": {exc.filename}" if exc.filename else ""))) from None
-        except Exception as exc:
-            err = as_server_error(exc)
-            if err.code == "InternalServerError":
-                err = ServerError("InternalServerError", f"{type(exc).__name__}: {exc}")
-            raise CliError(err) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _version() -> str:
@@ -118,17 +80,25 @@ def main() -> None:
               help="Allow binding a non-loopback address (no TLS: put a TLS proxy in front).")
 @click.option("--workers", type=int, help="Threads running service calls.")
 @click.option("--demo", is_flag=True, help='Create the "demo" database with a generated table on first start.')
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              help="Log this level and above (default info).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), help="Log lines as text (default) or JSON objects.")
+@click.option("--log-file", type=click.Path(dir_okay=False), help="Append logs to this file (default stderr).")
 @_handle_errors
 def serve(config_path: Optional[str], data_dir: Optional[str], host: Optional[str], grpc_port: Optional[int],
-          http_port: Optional[int], allow_remote: Optional[bool], workers: Optional[int], demo: bool) -> None:
+          http_port: Optional[int], allow_remote: Optional[bool], workers: Optional[int], demo: bool,
+          log_level: Optional[str], log_format: Optional[str], log_file: Optional[str]) -> None:
     """Run the server (gRPC and HTTP) until SIGINT/SIGTERM."""
     from server import demo as demo_mod
     from server import serve as serve_mod
+    from server import telemetry
     from server.service.bootstrap import open_service
 
     settings = config_file.load(config_path=config_path, env=os.environ, flags={
         "data_dir": data_dir, "host": host, "grpc_port": grpc_port, "http_port": http_port,
-        "allow_remote": allow_remote, "workers": workers})
+        "allow_remote": allow_remote, "workers": workers, "log_level": log_level, "log_format": log_format,
+        "log_file": log_file})
+    telemetry.configure_logging(settings.log_level, settings.log_format, settings.log_file)
     data = os.path.abspath(settings.service.data_dir)
     # Bootstrap (and the demo load) before listening: generated credentials are printed
     # even if a port then fails to bind, since they are shown only this once.
@@ -249,8 +219,13 @@ class RemoteTarget:
 
     def __init__(self, target: str, *, email: Optional[str], password: Callable[[], str],
                  timeout: float) -> None:
-        self.client = Client(target, token=os.environ.get("ROARBASE_TOKEN") or None,
-                             api_key=os.environ.get("ROARBASE_API_KEY") or None, timeout=timeout)
+        from server import credentials
+
+        token, key = os.environ.get("ROARBASE_TOKEN") or None, os.environ.get("ROARBASE_API_KEY") or None
+        if not email and not token and not key and credentials.stored(target) is not None:
+            self.client = credentials.session(target, timeout=timeout)   # `roarbase login`'s, refreshed when due
+        else:
+            self.client = Client(target, token=token, api_key=key, timeout=timeout)
         if email:
             try:
                 self.client.login(email, password())
@@ -421,7 +396,76 @@ def _tabular(result: Any) -> tuple[list[str], list[list[Any]]]:
     return ["result"], [[result]]
 
 
-def _print_sql(result: SqlResult, fmt: str) -> None:
+def _split_top(text: str) -> list[tuple[str, int]]:
+    """Words and punctuation of SQL text at parenthesis depth 0 with their offsets;
+    quoted text and anything in parentheses is skipped."""
+    out: list[tuple[str, int]] = []
+    depth, i, n = 0, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "'\"`":
+            end = text.find(c, i + 1)
+            while end != -1 and end + 1 < n and text[end + 1] == c:   # a doubled quote
+                end = text.find(c, end + 2)
+            i = n if end == -1 else end + 1
+            continue
+        if c == "-" and text.startswith("--", i):
+            end = text.find("\n", i)
+            i = n if end == -1 else end
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif depth == 0 and (c.isalpha() or c == "_"):
+            j = i
+            while j < n and (text[j].isalnum() or text[j] == "_"):
+                j += 1
+            out.append((text[i:j].lower(), i))
+            i = j
+            continue
+        elif depth == 0 and c == ",":
+            out.append((",", i))
+        i += 1
+    return out
+
+
+def select_headers(text: str, columns: list[str]) -> list[str]:
+    """Headers for a SELECT's columns: the result's names, except that an unnamed column
+    (an unaliased expression, which FeatureBase names "") shows its text from the SELECT
+    list, e.g. `count(*)`. Falls back to the names when the list cannot be matched."""
+    if all(columns):
+        return columns
+    words = _split_top(text)
+    starts = [k for k, (w, _) in enumerate(words) if w == "select"]
+    if not starts:
+        return columns
+    k = starts[-1]
+    start = words[k][1] + len("select")
+    end = next((off for w, off in words[k + 1:] if w == "from"), len(text))
+    cuts = [off for w, off in words[k + 1:] if w == "," and start < off < end]
+    items, prev = [], start
+    for cut in [*cuts, end]:
+        items.append(" ".join(text[prev:cut].split()).rstrip(";"))
+        prev = cut + 1
+    if items:
+        first = items[0]
+        for prefix in ("distinct ",):
+            if first.lower().startswith(prefix):
+                first = first[len(prefix):]
+        if first.lower().startswith("top"):
+            first = first[first.find(")") + 1:].strip()
+        items[0] = first
+    if len(items) != len(columns) or any(i == "*" for i in items):
+        return columns
+    return [name or item for name, item in zip(columns, items)]
+
+
+def _more(hidden: int) -> str:
+    return f"… {hidden:,} more row{'s' if hidden != 1 else ''} (--max-rows 0 shows all)"
+
+
+def _print_sql(result: SqlResult, fmt: str, *, text: str = "", max_rows: int = 0) -> None:
     if fmt == "json":
         doc: dict[str, Any] = {"schema": {"fields": [{"name": n, "type": t} for n, t in result.schema]},
                                "data": _jsonable([list(r) for r in result.rows])}
@@ -435,15 +479,20 @@ def _print_sql(result: SqlResult, fmt: str) -> None:
         click.echo(f"{result.rows_affected or 0} rows affected" if fmt == "table" else "rows_affected\n"
                    f"{result.rows_affected or 0}")
         return
-    rows = [list(r) for r in result.rows]
-    click.echo(_render_table(result.columns, rows) if fmt == "table" else _render_csv(result.columns, rows))
+    total = len(result.rows)
+    shown = result.rows[:max_rows] if fmt == "table" and max_rows else result.rows
+    rows = [list(r) for r in shown]
+    headers = select_headers(text, result.columns) if fmt == "table" else result.columns
+    click.echo(_render_table(headers, rows) if fmt == "table" else _render_csv(result.columns, rows))
     if fmt == "table":
-        click.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+        if total > len(rows):
+            click.echo(_more(total - len(rows)))
+        click.echo(f"({total:,} row{'s' if total != 1 else ''})")
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
 
 
-def _print_pql(results: list[Any], fmt: str) -> None:
+def _print_pql(results: list[Any], fmt: str, *, max_rows: int = 0) -> None:
     if fmt == "json":
         click.echo(json.dumps({"results": _jsonable(results)}, indent=2))
         return
@@ -453,6 +502,9 @@ def _print_pql(results: list[Any], fmt: str) -> None:
             blocks.append(_cell(r, csv_mode=False))
             continue
         headers, rows = _tabular(r)
+        if fmt == "table" and max_rows and len(rows) > max_rows:
+            blocks.append(_render_table(headers, rows[:max_rows]) + "\n" + _more(len(rows) - max_rows))
+            continue
         blocks.append(_render_table(headers, rows) if fmt == "table" else _render_csv(headers, rows))
     click.echo("\n\n".join(blocks))
 
@@ -468,11 +520,13 @@ def _print_pql(results: list[Any], fmt: str) -> None:
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--email", help="Log in to the server as this account (password: ROARBASE_PASSWORD or a prompt).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@click.option("--max-rows", type=int, default=DEFAULT_MAX_ROWS, envvar="ROARBASE_MAX_ROWS", show_default=True,
+              help="Rows a table shows, then '… N more rows' (0: all; csv and json are never cut).")
 @click.argument("text")
 @_handle_errors
 def query(data_dir: Optional[str], server: Optional[str], config_path: Optional[str], timeout: float,
           database: str, table: Optional[str], is_sql: bool, fmt: str, email: Optional[str],
-          password_stdin: bool, text: str) -> None:
+          password_stdin: bool, max_rows: int, text: str) -> None:
     """Run PQL (or SQL with --sql) against a database. TEXT '-' reads it from stdin."""
     if text == "-":
         text = sys.stdin.read()
@@ -483,9 +537,9 @@ def query(data_dir: Optional[str], server: Optional[str], config_path: Optional[
     try:
         db = target.database_id(database)
         if is_sql:
-            _print_sql(target.sql(db, text), fmt)
+            _print_sql(target.sql(db, text), fmt, text=text, max_rows=max_rows)
         else:
-            _print_pql(target.pql(db, table, text), fmt)
+            _print_pql(target.pql(db, table, text), fmt, max_rows=max_rows)
     finally:
         target.close()
 
@@ -803,9 +857,13 @@ def version() -> None:
 
 
 def _register() -> None:
+    """Command groups kept in their own modules."""
+    from server import cli_admin, shell
     from server.cli_sources import source
 
     main.add_command(source)
+    cli_admin.register(main)
+    shell.register(main)
 
 
 _register()

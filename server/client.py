@@ -6,10 +6,18 @@
         print(c.sql("SELECT COUNT(*) FROM seg", database=db).rows)
         print(c.pql('Count(Row(region="region_00"))', table="seg", database=db))
 
+        c.create_property("price", "float32", database=db)          # items (kind="user": users)
+        c.put_entities([{"item_id": 1, "price": 9.99}], database=db)
+        for page in c.scan(filters=[{"property_name": "price", "op": "lt", "value": 10}], database=db):
+            print(page.entities)                                      # [{"item_id": 1, "price": 9.99}]
+
 Errors come back as server.errors.ServerError (PermissionDeniedError for the authorization
 variant of Unauthorized), rebuilt from the status and trailing metadata by
 server.errors.from_grpc, so `exc.code` is the unified code of API.md §6 whichever face
 raised it.
+
+Items and users travel as the dicts the /v1 JSON face uses ({"item_id": 1, "price": 9.99};
+bytes ids and values as `bytes`), converted to and from the typed Values of entity.proto.
 
 Every call has a deadline (`timeout`, 10 s by default, per call overridable). A call is
 retried, with exponential backoff, only when it failed with UNAVAILABLE *and* repeating it
@@ -24,23 +32,28 @@ import random
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Iterator, Optional, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, TypeVar
 
 import grpc
 
 from server.errors import ServerError, from_grpc
 from server.pb.roarbase.v1 import (
+    account_pb2,
     account_pb2_grpc,
     auth_pb2,
     auth_pb2_grpc,
     database_pb2,
     database_pb2_grpc,
+    entity_pb2,
+    entity_pb2_grpc,
     invite_pb2_grpc,
     org_pb2,
     org_pb2_grpc,
     query_pb2,
     query_pb2_grpc,
     role_pb2_grpc,
+    task_pb2,
+    task_pb2_grpc,
     value_pb2,
 )
 from server.service.common import parse_id
@@ -59,10 +72,13 @@ _STUBS: dict[str, Callable[[grpc.Channel], Any]] = {
     "AccountService": account_pb2_grpc.AccountServiceStub,
     "AuthService": auth_pb2_grpc.AuthServiceStub,
     "DatabaseService": database_pb2_grpc.DatabaseServiceStub,
+    "EntityService": entity_pb2_grpc.EntityServiceStub,
     "InviteService": invite_pb2_grpc.InviteServiceStub,
     "OrgService": org_pb2_grpc.OrgServiceStub,
+    "PropertyService": entity_pb2_grpc.PropertyServiceStub,
     "QueryService": query_pb2_grpc.QueryServiceStub,
     "RoleService": role_pb2_grpc.RoleServiceStub,
+    "TaskService": task_pb2_grpc.TaskServiceStub,
 }
 
 
@@ -80,6 +96,34 @@ def value(v: value_pb2.Value) -> Any:
     if kind == "timestamp":
         return v.timestamp.ToDatetime(tzinfo=_dt.timezone.utc)
     return getattr(v, kind)
+
+
+def to_value(x: Any) -> value_pb2.Value:
+    """A Python value as a Value: None -> null, int -> `int` (`uint` from 2^63 on), float,
+    bool, str -> `text`, bytes -> `raw`, list/tuple -> `list`, Decimal, datetime."""
+    if x is None:
+        return value_pb2.Value(null=0)
+    if isinstance(x, bool):
+        return value_pb2.Value(bool=x)
+    if isinstance(x, int):
+        return value_pb2.Value(uint=x) if x >= 1 << 63 else value_pb2.Value(int=x)
+    if isinstance(x, float):
+        return value_pb2.Value(float=x)
+    if isinstance(x, str):
+        return value_pb2.Value(text=x)
+    if isinstance(x, (bytes, bytearray)):
+        return value_pb2.Value(raw=bytes(x))
+    if isinstance(x, (list, tuple)):
+        return value_pb2.Value(list=value_pb2.ValueList(values=[to_value(v) for v in x]))
+    if isinstance(x, Decimal):
+        exponent = x.as_tuple().exponent
+        scale = max(0, -exponent) if isinstance(exponent, int) else 0
+        return value_pb2.Value(decimal=value_pb2.Decimal(value=int(x.scaleb(scale)), scale=scale))
+    if isinstance(x, _dt.datetime):
+        out = value_pb2.Value()
+        out.timestamp.FromDatetime(x if x.tzinfo is None else x.astimezone(_dt.timezone.utc))
+        return out
+    raise TypeError(f"no Value for a {type(x).__name__}")
 
 
 def _rfc3339(t: _dt.datetime) -> str:
@@ -173,6 +217,58 @@ def pql_result(r: query_pb2.PqlResult) -> Any:
     return [_pql_value(v) for v in r.values.values]
 
 
+# -- items and users ---------------------------------------------------------------------
+
+_KINDS = {"item": entity_pb2.ENTITY_KIND_ITEM, "user": entity_pb2.ENTITY_KIND_USER}
+
+
+def _kind(kind: str) -> int:
+    try:
+        return _KINDS[kind]
+    except KeyError:
+        raise ValueError(f"kind is 'item' or 'user', not {kind!r}") from None
+
+
+def entity_message(entity: dict[str, Any], kind: str) -> entity_pb2.Entity:
+    """{"item_id": 1, "price": 9.99} as an Entity (the id under "<kind>_id")."""
+    id_key = f"{kind}_id"
+    if id_key not in entity:
+        raise ValueError(f"an {kind} needs its {id_key}")
+    out = entity_pb2.Entity(id=to_value(entity[id_key]))
+    for name, v in entity.items():
+        if name != id_key:
+            out.properties[name].CopyFrom(to_value(v))
+    return out
+
+
+def entity_dict(e: entity_pb2.Entity, kind: str) -> dict[str, Any]:
+    """An Entity as {"<kind>_id": id, property: value, ...}."""
+    return {f"{kind}_id": value(e.id), **{name: value(v) for name, v in e.properties.items()}}
+
+
+def _filter(f: Any) -> entity_pb2.Filter:
+    """A filter as the /v1 JSON object {property_name, op, value?} or a (name, op[, value])
+    tuple."""
+    if isinstance(f, dict):
+        name, op, given = f.get("property_name", ""), f.get("op", ""), f.get("value", ...)
+    else:
+        name, op, *rest = f
+        given = rest[0] if rest else ...
+    out = entity_pb2.Filter(property_name=name, op=op)
+    if given is not ...:
+        out.value.CopyFrom(to_value(given))
+    return out
+
+
+@dataclass
+class ScanPage:
+    """One page of a scan: its entities (dicts), and the cursor to resume after it."""
+
+    entities: list[dict[str, Any]]
+    has_next: bool
+    next_cursor: str
+
+
 # -- results -----------------------------------------------------------------------------
 
 @dataclass
@@ -228,9 +324,19 @@ class SqlStream:
                          self.query_plan)
 
 
-def _error(exc: grpc.RpcError) -> ServerError:
+def _error(exc: grpc.RpcError, target: str = "") -> ServerError:
     call: Any = exc
-    return from_grpc(call.code(), call.details() or "", call.trailing_metadata())
+    details = call.details() or ""
+    if call.code() == grpc.StatusCode.UNAVAILABLE and target and not call.trailing_metadata():
+        # grpcio's own connection failures: say what to do, not what the transport saw.
+        if "http1.x" in details or "HTTP status" in details:
+            return ServerError("ServiceUnavailable", f"{target} answers HTTP/1.1, not gRPC: that is the server's HTTP"
+                               " port; the client needs its gRPC port (20101 by default, printed at start-up)",
+                               name="NOT_GRPC_PORT")
+        if "failed to connect" in details or "Connection refused" in details:
+            return ServerError("ServiceUnavailable", f"no roarbase server answers at {target}: is it running, and is"
+                               f" that its gRPC port? ({details})", name="SERVER_UNREACHABLE")
+    return from_grpc(call.code(), details, call.trailing_metadata())
 
 
 # -- the client --------------------------------------------------------------------------
@@ -256,6 +362,9 @@ class Client:
         self.refresh_token: Optional[str] = None
         self.timeout = timeout
         self.retries = retries
+        # Called (no arguments) when a call fails with TokenExpired: it should set a fresh
+        # self.token (e.g. refresh()); the call is then made once more. Raising stops it.
+        self.on_token_expired: Optional[Callable[[], None]] = None
         self._channel = channel or grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
         self._stubs: dict[str, Any] = {}
         self._closed = False
@@ -297,13 +406,21 @@ class Client:
     def _retrying(self, attempt: Callable[[], T], safe: Callable[[], bool]) -> T:
         """Run attempt(); on UNAVAILABLE repeat it (backoff with jitter) while safe()."""
         tries = 0
+        refreshed = False
         while True:
             try:
                 return attempt()
             except grpc.RpcError as exc:
                 call: Any = exc
+                if call.code() == grpc.StatusCode.UNAUTHENTICATED and not refreshed and self.on_token_expired:
+                    err = _error(exc, self.target)
+                    if err.code != "TokenExpired":
+                        raise err from None
+                    refreshed = True
+                    self.on_token_expired()
+                    continue
                 if call.code() != grpc.StatusCode.UNAVAILABLE or tries >= self.retries or not safe():
-                    raise _error(exc) from None
+                    raise _error(exc, self.target) from None
             delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** tries)
             time.sleep(delay * (0.5 + random.random() / 2))
             tries += 1
@@ -322,11 +439,14 @@ class Client:
     # -- auth ------------------------------------------------------------------------------
 
     def login(self, email: Optional[str] = None, password: str = "", *, name: Optional[str] = None,
-              database: Optional[str] = None) -> auth_pb2.LoginResponse:
+              database: Optional[str] = None, frontend_user_id: Optional[str] = None,
+              frontend_session_id: Optional[str] = None) -> auth_pb2.LoginResponse:
         """Log in by email (or a service account's `name`) and keep the tokens for the
-        calls that follow. `database`: an id (either form) or a name to bind the token to.
-        Raises ServerError Unauthorized on wrong credentials."""
-        req = auth_pb2.LoginRequest(password=password)
+        calls that follow. `database`: an id (either form) or a name to bind the token to;
+        `frontend_user_id` / `frontend_session_id` (with a database): the end user a
+        frontend token acts for. Raises ServerError Unauthorized on wrong credentials."""
+        req = auth_pb2.LoginRequest(password=password, frontend_user_id=frontend_user_id or "",
+                                    frontend_session_id=frontend_session_id or "")
         if name is not None:
             req.name = name
         else:
@@ -358,6 +478,41 @@ class Client:
     def revoke_api_key(self, key_id: str) -> None:
         self.call("AuthService", "RevokeApiKey", auth_pb2.RevokeApiKeyRequest(id=key_id))
 
+    def list_api_keys(self, account_id: str = "") -> list[auth_pb2.ApiKey]:
+        """Every API key of the org (or of one service account), all pages."""
+        return self._pages("AuthService", "ListApiKeys",
+                           lambda token: auth_pb2.ListApiKeysRequest(account_id=account_id, next=token))
+
+    # -- accounts --------------------------------------------------------------------------
+
+    def create_account(self, **fields: Any) -> account_pb2.Account:
+        """Create an account (fields of CreateAccountRequest: kind, email, name, role, password, ...)."""
+        return self.call("AccountService", "CreateAccount", account_pb2.CreateAccountRequest(**fields))
+
+    def list_accounts(self) -> list[account_pb2.Account]:
+        """Every account of the org (all pages)."""
+        return self._pages("AccountService", "ListAccounts", lambda token: account_pb2.ListAccountsRequest(next=token))
+
+    def current_account(self) -> account_pb2.Account:
+        return self.call("AccountService", "GetCurrentAccount", account_pb2.GetCurrentAccountRequest(), read=True)
+
+    def add_account_roles(self, account_id: str, rolenames: list[str]) -> account_pb2.AccountRoles:
+        return self.call("AccountService", "AddAccountRoles",
+                         account_pb2.AddAccountRolesRequest(id=account_id, rolenames=rolenames))
+
+    def delete_account(self, account_id: str) -> None:
+        self.call("AccountService", "DeleteAccount", account_pb2.DeleteAccountRequest(id=account_id))
+
+    def _pages(self, service: str, method: str, request: Callable[[str], Any]) -> list[Any]:
+        out: list[Any] = []
+        token = ""
+        while True:
+            page = self.call(service, method, request(token), read=True)
+            out.extend(page.resources)
+            token = page.next
+            if not token:
+                return out
+
     # -- org -------------------------------------------------------------------------------
 
     def get_org(self, org_id: str = "") -> org_pb2.Org:
@@ -377,15 +532,7 @@ class Client:
 
     def list_databases(self) -> list[database_pb2.Database]:
         """Every database of the org (all pages)."""
-        out: list[database_pb2.Database] = []
-        token = ""
-        while True:
-            page = self.call("DatabaseService", "ListDatabases", database_pb2.ListDatabasesRequest(next=token),
-                             read=True)
-            out.extend(page.resources)
-            token = page.next
-            if not token:
-                return out
+        return self._pages("DatabaseService", "ListDatabases", lambda token: database_pb2.ListDatabasesRequest(next=token))
 
     def update_database(self, database_id: str, **fields: Any) -> database_pb2.Database:
         return self.call("DatabaseService", "UpdateDatabase",
@@ -417,11 +564,154 @@ class Client:
         ident = parse_id(ref)
         if ident is not None:
             return ident
-        for db in self.list_databases():
-            if db.name == ref and db.database_status != database_pb2.DATABASE_STATE_DELETED:
-                return db.id
-        raise ServerError("ResourceNotFound", f"database {ref!r} not found", name="DB_NOT_FOUND",
-                          details={"type": "database", "key": ref[:64]})
+        return self.get_database(ref).id   # the server resolves names within the caller's org
+
+    # -- properties ------------------------------------------------------------------------
+    # `kind` is "item" or "user"; `database` an id (empty: the token's database).
+
+    def list_properties(self, *, kind: str = "item", database: str = "") -> list[entity_pb2.Property]:
+        return list(self.call("PropertyService", "ListProperties", entity_pb2.ListPropertiesRequest(
+            database_id=database, kind=_kind(kind)), read=True).properties)
+
+    def get_property(self, name: str, *, kind: str = "item", database: str = "") -> entity_pb2.Property:
+        return self.call("PropertyService", "GetProperty", entity_pb2.GetPropertyRequest(
+            database_id=database, kind=_kind(kind), property_name=name), read=True)
+
+    def create_property(self, name: str, value_type: str, *, kind: str = "item", repeated: bool = False,
+                        indexed: bool = False, database: str = "") -> entity_pb2.Property:
+        return self.call("PropertyService", "CreateProperty", entity_pb2.CreatePropertyRequest(
+            database_id=database, kind=_kind(kind), property_name=name, value_type=value_type, repeated=repeated,
+            indexed=indexed))
+
+    def delete_property(self, name: str, *, kind: str = "item", database: str = "") -> None:
+        self.call("PropertyService", "DeleteProperty", entity_pb2.DeletePropertyRequest(
+            database_id=database, kind=_kind(kind), property_name=name))
+
+    # -- items and users -------------------------------------------------------------------
+    # Entities are dicts {"item_id": ..., property: value}; writes with wait=False return the
+    # background task applying them (see watch_task), synchronous ones None.
+
+    def get_entity(self, entity_id: Any, *, kind: str = "item", properties: Optional[Sequence[str]] = None,
+                   database: str = "") -> dict[str, Any]:
+        """One entity. Raises ServerError ResourceNotFound (ITEM_NOT_FOUND)."""
+        got = self.call("EntityService", "GetEntity", entity_pb2.GetEntityRequest(
+            database_id=database, kind=_kind(kind), id=to_value(entity_id), properties=list(properties or ())),
+            read=True)
+        return entity_dict(got, kind)
+
+    def list_entities(self, ids: Iterable[Any], *, kind: str = "item", properties: Optional[Sequence[str]] = None,
+                      database: str = "") -> list[dict[str, Any]]:
+        """The entities among `ids` that exist, in the order asked."""
+        got = self.call("EntityService", "ListByIds", entity_pb2.ListByIdsRequest(
+            database_id=database, kind=_kind(kind), ids=[to_value(i) for i in ids],
+            properties=list(properties or ())), read=True)
+        return [entity_dict(e, kind) for e in got.entities]
+
+    def put_entity(self, entity: dict[str, Any], *, kind: str = "item", wait: bool = True,
+                   database: str = "") -> Optional[task_pb2.Task]:
+        """Create or replace one entity."""
+        got = self.call("EntityService", "PutEntity", entity_pb2.PutEntityRequest(
+            database_id=database, kind=_kind(kind), entity=entity_message(entity, kind), wait_for_completion=wait))
+        return got.task if got.HasField("task") else None
+
+    def patch_entity(self, entity: dict[str, Any], *, kind: str = "item", create_if_missing: bool = False,
+                     database: str = "") -> entity_pb2.PatchEntityResponse:
+        """Change the given values of one entity (None removes one): {created, modified}."""
+        return self.call("EntityService", "PatchEntity", entity_pb2.PatchEntityRequest(
+            database_id=database, kind=_kind(kind), entity=entity_message(entity, kind),
+            create_if_missing=create_if_missing))
+
+    def delete_entity(self, entity_id: Any, *, kind: str = "item", database: str = "") -> None:
+        self.call("EntityService", "DeleteEntity", entity_pb2.DeleteEntityRequest(
+            database_id=database, kind=_kind(kind), id=to_value(entity_id)))
+
+    def put_entities(self, entities: Iterable[dict[str, Any]], *, kind: str = "item", wait: bool = True,
+                     database: str = "") -> Optional[task_pb2.Task]:
+        """Create or replace many entities, all or nothing."""
+        got = self.call("EntityService", "BulkPut", entity_pb2.BulkPutRequest(
+            database_id=database, kind=_kind(kind), entities=[entity_message(e, kind) for e in entities],
+            wait_for_completion=wait))
+        return got.task if got.HasField("task") else None
+
+    def patch_entities(self, entities: Iterable[dict[str, Any]], *, kind: str = "item",
+                       create_if_missing: bool = False, wait: bool = True,
+                       database: str = "") -> Optional[task_pb2.Task]:
+        """Change the given values of many entities, all or nothing."""
+        got = self.call("EntityService", "BulkPatch", entity_pb2.BulkPatchRequest(
+            database_id=database, kind=_kind(kind), entities=[entity_message(e, kind) for e in entities],
+            create_if_missing=create_if_missing, wait_for_completion=wait))
+        return got.task if got.HasField("task") else None
+
+    def delete_entities(self, ids: Iterable[Any], *, kind: str = "item", database: str = "") -> int:
+        """Delete many entities; returns how many existed."""
+        return self.call("EntityService", "BulkDelete", entity_pb2.BulkDeleteRequest(
+            database_id=database, kind=_kind(kind), ids=[to_value(i) for i in ids])).deleted
+
+    def bulk_write(self, chunks: Iterable[Iterable[dict[str, Any]]], *, kind: str = "item", mode: str = "put",
+                   create_if_missing: bool = False, database: str = "",
+                   timeout: Optional[float] = None) -> entity_pb2.BulkWriteResponse:
+        """Stream chunks of entities (mode "put" or "patch"), each committed on its own; the
+        chunks are read lazily, so an unbounded generator streams in constant memory.
+        Returns {chunks, entities}. On a bad chunk raises its ServerError, whose details
+        give `chunk`, `committed_chunks` and `committed_entities`: the chunks before it
+        stay committed. `timeout` bounds the whole stream (default: none)."""
+        modes = {"put": entity_pb2.WRITE_MODE_PUT, "patch": entity_pb2.WRITE_MODE_PATCH}
+        if mode not in modes:
+            raise ValueError(f"mode is 'put' or 'patch', not {mode!r}")
+        requests = (entity_pb2.BulkWriteRequest(database_id=database, kind=_kind(kind), mode=modes[mode],
+                                                create_if_missing=create_if_missing,
+                                                entities=[entity_message(e, kind) for e in chunk])
+                    for chunk in chunks)
+        try:
+            return self._stub("EntityService").BulkWrite(requests, timeout=timeout, metadata=self._metadata())
+        except grpc.RpcError as exc:
+            raise _error(exc) from None
+
+    def scan(self, *, kind: str = "item", filters: Iterable[Any] = (), properties: Optional[Sequence[str]] = None,
+             page_size: int = 0, cursor: str = "", max_pages: int = 0, database: str = "",
+             timeout: Optional[float] = None) -> Iterator[ScanPage]:
+        """The entities matching every filter, page by page (page_size 0: 300). Filters are
+        /v1 JSON objects {"property_name", "op", "value"} or (name, op[, value]) tuples.
+        Resume a scan with the `next_cursor` of the last page read; max_pages 1 is one page
+        (the /v1 GET). `timeout` bounds the whole stream (default: the client's)."""
+        req = entity_pb2.ScanEntitiesRequest(database_id=database, kind=_kind(kind),
+                                             filters=[_filter(f) for f in filters],
+                                             properties=list(properties or ()), page_size=page_size, cursor=cursor,
+                                             max_pages=max_pages)
+        stream = self._stub("EntityService").ScanEntities(req, timeout=timeout or self.timeout,
+                                                          metadata=self._metadata())
+        try:
+            for page in stream:
+                yield ScanPage([entity_dict(e, kind) for e in page.entities], page.has_next, page.next_cursor)
+        except grpc.RpcError as exc:
+            raise _error(exc) from None
+
+    # -- tasks -----------------------------------------------------------------------------
+
+    def get_task(self, task_id: str) -> task_pb2.Task:
+        return self.call("TaskService", "GetTask", task_pb2.GetTaskRequest(task_id=task_id), read=True)
+
+    def list_tasks(self, name: str, *, page: int = 1, amt: int = 50, database: str = "") -> task_pb2.ListTasksResponse:
+        """One page of a database's tasks named `name` ("items_put", ...), newest first."""
+        return self.call("TaskService", "ListTasks", task_pb2.ListTasksRequest(
+            database_id=database, name=name, page=page, amt=amt), read=True)
+
+    def watch_task(self, task_id: str, *, timeout: Optional[float] = None) -> Iterator[task_pb2.Task]:
+        """The task's states until it is COMPLETED or FAILED."""
+        stream = self._stub("TaskService").WatchTask(task_pb2.WatchTaskRequest(task_id=task_id),
+                                                     timeout=timeout or self.timeout, metadata=self._metadata())
+        try:
+            yield from stream
+        except grpc.RpcError as exc:
+            raise _error(exc) from None
+
+    def wait_task(self, task_id: str, *, timeout: Optional[float] = None) -> task_pb2.Task:
+        """Follow a task until it finishes; returns its last state (check `status` and
+        `error`: a FAILED task is not raised)."""
+        last = None
+        for last in self.watch_task(task_id, timeout=timeout):
+            pass
+        return last if last is not None else self.get_task(task_id)
 
     # -- queries ---------------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ Every call goes through one wrapper (`_Handler`), which, in order:
    metadata before any other work (the service functions then check the policy row with
    the principal themselves);
 3. runs the adapter: unpack the request -> `runtime.run(service function)` on the worker
-   pool -> pack the answer. The client's deadline becomes the `Call` the engine checks
+   pool -> pack the answer (a client-streaming adapter, BulkWrite, is handed the request
+   stream and runs one service call per message). The client's deadline becomes the `Call` the engine checks
    between shards; a cancelled call sets `Call.cancel` (RELIABILITY R12);
 4. maps any exception through server.errors.to_grpc_status: the unified code's status,
    the roarbase-* trailing metadata and a google.rpc.Status with an ErrorInfo. Unexpected
@@ -27,7 +28,6 @@ import functools
 import logging
 import math
 import time
-import uuid
 from typing import Any, AsyncIterator, Awaitable, Callable, NoReturn, Optional, Union
 
 import grpc
@@ -39,19 +39,21 @@ from grpc_reflection.v1alpha import reflection
 
 from engine.pql import ast as pql_ast
 from engine.pql.parser import parse as parse_pql
-from server import auth, errors, grpc_values as values, methods, policy
+from server import auth, errors, grpc_access, grpc_values as values, methods, policy, telemetry
 from server.auth import Principal
 from server.pb.roarbase.v1 import (
     account_pb2,
     auth_pb2,
     database_pb2,
+    entity_pb2,
     invite_pb2,
     org_pb2,
     query_pb2,
     role_pb2,
+    task_pb2,
 )
 from server.runtime import Call, Runtime
-from server.service import accounts, databases, invites, orgs, query, roles, service_properties
+from server.service import accounts, databases, entities, invites, orgs, query, roles, service_properties, tasks
 from server.service.context import ServiceContext
 from server.service.errors import InvalidParameter, MissingParameter, PayloadTooLarge, Unauthorized
 
@@ -66,7 +68,8 @@ _TERMINAL_STATES = frozenset({databases.RUNNING, databases.DELETED, databases.FA
 
 Unary = Callable[["Rpc", Any], Awaitable[Message]]
 Streaming = Callable[["Rpc", Any], AsyncIterator[Message]]
-_ADAPTERS: dict[str, Union[Unary, Streaming]] = {}
+ClientStreaming = Callable[["Rpc", AsyncIterator[Any]], Awaitable[Message]]
+_ADAPTERS: dict[str, Union[Unary, Streaming, ClientStreaming]] = {}
 
 
 def _adapter(service: str, method: str) -> Callable[[Any], Any]:
@@ -129,7 +132,7 @@ def _peer_host(peer: str) -> str:
 class _Handler:
     """The wrapper every method runs in (see the module docstring)."""
 
-    def __init__(self, runtime: Runtime, path: str, adapter: Union[Unary, Streaming]) -> None:
+    def __init__(self, runtime: Runtime, path: str, adapter: Union[Unary, Streaming, ClientStreaming]) -> None:
         self.runtime = runtime
         self.path = path
         self.rule = policy.rule(policy.operation(path))
@@ -154,20 +157,32 @@ class _Handler:
         return rpc
 
     async def _fail(self, context: grpc.aio.ServicerContext, exc: Exception) -> NoReturn:
-        request_id = uuid.uuid4().hex[:16]
+        info = telemetry.current_request()   # begun by the access interceptor
+        request_id = info.request_id if info is not None else telemetry.new_request_id()
         err = errors.as_server_error(exc)
+        telemetry.note_error(err.code, err.name)
         if err.code == "InternalServerError":
             log.error("%s failed (request %s)", self.path, request_id, exc_info=exc)
         else:
             log.debug("%s: %s %s (request %s)", self.path, err.code, err.name, request_id)
         code, message, metadata = errors.to_grpc_status(err, request_id=request_id)
-        await context.abort(code, message, metadata)
+        await context.abort(code, message, (*metadata, (telemetry.REQUEST_ID_HEADER, request_id)))
         raise AssertionError("context.abort returned")  # it always raises
 
     async def unary(self, request: Any, context: grpc.aio.ServicerContext) -> Message:
         try:
             rpc = await self._start(context, request)
             return await self.adapter(rpc, request)  # type: ignore[misc]
+        except Exception as exc:  # every failure is answered by the error table
+            failure = exc
+        await self._fail(context, failure)
+
+    async def client_stream(self, requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Message:
+        # Authenticated before the first request message is read; a malformed message in
+        # the stream arrives as _Malformed, for the adapter to refuse.
+        try:
+            rpc = await self._start(context, None)
+            return await self.adapter(rpc, requests)  # type: ignore[misc,arg-type]
         except Exception as exc:  # every failure is answered by the error table
             failure = exc
         await self._fail(context, failure)
@@ -203,13 +218,15 @@ def _lenient(parse: Callable[[bytes], Message]) -> Callable[[bytes], Any]:
 
 def _method_handler(runtime: Runtime, path: str, method: MethodDescriptor) -> grpc.RpcMethodHandler:
     adapter = _ADAPTERS.get(path)
-    if adapter is None or method.client_streaming:
+    if adapter is None or (method.client_streaming and method.server_streaming):
         raise RuntimeError(f"no gRPC adapter for {path}: every method of the protos needs one")
     handler = _Handler(runtime, path, adapter)
     request = message_factory.GetMessageClass(method.input_type)
     response = message_factory.GetMessageClass(method.output_type)
     make = grpc.unary_stream_rpc_method_handler if method.server_streaming else grpc.unary_unary_rpc_method_handler
     behaviour = handler.stream if method.server_streaming else handler.unary
+    if method.client_streaming:
+        make, behaviour = grpc.stream_unary_rpc_method_handler, handler.client_stream
     return make(behaviour, request_deserializer=_lenient(request.FromString),
                 response_serializer=response.SerializeToString)
 
@@ -250,7 +267,8 @@ def build_server(runtime: Runtime) -> grpc.aio.Server:
     # bind the same port and silently take half the connections; a clash must fail start-up.
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit),
                                       ("grpc.max_send_message_length", limit),
-                                      ("grpc.so_reuseport", 0)])
+                                      ("grpc.so_reuseport", 0)],
+                             interceptors=[grpc_access.AccessInterceptor()])
     by_service: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
     for path, method in methods.method_descriptors().items():
         by_service.setdefault(method.containing_service.full_name, {})[method.name] = \
@@ -281,14 +299,12 @@ def _database_ref(req: Any) -> Optional[str]:
 
 
 def _login(ctx: ServiceContext, req: auth_pb2.LoginRequest) -> auth_pb2.LoginResponse:
-    if req.frontend_user_id or req.frontend_session_id:
-        # Tokens restricted to one end user do not exist yet; refusing beats issuing an
-        # unrestricted token the client believes is restricted.
-        raise InvalidParameter("frontend_user_id / frontend_session_id are not supported yet", name="NOT_SUPPORTED",
-                               data={"key": "frontend_user_id"})
     which = req.WhichOneof("principal")
+    # A frontend login names the end user (and session) the token acts for; the ids are
+    # checked against the database's user_id_type / session_id_type.
     pair = auth.login(ctx, password=req.password, email=req.email if which == "email" else None,
-                      name=req.name if which == "name" else None, database=_database_ref(req))
+                      name=req.name if which == "name" else None, database=_database_ref(req),
+                      end_user=req.frontend_user_id or None, session=req.frontend_session_id or None)
     return _login_response(ctx, pair)
 
 
@@ -315,7 +331,8 @@ def _create_api_key(ctx: ServiceContext, principal: Optional[Principal],
         if expires_in < 1:
             raise InvalidParameter("expires_at must be in the future", data={"key": "expires_at"})
     account_id = req.account_id or (principal.account_id if principal is not None else "")
-    created = auth.create_api_key(ctx, principal, account_id=account_id, expires_in_seconds=expires_in)
+    created = auth.create_api_key(ctx, principal, account_id=account_id, expires_in_seconds=expires_in,
+                                  label=req.label)
     return auth_pb2.CreateApiKeyResponse(api_key=values.api_key(created.api_key), key=created.key)
 
 
@@ -328,6 +345,12 @@ async def _auth_create_api_key(rpc: Rpc, req: auth_pb2.CreateApiKeyRequest) -> a
 async def _auth_revoke_api_key(rpc: Rpc, req: auth_pb2.RevokeApiKeyRequest) -> auth_pb2.RevokeApiKeyResponse:
     await rpc.run(auth.revoke_api_key, rpc.ctx, rpc.principal, req.id)
     return auth_pb2.RevokeApiKeyResponse()
+
+
+@_adapter("AuthService", "ListApiKeys")
+async def _auth_list_api_keys(rpc: Rpc, req: auth_pb2.ListApiKeysRequest) -> auth_pb2.ListApiKeysResponse:
+    page = await rpc.run(auth.list_api_keys, rpc.ctx, rpc.principal, account_id=req.account_id or None, **_page(req))
+    return auth_pb2.ListApiKeysResponse(next=page.next, resources=[values.api_key(k) for k in page.resources])
 
 
 # -- OrgService --------------------------------------------------------------------------
@@ -424,6 +447,12 @@ async def _account_add_roles(rpc: Rpc, req: account_pb2.AddAccountRolesRequest) 
 @_adapter("AccountService", "MoveAccountOrg")
 async def _account_move(rpc: Rpc, req: account_pb2.MoveAccountOrgRequest) -> account_pb2.Account:
     return values.account(await rpc.run(invites.move_account_org, rpc.ctx, rpc.principal, req.id, req.invite_id))
+
+
+@_adapter("AccountService", "DeleteAccount")
+async def _account_delete(rpc: Rpc, req: account_pb2.DeleteAccountRequest) -> account_pb2.DeleteAccountResponse:
+    await rpc.run(accounts.delete_account, rpc.ctx, rpc.principal, req.id)
+    return account_pb2.DeleteAccountResponse()
 
 
 # -- RoleService -------------------------------------------------------------------------
@@ -654,3 +683,255 @@ async def _query_pql_stream(rpc: Rpc, req: query_pb2.PqlRequest) -> AsyncIterato
         yield message
     yield query_pb2.PqlStreamResponse(stats=query_pb2.PqlStats(
         execution_time_us=int((time.perf_counter() - started) * 1e6)))
+
+
+# -- PropertyService / EntityService / TaskService ---------------------------------------
+# The recommender-style data plane (entity.proto, task.proto). Requests are unpacked and
+# answers packed on the worker, in the same job as the service call: a bulk write's
+# entities are CPU work the event loop must not do.
+
+_ENTITY_KINDS = {entity_pb2.ENTITY_KIND_ITEM: "item", entity_pb2.ENTITY_KIND_USER: "user"}
+
+
+def _kind(req: Any) -> str:
+    if req.kind == entity_pb2.ENTITY_KIND_UNSPECIFIED:
+        raise MissingParameter("kind is required: ENTITY_KIND_ITEM or ENTITY_KIND_USER", data={"key": "kind"})
+    kind = _ENTITY_KINDS.get(req.kind)
+    if kind is None:
+        raise InvalidParameter(f"unknown kind {req.kind}", data={"key": "kind"})
+    return kind
+
+
+def _db(req: Any) -> Optional[str]:
+    """A request's database_id for the service layer: None (the token's database) when empty."""
+    return req.database_id or None
+
+
+def _wait(req: Any) -> bool:
+    return req.wait_for_completion if req.HasField("wait_for_completion") else True
+
+
+def _written(task: Optional[tasks.Task]) -> entity_pb2.WriteResponse:
+    return entity_pb2.WriteResponse(task=values.task(task)) if task is not None else entity_pb2.WriteResponse()
+
+
+def _capped(msg: Message, max_bytes: int, hint: str) -> Message:
+    if msg.ByteSize() > max_bytes:
+        raise PayloadTooLarge(f"the answer takes {msg.ByteSize()} bytes, more than the message limit; {hint}",
+                              name="RESULT_TOO_LARGE")
+    return msg
+
+
+@_adapter("PropertyService", "ListProperties")
+async def _property_list(rpc: Rpc, req: entity_pb2.ListPropertiesRequest) -> entity_pb2.ListPropertiesResponse:
+    props = await rpc.run(entities.list_properties, rpc.ctx, rpc.principal, _kind(req), database=_db(req))
+    return entity_pb2.ListPropertiesResponse(properties=[values.entity_property(p) for p in props])
+
+
+@_adapter("PropertyService", "GetProperty")
+async def _property_get(rpc: Rpc, req: entity_pb2.GetPropertyRequest) -> entity_pb2.Property:
+    prop = await rpc.run(entities.get_property, rpc.ctx, rpc.principal, _kind(req), req.property_name,
+                         database=_db(req))
+    return values.entity_property(prop)
+
+
+@_adapter("PropertyService", "CreateProperty")
+async def _property_create(rpc: Rpc, req: entity_pb2.CreatePropertyRequest) -> entity_pb2.Property:
+    prop = await rpc.run(entities.create_property, rpc.ctx, rpc.principal, _kind(req),
+                         property_name=req.property_name, value_type=req.value_type, repeated=req.repeated,
+                         indexed=req.indexed, database=_db(req))
+    return values.entity_property(prop)
+
+
+@_adapter("PropertyService", "DeleteProperty")
+async def _property_delete(rpc: Rpc, req: entity_pb2.DeletePropertyRequest) -> entity_pb2.DeletePropertyResponse:
+    await rpc.run(entities.delete_property, rpc.ctx, rpc.principal, _kind(req), req.property_name,
+                  database=_db(req))
+    return entity_pb2.DeletePropertyResponse()
+
+
+def _get_entity(ctx: ServiceContext, principal: Optional[Principal], kind: str,
+                req: entity_pb2.GetEntityRequest) -> entity_pb2.Entity:
+    # The schema first: a property created after it is typed by its value, never wrongly.
+    schema = entities.schema(ctx, principal, kind, method=entities.GET_ENTITY, database=_db(req))
+    found = entities.get_entity(ctx, principal, kind, values.plain(req.id), properties=list(req.properties) or None,
+                                database=_db(req))
+    return values.entity_out(found, f"{kind}_id", schema)
+
+
+@_adapter("EntityService", "GetEntity")
+async def _entity_get(rpc: Rpc, req: entity_pb2.GetEntityRequest) -> entity_pb2.Entity:
+    return await rpc.run(_get_entity, rpc.ctx, rpc.principal, _kind(req), req)
+
+
+def _put_entity(ctx: ServiceContext, principal: Optional[Principal], kind: str,
+                req: entity_pb2.PutEntityRequest) -> entity_pb2.WriteResponse:
+    given = values.entity_in(req.entity, f"{kind}_id")
+    ident = given.pop(f"{kind}_id")
+    return _written(entities.put_entity(ctx, principal, kind, ident, given, wait=_wait(req), database=_db(req)))
+
+
+@_adapter("EntityService", "PutEntity")
+async def _entity_put(rpc: Rpc, req: entity_pb2.PutEntityRequest) -> entity_pb2.WriteResponse:
+    return await rpc.run(_put_entity, rpc.ctx, rpc.principal, _kind(req), req)
+
+
+def _patch_entity(ctx: ServiceContext, principal: Optional[Principal], kind: str,
+                  req: entity_pb2.PatchEntityRequest) -> entity_pb2.PatchEntityResponse:
+    given = values.entity_in(req.entity, f"{kind}_id")
+    ident = given.pop(f"{kind}_id")
+    out = entities.patch_entity(ctx, principal, kind, ident, given, create_if_missing=req.create_if_missing,
+                                database=_db(req))
+    return entity_pb2.PatchEntityResponse(created=out[f"{kind}_created"], modified=out[f"{kind}_modified"])
+
+
+@_adapter("EntityService", "PatchEntity")
+async def _entity_patch(rpc: Rpc, req: entity_pb2.PatchEntityRequest) -> entity_pb2.PatchEntityResponse:
+    return await rpc.run(_patch_entity, rpc.ctx, rpc.principal, _kind(req), req)
+
+
+@_adapter("EntityService", "DeleteEntity")
+async def _entity_delete(rpc: Rpc, req: entity_pb2.DeleteEntityRequest) -> entity_pb2.DeleteEntityResponse:
+    await rpc.run(entities.delete_entity, rpc.ctx, rpc.principal, _kind(req), values.plain(req.id),
+                  database=_db(req))
+    return entity_pb2.DeleteEntityResponse()
+
+
+def _bulk_put(ctx: ServiceContext, principal: Optional[Principal], kind: str,
+              req: entity_pb2.BulkPutRequest) -> entity_pb2.WriteResponse:
+    given = [values.entity_in(e, f"{kind}_id") for e in req.entities]
+    return _written(entities.put_entities(ctx, principal, kind, given, wait=_wait(req), database=_db(req)))
+
+
+@_adapter("EntityService", "BulkPut")
+async def _entity_bulk_put(rpc: Rpc, req: entity_pb2.BulkPutRequest) -> entity_pb2.WriteResponse:
+    return await rpc.run(_bulk_put, rpc.ctx, rpc.principal, _kind(req), req)
+
+
+def _bulk_patch(ctx: ServiceContext, principal: Optional[Principal], kind: str,
+                req: entity_pb2.BulkPatchRequest) -> entity_pb2.WriteResponse:
+    given = [values.entity_in(e, f"{kind}_id") for e in req.entities]
+    return _written(entities.patch_entities(ctx, principal, kind, given, create_if_missing=req.create_if_missing,
+                                            wait=_wait(req), database=_db(req)))
+
+
+@_adapter("EntityService", "BulkPatch")
+async def _entity_bulk_patch(rpc: Rpc, req: entity_pb2.BulkPatchRequest) -> entity_pb2.WriteResponse:
+    return await rpc.run(_bulk_patch, rpc.ctx, rpc.principal, _kind(req), req)
+
+
+@_adapter("EntityService", "BulkDelete")
+async def _entity_bulk_delete(rpc: Rpc, req: entity_pb2.BulkDeleteRequest) -> entity_pb2.BulkDeleteResponse:
+    deleted = await rpc.run(entities.delete_entities, rpc.ctx, rpc.principal, _kind(req),
+                            [values.plain(i) for i in req.ids], database=_db(req))
+    return entity_pb2.BulkDeleteResponse(deleted=deleted)
+
+
+_WRITE_MODES = {entity_pb2.WRITE_MODE_PUT: False, entity_pb2.WRITE_MODE_PATCH: True}
+
+
+def _write_chunk(ctx: ServiceContext, principal: Optional[Principal], req: entity_pb2.BulkWriteRequest) -> int:
+    kind = _kind(req)
+    if req.mode == entity_pb2.WRITE_MODE_UNSPECIFIED:
+        raise MissingParameter("mode is required: WRITE_MODE_PUT or WRITE_MODE_PATCH", data={"key": "mode"})
+    if req.mode not in _WRITE_MODES:
+        raise InvalidParameter(f"unknown mode {req.mode}", data={"key": "mode"})
+    given = [values.entity_in(e, f"{kind}_id") for e in req.entities]
+    return entities.write_chunk(ctx, principal, kind, given, patch=_WRITE_MODES[req.mode],
+                                create_if_missing=req.create_if_missing, database=_db(req))
+
+
+@_adapter("EntityService", "BulkWrite")
+async def _entity_bulk_write(rpc: Rpc, requests: AsyncIterator[entity_pb2.BulkWriteRequest]
+                             ) -> entity_pb2.BulkWriteResponse:
+    # One chunk at a time: the next message is read only once this one is committed, so
+    # a fast client is held back by gRPC flow control, not buffered here.
+    chunks = written = 0
+    async for req in requests:
+        try:
+            if isinstance(req, _Malformed):
+                raise errors.ServerError("InvalidBody", "a chunk is not a well-formed BulkWriteRequest "
+                                         f"({req.reason})")
+            written += await rpc.run(_write_chunk, rpc.ctx, rpc.principal, req)
+        except errors.ServerError as exc:
+            # The earlier chunks stay committed: say how far the stream got.
+            exc.details.update(chunk=chunks, committed_chunks=chunks, committed_entities=written)
+            raise
+        chunks += 1
+    return entity_pb2.BulkWriteResponse(chunks=chunks, entities=written)
+
+
+def _list_by_ids(ctx: ServiceContext, principal: Optional[Principal], kind: str, req: entity_pb2.ListByIdsRequest,
+                 max_bytes: int) -> entity_pb2.ListByIdsResponse:
+    schema = entities.schema(ctx, principal, kind, method=entities.LIST_BY_IDS, database=_db(req))
+    found = entities.list_entities(ctx, principal, kind, [values.plain(i) for i in req.ids],
+                                   properties=list(req.properties) or None, database=_db(req))
+    out = entity_pb2.ListByIdsResponse(entities=[values.entity_out(e, f"{kind}_id", schema) for e in found])
+    return _capped(out, max_bytes, "ask for fewer ids or properties")
+
+
+@_adapter("EntityService", "ListByIds")
+async def _entity_list(rpc: Rpc, req: entity_pb2.ListByIdsRequest) -> entity_pb2.ListByIdsResponse:
+    return await rpc.run(_list_by_ids, rpc.ctx, rpc.principal, _kind(req), req, rpc.max_bytes)
+
+
+def _scan_page(ctx: ServiceContext, principal: Optional[Principal], kind: str, req: entity_pb2.ScanEntitiesRequest,
+               filters: list[dict[str, Any]], cursor: Optional[str], max_bytes: int) -> entity_pb2.ScanEntitiesResponse:
+    schema = entities.schema(ctx, principal, kind, method=entities.SCAN, database=_db(req))
+    page = entities.scan_entities(ctx, principal, kind, filters=filters, cursor=cursor, amt=req.page_size or None,
+                                  properties=list(req.properties) or None, database=_db(req))
+    out = entity_pb2.ScanEntitiesResponse(entities=[values.entity_out(e, f"{kind}_id", schema) for e in page.entities],
+                                          has_next=page.has_next, next_cursor=page.next_cursor)
+    return _capped(out, max_bytes, "use a smaller page_size")
+
+
+@_adapter("EntityService", "ScanEntities")
+async def _entity_scan(rpc: Rpc, req: entity_pb2.ScanEntitiesRequest) -> AsyncIterator[entity_pb2.ScanEntitiesResponse]:
+    # Page by page, each from its own snapshot and under the call's deadline; the next page
+    # is read only once the previous one is handed to gRPC.
+    kind = _kind(req)
+    filters = [values.filter_in(f) for f in req.filters]
+    cursor, pages = req.cursor or None, 0
+    while True:
+        page = await rpc.run(_scan_page, rpc.ctx, rpc.principal, kind, req, filters, cursor, rpc.max_bytes)
+        yield page
+        pages += 1
+        if not page.has_next or pages == req.max_pages:
+            return
+        cursor = page.next_cursor
+
+
+@_adapter("TaskService", "ListTasks")
+async def _task_list(rpc: Rpc, req: task_pb2.ListTasksRequest) -> task_pb2.ListTasksResponse:
+    if not req.name:
+        raise MissingParameter("name is required (e.g. items_put)", data={"key": "name"})
+    page = req.page or 1
+    found, has_next = await rpc.run(tasks.recents, rpc.ctx, rpc.principal, req.name, page=page, amt=req.amt or 50,
+                                    database=_db(req))
+    return task_pb2.ListTasksResponse(tasks=[values.task(t) for t in found], has_next=has_next, next_page=page + 1)
+
+
+@_adapter("TaskService", "GetTask")
+async def _task_get(rpc: Rpc, req: task_pb2.GetTaskRequest) -> task_pb2.Task:
+    return values.task(await rpc.run(tasks.get_task, rpc.ctx, rpc.principal, req.task_id))
+
+
+_TASK_DONE = frozenset({tasks.COMPLETED, tasks.FAILED})
+
+
+@_adapter("TaskService", "WatchTask")
+async def _task_watch(rpc: Rpc, req: task_pb2.WatchTaskRequest) -> AsyncIterator[task_pb2.Task]:
+    sent: Optional[tuple[str, str]] = None
+    while True:
+        seen = rpc.ctx.version
+        task = await rpc.run(tasks.get_task, rpc.ctx, rpc.principal, req.task_id, watch=True)
+        if (task.status, task.progress) != sent:
+            yield values.task(task)
+            sent = (task.status, task.progress)
+        if task.status in _TASK_DONE:
+            return
+        # As WatchDatabase: wait on the event loop for the change counter a finished task
+        # bumps (tasks.finish), re-reading the task only then; the call's deadline cancels
+        # this wait.
+        while rpc.ctx.version == seen:
+            await asyncio.sleep(_WATCH_POLL_SECONDS)

@@ -12,9 +12,16 @@ Value mapping (value.proto, docs/grpc.md):
 - `decimal(s)` -> `Decimal{value, scale}` with the column's declared scale, never a double;
 - `timestamp` -> google.protobuf.Timestamp (UTC);
 - `string` -> `text`, `bool` -> `bool`, set-like columns -> `list` of `uint` or `text`.
+
+Entities (entity.proto) are typed by their table's schema instead: ids and values by
+their id / value type (`uint` for uintN, `int` for intN, `raw` for bytesN, ...), and read
+back from Values without a schema (`plain`), since the entity table checks and
+canonicalises every value itself.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import json
 import re
@@ -30,10 +37,12 @@ from server.pb.roarbase.v1 import (
     account_pb2,
     auth_pb2,
     database_pb2,
+    entity_pb2,
     invite_pb2,
     org_pb2,
     query_pb2,
     role_pb2,
+    task_pb2,
     value_pb2,
 )
 from server.service.errors import InvalidParameter
@@ -469,4 +478,112 @@ def database(d: Any) -> database_pb2.Database:
 
 def api_key(k: Any) -> auth_pb2.ApiKey:
     return auth_pb2.ApiKey(id=k.id, account_id=k.account_id, org_id=k.org_id, created_at=timestamp(k.created_at),
-                           expires_at=timestamp(k.expires_at))
+                           expires_at=timestamp(k.expires_at), label=k.label or "", revoked=k.revoked_at is not None,
+                           last_used_at=timestamp(k.last_used_at))
+
+
+# -- entities (entity.proto) -------------------------------------------------------------
+
+def plain(v: value_pb2.Value) -> Any:
+    """A request's Value as the Python value the service layer takes (the entity table
+    checks it against the property or id type): int, float, bool, str, bytes, list,
+    Decimal, datetime; None for null and for a Value with no kind."""
+    kind = v.WhichOneof("kind")
+    if kind is None or kind == "null":
+        return None
+    if kind == "list":
+        return [plain(x) for x in v.list.values]
+    if kind == "decimal":
+        return Decimal(v.decimal.value).scaleb(-v.decimal.scale)
+    if kind == "timestamp":
+        return v.timestamp.ToDatetime(tzinfo=dt.timezone.utc)
+    return getattr(v, kind)
+
+
+def entity_in(e: entity_pb2.Entity, id_field: str) -> dict[str, Any]:
+    """An Entity message as the service layer's entity object {<kind>_id, property: value}."""
+    out: dict[str, Any] = {id_field: plain(e.id)}
+    for name, v in e.properties.items():
+        if name == id_field:
+            raise InvalidParameter(f"{id_field} is the entity's id, not a property", name="WRONG_DATA_TYPE",
+                                   data={"key": id_field})
+        out[name] = plain(v)
+    return out
+
+
+def filter_in(f: entity_pb2.Filter) -> dict[str, Any]:
+    """A Filter message as the JSON-object filter the service layer takes."""
+    out: dict[str, Any] = {"property_name": f.property_name, "op": f.op}
+    if f.HasField("value"):
+        out["value"] = plain(f.value)
+    return out
+
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]*\Z")
+
+
+def _b64url_bytes(text: str) -> Optional[bytes]:
+    if not _B64URL.match(text):
+        return None
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def typed(v: Any, family: str) -> value_pb2.Value:
+    """A stored value (or id) as the Value kind of its type's family (engine.entities
+    Kind.family): uint -> `uint`, int -> `int`, bytes (kept as base64url) -> `raw`; the
+    rest by Python type. A value that does not fit the family falls back to `value`."""
+    if family == "uint" and isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= UINT64_MAX:
+        return value_pb2.Value(uint=v)
+    if family == "bytes" and isinstance(v, str):
+        raw = _b64url_bytes(v)
+        if raw is not None:
+            return value_pb2.Value(raw=raw)
+    return value(v)
+
+
+def _typed_value(v: Any, vt: Any) -> value_pb2.Value:
+    if vt is None:
+        return value(v)
+    if vt.repeated and isinstance(v, list):
+        return value_pb2.Value(list=value_pb2.ValueList(values=[typed(x, vt.kind.family) for x in v]))
+    return typed(v, vt.kind.family)
+
+
+def entity_out(found: dict[str, Any], id_field: str, schema: Any) -> entity_pb2.Entity:
+    """A service-layer entity {<kind>_id, property: value} as an Entity, typed by the
+    table's schema (server.service.entities.Schema); a property the schema does not know
+    (created since it was read) is typed by its Python value."""
+    out = entity_pb2.Entity(id=typed(found[id_field], schema.id_type.kind.family))
+    for name, v in found.items():
+        if name != id_field:
+            out.properties[name].CopyFrom(_typed_value(v, schema.properties.get(name)))
+    return out
+
+
+def entity_property(p: Any) -> entity_pb2.Property:
+    """An engine.entities Property."""
+    return entity_pb2.Property(property_name=p.name, value_type=p.value_type.name, repeated=p.repeated,
+                               indexed=p.indexed)
+
+
+TASK_STATUSES = {"RUNNING": task_pb2.TASK_STATUS_RUNNING, "COMPLETED": task_pb2.TASK_STATUS_COMPLETED,
+                 "FAILED": task_pb2.TASK_STATUS_FAILED}
+
+
+def task(t: Any) -> task_pb2.Task:
+    """A server.service.tasks Task."""
+    out = task_pb2.Task(task_id=t.id, name=t.name, status=TASK_STATUSES.get(t.status, task_pb2.TASK_STATUS_UNSPECIFIED),
+                        progress=t.progress or "", start_time=timestamp(t.start_time),
+                        end_time=timestamp(t.end_time), database_id=t.database_id,
+                        details_json=json_text(t.details) if t.details is not None else "",
+                        cancel_requested=t.cancel_requested)
+    if t.error is not None:
+        e = t.error
+        out.error.CopyFrom(task_pb2.TaskError(code=str(e.get("code", "")), message=str(e.get("message", "")),
+                                              error_name=str(e.get("error_name", "")),
+                                              error_code=int(e.get("error_code", 0) or 0),
+                                              error_data_json=json_text(e.get("error_data") or {})))
+    return out

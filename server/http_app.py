@@ -28,7 +28,6 @@ import asyncio
 import json
 import logging
 import math
-import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -45,7 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.errors import EngineError
 from engine.results import rfc3339
-from server import auth, errors, openapi, policy
+from server import auth, errors, http_ops, openapi, policy, telemetry
 from server.auth import Principal
 from server.errors import ServerError
 from server.runtime import Call, Runtime
@@ -76,6 +75,7 @@ PROBLEM_JSON = "application/problem+json"
 _MSGPACK_TYPES = frozenset({MSGPACK, "application/x-msgpack"})
 _SQL_TYPES = frozenset({"", "text/plain", "application/sql"})
 _REQUEST_ID = "roarbase.request_id"
+_ERROR = "roarbase.error"   # (code, name) of the error answered, for the access log
 FAMILY = "v2"
 
 # Codes a SQL statement itself causes (the engine raised them): answered 200 + "error" on
@@ -259,6 +259,7 @@ def error_response(exc: BaseException, scope: Scope) -> Response:
     """The unified error envelope for an exception, in the format the client accepts."""
     request_id = scope.get(_REQUEST_ID)
     status, body, headers = errors.to_http(exc, family_of(scope.get("path", "")), request_id=request_id)
+    scope[_ERROR] = (body["code"], body["error_data"]["name"])
     if status >= 500:
         logger.error("request %s (%s %s) failed", request_id, scope.get("method"), scope.get("path"),
                      exc_info=exc if not isinstance(exc, ServerError) else None)
@@ -297,18 +298,24 @@ class _Guard:
         path = scope["path"]
         if len(path) > 1 and path.endswith("/"):
             scope = dict(scope, path=path.rstrip("/") or "/")
-        request_id = secrets.token_hex(8)
+        begun = time.perf_counter()
+        info = telemetry.begin_request()
+        request_id = info.request_id
         scope[_REQUEST_ID] = request_id
         started = False
         received = 0
+        status, sent = 0, 0
         limit = next((cap for prefix, cap in self.limits if scope["path"].startswith(prefix)), self.default_limit)
 
         async def send_with_id(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status, sent
             if message["type"] == "http.response.start":
                 started = True
+                status = message["status"]
                 message = dict(message, headers=[*message.get("headers", []),
                                                  (b"x-request-id", request_id.encode("ascii"))])
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
             await send(message)
 
         body_done = False
@@ -344,10 +351,18 @@ class _Guard:
         except Exception as exc:
             if started:  # too late for an error response: the client sees a cut connection
                 logger.error("request %s failed after its response started", request_id, exc_info=exc)
+                failure = errors.as_server_error(exc)
+                scope[_ERROR] = (failure.code, failure.name)
                 raise
             if isinstance(exc, ClientDisconnect):
                 exc = ServerError("RequestTimeout", "the client went away before sending the full request")
             await error_response(exc, scope)(scope, receive, send_with_id)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "(unmatched)"
+            code, name = scope.get(_ERROR, ("", ""))
+            telemetry.access("http", scope["method"], route, status or 500, code, time.perf_counter() - begun, sent,
+                             info, address=scope["client"][0] if scope.get("client") else "", error_name=name,
+                             quiet=route in http_ops.QUIET_ROUTES and status < 400)
 
 
 def _http_exception(request: Request, exc: Exception) -> Response:
@@ -866,8 +881,13 @@ class _Handlers:
         except Exception as exc:
             if PROBLEM_JSON in accept or not _sql_level(exc):
                 raise
-            message = exc.message if isinstance(exc, (ServerError, EngineError)) else str(exc)
-            return self._reply(request, 200, {"error": message,
+            err = errors.as_server_error(exc)
+            request.scope[_ERROR] = (err.code, err.name)
+            # "error" is all the featurebase client reads; the envelope's code and error_data
+            # (the finer name, the position, the request id) ride along for everyone else.
+            body = errors.envelope(err, request_id=request.scope.get(_REQUEST_ID))
+            return self._reply(request, 200, {"error": err.message, "code": body["code"],
+                                              "error_data": body["error_data"],
                                               "execution-time": int((time.perf_counter() - started) * 1e6)})
         return PiecesResponse(pieces, media)
 
@@ -927,6 +947,8 @@ def build_app(runtime: Runtime) -> Starlette:
         methods.setdefault(ep.path, {})[ep.method] = getattr(handlers, ep.handler)
     for v1ep in V1_ENDPOINTS:
         methods.setdefault(v1ep.path, {})[v1ep.method] = getattr(v1, v1ep.handler)
+    for path, by_method in http_ops.routes(runtime).items():
+        methods.setdefault(path, {}).update(by_method)
     for sep in SOURCE_ENDPOINTS:
         methods.setdefault(sep.path, {})[sep.method] = getattr(src, sep.handler)
     routes = [Route(path, _dispatch(by_method), methods=list(by_method)) for path, by_method in methods.items()]

@@ -26,7 +26,7 @@ from server.errors import ServerError
 from server.http_app import JSON, MSGPACK, _accept, _credentials, _encode_for, _media_types
 from server.runtime import Runtime
 from server.service import cm_accounts, databases, entities, orgs, tasks
-from server.service.common import json_value_problem
+from server.service.common import json_value_problem, surrogate_free
 from server.service.errors import InvalidParameter, Unauthorized
 
 PICKLE_TYPES = frozenset({"application/xminds-pkl", "application/python-pickle", "application/x-pickle"})
@@ -43,23 +43,6 @@ def refuse_pickle(headers: Any) -> None:
         if _media_types(headers.get(header, "")) & PICKLE_TYPES:
             raise ServerError("InvalidContentType", "pickle bodies are not accepted: send application/json "
                               "(or application/msgpack)", name="UNSUPPORTED_CONTENT_TYPE")
-
-
-def _depth_ok(value: Any, limit: int = MAX_DEPTH) -> bool:
-    """Whether a decoded body nests at most `limit` containers deep (iteratively: a
-    pathological body must not exhaust the stack)."""
-    stack = [(value, 1)]
-    while stack:
-        v, d = stack.pop()
-        if isinstance(v, dict):
-            if d > limit:
-                return False
-            stack.extend((x, d + 1) for x in v.values())
-        elif isinstance(v, list):
-            if d > limit:
-                return False
-            stack.extend((x, d + 1) for x in v)
-    return True
 
 
 def decode_body(raw: bytes, content_type: str, *, required: bool) -> dict[str, Any]:
@@ -85,12 +68,12 @@ def decode_body(raw: bytes, content_type: str, *, required: bool) -> dict[str, A
         raise ServerError("InvalidBody", "the request body is not well-formed JSON (or msgpack)") from None
     if not isinstance(body, dict):
         raise ServerError("InvalidBody", "the request body must be a JSON object")
-    if not _depth_ok(body):
-        raise ServerError("InvalidBody", f"the request body nests deeper than {MAX_DEPTH} levels",
-                          name="TOO_DEEP")
-    problem = json_value_problem(body, MAX_DEPTH + 1)  # a lone surrogate, a binary value
+    # msgpack strings are strict UTF-8; JSON text can only hold surrogates it spells out
+    unicode = bool(media & _MSGPACK_TYPES) or surrogate_free(raw)
+    problem = json_value_problem(body, MAX_DEPTH, text_is_unicode=unicode)  # depth, surrogates, binary
     if problem is not None:
-        raise ServerError("InvalidBody", f"the request body cannot be accepted: {problem}")
+        raise ServerError("InvalidBody", f"the request body cannot be accepted: {problem}",
+                          name="TOO_DEEP" if "nest" in problem else None)
     return body
 
 

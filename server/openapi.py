@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Optional
 
-from server import openapi_sources, openapi_v1
+from server import openapi_ops, openapi_sources, openapi_v1
 
 JSON, MSGPACK, TEXT = "application/json", "application/msgpack", "text/plain"
 
@@ -47,9 +47,13 @@ SCHEMAS: dict[str, Any] = {
         "message": _S,
         "error_code": {**_I, "description": "the recommender-style error number"},
         "error_name": {**_S, "description": "the recommender-style error class, e.g. NotFoundError"},
-        "error_data": _obj(("name",), {"name": {**_S, "description": "the fine-grained reason"},
-                                       "request_id": _S, "type": _S, "key": _S}),
+        "error_data": _ref("ErrorData"),
     }),
+    "ErrorData": _obj(("name",), {"name": {**_S, "description": "the fine-grained reason"},
+                                  "request_id": {**_S, "description": "also the x-request-id header; quote it "
+                                                 "to find the request in the server log"},
+                                  "type": _S, "key": _S, "line": _I, "column": _I,
+                                  "expected": {**_STRS, "description": "what the parser expected, in words"}}),
     "TokenRequest": _obj(("password",), {"email": _S, "name": _S, "password": _S,
                                          "database": {**_S, "description": "scope the tokens to a database"}},
                          closed=True),
@@ -145,7 +149,10 @@ SCHEMAS: dict[str, Any] = {
         "rows-affected": _I,
         "query-plan": {"description": "EXPLAIN's plan"},
     }),
-    "SqlError": _obj(("error", "execution-time"), {"error": _S, "execution-time": _I}),
+    "SqlError": _obj(("error", "code", "error_data", "execution-time"), {
+        "error": {**_S, "description": "the message (all the featurebase client reads)"},
+        "code": {**_S, "description": "the unified code, as in Error"},
+        "error_data": {**_ref("ErrorData")}, "execution-time": _I}),
     "PqlRequest": _obj(("statement", "table"), {"statement": _S, "table": _S}, closed=True),
     "PqlResult": _obj(("results",), {"results": {"type": "array", "description": "one per call, Pilosa shapes"}}),
 }
@@ -333,6 +340,7 @@ PATHS: dict[str, dict[str, Any]] = {
 
 
 PATHS.update(openapi_v1.PATHS)
+PATHS.update(openapi_ops.PATHS)
 SCHEMAS.update(openapi_v1.SCHEMAS)
 PATHS.update(openapi_sources.PATHS)
 SCHEMAS.update(openapi_sources.SCHEMAS)

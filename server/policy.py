@@ -4,7 +4,7 @@ Operation names are the gRPC method names without the package
 (`DatabaseService.CreateDatabase` is `/roarbase.v1.DatabaseService/CreateDatabase`;
 `operation()` converts); the HTTP routes call the same service functions, which call
 `check` with the same names, so both faces obey one table. Rows without a gRPC method
-(AuthService.ListApiKeys, AccountService.DeleteAccount, InviteService.DeleteInvite and
+(InviteService.DeleteInvite and
 AcceptInvite, DatabaseService.ExportDatabase/ImportDatabase) are the operations of HTTP
 routes that API.md lists and §5 does not (yet).
 

@@ -11,14 +11,16 @@ engine, which checks both between shards.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
+import logging
 import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional, TypeVar
 
-from server import auth
+from server import auth, telemetry
 from server.auth import Principal
 from server.service.context import ServiceContext
 from server.service.errors import RequestLimitExceeded, RequestTimeout, Unauthorized
@@ -26,6 +28,7 @@ from server.settings import ServerSettings
 from server.throttle import FailureBackoff
 
 T = TypeVar("T")
+log = logging.getLogger("roarbase.server")
 
 
 class RateLimiter:
@@ -126,6 +129,25 @@ class Runtime:
                                              cap=settings.login_backoff_cap_seconds)
         ctx.server_limits.update(rate_per_org_per_second=settings.rate_per_org, rate_burst=settings.rate_burst,
                                  max_concurrent_requests=settings.workers, max_queued_requests=settings.max_pending)
+        # Readiness (GET /ready): set once warm_up() opened every RUNNING database.
+        self.ready = False
+        self.failed_databases: dict[str, str] = {}
+        self.metrics = telemetry.runtime_registry(self)
+
+    def warm_up(self) -> None:
+        """Open the engine of every RUNNING database (on a worker, after the listeners
+        are up), so the first query does not pay for it and /ready means "opened". A
+        database that fails to open is recorded (and logged); the others still serve."""
+        from server.service import databases
+
+        rows = self.ctx.store.all("SELECT id, name FROM databases WHERE state = ?", (databases.RUNNING,))
+        for row in rows:
+            try:
+                self.ctx.engine(row["id"])
+            except Exception as exc:
+                self.failed_databases[row["id"]] = f"{type(exc).__name__}: {exc}"
+                log.error("database %s (%s) did not open", row["name"], row["id"], exc_info=exc)
+        self.ready = True
 
     @property
     def inflight(self) -> int:
@@ -157,13 +179,17 @@ class Runtime:
             if exc.code == "Unauthorized" and not exc.forbidden:  # wrong credentials, not an expired token
                 self.logins.failed(accounts)
                 self.address_logins.failed(addresses)
+            telemetry.auth_failure(exc.name, address=address)
             raise
         self.logins.succeeded(accounts)
+        if isinstance(getattr(result, "account_id", None), str):   # a TokenPair: log who logged in
+            telemetry.note_principal(result)
         return result
 
     async def _run_on(self, pool: _Pool, job: Callable[[], T], call: Optional[Call]) -> T:
         loop = asyncio.get_running_loop()
-        work = pool.submit(job)
+        # The request's context (telemetry.RequestInfo) follows the job onto the worker.
+        work = pool.submit(functools.partial(contextvars.copy_context().run, job))
         fut = asyncio.wrap_future(work, loop=loop)
         timer = None
         expired = False
@@ -204,9 +230,12 @@ class Runtime:
         try:
             principal = auth.authenticate(self.ctx, bearer=bearer, api_key=api_key)
         except Unauthorized as exc:
+            if bearer or api_key:
+                telemetry.auth_failure(exc.name, address=address or "?")
             if key is not None and exc.code == "Unauthorized" and not exc.forbidden:
                 self._auth_failures_take(key)
             raise
+        telemetry.note_principal(principal)
         self.rate.take(principal.org_id)
         return principal
 
@@ -226,6 +255,7 @@ class Runtime:
             return None
         principal = auth.cached_principal(self.ctx, bearer)
         if principal is not None:
+            telemetry.note_principal(principal)
             self.rate.take(principal.org_id)
         return principal
 

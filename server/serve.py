@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import resource
 import signal
 import socket
@@ -21,7 +22,8 @@ from typing import Any, Callable, Iterator, Optional
 
 import uvicorn
 
-from server import grpc_app, http_app, http_conn
+from engine.storage import wal
+from server import grpc_app, http_app, http_conn, http_ops, telemetry
 from server.runtime import Runtime
 from server.service.bootstrap import BootstrapResult, open_service
 from server.settings import ServerSettings
@@ -50,7 +52,9 @@ class _Uvicorn(uvicorn.Server):
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP spelled out: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose
+    # protocol says TCP; with 0 every answer waited for the client's delayed ACK (~40 ms).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -85,7 +89,8 @@ async def serve(settings: ServerSettings, *, on_ready: Optional[Callable[[Servin
         max_connections = min(settings.http_max_connections, _descriptor_budget())
         protocol = http_conn.guarded_protocol(max_connections=max_connections,
                                               header_timeout=settings.http_header_timeout_seconds)
-        config = uvicorn.Config(http_app.build_app(runtime), log_level="warning", access_log=False,
+        # log_config=None: uvicorn's loggers go where telemetry.configure_logging sends them.
+        config = uvicorn.Config(http_app.build_app(runtime), log_level="warning", access_log=False, log_config=None,
                                 lifespan="off", server_header=False, date_header=True, http=protocol,
                                 timeout_keep_alive=max(1, math.ceil(settings.http_keep_alive_seconds)),
                                 timeout_graceful_shutdown=int(max(1, settings.shutdown_grace_seconds)))
@@ -101,13 +106,25 @@ async def serve(settings: ServerSettings, *, on_ready: Optional[Callable[[Servin
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
                 installed.append(sig)
+        wal.append_hook = telemetry.wal_appended
+        warm_up = loop.run_in_executor(runtime.pool, runtime.warm_up)
+        telemetry.server_log.info(
+            "roarbase %s serving %s", http_ops.version(), os.path.abspath(settings.service.data_dir), extra={"fields": {
+                "grpc": f"{settings.host}:{grpc_port}", "http": f"http://{settings.host}:{http_port}",
+                "workers": settings.workers, "max_pending": settings.max_pending,
+                "max_connections": max_connections, "fsync": settings.service.fsync,
+                "databases": ctx.store.one("SELECT COUNT(*) AS n FROM databases WHERE state = 'RUNNING'")["n"],
+                "log_level": settings.log_level, "slow_query_seconds": settings.service.slow_query_seconds}})
         if on_ready is not None:
             on_ready(Serving(settings.host, grpc_port, http_port, ctx.bootstrap, runtime))
         stop_task = asyncio.create_task(stop.wait())
         await asyncio.wait({web_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
         stop_task.cancel()
+        telemetry.server_log.info("stopping: finishing the requests in flight (up to %g s)",
+                                  settings.shutdown_grace_seconds)
         web.should_exit = True
-        await asyncio.gather(web_task, grpc_server.stop(settings.shutdown_grace_seconds), return_exceptions=True)
+        await asyncio.gather(web_task, grpc_server.stop(settings.shutdown_grace_seconds), warm_up,
+                             return_exceptions=True)
         if web_task.done() and not web_task.cancelled() and web_task.exception() is not None:
             raise web_task.exception()  # type: ignore[misc]
     finally:

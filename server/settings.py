@@ -7,12 +7,15 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass, field
+from typing import Optional
 
 from server.service.config import ServiceConfig
 from server.service.errors import InvalidParameter
 
 DEFAULT_GRPC_PORT = 20101
 DEFAULT_HTTP_PORT = 10101
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 
 
 def is_loopback(host: str) -> bool:
@@ -57,6 +60,9 @@ class ServerSettings:
     complete request head and `http_body_timeout_seconds` between two pieces of a body
     (408 RequestTimeout); an idle keep-alive connection closes after
     `http_keep_alive_seconds`.
+
+    Logs (server/telemetry.py): `log_level` (debug, info, warning, error), `log_format`
+    (text or json, one object per line), `log_file` (None: stderr); the CLI applies them.
     """
 
     service: ServiceConfig
@@ -83,6 +89,9 @@ class ServerSettings:
     http_header_timeout_seconds: float = 10.0
     http_body_timeout_seconds: float = 30.0
     http_keep_alive_seconds: float = 5.0
+    log_level: str = "info"
+    log_format: str = "text"
+    log_file: Optional[str] = None
 
     def __post_init__(self) -> None:
         for name in ("grpc_port", "http_port"):
@@ -109,6 +118,9 @@ class ServerSettings:
         if self.http_max_connections < 1 or min(self.http_header_timeout_seconds, self.http_body_timeout_seconds,
                                                  self.http_keep_alive_seconds) <= 0:
             raise InvalidParameter("http_max_connections must be at least 1 and the http timeouts positive")
+        if self.log_level not in LOG_LEVELS or self.log_format not in LOG_FORMATS:
+            raise InvalidParameter(f"log_level must be one of {', '.join(LOG_LEVELS)} and log_format one of"
+                                   f" {', '.join(LOG_FORMATS)}", name="INVALID_SETTING")
         if self.shutdown_grace_seconds < 0:
             raise InvalidParameter("shutdown_grace_seconds cannot be negative")
 

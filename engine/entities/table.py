@@ -36,7 +36,7 @@ from engine.errors import InvalidParameterError
 from engine.executor import Executor, Planes
 from engine.index import Index
 from engine.ingest import import_column
-from engine.schema import BSI_VIEW, STANDARD_VIEW, FieldDef
+from engine.schema import BSI_VIEW, STANDARD_VIEW, FieldDef, FieldOptions, float_decode_array
 from engine.state import IndexState, split_by_shard
 from engine.txn import EXISTS_ID, Transaction
 from ext import Bitmap, FrozenBitmap, bsi_values
@@ -47,6 +47,9 @@ RESERVED = frozenset({"item_id", "user_id"})
 DEFAULT_AMT = 300
 MAX_AMT = 500
 MAX_BATCH = 100_000
+# Above this many rows in a fragment, a page's values come from its record-ordered copy
+# (Fragment.values_of) rather than a pass over every row.
+FEW_ROWS = 64
 
 
 @dataclass(frozen=True)
@@ -190,14 +193,12 @@ class EntityTable:
                 raise DuplicatedProperty(self.kind, name)
             field_name = self._field_name(name)
             ftype, options = vt.field()
+            specs = [(field_name, FieldOptions.make(ftype, **options),
+                      {"property": name, "value_type": vt.name, "repeated": vt.repeated, "indexed": indexed})]
             if vt.searchable:
-                # Tokens first: a crash between the two leaves an unused token field,
-                # never a property without its tokens.
-                self.index.create_field(self._free_name(f"{field_name}__fts"), "set", keys=True,
-                                        meta={"tokens_of": field_name})
-            self.index.create_field(field_name, ftype, meta={"property": name, "value_type": vt.name,
-                                                             "repeated": vt.repeated, "indexed": indexed},
-                                    **options)
+                specs.append((self._free_name(f"{field_name}__fts"), FieldOptions.make("set", keys=True),
+                              {"tokens_of": field_name}))
+            self.index.create_fields(specs)          # one schema write: a property and its tokens
         return self.property(name)
 
     def delete_property(self, name: Any) -> None:
@@ -431,14 +432,24 @@ class EntityTable:
                 import_column(tx, prop.field, where, column.values)
                 texts = [[v] for v in column.values] if prop.tokens is not None else []
             if prop.tokens is not None:
-                word_cols: list[int] = []
-                words: list[str] = []
-                for c, vs in zip(where.tolist(), texts):
-                    ws = tokens(" ".join(vs)) if len(vs) > 1 else tokens(vs[0]) if vs else []
-                    word_cols.extend([c] * len(ws))
-                    words.extend(ws)
-                if words:
-                    import_column(tx, prop.tokens, np.array(word_cols, dtype=np.uint64), words)
+                self._write_tokens(tx, prop.tokens, where, texts)
+
+    @staticmethod
+    def _write_tokens(tx: Transaction, fd: FieldDef, where: np.ndarray, texts: Sequence[Sequence[str]]) -> None:
+        """The ftsearch tokens of each record's text(s). A catalogue repeats its texts
+        (categories, brands, tags), so each distinct text is tokenised once per batch."""
+        known: dict[Any, list[str]] = {}
+        counts = np.empty(len(texts), dtype=np.int64)
+        words: list[str] = []
+        for i, vs in enumerate(texts):
+            text = vs[0] if len(vs) == 1 else " ".join(vs) if vs else ""
+            ws = known.get(text)
+            if ws is None:
+                ws = known[text] = tokens(text)
+            counts[i] = len(ws)
+            words += ws
+        if words:
+            import_column(tx, fd, np.repeat(where, counts), words)
 
     # --- reads -----------------------------------------------------------------------------
 
@@ -520,26 +531,45 @@ class EntityTable:
                     if pl.exists is None:
                         continue
                     rcols, neg, mag = bsi_values(pl.exists, pl.sign, pl.bits, part)
-                    base = fd.options.base
-                    for c, n, m in zip(rcols.tolist(), neg.tolist(), mag.tolist()):
-                        out.setdefault(c, {})[name] = fd.options.from_stored((-m if n else m) + base)
+                    for c, v in zip(rcols.tolist(), _bsi_decode(fd, neg, mag)):
+                        out.setdefault(c, {})[name] = v
                     continue
                 frag = state.fragment(fd.id, STANDARD_VIEW, shard)
                 if frag is None:
                     continue
                 km = self.index.row_keys(fd) if fd.options.keys else None
-                for row, hit in frag.rows_holding(part):
+                if len(frag.rows) > FEW_ROWS:
+                    rcols, rrows = frag.values_of(part.to_numpy())
+                    pairs: Iterable[tuple[int, int]] = zip(rcols.tolist(), rrows.tolist())
+                else:
+                    pairs = ((c, row) for row, hit in frag.rows_holding(part) for c in hit.to_numpy().tolist())
+                for c, row in pairs:
                     if km is not None:
                         key = km.key(row)
                         value = vt.from_key(key) if vt.repeated else key
                     else:
                         value = bool(row)
-                    for c in hit.to_numpy().tolist():
-                        if vt.repeated:
-                            out.setdefault(c, {}).setdefault(name, []).append(value)
-                        else:
-                            out.setdefault(c, {})[name] = value
+                    if vt.repeated:
+                        out.setdefault(c, {}).setdefault(name, []).append(value)
+                    else:
+                        out.setdefault(c, {})[name] = value
         return out
+
+
+def _bsi_decode(fd: FieldDef, neg: np.ndarray, mag: np.ndarray) -> list[Any]:
+    """The values of a BSI field from bsi_values' sign and magnitude arrays, vectorised
+    for floats (float16/32 as the shortest decimal of their width, as from_stored does)."""
+    opts = fd.options
+    if opts.type == "float" and len(mag) and int(mag.max()) < 2**63:
+        stored = mag.astype(np.int64)
+        stored[neg] = -stored[neg]
+        values = float_decode_array(stored, opts.bits)
+        if opts.bits == 64:
+            return values.tolist()
+        narrow = values.astype(np.float32 if opts.bits == 32 else np.float16)
+        return [float(str(x)) for x in narrow]
+    base = opts.base
+    return [opts.from_stored((-m if n else m) + base) for n, m in zip(neg.tolist(), mag.tolist())]
 
 
 def _existing_in(state: IndexState, cols: FrozenBitmap) -> FrozenBitmap:

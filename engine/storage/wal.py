@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import errno
 import struct
+import time
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Callable, Optional
 
 from engine.errors import DataCorruptedError, StorageFailedError, StorageFullError
 from engine.storage.fileio import FileIO
@@ -100,6 +101,11 @@ def _good_frame_follows(data: bytes, pos: int, seq_expected: int) -> bool:
     return False
 
 
+# Called after every durable append with (bytes appended, fsync seconds or None when fsync
+# is off): the server's metrics. The engine itself keeps no statistics.
+append_hook: Optional[Callable[[int, Optional[float]], None]] = None
+
+
 class WalWriter:
     """Appends frames; a frame is acknowledged only after its fsync returned."""
 
@@ -149,9 +155,12 @@ class WalWriter:
                 raise StorageFullError(f"disk full while writing {self.path}: {exc.strerror}") from exc
             self.failed = f"write failed: {exc}"
             raise StorageFailedError(f"write to {self.path} failed: {exc}") from exc
+        synced = None
         try:
             if self.fsync_enabled:
+                started = time.perf_counter()
                 self.fileio.fsync(self._f)
+                synced = time.perf_counter() - started
         except OSError as exc:
             # fsyncgate: after a failed fsync the kernel may have dropped the pages and
             # cleared the error, so a retry proves nothing. Stop; reopening recovers.
@@ -159,6 +168,8 @@ class WalWriter:
             raise StorageFailedError(f"fsync of {self.path} failed; the index is read-only "
                                      f"until reopened: {exc}") from exc
         self.size += len(data)
+        if append_hook is not None:
+            append_hook(len(data), synced)
 
     def _undo_partial_write(self, exc: OSError) -> None:
         """Cut a half-written frame off so the log ends on a frame boundary again."""

@@ -79,32 +79,67 @@ def check_text(value: Any, what: str, *, max_len: int = 1024) -> str:
     return value
 
 
-def json_value_problem(value: Any, max_depth: int = MAX_JSON_DEPTH) -> Optional[str]:
+_SCALARS = (bool, int, float, type(None))
+
+
+def json_value_problem(value: Any, max_depth: int = MAX_JSON_DEPTH, *, text_is_unicode: bool = False) -> Optional[str]:
     """Why a decoded JSON value cannot be accepted, or None: nesting deeper than
     `max_depth`, text that is not valid Unicode (a lone surrogate such as "\\ud800",
     which no UTF-8 encoder or SQLite column takes), or a value JSON has no type for (msgpack
-    binary or extension types). Iterative: a hostile depth never recurses."""
+    binary or extension types). Iterative: a hostile depth never recurses.
+
+    text_is_unicode: the caller knows no string can hold a surrogate (it decoded strict
+    UTF-8, see surrogate_free), so strings are not re-encoded — a bulk body of thousands
+    of values then costs one type test each."""
+    if type(value) is str:
+        return None if text_is_unicode or _unicode_ok(value) else _NOT_UNICODE
+    if type(value) not in (dict, list, tuple) and not isinstance(value, (Mapping, list, tuple)):
+        return None if isinstance(value, _SCALARS) else f"a {type(value).__name__} value is not JSON"
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return "a string is not valid Unicode (a lone surrogate)"
-        elif isinstance(item, Mapping):
-            if depth >= max_depth:
-                return f"objects and arrays nest deeper than {max_depth} levels"
-            for key, inner in item.items():
-                stack.append((key, depth + 1))
+        if depth >= max_depth:
+            return f"objects and arrays nest deeper than {max_depth} levels"
+        if isinstance(item, Mapping):
+            for key in item:
+                if type(key) is not str or not (text_is_unicode or _unicode_ok(key)):
+                    return _NOT_UNICODE if type(key) is str else f"a {type(key).__name__} key is not JSON"
+            children: Any = item.values()
+        else:
+            children = item
+        for inner in children:
+            t = type(inner)
+            if t is str:
+                if not text_is_unicode and not _unicode_ok(inner):
+                    return _NOT_UNICODE
+            elif t is dict or t is list or t is tuple or isinstance(inner, Mapping):
                 stack.append((inner, depth + 1))
-        elif isinstance(item, (list, tuple)):
-            if depth >= max_depth:
-                return f"objects and arrays nest deeper than {max_depth} levels"
-            stack.extend((inner, depth + 1) for inner in item)
-        elif not (item is None or isinstance(item, (bool, int, float))):
-            return f"a {type(item).__name__} value is not JSON"
+            elif not (t is int or t is float or t is bool or inner is None or isinstance(inner, _SCALARS)):
+                return f"a {t.__name__} value is not JSON"
     return None
+
+
+_NOT_UNICODE = "a string is not valid Unicode (a lone surrogate)"
+
+
+def _unicode_ok(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def surrogate_free(raw: bytes) -> bool:
+    """Whether JSON text can decode to no lone surrogate: it has no \\uD800-\\uDFFF escape
+    (any case) and no UTF-8-encoded surrogate bytes (json.loads decodes bytes with
+    'surrogatepass'). False means: check the strings."""
+    if b"\\u" in raw:
+        low = raw.lower()
+        for lead in (b"\\ud8", b"\\ud9", b"\\uda", b"\\udb", b"\\udc", b"\\udd", b"\\ude", b"\\udf"):
+            if lead in low:
+                return False
+    return not any(bytes((0xED, b)) in raw for b in range(0xA0, 0xC0)) if b"\xed" in raw else True
 
 
 def check_object(value: Any, what: str) -> dict[str, Any]:

@@ -118,6 +118,8 @@ class ServiceConfig:
     # BULK INSERT ... INPUT 'FILE' reads a file on the server: refused unless the path is
     # absolute and inside this directory (None: refused always).
     sql_file_dir: Optional[str] = None
+    # A query that runs this long or longer is logged (roarbase.slow) with its text cut short.
+    slow_query_seconds: float = 1.0
     # LOCAL sources may read (and analytics_report exports write) files under this
     # directory, by relative paths that can never leave it (None: uploads only).
     sources_sandbox_dir: Optional[str] = None
@@ -132,6 +134,8 @@ class ServiceConfig:
             raise InvalidParameter("invite_ttl_seconds must be at least 1")
         if self.tombstone_days < 0:
             raise InvalidParameter("tombstone_days cannot be negative")
+        if self.slow_query_seconds < 0:
+            raise InvalidParameter("slow_query_seconds cannot be negative")
 
     @property
     def meta_path(self) -> str:

@@ -44,8 +44,9 @@ class ServiceContext:
         self._engines: dict[str, engine.Holder] = {}
         self._retired: set[str] = set()
         self._engines_lock = threading.Lock()
-        # Notified, with `version` bumped, after every database state change (WatchDatabase
-        # waits on it; the counter means a change between a read and a wait is never missed).
+        # Notified, with `version` bumped, after every database state change and every
+        # finished background task (WatchDatabase and WatchTask wait on it; the counter
+        # means a change between a read and a wait is never missed).
         self.changed = threading.Condition()
         self.version = 0
         # Verified access tokens: token -> (store generation, exp, Principal); see

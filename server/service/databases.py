@@ -129,16 +129,20 @@ def _tombstone_expired(ctx: ServiceContext, db: Database) -> bool:
 
 def load(ctx: ServiceContext, principal: Principal, database_id: Any) -> Database:
     """A database the principal may see (its org; its scope if the token has one), by id
-    in either form (UUID or base64url). No policy check: callers make theirs.
+    in either form (UUID or base64url) or by the name of a live database of the org (an
+    id wins when a name happens to read as one). No policy check: callers make theirs.
 
-    Raises ResourceNotFound — for a missing id, another org's id, an id outside the
-    principal's database scope and a tombstone past its retention alike.
+    Raises ResourceNotFound — for a missing id or name, another org's id, an id outside
+    the principal's database scope and a tombstone past its retention alike.
     """
     ident = parse_id(database_id)
-    if ident is None or (principal.database_id is not None and principal.database_id != ident):
-        raise _not_found(database_id)
-    row = ctx.store.one("SELECT * FROM databases WHERE id = ? AND org_id = ?", (ident, principal.org_id))
-    if row is None:
+    row = None
+    if ident is not None:
+        row = ctx.store.one("SELECT * FROM databases WHERE id = ? AND org_id = ?", (ident, principal.org_id))
+    if row is None and isinstance(database_id, str) and database_id:
+        row = ctx.store.one(f"SELECT * FROM databases WHERE name = ? AND org_id = ? AND state != '{DELETED}'",
+                            (database_id, principal.org_id))
+    if row is None or (principal.database_id is not None and principal.database_id != row["id"]):
         raise _not_found(database_id)
     db = _database(row)
     if _tombstone_expired(ctx, db):

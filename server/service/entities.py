@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 import engine
-from engine.entities import EntityTable, Page, Property
+from engine.entities import EntityTable, IdType, Page, Property, ValueType
 from server import policy
 from server.auth import Principal
 from server.service import databases, tasks
@@ -39,6 +39,7 @@ DELETE_ENTITY = "EntityService.DeleteEntity"
 BULK_PUT = "EntityService.BulkPut"
 BULK_PATCH = "EntityService.BulkPatch"
 BULK_DELETE = "EntityService.BulkDelete"
+BULK_WRITE = "EntityService.BulkWrite"
 LIST_BY_IDS = "EntityService.ListByIds"
 SCAN = "EntityService.ScanEntities"
 
@@ -49,6 +50,15 @@ class Target:
 
     db: databases.Database
     table: EntityTable
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What a typed face (gRPC) needs to pack an entity: its id type and the value type of
+    each property, by declared name."""
+
+    id_type: IdType
+    properties: dict[str, ValueType]
 
 
 def _kind(kind: Any) -> str:
@@ -95,6 +105,17 @@ def list_properties(ctx: ServiceContext, principal: Optional[Principal], kind: s
     policy.check(principal, LIST_PROPERTIES)
     assert principal is not None
     return target(ctx, principal, kind, writes=False, database=database).table.properties()
+
+
+def schema(ctx: ServiceContext, principal: Optional[Principal], kind: str, *, method: str,
+           database: Optional[str] = None) -> Schema:
+    """The id type and property value types of `kind`'s table, for answering the call
+    `method` (GET_ENTITY, LIST_BY_IDS, SCAN; its policy row is checked here too: the
+    schema is never shown to a caller who may not make that call)."""
+    policy.check(principal, method)
+    assert principal is not None
+    t = target(ctx, principal, kind, writes=False, database=database)
+    return Schema(t.table.id_type, {p.name: p.value_type for p in t.table.properties()})
 
 
 def get_property(ctx: ServiceContext, principal: Optional[Principal], kind: str, name: str, *,
@@ -193,12 +214,14 @@ def scan_entities(ctx: ServiceContext, principal: Optional[Principal], kind: str
 def _write(ctx: ServiceContext, principal: Principal, kind: str, method: str, name: str, *, wait: bool,
            database: Optional[str], validate: Callable[[EntityTable], Any],
            apply: Callable[[EntityTable], Any]) -> Any:
-    """Run a write now, or (wait=False) validate it now and hand it to a background task
-    (returned) — so a bad request still gets its error at once, never a silent failure."""
+    """Run a write now (returns None), or (wait=False) validate it now and hand it to a
+    background task (returned) — so a bad request still gets its error at once, never a
+    silent failure."""
     policy.check(principal, method)
     t = target(ctx, principal, kind, writes=True, database=database)
     if wait:
-        return _engine_call(apply, t.table)
+        _engine_call(apply, t.table)
+        return None
     _engine_call(validate, t.table)
 
     def job() -> None:
@@ -297,6 +320,26 @@ def delete_entities(ctx: ServiceContext, principal: Optional[Principal], kind: s
                                data={"key": f"{kind}s_id"})
     t = target(ctx, principal, kind, writes=True, database=database)
     return int(_engine_call(t.table.delete, ids))
+
+
+def write_chunk(ctx: ServiceContext, principal: Optional[Principal], kind: str, entities: Any, *, patch: bool,
+                create_if_missing: bool = False, database: Optional[str] = None) -> int:
+    """One chunk of a streamed bulk write (gRPC BulkWrite): a put, or a patch, of
+    `entities`, committed now and all or nothing, exactly as put_entities /
+    patch_entities with wait=True. Returns how many entities it wrote."""
+    policy.check(principal, BULK_WRITE)
+    assert principal is not None
+    if not isinstance(entities, list):
+        raise InvalidParameter(f"{kind}s must be a list", name="WRONG_DATA_TYPE", data={"key": f"{kind}s"})
+
+    def apply(table: EntityTable) -> Any:
+        if patch:
+            return table.patch(entities, create_if_missing=create_if_missing)
+        return table.put(entities)
+
+    _write(ctx, principal, kind, BULK_WRITE, f"{kind}s_{'patch' if patch else 'put'}", wait=True, database=database,
+           validate=lambda table: table.validate(entities, patch=patch), apply=apply)
+    return len(entities)
 
 
 def _check_m2m(kind: str, m2m: Any) -> None:

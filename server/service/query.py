@@ -23,7 +23,7 @@ from engine.pql.parser import parse as parse_pql
 from engine.sql import ast as sql_ast
 from engine.sql.parser import parse as parse_sql
 from engine.sql.result import SqlResult
-from server import policy
+from server import error_text, policy, telemetry
 from server.auth import Principal
 from server.service import databases
 from server.service.context import ServiceContext
@@ -91,6 +91,7 @@ def _parse_sql(text: str) -> tuple[Any, ...]:
     try:
         return parse_sql(text)
     except engine.EngineError as exc:
+        error_text.improve(exc, text)
         raise from_engine(exc) from exc
 
 
@@ -98,6 +99,7 @@ def _parse_pql(text: str) -> pql_ast.Query:
     try:
         return parse_pql(text)
     except engine.EngineError as exc:
+        error_text.improve(exc, text)
         raise from_engine(exc) from exc
 
 
@@ -190,8 +192,12 @@ def sql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, t
     try:
         results = holder.sql_all(text, timeout=_timeout(ctx, timeout), cancel=cancel)
     except engine.EngineError as exc:
+        error_text.improve(exc, text, holder)
         raise from_engine(exc) from exc
-    return SqlAnswer(results, writes, time.perf_counter() - started)
+    answer = SqlAnswer(results, writes, time.perf_counter() - started)
+    telemetry.query_done("sql", writes, answer.execution_time, text, db.id, threshold=ctx.config.slow_query_seconds,
+                         rows=answer.rows_affected)
+    return answer
 
 
 def pql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, *, table: Any,
@@ -212,5 +218,8 @@ def pql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, *
     try:
         results = holder.query(table, text, timeout=_timeout(ctx, timeout), cancel=cancel)
     except engine.EngineError as exc:
+        error_text.improve(exc, text, holder)
         raise from_engine(exc) from exc
-    return PqlAnswer(results, writes, time.perf_counter() - started)
+    answer = PqlAnswer(results, writes, time.perf_counter() - started)
+    telemetry.query_done("pql", writes, answer.execution_time, text, db.id, threshold=ctx.config.slow_query_seconds)
+    return answer

@@ -29,6 +29,7 @@ logger = logging.getLogger("roarbase.tasks")
 RUNNING, COMPLETED, FAILED = "RUNNING", "COMPLETED", "FAILED"
 LIST_TASKS = "TaskService.ListTasks"
 GET_TASK = "TaskService.GetTask"
+WATCH_TASK = "TaskService.WatchTask"
 MAX_AMT = 64
 
 
@@ -96,6 +97,7 @@ def finish(ctx: ServiceContext, task_id: str, status: str, *, progress: str = ""
                       " details = COALESCE(?, details) WHERE id = ?",
                       (status, progress, dumps(error) if error is not None else None, ctx.now(),
                        dumps(details) if details is not None else None, task_id))
+    ctx.notify()   # wakes watchers (gRPC WatchTask), as database state changes do
 
 
 class Tracker:
@@ -108,6 +110,7 @@ class Tracker:
         """Record the task's progress text and figures (visible while it runs)."""
         self.ctx.store.execute("UPDATE tasks SET progress = ?, details = ? WHERE id = ?",
                                (progress, dumps(details), self.task_id))
+        self.ctx.notify()   # a watcher (gRPC WatchTask) sees the progress
 
     @property
     def cancelled(self) -> bool:
@@ -161,10 +164,14 @@ def get(ctx: ServiceContext, task_id: str) -> Task:
     return _task(ctx.store.one("SELECT * FROM tasks WHERE id = ?", (task_id,)))
 
 
-def get_task(ctx: ServiceContext, principal: Optional[Principal], task_id: Any) -> Task:
+def get_task(ctx: ServiceContext, principal: Optional[Principal], task_id: Any, *, watch: bool = False) -> Task:
     """A task of the caller's org (and, for a database-scoped token, its database).
-    Raises ResourceNotFound otherwise."""
-    policy.check(principal, GET_TASK)
+    `watch`: the read is one step of a WatchTask (its own policy row). Raises
+    ResourceNotFound otherwise."""
+    if watch:
+        policy.check(principal, WATCH_TASK)
+    else:
+        policy.check(principal, GET_TASK)
     assert principal is not None
     row = ctx.store.one("SELECT * FROM tasks WHERE id = ? AND org_id = ?",
                         (task_id if isinstance(task_id, str) else "", principal.org_id))

@@ -183,7 +183,7 @@ def _sweep(scratch, which: str, name: str) -> tuple[str, list[str]]:  # type: ig
                      resumed_without_restart=f"{resumed}/{len(points)}",
                      leaked_fds_after_close=len(leaked), env=env_figures(str(scratch)))
     if leaked:
-        print(f"{name}: file handles left open after close: {sorted(leaked)}")
+        problems.append(f"{name}: file handles left open after close: {sorted(leaked)}")
     assert points, summary
     if resumed != len(points) and not problems:  # pragma: no cover - defensive
         problems.append("not every fault point resumed")

@@ -6,7 +6,9 @@ The JSON argument: data_dir (required), and optionally limits (Limits fields), t
 (TokenSettings fields), settings (ServerSettings fields other than service/ports) — so a
 test can shrink a limit without a config file; shard_delay (seconds) makes every query
 sleep that long per shard (engine.executor.shard_hook), for the deadline tests; nofile sets
-the process's descriptor limit. argon2 runs at its cheapest and fsync is
+the process's descriptor limit; task_gate (the path of a FIFO) holds every background task
+before its work until the test writes one byte to the FIFO, for the WatchTask tests.
+argon2 runs at its cheapest and fsync is
 off: these tests check behaviour, not hashing cost or power-loss durability.
 """
 from __future__ import annotations
@@ -38,6 +40,8 @@ def main() -> None:
 
         delay = float(spec["shard_delay"])
         executor.shard_hook = lambda shard: time.sleep(delay)
+    if spec.get("task_gate"):
+        _gate_tasks(spec["task_gate"])
     config = ServiceConfig(
         spec["data_dir"], fsync=False,
         passwords=PasswordHashing(time_cost=1, memory_cost_kib=8, parallelism=1),
@@ -53,6 +57,24 @@ def main() -> None:
                           "root_password": ROOT_PASSWORD, "org_id": org_id}), flush=True)
 
     serve.run(settings, on_ready=ready)
+
+
+def _gate_tasks(fifo: str) -> None:
+    """Every background task waits for one byte on `fifo` before its work (opening a FIFO
+    for reading blocks until the test opens it for writing: no polling, no sleeps)."""
+    from server.service import tasks
+
+    start = tasks.start
+
+    def gated(ctx, principal, database_id, name, job):  # type: ignore[no-untyped-def]
+        def held() -> None:
+            with open(fifo, "rb") as gate:
+                gate.read(1)
+            job()
+
+        return start(ctx, principal, database_id, name, held)
+
+    tasks.start = gated
 
 
 if __name__ == "__main__":

@@ -2,15 +2,19 @@
 from server.methods import all_methods, method_descriptors, services
 
 EXPECTED = {
-    "AuthService": ["Login", "RefreshToken", "CreateApiKey", "RevokeApiKey"],
+    "AuthService": ["Login", "RefreshToken", "CreateApiKey", "RevokeApiKey", "ListApiKeys"],
     "OrgService": ["GetOrg", "UpdateOrg", "GetServiceProperty"],
     "AccountService": ["CreateAccount", "GetAccount", "GetCurrentAccount", "UpdateAccount", "ListAccounts",
-                       "AddAccountRoles", "MoveAccountOrg"],
+                       "AddAccountRoles", "MoveAccountOrg", "DeleteAccount"],
     "RoleService": ["CreateRole", "GetRole", "ListRoles", "UpdateRole", "DeleteRole"],
     "InviteService": ["CreateInvite", "GetInvite", "ListInvites", "UpdateInvite"],
     "DatabaseService": ["CreateDatabase", "GetDatabase", "ListDatabases", "UpdateDatabase", "DeleteDatabase",
                         "WatchDatabase"],
     "QueryService": ["Sql", "Pql", "PqlStream"],
+    "PropertyService": ["ListProperties", "GetProperty", "CreateProperty", "DeleteProperty"],
+    "EntityService": ["GetEntity", "PutEntity", "PatchEntity", "DeleteEntity", "BulkPut", "BulkPatch", "BulkDelete",
+                      "BulkWrite", "ListByIds", "ScanEntities"],
+    "TaskService": ["ListTasks", "GetTask", "WatchTask"],
 }
 
 # (client streaming, server streaming) of the streaming methods; every other one is unary.
@@ -18,6 +22,9 @@ STREAMING = {
     "/roarbase.v1.DatabaseService/WatchDatabase": (False, True),
     "/roarbase.v1.QueryService/Sql": (False, True),
     "/roarbase.v1.QueryService/PqlStream": (False, True),
+    "/roarbase.v1.EntityService/BulkWrite": (True, False),
+    "/roarbase.v1.EntityService/ScanEntities": (False, True),
+    "/roarbase.v1.TaskService/WatchTask": (False, True),
 }
 
 

@@ -40,92 +40,13 @@ Index `bare` (record ids, existence NOT tracked), field `f` (set): record 1 → 
 """
 from __future__ import annotations
 
-from typing import Any
-
-PEOPLE_FIELDS: list[tuple[str, str, dict[str, Any]]] = [
-    ("color", "set", {}),
-    ("size", "mutex", {}),
-    ("active", "bool", {}),
-    ("age", "int", {}),
-    ("score", "int", {"min": 10, "max": 100}),
-    ("temp", "int", {"min": -100, "max": -10}),
-    ("price", "decimal", {"scale": 2}),
-    ("ts", "timestamp", {"time_unit": "s"}),
-    ("tags", "set", {"keys": True}),
-    ("city", "mutex", {"keys": True}),
-    ("visits", "time", {"time_quantum": "YMD"}),
-]
-
-# (record, field, value[, timestamp]) in the order they are written.
-PEOPLE_WRITES: list[tuple[Any, ...]] = [
-    (1, "color", 1), (1, "color", 2), (1, "size", 10), (1, "active", True), (1, "age", 30),
-    (1, "score", 11), (1, "temp", -11), (1, "price", "9.25"), (1, "ts", "2020-01-01T00:00:00Z"),
-    (1, "tags", "zeta"), (1, "tags", "alpha"), (1, "city", "nyc"),
-    (1, "visits", 1, "2023-01-05T10:00"), (1, "visits", 2, "2023-02-01T00:00"),
-
-    (2, "color", 1), (2, "size", 10), (2, "active", False), (2, "age", 40), (2, "score", 22),
-    (2, "temp", -22), (2, "price", "10.00"), (2, "ts", "2021-06-15T12:30:00Z"), (2, "tags", "alpha"),
-    (2, "city", "sf"), (2, "visits", 1, "2023-01-31T23:00"),
-
-    (3, "color", 2), (3, "color", 3), (3, "size", 10), (3, "size", 20), (3, "active", True),
-    (3, "age", 55), (3, "score", 33), (3, "price", "12.50"), (3, "tags", "mid"), (3, "city", "nyc"),
-    (3, "visits", 1, "2023-03-10T00:00"),
-
-    (4, "color", 3), (4, "age", 30), (4, "temp", -33), (4, "price", "-1.75"),
-    (4, "ts", "2019-12-31T23:59:59Z"), (4, "city", "la"),
-
-    (5, "size", 20), (5, "active", True), (5, "age", -5), (5, "score", 100), (5, "temp", -100),
-    (5, "city", "nyc"),
-
-    (6, "tags", "zeta"),
-
-    (7, "color", 9),
-
-    (1048576, "color", 1), (1048576, "size", 30), (1048576, "active", False), (1048576, "age", 40),
-    (1048576, "score", 10), (1048576, "temp", -10), (1048576, "price", "0.01"), (1048576, "city", "sf"),
-    (1048576, "visits", 2, "2022-12-31T00:00"),
-
-    (1048577, "color", 1), (1048577, "color", 2), (1048577, "color", 3), (1048577, "size", 10),
-    (1048577, "active", True), (1048577, "score", 55), (1048577, "ts", "2022-03-04T05:06:07Z"),
-    (1048577, "tags", "alpha"), (1048577, "tags", "mid"), (1048577, "visits", 1, "2023-01-05T00:00"),
-    (1048577, "visits", 3),
-
-    (2097155, "color", 2), (2097155, "size", 20), (2097155, "age", 30), (2097155, "price", "10.00"),
-    (2097155, "city", "la"),
-]
-
-PEOPLE_CLEARS: list[tuple[Any, str, Any]] = [(7, "color", 9)]
-
-ORDERS_FIELDS: list[tuple[str, str, dict[str, Any]]] = [
-    ("user", "int", {"min": 0}),
-    ("amount", "int", {}),
-    ("item", "set", {"keys": True}),
-]
-
-ORDERS_WRITES: list[tuple[Any, ...]] = [
-    ("o1", "user", 1), ("o1", "amount", 5), ("o1", "item", "pen"),
-    ("o2", "user", 3), ("o2", "amount", 20), ("o2", "item", "pen"), ("o2", "item", "ink"),
-    ("o3", "user", 1048576), ("o3", "amount", 15), ("o3", "item", "ink"),
-    ("o4", "user", 3), ("o4", "amount", 50), ("o4", "item", "paper"),
-]
-
-
-def build(db: Any) -> None:
-    """Create and fill the three indexes in an open, empty Holder."""
-    people = db.create_index("people")
-    for name, ftype, opts in PEOPLE_FIELDS:
-        people.create_field(name, ftype, **opts)
-    for w in PEOPLE_WRITES:
-        people.set(*w)
-    for col, field, value in PEOPLE_CLEARS:
-        people.clear(col, field, value)
-
-    orders = db.create_index("orders", keys=True)
-    for name, ftype, opts in ORDERS_FIELDS:
-        orders.create_field(name, ftype, **opts)
-    for w in ORDERS_WRITES:
-        orders.set(*w)
-
-    bare = db.create_index("bare", track_existence=False)
-    bare.create_field("f", "set")
-    bare.set(1, "f", 1)
+# The data lives with `roarbase demo` (server/samples.py), so the documented examples and
+# these golden tests query the same records.
+from server.samples import (  # noqa: F401  (re-exported for the tests)
+    ORDERS_FIELDS,
+    ORDERS_WRITES,
+    PEOPLE_CLEARS,
+    PEOPLE_FIELDS,
+    PEOPLE_WRITES,
+    build_pql as build,
+)

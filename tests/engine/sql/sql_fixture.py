@@ -39,59 +39,13 @@ empty (_id ID, x INT, s STRING, ss STRINGSET) — no records.
 """
 from __future__ import annotations
 
-import engine
-
-PEOPLE_DDL = """
-CREATE TABLE people (
-  _id ID,
-  name STRING,
-  tags STRINGSET,
-  age INT MIN 0 MAX 150,
-  score DECIMAL(2),
-  active BOOL,
-  born TIMESTAMP,
-  team ID,
-  codes IDSET,
-  level INT MIN 10 MAX 100,
-  temp INT MIN -100 MAX -10,
-  visits IDSETQ TIMEQUANTUM 'YMD'
-) COMMENT 'the SQL fixture'
-"""
-
-PEOPLE_ROWS = """
-INSERT INTO people (_id, name, tags, age, score, active, born, team, codes, level, temp) VALUES
-  (1, 'ann', ['red', 'blue'], 30, 9.25, true, '2000-01-01T00:00:00Z', 10, [1, 2], 11, -11),
-  (2, 'bob', ['red'], 40, 10.00, false, '1990-06-15T12:30:00Z', 10, [2], 22, -22),
-  (3, 'cy', [], 55, 12.50, true, NULL, 20, [3], NULL, NULL),
-  (4, 'dee', ['green'], 30, -1.75, NULL, '2010-03-04T05:06:07Z', 20, NULL, 33, -33),
-  (5, NULL, ['blue', 'green'], NULL, NULL, false, NULL, NULL, [1], 100, -100),
-  (6, 'ann', NULL, 18, 0.01, true, '2000-01-01T00:00:00Z', 30, [1, 3], 10, -10),
-  (7, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
-  (1048576, 'eve', ['red', 'green', 'blue'], 65, 10.00, false, '1970-01-01T00:00:00Z', 10, [], NULL, NULL);
-INSERT INTO people (_id, visits) VALUES (3, [5])
-"""
-
-# (record, member, minute-precision time) written through the Index API.
-VISITS = [(1, 1, "2023-01-05T10:00"), (1, 2, "2023-01-05T10:00"), (2, 2, "2023-02-01T00:00"),
-          (4, 3, "2023-12-31T23:00")]
-
-CITIES = """
-CREATE TABLE cities (_id STRING, state STRING, pop INT, zips IDSET);
-INSERT INTO cities (_id, state, pop, zips) VALUES
-  ('nyc', 'ny', 8000, [10001, 10002]),
-  ('sf', 'ca', 800, [94103]),
-  ('la', 'ca', 4000, NULL),
-  ('buf', 'ny', NULL, [14201])
-"""
-
-EMPTY = "CREATE TABLE empty (_id ID, x INT, s STRING, ss STRINGSET)"
-
-
-def build(db: engine.Holder) -> None:
-    db.sql(PEOPLE_DDL)
-    db.sql_all(PEOPLE_ROWS)
-    people = db.index("people")
-    for record, member, when in VISITS:
-        people.set(record, "visits", member, timestamp=when)
-    db.sql_all(CITIES)
-    db.sql(EMPTY)
+# The data lives with `roarbase demo` (server/samples.py), so the documented examples and
+# these golden tests query the same records.
+from server.samples import (  # noqa: F401  (re-exported for the tests)
+    SQL_CITIES as CITIES,
+    SQL_EMPTY as EMPTY,
+    SQL_PEOPLE_DDL as PEOPLE_DDL,
+    SQL_PEOPLE_ROWS as PEOPLE_ROWS,
+    SQL_VISITS as VISITS,
+    build_sql as build,
+)

@@ -44,7 +44,8 @@ def ok(result: Result) -> str:
 
 def failed(result: Result, code: str) -> str:
     assert result.exit_code == 1, result.output
-    last = result.stderr.rstrip("\n").splitlines()[-1]     # after the progress bar's label, if any
+    # after the progress bar's label, if any; a syntax error's quoted statement follows it
+    last = next(line for line in reversed(result.stderr.splitlines()) if line.startswith("error: "))
     assert last.startswith(f"error: {code}: "), result.stderr
     assert "Traceback" not in result.output
     return last
@@ -84,7 +85,10 @@ def test_sql_in_every_format(data_dir: Path) -> None:
 def test_query_errors_are_codes_not_tracebacks(data_dir: Path, tmp_path: Path) -> None:
     failed(run(data_dir, "query", "-d", "nope", "-t", "seg", "Count(All())"), "ResourceNotFound")
     err = failed(run(data_dir, "query", "-d", "demo", "-t", "seg", "Count(All("), "BadRequest")
-    assert "line 1" in err
+    assert "line 1" in err and "expected" in err
+    # the statement is quoted with a caret under the column, and the expectation is in words
+    out = run(data_dir, "query", "-d", "demo", "-t", "seg", "Count(All(").stderr
+    assert "  Count(All(\n            ^" in out and "a whole number" in out and "INT_LIST" not in out
     failed(run(data_dir, "query", "-d", "demo", "-t", "seg", "Count(Row(nofield=1))"), "QueryExecutionError")
     failed(run(data_dir, "query", "-d", "demo", "--sql", "SELECT * FROM nope"), "QueryExecutionError")
     missing = failed(run(tmp_path / "absent", "query", "-d", "demo", "--sql", "SELECT 1"), "ResourceNotFound")

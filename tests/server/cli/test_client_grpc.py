@@ -181,6 +181,68 @@ def test_frontend_role_gets_permission_denied(server: serverlib.ServerProcess, d
     assert info.value.code == "Unauthorized" and info.value.forbidden
 
 
+def test_items_and_users_workflow(server: serverlib.ServerProcess, db: tuple[Client, str]) -> None:
+    """The data plane through the client: properties, typed entities as dicts, bulk writes
+    in chunks, a filtered scan resumed from its cursor, a background write, a frontend
+    token that reads only its own end user, and the errors as ServerError."""
+    from server.pb.roarbase.v1 import account_pb2, task_pb2
+
+    c, _ = db
+    ident = c.create_database(_name("items"), user_id_type="bytes8").id
+    c.create_property("price", "float32", database=ident)
+    c.create_property("tags", "unicode16", repeated=True, database=ident)
+    c.create_property("age", "uint8", kind="user", database=ident)
+    assert [(p.property_name, p.repeated) for p in c.list_properties(database=ident)] == \
+        [("price", False), ("tags", True)]
+    assert c.get_property("PRICE", database=ident).value_type == "float32"
+    big = (1 << 64) - 1
+    c.put_entity({"item_id": big, "price": 9.99, "tags": ["a"]}, database=ident)
+    assert c.get_entity(big, database=ident) == {"item_id": big, "price": 9.99, "tags": ["a"]}
+    assert (c.patch_entity({"item_id": big, "price": None}, database=ident).modified,
+            c.get_entity(big, database=ident)) == (True, {"item_id": big, "tags": ["a"]})
+    got = c.bulk_write(([{"item_id": k * 10 + j, "price": float(j)} for j in range(1, 11)] for k in range(4)),
+                       database=ident)
+    assert (got.chunks, got.entities) == (4, 40)
+    with pytest.raises(ServerError) as info:
+        c.bulk_write([[{"item_id": 500}], [{"item_id": 501}, {"item_id": 501}]], database=ident)
+    assert (info.value.name, info.value.details["committed_chunks"]) == ("DUPLICATED_ITEM_ID", 1)
+    filters = [{"property_name": "price", "op": "gte", "value": 5.5}, ("tags", "notin", ["zz"])]
+    pages = list(c.scan(filters=filters, page_size=7, database=ident))
+    found = [e["item_id"] for p in pages for e in p.entities]
+    assert found == [k * 10 + j for k in range(4) for j in range(6, 11)]
+    rest = next(c.scan(filters=filters, page_size=7, cursor=pages[0].next_cursor, max_pages=1, database=ident))
+    assert rest == pages[1]
+    assert c.list_entities([11, 999, 12], properties=["price"], database=ident) == \
+        [{"item_id": 11, "price": 1.0}, {"item_id": 12, "price": 2.0}]
+    assert c.delete_entities([11, 12, 999], database=ident) == 2
+    c.delete_entity(13, database=ident)
+    task = c.put_entities([{"user_id": b"\x01\x02", "age": 30}, {"user_id": b"\x03", "age": 40}], kind="user",
+                          wait=False, database=ident)
+    assert task is not None and c.wait_task(task.task_id).status == task_pb2.TASK_STATUS_COMPLETED
+    assert [t.task_id for t in c.list_tasks("users_put", database=ident).tasks] == [task.task_id]
+    assert c.get_entity(b"\x01\x02", kind="user", database=ident) == {"user_id": b"\x01\x02", "age": 30}
+    assert c.patch_entities([{"user_id": b"\x03", "age": 41}], kind="user", database=ident) is None
+    email = f"{_name('front')}@example.com"
+    c.call("AccountService", "CreateAccount", account_pb2.CreateAccountRequest(
+        email=email, password="front-password-1", role="frontend"))
+    with Client(server.grpc_target) as f:
+        f.login(email, "front-password-1", database=ident, frontend_user_id="AQI")   # base64url of b"\x01\x02"
+        assert f.get_entity("~me", kind="user") == {"user_id": b"\x01\x02", "age": 30}
+        assert f.list_entities([b"\x03", b"\x01\x02"], kind="user") == [{"user_id": b"\x01\x02", "age": 30}]
+        with pytest.raises(ServerError) as info:
+            f.get_entity(b"\x03", kind="user")
+        assert (info.value.code, info.value.name) == ("ResourceNotFound", "USER_NOT_FOUND")
+    with pytest.raises(ServerError) as info:
+        c.get_entity(13, database=ident)
+    assert (info.value.code, info.value.name) == ("ResourceNotFound", "ITEM_NOT_FOUND")
+    c.delete_property("tags", database=ident)
+    with pytest.raises(ServerError) as info:
+        c.put_entity({"item_id": 1, "tags": ["x"]}, database=ident)
+    assert (info.value.code, info.value.name) == ("InvalidParameter", "WRONG_DATA_TYPE")
+    with pytest.raises(ValueError):
+        c.put_entity({"price": 1.0}, database=ident)
+
+
 class _Unavailable(grpc.RpcError):
     def code(self) -> grpc.StatusCode:
         return grpc.StatusCode.UNAVAILABLE

@@ -27,11 +27,13 @@ from server.pb.roarbase.v1 import (
     auth_pb2,
     auth_pb2_grpc,
     database_pb2_grpc,
+    entity_pb2_grpc,
     invite_pb2_grpc,
     org_pb2_grpc,
     query_pb2,
     query_pb2_grpc,
     role_pb2_grpc,
+    task_pb2_grpc,
 )
 from server.service import accounts, orgs
 from server.service.bootstrap import open_service
@@ -139,6 +141,9 @@ class Client:
         self.invites = invite_pb2_grpc.InviteServiceStub(channel)
         self.databases = database_pb2_grpc.DatabaseServiceStub(channel)
         self.queries = query_pb2_grpc.QueryServiceStub(channel)
+        self.properties = entity_pb2_grpc.PropertyServiceStub(channel)
+        self.entities = entity_pb2_grpc.EntityServiceStub(channel)
+        self.tasks = task_pb2_grpc.TaskServiceStub(channel)
         self.root = self.login(ROOT_EMAIL, ROOT_PASSWORD).token
 
     def login(self, email: str, password: str, **fields: Any) -> auth_pb2.LoginResponse:

@@ -1,5 +1,7 @@
 """R14 over gRPC: every method × {root, manager, backend, frontend, no token, expired, bad
-signature, alg none, wrong audience, other org}, each with a minimal valid request.
+signature, alg none, wrong audience, other org}, each with a minimal valid request. The data
+plane (Property/Entity/TaskService) is asked about items of the database, which frontend
+may read; its users-only-as-its-own-end-user rule has its own test below.
 
 The expected outcome of a cell is computed from server/policy.py's table alone: public ->
 OK whatever the credentials; bad or missing credentials -> UNAUTHENTICATED; a built-in role
@@ -18,18 +20,21 @@ from typing import Any, Callable, Iterator, Optional
 import grpc
 import pytest
 
-from grpc_testlib import OTHER_EMAIL, ROOT_EMAIL, ROOT_PASSWORD, TIMEOUT, Client, failure, forge, md, \
-    prepare_other_org, serving, unique
+from grpc_testlib import MEMBER_PASSWORD, OTHER_EMAIL, ROOT_EMAIL, ROOT_PASSWORD, TIMEOUT, Client, failure, forge, \
+    md, prepare_other_org, serving, unique
 from server import methods
 from server.errors import from_grpc
 from server.pb.roarbase.v1 import (
     account_pb2,
     auth_pb2,
     database_pb2,
+    entity_pb2,
     invite_pb2,
     org_pb2,
     query_pb2,
     role_pb2,
+    task_pb2,
+    value_pb2,
 )
 from server.policy import POLICY, operation
 
@@ -53,6 +58,7 @@ class World:
     target: str
     callers: dict[str, tuple[tuple[tuple[str, str], ...], Optional[str]]]  # kind -> (metadata, own account id)
     other_root: str
+    task: str
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +93,37 @@ def _build(c: Client, data_dir: Path) -> World:
         callers[kind] = (md(forge(data_dir, me.id, me.org_id, "root", **variation)), None)
     other = c.login(OTHER_EMAIL, ROOT_PASSWORD).token
     callers["other_org"] = (md(other), None)
-    return World(c, me.org_id, db, sa, key, role, invite, target, callers, other)
+    c.properties.CreateProperty(entity_pb2.CreatePropertyRequest(
+        database_id=db, kind=ITEM, property_name="n", value_type="int"), metadata=root)
+    c.properties.CreateProperty(entity_pb2.CreatePropertyRequest(
+        database_id=db, kind=entity_pb2.ENTITY_KIND_USER, property_name="age", value_type="int"), metadata=root)
+    task = c.entities.BulkPut(entity_pb2.BulkPutRequest(database_id=db, kind=ITEM, entities=[_item(1), _item(2)],
+                                                        wait_for_completion=False), metadata=root).task.task_id
+    return World(c, me.org_id, db, sa, key, role, invite, target, callers, other, task)
+
+
+ITEM = entity_pb2.ENTITY_KIND_ITEM
+
+
+def _item(ident: int, n: int = 1) -> entity_pb2.Entity:
+    e = entity_pb2.Entity(id=value_pb2.Value(uint=ident))
+    e.properties["n"].int = n
+    return e
+
+
+def _ids(*idents: int) -> list[value_pb2.Value]:
+    return [value_pb2.Value(uint=i) for i in idents]
+
+
+def _fresh_property(w: World) -> str:
+    name = unique("p").replace("-", "_")
+    w.c.properties.CreateProperty(entity_pb2.CreatePropertyRequest(
+        database_id=w.db, kind=ITEM, property_name=name, value_type="int"), metadata=md(w.c.root))
+    return name
+
+
+def _fresh_id() -> int:
+    return 1_000_000 + uuid.uuid4().int % 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -128,6 +164,11 @@ def _move(w: World, cell: Cell) -> Any:
                                        metadata=metadata, timeout=TIMEOUT)
 
 
+def _fresh_account(w: World) -> str:
+    return w.c.accounts.CreateAccount(account_pb2.CreateAccountRequest(
+        email=f"{unique('del')}@example.com", role="frontend"), metadata=md(w.c.root)).id
+
+
 def _own_or_target(w: World, cell: Cell) -> str:
     # Anyone may rename themselves; another org's caller names this org's account instead.
     return w.target if cell.kind == "other_org" or cell.own_id is None else cell.own_id
@@ -147,6 +188,8 @@ CASES: dict[str, Case] = {
         account_id=w.service_account), metadata=c.metadata), True),
     f"{P}.AuthService/RevokeApiKey": Case(lambda w, c: w.c.auth.RevokeApiKey(auth_pb2.RevokeApiKeyRequest(
         id=w.key_id), metadata=c.metadata), True),
+    f"{P}.AuthService/ListApiKeys": Case(lambda w, c: w.c.auth.ListApiKeys(auth_pb2.ListApiKeysRequest(),
+                                                                           metadata=c.metadata), False),
     f"{P}.OrgService/GetOrg": Case(lambda w, c: w.c.orgs.GetOrg(org_pb2.GetOrgRequest(id=w.org_id),
                                                                 metadata=c.metadata), True),
     f"{P}.OrgService/UpdateOrg": Case(lambda w, c: w.c.orgs.UpdateOrg(org_pb2.UpdateOrgRequest(
@@ -167,6 +210,8 @@ CASES: dict[str, Case] = {
     f"{P}.AccountService/AddAccountRoles": Case(lambda w, c: w.c.accounts.AddAccountRoles(
         account_pb2.AddAccountRolesRequest(id=w.target, rolenames=["backend"]), metadata=c.metadata), True),
     f"{P}.AccountService/MoveAccountOrg": Case(_move, True),
+    f"{P}.AccountService/DeleteAccount": Case(lambda w, c: w.c.accounts.DeleteAccount(
+        account_pb2.DeleteAccountRequest(id=_fresh_account(w)), metadata=c.metadata), True),
     f"{P}.InviteService/CreateInvite": Case(lambda w, c: w.c.invites.CreateInvite(invite_pb2.CreateInviteRequest(
         email=f"{unique('inv')}@example.com"), metadata=c.metadata), False),
     f"{P}.InviteService/GetInvite": Case(lambda w, c: w.c.invites.GetInvite(invite_pb2.GetInviteRequest(
@@ -203,6 +248,43 @@ CASES: dict[str, Case] = {
         database_id=w.db, table="t", statement="Count(All())"), metadata=c.metadata), True),
     f"{P}.QueryService/PqlStream": Case(lambda w, c: _stream(w.c.queries.PqlStream(query_pb2.PqlRequest(
         database_id=w.db, table="t", statement="Count(All())"), metadata=c.metadata, timeout=TIMEOUT)), True),
+    f"{P}.PropertyService/ListProperties": Case(lambda w, c: w.c.properties.ListProperties(
+        entity_pb2.ListPropertiesRequest(database_id=w.db, kind=ITEM), metadata=c.metadata), True),
+    f"{P}.PropertyService/GetProperty": Case(lambda w, c: w.c.properties.GetProperty(entity_pb2.GetPropertyRequest(
+        database_id=w.db, kind=ITEM, property_name="n"), metadata=c.metadata), True),
+    f"{P}.PropertyService/CreateProperty": Case(lambda w, c: w.c.properties.CreateProperty(
+        entity_pb2.CreatePropertyRequest(database_id=w.db, kind=ITEM, property_name=unique("p").replace("-", "_"),
+                                         value_type="uint8"), metadata=c.metadata), True),
+    f"{P}.PropertyService/DeleteProperty": Case(lambda w, c: w.c.properties.DeleteProperty(
+        entity_pb2.DeletePropertyRequest(database_id=w.db, kind=ITEM, property_name=_fresh_property(w)),
+        metadata=c.metadata), True),
+    f"{P}.EntityService/GetEntity": Case(lambda w, c: w.c.entities.GetEntity(entity_pb2.GetEntityRequest(
+        database_id=w.db, kind=ITEM, id=value_pb2.Value(uint=1)), metadata=c.metadata), True),
+    f"{P}.EntityService/PutEntity": Case(lambda w, c: w.c.entities.PutEntity(entity_pb2.PutEntityRequest(
+        database_id=w.db, kind=ITEM, entity=_item(_fresh_id())), metadata=c.metadata), True),
+    f"{P}.EntityService/PatchEntity": Case(lambda w, c: w.c.entities.PatchEntity(entity_pb2.PatchEntityRequest(
+        database_id=w.db, kind=ITEM, entity=_item(2, 5)), metadata=c.metadata), True),
+    f"{P}.EntityService/DeleteEntity": Case(lambda w, c: w.c.entities.DeleteEntity(entity_pb2.DeleteEntityRequest(
+        database_id=w.db, kind=ITEM, id=value_pb2.Value(uint=_fresh_id())), metadata=c.metadata), True),
+    f"{P}.EntityService/BulkPut": Case(lambda w, c: w.c.entities.BulkPut(entity_pb2.BulkPutRequest(
+        database_id=w.db, kind=ITEM, entities=[_item(_fresh_id())]), metadata=c.metadata), True),
+    f"{P}.EntityService/BulkPatch": Case(lambda w, c: w.c.entities.BulkPatch(entity_pb2.BulkPatchRequest(
+        database_id=w.db, kind=ITEM, entities=[_item(2, 6)]), metadata=c.metadata), True),
+    f"{P}.EntityService/BulkDelete": Case(lambda w, c: w.c.entities.BulkDelete(entity_pb2.BulkDeleteRequest(
+        database_id=w.db, kind=ITEM, ids=_ids(_fresh_id())), metadata=c.metadata), True),
+    f"{P}.EntityService/BulkWrite": Case(lambda w, c: w.c.entities.BulkWrite(iter([entity_pb2.BulkWriteRequest(
+        database_id=w.db, kind=ITEM, mode=entity_pb2.WRITE_MODE_PUT, entities=[_item(_fresh_id())])]),
+        metadata=c.metadata, timeout=TIMEOUT), True),
+    f"{P}.EntityService/ListByIds": Case(lambda w, c: w.c.entities.ListByIds(entity_pb2.ListByIdsRequest(
+        database_id=w.db, kind=ITEM, ids=_ids(1, 2)), metadata=c.metadata), True),
+    f"{P}.EntityService/ScanEntities": Case(lambda w, c: _stream(w.c.entities.ScanEntities(
+        entity_pb2.ScanEntitiesRequest(database_id=w.db, kind=ITEM), metadata=c.metadata, timeout=TIMEOUT)), True),
+    f"{P}.TaskService/ListTasks": Case(lambda w, c: w.c.tasks.ListTasks(task_pb2.ListTasksRequest(
+        database_id=w.db, name="items_put"), metadata=c.metadata), True),
+    f"{P}.TaskService/GetTask": Case(lambda w, c: w.c.tasks.GetTask(task_pb2.GetTaskRequest(task_id=w.task),
+                                                                     metadata=c.metadata), True),
+    f"{P}.TaskService/WatchTask": Case(lambda w, c: _stream(w.c.tasks.WatchTask(task_pb2.WatchTaskRequest(
+        task_id=w.task), metadata=c.metadata, timeout=TIMEOUT)), True),
 }
 
 
@@ -302,3 +384,48 @@ def test_other_org_ids_look_like_unknown_ids(world: World) -> None:
         return f.status, f.error.code, f.error.name, f.details, data
 
     assert error_of(world.db) == error_of(str(uuid.uuid4()))
+
+
+def test_frontend_reads_users_only_as_its_end_user(world: World) -> None:
+    """The frontend rows allow GetEntity and ListByIds; among users, a frontend token sees
+    only the end user fixed at its login (`~me`), and answers any other user like an
+    unknown one. Its writes are refused and change nothing."""
+    w, root = world, md(world.c.root)
+    user = entity_pb2.ENTITY_KIND_USER
+    people = []
+    for ident, age in ((7, 30), (8, 40)):
+        e = entity_pb2.Entity(id=value_pb2.Value(uint=ident))
+        e.properties["age"].int = age
+        people.append(e)
+    w.c.entities.BulkPut(entity_pb2.BulkPutRequest(database_id=w.db, kind=user, entities=people), metadata=root)
+    _, acc = w.c.member("frontend")
+    fe = md(w.c.login(acc.username, MEMBER_PASSWORD, db_id=w.db, frontend_user_id="7").token)
+
+    def get(ident: value_pb2.Value, metadata: Any = fe) -> Any:
+        return w.c.entities.GetEntity(entity_pb2.GetEntityRequest(kind=user, id=ident), metadata=metadata)
+
+    assert get(value_pb2.Value(uint=7)).properties["age"].int == 30
+    assert get(value_pb2.Value(text="~me")).id.uint == 7
+    want = failure(get, value_pb2.Value(uint=999))
+    for other in (value_pb2.Value(uint=8), value_pb2.Value(uint=999)):
+        got = failure(get, other)
+        assert (got.status, got.error.code, got.error.name) == (SC.NOT_FOUND, "ResourceNotFound", "USER_NOT_FOUND")
+        assert (got.status, got.error.code, got.error.name) == (want.status, want.error.code, want.error.name)
+    listed = w.c.entities.ListByIds(entity_pb2.ListByIdsRequest(kind=user, ids=_ids(8, 7, 999)), metadata=fe)
+    assert [e.id.uint for e in listed.entities] == [7]
+    before = w.c.entities.ListByIds(entity_pb2.ListByIdsRequest(database_id=w.db, kind=user, ids=_ids(7, 8)),
+                                    metadata=root)
+    refused = [
+        lambda: w.c.entities.PatchEntity(entity_pb2.PatchEntityRequest(kind=user, entity=people[0]), metadata=fe),
+        lambda: w.c.entities.BulkDelete(entity_pb2.BulkDeleteRequest(kind=user, ids=_ids(7, 8)), metadata=fe),
+        lambda: w.c.entities.BulkWrite(iter([entity_pb2.BulkWriteRequest(
+            kind=user, mode=entity_pb2.WRITE_MODE_PUT, entities=people)]), metadata=fe, timeout=TIMEOUT),
+        lambda: _stream(w.c.entities.ScanEntities(entity_pb2.ScanEntitiesRequest(kind=user), metadata=fe,
+                                                  timeout=TIMEOUT)),
+    ]
+    for call in refused:
+        f = failure(call)
+        assert (f.status, f.error.code) == (SC.PERMISSION_DENIED, "Unauthorized")
+    after = w.c.entities.ListByIds(entity_pb2.ListByIdsRequest(database_id=w.db, kind=user, ids=_ids(7, 8)),
+                                   metadata=root)
+    assert after == before

@@ -34,3 +34,24 @@ def test_garbage_protobuf_is_invalid_argument(grpc_client: Client, raw: bytes) -
 def test_garbage_without_credentials_is_refused_for_the_credentials_first(grpc_client: Client) -> None:
     expect(_raw(grpc_client, "/roarbase.v1.DatabaseService/ListDatabases"), GARBAGE[0], timeout=TIMEOUT,
            status=SC.UNAUTHENTICATED, code="MissingAuthenticationToken")
+
+
+def test_a_malformed_bulk_write_chunk_fails_the_stream_after_the_good_ones(grpc_client: Client) -> None:
+    """A client stream gets the same answer for its bad message, with how far it got; the
+    chunks before it stay committed."""
+    from server.pb.roarbase.v1 import entity_pb2, value_pb2
+
+    c, root = grpc_client, md(grpc_client.root)
+    db = c.databases.CreateDatabase(database_pb2.CreateDatabaseRequest(name="malformed-chunks"), metadata=root,
+                                    timeout=TIMEOUT).id
+    good = entity_pb2.BulkWriteRequest(database_id=db, kind=entity_pb2.ENTITY_KIND_ITEM,
+                                       mode=entity_pb2.WRITE_MODE_PUT,
+                                       entities=[entity_pb2.Entity(id=value_pb2.Value(uint=1))]).SerializeToString()
+    raw = c.channel.stream_unary("/roarbase.v1.EntityService/BulkWrite", request_serializer=lambda b: b,
+                                 response_deserializer=entity_pb2.BulkWriteResponse.FromString)
+    f = expect(raw, iter([good, GARBAGE[1]]), metadata=root, timeout=TIMEOUT, status=SC.INVALID_ARGUMENT,
+               code="InvalidBody")
+    assert (f.error.details["chunk"], f.error.details["committed_chunks"]) == (1, 1)
+    got = c.entities.ListByIds(entity_pb2.ListByIdsRequest(database_id=db, kind=entity_pb2.ENTITY_KIND_ITEM,
+                                                           ids=[value_pb2.Value(uint=1)]), metadata=root)
+    assert [e.id.uint for e in got.entities] == [1]

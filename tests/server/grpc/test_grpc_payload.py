@@ -3,7 +3,9 @@
 Received: requests of limit-1, limit and limit+1 bytes and 10x the limit; grpcio refuses the
 over-limit ones before the handler with RESOURCE_EXHAUSTED, which server.errors.from_grpc
 names PayloadTooLarge, and the at-limit ones are served. Sent: results larger than the cap
-arrive split (SQL row batches, PqlStream parts) and unary Pql refuses with PayloadTooLarge.
+arrive split (SQL row batches, PqlStream parts) and unary Pql refuses with PayloadTooLarge;
+a ScanEntities page over the cap is refused (RESULT_TOO_LARGE) and a smaller page_size
+serves it; a BulkWrite chunk over the cap is refused by gRPC, the chunks before it stay.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import grpc
 import pytest
 
 from grpc_testlib import TIMEOUT, Client, expect, failure, md, serving
-from server.pb.roarbase.v1 import database_pb2, query_pb2
+from server.pb.roarbase.v1 import database_pb2, entity_pb2, query_pb2, value_pb2
 
 SC = grpc.StatusCode
 LIMIT = 64 << 10
@@ -104,3 +106,41 @@ def test_large_pql_results(capped: Capped) -> None:
         whole.MergeFrom(p.result)
     assert list(whole.row.columns) == [k * 100 for k in range(RECORDS)]
     assert stream[-1].HasField("stats")
+
+
+def _item(ident: int, title: str) -> entity_pb2.Entity:
+    e = entity_pb2.Entity(id=value_pb2.Value(uint=ident))
+    e.properties["title"].text = title
+    return e
+
+
+def test_entity_pages_and_chunks_over_the_cap(capped: Capped) -> None:
+    c, root = capped.c, md(capped.c.root)
+    db = c.databases.CreateDatabase(database_pb2.CreateDatabaseRequest(name="capped-items"), metadata=root).id
+    c.properties.CreateProperty(entity_pb2.CreatePropertyRequest(
+        database_id=db, kind=entity_pb2.ENTITY_KIND_ITEM, property_name="title", value_type="text"), metadata=root)
+    title = "t" * 2000
+    per_chunk = 20                                  # ~40 KiB: under the 64 KiB cap
+    chunk = lambda k: entity_pb2.BulkWriteRequest(  # noqa: E731
+        database_id=db, kind=entity_pb2.ENTITY_KIND_ITEM, mode=entity_pb2.WRITE_MODE_PUT,
+        entities=[_item(k * per_chunk + j + 1, title) for j in range(per_chunk)])
+    got = c.entities.BulkWrite(iter([chunk(k) for k in range(3)]), metadata=root, timeout=TIMEOUT)
+    assert (got.chunks, got.entities) == (3, 60)
+    huge = entity_pb2.BulkWriteRequest(database_id=db, kind=entity_pb2.ENTITY_KIND_ITEM,
+                                       mode=entity_pb2.WRITE_MODE_PUT, entities=[_item(1000 + j, title)
+                                                                                for j in range(40)])
+    assert huge.ByteSize() > LIMIT
+    f = failure(c.entities.BulkWrite, iter([chunk(3), huge]), metadata=root, timeout=TIMEOUT)
+    assert (f.status, f.error.code) == (SC.RESOURCE_EXHAUSTED, "PayloadTooLarge")
+
+    def scan(page_size: int) -> list[entity_pb2.ScanEntitiesResponse]:
+        return list(c.entities.ScanEntities(entity_pb2.ScanEntitiesRequest(
+            database_id=db, kind=entity_pb2.ENTITY_KIND_ITEM, page_size=page_size), metadata=root, timeout=TIMEOUT))
+
+    expect(scan, 100, status=SC.RESOURCE_EXHAUSTED, code="PayloadTooLarge", name="RESULT_TOO_LARGE")
+    pages = scan(20)
+    assert all(p.ByteSize() <= LIMIT for p in pages)
+    # Chunk 3 (before the oversized message) may or may not have been committed when gRPC
+    # refused the stream; the huge one never was.
+    ids = [e.id.uint for p in pages for e in p.entities]
+    assert ids[:60] == list(range(1, 61)) and set(ids[60:]) <= set(range(61, 81))

@@ -58,8 +58,9 @@ def test_login_and_its_errors(c: Client) -> None:
     expect(c.login, "nobody@example.com", ROOT_PASSWORD, status=SC.UNAUTHENTICATED, code="Unauthorized")
     expect(c.login, ROOT_EMAIL, "", status=SC.INVALID_ARGUMENT, code="MissingParameter")
     expect(c.login, ROOT_EMAIL, ROOT_PASSWORD, db_name="no-such-db", status=SC.NOT_FOUND, code="ResourceNotFound")
+    # A frontend end user exists only inside a database.
     expect(c.login, ROOT_EMAIL, ROOT_PASSWORD, frontend_user_id="u1", status=SC.INVALID_ARGUMENT,
-           code="InvalidParameter", name="NOT_SUPPORTED")
+           code="InvalidParameter", name="WRONG_DATA_TYPE")
 
 
 def test_login_bound_to_a_database(c: Client) -> None:
@@ -439,7 +440,7 @@ def test_errors_carry_a_google_rpc_status(c: Client) -> None:
 def test_health_serving_for_every_service(c: Client) -> None:
     health = health_pb2_grpc.HealthStub(c.channel)
     names = {m.rsplit("/", 1)[0].lstrip("/") for m in methods.all_methods()}
-    assert len(names) == 7
+    assert len(names) == 10
     for name in ("", *sorted(names)):
         got = health.Check(health_pb2.HealthCheckRequest(service=name), timeout=TIMEOUT)
         assert got.status == health_pb2.HealthCheckResponse.SERVING, name

@@ -1,5 +1,5 @@
-"""server.grpc_values without a server: the Value mapping's edge cases, SQL batch splitting
-and PqlResult parts that merge back into the whole result."""
+"""server.grpc_values without a server: the Value mapping's edge cases, SQL batch splitting,
+PqlResult parts that merge back into the whole result, and entity values both ways."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,8 +8,12 @@ from decimal import Decimal
 import pytest
 
 from grpc_testlib import plain
+from engine.entities import IdType, ValueType
 from server import grpc_values as v
-from server.pb.roarbase.v1 import query_pb2
+from server.pb.roarbase.v1 import entity_pb2, query_pb2, value_pb2
+from server.service.entities import Schema
+from server.service.errors import InvalidParameter
+from server.service.tasks import Task
 
 
 @pytest.mark.parametrize("given, want", [
@@ -89,3 +93,62 @@ def test_split_results_merge_back() -> None:
     assert v.split_result(small, 500) == [small]
     with pytest.raises(v.RowTooLarge):
         v.split_result(v.pql_result({"rows": None, "keys": ["k" * 600, "x"]}, lambda: "Rows"), 500)
+
+
+def test_plain_reads_every_kind() -> None:
+    lst = value_pb2.Value(list=value_pb2.ValueList(values=[value_pb2.Value(uint=1 << 63), value_pb2.Value()]))
+    assert [v.plain(x) for x in (value_pb2.Value(), value_pb2.Value(null=0), value_pb2.Value(int=-3),
+                                 value_pb2.Value(uint=(1 << 64) - 1), value_pb2.Value(float=0.5),
+                                 value_pb2.Value(bool=False), value_pb2.Value(text=""), value_pb2.Value(raw=b"\0"),
+                                 lst, value_pb2.Value(decimal=value_pb2.Decimal(value=-125, scale=2)))] == \
+        [None, None, -3, (1 << 64) - 1, 0.5, False, "", b"\0", [1 << 63, None], Decimal("-1.25")]
+    ts = value_pb2.Value(timestamp={"seconds": 86400})
+    assert v.plain(ts) == dt.datetime(1970, 1, 2, tzinfo=dt.timezone.utc)
+
+
+def test_entities_in() -> None:
+    e = entity_pb2.Entity(id=value_pb2.Value(uint=5))
+    e.properties["a"].int = 1
+    e.properties["gone"].null = 0
+    assert v.entity_in(e, "item_id") == {"item_id": 5, "a": 1, "gone": None}
+    e.properties["item_id"].int = 6
+    with pytest.raises(InvalidParameter):
+        v.entity_in(e, "item_id")
+    f = entity_pb2.Filter(property_name="p", op="in", value=value_pb2.Value(
+        list=value_pb2.ValueList(values=[value_pb2.Value(text="a")])))
+    assert v.filter_in(f) == {"property_name": "p", "op": "in", "value": ["a"]}
+    assert v.filter_in(entity_pb2.Filter(property_name="p", op="notempty")) == {"property_name": "p", "op": "notempty"}
+
+
+@pytest.mark.parametrize("stored, family, want", [
+    (5, "uint", ("uint", 5)), ((1 << 64) - 1, "uint", ("uint", (1 << 64) - 1)), (5, "int", ("int", 5)),
+    (-5, "uint", ("int", -5)), ("AAE", "bytes", ("raw", b"\x00\x01")), ("not base64!", "bytes", ("text", "not base64!")), ("A B", "bytes", ("text", "A B")),
+    (9.99, "float", ("float", 9.99)), (True, "bool", ("bool", True)), ("x", "uuid", ("text", "x")),
+])
+def test_typed_follows_the_family(stored: object, family: str, want: tuple[str, object]) -> None:
+    assert plain(v.typed(stored, family)) == want
+
+
+def test_entity_out_types_by_schema() -> None:
+    schema = Schema(IdType.parse("bytes8"), {"n": ValueType.parse("uint16"), "tags": ValueType.parse("int8", True)})
+    got = v.entity_out({"user_id": "AQ", "n": 3, "tags": [1, -2], "new": 4}, "user_id", schema)
+    assert plain(got.id) == ("raw", b"\x01")
+    assert {k: plain(x) for k, x in got.properties.items()} == {
+        "n": ("uint", 3), "tags": ("list", [("int", 1), ("int", -2)]), "new": ("int", 4)}
+
+
+def test_task_message() -> None:
+    failed = Task("t1", "d1", "items_put", "FAILED", "", {"code": "ResourceNotFound", "message": "gone",
+                                                          "error_code": 60, "error_name": "NotFoundError",
+                                                          "error_data": {"name": "ITEM_NOT_FOUND", "key": "3"}},
+                  100.0, 101.5)
+    t = v.task(failed)
+    assert (t.task_id, t.database_id, t.status, t.end_time.seconds, t.end_time.nanos) == \
+        ("t1", "d1", 3, 101, 500_000_000)
+    assert (t.error.code, t.error.error_code, t.error.error_data_json) == \
+        ("ResourceNotFound", 60, '{"key":"3","name":"ITEM_NOT_FOUND"}')
+    running = v.task(Task("t2", "d1", "items_put", "RUNNING", "", None, 100.0, None))
+    assert (running.status, running.HasField("end_time"), running.HasField("error"), running.details_json) == \
+        (1, False, False, "")
+    run = v.task(Task("t3", "d1", "source_run", "RUNNING", "batch 2", None, 100.0, None, {"rows_read": 5}, True))
+    assert (run.details_json, run.cancel_requested) == ('{"rows_read":5}', True)

@@ -86,7 +86,7 @@ def test_wrong_method_is_405_with_allow(web, path):
         assert set(resp.headers["allow"].split(", ")) >= allowed
 
 
-@pytest.mark.parametrize("path", ["/", "/v2", "/v2/nope", "/v2/databases/x/y/z", "/v1/nope/", "/index/i/query",
+@pytest.mark.parametrize("path", ["/nope", "/v2", "/v2/nope", "/v2/databases/x/y/z", "/v1/nope/", "/index/i/query",
                                   "/v2/users/current/extra", "//v2/users"])
 def test_unknown_paths_are_404(web, path):
     for method in ("GET", "POST"):
@@ -142,7 +142,11 @@ def test_sql_errors_are_200_for_text_callers_and_envelopes_for_problem_json(web,
     resp = web.sql(table_db["id"], text)
     assert resp.status_code == 200, resp.text
     body = resp.json()
-    assert set(body) == {"error", "execution-time"} and body["error"] and isinstance(body["execution-time"], int)
+    assert set(body) == {"error", "code", "error_data", "execution-time"} and body["error"]
+    assert isinstance(body["execution-time"], int)
+    # the machine-readable code travels too, with the finer name and the request id
+    assert body["code"] == code and body["error_data"]["name"] == name
+    assert body["error_data"]["request_id"] == resp.headers["x-request-id"]
     resp = web.sql(table_db["id"], text, headers={"Accept": "application/problem+json"})
     assert resp.headers["content-type"] == "application/problem+json"
     assert resp.json()["message"] == body["error"]

@@ -9,7 +9,7 @@ import uuid
 
 from starlette.routing import Route
 
-from server import http_app, http_sources, http_v1, openapi
+from server import http_app, http_ops, http_sources, http_v1, openapi
 
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
@@ -29,12 +29,13 @@ def _doc_routes(doc) -> set[tuple[str, str]]:
 
 
 ALL_ENDPOINTS = (*http_app.ENDPOINTS, *http_v1.V1_ENDPOINTS, *http_sources.SOURCE_ENDPOINTS)
+OPS_ENDPOINTS = http_ops.OPS_ENDPOINTS
 
 
 def test_every_route_is_documented_and_nothing_else(web):
     doc = openapi.document()
     assert _app_routes(web) == _doc_routes(doc)
-    assert {(ep.method.lower(), ep.path) for ep in ALL_ENDPOINTS} == _doc_routes(doc)
+    assert {(ep.method.lower(), ep.path) for ep in (*ALL_ENDPOINTS, *OPS_ENDPOINTS)} == _doc_routes(doc)
 
 
 def test_the_served_document_is_the_module_document(web):
@@ -46,6 +47,8 @@ def test_the_served_document_is_the_module_document(web):
 
 def test_success_statuses_and_errors_are_documented():
     doc = openapi.document()
+    for ep in OPS_ENDPOINTS:   # probes and status: no rate limit, no request body
+        assert str(ep.status) in doc["paths"][ep.path][ep.method.lower()]["responses"], ep.path
     for ep in ALL_ENDPOINTS:
         responses = doc["paths"][ep.path][ep.method.lower()]["responses"]
         assert str(ep.status) in responses, (ep.method, ep.path)

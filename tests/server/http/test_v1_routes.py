@@ -351,3 +351,19 @@ def test_request_schemas_match_what_v1_routes_accept(web, shop, method, path, sc
         refused = resp.status_code == 400 and data.get("name") == "WRONG_DATA_TYPE" and \
             "unknown fields" in resp.json().get("message", "")
         assert refused == (field == "undocumented"), (method, path, field, resp.text)
+
+
+def test_v1_bodies_refuse_lone_surrogates_and_keep_real_pairs(web, shop):
+    _, h = shop
+    raw = b'{"items": [{"item_id": 77, "title": "caf\\u00e9 \\ud83d\\ude00"}]}'     # a real pair: accepted
+    r = web.client.put("/v1/items-bulk/properties/", headers={**h, "Content-Type": "application/json"}, content=raw)
+    assert r.status_code == 200, r.text
+    assert web.client.get("/v1/items/77/properties/", headers=h).json()["item"]["title"] == "café 😀"
+    for bad in (b'{"items": [{"item_id": 78, "title": "x\\ud800"}]}',        # an escaped lone surrogate
+                b'{"items": [{"item_id": 78, "title": "x\\uDC00y"}]}',
+                b'{"items": [{"item_id": 78, "title": "x\xed\xa0\x80"}]}',    # its UTF-8 bytes
+                b'{"items": [], "x": {"\\ud800": 1}}'):                       # in a key
+        r = web.client.put("/v1/items-bulk/properties/", headers={**h, "Content-Type": "application/json"},
+                           content=bad)
+        assert_envelope(r, 400, "InvalidBody")
+    assert_envelope(web.client.get("/v1/items/78/properties/", headers=h), 404)

@@ -151,3 +151,13 @@ class MoveAccountOrgRequest(_message.Message):
     id: str
     invite_id: str
     def __init__(self, id: _Optional[str] = ..., invite_id: _Optional[str] = ...) -> None: ...
+
+class DeleteAccountRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class DeleteAccountResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

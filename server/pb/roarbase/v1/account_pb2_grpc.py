@@ -73,6 +73,11 @@ class AccountServiceStub:
                 request_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_account__pb2.MoveAccountOrgRequest.SerializeToString,
                 response_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_account__pb2.Account.FromString,
                 _registered_method=True)
+        self.DeleteAccount = channel.unary_unary(
+                '/roarbase.v1.AccountService/DeleteAccount',
+                request_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_account__pb2.DeleteAccountRequest.SerializeToString,
+                response_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_account__pb2.DeleteAccountResponse.FromString,
+                _registered_method=True)
 
 
 class AccountServiceServicer:
@@ -141,6 +146,15 @@ class AccountServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteAccount(self, request, context):
+        """Removes an account of the caller's org, with its tokens and API keys
+        (DELETE /v2/users/{id}). Roles: root, manager. Errors: ResourceNotFound,
+        InvalidParameter (oneself, the org owner).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AccountServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -178,6 +192,11 @@ def add_AccountServiceServicer_to_server(servicer, server):
                     servicer.MoveAccountOrg,
                     request_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_account__pb2.MoveAccountOrgRequest.FromString,
                     response_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_account__pb2.Account.SerializeToString,
+            ),
+            'DeleteAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAccount,
+                    request_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_account__pb2.DeleteAccountRequest.FromString,
+                    response_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_account__pb2.DeleteAccountResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -373,6 +392,33 @@ class AccountService:
             '/roarbase.v1.AccountService/MoveAccountOrg',
             server_dot_pb_dot_roarbase_dot_v1_dot_account__pb2.MoveAccountOrgRequest.SerializeToString,
             server_dot_pb_dot_roarbase_dot_v1_dot_account__pb2.Account.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/roarbase.v1.AccountService/DeleteAccount',
+            server_dot_pb_dot_roarbase_dot_v1_dot_account__pb2.DeleteAccountRequest.SerializeToString,
+            server_dot_pb_dot_roarbase_dot_v1_dot_account__pb2.DeleteAccountResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from server.pb.roarbase.v1 import database_pb2 as server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n server/pb/roarbase/v1/auth.proto\x12\x0broarbase.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a$server/pb/roarbase/v1/database.proto\"\xb5\x01\n\x0cLoginRequest\x12\x0f\n\x05\x65mail\x18\x01 \x01(\tH\x00\x12\x0e\n\x04name\x18\x02 \x01(\tH\x00\x12\x10\n\x08password\x18\x03 \x01(\t\x12\x0f\n\x05\x64\x62_id\x18\x04 \x01(\tH\x01\x12\x11\n\x07\x64\x62_name\x18\x05 \x01(\tH\x01\x12\x18\n\x10\x66rontend_user_id\x18\x06 \x01(\t\x12\x1b\n\x13\x66rontend_session_id\x18\x07 \x01(\tB\x0b\n\tprincipalB\n\n\x08\x64\x61tabase\"\\\n\x13RefreshTokenRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\x12\x0f\n\x05\x64\x62_id\x18\x02 \x01(\tH\x00\x12\x11\n\x07\x64\x62_name\x18\x03 \x01(\tH\x00\x42\n\n\x08\x64\x61tabase\"\xa2\x01\n\rLoginResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12\x15\n\rrefresh_token\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x03\x12\x0c\n\x04role\x18\x04 \x01(\t\x12\x0e\n\x06org_id\x18\x05 \x01(\t\x12\'\n\x08\x64\x61tabase\x18\x06 \x01(\x0b\x32\x15.roarbase.v1.Database\x12\x10\n\x08warnings\x18\x07 \x03(\t\"Y\n\x13\x43reateApiKeyRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"I\n\x14\x43reateApiKeyResponse\x12$\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x13.roarbase.v1.ApiKey\x12\x0b\n\x03key\x18\x02 \x01(\t\"\x98\x01\n\x06\x41piKey\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x0e\n\x06org_id\x18\x03 \x01(\t\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"!\n\x13RevokeApiKeyRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x16\n\x14RevokeApiKeyResponse2\xc5\x02\n\x0b\x41uthService\x12>\n\x05Login\x12\x19.roarbase.v1.LoginRequest\x1a\x1a.roarbase.v1.LoginResponse\x12L\n\x0cRefreshToken\x12 .roarbase.v1.RefreshTokenRequest\x1a\x1a.roarbase.v1.LoginResponse\x12S\n\x0c\x43reateApiKey\x12 .roarbase.v1.CreateApiKeyRequest\x1a!.roarbase.v1.CreateApiKeyResponse\x12S\n\x0cRevokeApiKey\x12 .roarbase.v1.RevokeApiKeyRequest\x1a!.roarbase.v1.RevokeApiKeyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n server/pb/roarbase/v1/auth.proto\x12\x0broarbase.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a$server/pb/roarbase/v1/database.proto\"\xb5\x01\n\x0cLoginRequest\x12\x0f\n\x05\x65mail\x18\x01 \x01(\tH\x00\x12\x0e\n\x04name\x18\x02 \x01(\tH\x00\x12\x10\n\x08password\x18\x03 \x01(\t\x12\x0f\n\x05\x64\x62_id\x18\x04 \x01(\tH\x01\x12\x11\n\x07\x64\x62_name\x18\x05 \x01(\tH\x01\x12\x18\n\x10\x66rontend_user_id\x18\x06 \x01(\t\x12\x1b\n\x13\x66rontend_session_id\x18\x07 \x01(\tB\x0b\n\tprincipalB\n\n\x08\x64\x61tabase\"\\\n\x13RefreshTokenRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\x12\x0f\n\x05\x64\x62_id\x18\x02 \x01(\tH\x00\x12\x11\n\x07\x64\x62_name\x18\x03 \x01(\tH\x00\x42\n\n\x08\x64\x61tabase\"\xa2\x01\n\rLoginResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12\x15\n\rrefresh_token\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x03\x12\x0c\n\x04role\x18\x04 \x01(\t\x12\x0e\n\x06org_id\x18\x05 \x01(\t\x12\'\n\x08\x64\x61tabase\x18\x06 \x01(\x0b\x32\x15.roarbase.v1.Database\x12\x10\n\x08warnings\x18\x07 \x03(\t\"h\n\x13\x43reateApiKeyRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05label\x18\x03 \x01(\t\"I\n\x14\x43reateApiKeyResponse\x12$\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x13.roarbase.v1.ApiKey\x12\x0b\n\x03key\x18\x02 \x01(\t\"\xea\x01\n\x06\x41piKey\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x0e\n\x06org_id\x18\x03 \x01(\t\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05label\x18\x06 \x01(\t\x12\x0f\n\x07revoked\x18\x07 \x01(\x08\x12\x30\n\x0clast_used_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"!\n\x13RevokeApiKeyRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x16\n\x14RevokeApiKeyResponse\"E\n\x12ListApiKeysRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0c\n\x04next\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"K\n\x13ListApiKeysResponse\x12\x0c\n\x04next\x18\x01 \x01(\t\x12&\n\tresources\x18\x02 \x03(\x0b\x32\x13.roarbase.v1.ApiKey2\x97\x03\n\x0b\x41uthService\x12>\n\x05Login\x12\x19.roarbase.v1.LoginRequest\x1a\x1a.roarbase.v1.LoginResponse\x12L\n\x0cRefreshToken\x12 .roarbase.v1.RefreshTokenRequest\x1a\x1a.roarbase.v1.LoginResponse\x12S\n\x0c\x43reateApiKey\x12 .roarbase.v1.CreateApiKeyRequest\x1a!.roarbase.v1.CreateApiKeyResponse\x12S\n\x0cRevokeApiKey\x12 .roarbase.v1.RevokeApiKeyRequest\x1a!.roarbase.v1.RevokeApiKeyResponse\x12P\n\x0bListApiKeys\x12\x1f.roarbase.v1.ListApiKeysRequest\x1a .roarbase.v1.ListApiKeysResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,15 +40,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LOGINRESPONSE']._serialized_start=399
   _globals['_LOGINRESPONSE']._serialized_end=561
   _globals['_CREATEAPIKEYREQUEST']._serialized_start=563
-  _globals['_CREATEAPIKEYREQUEST']._serialized_end=652
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=654
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=727
-  _globals['_APIKEY']._serialized_start=730
-  _globals['_APIKEY']._serialized_end=882
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=884
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=917
-  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=919
-  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=941
-  _globals['_AUTHSERVICE']._serialized_start=944
-  _globals['_AUTHSERVICE']._serialized_end=1269
+  _globals['_CREATEAPIKEYREQUEST']._serialized_end=667
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=669
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=742
+  _globals['_APIKEY']._serialized_start=745
+  _globals['_APIKEY']._serialized_end=979
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=981
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=1014
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=1016
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=1038
+  _globals['_LISTAPIKEYSREQUEST']._serialized_start=1040
+  _globals['_LISTAPIKEYSREQUEST']._serialized_end=1109
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=1111
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=1186
+  _globals['_AUTHSERVICE']._serialized_start=1189
+  _globals['_AUTHSERVICE']._serialized_end=1596
 # @@protoc_insertion_point(module_scope)

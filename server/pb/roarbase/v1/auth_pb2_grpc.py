@@ -62,6 +62,11 @@ class AuthServiceStub:
                 request_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_auth__pb2.RevokeApiKeyRequest.SerializeToString,
                 response_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_auth__pb2.RevokeApiKeyResponse.FromString,
                 _registered_method=True)
+        self.ListApiKeys = channel.unary_unary(
+                '/roarbase.v1.AuthService/ListApiKeys',
+                request_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_auth__pb2.ListApiKeysRequest.SerializeToString,
+                response_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_auth__pb2.ListApiKeysResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -114,6 +119,14 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListApiKeys(self, request, context):
+        """Lists the org's API keys (never their secrets), one page at a time (GET /v2/api-keys).
+        Roles: root, manager.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -136,6 +149,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.RevokeApiKey,
                     request_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_auth__pb2.RevokeApiKeyRequest.FromString,
                     response_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_auth__pb2.RevokeApiKeyResponse.SerializeToString,
+            ),
+            'ListApiKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiKeys,
+                    request_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_auth__pb2.ListApiKeysRequest.FromString,
+                    response_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_auth__pb2.ListApiKeysResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -254,6 +272,33 @@ class AuthService:
             '/roarbase.v1.AuthService/RevokeApiKey',
             server_dot_pb_dot_roarbase_dot_v1_dot_auth__pb2.RevokeApiKeyRequest.SerializeToString,
             server_dot_pb_dot_roarbase_dot_v1_dot_auth__pb2.RevokeApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/roarbase.v1.AuthService/ListApiKeys',
+            server_dot_pb_dot_roarbase_dot_v1_dot_auth__pb2.ListApiKeysRequest.SerializeToString,
+            server_dot_pb_dot_roarbase_dot_v1_dot_auth__pb2.ListApiKeysResponse.FromString,
             options,
             channel_credentials,
             insecure,
