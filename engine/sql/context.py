@@ -10,6 +10,7 @@ from typing import Any, Callable, Optional
 
 from engine.errors import IndexNotFoundError, QueryCancelledError, QueryLimitError, TableNotFoundError
 from engine.executor import Executor
+from engine.groupby import DEFAULT_MAX_GROUPS
 
 # Rows an operator may hold at once (sort, distinct, grouping, a join's build side),
 # estimated in bytes: past it the statement stops with QueryLimitError (docs/sql.md, Limits).
@@ -57,6 +58,14 @@ class Context:
             raise QueryCancelledError("query cancelled")
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise QueryCancelledError("query deadline exceeded")
+
+    def count_groups(self, n: int) -> None:
+        """A grouping now holds n groups: past the holder's max_groups it stops (the same
+        cap as PQL's GroupBy)."""
+        cap = getattr(self.holder, "max_groups", DEFAULT_MAX_GROUPS)
+        if n > cap:
+            raise QueryLimitError(f"GROUP BY: more than {cap:,} groups (the max_groups limit); narrow it "
+                                  "with WHERE or group by fewer columns")
 
     def once(self, key: Any, compute: Callable[[], Any]) -> Any:
         """compute() the first time `key` is asked for (a subquery's answer), then the

@@ -108,7 +108,7 @@ class Lowerer:
             ids = records.to_numpy()
             keep: list[int] = []
             for start in range(0, len(ids), 1024):
-                ex._check_deadline()
+                ex.check_deadline()
                 chunk = ids[start:start + 1024]
                 values = fetch(table, fds, chunk)
                 for i, c in enumerate(chunk.tolist()):

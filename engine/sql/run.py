@@ -81,6 +81,7 @@ def _bitmap_groupby(node: N.BitmapGroupBy, ctx: Context) -> Iterator[Batch]:
     for part, nulls, _n in _null_parts(table, node.keys, filt, lowerer):
         ctx.check()
         groups += _key_groups(table, fds, part, part, nulls, need_nodes)
+    ctx.count_groups(len(groups))
     groups.sort(key=itemgetter(0))              # key order, a NULL after the values
     flat = [k.flatten for k in node.keys]
     batch: Batch = []
@@ -125,10 +126,14 @@ def _key_groups(table: Any, fds: list[Any], filt: P.RowNode, call_filter: Option
     labels = [_labels(table, fds[i], child.ids) for i, child in zip(rest, children)]
     out = []
     if not nulls and not need_nodes:
-        for key, vals in merged.items():
+        for n, (key, vals) in enumerate(merged.items()):
+            if n % 4096 == 0:
+                ex.check_deadline()
             out.append((key, tuple([lab[k] for lab, k in zip(labels, key)]), vals[0], None))
         return out
-    for key in merged:
+    for n, key in enumerate(merged):
+        if n % 4096 == 0:
+            ex.check_deadline()
         full: list[int] = [_NULL_LAST] * len(fds)
         values: list[Any] = [None] * len(fds)
         for i, lab, k in zip(rest, labels, key):
@@ -278,6 +283,7 @@ def _aggregate(node: N.Aggregate, ctx: Context) -> Iterator[Batch]:
             g = groups.get(nk)
             if g is None:
                 g = groups[nk] = (kv, [Accumulator(a) for a in node.aggs])
+                ctx.count_groups(len(groups))
                 size = row_bytes(kv) + 64 * (1 + len(node.aggs))
                 held += size
                 ctx.hold(size, "GROUP BY")

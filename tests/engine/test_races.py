@@ -158,8 +158,8 @@ def test_sql_select_star_while_a_writer_creates_fields(keyed):
     db, idx = keyed
     for i in range(5):
         idx.create_field(f"g{i}")
-    res = _paused_at(lambda: db.sql("SELECT * FROM seg WHERE _id = 7"), file="select.py", code="<genexpr>",
-                     local="name", writer=_field_creator(idx))
+    res = _paused_at(lambda: db.sql("SELECT * FROM seg WHERE _id = 7"), file="planner.py", code="table_cols",
+                     local="fd", writer=_field_creator(idx))
     assert [c[0] for c in res.schema] == ["_id", "f", "s"] + [f"g{i}" for i in range(5)]
 
 
