@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 from typing import Any, Callable, Optional
@@ -219,6 +220,7 @@ class Binder:
         return BExpr(self.params[e.index], _slot(e.index), e, slot=e.index)
 
     def _CurrentTime(self, e: ast.CurrentTime) -> BExpr:
+        CLOCK_READ.set(True)
         value = functions.today() if e.date else functions.now()
         return _const(TIMESTAMP, value, e)
 
@@ -504,6 +506,10 @@ class Binder:
 
 
 # --- helpers for bound expressions ---------------------------------------------------------------
+
+# Set when a binder binds CURRENT_TIMESTAMP or CURRENT_DATE: a plan holding the moment's
+# value is never reused (engine/sql/plan_cache.py).
+CLOCK_READ: ContextVar[bool] = ContextVar("sql_clock_read", default=False)
 
 _VOLATILE = ()     # functions whose value may change between calls (none: CURRENT_* bind once)
 

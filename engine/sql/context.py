@@ -23,8 +23,13 @@ class Table:
     def __init__(self, ctx: "Context", index: Any, state: Any = None) -> None:
         self.index = index
         self.name: str = index.name
+        self.definition = index.definition       # before the plan reads it (plan_cache)
         self.state = index.snapshot() if state is None else state
-        self.ex = Executor(index, self.state, holder=ctx.holder, deadline=ctx.deadline, cancel=ctx.cancel)
+        self.arm(ctx)
+
+    def arm(self, ctx: "Context") -> None:
+        """A new executor, with the statement's deadline and cancel event."""
+        self.ex = Executor(self.index, self.state, holder=ctx.holder, deadline=ctx.deadline, cancel=ctx.cancel)
 
     @property
     def keyed(self) -> bool:
@@ -51,6 +56,25 @@ class Context:
                 raise TableNotFoundError(f"table or view '{name}' not found") from None
             t = self._tables[name] = Table(self, index)
         return t
+
+    def tables(self) -> dict[str, Table]:
+        return dict(self._tables)
+
+    def park(self) -> None:
+        """Drop what one run of a plan computed (executors with their bitmaps, subquery
+        answers), so the plan can be kept for the next run."""
+        for t in self._tables.values():
+            t.ex = None  # type: ignore[assignment]   (arm() gives it a new one)
+        self._answers = {}
+        self.held = 0
+
+    def rearm(self, deadline: Optional[float], cancel: Optional[threading.Event]) -> None:
+        """Ready a kept plan's context for another run."""
+        self.deadline, self.cancel = deadline, cancel
+        self._answers = {}
+        self.held = 0
+        for t in self._tables.values():
+            t.arm(self)
 
     def check(self) -> None:
         """Stop here if the deadline passed or the statement was cancelled."""

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from engine.errors import NotSupportedError
-from engine.sql import ast, ddl, dml, views
+from engine.sql import ast, ddl, dml, plan_cache, views
+from engine.sql.bind import CLOCK_READ
 from engine.sql.context import Context
 from engine.sql.parser import parse
 from engine.sql.plan import describe_row, explain_lines
@@ -64,11 +65,28 @@ def execute(holder: Any, stmt: ast.Statement, *, deadline: Optional[float] = Non
 
 def select(holder: Any, stmt: ast.Select, *, deadline: Optional[float] = None,
            cancel: Optional[threading.Event] = None) -> SqlResult:
-    """Plan, then run: the first batch now (so an error in it is raised here), the rest
-    as the result is read."""
+    """Plan (or reuse the plan of the same statement over the same data), then run: the
+    first batch now (so an error in it is raised here), the rest as the result is read."""
+    kept = plan_cache.take(holder, stmt)
+    if kept is not None:
+        kept.ctx.rearm(deadline, cancel)
+        return _run(kept.node, kept.ctx, kept.schema, lambda: plan_cache.give(holder, kept))
     ctx = Context(holder, deadline, cancel)
-    node = Planner(ctx).select(stmt)
+    views_now = views.views_version(holder)          # before planning reads any view
+    token = CLOCK_READ.set(False)
+    try:
+        node = Planner(ctx).select(stmt)
+        reusable = not CLOCK_READ.get()
+    finally:
+        CLOCK_READ.reset(token)
     schema = [(c.name, _type_name(c.type)) for c in node.cols]
+    if not reusable:
+        return _run(node, ctx, schema, lambda: None)
+    plan = plan_cache.CachedPlan(stmt, ctx, node, schema, views_now)
+    return _run(node, ctx, schema, lambda: plan_cache.give(holder, plan))
+
+
+def _run(node: Any, ctx: Context, schema: list[tuple[str, str]], done: Callable[[], None]) -> SqlResult:
     batches = rows(node, ctx)
     first = next(batches, None)
 
@@ -76,6 +94,7 @@ def select(holder: Any, stmt: ast.Select, *, deadline: Optional[float] = None,
         if first is not None:
             yield first
             yield from batches
+        done()                      # read to the end: the plan may run again
 
     return SqlResult(schema, produce)
 

@@ -59,6 +59,13 @@ def views(holder: Any) -> dict[str, dict[str, Any]]:
         return {k: dict(v) for k, v in _load(holder).items()}
 
 
+def views_version(holder: Any) -> Any:
+    """An object that changes whenever the holder's views change (the document itself:
+    never mutated, replaced on every write)."""
+    with _LOCK:
+        return _load(holder)
+
+
 def view_select(holder: Any, name: str) -> Optional[ast.Select]:
     """The SELECT a view stands for (None when `name` is no view)."""
     with _LOCK:
