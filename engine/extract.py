@@ -6,7 +6,8 @@ from typing import Any
 
 from engine import plan as P
 from engine import results as R
-from ext import Bitmap
+from engine.schema import STANDARD_VIEW
+from ext import FrozenBitmap
 
 _TYPES = {"set": "[]uint64", "time": "[]uint64", "mutex": "uint64", "bool": "bool", "int": "int64",
           "decimal": "decimal", "timestamp": "timestamp", "float": "float64"}
@@ -20,7 +21,7 @@ def run_extract(ex: Any, call: P.Extract) -> dict[str, Any]:
         cols = ex.full_row(call.filter).to_numpy().tolist()
         filter_node = call.filter
     position = {c: i for i, c in enumerate(cols)}
-    wanted = Bitmap(cols)
+    wanted = FrozenBitmap(cols)
     fields_out = []
     table: list[list[Any]] = [[] for _ in cols]
     for fid in call.fields:
@@ -43,16 +44,15 @@ def run_extract(ex: Any, call: P.Extract) -> dict[str, Any]:
                     out = R.rfc3339(out)
                 values[position[c]] = out
         else:
-            views = tuple(ex.state.views(fid)) if opts.type == "time" else ("standard",)
+            views = tuple(ex.state.views(fid)) if opts.type == "time" else (STANDARD_VIEW,)
             km = ex.index.row_keys(fd) if opts.keys else None
-            for r in ex.rows_list(P.RowsCall(fid, views)):
-                members = ex.full_row(P.RowOf(fid, r, views)) & wanted
+            rcols, rrows = ex.state.values_in(fid, views, wanted)
+            for c, r in zip(rcols.tolist(), rrows.tolist()):
                 label: Any = km.key(r) if km is not None else (bool(r) if opts.type == "bool" else r)
-                for c in members.to_numpy().tolist():
-                    if multi:
-                        values[position[c]].append(label)
-                    else:
-                        values[position[c]] = label
+                if multi:
+                    values[position[c]].append(label)
+                else:
+                    values[position[c]] = label
         for i, v in enumerate(values):
             table[i].append(v)
     keys = ex.index.column_keys.keys_for(cols) if ex.index.definition.options.keys else None

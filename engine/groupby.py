@@ -22,6 +22,7 @@ import numpy as np
 from engine import plan as P
 from engine import results as R
 from engine.errors import QueryExecutionError, QueryLimitError
+from engine.state import EMPTY
 from ext import FrozenBitmap, bsi_sum, bsi_values, group_pairs, intersect_counts
 
 
@@ -50,6 +51,14 @@ class _Child:
         self.previous = rc.previous
         self.bsi = self.fd.options.is_bsi
         self.single_valued = self.fd.options.type in ("mutex", "bool") or self.bsi
+
+    def bitmaps(self, ex: Any, shard: int) -> list[FrozenBitmap]:
+        """Each candidate row's records within one shard, in candidate order."""
+        if not self.bsi and len(self.rc.views) == 1:       # straight from the fragment
+            frag = ex.state.fragment(self.rc.field, self.rc.views[0], shard)
+            rows = frag.rows if frag is not None else {}
+            return [rows.get(i, EMPTY) for i in self.ids]
+        return [ex.row(self.node(i), shard) for i in range(len(self.ids))]
 
     def node(self, i: int) -> P.RowNode:
         if self.bsi:
@@ -93,7 +102,7 @@ def _merged_counts(ex: Any, call: P.GroupBy, children: list["_Child"]) -> dict[t
         out: dict[tuple[int, ...], list[Any]] = {}
         if f is not None and not f:
             return out
-        bitmaps = [[ex.row(c.node(i), shard) for i in range(len(c.ids))] for c in children]
+        bitmaps = [c.bitmaps(ex, shard) for c in children]
         if any(not any(bm for bm in level) for level in bitmaps):
             return out
         agg_filter = ex._filter(agg.filter, shard) if agg is not None and agg.filter is not None else None
@@ -126,8 +135,9 @@ def _merged_counts(ex: Any, call: P.GroupBy, children: list["_Child"]) -> dict[t
     if total is not None:
         if np.count_nonzero(total) > cap:
             raise _too_many(cap)
-        for j, i0 in zip(*(idx.tolist() for idx in total.nonzero())):
-            merged[(i0, j)] = [int(total[j, i0])]
+        js, i0s = total.nonzero()
+        for j, i0, n in zip(js.tolist(), i0s.tolist(), total[js, i0s].tolist()):
+            merged[(i0, j)] = [n]
     return merged
 
 
@@ -136,6 +146,18 @@ def _groups_out(ex: Any, call: P.GroupBy, children: list["_Child"],
     agg = call.aggregate
     agg_fd = ex.fd(agg.field) if agg is not None else None
     labels = [(c.fd.name,) + c.labels(ex) for c in children]
+    # One {"field", rowKey/rowID/value} entry per child row, shared by every group that
+    # holds that row (results are read, never changed in place): thousands of groups
+    # then cost a list of references each.
+    entries: list[dict[int, dict[str, Any]]] = [{} for _ in children]
+
+    def entry(level: int, k: int) -> dict[str, Any]:
+        e = entries[level].get(k)
+        if e is None:
+            name, kind, values = labels[level]
+            e = entries[level][k] = {"field": name, kind: values[k]}
+        return e
+
     paging = any(c.previous is not None for c in children)
     groups = []
     for n, key in enumerate(sorted(merged)):
@@ -144,9 +166,7 @@ def _groups_out(ex: Any, call: P.GroupBy, children: list["_Child"],
         vals = merged[key]
         if paging and _before_previous(children, key):
             continue
-        g: dict[str, Any] = {"group": [{"field": name, kind: values[k]}
-                                       for (name, kind, values), k in zip(labels, key)],
-                             "count": vals[0]}
+        g: dict[str, Any] = {"group": [entry(level, k) for level, k in enumerate(key)], "count": vals[0]}
         if agg is not None and agg_fd is not None:
             if agg.kind == "sum":
                 if vals[0] == 0:

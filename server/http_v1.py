@@ -27,7 +27,7 @@ from server.http_app import JSON, MSGPACK, _accept, _credentials, _encode_for, _
 from server.runtime import Runtime
 from server.service import cm_accounts, databases, entities, orgs, tasks
 from server.service.common import json_value_problem, surrogate_free
-from server.service.errors import InvalidParameter, Unauthorized
+from server.service.errors import InvalidParameter, MissingParameter, Unauthorized
 
 PICKLE_TYPES = frozenset({"application/xminds-pkl", "application/python-pickle", "application/x-pickle"})
 _MSGPACK_TYPES = frozenset({MSGPACK, "application/x-msgpack"})
@@ -81,11 +81,17 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _only(body: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
+def _only(body: dict[str, Any], allowed: frozenset[str], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The body, refused when it names a field the route does not take or lacks one of
+    `required` (MissingParameter names the first missing key)."""
     unknown = sorted(set(body) - allowed - {"warnings"})
     if unknown:
         raise InvalidParameter(f"unknown fields {', '.join(map(repr, unknown))}", name="WRONG_DATA_TYPE",
                                data={"key": str(unknown[0])[:64]})
+    for key in required:
+        if key not in body:
+            raise MissingParameter(f"{key} is required", data={"key": key})
+    body.pop("warnings", None)          # echoed back by some clients; never an argument
     return body
 
 
@@ -102,7 +108,9 @@ def _int_param(request: Request, key: str, default: Optional[int]) -> Optional[i
     text = request.query_params.get(key)
     if text is None or text == "":
         return default
-    if not text.strip().isdigit():
+    text = text.strip()
+    # ASCII digits only ("²".isdigit() holds), and few enough for any count or page number
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise InvalidParameter(f"{key} must be a positive integer", name="WRONG_DATA_TYPE", data={"key": key})
     return int(text)
 
@@ -263,7 +271,7 @@ class V1Handlers:
 
     async def _login(self, request: Request, who: str, *, root: bool = False) -> Response:
         fields = frozenset({"email", "password"}) if root else _LOGIN_FIELDS | {who}
-        body = _only(await self.body(request), fields)
+        body = _only(await self.body(request), fields, ("password",))
         login = await self.public(request, cm_accounts.login, root_only=root, account=body.get(who), **body)
         return self.reply(request, 200, login_reply(login, root=root))
 
@@ -277,7 +285,7 @@ class V1Handlers:
         return await self._login(request, "email", root=True)
 
     async def login_refresh(self, request: Request) -> Response:
-        body = _only(await self.body(request), frozenset({"refresh_token", "db_id", "db_name"}))
+        body = _only(await self.body(request), frozenset({"refresh_token", "db_id", "db_name"}), ("refresh_token",))
         login = await self.public(request, cm_accounts.refresh, **body)
         return self.reply(request, 200, login_reply(login))
 
@@ -291,13 +299,13 @@ class V1Handlers:
 
     async def create_individual(self, request: Request) -> Response:
         body = _only(await self.body(request), frozenset({"email", "password", "first_name", "last_name", "role",
-                                                          "metadata", "email_redirect_url"}))
+                                                          "metadata", "email_redirect_url"}), ("email",))
         ident = await self.authed(request, cm_accounts.create_individual, **body)
         return self.reply(request, 201, {"id": ident})
 
     async def update_individual(self, request: Request) -> Response:
         body = _only(await self.body(request), frozenset({"email", "password", "first_name", "last_name",
-                                                          "metadata"}))
+                                                          "metadata"}), ("email",))
         await self.authed(request, cm_accounts.update_individual, **body)
         return self.reply(request, 200, {})
 
@@ -307,7 +315,7 @@ class V1Handlers:
         return self.reply(request, 204)
 
     async def create_service(self, request: Request) -> Response:
-        body = _only(await self.body(request), frozenset({"name", "password", "role", "metadata"}))
+        body = _only(await self.body(request), frozenset({"name", "password", "role", "metadata"}), ("name",))
         ident = await self.authed(request, cm_accounts.create_service, **body)
         return self.reply(request, 201, {"id": ident})
 
@@ -317,7 +325,7 @@ class V1Handlers:
         return self.reply(request, 204)
 
     async def create_service_key(self, request: Request) -> Response:
-        body = _only(await self.body(request), frozenset({"name", "expiration_timestamp", "metadata"}))
+        body = _only(await self.body(request), frozenset({"name", "expiration_timestamp", "metadata"}), ("name",))
         created = await self.authed(request, cm_accounts.create_service_key, **body)
         return self.reply(request, 201, created)
 
@@ -350,7 +358,7 @@ class V1Handlers:
     # -- databases ---------------------------------------------------------------------------
 
     async def create_database(self, request: Request) -> Response:
-        body = _only(await self.body(request), _DB_CREATE)
+        body = _only(await self.body(request), _DB_CREATE, ("name",))
         db = await self.authed(request, databases.create_database, **body)
         return self.reply(request, 201, {"id": db.id_b64})
 
@@ -448,7 +456,7 @@ def _add_entity_handlers(kind: str) -> None:
 
     async def create_property(self: V1Handlers, request: Request) -> Response:
         fields = {"property_name", "value_type", "repeated"} | ({"indexed"} if kind == "user" else set())
-        body = _only(await self.body(request), frozenset(fields))
+        body = _only(await self.body(request), frozenset(fields), ("property_name", "value_type"))
         await self.authed(request, entities.create_property, kind, **body)
         return self.reply(request, 201, {})
 

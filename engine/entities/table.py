@@ -47,9 +47,6 @@ RESERVED = frozenset({"item_id", "user_id"})
 DEFAULT_AMT = 300
 MAX_AMT = 500
 MAX_BATCH = 100_000
-# Above this many rows in a fragment, a page's values come from its record-ordered copy
-# (Fragment.values_of) rather than a pass over every row.
-FEW_ROWS = 64
 
 
 @dataclass(frozen=True)
@@ -303,6 +300,9 @@ class EntityTable:
         seen: set[str] = set()
         raw: dict[str, tuple[list[int], list[Any]]] = {}
         id_field = self.id_field
+        # Each spelling of a property name met in the batch -> its (positions, values)
+        # lists: the name is resolved once per batch, not once per value.
+        slots: dict[Any, tuple[list[int], list[Any]]] = {}
         for i, ent in enumerate(entities):
             if not isinstance(ent, dict):
                 raise wrong_data(f"each {self.kind} must be an object")
@@ -314,17 +314,20 @@ class EntityTable:
             seen.add(key)
             keys.append(key)
             for name, value in ent.items():
-                if name == id_field:
-                    continue
-                prop = props.get(name.lower()) if isinstance(name, str) else None
-                if prop is None:
-                    raise wrong_data(f"{self.kind} {self.id_type.value(key)}: unknown property {str(name)[:64]!r}",
-                                     key=str(name)[:64], kind=self.kind)
-                pos, vals = raw.setdefault(prop.name, ([], []))
-                if pos and pos[-1] == i:
-                    raise wrong_data(f"property {prop.name} given twice", key=prop.name, kind=self.kind)
+                slot = slots.get(name)
+                if slot is None:
+                    if name == id_field:
+                        continue
+                    prop = props.get(name.lower()) if isinstance(name, str) else None
+                    if prop is None:
+                        raise wrong_data(f"{self.kind} {self.id_type.value(key)}: unknown property "
+                                         f"{str(name)[:64]!r}", key=str(name)[:64], kind=self.kind)
+                    slot = slots[name] = raw.setdefault(prop.name, ([], []))
+                pos = slot[0]
+                if pos and pos[-1] == i:      # two spellings of one property in an entity
+                    raise wrong_data(f"property {name} given twice", key=str(name)[:64], kind=self.kind)
                 pos.append(i)
-                vals.append(value)
+                slot[1].append(value)
         extra = self._m2m_lists(m2m, props, len(keys))
         columns: dict[str, _Column] = {}
         for name in set(raw) | set(extra):
@@ -338,14 +341,26 @@ class EntityTable:
         vt = prop.value_type
         try:
             if vt.repeated:
-                lists: dict[int, list[Any]] = {}
+                given: dict[int, Any] = {}
                 for i, v in zip(pos, vals):
                     if v is None:
                         continue
                     if not isinstance(v, (list, tuple)):
                         raise wrong_data(f"{self.kind} {self.id_type.value(keys[i])}, property {prop.name}: "
                                          f"expected a list of {vt.name}", key=prop.name, kind=self.kind)
-                    lists[i] = [vt.check(x) for x in v]
+                    given[i] = v
+                # every element of every list checked as one column, then dealt back
+                elements = [x for v in given.values() for x in v]
+                if vt.kind.family == "float":      # stored as keys: check()'s shortest repr
+                    flat = [vt.check(x) for x in elements]
+                else:
+                    flat = vt.check_column(elements) if elements else []
+                    flat = flat.tolist() if isinstance(flat, np.ndarray) else flat
+                lists: dict[int, list[Any]] = {}
+                at = 0
+                for i, v in given.items():
+                    lists[i] = flat[at:at + len(v)]
+                    at += len(v)
                 for i, more in appended.items():
                     lists[i] = lists.get(i, []) + more
                 mentioned = sorted(set(pos) | set(appended))
@@ -522,8 +537,8 @@ class EntityTable:
         for prop in props:
             fd, vt = prop.field, prop.value_type
             name = prop.name
-            for shard, part in split_by_shard(cols):
-                if fd.options.is_bsi:
+            if fd.options.is_bsi:
+                for shard, part in split_by_shard(cols):
                     frag = state.fragment(fd.id, BSI_VIEW, shard)
                     if frag is None:
                         continue
@@ -533,26 +548,19 @@ class EntityTable:
                     rcols, neg, mag = bsi_values(pl.exists, pl.sign, pl.bits, part)
                     for c, v in zip(rcols.tolist(), _bsi_decode(fd, neg, mag)):
                         out.setdefault(c, {})[name] = v
-                    continue
-                frag = state.fragment(fd.id, STANDARD_VIEW, shard)
-                if frag is None:
-                    continue
-                km = self.index.row_keys(fd) if fd.options.keys else None
-                if len(frag.rows) > FEW_ROWS:
-                    rcols, rrows = frag.values_of(part.to_numpy())
-                    pairs: Iterable[tuple[int, int]] = zip(rcols.tolist(), rrows.tolist())
+                continue
+            km = self.index.row_keys(fd) if fd.options.keys else None
+            rcols, rrows = state.values_in(fd.id, (STANDARD_VIEW,), cols)
+            for c, row in zip(rcols.tolist(), rrows.tolist()):
+                if km is not None:
+                    key = km.key(row)
+                    value = vt.from_key(key) if vt.repeated else key
                 else:
-                    pairs = ((c, row) for row, hit in frag.rows_holding(part) for c in hit.to_numpy().tolist())
-                for c, row in pairs:
-                    if km is not None:
-                        key = km.key(row)
-                        value = vt.from_key(key) if vt.repeated else key
-                    else:
-                        value = bool(row)
-                    if vt.repeated:
-                        out.setdefault(c, {}).setdefault(name, []).append(value)
-                    else:
-                        out.setdefault(c, {})[name] = value
+                    value = bool(row)
+                if vt.repeated:
+                    out.setdefault(c, {}).setdefault(name, []).append(value)
+                else:
+                    out.setdefault(c, {})[name] = value
         return out
 
 

@@ -304,7 +304,9 @@ class ValueType:
             return np.array([self.check(v) for v in values], dtype=bool)
         if k.family in ("unicode", "text"):
             limit = k.width if k.family == "unicode" else MAX_TEXT
-            if all(type(v) is str and len(v) <= limit and not _BAD_TEXT_RE.search(v) for v in values):
+            # catalogue texts repeat: each distinct one is checked once
+            if all(type(v) is str for v in values) and all(
+                    len(v) <= limit and not _BAD_TEXT_RE.search(v) for v in set(values)):
                 return values
         return [self.check(v) for v in values]
 

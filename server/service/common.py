@@ -235,3 +235,10 @@ def paginate(ctx: ServiceContext, select: str, params: Sequence[Any], *, limit: 
         return rows, ""
     last = rows[n - 1]
     return rows[:n], _encode_cursor(last["created_at"], last["id"])
+
+
+def page_offset(page: int, amt: int) -> Optional[int]:
+    """The row offset of a checked page/amt listing, or None when the page lies past
+    SQLite's integer range (and so past every row): the listing is then empty."""
+    offset = (page - 1) * amt
+    return offset if offset + amt < 2**63 else None

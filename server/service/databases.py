@@ -24,7 +24,7 @@ import engine
 from engine.entities import EntityTable
 from server import auth, policy
 from server.auth import Principal
-from server.service.common import Page, check_name, check_object, check_text, dumps, id_b64, iso, loads, \
+from server.service.common import Page, page_offset, check_name, check_object, check_text, dumps, id_b64, iso, loads, \
     merge_patch, new_id, paginate, parse_id
 from server.service.context import ServiceContext
 from server.service.errors import (
@@ -335,12 +335,15 @@ def list_page(ctx: ServiceContext, principal: Optional[Principal], *, page: Any 
         if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (hi is not None and value > hi):
             raise InvalidParameter(f"{key} must be an integer from 1{f' to {hi}' if hi else ''}",
                                    name="WRONG_DATA_TYPE", data={"key": key})
+    offset = page_offset(page, amt)
+    if offset is None:
+        return [], False
     sql, params = f"SELECT * FROM databases WHERE org_id = ? AND state NOT IN {tuple(sorted(GONE))!r}", \
         [principal.org_id]
     if principal.database_id is not None:
         sql += " AND id = ?"
         params.append(principal.database_id)
-    rows = ctx.store.all(sql + " ORDER BY created_at, id LIMIT ? OFFSET ?", (*params, amt + 1, (page - 1) * amt))
+    rows = ctx.store.all(sql + " ORDER BY created_at, id LIMIT ? OFFSET ?", (*params, amt + 1, offset))
     return [_database(r) for r in rows[:amt]], len(rows) > amt
 
 

@@ -33,7 +33,7 @@ import engine
 from server import policy
 from server.auth import Principal
 from server.service import connections, databases, imports, query, secretbox, sinks, tasks
-from server.service.common import check_name, check_object, dumps, loads, new_id
+from server.service.common import check_name, check_object, dumps, loads, new_id, page_offset
 from server.service.context import ServiceContext
 from server.service.errors import (
     IncorrectState,
@@ -373,7 +373,10 @@ def list_sources(ctx: ServiceContext, principal: Optional[Principal], *, connect
     if resource is not None:
         sql += " AND resource = ?"
         args.append(_check_resource(resource))
-    rows = ctx.store.all(sql + " ORDER BY created_at, id LIMIT ? OFFSET ?", (*args, amt + 1, (page - 1) * amt))
+    offset = page_offset(page, amt)
+    if offset is None:
+        return [], False
+    rows = ctx.store.all(sql + " ORDER BY created_at, id LIMIT ? OFFSET ?", (*args, amt + 1, offset))
     return [_source(ctx, r) for r in rows[:amt]], len(rows) > amt
 
 

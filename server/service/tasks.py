@@ -20,7 +20,7 @@ from server import policy
 from server.auth import Principal
 from server.errors import ServerError, envelope
 from server.service import databases
-from server.service.common import dumps, loads, new_id
+from server.service.common import dumps, loads, new_id, page_offset
 from server.service.context import ServiceContext
 from server.service.errors import InvalidParameter, ResourceNotFound, Unauthorized
 
@@ -195,8 +195,11 @@ def recents(ctx: ServiceContext, principal: Optional[Principal], name: str, *, p
     if isinstance(amt, bool) or not isinstance(amt, int) or not 1 <= amt <= MAX_AMT:
         raise InvalidParameter(f"amt must be an integer from 1 to {MAX_AMT}", name="WRONG_DATA_TYPE",
                                data={"key": "amt"})
+    offset = page_offset(page, amt)
+    if offset is None:
+        return [], False
     rows = ctx.store.all("SELECT * FROM tasks WHERE database_id = ? AND name = ? ORDER BY start_time DESC, id"
-                         " LIMIT ? OFFSET ?", (database_id, name, amt + 1, (page - 1) * amt))
+                         " LIMIT ? OFFSET ?", (database_id, name, amt + 1, offset))
     return [_task(r) for r in rows[:amt]], len(rows) > amt
 
 

@@ -228,7 +228,7 @@ def _compare_entity(model: Model, table_ent: dict[str, Any], key: Any, id_field:
 @pytest.mark.parametrize("seed", range(48))
 def test_table_agrees_with_the_model(db, seed, monkeypatch):
     if seed % 2:   # odd seeds read values through Fragment.values_of, even ones through rows_holding
-        monkeypatch.setattr("engine.entities.table.FEW_ROWS", 0)
+        monkeypatch.setattr("engine.state.FEW_ROWS", 0)
     rng = random.Random(seed)
     id_type = ID_TYPES[seed % len(ID_TYPES)]
     table = EntityTable.create(db, "items", kind="item", id_type=id_type)

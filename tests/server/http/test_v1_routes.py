@@ -367,3 +367,34 @@ def test_v1_bodies_refuse_lone_surrogates_and_keep_real_pairs(web, shop):
                            content=bad)
         assert_envelope(r, 400, "InvalidBody")
     assert_envelope(web.client.get("/v1/items/78/properties/", headers=h), 404)
+
+
+@pytest.mark.parametrize("path, body, missing", [
+    ("/v1/items-properties/", {"property_name": "x", "repeated": False}, "value_type"),
+    ("/v1/users-properties/", {"value_type": "int32"}, "property_name"),
+    ("/v1/databases/", {"description": "d", "item_id_type": "uint32", "user_id_type": "uuid"}, "name"),
+    ("/v1/login/refresh-token/", {}, "refresh_token"),
+    ("/v1/login/individual/", {"email": ROOT_EMAIL}, "password"),
+    ("/v1/accounts/service/", {"role": "backend"}, "name"),
+])
+def test_a_missing_required_field_is_named(web, shop, path, body, missing):
+    _, h = shop
+    body_ = assert_envelope(web.client.post(path, headers=h, json=body), 400, "MissingParameter", "MISSING_PARAMETER")
+    assert body_["error_data"]["key"] == missing
+
+
+def test_an_echoed_warnings_field_is_not_an_argument(web, shop):
+    _, h = shop
+    r = web.client.post("/v1/items-properties/", headers=h,
+                        json={"property_name": unique("w"), "value_type": "int32", "repeated": False, "warnings": []})
+    assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize("page, status", [("18446744073709551616", 400), ("\u00b2", 400), ("1" + "0" * 17, 200)])
+def test_page_numbers_beyond_any_row(web, shop, page, status):
+    _, h = shop
+    r = web.client.get("/v1/databases/", headers=h, params={"page": page, "amt": "64"})
+    if status == 200:
+        assert r.status_code == 200 and r.json()["databases"] == [] and r.json()["has_next"] is False, r.text
+    else:
+        assert_envelope(r, 400, "InvalidParameter", "WRONG_DATA_TYPE")
