@@ -45,6 +45,8 @@ class Holder:
         self._failed: dict[str, Exception] = {}
         self._ddl = threading.Lock()        # create_index / drop_index, one at a time
         self._closed = False
+        # engine/sql's per-database state: the views document ("views"), kept plans ("plans")
+        self.sql_cache: dict[str, Any] = {}
         self.fileio.makedirs(self.path)
         try:
             self._lock_file = self.fileio.lock(os.path.join(self.path, "LOCK"))

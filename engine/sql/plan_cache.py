@@ -12,14 +12,11 @@ its tables' snapshots, so the cache is small."""
 from __future__ import annotations
 
 import threading
-import weakref
-from collections import OrderedDict
 from typing import Any, Optional
 
 from engine.errors import EngineError
 from engine.sql import ast
 from engine.sql.context import Context
-from engine.sql.views import views_version
 
 MAX_PLANS = 64                 # per holder
 
@@ -36,7 +33,7 @@ class CachedPlan:
         self.built_from = [(name, t.index, t.definition, t.state) for name, t in ctx.tables().items()]
 
     def current(self, holder: Any) -> bool:
-        if views_version(holder) is not self.views:
+        if holder.sql_cache.get("views") is not self.views:     # (views_version, inlined)
             return False
         for name, index, definition, state in self.built_from:
             try:
@@ -48,29 +45,28 @@ class CachedPlan:
         return True
 
 
-_CACHES: "weakref.WeakKeyDictionary[Any, OrderedDict[int, CachedPlan]]" = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
 def take(holder: Any, stmt: ast.Select) -> Optional[CachedPlan]:
     """The cached plan of `stmt` if it is still current (removed from the cache while it
     runs), else None."""
+    plans = holder.sql_cache.get("plans")
+    if plans is None:
+        return None
     with _LOCK:
-        plans = _CACHES.get(holder)
-        entry = plans.pop(id(stmt), None) if plans is not None else None
+        entry = plans.pop(id(stmt), None)
     if entry is None or entry.stmt is not stmt or not entry.current(holder):
         return None
     return entry
 
 
 def give(holder: Any, entry: CachedPlan) -> None:
-    """Keep a plan whose result was read to the end."""
+    """Keep a plan whose result was read to the end (the most recent MAX_PLANS)."""
     entry.ctx.park()
     with _LOCK:
-        plans = _CACHES.get(holder)
-        if plans is None:
-            plans = _CACHES[holder] = OrderedDict()
-        plans[id(entry.stmt)] = entry
-        plans.move_to_end(id(entry.stmt))
+        plans = holder.sql_cache.setdefault("plans", {})
+        plans.pop(id(entry.stmt), None)
+        plans[id(entry.stmt)] = entry           # dicts keep insertion order: the oldest first
         while len(plans) > MAX_PLANS:
-            plans.popitem(last=False)
+            del plans[next(iter(plans))]

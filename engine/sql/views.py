@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import threading
-import weakref
 from typing import Any, Optional
 
 from engine.errors import AlreadyExistsError, DataCorruptedError, TableNotFoundError
@@ -17,7 +16,6 @@ from engine.storage import files
 
 FILE = "VIEWS"
 _LOCK = threading.Lock()
-_CACHE: "weakref.WeakKeyDictionary[Any, dict[str, dict[str, Any]]]" = weakref.WeakKeyDictionary()
 
 
 class ViewExistsError(AlreadyExistsError):
@@ -33,7 +31,7 @@ def _path(holder: Any) -> str:
 
 
 def _load(holder: Any) -> dict[str, dict[str, Any]]:
-    views = _CACHE.get(holder)
+    views = holder.sql_cache.get("views")
     if views is None:
         path = _path(holder)
         if holder.fileio.exists(path):
@@ -44,13 +42,13 @@ def _load(holder: Any) -> dict[str, dict[str, Any]]:
                 raise DataCorruptedError("the views document is malformed", path, 0)
         else:
             views = {}
-        _CACHE[holder] = views
+        holder.sql_cache["views"] = views
     return views
 
 
 def _save(holder: Any, views: dict[str, dict[str, Any]]) -> None:
     holder.fileio.write_atomic(_path(holder), files.encode_doc({"views": views}), fsync=holder.fsync)
-    _CACHE[holder] = views
+    holder.sql_cache["views"] = views
 
 
 def views(holder: Any) -> dict[str, dict[str, Any]]:
@@ -61,9 +59,12 @@ def views(holder: Any) -> dict[str, dict[str, Any]]:
 
 def views_version(holder: Any) -> Any:
     """An object that changes whenever the holder's views change (the document itself:
-    never mutated, replaced on every write)."""
-    with _LOCK:
-        return _load(holder)
+    never mutated, replaced on every write, so it is read without the lock)."""
+    doc = holder.sql_cache.get("views")
+    if doc is None:
+        with _LOCK:
+            doc = _load(holder)
+    return doc
 
 
 def view_select(holder: Any, name: str) -> Optional[ast.Select]:

@@ -41,7 +41,7 @@ def plans(monkeypatch):
 
 def _fresh(db, sql):
     """The answer of a plan made now (the cache emptied first)."""
-    plan_cache._CACHES.pop(db, None)
+    db.sql_cache.pop("plans", None)
     return db.sql(sql).rows
 
 
@@ -140,5 +140,5 @@ def test_failed_runs_are_not_kept(pdb, plans):
 def test_the_cache_is_bounded(pdb):
     for i in range(plan_cache.MAX_PLANS + 10):
         pdb.sql(f"SELECT COUNT(*) FROM t WHERE n > {i}").rows
-    assert len(plan_cache._CACHES[pdb]) == plan_cache.MAX_PLANS
-    assert all(t.ex is None for p in plan_cache._CACHES[pdb].values() for t in p.ctx.tables().values())
+    assert len(pdb.sql_cache["plans"]) == plan_cache.MAX_PLANS
+    assert all(t.ex is None for p in pdb.sql_cache["plans"].values() for t in p.ctx.tables().values())
