@@ -203,7 +203,7 @@ class Executor:
             for v in node.views:
                 frag = self.state.fragment(node.field, v, shard)
                 if frag is not None:
-                    parts.extend(frag.rows.values())
+                    parts.append(frag.any_row())
             return _union(parts)
         if t is P.Empty:
             return EMPTY
@@ -508,7 +508,15 @@ class Executor:
     def _row_counts(self, fid: int, views: tuple[str, ...], filter: Optional[P.RowNode],
                     ids: Optional[tuple[int, ...]] = None) -> dict[int, int]:
         """Exact count of each row's records (∩ filter), summed over shards."""
-        def part(shard: int) -> tuple[list[int], np.ndarray]:
+        ids, counts = self._row_count_arrays(fid, views, filter, ids)
+        return dict(zip(ids.tolist(), counts.tolist()))
+
+    def _row_count_arrays(self, fid: int, views: tuple[str, ...], filter: Optional[P.RowNode],
+                          ids: Optional[tuple[int, ...]] = None) -> tuple[np.ndarray, np.ndarray]:
+        """(row ids, counts) as two aligned arrays, rows in no particular order: the
+        exact count of each row's records (∩ filter) summed over shards, without a Python
+        step per row (a field with a row per user has hundreds of thousands)."""
+        def part(shard: int) -> tuple[Any, np.ndarray]:
             f = self._filter(filter, shard)
             if f is not None and not f:
                 return [], np.empty(0, np.uint64)
@@ -516,9 +524,12 @@ class Executor:
                 frag = self.state.fragment(fid, views[0], shard)
                 if frag is None:
                     return [], np.empty(0, np.uint64)
-                rows = frag.rows if ids is None else {i: frag.rows[i] for i in ids if i in frag.rows}
-                keys = list(rows)
-                return keys, intersect_counts([rows[k] for k in keys], f, self.interrupt)
+                if ids is None:
+                    keys, bitmaps = frag.row_ids(), frag.listed()[1]
+                else:
+                    keys = [i for i in ids if i in frag.rows]
+                    bitmaps = [frag.rows[k] for k in keys]
+                return keys, intersect_counts(bitmaps, f, self.interrupt)
             merged: dict[int, list[FrozenBitmap]] = {}
             for v in views:
                 frag = self.state.fragment(fid, v, shard)
@@ -529,17 +540,25 @@ class Executor:
             keys = list(merged)
             return keys, intersect_counts([_union(merged[k]) for k in keys], f, self.interrupt)
 
-        totals: dict[int, int] = {}
-        for keys, counts in self.per_shard(part):
-            for k, c in zip(keys, counts.tolist()):
-                totals[k] = totals.get(k, 0) + c
-        return totals
+        parts = [(np.asarray(k, dtype=np.uint64), c) for k, c in self.per_shard(part) if len(k)]
+        if not parts:
+            return np.empty(0, np.uint64), np.empty(0, np.uint64)
+        if len(parts) == 1:
+            return parts[0]
+        all_ids, inverse = np.unique(np.concatenate([k for k, _ in parts]), return_inverse=True)
+        sums = np.bincount(inverse, weights=np.concatenate([c for _, c in parts]), minlength=len(all_ids))
+        return all_ids, sums.astype(np.uint64)
 
     def _topn(self, call: P.TopN) -> Any:
         fd = self.fd(call.field)
-        counts = self._row_counts(call.field, call.views, call.filter, call.ids)
-        threshold = max(call.threshold, 1)
-        items = [(r, c) for r, c in counts.items() if c >= threshold]
+        row_ids, counts = self._row_count_arrays(call.field, call.views, call.filter, call.ids)
+        keep = counts >= max(call.threshold, 1)
+        if call.n and call.ids is None and not call.tanimoto and np.count_nonzero(keep) > call.n:
+            # only rows counted at least as the n-th largest can be in the answer (ties
+            # there are ordered by key below): the sort is over about n rows, not all
+            nth = np.partition(counts[keep], -call.n)[-call.n]
+            keep &= counts >= nth
+        items = list(zip(row_ids[keep].tolist(), counts[keep].tolist()))
         if call.tanimoto:
             sizes = self._row_counts(call.field, call.views, None, tuple(r for r, _ in items))
             fsize = len(self.full_row(call.filter)) if call.filter is not None else 0

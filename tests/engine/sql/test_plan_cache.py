@@ -56,6 +56,9 @@ def test_a_repeated_statement_is_planned_once(pdb, plans):
     # a key that did not exist when the statement was first planned
     ("INSERT INTO t VALUES (5, 'new', 1, ['x'])", "SELECT _id FROM t WHERE s = 'new'", [(5,)]),
     ("DELETE FROM t WHERE n > 15", "SELECT SUM(n) FROM t", [(10,)]),
+    # "has a value" of a STRING column is the union of its rows, kept per fragment version
+    ("INSERT INTO t (_id, s) VALUES (6, 'z')", "SELECT COUNT(*) FROM t WHERE s IS NOT NULL", [(4,)]),
+    ("INSERT INTO t (_id, s) VALUES (1, NULL)", "SELECT COUNT(*) FROM t WHERE s IS NOT NULL", [(2,)]),
     ("ALTER TABLE t ADD m INT", "SELECT * FROM t WHERE _id = 1", [(1, "a", 10, ["x"], None)]),
     ("ALTER TABLE t DROP n", "SELECT * FROM t WHERE _id = 2", [(2, "b", ["y"])]),
     ("INSERT INTO u VALUES ('r', 20)", "SELECT COUNT(*) FROM t WHERE n IN (SELECT k FROM u)", [(3,)]),
