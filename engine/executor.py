@@ -276,14 +276,15 @@ class Executor:
         cols, neg, mag = bsi_values(pl.exists, pl.sign, pl.bits, None)
         vals = _signed(neg, mag)
         lo, hi = node.values[0] - base, node.values[-1] - base
-        if vals.dtype != object and hi - lo < _LOOKUP_SPAN:
+        if vals.dtype != object and hi - lo < _LOOKUP_SPAN and abs(lo) < 1 << 62:
             # a table of the wanted values: one lookup per record (ids of another table
             # are dense: the common case of a semi-join on an INT column)
-            table = np.zeros(hi - lo + 1, dtype=bool)
+            span = hi - lo + 1
+            table = np.zeros(span + 1, dtype=bool)      # [span]: False, for every value outside
             table[np.array(node.values, dtype=np.int64) - (lo + base)] = True
-            inside = (vals >= lo) & (vals <= hi)
-            keep = np.zeros(len(vals), dtype=bool)
-            keep[inside] = table[vals[inside] - lo]
+            # below lo wraps to a huge offset (|lo| < 2^62: never back into the table)
+            offsets = (vals - lo).view(np.uint64)
+            keep = table[np.minimum(offsets, span)]
         else:
             wanted = np.array([v - base for v in node.values], dtype=vals.dtype)
             keep = np.isin(vals, wanted)
