@@ -546,8 +546,16 @@ class Executor:
             return np.empty(0, np.uint64), np.empty(0, np.uint64)
         if len(parts) == 1:
             return parts[0]
-        all_ids, inverse = np.unique(np.concatenate([k for k, _ in parts]), return_inverse=True)
-        sums = np.bincount(inverse, weights=np.concatenate([c for _, c in parts]), minlength=len(all_ids))
+        keys = np.concatenate([k for k, _ in parts])
+        counts = np.concatenate([c for _, c in parts])
+        top = int(keys.max())
+        if top < 4 * len(keys) + (1 << 20):          # row ids dense enough to index by
+            at = keys.astype(np.intp)
+            present = np.flatnonzero(np.bincount(at, minlength=top + 1))
+            sums = np.bincount(at, weights=counts, minlength=top + 1)
+            return present.astype(np.uint64), sums[present].astype(np.uint64)
+        all_ids, inverse = np.unique(keys, return_inverse=True)
+        sums = np.bincount(inverse, weights=counts, minlength=len(all_ids))
         return all_ids, sums.astype(np.uint64)
 
     def _topn(self, call: P.TopN) -> Any:
@@ -584,7 +592,7 @@ class Executor:
         if call.in_ is not None:
             return list(call.in_)
         if fd.options.is_bsi:
-            values = sorted(set(self.bsi_value_array(call.field, None).tolist()))
+            values = sorted_unique(self.bsi_value_array(call.field, None)).tolist()
             ids = [v + fd.options.base for v in values]
             if call.previous is not None:
                 ids = [v for v in ids if v > call.previous]

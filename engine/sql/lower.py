@@ -19,10 +19,9 @@ import math
 from decimal import Decimal, localcontext
 from typing import Any, Callable, Optional
 
-import numpy as np
-
 from engine import lowering
 from engine import plan as P
+from engine.arrays import sorted_unique
 from engine.errors import EngineError, NotSupportedError, TypeMismatchError
 from engine.schema import STANDARD_VIEW, TIME_UNITS, FieldDef, parse_timestamp
 from engine.sql import ast
@@ -428,7 +427,7 @@ class Lowerer:
         if fd is None:
             return P.ConstRow(tuple(ids.tolist()), True)
         if fd.options.type == "int":               # stored = the id (an int field's value)
-            return P.BsiIn(fd.id, tuple(np.unique(ids).tolist()))
+            return P.BsiIn(fd.id, tuple(sorted_unique(ids).tolist()))
         if fd.options.type == "mutex" and not fd.options.keys:
             return P.RowSet(fd.id, self._all_views(fd), frozenset(ids.tolist()))
         return self.in_values(col, ids.tolist(), False)
