@@ -409,6 +409,8 @@ def bsi_values(exists, sign, planes, filter=None):
     cdef const uint64_t* ew
     cdef const uint64_t* sw
     cdef const uint64_t* fw
+    if d > 64:          # magnitudes are uint64 (and the dense decode holds 64 plane words)
+        raise ValueError(f"{d} bit planes: at most 64")
     if E == NULL:
         return np.empty(0, np.uint64), np.empty(0, bool), np.empty(0, np.uint64)
     n = rb_and_card(E, F) if F != NULL else rb_card(E)

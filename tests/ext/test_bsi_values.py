@@ -78,3 +78,9 @@ def test_no_records():
     exists, sign, planes = _encode(np.arange(64, dtype=np.uint64), list(range(64)), 6)
     got = bsi_values(exists, sign, planes, FrozenBitmap([5000]))
     assert [a.tolist() for a in got] == [[], [], []]
+
+
+def test_more_than_64_planes_refused():
+    exists, sign, planes = _encode(np.arange(64, dtype=np.uint64), list(range(64)), 6)
+    with pytest.raises(ValueError):
+        bsi_values(exists, sign, planes + [planes[0]] * 59)
