@@ -5,7 +5,8 @@ Operators that touch a table work on its bitmaps through the plan IR (engine/pla
 Scan reads the records of a row node, BitmapAggregate / BitmapGroupBy / TopNGroups answer
 from the bitmaps without reading records. The others work on rows (tuples), batch by
 batch: Filter, Project, Aggregate (grouping by hashing), Flatten, Sort, Limit, Distinct,
-HashJoin, Derived (a subquery in FROM), Values (rows without a table).
+HashJoin, LookupJoin (a table joined on its _id, read by id), Derived (a subquery in FROM),
+Values (rows without a table).
 
 Every node has `cols`: its output columns (name and type), in row order.
 """
@@ -194,6 +195,35 @@ class HashJoin(Node):
         if self.residual is not None:
             on = (on + " AND " if on else "") + ast.to_sql(self.residual.ast)
         return f"HashJoin {self.kind}" + (f" on {on}" if on else " (every pair)")
+
+
+@dataclass(eq=False)
+class LookupJoin(Node):
+    """stream ⋈ table on `key = table._id`: for each batch of the streamed side's rows,
+    the table's records named by their keys are read by id (those its filter passes) — no
+    scan of the table, no hash table of it. `table_left`: the table is the left side (an
+    INNER join written the other way round); the joined row is still left + right. LEFT
+    keeps a streamed row without a match, with NULLs."""
+
+    stream: Optional[Node] = None
+    table: Optional["Scan"] = None
+    kind: str = "inner"
+    key: Optional[BExpr] = None          # over the streamed row
+    residual: Optional[BExpr] = None     # over the joined row
+    table_left: bool = False
+    id_key: Optional[BExpr] = None       # the table's _id as the statement names it
+
+    def describe(self) -> str:
+        assert self.table is not None and self.key is not None and self.id_key is not None
+        a, b = _expr_text(self.key), _expr_text(self.id_key)
+        on = f"{b} = {a}" if self.table_left else f"{a} = {b}"
+        if self.residual is not None:
+            on += " AND " + ast.to_sql(self.residual.ast)
+        read = self.table.describe().replace("Scan ", "", 1)
+        return f"LookupJoin {self.kind} on {on}, reading by _id {read}"
+
+    def children(self) -> list[Node]:
+        return [self.stream] if self.stream is not None else []     # the table is read, not scanned
 
 
 @dataclass(eq=False)

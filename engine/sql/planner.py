@@ -841,6 +841,12 @@ class _JoinBuilder:
             rkeys.append(rb)
         residual = getattr(src, "residual", [])
         res = Binder(both, self.p, where="ON").condition(_and(residual)) if residual else None
+        if len(lkeys) == 1 and src.kind in ("inner", "left"):
+            # joined on one side's _id: that table is read by id, never scanned whole
+            if _by_id(right, rkeys[0], rscope):
+                return N.LookupJoin(both.cols, left, right, src.kind, lkeys[0], res, False, rkeys[0]), both
+            if src.kind == "inner" and _by_id(left, lkeys[0], lscope):
+                return N.LookupJoin(both.cols, right, left, src.kind, rkeys[0], res, True, lkeys[0]), both
         return N.HashJoin(both.cols, left, right, src.kind, lkeys, rkeys, res), both
 
     def _scan_cols(self, item: Any) -> list[Col]:
@@ -861,6 +867,11 @@ class _JoinBuilder:
         cols = self._scan_cols(item)
         filt = self.p._filter(item, None, self.outer)
         return N.Scan(cols, item.table, filt, [c.fd for c in cols])
+
+
+def _by_id(node: N.Node, key: Any, scope: Scope) -> bool:
+    """Whether a join key is the _id of a table scanned by `node` (so it can be read by id)."""
+    return isinstance(node, N.Scan) and key.slot is not None and scope.cols[key.slot].is_id
 
 
 def _key_compatible(lcol: Col, right: TableSrc) -> bool:

@@ -2,8 +2,12 @@
 checks the statement's deadline and cancel event before each batch, group or shard."""
 from __future__ import annotations
 
+import math
+from decimal import Decimal
 from operator import itemgetter
 from typing import Any, Callable, Iterator, Optional
+
+import numpy as np
 
 from engine import plan as P
 from engine.groupby import group_counts
@@ -12,6 +16,7 @@ from engine.sql.aggregates import Accumulator, from_bitmaps
 from engine.sql.context import Context, row_bytes
 from engine.sql.fetch import BATCH_ROWS, fetch, shard_batches
 from engine.sql.lower import Lowerer
+from ext import FrozenBitmap
 
 Batch = list[tuple[Any, ...]]
 
@@ -433,6 +438,77 @@ def _hash_join(node: N.HashJoin, ctx: Context) -> Iterator[Batch]:
         ctx.release(held)
 
 
+def _lookup_join(node: N.LookupJoin, ctx: Context) -> Iterator[Batch]:
+    assert node.stream is not None and node.table is not None and node.key is not None
+    scan = node.table
+    table, ex = scan.table, scan.table.ex
+    ex._prepare_globals(scan.filter)
+    passing: dict[int, FrozenBitmap] = {}           # per shard: the records the filter keeps
+    key = node.key.fn
+    residual = node.residual.fn if node.residual is not None else None
+    nulls = (None,) * len(scan.cols)
+    keep_unmatched = node.kind == "left"
+    first = node.table_left
+    record_of = _record_of(table)
+    for batch in rows(node.stream, ctx):
+        ctx.check()
+        records = [record_of(key(r)) for r in batch]
+        found = _read_by_id(table, ex, scan, passing, records, ctx)
+        out = []
+        for r, c in zip(batch, records):
+            s = found.get(c) if c is not None else None
+            if s is not None:
+                joined = s + r if first else r + s
+                if residual is None or residual(joined) is True:
+                    out.append(joined)
+                    continue
+            if keep_unmatched:
+                out.append(r + nulls)
+        if out:
+            yield out
+
+
+def _record_of(table: Any) -> Callable[[Any], Optional[int]]:
+    """The record id a join key names in `table` (None: no record can have it): a key of a
+    keyed table, else an integral number (an ID equals a DECIMAL or FLOAT of its value)."""
+    if table.keyed:
+        ids = table.index.column_keys
+        return lambda k: ids.id(k) if type(k) is str else None
+
+    def record(k: Any) -> Optional[int]:
+        if type(k) is int:
+            return k if 0 <= k < 1 << 64 else None
+        if isinstance(k, Decimal):
+            finite = k.is_finite()
+        elif isinstance(k, float):
+            finite = math.isfinite(k)
+        else:
+            return None
+        return record(int(k)) if finite and k == int(k) else None
+    return record
+
+
+def _read_by_id(table: Any, ex: Any, scan: N.Scan, passing: dict[int, FrozenBitmap],
+                records: list[Optional[int]], ctx: Context) -> dict[int, tuple[Any, ...]]:
+    """record id -> its row (the scan's columns), for the records the scan's filter passes."""
+    wanted = sorted({c for c in records if c is not None})
+    found: dict[int, tuple[Any, ...]] = {}
+    if not wanted:
+        return found
+    for part in shard_batches(np.array(wanted, dtype=np.uint64)):
+        shard = int(part[0]) >> 20
+        ok = passing.get(shard)
+        if ok is None:
+            ctx.check()
+            ok = passing[shard] = ex.row(scan.filter, shard)
+        hits = (FrozenBitmap(part) & ok).to_numpy()
+        if not len(hits):
+            continue
+        values = fetch(table, scan.fds, hits)
+        found.update(zip(hits.tolist(), zip(*values) if scan.fds else [()] * len(hits)))
+    return found
+
+
 def _derived(node: N.Derived, ctx: Context) -> Iterator[Batch]:
     assert node.child is not None
     return rows(node.child, ctx)
@@ -452,5 +528,6 @@ _RUNNERS: dict[type, Callable[[Any, Context], Iterator[Batch]]] = {
     N.Limit: _limit,
     N.Distinct: _distinct,
     N.HashJoin: _hash_join,
+    N.LookupJoin: _lookup_join,
     N.Derived: _derived,
 }

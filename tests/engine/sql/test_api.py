@@ -141,6 +141,8 @@ def test_explain_select_lists_the_plan(sql_db):
     ("SELECT UPPER(name), SUM(age + 1) FROM people WHERE age > 20 GROUP BY UPPER(name) ORDER BY 1",
      ["Sort", "Project", "Aggregate", "Scan"]),
     ("SELECT p.name, c.state FROM people p JOIN cities c ON p.name = c._id",
+     ["Project", "LookupJoin", "Scan"]),
+    ("SELECT p.name, c.state FROM people p JOIN cities c ON p.name = c.state",
      ["Project", "HashJoin", "Scan", "Scan"]),
 ])
 def test_explain_prints_the_plan_that_runs(sql_db, monkeypatch, text, ops):

@@ -31,8 +31,8 @@ aggregates.sql has hand-worked cases).
 
 Joins, subqueries and views run against a second table `e` (random records whose _id
 space is d's `m` values for an `_id ID` d, d's `s` values for an `_id STRING` one): INNER
-and LEFT joins on `e._id` (semi-joins when e contributes nothing else, hash joins
-otherwise), joins on other columns, IN / NOT IN / EXISTS / scalar subqueries, subqueries
+and LEFT joins on `e._id` (semi-joins when e contributes nothing else, else e read by
+_id for d's rows, with e written first or second), hash joins on other columns, IN / NOT IN / EXISTS / scalar subqueries, subqueries
 in FROM, and a view over d created in both databases.
 
 Run twice: a table with `_id ID` (records on several shards) and one with `_id STRING`
@@ -512,7 +512,7 @@ def join_query(draw: Any, keyed: bool = False) -> Query:
     both_r = " AND ".join(x for x in (f"({dw_r})" if dw_r else "", er) if x)
     both_d = " AND ".join(x for x in (f"({dw_d})" if dw_d else "", ed) if x)
     kind = draw(st.sampled_from(["semi_count", "semi_group", "semi_topn", "hash", "hash_group", "left",
-                                 "left_null", "other_key", "comma"]))
+                                 "left_null", "other_key", "comma", "by_id_left"]))
     on = f"d.{k} = e._id"
     if kind == "semi_count":
         sel = draw(st.sampled_from(["COUNT(*)", "SUM(d.i)", "COUNT(DISTINCT d.b)", "MIN(d.j)"]))
@@ -539,6 +539,9 @@ def join_query(draw: Any, keyed: bool = False) -> Query:
     if kind == "left_null":
         return Query(f"SELECT d._id FROM d LEFT JOIN e ON {on} WHERE e._id IS NULL",
                      f"SELECT d._id FROM d LEFT JOIN e ON {on} WHERE e._id IS NULL")
+    if kind == "by_id_left":                     # the table read by _id written first
+        return Query(f"SELECT e.y, d._id, d.i FROM e JOIN d ON {on} WHERE {both_r}",
+                     f"SELECT e.y, d._id, d.i FROM e JOIN d ON {on} WHERE {both_d}")
     if kind == "other_key":                      # neither side an _id: a hash join
         return Query("SELECT d._id, e._id FROM d JOIN e ON d.i = e.x",
                      "SELECT d._id, e._id FROM d JOIN e ON d.i = e.x")

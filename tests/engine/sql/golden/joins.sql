@@ -122,12 +122,27 @@ SELECT a._id, b._id FROM users a JOIN users b ON a.age = b.age + 7
 => columns: _id id, _id id
 => [2, 0]
 
+# Joined on places' _id: places is read by id for each batch of users' rows (never
+# scanned whole, no hash table); the other join keys need a hash join.
 EXPLAIN SELECT u.name, p.state FROM users u JOIN places p ON u.city = p._id
 => columns: plan string
 => ["Project u.name, p.state"]
-=> ["  HashJoin inner on u.city = p._id"]
+=> ["  LookupJoin inner on u.city = p._id, reading by _id places [_id, state] where all"]
 => ["    Scan users [name, city] where all"]
-=> ["    Scan places [_id, state] where all"]
+
+EXPLAIN SELECT u.name, p.state FROM users u JOIN places p ON u.city = p.state
+=> columns: plan string
+=> ["Project u.name, p.state"]
+=> ["  HashJoin inner on u.city = p.state"]
+=> ["    Scan users [name, city] where all"]
+=> ["    Scan places [state] where all"]
+
+# An ID equals a DECIMAL of its value: 1.99 + 8.01 and 3.99 + 8.01 name items 10 and 12;
+# 2.50 + 8.01 names none. items, written first, is the table read by _id.
+SELECT i.title, o._id FROM items i JOIN orders o ON o.price + 8.01 = i._id
+=> columns: title string, _id id
+=> ["pen", 5]
+=> ["pad", 1]
 
 # --- LEFT JOIN ------------------------------------------------------------------------------------------
 
