@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.roarbase-installed
 EXT_SRC := $(wildcard ext/*.pyx ext/*.pxi ext/*.pxd)
 N ?= 1000000
 
-.PHONY: all run test test-slow build bench bench-ops bench-ingest proto clean distclean
+.PHONY: all run test test-slow build browser bench bench-ops bench-ingest proto clean distclean
 
 all: build
 
@@ -36,8 +36,23 @@ build: ext/.built
 run: build
 	$(PY) -m server.cli serve --demo --data-dir var/data
 
-test: build
+test: build browser
 	$(PY) -m pytest -q -m "not slow"
+
+# The web console's browser tests (tests/server/console) drive Debian's Chromium through
+# Playwright (never `playwright install`, which downloads a browser). Installed here when it
+# is missing and we are root, as in CI; otherwise those tests skip, saying why (never in CI,
+# where a missing browser fails them).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium for the web console's browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "note: $(CHROMIUM) is missing and cannot be installed by this user (apt-get install chromium as root):" \
+	       "the web console's browser tests will be skipped"; \
+	fi
 
 test-slow: build
 	$(PY) -m pytest -q -m slow

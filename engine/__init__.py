@@ -35,10 +35,13 @@ from engine.errors import (
     StorageFailedError,
     StorageFullError,
     ValueOutOfRangeError,
+    WritesBlockedError,
 )
 from engine import q
 from engine.holder import Holder
 from engine.index import Field, Index
+from engine.snapshots import SnapshotInfo
+from engine.snapshots import restore as restore_snapshot
 
 
 def open(path: str, *, fsync: bool = True, **config: Any) -> Holder:  # noqa: A001 - the facade's name
@@ -59,11 +62,11 @@ def open(path: str, *, fsync: bool = True, **config: Any) -> Holder:  # noqa: A0
 
 
 __all__ = [
-    "open", "check", "q", "Holder", "Index", "Field",
+    "open", "check", "q", "Holder", "Index", "Field", "SnapshotInfo", "restore_snapshot",
     "EngineError", "InvalidParameterError", "InvalidOptionError", "InvalidValueError",
     "ValueOutOfRangeError", "KeysNotAllowedError", "NotFoundError", "IndexNotFoundError",
     "FieldNotFoundError", "AlreadyExistsError", "IndexExistsError", "FieldExistsError",
     "ExistenceNotTrackedError", "ClosedError", "DataCorruptedError", "StorageFullError",
     "StorageFailedError", "QueryError", "QuerySyntaxError", "QueryExecutionError", "QueryLimitError",
-    "QueryCancelledError",
+    "QueryCancelledError", "WritesBlockedError",
 ]

@@ -92,6 +92,14 @@ class ClosedError(EngineError):
     name = "DATABASE_CLOSED"
 
 
+class WritesBlockedError(EngineError):
+    """Writes are held off while the data directory is exported, snapshotted for an
+    import's restore point, or restored (Holder.block_writes); reads still work."""
+
+    code = "IncorrectState"
+    name = "WRITES_BLOCKED"
+
+
 class DataCorruptedError(EngineError, CorruptDataError):
     """A checksum or structure mismatch in a data file: never served as an answer."""
 

@@ -6,9 +6,10 @@ used, and the others keep working.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from typing import Any
+from typing import Any, Iterator
 
 from engine.errors import (
     ClosedError,
@@ -19,6 +20,7 @@ from engine.errors import (
     IndexNotFoundError,
     InvalidNameError,
     StorageFailedError,
+    WritesBlockedError,
 )
 from engine.groupby import DEFAULT_MAX_GROUPS
 from engine.index import Index
@@ -43,8 +45,12 @@ class Holder:
         self.checkpoint_bytes = checkpoint_bytes
         self._indexes: dict[str, Index] = {}
         self._failed: dict[str, Exception] = {}
-        self._ddl = threading.Lock()        # create_index / drop_index, one at a time
         self._closed = False
+        # Held by create_index/drop_index (one at a time) and by whatever needs every index
+        # to stand still (snapshots, consistent read views); taken before any index's lock.
+        self._schema_lock = threading.RLock()
+        # Set by block_writes(): (reason, the one thread still allowed to write or None).
+        self._barrier: tuple[str, int | None] | None = None
         # engine/sql's per-database state: the views document ("views"), kept plans ("plans")
         self.sql_cache: dict[str, Any] = {}
         self.fileio.makedirs(self.path)
@@ -93,7 +99,8 @@ class Holder:
         check_name(name, "index")
         opts = IndexOptions.make(**options)
         meta = check_meta(meta, "index")
-        with self._ddl:
+        with self._schema_lock:
+            self.check_writes_allowed()
             if name in self._indexes or name in self._failed:
                 raise IndexExistsError(f"index {name} already exists")
             idx = self._create(name, opts, meta)
@@ -140,7 +147,8 @@ class Holder:
 
     def indexes(self) -> list[Index]:
         self._check_open()
-        return [self._indexes[n] for n in sorted(self._indexes)]
+        indexes = self._indexes          # one copy-on-write table, read once
+        return [indexes[n] for n in sorted(indexes)]
 
     def failed_indexes(self) -> dict[str, Exception]:
         """Indexes that could not be opened, with the reason (e.g. DataCorruptedError)."""
@@ -148,7 +156,8 @@ class Holder:
 
     def drop_index(self, name: str) -> None:
         self._check_open()
-        with self._ddl:
+        with self._schema_lock:
+            self.check_writes_allowed()
             idx = self._indexes.get(name)
             if idx is None and name not in self._failed:
                 raise IndexNotFoundError(f"index {name} not found")
@@ -211,13 +220,73 @@ class Holder:
         for idx in self.indexes():
             idx.checkpoint()
 
-    def close(self) -> None:
+    # --- holding writes, snapshots -------------------------------------------------------
+
+    @contextlib.contextmanager
+    def block_writes(self, reason: str, *, allow_current_thread: bool = False) -> Iterator[None]:
+        """Refuse every write (WritesBlockedError, code IncorrectState) while the block is
+        held; reads go on. A write that was already committing when the block began has
+        finished by the time this returns (every index lock is taken once), so what the
+        caller reads or snapshots next is final. With allow_current_thread, the calling
+        thread keeps writing (an import applying its own changes)."""
+        self._check_open()
+        with self._schema_lock:
+            if self._barrier is not None:
+                raise WritesBlockedError(f"writes are already held off: {self._barrier[0]}")
+            self._barrier = (reason, threading.get_ident() if allow_current_thread else None)
+        try:
+            with self._all_locks():
+                pass
+            yield
+        finally:
+            with self._schema_lock:
+                self._barrier = None
+
+    def check_writes_allowed(self) -> None:
+        """Raise WritesBlockedError inside a block_writes() block (except for its owner)."""
+        barrier = self._barrier
+        if barrier is not None and barrier[1] != threading.get_ident():
+            raise WritesBlockedError(f"writes are held off: {barrier[0]}")
+
+    @contextlib.contextmanager
+    def _all_locks(self) -> Iterator[list[Index]]:
+        """The schema lock and every index's writer lock (in name order), so no commit,
+        checkpoint or schema change runs while the body does."""
+        with self._schema_lock, contextlib.ExitStack() as stack:
+            indexes = self.indexes()
+            for idx in indexes:
+                stack.enter_context(idx._lock)
+            yield indexes
+
+    def read_view(self) -> dict[str, tuple[Index, IndexDef, Any]]:
+        """A consistent cut across indexes: name -> (index, a copy of its definition, its
+        committed state), all taken at one instant (no commit in between). The states are
+        immutable; record and row keys they use are never reassigned, so reading keys
+        through the live index stays correct however long the view is used."""
+        self._check_open()
+        with self._all_locks() as indexes:
+            return {idx.name: (idx, IndexDef.from_dict(idx.definition.to_dict()), idx.snapshot())
+                    for idx in indexes}
+
+    def snapshot(self, dest: str) -> Any:
+        """A consistent, copy-on-write copy of the whole data directory at `dest` (which
+        must not exist; same file system): immutable files are hard-linked, write-ahead
+        logs copied up to their last commit. Writers pause only while the links are made
+        (see engine.snapshots). Returns a SnapshotInfo."""
+        from engine import snapshots
+
+        self._check_open()
+        return snapshots.take(self, dest)
+
+    def close(self, *, checkpoint: bool = True) -> None:
+        """Close every index. checkpoint=False skips the final checkpoint (the directory is
+        about to be replaced: a restore); the logs keep every acknowledged commit."""
         if self._closed:
             return
         errors = []
         for idx in self._indexes.values():
             try:
-                idx.close()
+                idx.close(checkpoint=checkpoint)
             except Exception as exc:  # close the others anyway, then report
                 errors.append(exc)
         self._closed = True

@@ -224,19 +224,19 @@ class Index:
         """Add a field (FeatureBase field types and options; see engine.schema). `meta` is
         opaque JSON kept with the field's definition (schema.check_meta)."""
         check_name(name, "field")
-        opts = FieldOptions.make(type, **options)
-        meta = check_meta(meta, "field")
-        return self.create_fields([(name, opts, meta)])[0]
+        return self.create_fields([(name, FieldOptions.make(type, **options), meta)])[0]
 
     def create_fields(self, specs: list[tuple[str, FieldOptions, dict[str, Any]]]) -> list["Field"]:
-        """Add several fields (name, validated options, meta) with one schema write: a
+        """Add several fields (name, validated FieldOptions, meta) with one schema write: a
         wide CREATE TABLE would otherwise rewrite the schema once per column."""
+        specs = [(check_name(name, "field"), opts, check_meta(meta, "field")) for name, opts, meta in specs]
         with self._writing():
+            self.holder.check_writes_allowed()
             fields = dict(self.definition.fields)
             next_id = self.definition.next_field_id
             made = []
             for name, opts, meta in specs:
-                if name in fields:
+                if name in fields:          # also a name given twice
                     raise FieldExistsError(f"field {name} already exists in index {self.name}")
                 fd = fields[name] = FieldDef(name, next_id, opts, meta=meta)
                 next_id += 1
@@ -257,6 +257,7 @@ class Index:
         """Remove a field and its data. Its id is never reused, so log frames that still
         mention it are ignored on replay."""
         with self._writing():
+            self.holder.check_writes_allowed()
             fd = self.definition.fields.get(name)
             if fd is None:
                 raise FieldNotFoundError(f"field {name} not found in index {self.name}")
@@ -364,6 +365,7 @@ class Index:
     def transaction(self) -> Iterator[Transaction]:
         """Group writes into one atomic, durable commit (used by PQL write lists)."""
         with self._writing():
+            self.holder.check_writes_allowed()
             tx = Transaction(self, self._state)
             try:
                 yield tx
@@ -465,6 +467,15 @@ class Index:
 
         return import_records(self, columns, {name: (self._fd(name), vals) for name, vals in data.items()},
                               progress=progress)
+
+    def write_records(self, records: Any, columns: dict[str, Any], *,
+                      progress: Callable[[int, int], None] | None = None) -> int:
+        """Upsert whole records (the inverse of engine.records.iter_records); atomic and
+        durable when it returns. See engine.ingest.write_records."""
+        self._check_writable()
+        from engine.ingest import write_records
+
+        return write_records(self, records, columns, progress=progress)
 
     # --- snapshots ------------------------------------------------------------------------------
 

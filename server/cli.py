@@ -120,6 +120,7 @@ def serve(config_path: Optional[str], data_dir: Optional[str], host: Optional[st
         click.echo(f"roarbase {_version()} serving {data}")
         click.echo(f"  gRPC  {s.host}:{s.grpc_port}")
         click.echo(f"  HTTP  http://{s.host}:{s.http_port}")
+        click.echo(f"  Web console  {_console_url(s.host, s.http_port)}  (sign in as {root_email})")
         if demo_db is not None:
             click.echo(demo_mod.instructions(demo_db, prog=_prog(), host=s.host, grpc_port=s.grpc_port,
                                              http_port=s.http_port, email=root_email))
@@ -132,6 +133,12 @@ def serve(config_path: Optional[str], data_dir: Optional[str], host: Optional[st
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ServerError("ServiceUnavailable", f"cannot listen on {settings.host} (gRPC port {settings.grpc_port},"
                           f" HTTP port {settings.http_port}): {reason}", name="BIND_FAILED") from None
+
+
+def _console_url(host: str, port: int) -> str:
+    """The console's address; a wildcard bind is reached through loopback."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, f"[{host}]" if ":" in host else host)
+    return f"http://{shown}:{port}/"
 
 
 def _root_email(ctx: Any) -> str:
@@ -691,24 +698,36 @@ def _guess_format(path: str) -> str:
 @main.command("import")
 @_target_options
 @click.option("-d", "--database", envvar="ROARBASE_DATABASE", required=True, help="Database name or id.")
-@click.option("-t", "--table", required=True, help="The table to import into (it must exist: CREATE TABLE first).")
+@click.option("-t", "--table", help="The table to import into (it must exist: CREATE TABLE first). Without it, "
+                                    "the files are export documents merged into the database (`roarbase export`).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "ndjson", "parquet"]),
               help="Input format (default: from the file extension).")
 @click.option("--replace", is_flag=True, help="Replace the records' set columns instead of adding to them.")
 @click.option("--email", help="Log in to the server as this account.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @_handle_errors
 def import_(data_dir: Optional[str], server: Optional[str], config_path: Optional[str], timeout: float,
-            database: str, table: str, fmt: Optional[str], replace: bool, email: Optional[str],
-            password_stdin: bool, progress: bool, path: str) -> None:
-    """Import a CSV (with a header row), NDJSON or Parquet file into a table.
+            database: str, table: Optional[str], fmt: Optional[str], replace: bool, email: Optional[str],
+            password_stdin: bool, progress: bool, paths: tuple[str, ...]) -> None:
+    """Import a CSV (with a header row), NDJSON or Parquet file into a table (--table), or
+    merge export documents into a database (no --table; docs/backup.md).
 
-    Columns are matched by name (CSV header, JSON keys, Parquet columns); `_id` is
-    required. The file is sent as a sequence of BULK INSERT statements of about 64 KiB,
-    each committed atomically: if one fails, the ones before it stay written.
+    With --table, columns are matched by name (CSV header, JSON keys, Parquet columns);
+    `_id` is required. The file is sent as a sequence of BULK INSERT statements of about
+    64 KiB, each committed atomically: if one fails, the ones before it stay written.
+    An export document is merged all-or-nothing (reverted on any failure).
     """
+    if table is None:
+        from server.cli_transfer import DEFAULT_TIMEOUT, import_documents
+
+        import_documents(data_dir, server, config_path, max(timeout, DEFAULT_TIMEOUT), email, password_stdin,
+                         progress, database, paths)
+        return
+    if len(paths) != 1:
+        raise click.UsageError("--table imports one file")
+    path = paths[0]
     fmt = fmt or _guess_format(path)
     target = _connect(data_dir=data_dir, server=server, config_path=config_path, timeout=timeout, email=email,
                       password_stdin=password_stdin)
@@ -858,11 +877,12 @@ def version() -> None:
 
 def _register() -> None:
     """Command groups kept in their own modules."""
-    from server import cli_admin, shell
+    from server import cli_admin, cli_transfer, shell
     from server.cli_sources import source
 
     main.add_command(source)
     cli_admin.register(main)
+    cli_transfer.register(main)      # export, import of documents, backup, restore
     shell.register(main)
 
 

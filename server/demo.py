@@ -33,11 +33,14 @@ _EDUCATION = ["none", "high_school", "some_college", "associate", "bachelor", "m
 _EDUCATION_P = [0.05, 0.25, 0.20, 0.10, 0.22, 0.12, 0.03, 0.03]
 _HOBBIES = [f"hobby_{i:02d}" for i in range(50)]
 _REGIONS = [f"region_{i:02d}" for i in range(20)]
+_EVENTS = ["view", "search", "cart", "purchase"]
+_EVENTS_P = [0.5, 0.3, 0.15, 0.05]
 _SEEN_FROM = np.datetime64("2024-01-01T00:00:00", "s")
 _SEEN_SPAN = 365 * 24 * 3600
 
 CREATE_TABLE = (f"CREATE TABLE {TABLE} (_id ID, hobbies STRINGSET, education STRING, region STRING, active BOOL,"
-                " age INT MIN 0 MAX 150, income INT MIN 0 MAX 1000000, last_seen TIMESTAMP)")
+                " age INT MIN 0 MAX 150, income INT MIN 0 MAX 1000000, last_seen TIMESTAMP,"
+                " events STRINGSETQ TIMEQUANTUM 'YMD')")
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,11 @@ def _generate(n: int, seed: int) -> dict[str, Any]:
     income = np.round(rng.lognormal(10.8, 0.75, n)).clip(0, 1_000_000).astype(np.int64)
     has_income = rng.random(n) >= 0.1                   # 10% without an income
     seen = _SEEN_FROM + (np.sqrt(rng.random(n)) * _SEEN_SPAN).astype("timedelta64[s]")
+    # what a record did and when (a time field: one view per year, month and day)
+    per_record_events = rng.integers(0, 4, n)
+    event_cols = np.repeat(ids, per_record_events)
+    event_vals = np.array(_EVENTS)[rng.choice(len(_EVENTS), len(event_cols), p=_EVENTS_P)]
+    event_times = _SEEN_FROM + (np.sqrt(rng.random(len(event_cols))) * _SEEN_SPAN).astype("timedelta64[s]")
     return {
         "ids": ids,
         "hobbies": (hobby_cols, hobby_vals),
@@ -71,6 +79,7 @@ def _generate(n: int, seed: int) -> dict[str, Any]:
         "age": np.clip(np.round(rng.normal(42, 15, n)), 18, 90).astype(np.int64),
         "income": (ids[has_income], income[has_income]),
         "last_seen": seen,
+        "events": (event_cols, event_vals, event_times),
     }
 
 
@@ -82,7 +91,9 @@ def _load(holder: Any, n: int, seed: int) -> None:
     cols = _generate(n, seed)
     ids = cols.pop("ids")
     for name, values in cols.items():
-        if isinstance(values, tuple):
+        if isinstance(values, tuple) and len(values) == 3:
+            seg.import_values(name, values[0], values[1], timestamps=values[2])
+        elif isinstance(values, tuple):
             seg.import_values(name, values[0], values[1])
         else:
             seg.import_values(name, ids, values)
@@ -120,7 +131,7 @@ def instructions(demo: Demo, *, prog: str, host: str, grpc_port: int, http_port:
     login_body = '{"email": "%s", "password": "\'"$ROARBASE_PASSWORD"\'"}' % email
     lines = [
         f'Demo database "{DATABASE}" (id {demo.database_id}): table {TABLE}, {demo.records:,} generated records',
-        "  (fields hobbies, education, region, active, age, income, last_seen).",
+        "  (fields hobbies, education, region, active, age, income, last_seen, events).",
         "Put the root password in ROARBASE_PASSWORD, then:",
         "  CLI:",
         f"    export ROARBASE_TOKEN=$({prog} token --server {grpc_target} --email {shlex.quote(email)})",

@@ -44,7 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.errors import EngineError
 from engine.results import rfc3339
-from server import auth, errors, http_ops, openapi, policy, telemetry
+from server import auth, console, errors, http_ops, openapi, policy, telemetry
 from server.auth import Principal
 from server.errors import ServerError
 from server.runtime import Call, Runtime
@@ -285,11 +285,14 @@ class _Guard:
     client that stalls mid-body gets 408 and its connection back)."""
 
     def __init__(self, app: ASGIApp, limit: int, limits: tuple[tuple[str, int], ...] = (),
-                 body_timeout: Optional[float] = None) -> None:
+                 body_timeout: Optional[float] = None, large_limit: int = 0,
+                 large: Callable[[str], bool] = lambda path: False) -> None:
         self.app = app
         self.default_limit = limit
         self.limits = limits          # (path prefix, cap) for routes that take large bodies
         self.body_timeout = body_timeout
+        self.large_limit = large_limit      # imports stream to a spool file: their own cap
+        self.large = large
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -305,7 +308,8 @@ class _Guard:
         started = False
         received = 0
         status, sent = 0, 0
-        limit = next((cap for prefix, cap in self.limits if scope["path"].startswith(prefix)), self.default_limit)
+        limit = self.large_limit if self.large(scope["path"]) else next(
+            (cap for prefix, cap in self.limits if scope["path"].startswith(prefix)), self.default_limit)
 
         async def send_with_id(message: Message) -> None:
             nonlocal started, status, sent
@@ -550,6 +554,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("DELETE", _DB, "delete_database", 202, "DatabaseService.DeleteDatabase"),
     Endpoint("POST", _DB + "/query/sql", "sql", 200, "QueryService.Sql"),
     Endpoint("POST", _DB + "/query/pql", "pql", 200, "QueryService.Pql"),
+    Endpoint("GET", "/v2/queries", "list_queries", 200, "QueryService.ListQueries"),
     Endpoint("POST", "/databases/{database_id}/query/sql", "sql_compat_database", 200, "QueryService.Sql"),
     Endpoint("POST", "/sql", "sql_compat", 200, "QueryService.Sql"),
 )
@@ -840,6 +845,11 @@ class _Handlers:
         pieces, media = await self._watched(request, job, call)
         return PiecesResponse(pieces, media)
 
+    async def list_queries(self, request: Request) -> Response:
+        page = await self._authed(request, query.list_queries, database_id=request.query_params.get("database_id"),
+                                  **_page_args(request))
+        return self._reply(request, 200, _page(page))
+
     async def sql(self, request: Request) -> Response:
         return await self._sql(request, request.path_params["database_id"], open_on_loopback=False)
 
@@ -935,28 +945,37 @@ def sql_document(out: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_app(runtime: Runtime) -> Starlette:
-    """The HTTP face over a Runtime: every route of ENDPOINTS, errors as envelopes."""
+    """The HTTP face over a Runtime: every route of ENDPOINTS, V1_ENDPOINTS,
+    SOURCE_ENDPOINTS and TRANSFER_ENDPOINTS, and the web console; errors as envelopes."""
+    from server.http_transfer import TRANSFER_ENDPOINTS, TransferHandlers, is_import_path
     from server.http_sources import SOURCE_ENDPOINTS, SourceHandlers, body_limits
     from server.http_v1 import V1_ENDPOINTS, V1Handlers
 
     handlers = _Handlers(runtime)
     v1 = V1Handlers(runtime)
+    transfer = TransferHandlers(runtime)
     src = SourceHandlers(runtime)
     methods: dict[str, dict[str, Callable[..., Any]]] = {}
     for ep in ENDPOINTS:
         methods.setdefault(ep.path, {})[ep.method] = getattr(handlers, ep.handler)
     for v1ep in V1_ENDPOINTS:
         methods.setdefault(v1ep.path, {})[v1ep.method] = getattr(v1, v1ep.handler)
+    for tep in TRANSFER_ENDPOINTS:
+        methods.setdefault(tep.path, {})[tep.method] = getattr(transfer, tep.handler)
     for path, by_method in http_ops.routes(runtime).items():
         methods.setdefault(path, {}).update(by_method)
     for sep in SOURCE_ENDPOINTS:
         methods.setdefault(sep.path, {})[sep.method] = getattr(src, sep.handler)
+    # `/` is shared: browsers get the web console, API clients the JSON index (http_ops)
+    api_index = methods.pop("/")["GET"]
     routes = [Route(path, _dispatch(by_method), methods=list(by_method)) for path, by_method in methods.items()]
+    routes += console.routes(api_index=api_index)  # the web console (static files; not API routes)
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
     app.router.redirect_slashes = False  # _Guard strips the slash instead: a redirect breaks POSTs
     limits = runtime.ctx.config.limits
     app.add_middleware(_Guard, limit=limits.max_payload_bytes, limits=body_limits(limits.max_upload_bytes),
-                       body_timeout=runtime.settings.http_body_timeout_seconds)
+                       body_timeout=runtime.settings.http_body_timeout_seconds, large_limit=limits.max_import_bytes,
+                       large=is_import_path)
     return app
 
 

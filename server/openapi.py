@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Optional
 
-from server import openapi_ops, openapi_sources, openapi_v1
+from server import openapi_ops, openapi_sources, openapi_transfer, openapi_v1
 
 JSON, MSGPACK, TEXT = "application/json", "application/msgpack", "text/plain"
 
@@ -155,8 +155,20 @@ SCHEMAS: dict[str, Any] = {
         "error_data": {**_ref("ErrorData")}, "execution-time": _I}),
     "PqlRequest": _obj(("statement", "table"), {"statement": _S, "table": _S}, closed=True),
     "PqlResult": _obj(("results",), {"results": {"type": "array", "description": "one per call, Pilosa shapes"}}),
+    "QueryRecord": _obj(("id", "database_id", "account_id", "language", "table", "statement", "started_at",
+                         "status", "error_code", "duration_ms"), {
+        "id": _S, "database_id": _S, "account_id": _S, "language": {"enum": ["sql", "pql"]},
+        "table": {**_SN, "description": "the PQL request's table"},
+        "statement": {**_S, "description": "the text, cut to 2000 characters"},
+        "started_at": {**_S, "format": "date-time"},
+        "status": {"enum": ["running", "ok", "cancelled", "error"],
+                   "description": "cancelled: the caller went away or its deadline passed"},
+        "error_code": {**_SN, "description": "the unified error code of a query that failed"},
+        "duration_ms": {"type": ["number", "null"], "description": "null while running"},
+        "elapsed_ms": {"type": "number", "description": "running queries: the time so far"},
+    }),
 }
-for _name in ("ApiKey", "User", "Invite", "Role", "Database"):
+for _name in ("ApiKey", "User", "Invite", "Role", "Database", "QueryRecord"):
     SCHEMAS[_name + "List"] = _list_of(_name)
 
 _ERROR_TEXT = {
@@ -333,6 +345,11 @@ PATHS: dict[str, dict[str, Any]] = {
     "/v2/databases/{database_id}/query/pql": {"post": _op(
         "PQL against a table of a database", 200, "PqlResult", body="PqlRequest", errors=(404, 408, 409, 422),
         api_key=True, tag="query", params=[_DB_ID])},
+    "/v2/queries": {"get": _op(
+        "the org's recent queries (running ones too), newest first; kept in memory, the last 512 of the server",
+        200, "QueryRecordList", errors=(404,), tag="query",
+        params=[*_PAGE_PARAMS, {"name": "database_id", "in": "query", "schema": _S,
+                                "description": "only this database's queries"}])},
     "/databases/{database_id}/query/sql": {"post": _sql_op("SQL against a database (featurebase client path)",
                                                            compat=True)},
     "/sql": {"post": _sql_op("FeatureBase-compatible SQL (the compat database)", compat=True, database=False)},
@@ -342,6 +359,8 @@ PATHS: dict[str, dict[str, Any]] = {
 PATHS.update(openapi_v1.PATHS)
 PATHS.update(openapi_ops.PATHS)
 SCHEMAS.update(openapi_v1.SCHEMAS)
+PATHS.update(openapi_transfer.PATHS)
+SCHEMAS.update(openapi_transfer.SCHEMAS)
 PATHS.update(openapi_sources.PATHS)
 SCHEMAS.update(openapi_sources.SCHEMAS)
 
@@ -363,6 +382,7 @@ def document() -> dict[str, Any]:
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                **openapi_transfer.SECURITY_SCHEMES,
             },
         },
     })

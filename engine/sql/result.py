@@ -61,6 +61,11 @@ class SqlResult:
         return self._rows
 
     @property
+    def pending(self) -> bool:
+        """Whether rows remain to be produced: reading them runs the statement's lazy part."""
+        return self._rows is None and self._produce is not None
+
+    @property
     def columns(self) -> list[str]:
         return [name for name, _ in self.schema]
 

@@ -80,6 +80,8 @@ def check_text(value: Any, what: str, *, max_len: int = 1024) -> str:
 
 
 _SCALARS = (bool, int, float, type(None))
+_LEAF_TYPES = frozenset({str, bool, int, float, type(None)})
+_CONTAINER_TYPES = frozenset({dict, list, tuple})
 
 
 def json_value_problem(value: Any, max_depth: int = MAX_JSON_DEPTH, *, text_is_unicode: bool = False) -> Optional[str]:
@@ -100,6 +102,25 @@ def json_value_problem(value: Any, max_depth: int = MAX_JSON_DEPTH, *, text_is_u
         item, depth = stack.pop()
         if depth >= max_depth:
             return f"objects and arrays nest deeper than {max_depth} levels"
+        if text_is_unicode and (type(item) is dict or type(item) is list):
+            # The common case, a plain decoded body: the types of a container's members
+            # are collected at C speed and only nested containers are walked on.
+            if type(item) is dict:
+                if set(map(type, item)) - {str}:
+                    return next(f"a {type(k).__name__} key is not JSON" for k in item if type(k) is not str)
+                children = item.values()
+            else:
+                children = item
+            kinds = set(map(type, children))
+            if kinds <= _LEAF_TYPES:
+                continue
+            if not kinds - _LEAF_TYPES <= _CONTAINER_TYPES:      # rare: subclasses, binary
+                for c in children:
+                    t = type(c)
+                    if t not in _LEAF_TYPES and t not in _CONTAINER_TYPES and not isinstance(c, (Mapping, list, tuple)):
+                        return f"a {t.__name__} value is not JSON"
+            stack.extend([(c, depth + 1) for c in children if type(c) not in _LEAF_TYPES])
+            continue
         if isinstance(item, Mapping):
             for key in item:
                 if type(key) is not str or not (text_is_unicode or _unicode_ok(key)):

@@ -19,7 +19,8 @@ class Limits:
 
     Enforced here: max_databases_per_org (databases.create_database), max_query_bytes and
     query_timeout_seconds (query), max_page_size/default_page_size (every list).
-    Enforced by the faces on this same object: max_payload_bytes (HTTP body, gRPC message),
+    Enforced by the faces on this same object: max_payload_bytes (HTTP body, gRPC message;
+    except database imports, which stream up to max_import_bytes to a spool file),
     max_response_bytes (an HTTP answer; gRPC answers are split under max_payload_bytes).
     Enforced by the sources service: max_sources_per_database, max_upload_bytes (one
     LOCAL upload, counted while it streams to disk).
@@ -29,6 +30,7 @@ class Limits:
     max_query_bytes: int = ENGINE_MAX_QUERY_BYTES
     query_timeout_seconds: float = 60.0
     max_payload_bytes: int = 16 << 20
+    max_import_bytes: int = 64 << 30
     max_response_bytes: int = 256 << 20
     max_sources_per_database: int = 16
     max_upload_bytes: int = 16 << 30
@@ -36,8 +38,9 @@ class Limits:
     default_page_size: int = 20
 
     def __post_init__(self) -> None:
-        for name in ("max_databases_per_org", "max_query_bytes", "max_payload_bytes", "max_response_bytes",
-                     "max_sources_per_database", "max_upload_bytes", "max_page_size", "default_page_size"):
+        for name in ("max_databases_per_org", "max_query_bytes", "max_payload_bytes", "max_import_bytes",
+                     "max_response_bytes", "max_sources_per_database", "max_upload_bytes", "max_page_size",
+                     "default_page_size"):
             if getattr(self, name) < 1:
                 raise InvalidParameter(f"limits.{name} must be at least 1")
         if self.max_query_bytes > ENGINE_MAX_QUERY_BYTES:

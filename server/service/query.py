@@ -8,6 +8,9 @@ answers reads); otherwise IncorrectState.
 
 BULK INSERT ... INPUT 'FILE' reads a file on the server: refused unless
 config.sql_file_dir is set and the path is absolute and inside it.
+
+Every query that reaches a database is recorded in ctx.queries (server.service.query_log)
+from start to finish; list_queries reads those records back for the org.
 """
 from __future__ import annotations
 
@@ -26,10 +29,12 @@ from engine.sql.result import SqlResult
 from server import error_text, policy, telemetry
 from server.auth import Principal
 from server.service import databases
+from server.service.common import Page, page_limit
 from server.service.context import ServiceContext
 from server.service.errors import Forbidden, InvalidParameter, MissingParameter, PayloadTooLarge, from_engine
+from server.service.query_log import QueryLog, QueryRecord
 
-SQL_METHOD, PQL_METHOD = "QueryService.Sql", "QueryService.Pql"
+SQL_METHOD, PQL_METHOD, LIST_METHOD = "QueryService.Sql", "QueryService.Pql", "QueryService.ListQueries"
 # Statements that only read. Anything else — including a statement type added to the
 # engine later — counts as a write (fail closed).
 SQL_READS = sql_ast.READS
@@ -39,12 +44,20 @@ PQL_WRITE_CALLS = frozenset({"Set", "SetBit", "Clear", "ClearRow", "Store", "Del
 @dataclass
 class SqlAnswer:
     """One SqlResult per ';'-separated statement. Rows are produced as batches are read:
-    iterate `batches()` (engine errors surface as service errors there too)."""
+    iterate `batches()` (engine errors surface as service errors there too); the query's
+    record in the recent-queries log is finished once they have been read."""
 
     results: list[SqlResult]
     writes: bool
     execution_time: float
     warnings: list[str] = field(default_factory=list)
+    log: Optional[QueryLog] = field(default=None, repr=False)
+    record: Optional[QueryRecord] = field(default=None, repr=False)
+    cancel: Optional[threading.Event] = field(default=None, repr=False)
+
+    def _done(self, error: Optional[BaseException] = None, *, cancelled: bool = False) -> None:
+        if self.log is not None and self.record is not None:
+            self.log.finish(self.record, error, cancelled=cancelled or _cancelled(self.cancel))
 
     @property
     def last(self) -> SqlResult:
@@ -60,14 +73,21 @@ class SqlAnswer:
         try:
             yield from self.last.batches()
         except engine.EngineError as exc:
+            self._done(exc)
             raise from_engine(exc) from exc
+        except GeneratorExit:  # the reader stopped early (a client gone)
+            self._done(cancelled=True)
+            raise
+        self._done()
 
     def to_dict(self) -> dict[str, Any]:
         """FB's /sql response for the last statement, with execution-time (microseconds)."""
         try:
             out = self.last.to_dict()
         except engine.EngineError as exc:
+            self._done(exc)
             raise from_engine(exc) from exc
+        self._done()
         if self.rows_affected is not None:
             out["rows-affected"] = self.rows_affected
         warnings = [*self.warnings, *out.get("warnings", [])]
@@ -184,19 +204,26 @@ def sql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, t
     assert principal is not None
     text = _check_text(ctx, text, "sql")
     db = databases.load(ctx, principal, database_id)
-    statements = _parse_sql(text)
-    writes = any(not isinstance(s, SQL_READS) for s in statements)
-    holder = _open(ctx, principal, db, SQL_METHOD, writes)
-    _check_file_inputs(ctx, statements)
-    started = time.perf_counter()
+    record = ctx.queries.begin(principal.org_id, principal.account_id, db.id, "sql", text)
     try:
-        results = holder.sql_all(text, timeout=_timeout(ctx, timeout), cancel=cancel)
-    except engine.EngineError as exc:
-        error_text.improve(exc, text, holder)
-        raise from_engine(exc) from exc
-    answer = SqlAnswer(results, writes, time.perf_counter() - started)
+        statements = _parse_sql(text)
+        writes = any(not isinstance(s, SQL_READS) for s in statements)
+        holder = _open(ctx, principal, db, SQL_METHOD, writes)
+        _check_file_inputs(ctx, statements)
+        started = time.perf_counter()
+        try:
+            results = holder.sql_all(text, timeout=_timeout(ctx, timeout), cancel=cancel)
+        except engine.EngineError as exc:
+            error_text.improve(exc, text, holder)
+            raise from_engine(exc) from exc
+    except Exception as exc:
+        ctx.queries.finish(record, exc, cancelled=_cancelled(cancel))
+        raise
+    answer = SqlAnswer(results, writes, time.perf_counter() - started, log=ctx.queries, record=record, cancel=cancel)
     telemetry.query_done("sql", writes, answer.execution_time, text, db.id, threshold=ctx.config.slow_query_seconds,
                          rows=answer.rows_affected)
+    if not answer.last.pending:
+        answer._done()
     return answer
 
 
@@ -212,14 +239,51 @@ def pql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, *
     if not isinstance(table, str) or not table:
         raise MissingParameter("table is required", data={"key": "table"})
     db = databases.load(ctx, principal, database_id)
-    writes = any(_call_writes(c) for c in _parse_pql(text).calls)
-    holder = _open(ctx, principal, db, PQL_METHOD, writes)
-    started = time.perf_counter()
+    record = ctx.queries.begin(principal.org_id, principal.account_id, db.id, "pql", text, table)
     try:
-        results = holder.query(table, text, timeout=_timeout(ctx, timeout), cancel=cancel)
-    except engine.EngineError as exc:
-        error_text.improve(exc, text, holder)
-        raise from_engine(exc) from exc
+        writes = any(_call_writes(c) for c in _parse_pql(text).calls)
+        holder = _open(ctx, principal, db, PQL_METHOD, writes)
+        started = time.perf_counter()
+        try:
+            results = holder.query(table, text, timeout=_timeout(ctx, timeout), cancel=cancel)
+        except engine.EngineError as exc:
+            error_text.improve(exc, text, holder)
+            raise from_engine(exc) from exc
+    except Exception as exc:
+        ctx.queries.finish(record, exc, cancelled=_cancelled(cancel))
+        raise
+    ctx.queries.finish(record)
     answer = PqlAnswer(results, writes, time.perf_counter() - started)
     telemetry.query_done("pql", writes, answer.execution_time, text, db.id, threshold=ctx.config.slow_query_seconds)
     return answer
+
+
+def _cancelled(cancel: Optional[threading.Event]) -> bool:
+    """Whether the caller stopped the query (went away, or its own deadline passed)."""
+    return cancel is not None and cancel.is_set()
+
+
+def list_queries(ctx: ServiceContext, principal: Optional[Principal], *, database_id: Optional[str] = None,
+                 limit: Optional[int] = None, next_token: Optional[str] = None) -> Page[QueryRecord]:
+    """The org's recent queries (server.service.query_log), running ones included, newest
+    first, one page at a time. `database_id` keeps one database's; a token scoped to a
+    database sees that database's only.
+
+    Raises:
+        MissingAuthenticationToken / Forbidden: policy (root, manager, backend).
+        InvalidParameter: a malformed page token. ResourceNotFound: the database (another
+        org's id alike).
+    """
+    policy.check(principal, LIST_METHOD)
+    assert principal is not None
+    db_id = databases.load(ctx, principal, database_id).id if database_id else principal.database_id
+    before = None
+    if next_token:
+        if not (next_token.isascii() and next_token.isdigit() and len(next_token) <= 19):
+            raise InvalidParameter("invalid page token", name="INVALID_PAGE_TOKEN", data={"key": "next"})
+        before = int(next_token)
+    n = page_limit(ctx, limit)
+    records = ctx.queries.recent(principal.org_id, database_id=db_id, before=before, limit=n + 1)
+    if len(records) <= n:
+        return Page(records)
+    return Page(records[:n], str(records[n - 1].seq))

@@ -6,10 +6,14 @@ The JSON argument: data_dir (required), and optionally limits (Limits fields), t
 (TokenSettings fields), settings (ServerSettings fields other than service/ports) — so a
 test can shrink a limit without a config file; shard_delay (seconds) makes every query
 sleep that long per shard (engine.executor.shard_hook), for the deadline tests; nofile sets
-the process's descriptor limit; task_gate (the path of a FIFO) holds every background task
-before its work until the test writes one byte to the FIFO, for the WatchTask tests.
-argon2 runs at its cheapest and fsync is
-off: these tests check behaviour, not hashing cost or power-loss durability.
+the process's descriptor limit; shard_gate (a file path) holds every shard while that file
+exists — after creating `<gate>.entered` — until the file goes or the query is cancelled (its
+cancel event is set), for the cancel tests; clock_file (a path) adds the number of seconds
+written in that file to the service clock, so a test can make tokens expire without waiting;
+demo (a record count) loads the `make run` demo database with that many records before
+serving; task_gate (the path of a FIFO) holds every background task before its work
+until the test writes one byte to the FIFO, for the WatchTask tests. argon2 runs at its cheapest and fsync is off: these tests check behaviour, not
+hashing cost or power-loss durability.
 """
 from __future__ import annotations
 
@@ -40,6 +44,10 @@ def main() -> None:
 
         delay = float(spec["shard_delay"])
         executor.shard_hook = lambda shard: time.sleep(delay)
+    if spec.get("shard_gate"):
+        _install_gate(Path(spec["shard_gate"]))
+    if spec.get("clock_file"):
+        _install_clock(Path(spec["clock_file"]))
     if spec.get("task_gate"):
         _gate_tasks(spec["task_gate"])
     config = ServiceConfig(
@@ -50,6 +58,12 @@ def main() -> None:
                                     root_password=ROOT_PASSWORD),
         **spec.get("service", {}))
     settings = ServerSettings(config, grpc_port=0, http_port=0, **spec.get("settings", {}))
+    if spec.get("demo"):
+        from server import demo
+        from server.service.bootstrap import open_service
+
+        with open_service(config) as ctx:
+            demo.ensure_demo(ctx, records=int(spec["demo"]))
 
     def ready(s: serve.Serving) -> None:
         org_id = s.runtime.ctx.store.one("SELECT id FROM orgs ORDER BY created_at LIMIT 1")["id"]
@@ -57,6 +71,53 @@ def main() -> None:
                           "root_password": ROOT_PASSWORD, "org_id": org_id}), flush=True)
 
     serve.run(settings, on_ready=ready)
+
+
+def _install_gate(gate: Path) -> None:
+    import threading
+    import time
+
+    from engine import executor
+    from server.service import query
+
+    entered = gate.with_name(gate.name + ".entered")
+    active: set[threading.Event] = set()  # the cancel events of the queries in progress
+
+    def tracked(fn):  # query.sql / query.pql, remembering their cancel event while they run
+        def wrapper(*args, **kwargs):
+            cancel = kwargs.get("cancel")
+            if cancel is not None:
+                active.add(cancel)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                active.discard(cancel)
+        return wrapper
+
+    def hold(shard: int) -> None:
+        if gate.exists():
+            entered.touch()
+        while gate.exists() and not any(e.is_set() for e in list(active)):
+            time.sleep(0.005)
+
+    query.sql, query.pql = tracked(query.sql), tracked(query.pql)
+    executor.shard_hook = hold
+
+
+def _install_clock(path: Path) -> None:
+    import time
+
+    from server.service import bootstrap
+
+    def clock() -> float:
+        try:
+            offset = float(path.read_text() or 0)
+        except FileNotFoundError:
+            offset = 0.0
+        return time.time() + offset
+
+    opener = bootstrap.open_service
+    serve.open_service = lambda config: opener(config, clock=clock)  # type: ignore[assignment]
 
 
 def _gate_tasks(fifo: str) -> None:

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import Iterator, Optional
 
+import httpx
 import pytest
 
 import serverlib
@@ -100,6 +101,12 @@ def test_first_start_prints_generated_credentials_once(tmp_path: Path, serves: l
         c.login("root@localhost", password)
         db = c.database_id("demo")
         assert c.pql("Count(All())", table="seg", database=db) == [100_000]
+    console = next(line for line in first.out if line.strip().startswith("Web console"))
+    url = re.search(r"(http://\S+/)\s", console)[1]
+    assert url == f"http://127.0.0.1:{first.port('HTTP')}/" and "root@localhost" in console
+    page = httpx.get(url, headers={"Accept": "text/html"})     # as a browser asks
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "roarbase console" in page.text
     assert first.stop() == 0, first.err
     assert "Traceback" not in first.err
 

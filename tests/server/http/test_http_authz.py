@@ -125,6 +125,7 @@ def _request(world: World, ep: http_app.Endpoint, caller: Optional[Member]) -> t
         "sql": lambda: (f"/v2/databases/{world.db_id}/query/sql", dict(text)),
         "pql": lambda: (f"/v2/databases/{world.db_id}/query/pql",
                         {"json": {"table": "t", "statement": "Count(All())"}}),
+        "list_queries": lambda: ("/v2/queries", {}),
         "sql_compat_database": lambda: (f"/databases/{world.db_id}/query/sql", dict(text)),
         "sql_compat": lambda: ("/sql", {"content": "SHOW TABLES", "headers": {"Content-Type": "text/plain"}}),
     }

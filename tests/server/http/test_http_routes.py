@@ -136,6 +136,9 @@ def test_every_route_happy_path(web):
     assert pql == {"results": [2]}
     compat = _ok(c.post("/sql", headers=text, content="SHOW TABLES"), 200)
     assert "data" in compat
+    recent = _ok(c.get("/v2/queries", headers=h, params={"database_id": db["id"], "limit": 2}), 200)
+    assert [(q["language"], q["statement"], q["status"]) for q in recent["resources"]] == [
+        ("pql", "Count(All())", "ok"), ("sql", "SELECT count(*) FROM t", "ok")] and recent["next"]
 
     # API keys for a service account: create, list, use on a query path, revoke
     svc = _ok(c.post("/v2/users", headers=h, json={"kind": "service", "name": unique("etl-"), "role": "backend"}),
