@@ -29,7 +29,7 @@ from engine.errors import FieldNotFoundError, QueryCancelledError, QueryExecutio
 from engine.schema import BSI_VIEW, STANDARD_VIEW, FieldDef, float_decode_array
 from engine.shardexec import ALL_SHARDS, Scope, ShardExecutor, ShardTask, point
 from engine.shardtasks import (BsiExtremeTask, BsiSumTask, BsiValuesTask, CountTask, RowCountsTask, RowIdsTask,
-                               RowTask, ValuesInTask)
+                               RowTask, ValuesInTask, signed)
 from engine.state import EMPTY, SHARD_WIDTH, IndexState, split_by_shard
 from engine.txn import BSI_BIT0_ROW, BSI_EXISTS_ROW, BSI_SIGN_ROW, EXISTS_ID
 from ext import Bitmap, FrozenBitmap, Interrupt, bsi_range
@@ -40,6 +40,8 @@ _POOL: Optional[ThreadPoolExecutor] = None
 
 
 _IN_POOL = threading.local()
+_MANY_RUNS = 64     # a BsiIn with more runs of consecutive values reads the shard's values once
+_LOOKUP_SPAN = 1 << 26  # … and looks them up in a table of the wanted values when they span less
 
 # How often (at most) a running kernel takes the GIL to call check_deadline (a cancel is
 # seen within this; a deadline within POLL_WORK containers of its expiry, GIL-free). The
@@ -151,6 +153,12 @@ class Executor:
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise QueryCancelledError("query deadline exceeded")
 
+    @property
+    def shards(self) -> list[int]:
+        """The shards this query reads, ascending: its scope over the shards with data
+        (for code that walks shards itself, such as the SQL scan)."""
+        return self.scope.shards(self.state.shards())
+
     def run_task(self, task: ShardTask, scope: Optional[Scope] = None) -> Any:
         """The task's combined partial over `scope` (default: the query's), on the backend.
         A remote backend needs the task's global rows computed first (a worker never
@@ -249,7 +257,7 @@ class Executor:
             for v in node.views:
                 frag = self.state.fragment(node.field, v, shard)
                 if frag is not None:
-                    parts.extend(frag.rows.values())
+                    parts.append(frag.any_row())
             return _union(parts)
         if t is P.Empty:
             return EMPTY
@@ -268,11 +276,73 @@ class Executor:
             if start >= stop:
                 return EMPTY
             return self.row(P.Existence(), shard).slice(start, stop)
+        if t is P.RowSet:
+            assert isinstance(node, P.RowSet)
+            return self._row_set(node, shard)
+        if t is P.BsiIn:
+            assert isinstance(node, P.BsiIn)
+            return self._bsi_in(node, shard)
+        if t is P.Materialized:
+            assert isinstance(node, P.Materialized)
+            return node.parts.get(shard, EMPTY)
+        if t is P.HostFilter:
+            assert isinstance(node, P.HostFilter)
+            records = self.row(node.child, shard)
+            return node.test(self, shard, records) if records else EMPTY
         if isinstance(node, P.GLOBAL_NODES):
             full = self._global(node)
             lo = shard * SHARD_WIDTH
             return full.slice(lo, lo + SHARD_WIDTH)
         raise QueryExecutionError(f"cannot evaluate {type(node).__name__} as a row")
+
+    def _row_set(self, node: P.RowSet, shard: int) -> FrozenBitmap:
+        parts = []
+        for v in node.views:
+            frag = self.state.fragment(node.field, v, shard)
+            if frag is None:
+                continue
+            if node.ids is not None and not node.exclude and len(node.ids) < len(frag.rows):
+                rows = frag.rows                # the fewer ids: look each one up
+                parts.extend(rows[r] for r in node.ids if r in rows and (node.lo is None or r >= node.lo)
+                             and (node.hi is None or r <= node.hi))
+                continue
+            for r, bm in frag.rows.items():
+                if (node.ids is None or (r in node.ids) != node.exclude) and (node.lo is None or r >= node.lo) \
+                        and (node.hi is None or r <= node.hi):
+                    parts.append(bm)
+        return _union(parts)
+
+    def _bsi_in(self, node: P.BsiIn, shard: int) -> FrozenBitmap:
+        pl = self.planes(node.field, shard)
+        if pl.exists is None or not node.values:
+            return EMPTY
+        base = self.fd(node.field).options.base
+        runs: list[list[int]] = []
+        for v in node.values:
+            if runs and runs[-1][1] == v - 1:
+                runs[-1][1] = v
+            else:
+                runs.append([v, v])
+            if len(runs) > _MANY_RUNS:
+                break
+        if len(runs) <= _MANY_RUNS:
+            return _union([bsi_range(pl.exists, pl.sign, pl.bits, lo - base, hi - base) for lo, hi in runs])
+        cols, neg, mag = bsi_values(pl.exists, pl.sign, pl.bits, None)
+        vals = signed(neg, mag)
+        lo, hi = node.values[0] - base, node.values[-1] - base
+        if vals.dtype != object and hi - lo < _LOOKUP_SPAN and abs(lo) < 1 << 62:
+            # a table of the wanted values: one lookup per record (ids of another table
+            # are dense: the common case of a semi-join on an INT column)
+            span = hi - lo + 1
+            table = np.zeros(span + 1, dtype=bool)      # [span]: False, for every value outside
+            table[np.array(node.values, dtype=np.int64) - (lo + base)] = True
+            # below lo wraps to a huge offset (|lo| < 2^62: never back into the table)
+            offsets = (vals - lo).view(np.uint64)
+            keep = table[np.minimum(offsets, span)]
+        else:
+            wanted = np.array([v - base for v in node.values], dtype=vals.dtype)
+            keep = np.isin(vals, wanted)
+        return FrozenBitmap(cols[keep]) if keep.any() else EMPTY
 
     def count(self, node: P.RowNode, shard: int) -> int:
         """len(row(node, shard)) without building the final bitmap where possible."""
@@ -303,6 +373,11 @@ class Executor:
     def full_row(self, node: P.RowNode) -> Bitmap:
         return self.run_task(RowTask(node))
 
+    def shard_rows(self, node: P.RowNode) -> dict[int, FrozenBitmap]:
+        """The node's records per shard (the non-empty shards only), evaluated once: wrap
+        the result in P.Materialized to use it in several calls."""
+        return dict(split_by_shard(self.full_row(node).freeze()))
+
     def _global(self, node: Any) -> FrozenBitmap:
         got = self._globals.get(node)
         if got is not None:
@@ -318,6 +393,8 @@ class Executor:
         elif isinstance(node, P.DistinctRow):
             values = self.distinct_values(P.Distinct(node.filter, node.field, node.index))
             res = FrozenBitmap([v for v in values if v >= 0])
+        elif isinstance(node, P.Deferred):
+            res = self.full_row(node.resolve(self)).freeze()
         elif isinstance(node, P.UnionRows):
             rc = node.rows
             if isinstance(rc, P.TopN):
@@ -458,11 +535,24 @@ class Executor:
         """Exact count of each row's records (∩ filter), summed over shards."""
         return self.run_task(RowCountsTask(fid, views, filter, ids))
 
+    def _row_count_arrays(self, fid: int, views: tuple[str, ...], filter: Optional[P.RowNode],
+                          ids: Optional[tuple[int, ...]] = None) -> tuple[np.ndarray, np.ndarray]:
+        """(row ids, counts) as two aligned arrays, rows in no particular order: the exact
+        count of each row's records (∩ filter) summed over shards."""
+        counts = self.row_counts(fid, views, filter, ids)
+        return (np.fromiter(counts.keys(), dtype=np.uint64, count=len(counts)),
+                np.fromiter(counts.values(), dtype=np.uint64, count=len(counts)))
+
     def _topn(self, call: P.TopN) -> Any:
         fd = self.fd(call.field)
-        counts = self._row_counts(call.field, call.views, call.filter, call.ids)
-        threshold = max(call.threshold, 1)
-        items = [(r, c) for r, c in counts.items() if c >= threshold]
+        row_ids, counts = self._row_count_arrays(call.field, call.views, call.filter, call.ids)
+        keep = counts >= max(call.threshold, 1)
+        if call.n and call.ids is None and not call.tanimoto and np.count_nonzero(keep) > call.n:
+            # only rows counted at least as the n-th largest can be in the answer (ties
+            # there are ordered by key below): the sort is over about n rows, not all
+            nth = np.partition(counts[keep], -call.n)[-call.n]
+            keep &= counts >= nth
+        items = list(zip(row_ids[keep].tolist(), counts[keep].tolist()))
         if call.tanimoto:
             sizes = self._row_counts(call.field, call.views, None, tuple(r for r, _ in items))
             fsize = len(self.full_row(call.filter)) if call.filter is not None else 0
@@ -487,7 +577,7 @@ class Executor:
         if call.in_ is not None:
             return list(call.in_)
         if fd.options.is_bsi:
-            values = sorted(set(self.bsi_value_array(call.field, None).tolist()))
+            values = sorted_unique(self.bsi_value_array(call.field, None)).tolist()
             ids = [v + fd.options.base for v in values]
             if call.previous is not None:
                 ids = [v for v in ids if v > call.previous]

@@ -59,6 +59,8 @@ class Holder:
         self._schema_lock = threading.RLock()
         # Set by block_writes(): (reason, the one thread still allowed to write or None).
         self._barrier: tuple[str, int | None] | None = None
+        # engine/sql's per-database state: the views document ("views"), kept plans ("plans")
+        self.sql_cache: dict[str, Any] = {}
         self.fileio.makedirs(self.path)
         try:
             self._lock_file = self.fileio.lock(os.path.join(self.path, "LOCK"))

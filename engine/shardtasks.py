@@ -22,7 +22,7 @@ _NO_VALS = np.empty(0, np.int64)
 
 def heavy(node: Any) -> bool:
     """Worth a thread per shard: the work is in GIL-free kernels (BSI ranges) or large."""
-    if isinstance(node, (P.BsiRange, P.DistinctRow, P.UnionRows)):
+    if isinstance(node, (P.BsiRange, P.BsiIn, P.DistinctRow, P.UnionRows)):
         return True
     for child in getattr(node, "children", ()):
         if heavy(child):

@@ -773,7 +773,9 @@ def import_(data_dir: Optional[str], server: Optional[str], config_path: Optiona
                       password_stdin=password_stdin)
     try:
         db = target.database_id(database)
-        types = {str(r[0]): str(r[1]) for r in target.sql(db, f"SHOW COLUMNS FROM {_quote(table)}").rows}
+        shown = target.sql(db, f"SHOW COLUMNS FROM {_quote(table)}")
+        name_at, type_at = shown.columns.index("name"), shown.columns.index("type")
+        types = {str(r[name_at]): str(r[type_at]) for r in shown.rows}
         done_rows = [0]
         if fmt == "parquet":
             total = _parquet_file(path).metadata.num_rows

@@ -223,6 +223,24 @@ def test_group_cap_applies_to_sql_group_by(open_db):
         db.sql("SELECT a, b, c, COUNT(*) FROM s GROUP BY a, b, c")
 
 
+@pytest.mark.parametrize("query", [
+    "SELECT a, b, COUNT(*) FROM s GROUP BY a, b",                 # on the bitmaps, with a NULL group
+    "SELECT a + 0, b, COUNT(*) FROM s GROUP BY a + 0, b",         # an expression: hashed rows
+])
+def test_sql_group_cap_counts_every_group(open_db, query):
+    """10 groups of values plus the NULL group of a: 11 groups, one past a cap of 10."""
+    rows = ", ".join(f"({i}, {i % 2}, 'b{i % 5}')" for i in range(60))
+    db = open_db(max_groups=11)
+    db.sql("CREATE TABLE s (_id ID, a INT, b STRING)")
+    db.sql(f"INSERT INTO s VALUES {rows}, (100, NULL, 'b0')")
+    assert len(db.sql(query).rows) == 11                                              # at the cap
+    db.close()
+    capped = open_db(db.path, max_groups=10)
+    with pytest.raises(engine.QueryLimitError) as e:
+        capped.sql(query)
+    assert e.value.code == "ResourceLimitExceeded" and "max_groups" in str(e.value)
+
+
 def test_pair_kernel_matrix_cap_falls_back_with_the_same_answer(wide, monkeypatch):
     db, _idx = wide
     q = "GroupBy(Rows(m), Rows(many))"
