@@ -539,7 +539,7 @@ class Executor:
                           ids: Optional[tuple[int, ...]] = None) -> tuple[np.ndarray, np.ndarray]:
         """(row ids, counts) as two aligned arrays, rows in no particular order: the exact
         count of each row's records (∩ filter) summed over shards."""
-        counts = self.row_counts(fid, views, filter, ids)
+        counts = self._row_counts(fid, views, filter, ids)
         return (np.fromiter(counts.keys(), dtype=np.uint64, count=len(counts)),
                 np.fromiter(counts.values(), dtype=np.uint64, count=len(counts)))
 

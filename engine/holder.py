@@ -56,7 +56,7 @@ class Holder:
         self._closed = False
         # Held by create_index/drop_index (one at a time) and by whatever needs every index
         # to stand still (snapshots, consistent read views); taken before any index's lock.
-        self._schema_lock = threading.RLock()
+        self._ddl = threading.RLock()
         # Set by block_writes(): (reason, the one thread still allowed to write or None).
         self._barrier: tuple[str, int | None] | None = None
         # engine/sql's per-database state: the views document ("views"), kept plans ("plans")
@@ -107,7 +107,7 @@ class Holder:
         check_name(name, "index")
         opts = IndexOptions.make(**options)
         meta = check_meta(meta, "index")
-        with self._schema_lock:
+        with self._ddl:
             self.check_writes_allowed()
             if name in self._indexes or name in self._failed:
                 raise IndexExistsError(f"index {name} already exists")
@@ -176,7 +176,7 @@ class Holder:
 
     def drop_index(self, name: str) -> None:
         self._check_open()
-        with self._schema_lock:
+        with self._ddl:
             self.check_writes_allowed()
             idx = self._indexes.get(name)
             if idx is None and name not in self._failed:
@@ -252,7 +252,7 @@ class Holder:
         caller reads or snapshots next is final. With allow_current_thread, the calling
         thread keeps writing (an import applying its own changes)."""
         self._check_open()
-        with self._schema_lock:
+        with self._ddl:
             if self._barrier is not None:
                 raise WritesBlockedError(f"writes are already held off: {self._barrier[0]}")
             self._barrier = (reason, threading.get_ident() if allow_current_thread else None)
@@ -261,7 +261,7 @@ class Holder:
                 pass
             yield
         finally:
-            with self._schema_lock:
+            with self._ddl:
                 self._barrier = None
 
     def check_writes_allowed(self) -> None:
@@ -274,7 +274,7 @@ class Holder:
     def _all_locks(self) -> Iterator[list[Index]]:
         """The schema lock and every index's writer lock (in name order), so no commit,
         checkpoint or schema change runs while the body does."""
-        with self._schema_lock, contextlib.ExitStack() as stack:
+        with self._ddl, contextlib.ExitStack() as stack:
             indexes = self.indexes()
             for idx in indexes:
                 stack.enter_context(idx._lock)
