@@ -229,10 +229,11 @@ class Export:
                 yield ent
             self._progress(len(keys))
 
-    def _rows(self, table: Table, idx: Any, definition: IndexDef, state: Any, prefix: bytes, suffix: bytes,
-              sep: bytes) -> Iterator[bytes]:
-        """The table's rows as text, a batch at a time: prefix + [_id, v1, ...] + suffix per
-        row, rows joined by sep. Values are converted column by column."""
+    def _rows(self, table: Table, idx: Any, definition: IndexDef, state: Any,
+              prefix: Optional[bytes] = None) -> Iterator[bytes]:
+        """The table's rows as text, a batch at a time: one NDJSON line per row (prefix +
+        [_id, v1, ...] + "}\n"), or without a prefix the rows as JSON array items joined by
+        commas. Values are converted column by column."""
         names = [c.name for c in table.columns]
         encoders = [export_doc.to_document(c.options) for c in table.columns]
         encode = export_doc.fast_dumps
@@ -242,7 +243,12 @@ class Export:
             for name, enc in zip(names, encoders):
                 col = rb.columns[name]
                 cols.append(col if enc is None else [None if v is None else enc(v) for v in col])
-            yield sep.join([prefix + encode(row) + suffix for row in zip(*cols)])
+            if prefix is None:
+                # One call for the batch: orjson's result keeps its whole working buffer
+                # (kilobytes), so a list of one result per row would hold far more than the text.
+                yield encode(list(zip(*cols)))[1:-1]
+            else:
+                yield b"".join([prefix + encode(row) + b"}\n" for row in zip(*cols)])
             self._progress(len(ids))
 
     @property
@@ -268,7 +274,7 @@ class Export:
                     yield prefix + encode(ent) + b"}\n"
             for table, idx, definition, state in tables:
                 prefix = ('{"kind":"row","table":' + dumps(table.name) + ',"values":').encode()
-                yield from self._rows(table, idx, definition, state, prefix, b"}\n", b"")
+                yield from self._rows(table, idx, definition, state, prefix)
             return
         head = dict(header)
         del head["sql_tables"]
@@ -284,7 +290,7 @@ class Export:
         for n, (table, idx, definition, state) in enumerate(tables):
             yield ("," if n else "") + dumps(table.header())[:-1] + ',"rows":['
             first = True
-            for text in self._rows(table, idx, definition, state, b"", b"", b","):
+            for text in self._rows(table, idx, definition, state):
                 yield text if first else b"," + text
                 first = False
             yield "]}"
