@@ -73,8 +73,8 @@ EXPORT = "DatabaseService.ExportDatabase"
 IMPORT = "DatabaseService.ImportDatabase"
 ENTITY_TABLES = {"item": databases.ITEMS_TABLE, "user": databases.USERS_TABLE}
 ENTITY_BATCH = 10_000
-ROW_BATCH = 1 << 15
-RECORD_BATCH = 1 << 15          # records read per engine batch on export
+ROW_BATCH = 1 << 13             # records checked, converted and written per batch on import
+RECORD_BATCH = 1 << 13          # records read per engine batch on export
 ENVELOPE_VERSION = "roarbase-export-1"
 PIECES_SCHEMA = {"migration": 1, "semantic": "MAJOR_0_MINOR_0_PATCH_1"}
 
