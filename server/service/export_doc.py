@@ -19,7 +19,9 @@ Either may be gzip-compressed. The header:
      "sql_tables": [{name, keys, track_existence, description, meta,
                      columns: [{"name": "_id", "type": "id"|"string"},
                                {name, type, options, meta}, ...]}],
-     "connections": [...], "sources": [...],            (meta.db records, no credentials)
+     "connections": [{connection, credentials: {name: "***"}, metadata}],   (never a secret)
+     "sources": [{connection, name, resource, resource_params, connection_table_params,
+                  connection_table_metadata}],                              (as a PATCH sets them)
      "counts": {"items": n, "users": n, "rows": {table: n}}}
 
 `sql_tables` holds every engine table except the two entity tables, with its schema as
