@@ -6,8 +6,8 @@ A backup is a gzip'd tar archive:
                              one consistent instant across its tables, taken while writes go
                              on — they pause only while the snapshot's hard links are made)
     roarbase-backup.json     written last: format, version, the database's settings, its
-                             connections/sources without credentials, and every file's size
-                             and SHA-256
+                             sources as an export document carries them (sources.exported),
+                             and every file's size and SHA-256
 
 Taking one changes nothing (no state change: reads and writes continue). Restoring checks
 every member (regular files under engine/ only, sizes and SHA-256 as listed, then
@@ -29,10 +29,10 @@ import engine
 from engine import snapshots
 from server import policy
 from server.auth import Principal
-from server.service import databases, export_doc, restore_points
+from server.service import databases, export_doc, sources
 from server.service.context import ServiceContext
-from server.service.errors import InvalidParameter
-from server.service.transfers import _merge_meta_rows, _meta_records, tmp_dir
+from server.service.errors import InvalidParameter, ServiceError
+from server.service.transfers import add_sources, tmp_dir
 
 BACKUP = "DatabaseService.BackupDatabase"
 RESTORE = "DatabaseService.RestoreDatabase"
@@ -106,7 +106,7 @@ class Backup:
                                  "user_id_type": db.user_id_type, "session_id_type": db.session_id_type,
                                  "metadata": db.metadata, "core_config": db.core_config,
                                  "database_options": db.database_options},
-                    "meta_rows": _meta_records(self.ctx, db.id), "snapshot": self.info.to_dict(),
+                    "sources": sources.exported(self.ctx, db.id), "snapshot": self.info.to_dict(),
                     "files": listed}, indent=1).encode()
                 info = tarfile.TarInfo(MANIFEST)
                 info.size, info.mode, info.mtime = len(manifest), 0o600, int(self.ctx.now())
@@ -174,6 +174,13 @@ def restore_backup(ctx: ServiceContext, principal: Optional[Principal], path: st
     try:
         manifest = _unpack(path, staging)
         settings = manifest.get("database") or {}
+        raw_sources = manifest.get("sources") or []
+        try:
+            if not isinstance(raw_sources, list):
+                raise InvalidParameter("sources must be a list")
+            records = [sources.check_exported(r) for r in raw_sources]
+        except ServiceError as exc:
+            raise _bad(f"its sources: {exc.message}") from None
         db = databases.create_database(
             ctx, principal, name=name, description=settings.get("description", "") if description is None
             else description, item_id_type=settings.get("item_id_type"), user_id_type=settings.get("user_id_type"),
@@ -183,12 +190,8 @@ def restore_backup(ctx: ServiceContext, principal: Optional[Principal], path: st
         try:
             engine.restore_snapshot(os.path.join(staging, "engine"), ctx.engine_path(db.id), fileio=ctx.fileio,
                                     fsync=ctx.config.fsync)
-            rows = manifest.get("meta_rows") or {}
-            tables = restore_points.meta_tables(ctx)
             with ctx.store.transaction() as st:
-                for table, records in rows.items():
-                    if table in tables and isinstance(records, list):
-                        _merge_meta_rows(ctx, st, table, db, [r for r in records if isinstance(r, dict)])
+                add_sources(ctx, st, db, records)
         except Exception as exc:
             databases.set_state(ctx, db.id, databases.PROVISIONING)
             return databases.set_state(ctx, db.id, databases.FAILED, reason=f"restoring the backup failed: {exc}")

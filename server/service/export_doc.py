@@ -19,7 +19,9 @@ Either may be gzip-compressed. The header:
      "sql_tables": [{name, keys, track_existence, description, meta,
                      columns: [{"name": "_id", "type": "id"|"string"},
                                {name, type, options, meta}, ...]}],
-     "connections": [...], "sources": [...],            (meta.db records, no credentials)
+     "connections": [{connection, credentials: {name: "***"}, metadata}],   (never a secret)
+     "sources": [{connection, name, resource, resource_params, connection_table_params,
+                  connection_table_metadata}],                              (as a PATCH sets them)
      "counts": {"items": n, "users": n, "rows": {table: n}}}
 
 `sql_tables` holds every engine table except the two entity tables, with its schema as
@@ -784,83 +786,161 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def json_to_ndjson(src: str, dest: BinaryIO, *, spill_dir: Optional[str] = None) -> None:
-    """Rewrite a JSON-form document as NDJSON, streaming (ijson events): the header keeps
-    every key but the big arrays; items, users and each table's rows become lines. The
-    arrays may come in any order, before or after the keys that describe them. Record lines
-    wait in an unnamed file in `spill_dir` (the data dir's: an import can be big) until the
-    header is complete."""
+def json_to_ndjson(src: str, dest: BinaryIO) -> None:
+    """Rewrite a JSON-form document as NDJSON, streaming: the header keeps every key but
+    the big arrays; items, users and each table's rows become lines (in that order). The
+    arrays may come in any order, before or after the keys that describe them.
+
+    Passes over the file, each with ijson's C parser and bounded memory: the structure
+    (header values, each table's header and row count, every array checked to be a list;
+    one cheap Python step per event), then the records, built in C and written by
+    orjson — items, users, and the rows of every table in document order."""
     import ijson
 
-    header: dict[str, Any] = {}
-    tables: list[dict[str, Any]] = []
-    spool: list[bytes] = []
-    with _LineWriter(dest, spill_dir) as out, reading(), open_binary(src) as f:
+    with reading():
         try:
-            events = ijson.parse(f, use_float=False)
-            first = next(events, None)
-            if first is None or first[:2] != ("", "start_map"):
-                raise DocumentError("the document must be one JSON object")
-            for prefix, event, value in events:
-                if prefix == "" and event == "map_key":
-                    if value in BIG_ARRAYS:
-                        kind = value[:-1]
-                        for item in _array_items(events, value):
-                            spool.append(_line({"kind": kind, kind: item}))
-                            if len(spool) >= 4096:
-                                out.defer(spool)
-                                spool = []
-                    elif value == "sql_tables":
-                        tables = list(_tables(events, out, spool))
-                        header["sql_tables"] = tables
-                    else:
-                        header[value] = _value(events)
-                elif prefix == "" and event == "end_map":
-                    break
+            with open_binary(src) as f:
+                header, counts = _structure(ijson.basic_parse(f))
+            dest.write(_line(header))
+            for kind in KINDS:
+                if counts[kind]:
+                    with open_binary(src) as f:
+                        _write_lines(dest, ('{"kind":"' + kind + '","' + kind + '":').encode(),
+                                     ijson.items(f, kind + "s.item"))
+            if any(counts["rows"]):
+                with open_binary(src) as f:
+                    rows = ijson.items(f, "sql_tables.item.rows.item")
+                    for position, (table, n) in enumerate(zip(header["sql_tables"], counts["rows"])):
+                        name = table.get("name")
+                        prefix = ('{"kind":"row","table":' + dumps(name) if isinstance(name, str) else
+                                  '{"kind":"row","table":null,"table_index":' + str(position)) + ',"values":'
+                        _write_lines(dest, prefix.encode(), itertools.islice(rows, n))
         except ijson.JSONError as exc:
             raise DocumentError(f"the document is not well-formed JSON: {exc}") from None
-        out.defer(spool)
-        out.finish(header)
 
 
-class _LineWriter:
-    """Record lines go to a temporary list of spilled chunks until the header (which must
-    be the first line) is known; everything is then written in order. Lines are spilled to
-    an unnamed temporary file so memory stays bounded."""
+def _structure(events: Iterator[tuple[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the header, {"item": n, "user": n, "rows": [n per table]}) from basic_parse events."""
+    event, _ = next(events, (None, None))
+    if event != "start_map":
+        raise DocumentError("the document must be one JSON object")
+    header: dict[str, Any] = {}
+    counts: dict[str, Any] = {"item": 0, "user": 0, "rows": []}
+    for event, key in events:
+        if event == "end_map":
+            return header, counts
+        if key in BIG_ARRAYS:
+            counts[key[:-1]] += _count(events, key)
+        elif key == "sql_tables":
+            if "sql_tables" in header:
+                raise DocumentError("sql_tables is given twice")
+            header["sql_tables"], counts["rows"] = _table_headers(events)
+        else:
+            header[key] = _plain(_value(events))
+    raise DocumentError("the document ends early")
 
-    def __init__(self, dest: BinaryIO, spill_dir: Optional[str]) -> None:
-        import tempfile
 
-        self.dest = dest
-        self.tmp = tempfile.TemporaryFile(dir=spill_dir)
+def _count(events: Iterator[tuple[str, Any]], what: str) -> int:
+    """Skip a list (or null), counting its elements."""
+    event, _ = next(events, (None, None))
+    if event == "null":
+        return 0
+    if event != "start_array":
+        raise DocumentError(f"{what} must be a list")
+    n = depth = 0
+    for event, _ in events:
+        if event == "start_map" or event == "start_array":
+            if depth == 0:
+                n += 1
+            depth += 1
+        elif event == "end_map" or event == "end_array":
+            if depth == 0:
+                return n
+            depth -= 1
+        elif depth == 0:
+            n += 1
+    raise DocumentError(f"{what} ends early")
 
-    def __enter__(self) -> "_LineWriter":
-        return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.tmp.close()
-
-    def defer(self, lines: list[bytes]) -> None:
-        if lines:
-            self.tmp.write(b"".join(lines))
-
-    def finish(self, header: dict[str, Any]) -> None:
-        self.dest.write(_line(header))
-        self.tmp.seek(0)
-        while True:
-            block = self.tmp.read(1 << 20)
-            if not block:
+def _table_headers(events: Iterator[tuple[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
+    event, _ = next(events, (None, None))
+    if event != "start_array":
+        raise DocumentError("sql_tables must be a list")
+    tables: list[dict[str, Any]] = []
+    counts: list[int] = []
+    for event, _ in events:
+        if event == "end_array":
+            return tables, counts
+        if event != "start_map":
+            raise DocumentError("each sql_tables entry must be an object")
+        table: dict[str, Any] = {}
+        rows = 0
+        for event, key in events:
+            if event == "end_map":
                 break
-            self.dest.write(block)
+            if key == "rows":
+                rows += _count(events, "rows")
+            else:
+                table[key] = _plain(_value(events))
+        tables.append(table)
+        counts.append(rows)
+    raise DocumentError("sql_tables ends early")
+
+
+def _value(events: Iterator[tuple[str, Any]]) -> Any:
+    """Build the JSON value whose first event comes next."""
+    import ijson
+
+    builder = ijson.ObjectBuilder()
+    depth = 0
+    for event, value in events:
+        builder.event(event, value)
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+        if depth == 0:
+            return builder.value
+    raise DocumentError("the document ends early")
+
+
+def _write_lines(dest: BinaryIO, prefix: bytes, values: Iterator[Any]) -> None:
+    """prefix + value + "}\n" per value, in blocks. orjson writes them (ijson's Decimals —
+    numbers with a fraction or exponent — as the float they spell); what it cannot write
+    (an integer past 64 bits, a lone surrogate) takes the standard library's way."""
+    block: list[bytes] = []
+    for v in values:
+        try:
+            text = orjson.dumps(v, default=_float)
+        except orjson.JSONEncodeError:
+            text = _ASCII.encode(_plain(v)).encode("ascii")
+        block.append(prefix + text + b"}\n")
+        if len(block) >= 4096:
+            dest.write(b"".join(block))
+            block = []
+    dest.write(b"".join(block))
+
+
+def _float(v: Any) -> float:
+    if isinstance(v, Decimal):
+        x = float(v)
+        if math.isfinite(x):
+            return x
+    raise TypeError
+
+
+# Escapes non-ASCII, so a lone surrogate reaches the line as \\udXXX text for the record
+# check to refuse (raw, it could not be encoded as UTF-8).
+_ASCII = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False)
 
 
 def _line(obj: Any) -> bytes:
-    return (dumps(_plain(obj)) + "\n").encode("utf-8")
+    return (_ASCII.encode(_plain(obj)) + "\n").encode("ascii")
 
 
 def _plain(v: Any) -> Any:
-    """ijson's Decimals back to JSON numbers: integral ones as int, others as the float
-    they spell (exact: a shortest-repr float reads back as itself)."""
+    """ijson's Decimals back to JSON numbers: a number with a fraction or exponent is the
+    float it spells (exact: a shortest-repr float reads back as itself)."""
     if isinstance(v, Decimal):
         if v == v.to_integral_value() and "." not in str(v) and "E" not in str(v).upper():
             return int(v)
@@ -872,86 +952,6 @@ def _plain(v: Any) -> Any:
     if isinstance(v, dict):
         return {k: _plain(x) for k, x in v.items()}
     return v
-
-
-def _value(events: Iterator[tuple[str, str, Any]]) -> Any:
-    """Build the JSON value whose first event comes next."""
-    import ijson
-
-    builder = ijson.ObjectBuilder()
-    depth = 0
-    for _prefix, event, value in events:
-        builder.event(event, value)
-        if event in ("start_map", "start_array"):
-            depth += 1
-        elif event in ("end_map", "end_array"):
-            depth -= 1
-        if depth == 0:
-            return builder.value
-    raise DocumentError("the document ends early")
-
-
-def _array_items(events: Iterator[tuple[str, str, Any]], what: str) -> Iterator[Any]:
-    import ijson
-
-    _prefix, event, _value_ = next(events, ("", "", None))
-    if event == "null":
-        return
-    if event != "start_array":
-        raise DocumentError(f"{what} must be a list")
-    while True:
-        builder = ijson.ObjectBuilder()
-        depth = 0
-        for _p, ev, val in events:
-            if depth == 0 and ev == "end_array":
-                return
-            builder.event(ev, val)
-            if ev in ("start_map", "start_array"):
-                depth += 1
-            elif ev in ("end_map", "end_array"):
-                depth -= 1
-            if depth == 0:
-                yield builder.value
-                break
-        else:
-            raise DocumentError(f"{what} ends early")
-
-
-def _tables(events: Iterator[tuple[str, str, Any]], out: _LineWriter, spool: list[bytes]) -> Iterator[dict[str, Any]]:
-    _p, event, _v = next(events, ("", "", None))
-    if event != "start_array":
-        raise DocumentError("sql_tables must be a list")
-    position = 0
-    for _p, event, value in events:
-        if event == "end_array":
-            return
-        if event != "start_map":
-            raise DocumentError("each sql_tables entry must be an object")
-        table: dict[str, Any] = {}
-        pending: list[list[Any]] = []
-        for _p2, ev, key in events:
-            if ev == "end_map":
-                break
-            if key == "rows":
-                for row in _array_items(events, "rows"):
-                    pending.append(row)
-                    if len(pending) >= 4096:
-                        spool.extend(_row_line(table.get("name"), position, r) for r in pending)
-                        out.defer(spool)
-                        spool.clear()
-                        pending = []
-            else:
-                table[key] = _value(events)
-        name = table.get("name")
-        spool.extend(_row_line(name, position, r) for r in pending)
-        position += 1
-        yield table
-
-
-def _row_line(name: Any, position: int, values: Any) -> bytes:
-    if isinstance(name, str):
-        return _line({"kind": "row", "table": name, "values": values})
-    return _line({"kind": "row", "table": None, "table_index": position, "values": values})
 
 
 __all__ = ["FORMAT", "VERSION", "Problems", "DocumentError", "Column", "Table", "column_from_field",

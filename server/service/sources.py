@@ -52,6 +52,7 @@ from server.sources.errors import (
     STATUSES,
     UNKNOWN_ERROR,
     UPLOADING,
+    WRONG_SPECIFICATION,
     not_supported,
     resource_not_found,
     status_of,
@@ -318,6 +319,64 @@ def patch_source(ctx: ServiceContext, principal: Optional[Principal], connection
             st.execute("UPDATE sources SET upload_hash = NULL, upload_token = NULL WHERE id = ?", (source_id,))
     _probe(ctx, principal, source_id)
     return _source(ctx, ctx.store.one("SELECT * FROM sources WHERE id = ?", (source_id,)), tuple(warnings))
+
+
+# --- in export documents (server.service.transfers) ------------------------------------------
+
+EXPORTED = ("connection", "name", "resource", "resource_params", "connection_table_params",
+            "connection_table_metadata")
+
+
+def exported(ctx: ServiceContext, database_id: str) -> list[dict[str, Any]]:
+    """A database's sources as an export document carries them: what a PATCH sets. No
+    status (it is found again where they are imported), no upload url, no file."""
+    rows = ctx.store.all("SELECT * FROM sources WHERE database_id = ? ORDER BY created_at, id", (database_id,))
+    return [{"connection": r["connection"], "name": r["name"], "resource": r["resource"],
+             "resource_params": loads(r["resource_params"]),
+             "connection_table_params": loads(r["connection_table_params"]),
+             "connection_table_metadata": loads(r["connection_table_metadata"])} for r in rows]
+
+
+def check_exported(raw: Any) -> dict[str, Any]:
+    """A source record of an export document, checked for what every source must be: a
+    known connection kind, a table name, a resource, JSON objects. Raises InvalidParameter."""
+    if not isinstance(raw, Mapping):
+        raise InvalidParameter("a source is a JSON object")
+    unknown = sorted(set(raw) - set(EXPORTED))
+    if unknown:
+        raise InvalidParameter(f"unknown field {str(unknown[0])[:64]!r} (a source has {', '.join(EXPORTED)})")
+    return {"connection": connections.check_kind(raw.get("connection")), "name": check_name(raw.get("name"), "table"),
+            "resource": _check_resource(raw.get("resource")),
+            **{k: check_object(raw.get(k) or {}, k) for k in EXPORTED[3:]}}
+
+
+def imported_row(ctx: ServiceContext, db: databases.Database, record: dict[str, Any]) -> dict[str, Any]:
+    """The sources row a checked record becomes in `db`: a new id, and a status found
+    without any remote call — parameters this server refuses (a sandbox path it has no
+    sandbox for, ...) are wrong_specification with the reason; a LOCAL upload waits for its
+    file again (resource_not_found, a fresh upload url); anything else is unknown_error
+    until it is tested or run."""
+    kind, resource = record["connection"], record["resource"]
+    status, message, upload = UNKNOWN_ERROR, "imported from an export: test or run it to check it", False
+    if kind in (connections.LOCAL, *connections.IMPLEMENTED):
+        try:
+            _check_resource_params(resource, record["resource_params"])
+            spec = _file_spec(ctx, kind, resource, record["connection_table_params"])
+        except ServiceError as exc:
+            status, message = WRONG_SPECIFICATION, exc.message
+        else:
+            upload = kind == connections.LOCAL and resource != "analytics_report" and spec.path is None
+            if upload:
+                status, message = RESOURCE_NOT_FOUND, "imported from an export: upload the file again"
+    now = ctx.now()
+    row: dict[str, Any] = {"id": new_id(), "org_id": db.org_id, "database_id": db.id, "connection": kind,
+                           "name": record["name"], "resource": resource,
+                           **{k: dumps(record[k]) for k in EXPORTED[3:]},
+                           "status": status, "status_message": message, "created_at": now, "updated_at": now}
+    if upload:
+        token = secrets.token_urlsafe(32)
+        row.update(upload_hash=_hash(token), upload_token=secretbox.seal(ctx, token))
+    return row
 
 
 def _new_token(ctx: ServiceContext, source_id: str) -> None:

@@ -18,7 +18,8 @@ Import (`import_database`), a merge with revert:
    with PATCH semantics (create_if_missing, a repeated list replaced, null removes a
    value); SQL rows are upserted by `_id` (engine write_records: each given column
    replaced); the database's metadata is merged (RFC 7396) and its description filled when
-   empty. Batches commit as they go: atomicity comes from the restore point.
+   empty; sources it lacks are added (sources.imported_row). Batches commit as they go:
+   atomicity comes from the restore point.
 4. Success: RESTORING -> RUNNING (the commit point), the restore point is dropped. Any
    failure: the restore point is put back (files and rows), RUNNING, and the error is
    answered with error_data.reverted = true. If putting it back fails too, the database is
@@ -51,8 +52,8 @@ from engine.schema import FieldDef, IndexDef
 from server import policy
 from server.auth import Principal
 from server.errors import ServerError
-from server.service import connections, databases, export_doc, restore_points
-from server.service.common import merge_patch
+from server.service import connections, databases, export_doc, restore_points, sources
+from server.service.common import json_value_problem, merge_patch
 from server.service.context import ServiceContext
 from server.service.errors import BY_CODE, InternalServerError, InvalidParameter, ServiceError, from_engine
 from server.service.export_doc import (
@@ -72,13 +73,10 @@ EXPORT = "DatabaseService.ExportDatabase"
 IMPORT = "DatabaseService.ImportDatabase"
 ENTITY_TABLES = {"item": databases.ITEMS_TABLE, "user": databases.USERS_TABLE}
 ENTITY_BATCH = 10_000
-ROW_BATCH = 1 << 15
-RECORD_BATCH = 1 << 15          # records read per engine batch on export
+ROW_BATCH = 1 << 13             # records checked, converted and written per batch on import
+RECORD_BATCH = 1 << 13          # records read per engine batch on export
 ENVELOPE_VERSION = "roarbase-export-1"
 PIECES_SCHEMA = {"migration": 1, "semantic": "MAJOR_0_MINOR_0_PATCH_1"}
-# Columns of meta.db records that never leave the server (secrets) or only make sense where
-# they were made (one-time upload state, the owning org).
-_PRIVATE_COLUMN = re.compile(r"credential|secret|password|token|key_hash|^upload|^org_id$", re.IGNORECASE)
 
 Progress = Optional[Callable[[str, int, int], None]]
 
@@ -123,12 +121,6 @@ def _is_entity(definition: Optional[IndexDef], kind: str) -> bool:
     return isinstance(meta, dict) and meta.get("kind") == kind
 
 
-def _public_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A meta.db record without its secrets (API.md §3.5: credentials never leave) and its
-    server-local state (_PRIVATE_COLUMN)."""
-    return {k: v for k, v in row.items() if not _PRIVATE_COLUMN.search(k)}
-
-
 def _connections_used(ctx: ServiceContext, db: databases.Database,
                       sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The org's connections the database's sources use, as GET shows them: the kind,
@@ -137,14 +129,6 @@ def _connections_used(ctx: ServiceContext, db: databases.Database,
     kinds = sorted({s["connection"] for s in sources if isinstance(s.get("connection"), str)} - {connections.LOCAL})
     found = [connections.find(ctx, db.org_id, kind) for kind in kinds]
     return [c.to_dict() for c in found if c is not None]
-
-
-def _meta_records(ctx: ServiceContext, database_id: str) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    for name in restore_points.meta_tables(ctx):
-        rows = ctx.store.all(f"SELECT * FROM {name} WHERE database_id = ? ORDER BY rowid", (database_id,))
-        out[name] = [{k: v for k, v in _public_row(dict(r)).items() if k not in ("database_id",)} for r in rows]
-    return out
 
 
 # --- export -----------------------------------------------------------------------------------------
@@ -213,7 +197,7 @@ class Export:
             found = _entity_props(entry[1]) if entry is not None and _is_entity(entry[1], kind) else []
             props[kind] = [{"property_name": n, "value_type": vt.name, "repeated": vt.repeated,
                             **({"indexed": indexed} if kind == "user" else {})} for n, vt, indexed, _ in found]
-        meta = _meta_records(self.ctx, db.id)
+        srcs = sources.exported(self.ctx, db.id)
         return {"format": export_doc.FORMAT, "version": export_doc.VERSION,
                 "exported_at": export_doc.rfc3339_now(self.ctx.now()),
                 "database": {"name": db.name, "description": db.description, "item_id_type": db.item_id_type,
@@ -221,8 +205,7 @@ class Export:
                              "metadata": dict(db.metadata)},
                 "items_properties": props["item"], "users_properties": props["user"],
                 "sql_tables": [t.header() for t, *_ in self._tables()],
-                "connections": _connections_used(self.ctx, db, meta.get("sources", [])),
-                "sources": meta.get("sources", []),
+                "connections": _connections_used(self.ctx, db, srcs), "sources": srcs,
                 "counts": {"items": self.counts.items, "users": self.counts.users, "rows": dict(self.counts.rows)}}
 
     def _entities(self, kind: str) -> Iterator[dict[str, Any]]:
@@ -246,10 +229,11 @@ class Export:
                 yield ent
             self._progress(len(keys))
 
-    def _rows(self, table: Table, idx: Any, definition: IndexDef, state: Any, prefix: bytes, suffix: bytes,
-              sep: bytes) -> Iterator[bytes]:
-        """The table's rows as text, a batch at a time: prefix + [_id, v1, ...] + suffix per
-        row, rows joined by sep. Values are converted column by column."""
+    def _rows(self, table: Table, idx: Any, definition: IndexDef, state: Any,
+              prefix: Optional[bytes] = None) -> Iterator[bytes]:
+        """The table's rows as text, a batch at a time: one NDJSON line per row (prefix +
+        [_id, v1, ...] + "}\n"), or without a prefix the rows as JSON array items joined by
+        commas. Values are converted column by column."""
         names = [c.name for c in table.columns]
         encoders = [export_doc.to_document(c.options) for c in table.columns]
         encode = export_doc.fast_dumps
@@ -259,7 +243,12 @@ class Export:
             for name, enc in zip(names, encoders):
                 col = rb.columns[name]
                 cols.append(col if enc is None else [None if v is None else enc(v) for v in col])
-            yield sep.join([prefix + encode(row) + suffix for row in zip(*cols)])
+            if prefix is None:
+                # One call for the batch: orjson's result keeps its whole working buffer
+                # (kilobytes), so a list of one result per row would hold far more than the text.
+                yield encode(list(zip(*cols)))[1:-1]
+            else:
+                yield b"".join([prefix + encode(row) + b"}\n" for row in zip(*cols)])
             self._progress(len(ids))
 
     @property
@@ -285,7 +274,7 @@ class Export:
                     yield prefix + encode(ent) + b"}\n"
             for table, idx, definition, state in tables:
                 prefix = ('{"kind":"row","table":' + dumps(table.name) + ',"values":').encode()
-                yield from self._rows(table, idx, definition, state, prefix, b"}\n", b"")
+                yield from self._rows(table, idx, definition, state, prefix)
             return
         head = dict(header)
         del head["sql_tables"]
@@ -301,7 +290,7 @@ class Export:
         for n, (table, idx, definition, state) in enumerate(tables):
             yield ("," if n else "") + dumps(table.header())[:-1] + ',"rows":['
             first = True
-            for text in self._rows(table, idx, definition, state, b"", b"", b","):
+            for text in self._rows(table, idx, definition, state):
                 yield text if first else b"," + text
                 first = False
             yield "]}"
@@ -426,7 +415,7 @@ class Plan:
     tables: dict[str, TablePlan]
     order: list[str]                                     # table names by position in the document
     database: dict[str, Any]
-    meta_rows: dict[str, list[dict[str, Any]]]
+    sources: list[dict[str, Any]]                        # checked records (sources.check_exported)
     counts: dict[str, Any]
     fingerprint: str
     seen: set[str] = field(default_factory=set)          # kinds / tables that have records
@@ -437,9 +426,13 @@ def plan_import(ctx: ServiceContext, db: databases.Database, holder: engine.Hold
                 problems: Problems) -> Plan:
     """Check a document's header against the target database and work out the merge."""
     view = {name: definition for name, (_i, definition, _s) in holder.read_view().items()}
-    plan = Plan({}, {}, [], {}, {}, {}, "")
+    plan = Plan({}, {}, [], {}, [], {}, "")
     if not isinstance(header, dict):
         problems.add("header", "must be a JSON object")
+        return plan
+    unusable = json_value_problem(header)      # a lone surrogate no SQLite column or file takes
+    if unusable:
+        problems.add("header", unusable)
         return plan
     unknown = sorted(set(header) - export_doc.HEADER_KEYS)
     if unknown:
@@ -501,16 +494,43 @@ def plan_import(ctx: ServiceContext, db: databases.Database, holder: engine.Hold
         plan.tables[table.name] = _plan_table(table, view.get(table.name), where, problems)
         target = view.get(table.name)
         fingerprint[table.name] = target.to_dict() if target is not None else None
-    rows = header.get("sources") or []
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        problems.add("sources", "must be a list of objects")
-    elif rows:
-        plan.meta_rows["sources"] = rows
+    plan.sources = _check_sources(ctx, db, header.get("sources"), problems)
     plan.connections = _check_connections(header.get("connections"), problems)
     counts = header.get("counts") or {}
     plan.counts = counts if isinstance(counts, dict) else {}
     plan.fingerprint = json.dumps(fingerprint, sort_keys=True, default=str)
     return plan
+
+
+def _check_sources(ctx: ServiceContext, db: databases.Database, raw: Any, problems: Problems) -> list[dict[str, Any]]:
+    """The document's sources, each checked as any source is; the ones the target lacks
+    (by connection and name) must fit under limits.max_sources_per_database."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        problems.add("sources", "must be a list of objects")
+        return []
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for i, r in enumerate(raw):
+        try:
+            rec = sources.check_exported(r)
+        except ServiceError as exc:
+            problems.add(f"sources[{i}]", exc.message)
+            continue
+        key = (rec["connection"], rec["name"])
+        if key in seen:
+            problems.add(f"sources[{i}]", f"the source {key[1]} of connection {key[0]} is listed twice")
+            continue
+        seen.add(key)
+        out.append(rec)
+    have = {(r["connection"], r["name"]) for r in
+            ctx.store.all("SELECT connection, name FROM sources WHERE database_id = ?", (db.id,))}
+    limit = ctx.config.limits.max_sources_per_database
+    if len(have | seen) > limit:
+        problems.add("sources", f"the database would have {len(have | seen)} sources; the limit is {limit}",
+                     "LIMIT_EXCEEDED")
+    return out
 
 
 def _check_connections(raw: Any, problems: Problems) -> list[str]:
@@ -820,42 +840,26 @@ def _apply_meta(ctx: ServiceContext, db: databases.Database, plan: Plan) -> None
     description = plan.database.get("description")
     if description and not db.description:
         changes["description"] = description
-    tables = restore_points.meta_tables(ctx)
     with ctx.store.transaction() as st:
         if changes:
             st.execute(f"UPDATE databases SET {', '.join(f'{k} = ?' for k in changes)}, updated_at = ? WHERE id = ?",
                        (*changes.values(), ctx.now(), db.id))
-        for name, rows in plan.meta_rows.items():
-            if name in tables:
-                _merge_meta_rows(ctx, st, name, db, rows)
+        add_sources(ctx, st, db, plan.sources)
 
 
-def _merge_meta_rows(ctx: ServiceContext, st: Any, table: str, db: databases.Database,
-                     rows: list[dict[str, Any]]) -> None:
-    """Records of the document (sources) that the target lacks — by (connection, name), or
-    name — are added with a new id, the target's database and org, and no secrets or upload
-    state; a LOCAL source's file does not travel, so it says to upload it again. The
-    target's own records are kept."""
-    import uuid
-
-    columns = {r["name"] for r in st.all(f"PRAGMA table_info({table})")}
-    keys = [k for k in ("connection", "name") if k in columns]
-    for row in rows:
-        if keys and st.one(f"SELECT 1 FROM {table} WHERE database_id = ? AND "
-                           + " AND ".join(f"{k} = ?" for k in keys), (db.id, *(row.get(k) for k in keys))):
+def add_sources(ctx: ServiceContext, st: Any, db: databases.Database, records: list[dict[str, Any]]) -> int:
+    """Checked source records (sources.check_exported) the database lacks — by connection
+    and name — added (sources.imported_row); the database's own are kept. Returns how many."""
+    added = 0
+    for rec in records:
+        if st.one("SELECT 1 FROM sources WHERE database_id = ? AND connection = ? AND name = ?",
+                  (db.id, rec["connection"], rec["name"])):
             continue
-        values = {k: v for k, v in _public_row(row).items() if k in columns}
-        values["database_id"] = db.id
-        if "org_id" in columns:
-            values["org_id"] = db.org_id
-        if "id" in columns:
-            values["id"] = str(uuid.uuid4())
-        if table == "sources" and "status" in columns and row.get("connection") == "LOCAL":
-            values["status"] = "resource_not_found"
-            if "status_message" in columns:
-                values["status_message"] = "imported from an export: upload the file again"
-        st.execute(f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})",
-                   tuple(json.dumps(v) if isinstance(v, (dict, list)) else v for v in values.values()))
+        row = sources.imported_row(ctx, db, rec)
+        st.execute(f"INSERT INTO sources ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+                   tuple(row.values()))
+        added += 1
+    return added
 
 
 class _Batcher:
@@ -945,7 +949,7 @@ def _normalize(ctx: ServiceContext, path: str, cleanup: list[str]) -> Optional[s
         out, f = new_spool(ctx, ".ndjson")
         cleanup.append(out)
         with f:
-            export_doc.json_to_ndjson(path, f, spill_dir=tmp_dir(ctx))
+            export_doc.json_to_ndjson(path, f)
         return out
     return path
 
@@ -1058,7 +1062,8 @@ def _merge(ctx: ServiceContext, db: databases.Database, holder: engine.Holder, p
             raise _failed(exc, reverted=True) from exc
     with contextlib.suppress(Exception):          # a leftover is dropped at the next start
         restore_points.discard(ctx, db.id)
-    result.connections_missing = [k for k in plan.connections if connections.find(ctx, db.org_id, k) is None]
+    used = (set(plan.connections) | {r["connection"] for r in plan.sources}) - {connections.LOCAL}
+    result.connections_missing = sorted(k for k in used if connections.find(ctx, db.org_id, k) is None)
     result.seconds = time.monotonic() - started
     return result
 

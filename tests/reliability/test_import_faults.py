@@ -157,6 +157,12 @@ def _crash_image(fio: FaultIO, work: str, dest: str, mode: str) -> None:
     for name in os.listdir(work):
         if name.startswith("meta.db"):
             shutil.copy2(os.path.join(work, name), os.path.join(dest, name))
+    # A power loss keeps files' modes (the service refuses a connections.key others can read).
+    for folder, _dirs, names in os.walk(dest):
+        for name in names:
+            theirs = os.path.join(work, os.path.relpath(os.path.join(folder, name), dest))
+            if os.path.exists(theirs):
+                shutil.copymode(theirs, os.path.join(folder, name))
 
 
 @pytest.mark.parametrize("mode, stride", [("keep", 1), ("drop", 5),

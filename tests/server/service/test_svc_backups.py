@@ -35,11 +35,18 @@ def _backup(ctx, root, db_id, path: Path) -> Path:
 def test_restore_into_a_new_database_answers_the_same(env, tmp_path):
     ctx, root = env
     src = build(ctx, root, np.random.default_rng(3), "bsrc", records=30)
+    ctx.store.execute("INSERT INTO sources (id, org_id, database_id, connection, name, resource, status,"
+                      " connection_table_params, upload_token, created_at, updated_at) VALUES ('s1', ?, ?, 'S3',"
+                      " 'feed', 'item', 'available', ?, X'00ff', 1.0, 1.0)",
+                      (src.org_id, src.id, '{"file_format": "CSV", "bucket": "b", "key": "feed.csv"}'))
     path = _backup(ctx, root, src.id, tmp_path / "b.tar.gz")
     assert databases.get_database(ctx, root, src.id).state == "RUNNING"
     new = backups.restore_backup(ctx, root, str(path), name="brestored")
     assert new.state == "RUNNING" and new.item_id_type == src.item_id_type and new.metadata == src.metadata
     assert floats_bitwise(answers(ctx, root, new.id)) == floats_bitwise(answers(ctx, root, src.id))
+    restored = [dict(r) for r in ctx.store.all("SELECT * FROM sources WHERE database_id = ?", (new.id,))]
+    assert [(r["connection"], r["name"], r["status"], r["upload_token"]) for r in restored] == \
+        [("S3", "feed", "unknown_error", None)]          # found again where it lands; no upload state
     with pytest.raises(ResourceAlreadyExists):
         backups.restore_backup(ctx, root, str(path), name="brestored")
     leftovers = list((Path(ctx.config.data_dir) / "tmp").iterdir())
@@ -96,7 +103,7 @@ def _rewrite(src: Path, dest: Path, edit) -> Path:
 
 
 @pytest.mark.parametrize("what", ["flipped byte", "tampered manifest", "traversal", "missing file", "not gzip",
-                                  "no manifest"])
+                                  "no manifest", "bad source"])
 def test_a_damaged_archive_is_refused_and_nothing_is_created(env, tmp_path, what):
     ctx, root = env
     db = databases.create_database(ctx, root, name=f"dmg{abs(hash(what)) % 10000}")
@@ -117,6 +124,10 @@ def test_a_damaged_archive_is_refused_and_nothing_is_created(env, tmp_path, what
             return None
         if what == "no manifest" and name == "roarbase-backup.json":
             return None
+        if what == "bad source" and name == "roarbase-backup.json":
+            doc = json.loads(data)
+            doc["sources"] = [{"connection": "S3", "name": "x", "resource": "planets"}]
+            return name, json.dumps(doc).encode()
         return name, data
 
     bad = tmp_path / "bad.tar.gz"

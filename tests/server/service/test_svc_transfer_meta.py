@@ -1,17 +1,19 @@
-"""Sources (meta.db records of issue 12, per database) travel with an export — without
-secrets or upload state — are added by (connection, name) on import, and are put back by
-a revert, BLOBs included. The connections they use travel as GET shows them (credential
+"""Sources (meta.db records of issue 12, per database) travel with an export as a PATCH
+sets them — no secrets, status or upload state — are checked as any source is, added by
+(connection, name) on import with a status found without remote calls, and are put back
+by a revert, BLOBs included. The connections they use travel as GET shows them (credential
 names, every value "***"): an import never stores one, and lists those its org lacks."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 
 import pytest
 
-from server.service import connections, databases, restore_points, transfers
+from server.service import connections, databases, restore_points, sources, transfers
 from server.service.errors import InvalidParameter, ServiceError
-from svc_testlib import other_org, root_of, start
+from svc_testlib import make_config, other_org, root_of, start
 from transfer_testlib import export_to
 
 
@@ -22,40 +24,98 @@ def env(tmp_path):
     ctx.close()
 
 
-def _source(ctx, db, connection, name, status="available"):
+PARAMS = {"LOCAL": {"file_format": "CSV"}, "S3": {"file_format": "CSV", "bucket": "shop", "key": "catalog.csv"},
+          "SALESFORCE": {"object": "Lead"}}
+
+
+def _source(ctx, db, connection, name, status="available", params=None):
     ctx.store.execute(
-        "INSERT INTO sources (id, org_id, database_id, connection, name, resource, connection_table_params, status,"
-        " upload_hash, upload_token, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'item', ?, ?, ?, ?, 1.0, 1.0)",
-        (str(uuid.uuid4()), db.org_id, db.id, connection, name, json.dumps({"file_format": "CSV"}), status,
-         uuid.uuid4().hex, b"\x00secret-upload-token\xff"))
+        "INSERT INTO sources (id, org_id, database_id, connection, name, resource, resource_params,"
+        " connection_table_params, connection_table_metadata, status, upload_hash, upload_token, created_at,"
+        " updated_at) VALUES (?, ?, ?, ?, ?, 'item', ?, ?, ?, ?, ?, ?, 1.0, 1.0)",
+        (str(uuid.uuid4()), db.org_id, db.id, connection, name, json.dumps({"columns_mapping": {"item_id": "sku"}}),
+         json.dumps(params or PARAMS[connection]), json.dumps({"owner": "ops"}), status, uuid.uuid4().hex,
+         b"\x00secret-upload-token\xff"))
 
 
 def _rows(ctx, db_id):
     return [dict(r) for r in ctx.store.all("SELECT * FROM sources WHERE database_id = ? ORDER BY name", (db_id,))]
 
 
-def test_sources_travel_without_secrets_and_merge_by_name(env, tmp_path):
+def test_sources_travel_as_a_patch_sets_them_and_merge_by_name(env, tmp_path):
     ctx, root = env
     src = databases.create_database(ctx, root, name="src")
     dst = databases.create_database(ctx, root, name="dst")
     _source(ctx, src, "LOCAL", "orders")
     _source(ctx, src, "S3", "catalog")
+    _source(ctx, src, "LOCAL", "sandboxed", params={"file_format": "CSV", "path": "in/x.csv"})
     _source(ctx, dst, "LOCAL", "orders", status="uploading")
     path = export_to(ctx, root, src.id, tmp_path / "doc.ndjson")
     header = json.loads(path.read_text().splitlines()[0])
-    assert sorted(s["name"] for s in header["sources"]) == ["catalog", "orders"]
-    assert all(not ({"org_id", "upload_hash", "upload_token", "database_id"} & set(s)) for s in header["sources"])
+    assert sorted(header["sources"], key=lambda r: r["name"])[0] == {
+        "connection": "S3", "name": "catalog", "resource": "item", "resource_params": {"columns_mapping":
+                                                                                        {"item_id": "sku"}},
+        "connection_table_params": PARAMS["S3"], "connection_table_metadata": {"owner": "ops"}}
+    assert b"secret-upload-token" not in path.read_bytes() and "upload" not in path.read_text()
     assert header["connections"] == []         # LOCAL is built in; the org has no S3 connection
-    transfers.import_database(ctx, root, dst.id, str(path))
+    result = transfers.import_database(ctx, root, dst.id, str(path))
+    assert result.connections_missing == ["S3"]
     got = {(r["connection"], r["name"]): r for r in _rows(ctx, dst.id)}
-    assert set(got) == {("LOCAL", "orders"), ("S3", "catalog")}
+    assert set(got) == {("LOCAL", "orders"), ("S3", "catalog"), ("LOCAL", "sandboxed")}
     assert got[("LOCAL", "orders")]["status"] == "uploading"          # the target's own record is kept
-    assert got[("S3", "catalog")]["status"] == "available" and got[("S3", "catalog")]["upload_token"] is None
-    assert got[("S3", "catalog")]["org_id"] == dst.org_id
+    catalog = got[("S3", "catalog")]
+    assert (catalog["status"], catalog["upload_token"], catalog["org_id"]) == ("unknown_error", None, dst.org_id)
+    assert json.loads(catalog["connection_table_params"]) == PARAMS["S3"]
+    # this server has no sandbox directory: honest about it
+    assert got[("LOCAL", "sandboxed")]["status"] == "wrong_specification"
+    assert "sandbox" in got[("LOCAL", "sandboxed")]["status_message"]
     other = databases.create_database(ctx, root, name="other")
     transfers.import_database(ctx, root, other.id, str(path))
     local = {r["name"]: r for r in _rows(ctx, other.id)}["orders"]
     assert local["status"] == "resource_not_found" and "upload the file again" in local["status_message"]
+    shown = sources.get_source(ctx, root, "LOCAL", "orders", database=other.id).to_dict()
+    assert shown["connection_table_params"]["url"].startswith("/v1/uploads/")      # a fresh upload url
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"connection": "S3", "name": "x"}, "resource"),
+    ({"connection": "S3", "name": "y", "resource": 5}, "resource"),
+    ({"connection": "S3", "name": "y", "resource": "item", "connection_table_params": "text"}, "JSON object"),
+    ({"connection": "NOPE", "name": "z", "resource": "item"}, "unknown connection"),
+    ({"connection": "S3", "resource": "item"}, "name"),
+    ({"connection": "S3", "name": "w", "resource": "planets"}, "resource"),
+    ({"connection": "S3", "name": "w", "resource": "item", "status": "available"}, "unknown field"),
+])
+def test_a_bad_source_record_is_refused_and_nothing_changes(env, tmp_path, bad, message):
+    ctx, root = env
+    db = databases.create_database(ctx, root, name=f"badsrc{uuid.uuid4().hex[:8]}")
+    _source(ctx, db, "S3", "mine")
+    before = _rows(ctx, db.id)
+    path = tmp_path / "bad.ndjson"
+    path.write_text(json.dumps({"format": "roarbase.export", "version": "1", "sources": [bad]}) + "\n")
+    with pytest.raises(InvalidParameter) as info:
+        transfers.import_database(ctx, root, db.id, str(path))
+    first = info.value.data["problems"][0]
+    assert first["where"] == "sources[0]" and message in first["message"], first
+    assert _rows(ctx, db.id) == before
+
+
+def test_sources_past_the_limit_are_refused(tmp_path):
+    ctx = start(tmp_path / "data", limits=dataclasses.replace(make_config(tmp_path / "x").limits,
+                                                              max_sources_per_database=2))
+    try:
+        root = root_of(ctx)
+        db = databases.create_database(ctx, root, name="full")
+        _source(ctx, db, "S3", "one")
+        path = tmp_path / "two.ndjson"
+        path.write_text(json.dumps({"format": "roarbase.export", "version": "1", "sources": [
+            {"connection": "S3", "name": n, "resource": "item"} for n in ("one", "two", "three")]}) + "\n")
+        with pytest.raises(InvalidParameter) as info:
+            transfers.import_database(ctx, root, db.id, str(path))
+        assert info.value.data["problems"][0]["name"] == "LIMIT_EXCEEDED"
+        assert [r["name"] for r in _rows(ctx, db.id)] == ["one"]
+    finally:
+        ctx.close()
 
 
 def test_a_revert_puts_the_records_back(env, tmp_path, monkeypatch):
@@ -107,11 +167,12 @@ def test_connections_travel_without_credentials_and_an_import_lists_the_missing(
         assert b"upload" not in raw.replace(b"upload the file again", b"")
 
     same_org = databases.create_database(ctx, root, name="sameorg")
-    assert transfers.import_database(ctx, root, same_org.id, str(forms[0])).connections_missing == []
+    # the sources' connections this org lacks (credentials never travel)
+    assert transfers.import_database(ctx, root, same_org.id, str(forms[0])).connections_missing == ["SALESFORCE"]
     other = other_org(ctx)
     there = databases.create_database(ctx, other.root, name="elsewhere")
     result = transfers.import_database(ctx, other.root, there.id, str(forms[1]))
-    assert result.connections_missing == ["S3"]
+    assert result.connections_missing == ["S3", "SALESFORCE"]
     assert ctx.store.all("SELECT kind FROM connections WHERE org_id = ?", (other.org_id,)) == []
     assert {r["name"] for r in _rows(ctx, there.id)} == {"catalog", "leads", "orders"}
 
