@@ -101,7 +101,7 @@ function signedOut(message) {
   clear($("result-table"));
   clear($("result-chart"));
   $("result-json-text").textContent = "";
-  for (const id of ["server-health", "server-databases", "server-queries", "server-metrics"]) clear($(id));
+  for (const id of ["server-status", "server-databases", "server-queries", "server-metrics"]) clear($(id));
   show($("result"), false);
   show($("console-view"), false);
   show($("session"), false);
@@ -399,7 +399,7 @@ $("export").addEventListener("click", () => {
 // -- the server panel --------------------------------------------------------------------
 
 const panel = new ServerPanel(api, {
-  health: $("server-health"), databases: $("server-databases"), queries: $("server-queries"), metrics: $("server-metrics"),
+  status: $("server-status"), databases: $("server-databases"), queries: $("server-queries"), metrics: $("server-metrics"),
 });
 
 function stopAutoRefresh() {
