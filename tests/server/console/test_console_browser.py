@@ -400,8 +400,19 @@ def test_layout_at_desktop_and_phone_width(page):
     for button in ("#run", "#cancel", "#signout", "#export"):
         box = p.locator(button).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390, button
+    # the chart is drawn again at the phone's width, so its text keeps its size
+    p.wait_for_function("() => { const s = document.querySelector('#result-chart svg');"
+                        " return s && Math.abs(s.viewBox.baseVal.width - s.parentElement.clientWidth) <= 1; }")
     assert page.count("#result-chart svg rect.bar") == 8
+    label = p.eval_on_selector("#result-chart svg text.label", "t => t.getBoundingClientRect().height")
+    assert label >= 12, label      # 12px text, not a desktop drawing shrunk to a third
     page.screenshot("phone", full_page=True)
+    # the server panel too: its wide tables scroll inside their cards, never the page
+    p.click("#tab-server")
+    for selector in ("#server-query-table", "#server-figures", "#server-status .status-line"):
+        p.wait_for_selector(selector, state="attached")
+    assert p.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot("phone-server", full_page=True)
 
 
 UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button')]
