@@ -85,8 +85,9 @@ export function summarize(families) {
     + ` ${fmtInt(count("roarbase_queries", labelIs("kind", "write")))} writes)`);
   const timed = sum(byName, "roarbase_query_duration_seconds", "_count");
   if (timed) add("Mean query time", (sum(byName, "roarbase_query_duration_seconds", "_sum") / timed) * 1000, fmtMs);
-  add("HTTP requests", count("roarbase_http_requests"), (n) => `${fmtInt(n)}`
-    + ` (${fmtInt(count("roarbase_http_requests", labelIs("status", (s) => s.startsWith("5"))))} server errors)`);
+  const failed = count("roarbase_http_requests", labelIs("status", (s) => s.startsWith("5")));
+  add("HTTP requests", count("roarbase_http_requests"),
+    (n) => `${fmtInt(n)} (${fmtInt(failed)} server error${failed === 1 ? "" : "s"})`);
   add("gRPC calls", count("roarbase_grpc_calls"));
   const capacity = sum(byName, "roarbase_admission_capacity");
   add("In progress", sum(byName, "roarbase_requests_in_progress"),
