@@ -15,6 +15,7 @@ from engine.check import check
 from engine.errors import (
     AlreadyExistsError,
     ClosedError,
+    ClusterUnsupportedError,
     DataCorruptedError,
     EngineError,
     ExistenceNotTrackedError,
@@ -35,10 +36,14 @@ from engine.errors import (
     StorageFailedError,
     StorageFullError,
     ValueOutOfRangeError,
+    WritesBlockedError,
+    WorkerUnavailableError,
 )
 from engine import q
 from engine.holder import Holder
 from engine.index import Field, Index
+from engine.snapshots import SnapshotInfo
+from engine.snapshots import restore as restore_snapshot
 
 
 def open(path: str, *, fsync: bool = True, **config: Any) -> Holder:  # noqa: A001 - the facade's name
@@ -50,8 +55,11 @@ def open(path: str, *, fsync: bool = True, **config: Any) -> Holder:  # noqa: A0
             acknowledged writes still survive a process kill (kill -9), not an OS crash.
         config: checkpoint_bytes (log size that triggers a snapshot, default 64 MiB),
             max_groups (the most groups one GroupBy or SQL GROUP BY may hold, default
-            1,000,000; more raise QueryLimitError) and fileio (the file-access seam, for
-            fault-injection tests).
+            1,000,000; more raise QueryLimitError), fileio (the file-access seam, for
+            fault-injection tests) and shard_executor (where queries' per-shard work runs,
+            engine.shardexec; default: this process's thread pool), cluster (an
+            engine.cluster.coordinator.Cluster: records live on its workers, this directory
+            keeps schema and keys; docs/cluster.md).
     Raises:
         StorageFailedError: the directory is in use by another process.
     """
@@ -59,11 +67,11 @@ def open(path: str, *, fsync: bool = True, **config: Any) -> Holder:  # noqa: A0
 
 
 __all__ = [
-    "open", "check", "q", "Holder", "Index", "Field",
+    "open", "check", "q", "Holder", "Index", "Field", "SnapshotInfo", "restore_snapshot",
     "EngineError", "InvalidParameterError", "InvalidOptionError", "InvalidValueError",
     "ValueOutOfRangeError", "KeysNotAllowedError", "NotFoundError", "IndexNotFoundError",
     "FieldNotFoundError", "AlreadyExistsError", "IndexExistsError", "FieldExistsError",
     "ExistenceNotTrackedError", "ClosedError", "DataCorruptedError", "StorageFullError",
     "StorageFailedError", "QueryError", "QuerySyntaxError", "QueryExecutionError", "QueryLimitError",
-    "QueryCancelledError",
+    "QueryCancelledError", "WritesBlockedError", "ClusterUnsupportedError", "WorkerUnavailableError",
 ]

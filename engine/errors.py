@@ -92,6 +92,14 @@ class ClosedError(EngineError):
     name = "DATABASE_CLOSED"
 
 
+class WritesBlockedError(EngineError):
+    """Writes are held off while the data directory is exported, snapshotted for an
+    import's restore point, or restored (Holder.block_writes); reads still work."""
+
+    code = "IncorrectState"
+    name = "WRITES_BLOCKED"
+
+
 class DataCorruptedError(EngineError, CorruptDataError):
     """A checksum or structure mismatch in a data file: never served as an answer."""
 
@@ -189,3 +197,19 @@ class NotSupportedError(QueryExecutionError):
     """Valid SQL that roarbase does not run (yet): joins, subqueries, …"""
 
     name = "NOT_SUPPORTED"
+
+
+class ClusterUnsupportedError(EngineError):
+    """An operation this database cannot do while its shards live on cluster workers
+    (docs/cluster.md lists what is routed); refused before anything is written."""
+
+    code = "IncorrectState"
+    name = "NOT_SUPPORTED_IN_CLUSTER"
+
+
+class WorkerUnavailableError(EngineError):
+    """A cluster worker did not answer (dead and not back within the retry window);
+    nothing was acknowledged for the part of the request it held. Retry later."""
+
+    code = "ServiceUnavailable"
+    name = "WORKER_UNAVAILABLE"

@@ -1,11 +1,14 @@
-"""Run plans: each call per shard (in parallel where the work is in GIL-free kernels), then
-reduce the partial results into FeatureBase's result shapes.
+"""Run plans: each call becomes shard tasks (engine/shardtasks.py) whose partial results
+are combined, then shaped into FeatureBase's result shapes.
 
+Where the shards are visited is the executor seam (engine/shardexec.py): LocalExecutor,
+here, runs them on this process's thread pool (in parallel where the work is in GIL-free
+kernels); a cluster coordinator (engine/cluster) ships them to the workers holding them.
 Shards are the unit of parallelism; the deadline and cancel flag are checked before each
 shard, inside the long kernels (ext.Interrupt, polled between containers without the GIL)
 and inside long Python loops (GroupBy's combinations). Row nodes
 that need every shard before they can answer (Shift, Limit, Distinct-as-row, UnionRows)
-are evaluated once, globally, and then served per shard as constants.
+are evaluated once, globally, and then served per shard as constants (ex.global_rows()).
 """
 from __future__ import annotations
 
@@ -24,9 +27,12 @@ from engine.arrays import sorted_unique
 from engine import results as R
 from engine.errors import FieldNotFoundError, QueryCancelledError, QueryExecutionError
 from engine.schema import BSI_VIEW, STANDARD_VIEW, FieldDef, float_decode_array
-from engine.state import EMPTY, SHARD_WIDTH, IndexState
+from engine.shardexec import ALL_SHARDS, Scope, ShardExecutor, ShardTask, point
+from engine.shardtasks import (BsiExtremeTask, BsiSumTask, BsiValuesTask, CountTask, RowCountsTask, RowIdsTask,
+                               RowTask, ValuesInTask, signed)
+from engine.state import EMPTY, SHARD_WIDTH, IndexState, split_by_shard
 from engine.txn import BSI_BIT0_ROW, BSI_EXISTS_ROW, BSI_SIGN_ROW, EXISTS_ID
-from ext import Bitmap, FrozenBitmap, Interrupt, bsi_extreme, bsi_range, bsi_sum, bsi_values, intersect_counts
+from ext import Bitmap, FrozenBitmap, Interrupt, bsi_range
 
 T = TypeVar("T")
 _POOL_LOCK = threading.Lock()
@@ -34,6 +40,8 @@ _POOL: Optional[ThreadPoolExecutor] = None
 
 
 _IN_POOL = threading.local()
+_MANY_RUNS = 64     # a BsiIn with more runs of consecutive values reads the shard's values once
+_LOOKUP_SPAN = 1 << 26  # … and looks them up in a table of the wanted values when they span less
 
 # How often (at most) a running kernel takes the GIL to call check_deadline (a cancel is
 # seen within this; a deadline within POLL_WORK containers of its expiry, GIL-free). The
@@ -64,6 +72,37 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
+class LocalExecutor(ShardExecutor):
+    """The default: every shard of the query's snapshot, in this process — on the shard
+    thread pool when the task is worth it, inline otherwise."""
+
+    def run(self, ex: "Executor", task: ShardTask, scope: Optional[Scope] = None) -> Any:
+        scope = scope or ex.scope
+        shards = ex.state.shards() if scope is ALL_SHARDS else scope.shards(ex.state.shards())
+        # Work started from inside a pool thread runs inline: waiting on the pool from one
+        # of its own threads could deadlock it.
+        if len(shards) > 1 and task.parallel and not getattr(_IN_POOL, "active", False):
+            def one(shard: int) -> Any:
+                ex.check_deadline()
+                if shard_hook is not None:
+                    shard_hook(shard)
+                return task.shard(ex, shard)
+
+            return task.combine(list(_pool().map(_in_pool(one), shards)))
+        # Inline (the common case for cheap calls): no closure, one frame per shard.
+        check, hook, run = ex.check_deadline, shard_hook, task.shard
+        parts = []
+        for s in shards:
+            check()
+            if hook is not None:
+                hook(s)
+            parts.append(run(ex, s))
+        return task.combine(parts)
+
+
+LOCAL = LocalExecutor()
+
+
 class Planes:
     """The BSI planes of one field in one shard."""
 
@@ -80,21 +119,28 @@ _NO_PLANES = Planes({})
 
 
 class Executor:
-    """Evaluates calls against one committed IndexState."""
+    """Evaluates calls against one committed IndexState; its shard work runs on `backend`
+    (default: the holder's shard_executor, which is LOCAL unless a cluster is configured)."""
 
     def __init__(self, index: Any, state: IndexState, *, holder: Any = None,
-                 deadline: Optional[float] = None, cancel: Optional[threading.Event] = None) -> None:
+                 deadline: Optional[float] = None, cancel: Optional[threading.Event] = None,
+                 backend: Optional[ShardExecutor] = None, global_rows: Optional[dict[Any, FrozenBitmap]] = None
+                 ) -> None:
         self.index = index
         self.state = state
         self.holder = holder
         self.deadline = deadline
         self.cancel = cancel
+        self.backend: ShardExecutor = backend if backend is not None else index.holder.shard_executor
         # Polled inside the long kernels (without the GIL, between containers), so a
         # deadline or cancel stops a query mid-shard, not only between shards.
         self.interrupt = None if deadline is None and cancel is None else \
             Interrupt(deadline, self.check_deadline, poll_every=POLL_SECONDS)
-        self.shards = state.shards()
-        self._globals: dict[Any, FrozenBitmap] = {}
+        self.scope: Scope = ALL_SHARDS
+        # Rows that need every shard (GLOBAL_NODES), computed once per query; a worker
+        # receives them with each task instead of computing them.
+        self._globals: dict[Any, FrozenBitmap] = global_rows if global_rows is not None else {}
+        self.remote_side = global_rows is not None     # a worker's: globals come with the task
         self._fields = index.fields_by_id()
 
     # --- infrastructure --------------------------------------------------------------------------
@@ -107,19 +153,29 @@ class Executor:
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise QueryCancelledError("query deadline exceeded")
 
-    def per_shard(self, fn: Callable[[int], T], parallel: bool = True) -> list[T]:
-        """fn(shard) for every shard, checking the deadline before each one. Work started
-        from inside a pool thread runs inline: waiting on the pool from one of its own
-        threads could deadlock it."""
-        def run(shard: int) -> T:
-            self.check_deadline()
-            if shard_hook is not None:
-                shard_hook(shard)
-            return fn(shard)
+    @property
+    def shards(self) -> list[int]:
+        """The shards this query reads, ascending: its scope over the shards with data
+        (for code that walks shards itself, such as the SQL scan)."""
+        return self.scope.shards(self.state.shards())
 
-        if parallel and len(self.shards) > 1 and not getattr(_IN_POOL, "active", False):
-            return list(_pool().map(_in_pool(run), self.shards))
-        return [run(s) for s in self.shards]
+    def run_task(self, task: ShardTask, scope: Optional[Scope] = None) -> Any:
+        """The task's combined partial over `scope` (default: the query's), on the backend.
+        A remote backend needs the task's global rows computed first (a worker never
+        computes one); locally they are computed when first met."""
+        if self.backend is not LOCAL:
+            self._compute_globals(task)
+        return self.backend.run(self, task, scope)
+
+    def _compute_globals(self, node: Any) -> None:
+        for child in _children(node):
+            self._compute_globals(child)
+        if isinstance(node, P.GLOBAL_NODES):
+            self._global(node)
+
+    def global_rows(self) -> dict[Any, FrozenBitmap]:
+        """The global rows computed so far (what a remote shard task needs besides data)."""
+        return self._globals
 
     def fd(self, fid: int) -> FieldDef:
         fd = self._fields.get(fid)
@@ -201,7 +257,7 @@ class Executor:
             for v in node.views:
                 frag = self.state.fragment(node.field, v, shard)
                 if frag is not None:
-                    parts.extend(frag.rows.values())
+                    parts.append(frag.any_row())
             return _union(parts)
         if t is P.Empty:
             return EMPTY
@@ -220,11 +276,73 @@ class Executor:
             if start >= stop:
                 return EMPTY
             return self.row(P.Existence(), shard).slice(start, stop)
+        if t is P.RowSet:
+            assert isinstance(node, P.RowSet)
+            return self._row_set(node, shard)
+        if t is P.BsiIn:
+            assert isinstance(node, P.BsiIn)
+            return self._bsi_in(node, shard)
+        if t is P.Materialized:
+            assert isinstance(node, P.Materialized)
+            return node.parts.get(shard, EMPTY)
+        if t is P.HostFilter:
+            assert isinstance(node, P.HostFilter)
+            records = self.row(node.child, shard)
+            return node.test(self, shard, records) if records else EMPTY
         if isinstance(node, P.GLOBAL_NODES):
             full = self._global(node)
             lo = shard * SHARD_WIDTH
             return full.slice(lo, lo + SHARD_WIDTH)
         raise QueryExecutionError(f"cannot evaluate {type(node).__name__} as a row")
+
+    def _row_set(self, node: P.RowSet, shard: int) -> FrozenBitmap:
+        parts = []
+        for v in node.views:
+            frag = self.state.fragment(node.field, v, shard)
+            if frag is None:
+                continue
+            if node.ids is not None and not node.exclude and len(node.ids) < len(frag.rows):
+                rows = frag.rows                # the fewer ids: look each one up
+                parts.extend(rows[r] for r in node.ids if r in rows and (node.lo is None or r >= node.lo)
+                             and (node.hi is None or r <= node.hi))
+                continue
+            for r, bm in frag.rows.items():
+                if (node.ids is None or (r in node.ids) != node.exclude) and (node.lo is None or r >= node.lo) \
+                        and (node.hi is None or r <= node.hi):
+                    parts.append(bm)
+        return _union(parts)
+
+    def _bsi_in(self, node: P.BsiIn, shard: int) -> FrozenBitmap:
+        pl = self.planes(node.field, shard)
+        if pl.exists is None or not node.values:
+            return EMPTY
+        base = self.fd(node.field).options.base
+        runs: list[list[int]] = []
+        for v in node.values:
+            if runs and runs[-1][1] == v - 1:
+                runs[-1][1] = v
+            else:
+                runs.append([v, v])
+            if len(runs) > _MANY_RUNS:
+                break
+        if len(runs) <= _MANY_RUNS:
+            return _union([bsi_range(pl.exists, pl.sign, pl.bits, lo - base, hi - base) for lo, hi in runs])
+        cols, neg, mag = bsi_values(pl.exists, pl.sign, pl.bits, None)
+        vals = signed(neg, mag)
+        lo, hi = node.values[0] - base, node.values[-1] - base
+        if vals.dtype != object and hi - lo < _LOOKUP_SPAN and abs(lo) < 1 << 62:
+            # a table of the wanted values: one lookup per record (ids of another table
+            # are dense: the common case of a semi-join on an INT column)
+            span = hi - lo + 1
+            table = np.zeros(span + 1, dtype=bool)      # [span]: False, for every value outside
+            table[np.array(node.values, dtype=np.int64) - (lo + base)] = True
+            # below lo wraps to a huge offset (|lo| < 2^62: never back into the table)
+            offsets = (vals - lo).view(np.uint64)
+            keep = table[np.minimum(offsets, span)]
+        else:
+            wanted = np.array([v - base for v in node.values], dtype=vals.dtype)
+            keep = np.isin(vals, wanted)
+        return FrozenBitmap(cols[keep]) if keep.any() else EMPTY
 
     def count(self, node: P.RowNode, shard: int) -> int:
         """len(row(node, shard)) without building the final bitmap where possible."""
@@ -248,14 +366,24 @@ class Executor:
                              None if node.hi is None else node.hi - base, count_only=True)
         return len(self.row(node, shard))
 
+    def filter_row(self, node: Optional[P.RowNode], shard: int) -> Optional[FrozenBitmap]:
+        """A filter's records in one shard; None when there is no filter."""
+        return None if node is None else self.row(node, shard)
+
     def full_row(self, node: P.RowNode) -> Bitmap:
-        parts = self.per_shard(lambda s: self.row(node, s), parallel=_heavy(node))
-        return Bitmap.union(Bitmap(), *parts) if parts else Bitmap()
+        return self.run_task(RowTask(node))
+
+    def shard_rows(self, node: P.RowNode) -> dict[int, FrozenBitmap]:
+        """The node's records per shard (the non-empty shards only), evaluated once: wrap
+        the result in P.Materialized to use it in several calls."""
+        return dict(split_by_shard(self.full_row(node).freeze()))
 
     def _global(self, node: Any) -> FrozenBitmap:
         got = self._globals.get(node)
         if got is not None:
             return got
+        if self.remote_side:
+            raise QueryExecutionError(f"{type(node).__name__} was not computed before the shard task was sent")
         if isinstance(node, P.Shift):
             res = self.full_row(node.child).shift(node.n).freeze()
         elif isinstance(node, P.Limit):
@@ -265,6 +393,8 @@ class Executor:
         elif isinstance(node, P.DistinctRow):
             values = self.distinct_values(P.Distinct(node.filter, node.field, node.index))
             res = FrozenBitmap([v for v in values if v >= 0])
+        elif isinstance(node, P.Deferred):
+            res = self.full_row(node.resolve(self)).freeze()
         elif isinstance(node, P.UnionRows):
             rc = node.rows
             if isinstance(rc, P.TopN):
@@ -297,13 +427,12 @@ class Executor:
             self._prepare_globals(child)
         if isinstance(node, P.GLOBAL_NODES):
             full = self._global(node)
-            if full:
-                extra = {full.min() >> 20, full.max() >> 20} - set(self.shards)
-                if extra:
-                    from engine.state import split_by_shard
-
-                    shards = set(self.shards) | {s for s, _ in split_by_shard(full)}
-                    self.shards = sorted(shards)
+            # Remote backends always send the shards the result reaches: the coordinator's
+            # shard list (the placement table) may name a shard whose records were all
+            # deleted, which a worker does not visit unless told.
+            if full and (self.backend is not LOCAL or
+                         {full.min() >> 20, full.max() >> 20} - set(self.scope.shards(self.state.shards()))):
+                self.scope = self.scope.widen(s for s, _ in split_by_shard(full))
 
     def _row_call(self, call: P.RowCall) -> Any:
         cols = self.full_row(call.row).to_numpy().tolist()
@@ -312,10 +441,7 @@ class Executor:
         return R.row_result(cols)
 
     def _count(self, call: P.Count) -> int:
-        return sum(self.per_shard(lambda s: self.count(call.row, s), parallel=_heavy(call.row)))
-
-    def _filter(self, node: Optional[P.RowNode], shard: int) -> Optional[FrozenBitmap]:
-        return None if node is None else self.row(node, shard)
+        return self.run_task(CountTask(call.row))
 
     def _sum(self, call: P.Sum) -> Any:
         fd = self.fd(call.field)
@@ -331,42 +457,15 @@ class Executor:
                                           name="VALUE_OUT_OF_RANGE") from None
             return R.val_count(total, len(values), "float")
 
-        def part(shard: int) -> tuple[int, int]:
-            pl = self.planes(call.field, shard)
-            if pl.exists is None:
-                return 0, 0
-            f = self._filter(call.filter, shard)
-            if f is not None and not f:
-                return 0, 0
-            return bsi_sum(pl.exists, pl.sign, pl.bits, f)
-
-        parts = self.per_shard(part)
-        count = sum(c for c, _ in parts)
-        total = sum(s for _, s in parts) + count * fd.options.base
+        count, total = self.run_task(BsiSumTask(call.field, call.filter))
+        total += count * fd.options.base
         if fd.options.type == "decimal":
             return R.val_count(Decimal(total).scaleb(-fd.options.scale) if count else Decimal(0), count, "decimal")
         return R.val_count(total, count)
 
     def _minmax(self, call: P.MinMax) -> Any:
         fd = self.fd(call.field)
-
-        def part(shard: int) -> Optional[tuple[int, int]]:
-            pl = self.planes(call.field, shard)
-            if pl.exists is None:
-                return None
-            f = self._filter(call.filter, shard)
-            if f is not None and not f:
-                return None
-            return bsi_extreme(pl.exists, pl.sign, pl.bits, f, call.want_max)
-
-        best: Optional[tuple[int, int]] = None
-        for p in self.per_shard(part):
-            if p is None:
-                continue
-            if best is None or (p[0] > best[0] if call.want_max else p[0] < best[0]):
-                best = p
-            elif p[0] == best[0]:
-                best = (best[0], best[1] + p[1])
+        best = self.run_task(BsiExtremeTask(call.field, call.filter, call.want_max))
         if best is None:
             return R.val_count(None, 0)
         return _val_count_of(fd, best[0] + fd.options.base, best[1])
@@ -417,56 +516,43 @@ class Executor:
         fd = self.fd(call.field)
         if call.column is None:
             return R.val_count(None, 0)
-        shard = call.column >> 20
-        pl = self.planes(call.field, shard)
-        if pl.exists is None or call.column not in pl.exists:
+        _, vals = self.run_task(BsiValuesTask(call.field, P.ConstRow((call.column,), False)),
+                                   point(call.column >> 20))
+        if not len(vals):
             return R.val_count(None, 0)
-        _, neg, mag = bsi_values(pl.exists, pl.sign, pl.bits, FrozenBitmap([call.column]))
-        v = -int(mag[0]) if neg[0] else int(mag[0])
-        return _val_count_of(fd, v + fd.options.base, 1)
+        return _val_count_of(fd, int(vals[0]) + fd.options.base, 1)
 
     def _includes(self, call: P.IncludesColumn) -> bool:
         if call.column is None:
             return False
-        return call.column in self.row(call.row, call.column >> 20)
+        hit = P.Intersect((call.row, P.ConstRow((call.column,), False)))
+        return self.run_task(CountTask(hit), point(call.column >> 20)) > 0
 
     # --- TopN / Rows -------------------------------------------------------------------------
 
     def _row_counts(self, fid: int, views: tuple[str, ...], filter: Optional[P.RowNode],
                     ids: Optional[tuple[int, ...]] = None) -> dict[int, int]:
         """Exact count of each row's records (∩ filter), summed over shards."""
-        def part(shard: int) -> tuple[list[int], np.ndarray]:
-            f = self._filter(filter, shard)
-            if f is not None and not f:
-                return [], np.empty(0, np.uint64)
-            if len(views) == 1:
-                frag = self.state.fragment(fid, views[0], shard)
-                if frag is None:
-                    return [], np.empty(0, np.uint64)
-                rows = frag.rows if ids is None else {i: frag.rows[i] for i in ids if i in frag.rows}
-                keys = list(rows)
-                return keys, intersect_counts([rows[k] for k in keys], f, self.interrupt)
-            merged: dict[int, list[FrozenBitmap]] = {}
-            for v in views:
-                frag = self.state.fragment(fid, v, shard)
-                if frag is not None:
-                    for r, bm in frag.rows.items():
-                        if ids is None or r in ids:
-                            merged.setdefault(r, []).append(bm)
-            keys = list(merged)
-            return keys, intersect_counts([_union(merged[k]) for k in keys], f, self.interrupt)
+        return self.run_task(RowCountsTask(fid, views, filter, ids))
 
-        totals: dict[int, int] = {}
-        for keys, counts in self.per_shard(part):
-            for k, c in zip(keys, counts.tolist()):
-                totals[k] = totals.get(k, 0) + c
-        return totals
+    def _row_count_arrays(self, fid: int, views: tuple[str, ...], filter: Optional[P.RowNode],
+                          ids: Optional[tuple[int, ...]] = None) -> tuple[np.ndarray, np.ndarray]:
+        """(row ids, counts) as two aligned arrays, rows in no particular order: the exact
+        count of each row's records (∩ filter) summed over shards."""
+        counts = self._row_counts(fid, views, filter, ids)
+        return (np.fromiter(counts.keys(), dtype=np.uint64, count=len(counts)),
+                np.fromiter(counts.values(), dtype=np.uint64, count=len(counts)))
 
     def _topn(self, call: P.TopN) -> Any:
         fd = self.fd(call.field)
-        counts = self._row_counts(call.field, call.views, call.filter, call.ids)
-        threshold = max(call.threshold, 1)
-        items = [(r, c) for r, c in counts.items() if c >= threshold]
+        row_ids, counts = self._row_count_arrays(call.field, call.views, call.filter, call.ids)
+        keep = counts >= max(call.threshold, 1)
+        if call.n and call.ids is None and not call.tanimoto and np.count_nonzero(keep) > call.n:
+            # only rows counted at least as the n-th largest can be in the answer (ties
+            # there are ordered by key below): the sort is over about n rows, not all
+            nth = np.partition(counts[keep], -call.n)[-call.n]
+            keep &= counts >= nth
+        items = list(zip(row_ids[keep].tolist(), counts[keep].tolist()))
         if call.tanimoto:
             sizes = self._row_counts(call.field, call.views, None, tuple(r for r, _ in items))
             fsize = len(self.full_row(call.filter)) if call.filter is not None else 0
@@ -491,25 +577,15 @@ class Executor:
         if call.in_ is not None:
             return list(call.in_)
         if fd.options.is_bsi:
-            values = sorted(set(self.bsi_value_array(call.field, None).tolist()))
+            values = sorted_unique(self.bsi_value_array(call.field, None)).tolist()
             ids = [v + fd.options.base for v in values]
             if call.previous is not None:
                 ids = [v for v in ids if v > call.previous]
             return ids[:call.limit] if call.limit is not None else ids
         if call.column_missing:
             return []
-        ids_set: set[int] = set()
-        shards = [call.column >> 20] if call.column is not None else self.shards
-        for shard in shards:
-            for v in call.views:
-                frag = self.state.fragment(call.field, v, shard)
-                if frag is None:
-                    continue
-                if call.column is not None:
-                    ids_set.update(r for r, bm in frag.rows.items() if call.column in bm)
-                else:
-                    ids_set.update(frag.rows)
-        ids = sorted(ids_set)
+        ids = sorted(self.run_task(RowIdsTask(call.field, call.views, call.column),
+                                      None if call.column is None else point(call.column >> 20)))
         if call.previous is not None:
             ids = [i for i in ids if i > call.previous]
         if call.like is not None:
@@ -536,24 +612,21 @@ class Executor:
         return vals
 
     def bsi_columns_values(self, fid: int, filter: Optional[P.RowNode]) -> tuple[np.ndarray, np.ndarray]:
-        def part(shard: int) -> tuple[np.ndarray, np.ndarray]:
-            pl = self.planes(fid, shard)
-            if pl.exists is None:
-                return np.empty(0, np.uint64), np.empty(0, np.int64)
-            f = self._filter(filter, shard)
-            cols, neg, mag = bsi_values(pl.exists, pl.sign, pl.bits, f)
-            return cols, _signed(neg, mag)
+        return self.run_task(BsiValuesTask(fid, filter))
 
-        parts = self.per_shard(part)
-        if not parts:
-            return np.empty(0, np.uint64), np.empty(0, np.int64)
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    def values_in(self, fid: int, views: tuple[str, ...], cols: FrozenBitmap) -> tuple[np.ndarray, np.ndarray]:
+        """(records, rows) of a row field for the records `cols` (IndexState.values_in)."""
+        if self.backend is LOCAL:
+            return self.state.values_in(fid, views, cols)
+        return self.run_task(ValuesInTask(fid, views, FrozenBitmap(cols)),
+                             Scope(frozenset(s for s, _ in split_by_shard(FrozenBitmap(cols)))))
 
     def distinct_values(self, call: P.Distinct) -> list[int]:
         """Distinct row ids (set-like fields) or stored values (BSI fields) in the filter."""
         if call.index is not None and call.index != self.index.name:
             other = self.holder.index(call.index)
-            sub = Executor(other, other.snapshot(), holder=self.holder, deadline=self.deadline, cancel=self.cancel)
+            sub = Executor(other, other.snapshot(), holder=self.holder, deadline=self.deadline, cancel=self.cancel,
+                           backend=self.backend)
             return sub.distinct_values(P.Distinct(call.filter, call.field, None))
         fd = self.fd(call.field)
         if fd.options.is_bsi:
@@ -624,10 +697,10 @@ class Executor:
         return run_extract(self, call)
 
     def _options(self, call: P.Options) -> Any:
-        sub = Executor(self.index, self.state, holder=self.holder, deadline=self.deadline, cancel=self.cancel)
+        sub = Executor(self.index, self.state, holder=self.holder, deadline=self.deadline, cancel=self.cancel,
+                       backend=self.backend)
         if call.shards is not None:
-            wanted = set(call.shards)
-            sub.shards = [s for s in self.shards if s in wanted]
+            sub.scope = Scope(frozenset(call.shards))
         return sub.run(call.call)
 
 
@@ -654,25 +727,6 @@ def _union(parts: list[FrozenBitmap]) -> FrozenBitmap:
     if len(parts) == 1:
         return parts[0]
     return FrozenBitmap.union(*parts)
-
-
-def _heavy(node: Any) -> bool:
-    """Worth a thread per shard: the work is in GIL-free kernels (BSI ranges) or large."""
-    if isinstance(node, (P.BsiRange, P.DistinctRow, P.UnionRows)):
-        return True
-    for child in getattr(node, "children", ()):
-        if _heavy(child):
-            return True
-    inner = getattr(node, "child", None)
-    return inner is not None and _heavy(inner)
-
-
-def _signed(neg: np.ndarray, mag: np.ndarray) -> np.ndarray:
-    if len(mag) and mag.max() > np.uint64(2**63 - 1):
-        return np.array([-int(m) if n else int(m) for n, m in zip(neg.tolist(), mag.tolist())], dtype=object)
-    vals = mag.astype(np.int64)
-    vals[neg] = -vals[neg]
-    return vals
 
 
 def _val_count_of(fd: FieldDef, stored: int, count: int) -> Any:

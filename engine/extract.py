@@ -46,7 +46,7 @@ def run_extract(ex: Any, call: P.Extract) -> dict[str, Any]:
         else:
             views = tuple(ex.state.views(fid)) if opts.type == "time" else (STANDARD_VIEW,)
             km = ex.index.row_keys(fd) if opts.keys else None
-            rcols, rrows = ex.state.values_in(fid, views, wanted)
+            rcols, rrows = ex.values_in(fid, views, wanted)
             for c, r in zip(rcols.tolist(), rrows.tolist()):
                 label: Any = km.key(r) if km is not None else (bool(r) if opts.type == "bool" else r)
                 if multi:

@@ -14,14 +14,16 @@ kernel's count matrix is used only up to MAX_PAIR_CELLS cells.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 import numpy as np
 
 from engine import plan as P
 from engine import results as R
 from engine.errors import QueryExecutionError, QueryLimitError
+from engine.shardexec import ShardTask
 from engine.state import EMPTY
 from ext import FrozenBitmap, bsi_sum, bsi_values, group_pairs, intersect_counts
 
@@ -51,14 +53,6 @@ class _Child:
         self.previous = rc.previous
         self.bsi = self.fd.options.is_bsi
         self.single_valued = self.fd.options.type in ("mutex", "bool") or self.bsi
-
-    def bitmaps(self, ex: Any, shard: int) -> list[FrozenBitmap]:
-        """Each candidate row's records within one shard, in candidate order."""
-        if not self.bsi and len(self.rc.views) == 1:       # straight from the fragment
-            frag = ex.state.fragment(self.rc.field, self.rc.views[0], shard)
-            rows = frag.rows if frag is not None else {}
-            return [rows.get(i, EMPTY) for i in self.ids]
-        return [ex.row(self.node(i), shard) for i in range(len(self.ids))]
 
     def node(self, i: int) -> P.RowNode:
         if self.bsi:
@@ -90,48 +84,11 @@ def run_groupby(ex: Any, call: P.GroupBy) -> list[dict[str, Any]]:
 
 
 def _merged_counts(ex: Any, call: P.GroupBy, children: list["_Child"]) -> dict[tuple[int, ...], list[Any]]:
-    agg = call.aggregate
-    agg_fd = ex.fd(agg.field) if agg is not None else None
-
     cap = max_groups(ex)
-    pairs = agg is None and len(children) == 2 and children[0].single_valued and not children[0].bsi \
+    pairs = call.aggregate is None and len(children) == 2 and children[0].single_valued and not children[0].bsi \
         and (len(children[0].ids) + 1) * len(children[1].ids) <= MAX_PAIR_CELLS
-
-    def part(shard: int) -> Union[dict[tuple[int, ...], list[Any]], np.ndarray]:
-        f = ex._filter(call.filter, shard)
-        out: dict[tuple[int, ...], list[Any]] = {}
-        if f is not None and not f:
-            return out
-        bitmaps = [c.bitmaps(ex, shard) for c in children]
-        if any(not any(bm for bm in level) for level in bitmaps):
-            return out
-        agg_filter = ex._filter(agg.filter, shard) if agg is not None and agg.filter is not None else None
-        if pairs:
-            # counts[j, i0]: summed over shards as matrices, turned into groups once
-            return group_pairs(bitmaps[0], bitmaps[1], f, ex.interrupt)
-        _recurse(ex, shard, children, bitmaps, 0, f, (), out, agg, agg_fd, agg_filter, cap)
-        return out
-
-    merged: dict[tuple[int, ...], list[Any]] = {}
-    total: Optional[np.ndarray] = None
-    for res in ex.per_shard(part):
-        if isinstance(res, np.ndarray):
-            total = res if total is None else total + res
-            continue
-        ex.check_deadline()
-        for key, vals in res.items():
-            cur = merged.get(key)
-            if cur is None:
-                if len(merged) >= cap:
-                    raise _too_many(cap)
-                merged[key] = vals
-            else:
-                cur[0] += vals[0]
-                if len(vals) > 1:
-                    if isinstance(vals[1], set):
-                        cur[1] |= vals[1]
-                    else:
-                        cur[1] += vals[1]
+    levels = tuple((c.rc.field, c.rc.views, c.bsi, tuple(c.ids)) for c in children)
+    merged, total = ex.run_task(GroupByTask(levels, call.filter, call.aggregate, pairs, cap))
     if total is not None:
         if np.count_nonzero(total) > cap:
             raise _too_many(cap)
@@ -139,6 +96,70 @@ def _merged_counts(ex: Any, call: P.GroupBy, children: list["_Child"]) -> dict[t
         for j, i0, n in zip(js.tolist(), i0s.tolist(), total[js, i0s].tolist()):
             merged[(i0, j)] = [n]
     return merged
+
+
+Groups = dict[tuple[int, ...], list[Any]]
+
+
+@dataclass(slots=True)
+class GroupByTask(ShardTask):
+    """Per shard: the groups' counts (and aggregate partials), keyed by each level's
+    candidate index — or, in the pair case, group_pairs' count matrix. Combined by adding
+    counts and sums, uniting distinct-value sets and adding matrices."""
+
+    levels: tuple[tuple[int, tuple[str, ...], bool, tuple[int, ...]], ...]   # (field, views, bsi, ids)
+    filter: Optional[P.RowNode]
+    aggregate: Optional[P.Aggregate]
+    pairs: bool
+    cap: int
+
+    def _bitmaps(self, ex: Any, level: int, shard: int) -> list[FrozenBitmap]:
+        """Each candidate row's records within one shard, in candidate order (as
+        _Child.bitmaps: straight from the fragment when one view holds them)."""
+        field, views, bsi, ids = self.levels[level]
+        if not bsi and len(views) == 1:
+            frag = ex.state.fragment(field, views[0], shard)
+            rows = frag.rows if frag is not None else {}
+            return [rows.get(i, EMPTY) for i in ids]
+        return [ex.row(P.BsiRange(field, i, i) if bsi else P.RowOf(field, i, views), shard) for i in ids]
+
+    def shard(self, ex: Any, shard: int) -> tuple[Groups, Optional[np.ndarray]]:
+        agg = self.aggregate
+        f = ex.filter_row(self.filter, shard)
+        out: Groups = {}
+        if f is not None and not f:
+            return out, None
+        bitmaps = [self._bitmaps(ex, n, shard) for n in range(len(self.levels))]
+        if any(not any(bm for bm in level) for level in bitmaps):
+            return out, None
+        if self.pairs:
+            # counts[j, i0]: summed over shards as matrices, turned into groups once
+            return out, group_pairs(bitmaps[0], bitmaps[1], f, ex.interrupt)
+        agg_fd = ex.fd(agg.field) if agg is not None else None
+        agg_filter = ex.filter_row(agg.filter, shard) if agg is not None and agg.filter is not None else None
+        _recurse(ex, shard, len(self.levels), bitmaps, 0, f, (), out, agg, agg_fd, agg_filter, self.cap)
+        return out, None
+
+    def combine(self, parts: list[tuple[Groups, Optional[np.ndarray]]]) -> tuple[Groups, Optional[np.ndarray]]:
+        merged: Groups = {}
+        total: Optional[np.ndarray] = None
+        for res, matrix in parts:
+            if matrix is not None:
+                total = matrix if total is None else total + matrix
+            for key, vals in res.items():
+                cur = merged.get(key)
+                if cur is None:
+                    if len(merged) >= self.cap:
+                        raise _too_many(self.cap)
+                    merged[key] = vals
+                else:
+                    cur[0] += vals[0]
+                    if len(vals) > 1:
+                        if isinstance(vals[1], set):
+                            cur[1] |= vals[1]
+                        else:
+                            cur[1] += vals[1]
+        return merged, total
 
 
 def _groups_out(ex: Any, call: P.GroupBy, children: list["_Child"],
@@ -188,11 +209,11 @@ def _groups_out(ex: Any, call: P.GroupBy, children: list["_Child"],
     return groups[call.offset:stop]
 
 
-def _recurse(ex: Any, shard: int, children: list[_Child], bitmaps: list[list[FrozenBitmap]], level: int,
+def _recurse(ex: Any, shard: int, depth: int, bitmaps: list[list[FrozenBitmap]], level: int,
              prefix: Optional[FrozenBitmap], key: tuple[int, ...], out: dict[tuple[int, ...], list[Any]],
              agg: Optional[P.Aggregate], agg_fd: Any, agg_filter: Optional[FrozenBitmap], cap: int) -> None:
     rows = bitmaps[level]
-    if level == len(children) - 1 and agg is None:
+    if level == depth - 1 and agg is None:
         counts = intersect_counts(rows, prefix, ex.interrupt)
         hits = counts.nonzero()[0].tolist()
         if len(out) + len(hits) > cap:
@@ -209,8 +230,8 @@ def _recurse(ex: Any, shard: int, children: list[_Child], bitmaps: list[list[Fro
         group = bm if prefix is None else prefix & bm
         if not group:
             continue
-        if level < len(children) - 1:
-            _recurse(ex, shard, children, bitmaps, level + 1, group, key + (i,), out, agg, agg_fd, agg_filter, cap)
+        if level < depth - 1:
+            _recurse(ex, shard, depth, bitmaps, level + 1, group, key + (i,), out, agg, agg_fd, agg_filter, cap)
             continue
         assert agg is not None
         if len(out) >= cap:

@@ -6,9 +6,10 @@ used, and the others keep working.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from typing import Any
+from typing import Any, Iterator
 
 from engine.errors import (
     ClosedError,
@@ -19,9 +20,12 @@ from engine.errors import (
     IndexNotFoundError,
     InvalidNameError,
     StorageFailedError,
+    WritesBlockedError,
 )
+from engine.executor import LOCAL
 from engine.groupby import DEFAULT_MAX_GROUPS
 from engine.index import Index
+from engine.shardexec import ShardExecutor
 from engine.schema import IndexDef, IndexOptions, check_meta, check_name
 from engine.storage.fileio import FileIO
 from engine.storage.wal import FULL_ERRNOS
@@ -35,16 +39,28 @@ class Holder:
     """An open data directory. Use engine.open(path) rather than constructing this."""
 
     def __init__(self, path: str, *, fsync: bool = True, fileio: FileIO | None = None,
-                 checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES, max_groups: int = DEFAULT_MAX_GROUPS) -> None:
+                 checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES, max_groups: int = DEFAULT_MAX_GROUPS,
+                 shard_executor: ShardExecutor | None = None, cluster: Any = None) -> None:
         self.path = os.path.abspath(path)
         self.fsync = fsync
         self.max_groups = max_groups
+        # A coordinator (engine/cluster/coordinator.Cluster): records live on its workers,
+        # this directory keeps the schema and keys. None: an ordinary embedded database.
+        self.cluster = cluster
+        # Where queries' per-shard work runs (engine/shardexec.py): this process by default.
+        self.shard_executor: ShardExecutor = shard_executor or cluster or LOCAL
         self.fileio = fileio or FileIO()
         self.checkpoint_bytes = checkpoint_bytes
         self._indexes: dict[str, Index] = {}
         self._failed: dict[str, Exception] = {}
-        self._ddl = threading.Lock()        # create_index / drop_index, one at a time
         self._closed = False
+        # Held by create_index/drop_index (one at a time) and by whatever needs every index
+        # to stand still (snapshots, consistent read views); taken before any index's lock.
+        self._ddl = threading.RLock()
+        # Set by block_writes(): (reason, the one thread still allowed to write or None).
+        self._barrier: tuple[str, int | None] | None = None
+        # engine/sql's per-database state: the views document ("views"), kept plans ("plans")
+        self.sql_cache: dict[str, Any] = {}
         self.fileio.makedirs(self.path)
         try:
             self._lock_file = self.fileio.lock(os.path.join(self.path, "LOCK"))
@@ -92,19 +108,32 @@ class Holder:
         opts = IndexOptions.make(**options)
         meta = check_meta(meta, "index")
         with self._ddl:
+            self.check_writes_allowed()
             if name in self._indexes or name in self._failed:
                 raise IndexExistsError(f"index {name} already exists")
             idx = self._create(name, opts, meta)
             self._indexes = {**self._indexes, name: idx}     # copy on write: readers list it
             return idx
 
-    def _create(self, name: str, opts: IndexOptions, meta: dict[str, Any]) -> Index:
+    def adopt_index(self, definition: IndexDef) -> Index:
+        """Create an index with exactly this definition, field ids included (a cluster
+        shard store takes the coordinator's schema; engine/cluster/worker.py)."""
+        self._check_open()
+        with self._ddl:
+            if definition.name in self._indexes or definition.name in self._failed:
+                raise IndexExistsError(f"index {definition.name} already exists")
+            idx = self._create(definition.name, definition.options, definition.meta, definition)
+            self._indexes = {**self._indexes, definition.name: idx}
+            return idx
+
+    def _create(self, name: str, opts: IndexOptions, meta: dict[str, Any],
+                definition: IndexDef | None = None) -> Index:
         # Built under a scratch name, then renamed into place: a crash leaves either no
         # index or a complete empty one, never a directory recovery has to guess about.
         scratch = os.path.join(self.path, CREATING + name)
         try:
             self.fileio.rmtree(scratch)
-            Index.create(self, scratch, IndexDef(name, opts, meta=meta)).close(checkpoint=False)
+            Index.create(self, scratch, definition or IndexDef(name, opts, meta=meta)).close(checkpoint=False)
             self.fileio.rename(scratch, os.path.join(self.path, name))
             if self.fsync:
                 self.fileio.fsync_dir(self.path)
@@ -138,7 +167,8 @@ class Holder:
 
     def indexes(self) -> list[Index]:
         self._check_open()
-        return [self._indexes[n] for n in sorted(self._indexes)]
+        indexes = self._indexes          # one copy-on-write table, read once
+        return [indexes[n] for n in sorted(indexes)]
 
     def failed_indexes(self) -> dict[str, Exception]:
         """Indexes that could not be opened, with the reason (e.g. DataCorruptedError)."""
@@ -147,9 +177,12 @@ class Holder:
     def drop_index(self, name: str) -> None:
         self._check_open()
         with self._ddl:
+            self.check_writes_allowed()
             idx = self._indexes.get(name)
             if idx is None and name not in self._failed:
                 raise IndexNotFoundError(f"index {name} not found")
+            if self.cluster is not None:
+                self.cluster.drop_index(name)         # the workers' shards first: never left behind
             self._indexes = {n: i for n, i in self._indexes.items() if n != name}
             self._failed = {n: e for n, e in self._failed.items() if n != name}
             self._drop(name, idx)
@@ -209,17 +242,79 @@ class Holder:
         for idx in self.indexes():
             idx.checkpoint()
 
-    def close(self) -> None:
+    # --- holding writes, snapshots -------------------------------------------------------
+
+    @contextlib.contextmanager
+    def block_writes(self, reason: str, *, allow_current_thread: bool = False) -> Iterator[None]:
+        """Refuse every write (WritesBlockedError, code IncorrectState) while the block is
+        held; reads go on. A write that was already committing when the block began has
+        finished by the time this returns (every index lock is taken once), so what the
+        caller reads or snapshots next is final. With allow_current_thread, the calling
+        thread keeps writing (an import applying its own changes)."""
+        self._check_open()
+        with self._ddl:
+            if self._barrier is not None:
+                raise WritesBlockedError(f"writes are already held off: {self._barrier[0]}")
+            self._barrier = (reason, threading.get_ident() if allow_current_thread else None)
+        try:
+            with self._all_locks():
+                pass
+            yield
+        finally:
+            with self._ddl:
+                self._barrier = None
+
+    def check_writes_allowed(self) -> None:
+        """Raise WritesBlockedError inside a block_writes() block (except for its owner)."""
+        barrier = self._barrier
+        if barrier is not None and barrier[1] != threading.get_ident():
+            raise WritesBlockedError(f"writes are held off: {barrier[0]}")
+
+    @contextlib.contextmanager
+    def _all_locks(self) -> Iterator[list[Index]]:
+        """The schema lock and every index's writer lock (in name order), so no commit,
+        checkpoint or schema change runs while the body does."""
+        with self._ddl, contextlib.ExitStack() as stack:
+            indexes = self.indexes()
+            for idx in indexes:
+                stack.enter_context(idx._lock)
+            yield indexes
+
+    def read_view(self) -> dict[str, tuple[Index, IndexDef, Any]]:
+        """A consistent cut across indexes: name -> (index, a copy of its definition, its
+        committed state), all taken at one instant (no commit in between). The states are
+        immutable; record and row keys they use are never reassigned, so reading keys
+        through the live index stays correct however long the view is used."""
+        self._check_open()
+        with self._all_locks() as indexes:
+            return {idx.name: (idx, IndexDef.from_dict(idx.definition.to_dict()), idx.snapshot())
+                    for idx in indexes}
+
+    def snapshot(self, dest: str) -> Any:
+        """A consistent, copy-on-write copy of the whole data directory at `dest` (which
+        must not exist; same file system): immutable files are hard-linked, write-ahead
+        logs copied up to their last commit. Writers pause only while the links are made
+        (see engine.snapshots). Returns a SnapshotInfo."""
+        from engine import snapshots
+
+        self._check_open()
+        return snapshots.take(self, dest)
+
+    def close(self, checkpoint: bool = True) -> None:
+        """Close every index. checkpoint=False skips the final checkpoint (the directory is
+        about to be replaced: a restore); the logs keep every acknowledged commit."""
         if self._closed:
             return
         errors = []
         for idx in self._indexes.values():
             try:
-                idx.close()
+                idx.close(checkpoint=checkpoint)
             except Exception as exc:  # close the others anyway, then report
                 errors.append(exc)
         self._closed = True
         self.fileio.close(self._lock_file)
+        if self.cluster is not None:
+            self.cluster.close()
         if errors:
             raise errors[0]
 

@@ -224,19 +224,19 @@ class Index:
         """Add a field (FeatureBase field types and options; see engine.schema). `meta` is
         opaque JSON kept with the field's definition (schema.check_meta)."""
         check_name(name, "field")
-        opts = FieldOptions.make(type, **options)
-        meta = check_meta(meta, "field")
-        return self.create_fields([(name, opts, meta)])[0]
+        return self.create_fields([(name, FieldOptions.make(type, **options), meta)])[0]
 
     def create_fields(self, specs: list[tuple[str, FieldOptions, dict[str, Any]]]) -> list["Field"]:
-        """Add several fields (name, validated options, meta) with one schema write: a
+        """Add several fields (name, validated FieldOptions, meta) with one schema write: a
         wide CREATE TABLE would otherwise rewrite the schema once per column."""
+        specs = [(check_name(name, "field"), opts, check_meta(meta, "field")) for name, opts, meta in specs]
         with self._writing():
+            self.holder.check_writes_allowed()
             fields = dict(self.definition.fields)
             next_id = self.definition.next_field_id
             made = []
             for name, opts, meta in specs:
-                if name in fields:
+                if name in fields:          # also a name given twice
                     raise FieldExistsError(f"field {name} already exists in index {self.name}")
                 fd = fields[name] = FieldDef(name, next_id, opts, meta=meta)
                 next_id += 1
@@ -257,6 +257,7 @@ class Index:
         """Remove a field and its data. Its id is never reused, so log frames that still
         mention it are ignored on replay."""
         with self._writing():
+            self.holder.check_writes_allowed()
             fd = self.definition.fields.get(name)
             if fd is None:
                 raise FieldNotFoundError(f"field {name} not found in index {self.name}")
@@ -273,6 +274,16 @@ class Index:
             self.fileio.rmtree(os.path.join(self.path, "frag", str(fd.id)))
             if key_file is not None:
                 self.fileio.remove(os.path.join(self.path, manifest.keys_path(fd.id, key_file.seq)))
+
+    def adopt_definition(self, definition: IndexDef) -> None:
+        """Take another copy's schema as it is, field ids included (a cluster shard store
+        following the coordinator's): fields it no longer has are dropped with their data."""
+        with self._writing():
+            keep = {fd.id for fd in definition.fields.values()}
+            for fd in list(self.definition.fields.values()):
+                if fd.id not in keep:
+                    self.drop_field(fd.name)
+            self._publish_schema(definition)
 
     def _publish_schema(self, definition: IndexDef) -> None:
         """Make `definition` durable, then current. Readers hold no lock, so nothing they
@@ -317,8 +328,11 @@ class Index:
     # --- reads ----------------------------------------------------------------------------
 
     def snapshot(self) -> IndexState:
-        """The current committed state; stays consistent however long it is used."""
+        """The current committed state; stays consistent however long it is used. (On a
+        cluster coordinator: the catalog's view of the workers' shards.)"""
         self._check_open()
+        if self.holder.cluster is not None:
+            return self.holder.cluster.state(self)
         return self._state
 
     def _fd(self, field: str | FieldDef) -> FieldDef:
@@ -364,6 +378,7 @@ class Index:
     def transaction(self) -> Iterator[Transaction]:
         """Group writes into one atomic, durable commit (used by PQL write lists)."""
         with self._writing():
+            self.holder.check_writes_allowed()
             tx = Transaction(self, self._state)
             try:
                 yield tx
@@ -375,6 +390,9 @@ class Index:
     def _commit(self, tx: Transaction) -> None:
         if tx.empty:
             return
+        if tx.changes and self.holder.cluster is not None:
+            # Record data lives on the workers: only routed writes reach it (coordinator.py).
+            raise self.holder.cluster.refuse("this write")
         try:
             payload = tx.encode()
             assert self._wal is not None
@@ -412,23 +430,33 @@ class Index:
     def set(self, column: Any, field: str, value: Any, timestamp: Any = None) -> bool:
         """Set field=value for one record; True if anything changed."""
         self._check_writable()
+        if self.holder.cluster is not None:
+            return self.holder.cluster.set(self, column, self._fd(field), value, timestamp)
         with self.transaction() as tx:
             return tx.set(column, self._fd(field), value, timestamp)
 
     def clear(self, column: Any, field: str, value: Any = None) -> bool:
         """Clear field=value for one record (BSI fields: null the value)."""
         self._check_writable()
+        if self.holder.cluster is not None:
+            return self.holder.cluster.clear(self, column, self._fd(field), value)
         with self.transaction() as tx:
             return tx.clear(column, self._fd(field), value)
 
     def clear_row(self, field: str, value: Any) -> bool:
         self._check_writable()
+        if self.holder.cluster is not None:
+            return self.holder.cluster.clear_row(self, self._fd(field), value)
         with self.transaction() as tx:
             return tx.clear_row(self._fd(field), value)
 
     def store(self, field: str, value: Any, columns: Any) -> bool:
         """Make row `value` of `field` hold exactly `columns` (a bitmap or ids/keys)."""
         self._check_writable()
+        if self.holder.cluster is not None:
+            with self.transaction() as tx:         # new record keys only
+                cols = self._columns_bitmap(tx, columns, create=True)
+            return self.holder.cluster.store(self, self._fd(field), value, cols)
         with self.transaction() as tx:
             return tx.store(self._fd(field), value, self._columns_bitmap(tx, columns, create=True))
 
@@ -438,7 +466,9 @@ class Index:
         with self.transaction() as tx:
             cols = self._columns_bitmap(tx, columns if isinstance(columns, (list, tuple, FrozenBitmap, np.ndarray))
                                         else [columns], create=False)
-            return tx.delete(cols)
+            if self.holder.cluster is None:
+                return tx.delete(cols)
+        return self.holder.cluster.delete(self, cols)
 
     def _columns_bitmap(self, tx: Transaction, columns: Any, create: bool) -> FrozenBitmap:
         if isinstance(columns, FrozenBitmap):
@@ -451,6 +481,9 @@ class Index:
         """Columnar bulk import into one field; atomic and durable when it returns.
         See engine.ingest.import_values for the accepted inputs."""
         self._check_writable()
+        if self.holder.cluster is not None:
+            return self.holder.cluster.import_values(self, self._fd(field), columns, values, timestamps=timestamps,
+                                                     clear=clear)
         from engine.ingest import import_values
 
         return import_values(self, self._fd(field), columns, values, timestamps=timestamps,
@@ -465,6 +498,15 @@ class Index:
 
         return import_records(self, columns, {name: (self._fd(name), vals) for name, vals in data.items()},
                               progress=progress)
+
+    def write_records(self, records: Any, columns: dict[str, Any], *,
+                      progress: Callable[[int, int], None] | None = None) -> int:
+        """Upsert whole records (the inverse of engine.records.iter_records); atomic and
+        durable when it returns. See engine.ingest.write_records."""
+        self._check_writable()
+        from engine.ingest import write_records
+
+        return write_records(self, records, columns, progress=progress)
 
     # --- snapshots ------------------------------------------------------------------------------
 

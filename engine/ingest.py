@@ -8,6 +8,7 @@ with vectorised numpy, one bitmap per plane.
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 from typing import Any, Callable
 
 import numpy as np
@@ -436,3 +437,146 @@ def _as_datetime64(timestamps: Any) -> np.ndarray:
         return arr.astype("datetime64[s]")
     return np.array([np.datetime64(parse_timestamp(t).astimezone(_dt.timezone.utc).replace(tzinfo=None), "s")
                      for t in arr])
+
+
+# --- whole records (the inverse of engine.records.iter_records) -------------------------------
+
+def write_records(index: Any, records: Any, columns: dict[str, list[Any]], *,
+                  progress: Progress = None) -> int:
+    """Upsert records field by field, in one atomic, durable commit: for every field in
+    `columns`, each given record's value becomes exactly the one given (None clears it; a
+    set's or time field's members are replaced, not added to). Fields not in `columns`
+    keep their values. Records are created as needed (existence marked).
+
+    Values take the forms engine.records.iter_records gives (stored integers for BSI
+    fields, row ids or keys, {view label: members} for time fields), so a batch read there
+    is written here exactly.
+
+    Raises InvalidValueError (a record given twice, a malformed value, an unknown time
+    view), ValueOutOfRangeError (a stored integer outside the field's range),
+    FieldNotFoundError. Nothing is written when it raises.
+    """
+    fds = [index._fd(name) for name in columns]
+    with index.transaction() as tx:
+        cols = _column_ids(tx, records, create=True)
+        if len(np.unique(cols)) != len(cols):
+            raise InvalidValueError("a record is given twice in one batch")
+        order = np.argsort(cols, kind="stable")
+        sorted_cols = cols[order]
+        cset = FrozenBitmap(sorted_cols)
+        for i, fd in enumerate(fds):
+            values = columns[fd.name]
+            if len(values) != len(cols):
+                raise InvalidValueError(f"{len(cols)} records but {len(values)} values for field {fd.name}")
+            _clear_records(tx, fd, cset)
+            _write_column(tx, fd, cols, values)
+            if progress:
+                progress(i + 1, len(fds))
+        tx.mark_existing(cset)
+    del tx
+    _after_batch(index)
+    return len(cols)
+
+
+def _clear_records(tx: Transaction, fd: FieldDef, cset: FrozenBitmap) -> None:
+    """Remove every value the committed state holds for these records in fd, every view."""
+    from engine.state import split_by_shard
+
+    for view in list(tx.base.views(fd.id)):
+        for shard, part in split_by_shard(cset):
+            frag = tx.base.fragment(fd.id, view, shard)
+            if frag is None:
+                continue
+            for row, hit in frag.rows_holding(part):
+                tx.remove(fd.id, view, row, hit)
+
+
+def _write_column(tx: Transaction, fd: FieldDef, cols: np.ndarray, values: list[Any]) -> None:
+    opts = fd.options
+    present = [i for i, v in enumerate(values) if v is not None]
+    if not present:
+        return
+    if opts.is_bsi:
+        stored = [values[i] for i in present]
+        lo, hi = opts.min, opts.max
+        if not all(type(v) is int for v in stored) or min(stored) < lo or max(stored) > hi:
+            for v in stored:
+                if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                    raise InvalidValueError(f"field {fd.name}: stored values are integers, got {v!r}")
+                if not lo <= v <= hi:
+                    opts.check_range(int(v))
+        wide = opts.min < -(2**63) or opts.max > INT64_MAX       # an int field past 2**63 - 1
+        arr = np.array([int(v) for v in stored], dtype=object) if wide else np.array(stored, dtype=np.int64)
+        c = cols[present]
+        order = np.argsort(c, kind="stable")
+        c, arr = c[order], arr[order]
+        base = opts.base
+        offsets = np.array([v - base for v in arr.tolist()], dtype=object) if wide else arr - np.int64(base)
+        _bsi_import(tx, fd, c, offsets, None)
+        return
+    groups: dict[str, tuple[list[int], list[Any]]] = {}
+    if opts.type == "time":
+        for i in present:
+            cell = values[i]
+            if not isinstance(cell, dict):
+                raise InvalidValueError(f"field {fd.name}: a time field's value is {{view: members}}")
+            for label, members in cell.items():
+                if not time_label_ok(fd, label):
+                    raise InvalidValueError(f"field {fd.name}: no view {str(label)[:20]!r}")
+                view = STANDARD_VIEW if label == "standard" else f"{STANDARD_VIEW}_{label}"
+                g = groups.setdefault(view, ([], []))
+                for m in _members(fd, members):
+                    g[0].append(int(cols[i]))
+                    g[1].append(m)
+    elif opts.type == "set":
+        lists = [values[i] for i in present]
+        if not all(type(v) is list for v in lists):
+            for v in lists:
+                _members(fd, v)                        # raises with the reason
+        flat = list(itertools.chain.from_iterable(lists))
+        _members(fd, flat)
+        reps = np.repeat(cols[present], np.fromiter(map(len, lists), dtype=np.int64, count=len(lists)))
+        groups[STANDARD_VIEW] = (reps, flat)
+    else:                                                        # mutex, bool
+        groups[STANDARD_VIEW] = (cols[present], [values[i] for i in present])
+    for view, (cs, vs) in groups.items():
+        if not len(cs):
+            continue
+        vals = np.array(vs, dtype=bool) if opts.type == "bool" else (
+            np.array(vs, dtype=object) if opts.keys else np.array(vs, dtype=np.uint64))
+        if opts.type == "bool" and not all(isinstance(v, (bool, np.bool_)) for v in vs):
+            raise InvalidValueError(f"field {fd.name} is bool: values must be true or false")
+        rows = _row_ids(tx, fd, vals, create=True)
+        ids, offsets, grouped = group_by_row(rows, np.array(cs, dtype=np.uint64))
+        for j in range(len(ids)):
+            tx.add(fd.id, view, int(ids[j]), FrozenBitmap(grouped[offsets[j]:offsets[j + 1]]))
+
+
+def _members(fd: FieldDef, members: Any) -> list[Any]:
+    if not isinstance(members, (list, tuple)):
+        raise InvalidValueError(f"field {fd.name}: members are a list")
+    kinds = set(map(type, members))
+    if fd.options.keys:
+        ok = kinds <= {str}
+    else:
+        ok = kinds <= {int} and (not members or (min(members) >= 0 and max(members) < 2**64))
+    if not ok:
+        for m in members:
+            good = isinstance(m, str) if fd.options.keys else (
+                isinstance(m, (int, np.integer)) and not isinstance(m, bool) and 0 <= m < 2**64)
+            if not good:
+                raise InvalidValueError(f"field {fd.name}: bad member {m!r}")
+    return list(members)
+
+
+_LABEL_WIDTH = {"Y": 4, "M": 6, "D": 8, "H": 10}
+
+
+def time_label_ok(fd: FieldDef, label: Any) -> bool:
+    """Whether a time field has the view labelled `label`: "standard" (unless
+    no_standard_view) or a quantum stamp of one of its units (YYYY, YYYYMM, YYYYMMDD,
+    YYYYMMDDHH), as engine.records.iter_records labels them."""
+    if label == "standard":
+        return not fd.options.no_standard_view
+    widths = {_LABEL_WIDTH[u] for u in fd.options.time_quantum}
+    return isinstance(label, str) and label.isascii() and label.isdigit() and len(label) in widths

@@ -135,10 +135,11 @@ def _dictionary_encode(keys: Any) -> tuple[list[Any], np.ndarray]:
 
 
 def _encode_list(keys: list[Any]) -> tuple[list[Any], np.ndarray]:
-    index: dict[Any, int] = {}
-    setdefault = index.setdefault
+    # Two C-level passes (distinct keys in first-seen order, then a lookup per key) beat
+    # one Python-level pass.
     try:
-        inverse = np.fromiter((setdefault(k, len(index)) for k in keys), dtype=np.int64, count=len(keys))
+        index = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+        inverse = np.fromiter(map(index.__getitem__, keys), dtype=np.int64, count=len(keys))
     except TypeError:
         raise InvalidValueError("keys must be hashable strings") from None
     return list(index), inverse

@@ -1,6 +1,6 @@
 """The plan IR: one tree of bitmap operations that PQL and SQL both lower into.
 
-Lowering (engine/pql/lower.py, later engine/sql) resolves names against the schema, so a
+Lowering (engine/pql/lower.py, engine/sql/lower.py) resolves names against the schema, so a
 plan holds field ids, row ids and stored integers — never user spellings. The executor
 (engine/executor.py) runs a plan per shard and reduces the partial results.
 
@@ -122,9 +122,63 @@ class UnionRows:
     rows: Union["RowsCall", "TopN"]
 
 
+@dataclass(frozen=True)
+class RowSet:
+    """Records holding any row of a set/mutex/bool/time field whose id is in `ids` (None:
+    any id; with `exclude`, any id but those) and within lo..hi (None: unbounded) — an IN
+    list, a range over row ids, or "another member" of a set."""
+
+    field: int
+    views: tuple[str, ...] = ("standard",)
+    ids: Optional[frozenset[int]] = None
+    lo: Optional[int] = None
+    hi: Optional[int] = None
+    exclude: bool = False
+
+
+@dataclass(frozen=True)
+class BsiIn:
+    """Records of a BSI field whose stored value is one of `values` (sorted, stored units):
+    ranges for runs of consecutive values, a lookup of the shard's values for many."""
+
+    field: int
+    values: tuple[int, ...]
+
+
+# Nodes whose work is decided or done by the caller (SQL) at run time. They compare by
+# identity: two of them are never the same node.
+
+@dataclass(frozen=True, eq=False)
+class Materialized:
+    """A row already evaluated, per shard (a filter several calls share: evaluated once)."""
+
+    parts: Any                  # Mapping[shard, FrozenBitmap]
+    label: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class HostFilter:
+    """The records of `child` for which a predicate evaluated record by record holds:
+    `test(executor, shard, records) -> FrozenBitmap` (a subset of records)."""
+
+    child: "RowNode"
+    test: Any
+    label: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class Deferred:
+    """A row known only at run time (the answer of a subquery): `resolve(executor)` gives
+    the row node to evaluate, once per query."""
+
+    resolve: Any
+    label: str = ""
+
+
 RowNode = Union[Empty, Existence, RowOf, AnyRow, BsiRange, BsiNotNull, Union_, Intersect, Difference, Xor,
-                ConstRow, IdRange, Shift, Limit, DistinctRow, UnionRows]
-GLOBAL_NODES = (Shift, Limit, DistinctRow, UnionRows)
+                ConstRow, IdRange, Shift, Limit, DistinctRow, UnionRows, RowSet, BsiIn, Materialized, HostFilter,
+                Deferred]
+GLOBAL_NODES = (Shift, Limit, DistinctRow, UnionRows, Deferred)
 
 # --- calls -----------------------------------------------------------------------------
 

@@ -46,6 +46,8 @@ def run_query(holder: Any, index_name: str, query: Query, *, timeout: Optional[f
     if not writes:
         ex = Executor(idx, idx.snapshot(), holder=holder, deadline=deadline, cancel=cancel)
         return [ex.run(lowerer.lower_call(c)) for c in query.calls]
+    if holder.cluster is not None:
+        return _run_routed(holder, idx, query, lowerer, deadline, cancel)
     results: list[Any] = []
     with idx.transaction() as tx:
         state: Optional[IndexState] = tx.base
@@ -65,6 +67,43 @@ def run_query(holder: Any, index_name: str, query: Query, *, timeout: Optional[f
                 state = None
             else:
                 results.append(Executor(idx, state, holder=holder, deadline=deadline, cancel=cancel).run(node))
+    return results
+
+
+def _run_routed(holder: Any, idx: Any, query: Query, lowerer: Lowerer, deadline: Optional[float],
+                cancel: Optional[threading.Event]) -> list[Any]:
+    """A request with writes on a cluster coordinator: writes are routed to the workers
+    owning their shards and acknowledged before the next read runs (so it sees them).
+    Consecutive Set/Clear calls go out together, one message per shard (in call order);
+    atomic per shard, not per request (docs/cluster.md)."""
+    results: list[Any] = []
+    pending: list[tuple[Any, Any]] = []          # (call, lowered Set/Clear) not sent yet
+
+    def flush() -> None:
+        if not pending:
+            return
+        try:
+            results.extend(holder.cluster.set_clear_many(idx, [node for _, node in pending]))
+        except (InvalidParameterError, NotFoundError) as exc:
+            c = pending[getattr(exc, "batch_index", 0)][0]
+            raise QueryExecutionError(f"{c.name}: {exc.message}", c.line, c.column, name=exc.name) from None
+        pending.clear()
+
+    for c in query.calls:
+        node = lowerer.lower_call(c)
+        if isinstance(node, (P.SetValue, P.ClearValue)):
+            pending.append((c, node))
+            continue
+        flush()
+        ex = Executor(idx, idx.snapshot(), holder=holder, deadline=deadline, cancel=cancel)
+        if not isinstance(node, P.WRITE_CALLS):
+            results.append(ex.run(node))
+            continue
+        try:
+            results.append(holder.cluster.write_call(idx, node, ex))
+        except (InvalidParameterError, NotFoundError) as exc:
+            raise QueryExecutionError(f"{c.name}: {exc.message}", c.line, c.column, name=exc.name) from None
+    flush()
     return results
 
 

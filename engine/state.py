@@ -47,13 +47,15 @@ def split_by_shard(bm: FrozenBitmap) -> Iterator[tuple[int, FrozenBitmap]]:
 class Fragment:
     """The rows of one (field, view, shard). Immutable once published."""
 
-    __slots__ = ("rows", "_ranked", "_listed", "_by_column")
+    __slots__ = ("rows", "_ranked", "_listed", "_by_column", "_any", "_ids")
 
     def __init__(self, rows: dict[int, FrozenBitmap]) -> None:
         self.rows = rows
         self._ranked: list[tuple[int, int]] | None = None
         self._listed: tuple[list[int], list[FrozenBitmap]] | None = None
         self._by_column: tuple[np.ndarray, np.ndarray] | None = None
+        self._any: FrozenBitmap | None = None
+        self._ids: np.ndarray | None = None
 
     def row(self, row_id: int) -> FrozenBitmap:
         return self.rows.get(row_id, EMPTY)
@@ -65,6 +67,21 @@ class Fragment:
         if self._listed is None:
             self._listed = (list(self.rows), list(self.rows.values()))
         return self._listed
+
+    def row_ids(self) -> np.ndarray:
+        """listed()'s row ids as a uint64 array, built once per version."""
+        if self._ids is None:
+            self._ids = np.array(self.listed()[0], dtype=np.uint64)
+        return self._ids
+
+    def any_row(self) -> FrozenBitmap:
+        """The records holding any row (a field's "has a value"), built once per version:
+        a field with a row per user would otherwise union them all on every NOT NULL."""
+        if self._any is None:
+            bitmaps = [b for b in self.rows.values() if b]
+            self._any = EMPTY if not bitmaps else bitmaps[0] if len(bitmaps) == 1 else \
+                FrozenBitmap.union(*bitmaps)
+        return self._any
 
     def values_of(self, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(records, rows): every (record, row) bit of this fragment whose record is in

@@ -351,6 +351,48 @@ def bsi_sum(exists, sign, planes, filter=None):
     return count, total
 
 
+cdef uint64_t _SPREAD[256]       # bit i of a byte moved to bit 0 of byte i (the dense decode)
+
+
+cdef void _init_spread() noexcept:
+    cdef int v, i
+    cdef uint64_t x
+    for v in range(256):
+        x = 0
+        for i in range(8):
+            if v & (1 << i):
+                x |= (<uint64_t>1) << (8 * i)
+        _SPREAD[v] = x
+
+
+_init_spread()
+
+
+cdef inline void _decode_dense_word(const uint64_t** pws, int d, int j, uint64_t* out) noexcept nogil:
+    """The d-bit values of 64 consecutive records (word j of every plane, a NULL plane
+    empty) into out[0..63]: eight records at a time, eight planes at a time, each plane's
+    byte spread by a table to one bit per byte, so the work is per record, not per bit."""
+    cdef int g, c, q, k, chunks = (d + 7) >> 3
+    cdef uint64_t acc
+    cdef uint64_t w[64]
+    cdef uint64_t vals[8]
+    for q in range(chunks * 8):          # the planes' words, zero-padded to whole bytes
+        w[q] = pws[q][j] if q < d and pws[q] != NULL else 0
+    for g in range(8):
+        for k in range(8):
+            vals[k] = 0
+        for c in range(chunks):
+            acc = 0
+            for q in range(8):
+                acc |= _SPREAD[(w[c * 8 + q] >> (8 * g)) & 0xFF] << q
+            for k in range(8):
+                vals[k] |= ((acc >> (8 * k)) & 0xFF) << (8 * c)
+        for k in range(8):
+            out[g * 8 + k] = vals[k]
+
+
+@cython.boundscheck(False)     # every index is below n, the records counted up front
+@cython.wraparound(False)
 def bsi_values(exists, sign, planes, filter=None):
     """(records, negative, magnitude) for every filtered record with a value: three
     aligned numpy arrays (uint64, bool, uint64) in record order."""
@@ -359,14 +401,16 @@ def bsi_values(exists, sign, planes, filter=None):
     cdef const rb_t* F = _rb_or_null(filter)
     cdef _Operands ops = _Operands(list(planes) + [exists, sign, filter])
     cdef int d = len(planes), i, j, p
-    cdef uint64_t n = 0, key, x, idx, base_idx
+    cdef uint64_t n = 0, key, x, e, idx, base_idx
     cdef uint64_t* scratch
     cdef uint64_t* efw
     cdef uint32_t* prefix
+    cdef const uint64_t** pws
     cdef const uint64_t* ew
     cdef const uint64_t* sw
     cdef const uint64_t* fw
-    cdef const uint64_t* pwj
+    if d > 64:          # magnitudes are uint64 (and the dense decode holds 64 plane words)
+        raise ValueError(f"{d} bit planes: at most 64")
     if E == NULL:
         return np.empty(0, np.uint64), np.empty(0, bool), np.empty(0, np.uint64)
     n = rb_and_card(E, F) if F != NULL else rb_card(E)
@@ -379,8 +423,10 @@ def bsi_values(exists, sign, planes, filter=None):
     scratch = <uint64_t*>xmalloc(<size_t>(d + 4) * BITSET_WORDS * 8 + BITSET_WORDS * 4)
     efw = scratch + (d + 3) * BITSET_WORDS
     prefix = <uint32_t*>(scratch + (d + 4) * BITSET_WORDS)
+    pws = NULL
     base_idx = 0
     try:
+        pws = <const uint64_t**>xmalloc(<size_t>(d if d else 1) * sizeof(uint64_t*))
         with nogil:
             for i in range(E.n):
                 key = E.keys[i]
@@ -395,6 +441,11 @@ def bsi_values(exists, sign, planes, filter=None):
                     efw[j] = ew[j] & (fw[j] if fw != NULL else ALL_ONES)
                     prefix[j] = <uint32_t>idx
                     x = efw[j]
+                    if x == ALL_ONES:
+                        for p in range(64):
+                            cols[base_idx + idx + p] = (key << 16) | <uint64_t>((j << 6) + p)
+                        idx += 64
+                        continue
                     while x:
                         cols[base_idx + idx] = (key << 16) | <uint64_t>((j << 6) + ctz64(x))
                         idx += 1
@@ -409,16 +460,24 @@ def bsi_values(exists, sign, planes, filter=None):
                             negs[base_idx + prefix[j] + popcount64(efw[j] & ((x & (~x + 1)) - 1))] = 1
                             x &= x - 1
                 for p in range(d):
-                    pwj = key_words(ops.ptrs[p], key, scratch + p * BITSET_WORDS)
-                    if pwj == NULL:
+                    pws[p] = key_words(ops.ptrs[p], key, scratch + p * BITSET_WORDS)
+                for j in range(BITSET_WORDS):
+                    e = efw[j]
+                    if e == 0:
                         continue
-                    for j in range(BITSET_WORDS):
-                        x = pwj[j] & efw[j]
+                    if e == ALL_ONES:      # 64 records in a row: decoded together
+                        _decode_dense_word(pws, d, j, &mags[base_idx + prefix[j]])
+                        continue
+                    for p in range(d):     # a sparse word: each set bit to its record's rank
+                        if pws[p] == NULL:
+                            continue
+                        x = pws[p][j] & e
                         while x:
-                            mags[base_idx + prefix[j] + popcount64(efw[j] & ((x & (~x + 1)) - 1))] |= (<uint64_t>1) << p
+                            mags[base_idx + prefix[j] + popcount64(e & ((x & (~x + 1)) - 1))] |= (<uint64_t>1) << p
                             x &= x - 1
                 base_idx += idx
     finally:
+        free(pws)
         free(scratch)
     return cols_arr, neg_arr.astype(bool), mag_arr
 

@@ -84,10 +84,17 @@ def main() -> None:
               help="Log this level and above (default info).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), help="Log lines as text (default) or JSON objects.")
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Append logs to this file (default stderr).")
+@click.option("--ray", "ray_address", metavar="ADDRESS",
+              help="Keep every database's records on this Ray cluster (ray start --head prints it; "
+                   "docs/cluster.md). Needs the ray extra.")
+@click.option("--ray-root", type=click.Path(file_okay=False),
+              help="Storage every Ray node reaches, for the shards' logs and snapshots (default <data-dir>/cluster).")
+@click.option("--ray-workers", type=int, help="Worker actors per database (default 2).")
 @_handle_errors
 def serve(config_path: Optional[str], data_dir: Optional[str], host: Optional[str], grpc_port: Optional[int],
           http_port: Optional[int], allow_remote: Optional[bool], workers: Optional[int], demo: bool,
-          log_level: Optional[str], log_format: Optional[str], log_file: Optional[str]) -> None:
+          log_level: Optional[str], log_format: Optional[str], log_file: Optional[str], ray_address: Optional[str],
+          ray_root: Optional[str], ray_workers: Optional[int]) -> None:
     """Run the server (gRPC and HTTP) until SIGINT/SIGTERM."""
     from server import demo as demo_mod
     from server import serve as serve_mod
@@ -97,7 +104,7 @@ def serve(config_path: Optional[str], data_dir: Optional[str], host: Optional[st
     settings = config_file.load(config_path=config_path, env=os.environ, flags={
         "data_dir": data_dir, "host": host, "grpc_port": grpc_port, "http_port": http_port,
         "allow_remote": allow_remote, "workers": workers, "log_level": log_level, "log_format": log_format,
-        "log_file": log_file})
+        "log_file": log_file, "ray_address": ray_address, "ray_root": ray_root, "ray_workers": ray_workers})
     telemetry.configure_logging(settings.log_level, settings.log_format, settings.log_file)
     data = os.path.abspath(settings.service.data_dir)
     # Bootstrap (and the demo load) before listening: generated credentials are printed
@@ -133,6 +140,39 @@ def serve(config_path: Optional[str], data_dir: Optional[str], host: Optional[st
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ServerError("ServiceUnavailable", f"cannot listen on {settings.host} (gRPC port {settings.grpc_port},"
                           f" HTTP port {settings.http_port}): {reason}", name="BIND_FAILED") from None
+
+
+@main.group()
+def cluster() -> None:
+    """Scale-out on a Ray cluster (docs/cluster.md)."""
+
+
+@cluster.command("status")
+@click.option("--ray", "ray_address", metavar="ADDRESS", envvar="ROARBASE_RAY_ADDRESS", required=True,
+              help="The Ray cluster (as given to serve --ray).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_handle_errors
+def cluster_status(ray_address: str, as_json: bool) -> None:
+    """The Ray nodes and each roarbase worker: its process and the shards it holds."""
+    try:
+        from engine.cluster.ray_backend import cluster_status as status
+    except ImportError:
+        raise ServerError("InvalidParameter", "the cluster commands need the ray extra: pip install 'roarbase[ray]'",
+                          name="RAY_NOT_INSTALLED") from None
+    report = status(ray_address)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, sort_keys=True, default=str))
+        return
+    click.echo(f"Ray nodes ({len(report['nodes'])}):")
+    for n in report["nodes"]:
+        click.echo(f"  {n['address']:<16} {'alive' if n['alive'] else 'DEAD':<6} cpus={n['cpus']:g}  {n['node_id'][:12]}")
+    click.echo(f"roarbase workers ({len(report['workers'])}):")
+    for name, w in sorted(report["workers"].items()):
+        if "error" in w:
+            click.echo(f"  {name}: unavailable ({w['error']})")
+            continue
+        held = ", ".join(f"{ix}: {len(s)} shards {s}" for ix, s in sorted(w["shards"].items())) or "no shards"
+        click.echo(f"  {name}: pid {w['pid']}, loaded in {w['load_seconds'] * 1000:.0f} ms; {held}")
 
 
 def _console_url(host: str, port: int) -> str:
@@ -698,30 +738,44 @@ def _guess_format(path: str) -> str:
 @main.command("import")
 @_target_options
 @click.option("-d", "--database", envvar="ROARBASE_DATABASE", required=True, help="Database name or id.")
-@click.option("-t", "--table", required=True, help="The table to import into (it must exist: CREATE TABLE first).")
+@click.option("-t", "--table", help="The table to import into (it must exist: CREATE TABLE first). Without it, "
+                                    "the files are export documents merged into the database (`roarbase export`).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "ndjson", "parquet"]),
               help="Input format (default: from the file extension).")
 @click.option("--replace", is_flag=True, help="Replace the records' set columns instead of adding to them.")
 @click.option("--email", help="Log in to the server as this account.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @_handle_errors
 def import_(data_dir: Optional[str], server: Optional[str], config_path: Optional[str], timeout: float,
-            database: str, table: str, fmt: Optional[str], replace: bool, email: Optional[str],
-            password_stdin: bool, progress: bool, path: str) -> None:
-    """Import a CSV (with a header row), NDJSON or Parquet file into a table.
+            database: str, table: Optional[str], fmt: Optional[str], replace: bool, email: Optional[str],
+            password_stdin: bool, progress: bool, paths: tuple[str, ...]) -> None:
+    """Import a CSV (with a header row), NDJSON or Parquet file into a table (--table), or
+    merge export documents into a database (no --table; docs/backup.md).
 
-    Columns are matched by name (CSV header, JSON keys, Parquet columns); `_id` is
-    required. The file is sent as a sequence of BULK INSERT statements of about 64 KiB,
-    each committed atomically: if one fails, the ones before it stay written.
+    With --table, columns are matched by name (CSV header, JSON keys, Parquet columns);
+    `_id` is required. The file is sent as a sequence of BULK INSERT statements of about
+    64 KiB, each committed atomically: if one fails, the ones before it stay written.
+    An export document is merged all-or-nothing (reverted on any failure).
     """
+    if table is None:
+        from server.cli_transfer import DEFAULT_TIMEOUT, import_documents
+
+        import_documents(data_dir, server, config_path, max(timeout, DEFAULT_TIMEOUT), email, password_stdin,
+                         progress, database, paths)
+        return
+    if len(paths) != 1:
+        raise click.UsageError("--table imports one file")
+    path = paths[0]
     fmt = fmt or _guess_format(path)
     target = _connect(data_dir=data_dir, server=server, config_path=config_path, timeout=timeout, email=email,
                       password_stdin=password_stdin)
     try:
         db = target.database_id(database)
-        types = {str(r[0]): str(r[1]) for r in target.sql(db, f"SHOW COLUMNS FROM {_quote(table)}").rows}
+        shown = target.sql(db, f"SHOW COLUMNS FROM {_quote(table)}")
+        name_at, type_at = shown.columns.index("name"), shown.columns.index("type")
+        types = {str(r[name_at]): str(r[type_at]) for r in shown.rows}
         done_rows = [0]
         if fmt == "parquet":
             total = _parquet_file(path).metadata.num_rows
@@ -863,11 +917,12 @@ def version() -> None:
 
 def _register() -> None:
     """Command groups kept in their own modules."""
-    from server import cli_admin, shell
+    from server import cli_admin, cli_transfer, shell
     from server.cli_sources import source
 
     main.add_command(source)
     cli_admin.register(main)
+    cli_transfer.register(main)      # export, import of documents, backup, restore
     shell.register(main)
 
 

@@ -24,9 +24,11 @@ the same cap by splitting SQL row batches and PqlStream results.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import math
+import os
 import time
 from typing import Any, AsyncIterator, Awaitable, Callable, NoReturn, Optional, Union
 
@@ -53,7 +55,19 @@ from server.pb.roarbase.v1 import (
     task_pb2,
 )
 from server.runtime import Call, Runtime
-from server.service import accounts, databases, entities, invites, orgs, query, roles, service_properties, tasks
+from server.service import (
+    accounts,
+    backups,
+    databases,
+    entities,
+    invites,
+    orgs,
+    query,
+    roles,
+    service_properties,
+    tasks,
+    transfers,
+)
 from server.service.context import ServiceContext
 from server.service.errors import InvalidParameter, MissingParameter, PayloadTooLarge, Unauthorized
 
@@ -585,6 +599,100 @@ async def _database_watch(rpc: Rpc, req: database_pb2.WatchDatabaseRequest) -> A
         # Wait on the event loop, not on a worker: a watcher must not hold a thread.
         while rpc.ctx.version == seen:
             await asyncio.sleep(_WATCH_POLL_SECONDS)
+
+
+# -- DatabaseService: export, import, backup, restore --------------------------------------
+
+async def _stream_chunks(rpc: Rpc, chunks: Any, make: Callable[[bytes], Message]) -> AsyncIterator[Message]:
+    """A worker-side byte generator as messages under the cap; the generator is closed
+    (its export or backup released) however the call ends."""
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            # Straight onto the pool, past admission: a started stream must not be cut by a
+            # busy server.
+            data = await loop.run_in_executor(rpc.runtime.pool, next, chunks, None)
+            if data is None:
+                return
+            for i in range(0, len(data), rpc.max_bytes):
+                yield make(data[i:i + rpc.max_bytes])
+    finally:
+        await loop.run_in_executor(rpc.runtime.pool, chunks.close)
+
+
+async def _spool(rpc: Rpc, requests: AsyncIterator[Any], first: Callable[[Any], None]) -> str:
+    """Write a client stream's `data` to a spool file (limits.max_import_bytes); `first`
+    sees the first message. Returns the file's path (the caller removes it)."""
+    limit = rpc.ctx.config.limits.max_import_bytes
+    path, f = transfers.new_spool(rpc.ctx)
+    try:
+        size, seen = 0, False
+        with f:
+            async for msg in requests:
+                if isinstance(msg, _Malformed):
+                    raise errors.ServerError("InvalidBody", f"a chunk is not a well-formed message ({msg.reason})")
+                if not seen:
+                    first(msg)
+                    seen = True
+                size += len(msg.data)
+                if size > limit:
+                    raise PayloadTooLarge(f"the stream is larger than {limit} bytes", data={"limit": limit})
+                f.write(msg.data)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(path)
+        raise
+    return path
+
+
+@_adapter("DatabaseService", "ExportDatabase")
+async def _database_export(rpc: Rpc, req: database_pb2.ExportDatabaseRequest) -> AsyncIterator[database_pb2.ExportChunk]:
+    fmt = "json" if req.format == database_pb2.EXPORT_FORMAT_JSON else "ndjson"
+    export = await rpc.run(transfers.start_export, rpc.ctx, rpc.principal, rpc.database_id(req.id, "id"), fmt=fmt,
+                           gzip=req.gzip)
+    async for message in _stream_chunks(rpc, export.chunks(), lambda data: database_pb2.ExportChunk(
+            data=data, records_done=export.done, records_total=export.total)):
+        yield message
+
+
+@_adapter("DatabaseService", "ImportDatabase")
+async def _database_import(rpc: Rpc, requests: AsyncIterator[database_pb2.ImportChunk]
+                           ) -> database_pb2.ImportDatabaseResponse:
+    ident: list[str] = []
+    path = await _spool(rpc, requests, lambda msg: ident.append(msg.id))
+    try:
+        result = await rpc.runtime.run(transfers.import_database, rpc.ctx, rpc.principal,
+                                       rpc.database_id(ident[0] if ident else "", "id"), path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(path)
+    return database_pb2.ImportDatabaseResponse(
+        items=result.items, users=result.users, rows=result.rows, properties_created=result.properties_created,
+        tables_created=result.tables_created, columns_created=result.columns_created,
+        connections_missing=result.connections_missing, seconds=result.seconds)
+
+
+@_adapter("DatabaseService", "BackupDatabase")
+async def _database_backup(rpc: Rpc, req: database_pb2.BackupDatabaseRequest) -> AsyncIterator[database_pb2.BackupChunk]:
+    backup = await rpc.run(backups.start_backup, rpc.ctx, rpc.principal, rpc.database_id(req.id, "id"))
+    async for message in _stream_chunks(rpc, backup.chunks(), lambda data: database_pb2.BackupChunk(
+            data=data, bytes_done=backup.done, bytes_total=backup.total)):
+        yield message
+
+
+@_adapter("DatabaseService", "RestoreDatabase")
+async def _database_restore(rpc: Rpc, requests: AsyncIterator[database_pb2.RestoreChunk]) -> database_pb2.Database:
+    first: list[database_pb2.RestoreChunk] = []
+    path = await _spool(rpc, requests, first.append)
+    try:
+        if not first or not first[0].name:
+            raise MissingParameter("name is required (in the first message)", data={"key": "name"})
+        db = await rpc.runtime.run(backups.restore_backup, rpc.ctx, rpc.principal, path, name=first[0].name,
+                                   description=first[0].description or None)
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(path)
+    return values.database(db)
 
 
 # -- QueryService ------------------------------------------------------------------------

@@ -285,11 +285,14 @@ class _Guard:
     client that stalls mid-body gets 408 and its connection back)."""
 
     def __init__(self, app: ASGIApp, limit: int, limits: tuple[tuple[str, int], ...] = (),
-                 body_timeout: Optional[float] = None) -> None:
+                 body_timeout: Optional[float] = None, large_limit: int = 0,
+                 large: Callable[[str], bool] = lambda path: False) -> None:
         self.app = app
         self.default_limit = limit
         self.limits = limits          # (path prefix, cap) for routes that take large bodies
         self.body_timeout = body_timeout
+        self.large_limit = large_limit      # imports stream to a spool file: their own cap
+        self.large = large
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -305,7 +308,8 @@ class _Guard:
         started = False
         received = 0
         status, sent = 0, 0
-        limit = next((cap for prefix, cap in self.limits if scope["path"].startswith(prefix)), self.default_limit)
+        limit = self.large_limit if self.large(scope["path"]) else next(
+            (cap for prefix, cap in self.limits if scope["path"].startswith(prefix)), self.default_limit)
 
         async def send_with_id(message: Message) -> None:
             nonlocal started, status, sent
@@ -941,19 +945,23 @@ def sql_document(out: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_app(runtime: Runtime) -> Starlette:
-    """The HTTP face over a Runtime: every route of ENDPOINTS, V1_ENDPOINTS and
-    SOURCE_ENDPOINTS, and the web console; errors as envelopes."""
+    """The HTTP face over a Runtime: every route of ENDPOINTS, V1_ENDPOINTS,
+    SOURCE_ENDPOINTS and TRANSFER_ENDPOINTS, and the web console; errors as envelopes."""
+    from server.http_transfer import TRANSFER_ENDPOINTS, TransferHandlers, is_import_path
     from server.http_sources import SOURCE_ENDPOINTS, SourceHandlers, body_limits
     from server.http_v1 import V1_ENDPOINTS, V1Handlers
 
     handlers = _Handlers(runtime)
     v1 = V1Handlers(runtime)
+    transfer = TransferHandlers(runtime)
     src = SourceHandlers(runtime)
     methods: dict[str, dict[str, Callable[..., Any]]] = {}
     for ep in ENDPOINTS:
         methods.setdefault(ep.path, {})[ep.method] = getattr(handlers, ep.handler)
     for v1ep in V1_ENDPOINTS:
         methods.setdefault(v1ep.path, {})[v1ep.method] = getattr(v1, v1ep.handler)
+    for tep in TRANSFER_ENDPOINTS:
+        methods.setdefault(tep.path, {})[tep.method] = getattr(transfer, tep.handler)
     for path, by_method in http_ops.routes(runtime).items():
         methods.setdefault(path, {}).update(by_method)
     for sep in SOURCE_ENDPOINTS:
@@ -966,7 +974,8 @@ def build_app(runtime: Runtime) -> Starlette:
     app.router.redirect_slashes = False  # _Guard strips the slash instead: a redirect breaks POSTs
     limits = runtime.ctx.config.limits
     app.add_middleware(_Guard, limit=limits.max_payload_bytes, limits=body_limits(limits.max_upload_bytes),
-                       body_timeout=runtime.settings.http_body_timeout_seconds)
+                       body_timeout=runtime.settings.http_body_timeout_seconds, large_limit=limits.max_import_bytes,
+                       large=is_import_path)
     return app
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Optional
 
-from server import openapi_ops, openapi_sources, openapi_v1
+from server import openapi_ops, openapi_sources, openapi_transfer, openapi_v1
 
 JSON, MSGPACK, TEXT = "application/json", "application/msgpack", "text/plain"
 
@@ -359,6 +359,8 @@ PATHS: dict[str, dict[str, Any]] = {
 PATHS.update(openapi_v1.PATHS)
 PATHS.update(openapi_ops.PATHS)
 SCHEMAS.update(openapi_v1.SCHEMAS)
+PATHS.update(openapi_transfer.PATHS)
+SCHEMAS.update(openapi_transfer.SCHEMAS)
 PATHS.update(openapi_sources.PATHS)
 SCHEMAS.update(openapi_sources.SCHEMAS)
 
@@ -380,6 +382,7 @@ def document() -> dict[str, Any]:
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                **openapi_transfer.SECURITY_SCHEMES,
             },
         },
     })

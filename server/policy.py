@@ -4,10 +4,9 @@ Operation names are the gRPC method names without the package
 (`DatabaseService.CreateDatabase` is `/roarbase.v1.DatabaseService/CreateDatabase`;
 `operation()` converts); the HTTP routes call the same service functions, which call
 `check` with the same names, so both faces obey one table. Rows without a gRPC method
-(InviteService.DeleteInvite and
-AcceptInvite, DatabaseService.ExportDatabase/ImportDatabase) are the operations of HTTP
-routes that API.md lists and §5 does not (yet); QueryService.ListQueries is `GET
-/v2/queries`, the recent queries the web console's server panel shows.
+(InviteService.DeleteInvite and AcceptInvite) are the operations of HTTP routes that
+API.md lists and §5 does not (yet); QueryService.ListQueries is `GET /v2/queries`, the
+recent queries the web console's server panel shows.
 
 Roles (API.md C2, SECURITY.md §2): four built-ins per org — root (the org owner) ⊇ manager
 ⊇ backend, and frontend, a separate read-only role. Built-ins expand to fixed ACL sets
@@ -130,6 +129,8 @@ POLICY: Mapping[str, Rule] = MappingProxyType({
     "DatabaseService.WatchDatabase": _rule("RMB", "databases:read"),
     "DatabaseService.ExportDatabase": _rule("RMB", "databases:read"),
     "DatabaseService.ImportDatabase": _rule("RM", "databases:write", writes=True),
+    "DatabaseService.BackupDatabase": _rule("RMB", "databases:read"),
+    "DatabaseService.RestoreDatabase": _rule("RM", "databases:write", writes=True),
     # PropertyService / EntityService / TaskService: the recommender data plane of the
     # token's database (API.md §3.4). Frontend reads items, and users only as its own end
     # user (checked in the service); it never writes.

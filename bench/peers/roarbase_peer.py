@@ -152,12 +152,17 @@ class RoarbaseSQLPeer(_RoarbasePeer):
         if kind in ("count", "distinct"):
             return int(rows[0][0])
         if kind == "topn":
-            return topn_answer(((r[0], r[1]) for r in rows), query.params["n"])
+            return topn_answer(((_member(r[0]), r[1]) for r in rows), query.params["n"])
         if kind == "groupby":
-            return groupby_answer((tuple(r[:-1]), r[-1]) for r in rows)
+            return groupby_answer((tuple(_member(k) for k in r[:-1]), r[-1]) for r in rows)
         if kind == "sum":
             return sum_answer(rows[0][0], rows[0][1])
         return minmax_answer(rows[0][0], rows[0][1])
+
+
+def _member(key: Any) -> Any:
+    """A GROUP BY key: WITH (flatten(col)) shows a member as a one-member set."""
+    return key[0] if isinstance(key, list) and len(key) == 1 else key
 
 
 def _utc(seconds: int) -> datetime:

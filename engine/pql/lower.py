@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Callable, Optional
 
+from engine import lowering
 from engine import plan as P
 from engine.errors import EngineError, QueryExecutionError
 from engine.pql import ast
@@ -180,8 +181,7 @@ class Lowerer:
                 return self._null(fd, call)
             if fd.options.type == "float":
                 return self._float_condition(fd, "==", value, call)
-            s = self.stored(fd, value, call)
-            return P.BsiRange(fd.id, s, s)
+            return lowering.bsi_compare(fd, "=", self.stored(fd, value, call))
         if lit is _NULL:
             if time_range is not None:
                 raise self.error(f"{call.name}: null checks cannot be combined with from/to", call)
@@ -193,21 +193,18 @@ class Lowerer:
             views = self.time_views(fd, time_range[0], time_range[1], call)
         elif fd.options.type == "time" and fd.options.no_standard_view:
             views = tuple(v for v in self.snapshot().views(fd.id) if v != STANDARD_VIEW)
-        row = self.row_id(fd, value, call)
-        if row is None or not views:
+        if not views:
             return P.Empty()
-        return P.RowOf(fd.id, row, views)
+        return lowering.row_equals(fd, self.row_id(fd, value, call), views)
 
     def _null(self, fd: FieldDef, call: ast.Call) -> P.RowNode:
         if not self.index.definition.options.track_existence:
             raise self.error(f"{call.name}: index {self.index.name} does not track existence, "
                              f"so null cannot be queried", call)
-        return P.Difference((P.Existence(), self._not_null(fd)))
+        return lowering.is_null(fd)
 
     def _not_null(self, fd: FieldDef) -> P.RowNode:
-        if fd.options.is_bsi:
-            return P.BsiNotNull(fd.id)
-        return P.AnyRow(fd.id)
+        return lowering.not_null(fd)
 
     def _row_condition(self, c: ast.Condition, call: ast.Call) -> P.RowNode:
         fd = self.field(c.field, call)
@@ -226,32 +223,14 @@ class Lowerer:
         op = c.op
         if fd.options.type == "float":
             return self._float_condition(fd, op, c.value, call)
-        v = self.stored(fd, c.value, call)
-        if op == "==":
-            return P.BsiRange(fd.id, v, v)
-        if op == "!=":
-            return P.Difference((P.BsiNotNull(fd.id), P.BsiRange(fd.id, v, v)))
-        if op == ">":
-            return P.BsiRange(fd.id, v + 1, None)
-        if op == ">=":
-            return P.BsiRange(fd.id, v, None)
-        if op == "<":
-            return P.BsiRange(fd.id, None, v - 1)
-        return P.BsiRange(fd.id, None, v)
+        return lowering.bsi_compare(fd, op, self.stored(fd, c.value, call))
 
     def _float_condition(self, fd: FieldDef, op: str, value: Any, call: ast.Call) -> P.RowNode:
         """A comparison on a float field: ±0 compare equal (FieldOptions.float_range)."""
         lit = self.literal(value)
         if isinstance(lit, bool) or not isinstance(lit, (int, Decimal)):
             raise self.error(f"{call.name}: {_show(lit)} is not a value of float field {fd.name}", call)
-        if op == "!=":
-            return P.Difference((P.BsiNotNull(fd.id), self._float_condition(fd, "==", value, call)))
-        bounds = fd.options.float_range(op, lit)
-        if bounds is None:
-            return P.Empty()
-        if bounds == (None, None):
-            return P.BsiNotNull(fd.id)
-        return P.BsiRange(fd.id, *bounds)
+        return lowering.float_compare(fd, op, lit)
 
     def _row_between(self, b: ast.Between, call: ast.Call) -> P.RowNode:
         fd = self.field(b.field, call)
@@ -267,9 +246,7 @@ class Lowerer:
             lo += 1
         if b.hi_op == "<":
             hi -= 1
-        if lo > hi:
-            return P.Empty()
-        return P.BsiRange(fd.id, lo, hi)
+        return lowering.bsi_between(fd, lo, hi)
 
     def time_views(self, fd: FieldDef, frm: Any, to: Any, call: ast.Call) -> tuple[str, ...]:
         existing = sorted(v for v in self.snapshot().views(fd.id) if v != STANDARD_VIEW)

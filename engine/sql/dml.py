@@ -15,18 +15,22 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterator, Optional
 
+from engine import plan as P
 from engine.errors import ColumnNotFoundError, EngineError, InvalidValueError, NotSupportedError, TypeMismatchError
-from engine.executor import Executor
 from engine.ingest import _import_field
 from engine.schema import FieldDef, parse_timestamp
 from engine.sql import ast
+from engine.sql import typecheck as tc
+from engine.sql.bind import Binder, Scope, cast_function
+from engine.sql.context import Context, Table
 from engine.sql.ddl import table
-from engine.sql.expr import cast, evaluate
+from engine.sql.lower import Lowerer
 from engine.sql.result import SqlResult
 from engine.sql.types import unix_seconds
-from engine.sql.where import ID_COLUMN, Where
 from engine.txn import Transaction
 from ext import FrozenBitmap
+
+ID_COLUMN = "_id"
 
 DEFAULT_BATCH = 1000
 
@@ -55,10 +59,11 @@ def insert(holder: Any, s: ast.Insert) -> SqlResult:
     if len(names) < 2:
         raise TypeMismatchError("INSERT needs _id and at least one other column")
     rows = []
+    binder = Binder(Scope([]), allow_empty_set=True, where="VALUES")
     for values in s.rows:
         if len(values) != len(names):
             raise TypeMismatchError(f"{len(names)} columns but {len(values)} values")
-        rows.append([evaluate(v, {}) for v in values])
+        rows.append([binder.bind(v).fn(()) for v in values])
     with idx.transaction() as tx:
         for row in rows:
             col = row[fds.index(None)]
@@ -151,14 +156,25 @@ def _bsi_value(fd: FieldDef, v: Any) -> Any:
     return v
 
 
-def delete(holder: Any, s: ast.Delete) -> SqlResult:
+def delete_plan(holder: Any, s: ast.Delete, ctx: Context, state: Any = None) -> tuple[Table, P.RowNode]:
+    """The table and the records a DELETE removes (as a row node over `state`, by default
+    the committed snapshot)."""
+    from engine.sql.planner import Planner, table_cols
+
     idx = table(holder, s.table)
-    where = Where(idx)
-    node = where.lower(s.where) if s.where is not None else where.existence()
+    t = Table(ctx, idx, state)
+    lowerer = Lowerer(t, table_cols(t, (s.table,)), Planner(ctx))
+    node = lowerer.lower(s.where) if s.where is not None else lowerer.existence()
+    return t, node
+
+
+def delete(holder: Any, s: ast.Delete, ctx: Context) -> SqlResult:
+    idx = table(holder, s.table)
     with idx.transaction() as tx:
         from engine.query import _provisional
 
-        cols = Executor(idx, _provisional(tx)).full_row(node)
+        t, node = delete_plan(holder, s, ctx, _provisional(tx))
+        cols = t.ex.full_row(node)
         n = len(cols)
         if n:
             tx.delete(cols.freeze())
@@ -188,15 +204,20 @@ def bulk_insert(holder: Any, s: ast.BulkInsert) -> SqlResult:
     limit = opts.get("rowslimit")
     allow_missing = bool(opts.get("allow_missing_values"))
     records = _records(fmt, s, source, bool(opts.get("header_row")))
+    transform = []
+    if s.transform:
+        binder = Binder(Scope([]), params=[_map_type(t) for _, t in s.maps], allow_empty_set=True,
+                        where="TRANSFORM")
+        transform = [binder.bind(e).fn for e in s.transform]
     total = 0
     batch: list[list[Any]] = []
     for raw in records:
         if limit is not None and total + len(batch) >= limit:
             break
         mapped = [_map_value(raw, src, t, allow_missing) for src, t in s.maps]
-        if s.transform:
-            env = {ast.Param(i): v for i, v in enumerate(mapped)}
-            mapped = [evaluate(e, env) for e in s.transform]
+        if transform:
+            row = tuple(mapped)
+            mapped = [f(row) for f in transform]
         batch.append(mapped)
         if len(batch) >= batch_size:
             total += _import_batch(idx, fds, batch, s.replace)
@@ -278,6 +299,13 @@ def _map_value(raw: Any, src: Any, t: ast.TypeName, allow_missing: bool) -> Any:
     return _convert(v, t)
 
 
+def _map_type(t: ast.TypeName) -> tc.T:
+    try:
+        return tc.type_named(t.name, t.arg)
+    except TypeMismatchError:
+        raise TypeMismatchError(f"unknown MAP type {t.name}") from None
+
+
 def _convert(v: Any, t: ast.TypeName) -> Any:
     if v is None or v == "":
         return None
@@ -292,7 +320,14 @@ def _convert(v: Any, t: ast.TypeName) -> Any:
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 return unix_seconds(int(v))
             return parse_timestamp(str(v))
-        return cast(v, t)
+        target = _map_type(t)
+        if isinstance(v, (dict, list)):
+            raise ValueError(v)
+        source = tc.STRING if isinstance(v, str) else tc.BOOL if isinstance(v, bool) else \
+            tc.INT if isinstance(v, int) else tc.FLOAT if isinstance(v, float) else tc.STRING
+        if not tc.can_cast(source, target):
+            raise ValueError(v)
+        return cast_function(source, target)(v)
     except (ValueError, OverflowError, InvalidOperation, EngineError):
         raise TypeMismatchError(f"cannot read {v!r} as {name}") from None
 

@@ -1,17 +1,19 @@
-"""Run SQL text: parse, then execute each statement in order against the holder."""
+"""Run SQL text: parse, then plan and execute each statement in order against the holder."""
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from engine.errors import NotSupportedError
-from engine.sql import ast, ddl, dml
+from engine.sql import ast, ddl, dml, plan_cache, views
+from engine.sql.bind import CLOCK_READ
+from engine.sql.context import Context
 from engine.sql.parser import parse
+from engine.sql.plan import describe_row, explain_lines
+from engine.sql.planner import Planner
 from engine.sql.result import SqlResult
-from engine.sql.select import run_select
-from engine.sql.where import Where
+from engine.sql.run import rows
 
 
 def run_sql(holder: Any, text: str, *, timeout: Optional[float] = None,
@@ -24,14 +26,13 @@ def run_sql(holder: Any, text: str, *, timeout: Optional[float] = None,
 def execute(holder: Any, stmt: ast.Statement, *, deadline: Optional[float] = None,
             cancel: Optional[threading.Event] = None) -> SqlResult:
     if isinstance(stmt, ast.Select):
-        index = ddl.table(holder, stmt.table) if stmt.table is not None and not stmt.unsupported else None
-        return run_select(holder, index, stmt, deadline=deadline, cancel=cancel)
+        return select(holder, stmt, deadline=deadline, cancel=cancel)
     if isinstance(stmt, ast.Insert):
         return dml.insert(holder, stmt)
     if isinstance(stmt, ast.BulkInsert):
         return dml.bulk_insert(holder, stmt)
     if isinstance(stmt, ast.Delete):
-        return dml.delete(holder, stmt)
+        return dml.delete(holder, stmt, Context(holder, deadline, cancel))
     if isinstance(stmt, ast.CreateTable):
         return ddl.create_table(holder, stmt)
     if isinstance(stmt, ast.AlterAdd):
@@ -40,61 +41,77 @@ def execute(holder: Any, stmt: ast.Statement, *, deadline: Optional[float] = Non
         return ddl.alter_drop(holder, stmt)
     if isinstance(stmt, ast.DropTable):
         return ddl.drop_table(holder, stmt)
+    if isinstance(stmt, ast.CreateView):
+        Planner(Context(holder)).select(stmt.select)          # the view must plan now
+        views.create(holder, stmt.name, stmt.select, if_not_exists=stmt.if_not_exists, replace=stmt.replace)
+        return SqlResult.of_rows([], [], rows_affected=0)
+    if isinstance(stmt, ast.DropView):
+        views.drop(holder, stmt.name, if_exists=stmt.if_exists)
+        return SqlResult.of_rows([], [], rows_affected=0)
     if isinstance(stmt, ast.ShowTables):
         return ddl.show_tables(holder)
     if isinstance(stmt, ast.ShowColumns):
         return ddl.show_columns(holder, stmt)
     if isinstance(stmt, ast.ShowCreate):
         return ddl.show_create(holder, stmt)
+    if isinstance(stmt, ast.ShowViews):
+        return ddl.show_views(holder)
+    if isinstance(stmt, ast.ShowDatabases):
+        return ddl.show_databases(holder)
     if isinstance(stmt, ast.Explain):
         return explain(holder, stmt.statement)
     raise NotSupportedError(f"{type(stmt).__name__} is not supported")
 
 
-@dataclass(frozen=True)
-class RecordScan:
-    """EXPLAIN's stand-in for a WHERE leaf that SELECT evaluates record by record."""
+def select(holder: Any, stmt: ast.Select, *, deadline: Optional[float] = None,
+           cancel: Optional[threading.Event] = None) -> SqlResult:
+    """Plan (or reuse the plan of the same statement over the same data), then run: the
+    first batch now (so an error in it is raised here), the rest as the result is read."""
+    kept = plan_cache.take(holder, stmt)
+    if kept is not None:
+        kept.ctx.rearm(deadline, cancel)
+        return _run(kept.node, kept.ctx, kept.schema, lambda: plan_cache.give(holder, kept))
+    ctx = Context(holder, deadline, cancel)
+    views_now = views.views_version(holder)          # before planning reads any view
+    token = CLOCK_READ.set(False)
+    try:
+        node = Planner(ctx).select(stmt)
+        reusable = not CLOCK_READ.get()
+    finally:
+        CLOCK_READ.reset(token)
+    schema = [(c.name, _type_name(c.type)) for c in node.cols]
+    if not reusable:
+        return _run(node, ctx, schema, lambda: None)
+    plan = plan_cache.CachedPlan(stmt, ctx, node, schema, views_now)
+    return _run(node, ctx, schema, lambda: plan_cache.give(holder, plan))
 
-    condition: str
+
+def _run(node: Any, ctx: Context, schema: list[tuple[str, str]], done: Callable[[], None]) -> SqlResult:
+    batches = rows(node, ctx)
+    first = next(batches, None)
+
+    def produce() -> Iterator[list[tuple[Any, ...]]]:
+        if first is not None:
+            yield first
+            yield from batches
+        done()                      # read to the end: the plan may run again
+
+    return SqlResult(schema, produce)
+
+
+def _type_name(t: Any) -> str:
+    return "string" if t.kind == "void" else str(t)
 
 
 def explain(holder: Any, stmt: ast.Statement) -> SqlResult:
-    """The plan a statement lowers to, one line per step (nothing is executed)."""
-    lines: list[str] = []
+    """The plan a statement runs, one line per operator (nothing is executed)."""
+    ctx = Context(holder)
     if isinstance(stmt, ast.Select):
-        if stmt.unsupported:
-            raise NotSupportedError(f"{stmt.unsupported} are not supported")
-        if stmt.table is None:
-            text = "constant row (no FROM)"
-            return SqlResult.of_rows([("plan", "string")], [(text,)], plan=text)
-        idx = ddl.table(holder, stmt.table)
-        where = Where(idx, lambda cond, negate: RecordScan(("NOT " if negate else "") + type(cond).__name__))
-        filt = where.lower(stmt.where) if stmt.where is not None else where.existence()
-        lines.append(f"table {idx.name}")
-        lines.append(f"filter {_describe(filt)}")
-        if stmt.group_by:
-            lines.append("GroupBy " + ", ".join(getattr(g, "name", "?") for g in stmt.group_by))
-        if stmt.order_by:
-            lines.append("order by " + ", ".join(("desc " if d else "asc ") + getattr(e, "name", "expr")
-                                                for e, d in stmt.order_by))
-        if stmt.limit is not None or stmt.top is not None:
-            lines.append(f"limit {stmt.top if stmt.top is not None else stmt.limit} offset {stmt.offset}")
+        lines = explain_lines(Planner(ctx).select(stmt))
     elif isinstance(stmt, ast.Delete):
-        idx = ddl.table(holder, stmt.table)
-        where = Where(idx)
-        filt = where.lower(stmt.where) if stmt.where is not None else where.existence()
-        lines += [f"Delete from {idx.name}", f"filter {_describe(filt)}"]
+        table, node = dml.delete_plan(holder, stmt, ctx)
+        lines = [f"Delete from {table.name}", f"  records {describe_row(node, table)}"]
     else:
-        lines.append(type(stmt).__name__)
+        lines = [type(stmt).__name__]
     text = "\n".join(lines)
     return SqlResult.of_rows([("plan", "string")], [(line,) for line in lines], plan=text)
-
-
-def _describe(node: Any) -> str:
-    name = type(node).__name__.rstrip("_")
-    kids = getattr(node, "children", None)
-    if kids is not None:
-        return f"{name}(" + ", ".join(_describe(k) for k in kids) + ")"
-    fields = {k: v for k, v in vars(node).items()} if hasattr(node, "__dict__") else {}
-    inner = ", ".join(f"{k}={v!r}" for k, v in fields.items())
-    return f"{name}({inner})"

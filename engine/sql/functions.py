@@ -1,32 +1,44 @@
 """Scalar SQL functions (FeatureBase SQL3's built-ins): string, date/time and set functions.
 
-Each function has a fixed parameter list; the arguments are checked against it (count and
-type) and NULL in gives NULL out, except for the set functions, where a NULL set is the
-empty set (as in WHERE). Time units are case-insensitive strings ('yy', 'm', 'd', 'hh', …).
+Each function has a fixed parameter list; the binder checks the arguments against it
+(count and type, before anything runs) and NULL in gives NULL out. Time units are
+case-insensitive strings ('yy', 'm', 'd', 'hh', …).
+
+No string a function builds is longer than MAX_STRING characters: the size is worked out
+from the arguments before the string is made (REPLICATE, SPACE, REPLACEALL, FORMAT, STR),
+so a statement cannot make the server build a huge value (QueryLimitError).
 """
 from __future__ import annotations
 
 import calendar
 import datetime as _dt
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 from typing import Any, Callable, Optional
 
-from engine.errors import EngineError, InvalidValueError, TypeMismatchError, ValueOutOfRangeError
+from engine.errors import EngineError, InvalidValueError, QueryLimitError, TypeMismatchError, ValueOutOfRangeError
 from engine.results import rfc3339
 from engine.schema import UNIX_EPOCH, parse_timestamp
+from engine.sql.typecheck import BOOL, INT, STRING, TIMESTAMP, T
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_STRING = 1 << 20        # characters in any string a function or || builds
 
 
 @dataclass(frozen=True)
 class Function:
-    params: tuple[str, ...]          # kinds: string, int, timestamp, number, set, any
+    params: tuple[str, ...]          # kinds: string, int, timestamp, number, set, member, any
     required: int                    # the first `required` params must be given
-    result: str                      # the SQL type of the result
+    result: T                        # the SQL type of the result
     impl: Callable[..., Any]
-    null_set_is_empty: bool = False  # set functions: a NULL set is the empty set
     variadic: bool = False           # the last param repeats (FORMAT's values)
+
+
+def check_length(n: int, what: str) -> None:
+    """Refuse to build a string of n characters past MAX_STRING."""
+    if n > MAX_STRING:
+        raise QueryLimitError(f"{what} would be {n} characters long; a string value holds at most "
+                              f"{MAX_STRING} characters")
 
 
 def _fail_param(name: str, kind: str, v: Any) -> TypeMismatchError:
@@ -65,22 +77,6 @@ def to_timestamp_value(v: Any, what: str = "timestamp") -> _dt.datetime:
         raise TypeMismatchError(f"unable to convert {v!r} to type 'timestamp'") from None
 
 
-def _coerce(name: str, kind: str, v: Any) -> Any:
-    if kind == "any":
-        return v
-    ok = {"string": lambda: isinstance(v, str),
-          "int": lambda: isinstance(v, int) and not isinstance(v, bool),
-          "number": lambda: isinstance(v, (int, Decimal)) and not isinstance(v, bool),
-          "set": lambda: isinstance(v, (list, tuple))}.get(kind)
-    if ok is not None:
-        if not ok():
-            raise _fail_param(name, kind, v)
-        return v
-    if kind == "timestamp":
-        return to_timestamp_value(v, name)
-    raise AssertionError(kind)
-
-
 def check_arity(name: str, n: int) -> Function:
     fn = SCALARS[name]
     if n < fn.required or (n > len(fn.params) and not fn.variadic):
@@ -88,21 +84,6 @@ def check_arity(name: str, n: int) -> Function:
         raise TypeMismatchError(f"'{name}': count of formal parameters ({want}) does not match count of "
                                 f"actual parameters ({n})")
     return fn
-
-
-def call(name: str, args: list[Any]) -> Any:
-    """The value of function `name` (upper case, in SCALARS) for evaluated arguments."""
-    fn = check_arity(name, len(args))
-    values = []
-    kinds = fn.params + (fn.params[-1],) * (len(args) - len(fn.params))
-    for kind, v in zip(kinds, args):
-        if v is None:
-            if fn.null_set_is_empty and kind == "set":
-                v = []
-            else:
-                return None
-        values.append(_coerce(name, kind, v))
-    return fn.impl(*values)
 
 
 # --- strings -----------------------------------------------------------------------------------
@@ -145,16 +126,26 @@ def _ascii(s: str) -> int:
 
 
 def _replicate(s: str, n: int) -> str:
-    _in_range(n, 0, 1 << 20)
-    if len(s) * n > 1 << 24:
-        raise ValueOutOfRangeError(f"REPLICATE result of {len(s) * n} characters is too long")
+    _in_range(n, 0, INT64_MAX)
+    check_length(len(s) * n, "REPLICATE's result")
     return s * n
+
+
+def _replaceall(s: str, old: str, new: str) -> str:
+    hits = s.count(old)                      # an empty `old` matches between every character
+    check_length(len(s) + hits * (len(new) - len(old)), "REPLACEALL's result")
+    return s.replace(old, new)
 
 
 def _str(v: Any, length: int = 10, precision: int = 0) -> str:
     _in_range(length, 0, 1 << 16)
     _in_range(precision, 0, 1 << 10)
-    d = Decimal(v).quantize(Decimal(1).scaleb(-precision), rounding=ROUND_HALF_EVEN)
+    d = Decimal(v) if not isinstance(v, float) else Decimal(repr(v))
+    if d.adjusted() + 1 > length:            # the integer part alone does not fit
+        return "*" * length
+    with localcontext() as ctx:
+        ctx.prec = max(ctx.prec, d.adjusted() + precision + 3)
+        d = d.quantize(Decimal(1).scaleb(-precision), rounding=ROUND_HALF_EVEN)
     text = f"{d:f}"
     return "*" * length if len(text) > length else text.rjust(length)
 
@@ -162,7 +153,7 @@ def _str(v: Any, length: int = 10, precision: int = 0) -> str:
 def _format_value(v: Any, spec: str) -> str:
     if spec == "d":
         if isinstance(v, list):
-            return "[" + " ".join(str(x) for x in sorted(v)) + "]"
+            return set_text(v)
         if isinstance(v, bool) or not isinstance(v, int):
             raise TypeMismatchError(f"FORMAT: %d needs an integer, got {type_name(v)}")
         return str(v)
@@ -171,9 +162,15 @@ def _format_value(v: Any, spec: str) -> str:
             raise TypeMismatchError(f"FORMAT: %{spec} needs an integer, got {type_name(v)}")
         return format(v, spec)
     if spec == "f":
-        if isinstance(v, bool) or not isinstance(v, (int, Decimal)):
+        if isinstance(v, bool) or not isinstance(v, (int, Decimal, float)):
             raise TypeMismatchError(f"FORMAT: %f needs a number, got {type_name(v)}")
-        return f"{Decimal(v):.6f}"
+        if isinstance(v, float):
+            return f"{v:.6f}"
+        d = Decimal(v)
+        check_length(max(d.adjusted(), 0) + 8, "FORMAT's %f")
+        with localcontext() as ctx:
+            ctx.prec = max(ctx.prec, d.adjusted() + 10)
+            return f"{d:.6f}"
     if spec == "b":
         if not isinstance(v, bool):
             raise TypeMismatchError(f"FORMAT: %b needs a bool, got {type_name(v)}")
@@ -183,19 +180,23 @@ def _format_value(v: Any, spec: str) -> str:
     if isinstance(v, _dt.datetime):
         return rfc3339(v)
     if isinstance(v, list):
-        return "[" + " ".join(str(x) for x in sorted(v)) + "]"
+        return set_text(v)
+    if isinstance(v, float):
+        return repr(v)
     return str(v)
 
 
 def format_text(spec: str, *values: Any) -> str:
     """FORMAT(specifier, value, …): %s %d %f %b %x %o %v, %% for a percent sign."""
     out: list[str] = []
+    size = 0
     it = iter(values)
     i = 0
     while i < len(spec):
         c = spec[i]
         if c != "%":
             out.append(c)
+            size += 1
             i += 1
             continue
         if i + 1 >= len(spec):
@@ -211,7 +212,10 @@ def format_text(spec: str, *values: Any) -> str:
             v = next(it)
         except StopIteration:
             raise TypeMismatchError("FORMAT: more specifiers than values") from None
-        out.append(_format_value(v, verb))
+        piece = _format_value(v, verb)
+        size += len(piece)
+        check_length(size, "FORMAT's result")
+        out.append(piece)
     return "".join(out)
 
 
@@ -368,6 +372,11 @@ def _datetimefromparts(y: int, mo: int, d: int, h: int, mi: int, s: int, ms: int
 
 # --- sets ----------------------------------------------------------------------------------------
 
+def set_text(members: Any) -> str:
+    """A set as FORMAT and CAST(idset AS STRING) print it: [1 2 3]."""
+    return "[" + " ".join(str(x) for x in members) + "]"
+
+
 def _contains(s: Any, v: Any) -> bool:
     return v in s
 
@@ -381,38 +390,39 @@ def _contains_all(s: Any, vs: Any) -> bool:
 
 
 SCALARS: dict[str, Function] = {
-    "UPPER": Function(("string",), 1, "string", str.upper),
-    "LOWER": Function(("string",), 1, "string", str.lower),
-    "LEN": Function(("string",), 1, "int", len),
-    "REVERSE": Function(("string",), 1, "string", lambda s: s[::-1]),
-    "TRIM": Function(("string",), 1, "string", lambda s: s.strip(" ")),
-    "LTRIM": Function(("string",), 1, "string", lambda s: s.lstrip(" ")),
-    "RTRIM": Function(("string",), 1, "string", lambda s: s.rstrip(" ")),
-    "SUBSTRING": Function(("string", "int", "int"), 2, "string", _substring),
-    "REPLACEALL": Function(("string", "string", "string"), 3, "string", lambda s, a, b: s.replace(a, b)),
-    "STRINGSPLIT": Function(("string", "string", "int"), 2, "string", _stringsplit),
-    "PREFIX": Function(("string", "int"), 2, "string", lambda s, n: s[:_in_range(n, 0, len(s))]),
-    "SUFFIX": Function(("string", "int"), 2, "string",
+    "UPPER": Function(("string",), 1, STRING, str.upper),
+    "LOWER": Function(("string",), 1, STRING, str.lower),
+    "LEN": Function(("string",), 1, INT, len),
+    "REVERSE": Function(("string",), 1, STRING, lambda s: s[::-1]),
+    "TRIM": Function(("string",), 1, STRING, lambda s: s.strip(" ")),
+    "LTRIM": Function(("string",), 1, STRING, lambda s: s.lstrip(" ")),
+    "RTRIM": Function(("string",), 1, STRING, lambda s: s.rstrip(" ")),
+    "SUBSTRING": Function(("string", "int", "int"), 2, STRING, _substring),
+    "REPLACEALL": Function(("string", "string", "string"), 3, STRING, _replaceall),
+    "STRINGSPLIT": Function(("string", "string", "int"), 2, STRING, _stringsplit),
+    "PREFIX": Function(("string", "int"), 2, STRING, lambda s, n: s[:_in_range(n, 0, len(s))]),
+    "SUFFIX": Function(("string", "int"), 2, STRING,
                        lambda s, n: s[len(s) - _in_range(n, 0, len(s)):]),
-    "SPACE": Function(("int",), 1, "string", lambda n: _replicate(" ", n)),
-    "REPLICATE": Function(("string", "int"), 2, "string", _replicate),
-    "CHAR": Function(("int",), 1, "string", _char),
-    "ASCII": Function(("string",), 1, "int", _ascii),
-    "CHARINDEX": Function(("string", "string", "int"), 2, "int", _charindex),
-    "STR": Function(("number", "int", "int"), 1, "string", _str),
-    "TOTIMESTAMP": Function(("int", "string"), 1, "timestamp", _totimestamp),
-    "DATETIMEPART": Function(("string", "timestamp"), 2, "int", _datetimepart),
-    "DATETIMENAME": Function(("string", "timestamp"), 2, "string", _datetimename),
-    "DATETIMEADD": Function(("string", "int", "timestamp"), 3, "timestamp", _datetimeadd),
-    "DATETIMEDIFF": Function(("string", "timestamp", "timestamp"), 3, "int", _datetimediff),
-    "DATE_TRUNC": Function(("string", "timestamp"), 2, "string", _date_trunc),
-    "DATETIMEFROMPARTS": Function(("int",) * 7, 7, "timestamp", _datetimefromparts),
-    "FORMAT": Function(("string", "any"), 1, "string", format_text, variadic=True),
-    "SETCONTAINS": Function(("set", "any"), 2, "bool", _contains, True),
-    "SETEXCLUDES": Function(("set", "any"), 2, "bool", lambda s, v: not _contains(s, v), True),
-    "SETCONTAINSANY": Function(("set", "set"), 2, "bool", _contains_any, True),
-    "SETCONTAINSALL": Function(("set", "set"), 2, "bool", _contains_all, True),
+    "SPACE": Function(("int",), 1, STRING, lambda n: _replicate(" ", n)),
+    "REPLICATE": Function(("string", "int"), 2, STRING, _replicate),
+    "CHAR": Function(("int",), 1, STRING, _char),
+    "ASCII": Function(("string",), 1, INT, _ascii),
+    "CHARINDEX": Function(("string", "string", "int"), 2, INT, _charindex),
+    "STR": Function(("number", "int", "int"), 1, STRING, _str),
+    "TOTIMESTAMP": Function(("int", "string"), 1, TIMESTAMP, _totimestamp),
+    "DATETIMEPART": Function(("string", "timestamp"), 2, INT, _datetimepart),
+    "DATETIMENAME": Function(("string", "timestamp"), 2, STRING, _datetimename),
+    "DATETIMEADD": Function(("string", "int", "timestamp"), 3, TIMESTAMP, _datetimeadd),
+    "DATETIMEDIFF": Function(("string", "timestamp", "timestamp"), 3, INT, _datetimediff),
+    "DATE_TRUNC": Function(("string", "timestamp"), 2, STRING, _date_trunc),
+    "DATETIMEFROMPARTS": Function(("int",) * 7, 7, TIMESTAMP, _datetimefromparts),
+    "FORMAT": Function(("string", "any"), 1, STRING, format_text, variadic=True),
+    "SETCONTAINS": Function(("set", "member"), 2, BOOL, _contains),
+    "SETEXCLUDES": Function(("set", "member"), 2, BOOL, lambda s, v: not _contains(s, v)),
+    "SETCONTAINSANY": Function(("set", "set"), 2, BOOL, _contains_any),
+    "SETCONTAINSALL": Function(("set", "set"), 2, BOOL, _contains_all),
 }
+
 
 def now() -> _dt.datetime:
     """CURRENT_TIMESTAMP: the current UTC time (to the microsecond)."""

@@ -40,13 +40,16 @@ def _negate(v: Any) -> Any:
 
 
 def _name(tok: Any) -> str:
+    """A name as written: quoted keeps its case, bare is lower-cased (FeatureBase)."""
     s = str(tok)
     if s[:1] in ('"', "`"):
         return _unquote(s, s[0])
-    return s
+    return s.lower()
 
 
-_CONDITIONS = (ast.Compare, ast.IsNull, ast.Between, ast.InList, ast.Like, ast.And, ast.Or, ast.Not)
+_CONDITIONS = (ast.Compare, ast.IsNull, ast.Between, ast.InList, ast.InSelect, ast.Like, ast.And, ast.Or,
+               ast.Not, ast.Exists)
+_JOIN_KINDS = {"inner": "inner", "left": "left", "right": "right", "full": "full", "cross": "cross"}
 
 
 @v_args(inline=True)
@@ -59,19 +62,17 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
     def name(self, tok: Token) -> str:
         return _name(tok)
 
+    def table_name(self, n: Any) -> str:
+        return _name(n) if isinstance(n, Token) else n
+
+    column_name = table_name
+
     # --- SELECT ---------------------------------------------------------------------------
-    def select(self, distinct: Any, top: Any, items: list[ast.SelectItem], frm: tuple[str, Optional[str]],
-               hint: Any, where: Any, group_by: Any, having: Any, order_by: Any, limit: Any) -> ast.Select:
-        table, unsupported = frm if frm is not None else (None, None)
-        flatten = None
-        if hint is not None:
-            func, col = hint
-            if func.lower() != "flatten":
-                unsupported = unsupported or f"query hint {func}"
-            flatten = col
+    def select(self, distinct: Any, top: Any, items: list[ast.SelectItem], source: Any, hints: Any,
+               where: Any, group_by: Any, having: Any, order_by: Any, limit: Any) -> ast.Select:
         lim, off = limit if limit is not None else (None, 0)
-        return ast.Select(tuple(items), table, distinct is not None, top, flatten, where,
-                          tuple(group_by or ()), having, tuple(order_by or ()), lim, off, unsupported)
+        return ast.Select(tuple(items), source, distinct is not None, top, tuple(hints or ()), where,
+                          tuple(group_by or ()), having, tuple(order_by or ()), lim, off)
 
     def top(self, n: Token) -> int:
         return _int(n)
@@ -82,26 +83,35 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
     def star(self, _tok: Token) -> ast.SelectItem:
         return ast.SelectItem(None)
 
+    def qualified_star(self, table: str, _tok: Token) -> ast.SelectItem:
+        return ast.SelectItem(None, None, table)
+
     def item(self, expr: ast.Expr, alias: Optional[str]) -> ast.SelectItem:
         return ast.SelectItem(expr, alias)
 
-    def from_clause(self, first: tuple[str, Optional[str]], *rest: Any) -> tuple[str, Optional[str]]:
-        table, unsupported = first
-        if rest:
-            unsupported = unsupported or "joins"
-        return table, unsupported
+    def from_clause(self, first: ast.FromItem, *rest: ast.FromItem) -> ast.FromItem:
+        out = first
+        for r in rest:
+            out = ast.Join("cross", out, r, None, comma=True)
+        return out
 
-    def table(self, name: str, _alias: Optional[str]) -> tuple[str, Optional[str]]:
-        return name, None
+    def table(self, name: str, alias: Optional[str]) -> ast.FromItem:
+        return ast.TableRef(name, alias)
 
-    def subquery(self, _sel: ast.Select, _alias: Optional[str]) -> tuple[str, Optional[str]]:
-        return "", "subqueries in FROM"
+    def subquery(self, sel: ast.Select, alias: Optional[str]) -> ast.FromItem:
+        return ast.SubqueryRef(sel, alias)
 
-    def join(self, *_args: Any) -> str:
-        return "join"
+    def join_kind(self, tok: Optional[Token]) -> str:
+        return "inner" if tok is None else _JOIN_KINDS[str(tok).split()[0].lower()]
 
-    def hint(self, func: str, col: str) -> tuple[str, str]:
-        return func, col
+    def join(self, left: ast.FromItem, kind: str, right: ast.FromItem, on: Optional[ast.Expr]) -> ast.FromItem:
+        return ast.Join(kind, left, right, on)
+
+    def hint(self, *items: tuple[str, tuple[str, ...]]) -> list[tuple[str, tuple[str, ...]]]:
+        return list(items)
+
+    def hint_item(self, fn: str, *args: Optional[str]) -> tuple[str, tuple[str, ...]]:
+        return fn, tuple(a for a in args if a is not None)
 
     def where(self, e: ast.Expr) -> ast.Expr:
         return e
@@ -128,7 +138,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
     def and_(self, *terms: ast.Expr) -> ast.Expr:
         return ast.And(terms)
 
-    def not_(self, e: ast.Expr) -> ast.Expr:
+    def not_(self, _tok: Token, e: ast.Expr) -> ast.Expr:
         # NOT NOT p is p for a condition p, in three-valued logic too: folding keeps a long
         # NOT chain shallow (a NOT over a column or value stays, it may not be a condition).
         if isinstance(e, ast.Not) and isinstance(e.expr, _CONDITIONS):
@@ -155,8 +165,11 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
             raise QuerySyntaxError("unexpected NUL character", tok.line or 0, tok.column or 0)
         return ast.InList(e, runs[i], neg is not None)
 
-    def in_subquery(self, e: ast.Expr, neg: Optional[Token], _sel: Any) -> ast.Expr:
-        return ast.Unsupported("subqueries")
+    def in_subquery(self, e: ast.Expr, neg: Optional[Token], sel: ast.Select) -> ast.Expr:
+        return ast.InSelect(e, sel, neg is not None)
+
+    def exists(self, sel: ast.Select) -> ast.Expr:
+        return ast.Exists(sel)
 
     def like(self, e: ast.Expr, neg: Optional[Token], pattern: ast.Expr) -> ast.Expr:
         return ast.Like(e, pattern, neg is not None)
@@ -169,15 +182,22 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
             return ast.Literal(_negate(e.value), e.kind)
         return ast.Neg(e)
 
+    def bitnot(self, e: ast.Expr) -> ast.Expr:
+        return ast.BitNot(e)
+
     def column(self, n: str) -> ast.Expr:
         return ast.Column(n)
 
     def qualified_column(self, t: str, n: str) -> ast.Expr:
         return ast.Column(n, t)
 
-    def func(self, n: str, args: Optional[tuple[bool, bool, tuple[ast.Expr, ...]]]) -> ast.Expr:
+    def func(self, n: str, args: Optional[tuple[bool, bool, tuple[ast.Expr, ...]]],
+             filt: Optional[ast.Expr]) -> ast.Expr:
         star, distinct, exprs = args if args is not None else (False, False, ())
-        return ast.Func(n.upper(), exprs, distinct, star)
+        return ast.Func(n.upper(), exprs, distinct, star, filt)
+
+    def agg_filter(self, e: ast.Expr) -> ast.Expr:
+        return e
 
     def star_args(self, _tok: Token) -> tuple[bool, bool, tuple[ast.Expr, ...]]:
         return True, False, ()
@@ -209,8 +229,8 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
             return e
         return ast.BinOp(("+",), (ast.Literal(0, "int"), e))
 
-    def scalar_subquery(self, _sel: Any) -> ast.Expr:
-        return ast.Unsupported("subqueries")
+    def scalar_subquery(self, sel: ast.Select) -> ast.Expr:
+        return ast.Subquery(sel)
 
     def param(self, tok: Token) -> Any:
         return ast.Param(_int(tok, str(tok)[1:]))
@@ -279,7 +299,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
     def table_option(self, opt: Any) -> Any:
         return opt
 
-    def if_not_exists(self) -> bool:
+    def if_not_exists(self, *_: Any) -> bool:
         return True
 
     def if_exists(self) -> bool:
@@ -299,6 +319,15 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
     def drop_table(self, ie: Optional[bool], n: str) -> ast.Statement:
         return ast.DropTable(n, bool(ie))
 
+    def create_view(self, ine: Optional[bool], n: str, sel: ast.Select) -> ast.Statement:
+        return ast.CreateView(n, sel, bool(ine))
+
+    def alter_view(self, n: str, sel: ast.Select) -> ast.Statement:
+        return ast.CreateView(n, sel, replace=True)
+
+    def drop_view(self, ie: Optional[bool], n: str) -> ast.Statement:
+        return ast.DropView(n, bool(ie))
+
     def show_tables(self) -> ast.Statement:
         return ast.ShowTables()
 
@@ -307,6 +336,15 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
 
     def show_create(self, t: str) -> ast.Statement:
         return ast.ShowCreate(t)
+
+    def show_views(self) -> ast.Statement:
+        return ast.ShowViews()
+
+    def show_databases(self) -> ast.Statement:
+        return ast.ShowDatabases()
+
+    def describe(self, t: str) -> ast.Statement:
+        return ast.ShowColumns(t)
 
     # --- DML -------------------------------------------------------------------------------------
     def row_values(self, *exprs: ast.Expr) -> tuple[ast.Expr, ...]:
@@ -371,10 +409,24 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return ast.Explain(stmt)
 
 
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _keywords_as_words(t: Any) -> None:
+    """Lark edit_terminals hook: a keyword string (`"NOT"i`) matches only as a whole word
+    and wins over a name wherever the grammar accepts both, so `notes` is never `NOT es`."""
+    from lark.lexer import PatternRE, PatternStr
+
+    if isinstance(t.pattern, PatternStr) and _WORD.fullmatch(t.pattern.value):
+        t.pattern = PatternRE(re.escape(t.pattern.value) + r"(?![A-Za-z0-9_])", t.pattern.flags)
+        t.priority = max(t.priority, 2)
+
+
 @functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
     grammar = (pathlib.Path(__file__).parent / "sql.lark").read_text()
-    return Lark(grammar, parser="lalr", maybe_placeholders=True, transformer=_ToAst())
+    return Lark(grammar, parser="lalr", maybe_placeholders=True, transformer=_ToAst(),
+                edit_terminals=_keywords_as_words)
 
 
 def grammar_text() -> str:

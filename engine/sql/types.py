@@ -18,7 +18,7 @@ MAX_SECONDS = int((_dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=_dt.timezone.ut
 _FIELD_OF = {"ID": ("mutex", False), "STRING": ("mutex", True), "IDSET": ("set", False),
              "STRINGSET": ("set", True), "IDSETQ": ("time", False), "STRINGSETQ": ("time", True),
              "INT": ("int", False), "DECIMAL": ("decimal", False), "BOOL": ("bool", False),
-             "TIMESTAMP": ("timestamp", False)}
+             "TIMESTAMP": ("timestamp", False), "FLOAT": ("float", False)}
 _ALIASES = {"INTEGER": "INT", "BIGINT": "INT", "BOOLEAN": "BOOL", "VARCHAR": "STRING", "TEXT": "STRING"}
 
 
@@ -83,6 +83,8 @@ def field_options(col: ast.ColumnDef) -> dict[str, Any]:
             opts["time_quantum"] = value()
         elif w == "TTL":
             opts["ttl"] = value()
+        elif w == "BITS":
+            opts["bits"] = value()
         else:
             raise InvalidOptionError(f"column {col.name}: unknown constraint {w}")
     return opts
@@ -100,6 +102,8 @@ def column_ddl(name: str, opts: FieldOptions) -> str:
                 parts += ["epoch", f"'{rfc3339(UNIX_EPOCH + _dt.timedelta(seconds=opts.epoch))}'"]
     if opts.type in ("set", "mutex") and (opts.cache_type != "ranked" or opts.cache_size != 50000):
         parts += ["cachetype", opts.cache_type, "size", str(opts.cache_size)]
+    if opts.type == "float" and opts.bits != 64:
+        parts += ["bits", str(opts.bits)]
     if opts.type == "time":
         parts += ["timequantum", f"'{opts.time_quantum}'"]
         if opts.ttl:

@@ -60,6 +60,12 @@ class FileIO:
     def rename(self, src: str, dst: str) -> None:
         os.replace(src, dst)
 
+    def link(self, src: str, dst: str) -> None:
+        """A second name for an existing file (a hard link). Snapshots share the immutable
+        files of a data directory this way: the engine never rewrites a file in place
+        except its write-ahead logs, which snapshots copy instead."""
+        os.link(src, dst)
+
     def remove(self, path: str) -> None:
         try:
             os.remove(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from server import auth, policy
 from server.service import accounts, databases, orgs, secretbox, sources, tasks
@@ -52,16 +52,17 @@ def bootstrap(ctx: ServiceContext) -> Optional[BootstrapResult]:
                            password if cfg.root_password is None else None)
 
 
-def open_service(config: ServiceConfig, *, clock: Clock = time.time) -> ServiceContext:
+def open_service(config: ServiceConfig, *, clock: Clock = time.time, fileio: Optional[Any] = None) -> ServiceContext:
     """A ready ServiceContext on config.data_dir (created if missing).
 
     ctx.bootstrap is the BootstrapResult of a first start (None afterwards). Close the
     context (or use it as a context manager) to close engines and release the dir.
 
     Raises ServiceUnavailable when another server holds the dir, IncorrectState when
-    meta.db is newer than this server.
+    meta.db is newer than this server. `fileio` replaces the engines' file layer (the
+    fault-injection tests' FaultIO).
     """
-    ctx = ServiceContext(config, clock=clock)
+    ctx = ServiceContext(config, clock=clock, fileio=fileio)
     try:
         ctx.store.migrate()
         auth.ensure_signing_key(ctx)

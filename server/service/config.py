@@ -19,7 +19,8 @@ class Limits:
 
     Enforced here: max_databases_per_org (databases.create_database), max_query_bytes and
     query_timeout_seconds (query), max_page_size/default_page_size (every list).
-    Enforced by the faces on this same object: max_payload_bytes (HTTP body, gRPC message),
+    Enforced by the faces on this same object: max_payload_bytes (HTTP body, gRPC message;
+    except database imports, which stream up to max_import_bytes to a spool file),
     max_response_bytes (an HTTP answer; gRPC answers are split under max_payload_bytes).
     Enforced by the sources service: max_sources_per_database, max_upload_bytes (one
     LOCAL upload, counted while it streams to disk).
@@ -29,6 +30,7 @@ class Limits:
     max_query_bytes: int = ENGINE_MAX_QUERY_BYTES
     query_timeout_seconds: float = 60.0
     max_payload_bytes: int = 16 << 20
+    max_import_bytes: int = 64 << 30
     max_response_bytes: int = 256 << 20
     max_sources_per_database: int = 16
     max_upload_bytes: int = 16 << 30
@@ -36,8 +38,9 @@ class Limits:
     default_page_size: int = 20
 
     def __post_init__(self) -> None:
-        for name in ("max_databases_per_org", "max_query_bytes", "max_payload_bytes", "max_response_bytes",
-                     "max_sources_per_database", "max_upload_bytes", "max_page_size", "default_page_size"):
+        for name in ("max_databases_per_org", "max_query_bytes", "max_payload_bytes", "max_import_bytes",
+                     "max_response_bytes", "max_sources_per_database", "max_upload_bytes", "max_page_size",
+                     "default_page_size"):
             if getattr(self, name) < 1:
                 raise InvalidParameter(f"limits.{name} must be at least 1")
         if self.max_query_bytes > ENGINE_MAX_QUERY_BYTES:
@@ -126,6 +129,13 @@ class ServiceConfig:
     # The Fernet key (urlsafe base64 of 32 bytes) encrypting connection credentials at
     # rest. None: the key file <data_dir>/connections.key, made (mode 0600) on first start.
     connections_key: Optional[str] = field(default=None, repr=False)
+    # Scale-out (docs/cluster.md): the Ray cluster every database's records live on (None:
+    # in-process, the default), the storage every Ray node reaches (shard logs and
+    # snapshots; default <data_dir>/cluster, which only a one-machine cluster can share)
+    # and how many worker actors each database gets.
+    ray_address: Optional[str] = None
+    ray_root: Optional[str] = None
+    ray_workers: int = 2
 
     def __post_init__(self) -> None:
         if not self.data_dir:
@@ -136,6 +146,8 @@ class ServiceConfig:
             raise InvalidParameter("tombstone_days cannot be negative")
         if self.slow_query_seconds < 0:
             raise InvalidParameter("slow_query_seconds cannot be negative")
+        if self.ray_workers < 1:
+            raise InvalidParameter("ray_workers must be at least 1")
 
     @property
     def meta_path(self) -> str:
@@ -144,3 +156,7 @@ class ServiceConfig:
     @property
     def databases_dir(self) -> str:
         return os.path.join(self.data_dir, "databases")
+
+    @property
+    def cluster_root(self) -> str:
+        return self.ray_root or os.path.join(self.data_dir, "cluster")

@@ -164,6 +164,13 @@ def delete_connection(ctx: ServiceContext, principal: Optional[Principal], kind:
         raise _not_found(kind)
 
 
+def find(ctx: ServiceContext, org_id: str, kind: str) -> Optional[Connection]:
+    """An org's stored connection (credentials redacted), or None; for services that
+    already checked the caller (export/import)."""
+    row = _row(ctx, org_id, kind)
+    return _connection(ctx, row) if row is not None else None
+
+
 def credentials_of(ctx: ServiceContext, org_id: str, kind: str) -> dict[str, Any]:
     """The decrypted credentials of an org's connection, for the sources service only.
     Raises CONNECTION_NOT_FOUND."""

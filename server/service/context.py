@@ -3,14 +3,16 @@ engine data directories that are open.
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import engine
+from engine.storage.fileio import FileIO
 from server.service.config import ServiceConfig
 from server.service.errors import IncorrectState, ServiceUnavailable
 from server.service.query_log import QueryLog
@@ -26,9 +28,11 @@ class ServiceContext:
     refused instead of sharing meta.db and the engines' files behind each other's back.
     """
 
-    def __init__(self, config: ServiceConfig, *, clock: Clock = time.time) -> None:
+    def __init__(self, config: ServiceConfig, *, clock: Clock = time.time, fileio: Optional[FileIO] = None) -> None:
         self.config = config
         self.clock = clock
+        # The file layer of every engine directory and restore point (tests inject faults).
+        self.fileio: FileIO = fileio or FileIO()
         os.makedirs(config.databases_dir, exist_ok=True)
         self._lock_fd = os.open(os.path.join(config.data_dir, "server.lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -44,6 +48,7 @@ class ServiceContext:
             raise
         self._engines: dict[str, engine.Holder] = {}
         self._retired: set[str] = set()
+        self._offline: dict[str, str] = {}      # database id -> why its directory is off limits
         self._engines_lock = threading.Lock()
         # Notified, with `version` bumped, after every database state change and every
         # finished background task (WatchDatabase and WatchTask wait on it; the counter
@@ -99,20 +104,55 @@ class ServiceContext:
             if database_id in self._retired:
                 raise IncorrectState("the database is being deleted", name="DATABASE_DELETING",
                                      data={"type": "database", "key": database_id})
+            if database_id in self._offline:
+                raise IncorrectState(f"the database is {self._offline[database_id]}", name="DATABASE_OFFLINE",
+                                     data={"type": "database", "key": database_id})
             holder = self._engines.get(database_id)
             if holder is None:
-                holder = engine.open(self.engine_path(database_id), fsync=self.config.fsync)
+                holder = self._open_engine(database_id)
                 self._engines[database_id] = holder
             return holder
 
-    def close_engine(self, database_id: str, *, retire: bool = False) -> None:
-        """Close a database's engine; `retire` also refuses to open it again (deletion)."""
+    def _open_engine(self, database_id: str) -> engine.Holder:
+        if self.config.ray_address is None:
+            return engine.open(self.engine_path(database_id), fsync=self.config.fsync, fileio=self.fileio)
+        # Records on the Ray cluster: this directory keeps the database's schema and keys,
+        # <cluster_root>/<id> its shards; the worker actors are the database's own.
+        from engine.cluster.ray_backend import open_on_ray
+
+        return open_on_ray(self.engine_path(database_id), os.path.join(self.config.cluster_root, database_id),
+                           address=self.config.ray_address, workers=self.config.ray_workers,
+                           prefix=database_id[:8] + "-", fsync=self.config.fsync)
+
+    def close_engine(self, database_id: str, *, retire: bool = False, checkpoint: bool = True) -> None:
+        """Close a database's engine; `retire` also refuses to open it again (deletion);
+        checkpoint=False skips the final checkpoint (the directory is about to be replaced)."""
         with self._engines_lock:
             holder = self._engines.pop(database_id, None)
             if retire:
                 self._retired.add(database_id)
         if holder is not None:
-            holder.close()
+            holder.close(checkpoint=checkpoint)
+
+    @contextlib.contextmanager
+    def offline(self, database_id: str, reason: str) -> Iterator[str]:
+        """Close a database's engine (without a final checkpoint) and refuse to open it
+        (IncorrectState) until the block ends, so the directory can be replaced (a
+        restore). Yields the directory's path."""
+        with self._engines_lock:
+            if database_id in self._offline:
+                raise IncorrectState(f"the database is {self._offline[database_id]}", name="DATABASE_OFFLINE",
+                                     data={"type": "database", "key": database_id})
+            self._offline[database_id] = reason
+        try:
+            try:
+                self.close_engine(database_id, checkpoint=False)
+            except engine.EngineError:
+                pass     # a failed close (e.g. a storage error) leaves nothing to flush: the logs hold it all
+            yield self.engine_path(database_id)
+        finally:
+            with self._engines_lock:
+                self._offline.pop(database_id, None)
 
     def open_engines(self) -> list[str]:
         with self._engines_lock:

@@ -277,7 +277,10 @@ def ensure_entity_tables(ctx: ServiceContext, db: Database) -> engine.Holder:
 def counters(ctx: ServiceContext, db: Database) -> dict[str, int]:
     """CM's counters: how many items, users and ratings the database holds (0 for a
     table that does not exist)."""
-    holder = ctx.engine(db.id)
+    try:
+        holder = ctx.engine(db.id)
+    except IncorrectState:       # off line for a moment (being restored)
+        return {"item": 0, "user": 0, "rating": 0}
     out = {}
     for key, name in (("item", ITEMS_TABLE), ("user", USERS_TABLE), ("rating", "ratings")):
         try:
@@ -442,6 +445,12 @@ def deprovision_database(ctx: ServiceContext, database_id: str) -> Database:
         pass
     except (engine.EngineError, OSError) as exc:
         return set_state(ctx, database_id, FAILED, reason=f"deprovisioning failed: {exc}")
+    try:
+        from server.service import restore_points
+
+        restore_points.discard(ctx, database_id)      # a FROZEN database's restore point
+    except (engine.EngineError, OSError) as exc:
+        return set_state(ctx, database_id, FAILED, reason=f"deprovisioning failed: {exc}")
     return set_state(ctx, database_id, DELETED)
 
 
@@ -478,8 +487,9 @@ def check_queryable(db: Database, *, writes: bool) -> None:
 
 def recover(ctx: ServiceContext) -> list[Database]:
     """At start: finish what a stopped server left half-done. Provisioning resumes,
-    deletion resumes, an interrupted export returns to RUNNING, an interrupted import
-    (no revert ran) is FROZEN. Returns the databases it touched."""
+    deletion resumes, an interrupted export returns to RUNNING, an interrupted import is
+    reverted from its restore point (transfers.recover_import: RUNNING exactly as before
+    it, or FROZEN if that fails). Returns the databases it touched."""
     touched = []
     for row in ctx.store.all("SELECT id, state FROM databases WHERE state IN (?, ?, ?, ?, ?, ?)",
                              (CREATING, PROVISIONING, BACKUP, RESTORING, DELETING, DEPROVISIONING)):
@@ -489,9 +499,16 @@ def recover(ctx: ServiceContext) -> list[Database]:
         elif state == BACKUP:
             touched.append(set_state(ctx, ident, RUNNING, reason="export interrupted by a restart"))
         elif state == RESTORING:
-            touched.append(set_state(ctx, ident, FROZEN, reason="import interrupted by a restart"))
+            # An import's restore point is durable: put it back (unchanged, RUNNING), or
+            # serve again when the import had not changed anything yet.
+            from server.service import transfers
+
+            touched.append(transfers.recover_import(ctx, ident))
         else:
             touched.append(deprovision_database(ctx, ident))
+    from server.service import transfers
+
+    transfers.discard_leftovers(ctx)
     return touched
 
 

@@ -37,7 +37,7 @@ from server.service.query_log import QueryLog, QueryRecord
 SQL_METHOD, PQL_METHOD, LIST_METHOD = "QueryService.Sql", "QueryService.Pql", "QueryService.ListQueries"
 # Statements that only read. Anything else — including a statement type added to the
 # engine later — counts as a write (fail closed).
-SQL_READS = (sql_ast.Select, sql_ast.ShowTables, sql_ast.ShowColumns, sql_ast.ShowCreate, sql_ast.Explain)
+SQL_READS = sql_ast.READS
 PQL_WRITE_CALLS = frozenset({"Set", "SetBit", "Clear", "ClearRow", "Store", "Delete"})
 
 

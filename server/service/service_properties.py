@@ -37,6 +37,7 @@ def _value(ctx: ServiceContext, org_id: str, prop: str) -> dict[str, Any]:
                 "max_query_bytes": limits.max_query_bytes,
                 "query_timeout_seconds": limits.query_timeout_seconds,
                 "max_payload_bytes": limits.max_payload_bytes,
+                "max_import_bytes": limits.max_import_bytes,
                 "max_page_size": limits.max_page_size,
                 "default_page_size": limits.default_page_size,
                 **ctx.server_limits}

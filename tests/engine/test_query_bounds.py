@@ -21,6 +21,7 @@ import pytest
 import engine
 from engine import executor as executor_mod
 from engine import groupby as groupby_mod
+from engine import shardtasks as shardtasks_mod
 from engine.executor import Executor
 from ext import FrozenBitmap, Interrupt, group_pairs, intersect_counts
 
@@ -46,10 +47,12 @@ def wide(db):
 
 class Stopper:
     """Observes every Executor.check_deadline call; stop_at(shard) makes the query stop
-    (deadline moved into the past, or cancel set) when that shard's work begins."""
+    (deadline moved into the past, or cancel set) when that shard's work begins — in the
+    query's (skip + 1)-th shard task that visits it (skip: the tasks before the one tested,
+    e.g. GroupBy's Rows children listing their rows)."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, how: str, shard: int) -> None:
-        self.how, self.shard = how, shard
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, how: str, shard: int, skip: int = 0) -> None:
+        self.how, self.shard, self.skip = how, shard, skip
         self.stopped = False
         self.ex: Any = None
         self.before = 0                 # checks before the stop that passed
@@ -76,6 +79,9 @@ class Stopper:
         def hook(shard: int) -> None:
             if shard == self.shard:
                 with lock:
+                    if self.skip:
+                        self.skip -= 1
+                        return
                     if self.how == "deadline":
                         self.ex.deadline = time.monotonic() - 0.001
                     else:
@@ -128,11 +134,12 @@ def test_kernels_raise_from_inside_and_return_nothing_partial(wide, monkeypatch,
             return out
         return run
 
-    monkeypatch.setattr(executor_mod, "intersect_counts", spy("intersect_counts", intersect_counts))
+    monkeypatch.setattr(shardtasks_mod, "intersect_counts", spy("intersect_counts", intersect_counts))
     monkeypatch.setattr(groupby_mod, "group_pairs", spy("group_pairs", group_pairs))
-    for query, kernel in (("TopN(many)", "intersect_counts"), ("GroupBy(Rows(m), Rows(many))", "group_pairs")):
+    for query, kernel, skip in (("TopN(many)", "intersect_counts", 0),
+                                ("GroupBy(Rows(m), Rows(many))", "group_pairs", 2)):
         seen.clear()
-        st = Stopper(monkeypatch, how, shard=0)
+        st = Stopper(monkeypatch, how, shard=0, skip=skip)
         with pytest.raises(engine.QueryCancelledError):
             db.query("t", query, **st.kwargs())
         raised = [r for name, r in seen if name == kernel and isinstance(r, engine.QueryCancelledError)]
@@ -214,6 +221,24 @@ def test_group_cap_applies_to_sql_group_by(open_db):
     assert len(db.sql("SELECT a, b, COUNT(*) FROM s GROUP BY a, b").rows) == 10      # at the cap
     with pytest.raises(engine.QueryLimitError):
         db.sql("SELECT a, b, c, COUNT(*) FROM s GROUP BY a, b, c")
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT a, b, COUNT(*) FROM s GROUP BY a, b",                 # on the bitmaps, with a NULL group
+    "SELECT a + 0, b, COUNT(*) FROM s GROUP BY a + 0, b",         # an expression: hashed rows
+])
+def test_sql_group_cap_counts_every_group(open_db, query):
+    """10 groups of values plus the NULL group of a: 11 groups, one past a cap of 10."""
+    rows = ", ".join(f"({i}, {i % 2}, 'b{i % 5}')" for i in range(60))
+    db = open_db(max_groups=11)
+    db.sql("CREATE TABLE s (_id ID, a INT, b STRING)")
+    db.sql(f"INSERT INTO s VALUES {rows}, (100, NULL, 'b0')")
+    assert len(db.sql(query).rows) == 11                                              # at the cap
+    db.close()
+    capped = open_db(db.path, max_groups=10)
+    with pytest.raises(engine.QueryLimitError) as e:
+        capped.sql(query)
+    assert e.value.code == "ResourceLimitExceeded" and "max_groups" in str(e.value)
 
 
 def test_pair_kernel_matrix_cap_falls_back_with_the_same_answer(wide, monkeypatch):

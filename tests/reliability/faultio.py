@@ -14,7 +14,7 @@ time the calls are replayed into an in-memory model of what would survive a powe
 Faults:
 
 * ``crash_at=k``: the k-th mutating operation (open/create, write, fsync, fsync_dir,
-  truncate, rename, remove, rmtree, makedirs, lock) raises `SimulatedCrash` instead of
+  truncate, rename, link, remove, rmtree, makedirs, lock) raises `SimulatedCrash` instead of
   running, and so does everything after it. `crash_image(mode)` then gives the directory
   tree a power loss at that moment could leave, and `materialize()` writes it to a fresh
   directory to reopen with the plain FileIO. Modes:
@@ -372,6 +372,18 @@ class FaultIO(FileIO):
         else:  # never done by the engine; model as unlink + link
             sp.pending.append(("unlink", sname, None))
             dp.pending.append(("link", dname, node))
+
+    def link(self, src: str, dst: str) -> None:
+        self._op("link", src, detail=dst)
+        super().link(src, dst)
+        node = self._lookup(src)
+        parent, name = self._parent(dst)
+        if parent is None or not isinstance(node, _File):
+            return
+        # One inode, two names: the new entry is durable once its directory is fsynced
+        # (the file's content already is as durable as it was).
+        parent.entries[name] = node
+        parent.pending.append(("link", name, node))
 
     def remove(self, path: str) -> None:
         self._op("remove", path)

@@ -9,7 +9,7 @@ EXPECTED = {
     "RoleService": ["CreateRole", "GetRole", "ListRoles", "UpdateRole", "DeleteRole"],
     "InviteService": ["CreateInvite", "GetInvite", "ListInvites", "UpdateInvite"],
     "DatabaseService": ["CreateDatabase", "GetDatabase", "ListDatabases", "UpdateDatabase", "DeleteDatabase",
-                        "WatchDatabase"],
+                        "WatchDatabase", "ExportDatabase", "ImportDatabase", "BackupDatabase", "RestoreDatabase"],
     "QueryService": ["Sql", "Pql", "PqlStream"],
     "PropertyService": ["ListProperties", "GetProperty", "CreateProperty", "DeleteProperty"],
     "EntityService": ["GetEntity", "PutEntity", "PatchEntity", "DeleteEntity", "BulkPut", "BulkPatch", "BulkDelete",
@@ -20,6 +20,10 @@ EXPECTED = {
 # (client streaming, server streaming) of the streaming methods; every other one is unary.
 STREAMING = {
     "/roarbase.v1.DatabaseService/WatchDatabase": (False, True),
+    "/roarbase.v1.DatabaseService/ExportDatabase": (False, True),
+    "/roarbase.v1.DatabaseService/ImportDatabase": (True, False),
+    "/roarbase.v1.DatabaseService/BackupDatabase": (False, True),
+    "/roarbase.v1.DatabaseService/RestoreDatabase": (True, False),
     "/roarbase.v1.QueryService/Sql": (False, True),
     "/roarbase.v1.QueryService/PqlStream": (False, True),
     "/roarbase.v1.EntityService/BulkWrite": (True, False),

@@ -27,7 +27,8 @@ Expectations:
                                    means zero rows. JSON numbers with a fraction are
                                    decimals and must match digit for digit (10.00 ≠ 10.0);
                                    timestamps are RFC3339 strings ("2000-01-01T00:00:00Z");
-                                   set values are lists compared as sorted lists.
+                                   set values are lists compared as sorted lists;
+                                   a FLOAT value is written {"float": 1.5}.
     => error ClassName             the statement raises engine.ClassName (a subclass is fine)
     => error QuerySyntaxError at 2:7   … and reports line 2, column 7
 
@@ -180,6 +181,8 @@ def canon(v: Any) -> Any:
         return ("dec", str(v))
     if isinstance(v, float):
         return ("float", v)
+    if isinstance(v, dict) and set(v) == {"float"}:     # an expected FLOAT: {"float": 1.5}
+        return ("float", float(v["float"]))
     if isinstance(v, str):
         return ("str", v)
     if isinstance(v, _dt.datetime):

@@ -15,8 +15,10 @@ A random DELETE … WHERE runs on both before the queries.
 
 Semantics relied on (standard SQL, which roarbase follows): three-valued logic in WHERE;
 GROUP BY and DISTINCT treat NULL as a key value of its own (in any of several columns);
-GROUP BY a set column is DuckDB's UNNEST (a record counts once per member; records without
-members are in no group); NULLs sort first ascending and last descending (DuckDB is told
+GROUP BY / DISTINCT on a set column groups whole sets (DuckDB: the sorted list, a record
+without members in the NULL group) and, WITH (flatten(col)), members: DuckDB's UNNEST (a
+record counts once per member; records without members are in no group; roarbase shows a
+member as a one-member set); NULLs sort first ascending and last descending (DuckDB is told
 NULLS FIRST / NULLS LAST).
 
 LIMIT [OFFSET] and TOP without ORDER BY are compared with DuckDB's ORDER BY _id LIMIT …
@@ -27,6 +29,12 @@ Shapes left out on purpose: NULL inside IN / NOT IN lists (golden where.sql).
 PERCENTILE is not compared: FeatureBase's bisection is not DuckDB's quantile (golden
 aggregates.sql has hand-worked cases).
 
+Joins, subqueries and views run against a second table `e` (random records whose _id
+space is d's `m` values for an `_id ID` d, d's `s` values for an `_id STRING` one): INNER
+and LEFT joins on `e._id` (semi-joins when e contributes nothing else, else e read by
+_id for d's rows, with e written first or second), hash joins on other columns, IN / NOT IN / EXISTS / scalar subqueries, subqueries
+in FROM, and a view over d created in both databases.
+
 Run twice: a table with `_id ID` (records on several shards) and one with `_id STRING`
 (DuckDB VARCHAR; _id compared with = != IN only). ROARBASE_SQL_EXAMPLES sets the number of
 datasets of the first (default 70; the second gets a third); each runs QUERIES queries.
@@ -35,6 +43,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -321,7 +330,7 @@ def expressions(draw: Any, keyed: bool = False) -> Query:
              ("CASE m WHEN 1 THEN 'one' ELSE 'other' END", "CASE m WHEN 1 THEN 'one' ELSE 'other' END"),
              ("REPLACEALL(s, 'a', 'x')", "replace(s, 'a', 'x')"), ("REVERSE(s)", "reverse(s)"),
              ("SUBSTRING(s, 1, 1)", "substring(s, 2, 1)"),       # FeatureBase counts from 0, DuckDB from 1
-             ("SETCONTAINS(ss, 'x')", "list_contains(coalesce(ss, []::VARCHAR[]), 'x')")]
+             ("SETCONTAINS(ss, 'x')", "CASE WHEN len(ss) > 0 THEN list_contains(ss, 'x') END")]
     chosen = draw(st.lists(st.sampled_from(pairs), min_size=1, max_size=4, unique=True))
     wr, wd = draw(where(keyed))
     return Query("SELECT _id, " + ", ".join(r for r, _ in chosen) + f" FROM d{wr}",
@@ -372,14 +381,23 @@ def _avg(vals: list[Any]) -> Any:
 Rows = list[tuple[Any, ...]]
 
 
-def _combiner(lead: int, comb: list[Callable[[list[Any]], Any]]) -> Callable[[Rows], Rows]:
+def _combiner(lead: int, comb: list[Callable[[list[Any]], Any]],
+              members: tuple[int, ...] = ()) -> Callable[[Rows], Rows]:
+    """DuckDB rows as roarbase gives them: aggregates combined (AVG from SUM and COUNT), and
+    the UNNESTed keys at positions `members` as one-member sets."""
     def post(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         out = []
         for row in rows:
             rest = list(row[lead:])
-            out.append(tuple(row[:lead]) + tuple(c(rest) for c in comb))
+            keys = tuple([v] if i in members and v is not None else v for i, v in enumerate(row[:lead]))
+            out.append(keys + tuple(c(rest) for c in comb))
         return out
     return post
+
+
+def _set_key(col: str) -> str:
+    """A set column as a DuckDB GROUP BY key of the whole set: sorted, NULL without members."""
+    return f"CASE WHEN len({col}) > 0 THEN list_sort({col}) END"
 
 
 @st.composite
@@ -393,6 +411,7 @@ def aggregate(draw: Any, keyed: bool = False) -> Query:
 @st.composite
 def group_by(draw: Any, keyed: bool = False) -> Query:
     g = draw(st.sampled_from(["s", "m", "b", "i", "j", "t", "ss", "ids"]))
+    flat = g in SET_COLS and draw(st.booleans())
     roar, duck, comb = _agg_items(draw)
     wr, wd = draw(where(keyed))
     having_r = having_d = ""
@@ -410,11 +429,12 @@ def group_by(draw: Any, keyed: bool = False) -> Query:
             order_r += f" LIMIT {n}"
             order_d += f" LIMIT {n}"
         ordered = True
-    key = f"unnest({g})" if g in SET_COLS else g
+    key = f"unnest({g})" if flat else _set_key(g) if g in SET_COLS else g
     src = f"(SELECT {key} AS __k, d.* FROM d{wd})"
-    return Query(f"SELECT {g}, {', '.join(roar)} FROM d{wr} GROUP BY {g}{having_r}{order_r}",
+    hint = f" WITH (flatten({g}))" if flat else ""
+    return Query(f"SELECT {g}, {', '.join(roar)} FROM d{hint}{wr} GROUP BY {g}{having_r}{order_r}",
                  f"SELECT __k, {', '.join(duck)} FROM {src} GROUP BY __k{having_d}{order_d}",
-                 ordered=ordered, post=_combiner(1, comb))
+                 ordered=ordered, post=_combiner(1, comb, (0,) if flat else ()))
 
 
 @st.composite
@@ -424,13 +444,16 @@ def group_by_many(draw: Any, keyed: bool = False) -> Query:
                          unique=True))
     roar, duck, comb = _agg_items(draw)
     wr, wd = draw(where(keyed))
+    flat = [k for k in keys if k in SET_COLS and draw(st.booleans())]
     src, names = f"(SELECT * FROM d{wd})", []
     for n, k in enumerate(keys):            # one UNNEST per level: DuckDB zips UNNESTs of one SELECT
-        src = f"(SELECT {f'unnest({k})' if k in SET_COLS else k} AS __k{n}, x{n}.* FROM {src} AS x{n})"
+        key = f"unnest({k})" if k in flat else _set_key(k) if k in SET_COLS else k
+        src = f"(SELECT {key} AS __k{n}, x{n}.* FROM {src} AS x{n})"
         names.append(f"__k{n}")
-    return Query(f"SELECT {', '.join(keys)}, {', '.join(roar)} FROM d{wr} GROUP BY {', '.join(keys)}",
+    hint = f" WITH ({', '.join(f'flatten({k})' for k in flat)})" if flat else ""
+    return Query(f"SELECT {', '.join(keys)}, {', '.join(roar)} FROM d{hint}{wr} GROUP BY {', '.join(keys)}",
                  f"SELECT {', '.join(names)}, {', '.join(duck)} FROM {src} GROUP BY {', '.join(names)}",
-                 post=_combiner(len(keys), comb))
+                 post=_combiner(len(keys), comb, tuple(i for i, k in enumerate(keys) if k in flat)))
 
 
 @st.composite
@@ -444,10 +467,127 @@ def distinct_many(draw: Any, keyed: bool = False) -> Query:
 def distinct(draw: Any, keyed: bool = False) -> Query:
     c = draw(st.sampled_from(["s", "m", "b", "i", "j", "t", "ss", "ids"]))
     wr, wd = draw(where(keyed))
-    if c in SET_COLS:
+    if c in SET_COLS and draw(st.booleans()):
         return Query(f"SELECT DISTINCT {c} FROM d WITH (flatten({c})){wr}",
-                     f"SELECT DISTINCT unnest({c}) FROM d{wd}")
+                     f"SELECT DISTINCT unnest({c}) FROM d{wd}", post=_combiner(1, [], (0,)))
+    if c in SET_COLS:
+        return Query(f"SELECT DISTINCT {c} FROM d{wr}", f"SELECT DISTINCT {_set_key(c)} FROM d{wd}")
     return Query(f"SELECT DISTINCT {c} FROM d{wr}", f"SELECT DISTINCT {c} FROM d{wd}")
+
+
+# --- joins, subqueries, views (table e: _id, x INT, y STRING) -------------------------------------------
+
+E_IDS = MS + [7]                          # d.m values (and one that no d record holds)
+E_KEYS = STRINGS + ["zz"]                 # d.s values
+E_XS = [-5, 0, 3, 10]
+E_YS = ["p", "q", ""]
+
+
+@st.composite
+def e_records(draw: Any, keyed: bool) -> dict[Any, dict[str, Any]]:
+    ids = draw(st.lists(st.sampled_from(E_KEYS if keyed else E_IDS), max_size=6, unique=True))
+    return {i: {"x": draw(st.one_of(st.none(), st.sampled_from(E_XS))),
+                "y": draw(st.one_of(st.none(), st.sampled_from(E_YS)))} for i in ids}
+
+
+def _key(keyed: bool) -> str:
+    """d's column that names an e record."""
+    return "s" if keyed else "m"
+
+
+@st.composite
+def e_cond(draw: Any) -> tuple[str, str]:
+    c = draw(st.sampled_from(["e.x > 0", "e.x <= 3", "e.y = 'p'", "e.y IS NULL", "e.x IS NOT NULL",
+                              "e.x IN (0, 10)", "NOT (e.y = 'q')"]))
+    return c, c
+
+
+@st.composite
+def join_query(draw: Any, keyed: bool = False) -> Query:
+    k = _key(keyed)
+    wr, wd = draw(where(keyed))
+    # d's conditions, with d's _id qualified (e has one too)
+    dw_r, dw_d = (re.sub(r"(?<![.\w])_id\b", "d._id", w[len(" WHERE "):]) for w in (wr, wd)) if wr else ("", "")
+    er, ed = draw(e_cond())
+    both_r = " AND ".join(x for x in (f"({dw_r})" if dw_r else "", er) if x)
+    both_d = " AND ".join(x for x in (f"({dw_d})" if dw_d else "", ed) if x)
+    kind = draw(st.sampled_from(["semi_count", "semi_group", "semi_topn", "hash", "hash_group", "left",
+                                 "left_null", "other_key", "comma", "by_id_left"]))
+    on = f"d.{k} = e._id"
+    if kind == "semi_count":
+        sel = draw(st.sampled_from(["COUNT(*)", "SUM(d.i)", "COUNT(DISTINCT d.b)", "MIN(d.j)"]))
+        return Query(f"SELECT {sel} FROM d JOIN e ON {on} WHERE {both_r}",
+                     f"SELECT {sel.lower()} FROM d JOIN e ON {on} WHERE {both_d}")
+    if kind == "semi_group":
+        g = draw(st.sampled_from(["b", "m", "i"]))
+        return Query(f"SELECT d.{g}, COUNT(*) FROM d JOIN e ON {on} WHERE {both_r} GROUP BY d.{g}",
+                     f"SELECT d.{g}, count(*) FROM d JOIN e ON {on} WHERE {both_d} GROUP BY d.{g}")
+    if kind == "semi_topn":
+        return Query(f"SELECT d.m, COUNT(*) FROM d JOIN e ON {on} WHERE {both_r} GROUP BY d.m "
+                     "ORDER BY COUNT(*) DESC, d.m LIMIT 2",
+                     f"SELECT d.m, count(*) FROM d JOIN e ON {on} WHERE {both_d} GROUP BY d.m "
+                     "ORDER BY count(*) DESC, d.m NULLS FIRST LIMIT 2", ordered=True)
+    if kind == "hash":
+        return Query(f"SELECT d._id, d.i, e.x, e.y FROM d JOIN e ON {on}" + (f" WHERE {dw_r}" if dw_r else ""),
+                     f"SELECT d._id, d.i, e.x, e.y FROM d JOIN e ON {on}" + (f" WHERE {dw_d}" if dw_d else ""))
+    if kind == "hash_group":
+        return Query(f"SELECT e.y, COUNT(*), SUM(e.x), MAX(d.i) FROM d JOIN e ON {on} GROUP BY e.y",
+                     f"SELECT e.y, count(*), sum(e.x), max(d.i) FROM d JOIN e ON {on} GROUP BY e.y")
+    if kind == "left":
+        return Query(f"SELECT d._id, e.x FROM d LEFT JOIN e ON {on} AND {er}",
+                     f"SELECT d._id, e.x FROM d LEFT JOIN e ON {on} AND {ed}")
+    if kind == "left_null":
+        return Query(f"SELECT d._id FROM d LEFT JOIN e ON {on} WHERE e._id IS NULL",
+                     f"SELECT d._id FROM d LEFT JOIN e ON {on} WHERE e._id IS NULL")
+    if kind == "by_id_left":                     # the table read by _id written first
+        return Query(f"SELECT e.y, d._id, d.i FROM e JOIN d ON {on} WHERE {both_r}",
+                     f"SELECT e.y, d._id, d.i FROM e JOIN d ON {on} WHERE {both_d}")
+    if kind == "other_key":                      # neither side an _id: a hash join
+        return Query("SELECT d._id, e._id FROM d JOIN e ON d.i = e.x",
+                     "SELECT d._id, e._id FROM d JOIN e ON d.i = e.x")
+    return Query(f"SELECT d._id, e.y FROM d, e WHERE {on} AND {er}",
+                 f"SELECT d._id, e.y FROM d, e WHERE {on} AND {ed}")
+
+
+@st.composite
+def subquery(draw: Any, keyed: bool = False) -> Query:
+    k = _key(keyed)
+    wr, wd = draw(where(keyed))
+    er, ed = draw(e_cond())
+    kind = draw(st.sampled_from(["in", "not_in", "exists", "scalar", "scalar_select", "from", "from_join"]))
+    if kind == "in":
+        return Query(f"SELECT _id FROM d WHERE {k} IN (SELECT _id FROM e WHERE {er})",
+                     f"SELECT _id FROM d WHERE {k} IN (SELECT _id FROM e WHERE {ed})")
+    if kind == "not_in":                         # e.x may be NULL: NOT IN with a NULL is never true
+        return Query("SELECT _id FROM d WHERE i NOT IN (SELECT x FROM e)",
+                     "SELECT _id FROM d WHERE i NOT IN (SELECT x FROM e)")
+    if kind == "exists":
+        neg = draw(st.sampled_from(["", "NOT "]))
+        return Query(f"SELECT COUNT(*) FROM d{wr} {'AND' if wr else 'WHERE'} {neg}EXISTS (SELECT 1 FROM e WHERE {er})",
+                     f"SELECT count(*) FROM d{wd} {'AND' if wd else 'WHERE'} {neg}EXISTS (SELECT 1 FROM e WHERE {ed})")
+    if kind == "scalar":
+        agg = draw(st.sampled_from(["MIN", "MAX"]))
+        return Query(f"SELECT _id FROM d WHERE i > (SELECT {agg}(x) FROM e)",
+                     f"SELECT _id FROM d WHERE i > (SELECT {agg.lower()}(x) FROM e)")
+    if kind == "scalar_select":
+        return Query(f"SELECT _id, j - (SELECT COUNT(*) FROM e WHERE {er}) FROM d{wr}",
+                     f"SELECT _id, j - (SELECT count(*) FROM e WHERE {ed}) FROM d{wd}")
+    if kind == "from":
+        return Query(f"SELECT SUM(n), COUNT(*) FROM (SELECT b, COUNT(*) AS n FROM d{wr} GROUP BY b) AS g",
+                     f"SELECT sum(n), count(*) FROM (SELECT b, count(*) AS n FROM d{wd} GROUP BY b) AS g")
+    return Query(f"SELECT COUNT(*) FROM (SELECT _id, {k} AS key, i FROM d WHERE i > 0) AS x JOIN e ON x.key = e._id",
+                 f"SELECT count(*) FROM (SELECT _id, {k} AS key, i FROM d WHERE i > 0) AS x JOIN e ON x.key = e._id")
+
+
+@st.composite
+def view_query(draw: Any, keyed: bool = False) -> Query:
+    """Queries over the view v (SELECT _id, i, s AS name, b FROM d WHERE j IS NOT NULL)."""
+    wr, wd = draw(st.sampled_from([("", ""), (" WHERE i > 0", " WHERE i > 0"), (" WHERE name = 'a'",
+                                                                               " WHERE name = 'a'"),
+                                   (" WHERE b", " WHERE b")]))
+    q = draw(st.sampled_from(["SELECT _id, name FROM v{}", "SELECT COUNT(*) FROM v{}",
+                              "SELECT b, COUNT(*), SUM(i) FROM v{} GROUP BY b", "SELECT * FROM v{}"]))
+    return Query(q.format(wr), q.format(wd).replace("COUNT(", "count(").replace("SUM(", "sum("))
 
 
 def queries(keyed: bool) -> st.SearchStrategy[Query]:
@@ -456,7 +596,8 @@ def queries(keyed: bool) -> st.SearchStrategy[Query]:
     return st.one_of(projection(keyed), projection(keyed), ordered_projection(keyed),
                      *([] if keyed else [limited_projection(keyed)]), expressions(keyed),
                      aggregate(keyed), aggregate(keyed), group_by(keyed), group_by(keyed), group_by_many(keyed),
-                     distinct(keyed), distinct_many(keyed))
+                     distinct(keyed), distinct_many(keyed), join_query(keyed), join_query(keyed),
+                     subquery(keyed), view_query(keyed))
 
 
 # --- comparison ---------------------------------------------------------------------------------------
@@ -499,9 +640,26 @@ class _Env:
         self.dir.cleanup()
 
 
+VIEW = "CREATE VIEW v AS SELECT _id, i, s AS name, b FROM d WHERE j IS NOT NULL"
+
+
+def _load_e(env: _Env, e: dict[Any, dict[str, Any]], keyed: bool) -> None:
+    db, duck = env.db, env.duck
+    db.sql("DROP TABLE IF EXISTS e")
+    db.sql(f"CREATE TABLE e (_id {'STRING' if keyed else 'ID'}, x INT, y STRING)")
+    duck.execute("DROP TABLE IF EXISTS e")
+    duck.execute(f"CREATE TABLE e (_id {'VARCHAR' if keyed else 'BIGINT'}, x BIGINT, y VARCHAR)")
+    if e:
+        rows = ", ".join(f"({_id_lit(i)}, {roar_lit('i', r['x'])}, {roar_lit('s', r['y'])})" for i, r in e.items())
+        db.sql(f"INSERT INTO e (_id, x, y) VALUES {rows}")
+        duck.execute(f"INSERT INTO e VALUES {rows}")
+
+
 def _load(env: _Env, records: dict[Any, dict[str, Any]], writes: list[tuple[str, Any, dict[str, Any]]],
           keyed: bool) -> None:
     db, duck = env.db, env.duck
+    db.sql("DROP VIEW IF EXISTS v")
+    duck.execute("DROP VIEW IF EXISTS v")
     db.sql("DROP TABLE IF EXISTS d")
     db.sql(ROAR_DDL.format(id="STRING" if keyed else "ID"))
     rows = ", ".join("(" + ", ".join([_id_lit(rid)] + [roar_lit(c, rec[c]) for c in COLUMNS]) + ")"
@@ -547,11 +705,14 @@ def test_differential_with_duckdb(keyed):
     try:
         @settings(max_examples=examples, deadline=None, database=None, print_blob=True,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-        @given(data=datasets(keyed), delete=delete_step(keyed),
+        @given(data=datasets(keyed), e=e_records(keyed), delete=delete_step(keyed),
                queries=st.lists(queries(keyed), min_size=QUERIES, max_size=QUERIES))
-        def check(data, delete, queries):
+        def check(data, e, delete, queries):
             records, writes = data
             _load(env, records, writes, keyed)
+            _load_e(env, e, keyed)
+            env.db.sql(VIEW)
+            env.duck.execute(VIEW)
             if delete is not None:
                 r, d = delete
                 n = env.db.sql(r).rows_affected

@@ -591,13 +591,13 @@ def test_create_table_with_500_columns_is_fast(open_db):
                   + ") COMMENT 'w'")
     assert cpu < CPU_BOUND, cpu                      # was ~2 s (every field rewrote the whole schema)
     cols = db.sql("SHOW COLUMNS FROM wide").rows
-    assert len(cols) == 501 and cols[1] == ("c0", "int", "c0 int min 0 max 0")
-    assert cols[500] == ("c499", "int", "c499 int min -499 max 499")
+    assert len(cols) == 501 and cols[1][:4] == ("c0", "c0", "int", "int") and cols[1][9:11] == (0, 0)
+    assert cols[500][:4] == ("c499", "c499", "int", "int") and cols[500][9:11] == (-499, 499)
     db.sql("INSERT INTO wide (_id, c0, c499) VALUES (1, 0, -499)")
     db = open_db.reopen(db)                    # the schema was written, in one piece
     assert db.sql("SELECT c0, c1, c499 FROM wide").rows == [(0, None, -499)]
     with pytest.raises(InvalidNameError):
-        db.sql("CREATE TABLE bad (_id ID, a INT, Bad INT)")
+        db.sql('CREATE TABLE bad (_id ID, a INT, "Bad" INT)')
     assert [r[0] for r in db.sql("SHOW TABLES").rows] == ["wide"]
 
 
@@ -608,12 +608,15 @@ _CAST_SCRIPT = textwrap.dedent("""
     db = engine.open(tempfile.mkdtemp(), fsync=False)
     db.sql("CREATE TABLE t (_id ID, v INT)")
     db.sql("INSERT INTO t (_id, v) VALUES (1, 1)")
+    import time
+    started = time.process_time()
     try:
         db.sql("SELECT CAST('1e999999' AS INT) FROM t")
     except engine.EngineError as exc:
         print(type(exc).__name__)
     else:
         print("ok")
+    print(f"{{time.process_time() - started:.3f}}")
 """)
 
 
@@ -622,7 +625,11 @@ def test_cast_of_a_huge_exponent_is_bounded():
 
     script = _CAST_SCRIPT.format(root=str(Path(__file__).resolve().parents[3]))
     try:
-        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=6)
+        # the wall-clock limit is loose (the child builds the grammar first, and a loaded
+        # machine stretches that); the bound is on the statement's own CPU time, below
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     except subprocess.TimeoutExpired:
-        pytest.fail("SELECT CAST('1e999999' AS INT) did not finish in 6 s")
+        pytest.fail("SELECT CAST('1e999999' AS INT) did not finish in 60 s")
     assert out.returncode == 0, out.stderr
+    cpu = float(out.stdout.split()[-1])
+    assert cpu < 1.0, f"SELECT CAST('1e999999' AS INT) took {cpu:.2f} s of CPU"

@@ -59,6 +59,7 @@ class World:
     callers: dict[str, tuple[tuple[tuple[str, str], ...], Optional[str]]]  # kind -> (metadata, own account id)
     other_root: str
     task: str
+    backup: bytes = b""
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +100,9 @@ def _build(c: Client, data_dir: Path) -> World:
         database_id=db, kind=entity_pb2.ENTITY_KIND_USER, property_name="age", value_type="int"), metadata=root)
     task = c.entities.BulkPut(entity_pb2.BulkPutRequest(database_id=db, kind=ITEM, entities=[_item(1), _item(2)],
                                                         wait_for_completion=False), metadata=root).task.task_id
-    return World(c, me.org_id, db, sa, key, role, invite, target, callers, other, task)
+    backup = b"".join(m.data for m in c.databases.BackupDatabase(database_pb2.BackupDatabaseRequest(id=db),
+                                                                  metadata=root, timeout=TIMEOUT))
+    return World(c, me.org_id, db, sa, key, role, invite, target, callers, other, task, backup)
 
 
 ITEM = entity_pb2.ENTITY_KIND_ITEM
@@ -178,6 +181,9 @@ def _stream(calls: Any) -> list[Any]:
     return list(calls)
 
 
+EMPTY_ENVELOPE = b'{"version": "1", "values": {"iterable": []}}'
+
+
 P = "/roarbase.v1"
 CASES: dict[str, Case] = {
     f"{P}.AuthService/Login": Case(lambda w, c: w.c.auth.Login(auth_pb2.LoginRequest(
@@ -242,6 +248,15 @@ CASES: dict[str, Case] = {
         database_pb2.DeleteDatabaseRequest(id=_fresh_db(w)), metadata=c.metadata), True),
     f"{P}.DatabaseService/WatchDatabase": Case(lambda w, c: _stream(w.c.databases.WatchDatabase(
         database_pb2.WatchDatabaseRequest(id=w.db), metadata=c.metadata, timeout=TIMEOUT)), True),
+    f"{P}.DatabaseService/ExportDatabase": Case(lambda w, c: _stream(w.c.databases.ExportDatabase(
+        database_pb2.ExportDatabaseRequest(id=w.db), metadata=c.metadata, timeout=TIMEOUT)), True),
+    f"{P}.DatabaseService/ImportDatabase": Case(lambda w, c: w.c.databases.ImportDatabase(iter([
+        database_pb2.ImportChunk(id=w.db, data=EMPTY_ENVELOPE)]), metadata=c.metadata, timeout=TIMEOUT), True),
+    f"{P}.DatabaseService/BackupDatabase": Case(lambda w, c: _stream(w.c.databases.BackupDatabase(
+        database_pb2.BackupDatabaseRequest(id=w.db), metadata=c.metadata, timeout=TIMEOUT)), True),
+    f"{P}.DatabaseService/RestoreDatabase": Case(lambda w, c: w.c.databases.RestoreDatabase(iter([
+        database_pb2.RestoreChunk(name=unique("restored"), data=w.backup)]), metadata=c.metadata,
+        timeout=TIMEOUT), False),
     f"{P}.QueryService/Sql": Case(lambda w, c: _stream(w.c.queries.Sql(query_pb2.SqlRequest(
         database_id=w.db, sql="SELECT count(*) FROM t"), metadata=c.metadata, timeout=TIMEOUT)), True),
     f"{P}.QueryService/Pql": Case(lambda w, c: w.c.queries.Pql(query_pb2.PqlRequest(

@@ -55,3 +55,25 @@ def test_a_malformed_bulk_write_chunk_fails_the_stream_after_the_good_ones(grpc_
     got = c.entities.ListByIds(entity_pb2.ListByIdsRequest(database_id=db, kind=entity_pb2.ENTITY_KIND_ITEM,
                                                            ids=[value_pb2.Value(uint=1)]), metadata=root)
     assert [e.id.uint for e in got.entities] == [1]
+
+
+@pytest.mark.parametrize("method, first", [
+    ("ImportDatabase", lambda db: database_pb2.ImportChunk(id=db, data=b'{"format": "roarbase.export", ')),
+    ("RestoreDatabase", lambda db: database_pb2.RestoreChunk(name="from-garbage", data=b"\x1f\x8b")),
+])
+def test_a_malformed_import_or_restore_chunk_changes_nothing(grpc_client: Client, method: str, first) -> None:
+    """ImportDatabase / RestoreDatabase spool the stream before anything is applied: a bad
+    message anywhere fails the call with InvalidBody and nothing is created or merged."""
+    c, root = grpc_client, md(grpc_client.root)
+    db = c.databases.CreateDatabase(database_pb2.CreateDatabaseRequest(name=f"malformed-{method.lower()}"),
+                                    metadata=root, timeout=TIMEOUT).id
+    names = {d.name for d in c.databases.ListDatabases(database_pb2.ListDatabasesRequest(), metadata=root,
+                                                       timeout=TIMEOUT).resources}
+    raw = c.channel.stream_unary(f"/roarbase.v1.DatabaseService/{method}", request_serializer=lambda b: b,
+                                 response_deserializer=lambda b: b)
+    expect(raw, iter([first(db).SerializeToString(), GARBAGE[1]]), metadata=root, timeout=TIMEOUT,
+           status=SC.INVALID_ARGUMENT, code="InvalidBody")
+    after = c.databases.ListDatabases(database_pb2.ListDatabasesRequest(), metadata=root, timeout=TIMEOUT).resources
+    assert {d.name for d in after} == names
+    got = c.databases.GetDatabase(database_pb2.GetDatabaseRequest(id=db), metadata=root, timeout=TIMEOUT)
+    assert got.database_status == database_pb2.DATABASE_STATE_RUNNING       # (the list is paged: ask for it)

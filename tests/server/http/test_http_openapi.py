@@ -9,7 +9,7 @@ import uuid
 
 from starlette.routing import Route
 
-from server import console, http_app, http_ops, http_sources, http_v1, openapi
+from server import console, http_app, http_ops, http_sources, http_transfer, http_v1, openapi
 
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
@@ -30,7 +30,8 @@ def _doc_routes(doc) -> set[tuple[str, str]]:
     return {(m, path) for path, item in doc["paths"].items() for m in item if m in METHODS}
 
 
-ALL_ENDPOINTS = (*http_app.ENDPOINTS, *http_v1.V1_ENDPOINTS, *http_sources.SOURCE_ENDPOINTS)
+ALL_ENDPOINTS = (*http_app.ENDPOINTS, *http_v1.V1_ENDPOINTS, *http_sources.SOURCE_ENDPOINTS,
+                 *http_transfer.TRANSFER_ENDPOINTS)
 OPS_ENDPOINTS = http_ops.OPS_ENDPOINTS
 
 

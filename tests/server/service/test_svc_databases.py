@@ -284,7 +284,9 @@ def test_recovery_after_a_restart(tmp_path, clock):
     try:
         root = root_of(ctx)
         got = {s: dbs.get_database(ctx, root, ident).state for s, ident in ids.items()}
-        assert got == {CREATING: RUNNING, PROVISIONING: RUNNING, BACKUP: RUNNING, RESTORING: FROZEN,
+        # RESTORING without a complete restore point: the import had changed nothing yet
+        # (tests/server/service/test_svc_transfer_*.py and tests/reliability cover the rest).
+        assert got == {CREATING: RUNNING, PROVISIONING: RUNNING, BACKUP: RUNNING, RESTORING: RUNNING,
                        DELETING: DELETED, DEPROVISIONING: DELETED}
         assert not os.path.exists(ctx.engine_path(ids[DELETING]))
     finally:

@@ -11,6 +11,7 @@ from server.auth import Principal
 from server.policy import BUILTIN_ROLES, POLICY
 from server.service import (
     accounts,
+    backups,
     connections,
     databases,
     entities,
@@ -21,6 +22,7 @@ from server.service import (
     service_properties,
     sources,
     tasks,
+    transfers,
 )
 from server.service.errors import Forbidden, MissingAuthenticationToken, ServiceError
 from svc_testlib import member, root_of, start
@@ -45,6 +47,7 @@ DOCUMENTED = {
     "DatabaseService.ListDatabases": "RMB", "DatabaseService.UpdateDatabase": "RM",
     "DatabaseService.DeleteDatabase": "RM", "DatabaseService.WatchDatabase": "RMB",
     "DatabaseService.ExportDatabase": "RMB", "DatabaseService.ImportDatabase": "RM",
+    "DatabaseService.BackupDatabase": "RMB", "DatabaseService.RestoreDatabase": "RM",
     "QueryService.Sql": "RMBF", "QueryService.Pql": "RMBF", "QueryService.PqlStream": "RMBF",
     "QueryService.ListQueries": "RMB",
     # the /v1 data plane (API.md §3.4): frontend reads items and its own user, never writes
@@ -205,7 +208,7 @@ def test_service_functions_check_only_names_in_the_table():
     names = _checked_names()
     assert names <= set(POLICY)
     # every operation with a service function here is checked somewhere
-    table_only = {"DatabaseService.ExportDatabase", "DatabaseService.ImportDatabase", "QueryService.PqlStream"}
+    table_only = {"QueryService.PqlStream"}
     assert set(POLICY) - names == table_only
 
 
@@ -236,6 +239,8 @@ def _fresh(prefix):
 
 def _calls(ctx, root, db, svc_account):
     """A call of each checked operation (targets made fresh by root where it mutates)."""
+    empty_envelope = str(pathlib.Path(ctx.config.data_dir) / "empty-envelope.json")
+    pathlib.Path(empty_envelope).write_text('{"version": "1", "values": {"iterable": []}}')
     def new_db():
         return databases.create_database(ctx, root, name=_fresh("db")).id
 
@@ -312,6 +317,11 @@ def _calls(ctx, root, db, svc_account):
                                                                   database=db.id),
         "TaskService.WatchTask": lambda p: tasks.get_task(ctx, p, "00000000-0000-4000-8000-000000000000",
                                                           watch=True),
+        "DatabaseService.ExportDatabase": lambda p: transfers.start_export(ctx, p, db.id).close(),
+        "DatabaseService.ImportDatabase": lambda p: transfers.import_database(ctx, p, db.id, empty_envelope),
+        "DatabaseService.BackupDatabase": lambda p: backups.start_backup(ctx, p, db.id).close(),
+        "DatabaseService.RestoreDatabase": lambda p: backups.restore_backup(ctx, p, empty_envelope,
+                                                                            name=_fresh("restored")),
         "ConnectionService.ListConnections": lambda p: connections.list_connections(ctx, p),
         "ConnectionService.GetConnection": lambda p: connections.get_connection(ctx, p, "LOCAL"),
         "ConnectionService.PutConnection": lambda p: connections.put_connection(
@@ -337,7 +347,6 @@ def _calls(ctx, root, db, svc_account):
 
 CHECKED = sorted(set(POLICY) - {"AuthService.Login", "AuthService.RefreshToken", "InviteService.AcceptInvite",
                                 "SourceService.Upload",
-                                "DatabaseService.ExportDatabase", "DatabaseService.ImportDatabase",
                                 "QueryService.PqlStream"})
 
 

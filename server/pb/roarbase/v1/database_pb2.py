@@ -25,31 +25,51 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$server/pb/roarbase/v1/database.proto\x12\x0broarbase.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x03\n\x08\x44\x61tabase\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x33\n\x0f\x64\x61tabase_status\x18\x03 \x01(\x0e\x32\x1a.roarbase.v1.DatabaseState\x12\x1d\n\x15\x64\x61tabase_options_json\x18\x04 \x01(\t\x12\x0e\n\x06org_id\x18\x05 \x01(\t\x12\x12\n\ncreated_by\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08owned_by\x18\x08 \x01(\t\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nupdated_by\x18\n \x01(\t\x12\x14\n\x0citem_id_type\x18\x0b \x01(\t\x12\x14\n\x0cuser_id_type\x18\x0c \x01(\t\x12\x17\n\x0fsession_id_type\x18\r \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x0e \x01(\t\x12\x15\n\rmetadata_json\x18\x0f \x01(\t\x12\x18\n\x10\x63ore_config_json\x18\x10 \x01(\t\"\xcf\x01\n\x15\x43reateDatabaseRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x14\n\x0citem_id_type\x18\x03 \x01(\t\x12\x14\n\x0cuser_id_type\x18\x04 \x01(\t\x12\x17\n\x0fsession_id_type\x18\x05 \x01(\t\x12\x1d\n\x15\x64\x61tabase_options_json\x18\x06 \x01(\t\x12\x18\n\x10\x63ore_config_json\x18\x07 \x01(\t\x12\x15\n\rmetadata_json\x18\x08 \x01(\t\" \n\x12GetDatabaseRequest\x12\n\n\x02id\x18\x01 \x01(\t\"3\n\x14ListDatabasesRequest\x12\x0c\n\x04next\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"O\n\x15ListDatabasesResponse\x12\x0c\n\x04next\x18\x01 \x01(\t\x12(\n\tresources\x18\x02 \x03(\x0b\x32\x15.roarbase.v1.Database\"\x81\x02\n\x15UpdateDatabaseRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08owned_by\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x04 \x01(\tH\x02\x88\x01\x01\x12\x1d\n\x10\x63ore_config_json\x18\x05 \x01(\tH\x03\x88\x01\x01\x12\x1a\n\rmetadata_json\x18\x06 \x01(\tH\x04\x88\x01\x01\x12\x10\n\x08preserve\x18\x07 \x01(\x08\x42\x07\n\x05_nameB\x0b\n\t_owned_byB\x0e\n\x0c_descriptionB\x13\n\x11_core_config_jsonB\x10\n\x0e_metadata_json\"#\n\x15\x44\x65leteDatabaseRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\"\n\x14WatchDatabaseRequest\x12\n\n\x02id\x18\x01 \x01(\t*\xd4\x02\n\rDatabaseState\x12\x1e\n\x1a\x44\x41TABASE_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x41TABASE_STATE_CREATING\x10\x01\x12\x1f\n\x1b\x44\x41TABASE_STATE_PROVISIONING\x10\x02\x12\x1a\n\x16\x44\x41TABASE_STATE_RUNNING\x10\x03\x12\x1c\n\x18\x44\x41TABASE_STATE_RESTORING\x10\x04\x12\x19\n\x15\x44\x41TABASE_STATE_BACKUP\x10\x05\x12\x1b\n\x17\x44\x41TABASE_STATE_DELETING\x10\x06\x12!\n\x1d\x44\x41TABASE_STATE_DEPROVISIONING\x10\x07\x12\x1a\n\x16\x44\x41TABASE_STATE_DELETED\x10\x08\x12\x19\n\x15\x44\x41TABASE_STATE_FAILED\x10\t\x12\x19\n\x15\x44\x41TABASE_STATE_FROZEN\x10\n2\xe4\x03\n\x0f\x44\x61tabaseService\x12K\n\x0e\x43reateDatabase\x12\".roarbase.v1.CreateDatabaseRequest\x1a\x15.roarbase.v1.Database\x12\x45\n\x0bGetDatabase\x12\x1f.roarbase.v1.GetDatabaseRequest\x1a\x15.roarbase.v1.Database\x12V\n\rListDatabases\x12!.roarbase.v1.ListDatabasesRequest\x1a\".roarbase.v1.ListDatabasesResponse\x12K\n\x0eUpdateDatabase\x12\".roarbase.v1.UpdateDatabaseRequest\x1a\x15.roarbase.v1.Database\x12K\n\x0e\x44\x65leteDatabase\x12\".roarbase.v1.DeleteDatabaseRequest\x1a\x15.roarbase.v1.Database\x12K\n\rWatchDatabase\x12!.roarbase.v1.WatchDatabaseRequest\x1a\x15.roarbase.v1.Database0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$server/pb/roarbase/v1/database.proto\x12\x0broarbase.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\\\n\x15\x45xportDatabaseRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12)\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x19.roarbase.v1.ExportFormat\x12\x0c\n\x04gzip\x18\x03 \x01(\x08\"H\n\x0b\x45xportChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x14\n\x0crecords_done\x18\x02 \x01(\x04\x12\x15\n\rrecords_total\x18\x03 \x01(\x04\"\'\n\x0bImportChunk\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"\x9b\x02\n\x16ImportDatabaseResponse\x12\r\n\x05items\x18\x01 \x01(\x04\x12\r\n\x05users\x18\x02 \x01(\x04\x12;\n\x04rows\x18\x03 \x03(\x0b\x32-.roarbase.v1.ImportDatabaseResponse.RowsEntry\x12\x1a\n\x12properties_created\x18\x04 \x03(\t\x12\x16\n\x0etables_created\x18\x05 \x03(\t\x12\x17\n\x0f\x63olumns_created\x18\x06 \x03(\t\x12\x0f\n\x07seconds\x18\x07 \x01(\x01\x12\x1b\n\x13\x63onnections_missing\x18\x08 \x03(\t\x1a+\n\tRowsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"#\n\x15\x42\x61\x63kupDatabaseRequest\x12\n\n\x02id\x18\x01 \x01(\t\"D\n\x0b\x42\x61\x63kupChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x12\n\nbytes_done\x18\x02 \x01(\x04\x12\x13\n\x0b\x62ytes_total\x18\x03 \x01(\x04\"?\n\x0cRestoreChunk\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\xad\x03\n\x08\x44\x61tabase\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x33\n\x0f\x64\x61tabase_status\x18\x03 \x01(\x0e\x32\x1a.roarbase.v1.DatabaseState\x12\x1d\n\x15\x64\x61tabase_options_json\x18\x04 \x01(\t\x12\x0e\n\x06org_id\x18\x05 \x01(\t\x12\x12\n\ncreated_by\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08owned_by\x18\x08 \x01(\t\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nupdated_by\x18\n \x01(\t\x12\x14\n\x0citem_id_type\x18\x0b \x01(\t\x12\x14\n\x0cuser_id_type\x18\x0c \x01(\t\x12\x17\n\x0fsession_id_type\x18\r \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x0e \x01(\t\x12\x15\n\rmetadata_json\x18\x0f \x01(\t\x12\x18\n\x10\x63ore_config_json\x18\x10 \x01(\t\"\xcf\x01\n\x15\x43reateDatabaseRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x14\n\x0citem_id_type\x18\x03 \x01(\t\x12\x14\n\x0cuser_id_type\x18\x04 \x01(\t\x12\x17\n\x0fsession_id_type\x18\x05 \x01(\t\x12\x1d\n\x15\x64\x61tabase_options_json\x18\x06 \x01(\t\x12\x18\n\x10\x63ore_config_json\x18\x07 \x01(\t\x12\x15\n\rmetadata_json\x18\x08 \x01(\t\" \n\x12GetDatabaseRequest\x12\n\n\x02id\x18\x01 \x01(\t\"3\n\x14ListDatabasesRequest\x12\x0c\n\x04next\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"O\n\x15ListDatabasesResponse\x12\x0c\n\x04next\x18\x01 \x01(\t\x12(\n\tresources\x18\x02 \x03(\x0b\x32\x15.roarbase.v1.Database\"\x81\x02\n\x15UpdateDatabaseRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08owned_by\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x04 \x01(\tH\x02\x88\x01\x01\x12\x1d\n\x10\x63ore_config_json\x18\x05 \x01(\tH\x03\x88\x01\x01\x12\x1a\n\rmetadata_json\x18\x06 \x01(\tH\x04\x88\x01\x01\x12\x10\n\x08preserve\x18\x07 \x01(\x08\x42\x07\n\x05_nameB\x0b\n\t_owned_byB\x0e\n\x0c_descriptionB\x13\n\x11_core_config_jsonB\x10\n\x0e_metadata_json\"#\n\x15\x44\x65leteDatabaseRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\"\n\x14WatchDatabaseRequest\x12\n\n\x02id\x18\x01 \x01(\t*_\n\x0c\x45xportFormat\x12\x1d\n\x19\x45XPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45XPORT_FORMAT_NDJSON\x10\x01\x12\x16\n\x12\x45XPORT_FORMAT_JSON\x10\x02*\xd4\x02\n\rDatabaseState\x12\x1e\n\x1a\x44\x41TABASE_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x41TABASE_STATE_CREATING\x10\x01\x12\x1f\n\x1b\x44\x41TABASE_STATE_PROVISIONING\x10\x02\x12\x1a\n\x16\x44\x41TABASE_STATE_RUNNING\x10\x03\x12\x1c\n\x18\x44\x41TABASE_STATE_RESTORING\x10\x04\x12\x19\n\x15\x44\x41TABASE_STATE_BACKUP\x10\x05\x12\x1b\n\x17\x44\x41TABASE_STATE_DELETING\x10\x06\x12!\n\x1d\x44\x41TABASE_STATE_DEPROVISIONING\x10\x07\x12\x1a\n\x16\x44\x41TABASE_STATE_DELETED\x10\x08\x12\x19\n\x15\x44\x41TABASE_STATE_FAILED\x10\t\x12\x19\n\x15\x44\x41TABASE_STATE_FROZEN\x10\n2\xa2\x06\n\x0f\x44\x61tabaseService\x12K\n\x0e\x43reateDatabase\x12\".roarbase.v1.CreateDatabaseRequest\x1a\x15.roarbase.v1.Database\x12\x45\n\x0bGetDatabase\x12\x1f.roarbase.v1.GetDatabaseRequest\x1a\x15.roarbase.v1.Database\x12V\n\rListDatabases\x12!.roarbase.v1.ListDatabasesRequest\x1a\".roarbase.v1.ListDatabasesResponse\x12K\n\x0eUpdateDatabase\x12\".roarbase.v1.UpdateDatabaseRequest\x1a\x15.roarbase.v1.Database\x12K\n\x0e\x44\x65leteDatabase\x12\".roarbase.v1.DeleteDatabaseRequest\x1a\x15.roarbase.v1.Database\x12K\n\rWatchDatabase\x12!.roarbase.v1.WatchDatabaseRequest\x1a\x15.roarbase.v1.Database0\x01\x12P\n\x0e\x45xportDatabase\x12\".roarbase.v1.ExportDatabaseRequest\x1a\x18.roarbase.v1.ExportChunk0\x01\x12Q\n\x0eImportDatabase\x12\x18.roarbase.v1.ImportChunk\x1a#.roarbase.v1.ImportDatabaseResponse(\x01\x12P\n\x0e\x42\x61\x63kupDatabase\x12\".roarbase.v1.BackupDatabaseRequest\x1a\x18.roarbase.v1.BackupChunk0\x01\x12\x45\n\x0fRestoreDatabase\x12\x19.roarbase.v1.RestoreChunk\x1a\x15.roarbase.v1.Database(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'server.pb.roarbase.v1.database_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DATABASESTATE']._serialized_start=1230
-  _globals['_DATABASESTATE']._serialized_end=1570
-  _globals['_DATABASE']._serialized_start=87
-  _globals['_DATABASE']._serialized_end=516
-  _globals['_CREATEDATABASEREQUEST']._serialized_start=519
-  _globals['_CREATEDATABASEREQUEST']._serialized_end=726
-  _globals['_GETDATABASEREQUEST']._serialized_start=728
-  _globals['_GETDATABASEREQUEST']._serialized_end=760
-  _globals['_LISTDATABASESREQUEST']._serialized_start=762
-  _globals['_LISTDATABASESREQUEST']._serialized_end=813
-  _globals['_LISTDATABASESRESPONSE']._serialized_start=815
-  _globals['_LISTDATABASESRESPONSE']._serialized_end=894
-  _globals['_UPDATEDATABASEREQUEST']._serialized_start=897
-  _globals['_UPDATEDATABASEREQUEST']._serialized_end=1154
-  _globals['_DELETEDATABASEREQUEST']._serialized_start=1156
-  _globals['_DELETEDATABASEREQUEST']._serialized_end=1191
-  _globals['_WATCHDATABASEREQUEST']._serialized_start=1193
-  _globals['_WATCHDATABASEREQUEST']._serialized_end=1227
-  _globals['_DATABASESERVICE']._serialized_start=1573
-  _globals['_DATABASESERVICE']._serialized_end=2057
+  _globals['_IMPORTDATABASERESPONSE_ROWSENTRY']._loaded_options = None
+  _globals['_IMPORTDATABASERESPONSE_ROWSENTRY']._serialized_options = b'8\001'
+  _globals['_EXPORTFORMAT']._serialized_start=1896
+  _globals['_EXPORTFORMAT']._serialized_end=1991
+  _globals['_DATABASESTATE']._serialized_start=1994
+  _globals['_DATABASESTATE']._serialized_end=2334
+  _globals['_EXPORTDATABASEREQUEST']._serialized_start=86
+  _globals['_EXPORTDATABASEREQUEST']._serialized_end=178
+  _globals['_EXPORTCHUNK']._serialized_start=180
+  _globals['_EXPORTCHUNK']._serialized_end=252
+  _globals['_IMPORTCHUNK']._serialized_start=254
+  _globals['_IMPORTCHUNK']._serialized_end=293
+  _globals['_IMPORTDATABASERESPONSE']._serialized_start=296
+  _globals['_IMPORTDATABASERESPONSE']._serialized_end=579
+  _globals['_IMPORTDATABASERESPONSE_ROWSENTRY']._serialized_start=536
+  _globals['_IMPORTDATABASERESPONSE_ROWSENTRY']._serialized_end=579
+  _globals['_BACKUPDATABASEREQUEST']._serialized_start=581
+  _globals['_BACKUPDATABASEREQUEST']._serialized_end=616
+  _globals['_BACKUPCHUNK']._serialized_start=618
+  _globals['_BACKUPCHUNK']._serialized_end=686
+  _globals['_RESTORECHUNK']._serialized_start=688
+  _globals['_RESTORECHUNK']._serialized_end=751
+  _globals['_DATABASE']._serialized_start=754
+  _globals['_DATABASE']._serialized_end=1183
+  _globals['_CREATEDATABASEREQUEST']._serialized_start=1186
+  _globals['_CREATEDATABASEREQUEST']._serialized_end=1393
+  _globals['_GETDATABASEREQUEST']._serialized_start=1395
+  _globals['_GETDATABASEREQUEST']._serialized_end=1427
+  _globals['_LISTDATABASESREQUEST']._serialized_start=1429
+  _globals['_LISTDATABASESREQUEST']._serialized_end=1480
+  _globals['_LISTDATABASESRESPONSE']._serialized_start=1482
+  _globals['_LISTDATABASESRESPONSE']._serialized_end=1561
+  _globals['_UPDATEDATABASEREQUEST']._serialized_start=1564
+  _globals['_UPDATEDATABASEREQUEST']._serialized_end=1821
+  _globals['_DELETEDATABASEREQUEST']._serialized_start=1823
+  _globals['_DELETEDATABASEREQUEST']._serialized_end=1858
+  _globals['_WATCHDATABASEREQUEST']._serialized_start=1860
+  _globals['_WATCHDATABASEREQUEST']._serialized_end=1894
+  _globals['_DATABASESERVICE']._serialized_start=2337
+  _globals['_DATABASESERVICE']._serialized_end=3139
 # @@protoc_insertion_point(module_scope)

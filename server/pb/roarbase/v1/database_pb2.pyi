@@ -10,6 +10,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ExportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EXPORT_FORMAT_UNSPECIFIED: _ClassVar[ExportFormat]
+    EXPORT_FORMAT_NDJSON: _ClassVar[ExportFormat]
+    EXPORT_FORMAT_JSON: _ClassVar[ExportFormat]
+
 class DatabaseState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     DATABASE_STATE_UNSPECIFIED: _ClassVar[DatabaseState]
@@ -23,6 +29,9 @@ class DatabaseState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DATABASE_STATE_DELETED: _ClassVar[DatabaseState]
     DATABASE_STATE_FAILED: _ClassVar[DatabaseState]
     DATABASE_STATE_FROZEN: _ClassVar[DatabaseState]
+EXPORT_FORMAT_UNSPECIFIED: ExportFormat
+EXPORT_FORMAT_NDJSON: ExportFormat
+EXPORT_FORMAT_JSON: ExportFormat
 DATABASE_STATE_UNSPECIFIED: DatabaseState
 DATABASE_STATE_CREATING: DatabaseState
 DATABASE_STATE_PROVISIONING: DatabaseState
@@ -34,6 +43,87 @@ DATABASE_STATE_DEPROVISIONING: DatabaseState
 DATABASE_STATE_DELETED: DatabaseState
 DATABASE_STATE_FAILED: DatabaseState
 DATABASE_STATE_FROZEN: DatabaseState
+
+class ExportDatabaseRequest(_message.Message):
+    __slots__ = ("id", "format", "gzip")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    GZIP_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    format: ExportFormat
+    gzip: bool
+    def __init__(self, id: _Optional[str] = ..., format: _Optional[_Union[ExportFormat, str]] = ..., gzip: _Optional[bool] = ...) -> None: ...
+
+class ExportChunk(_message.Message):
+    __slots__ = ("data", "records_done", "records_total")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_DONE_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    records_done: int
+    records_total: int
+    def __init__(self, data: _Optional[bytes] = ..., records_done: _Optional[int] = ..., records_total: _Optional[int] = ...) -> None: ...
+
+class ImportChunk(_message.Message):
+    __slots__ = ("id", "data")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    data: bytes
+    def __init__(self, id: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class ImportDatabaseResponse(_message.Message):
+    __slots__ = ("items", "users", "rows", "properties_created", "tables_created", "columns_created", "seconds", "connections_missing")
+    class RowsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    PROPERTIES_CREATED_FIELD_NUMBER: _ClassVar[int]
+    TABLES_CREATED_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_CREATED_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CONNECTIONS_MISSING_FIELD_NUMBER: _ClassVar[int]
+    items: int
+    users: int
+    rows: _containers.ScalarMap[str, int]
+    properties_created: _containers.RepeatedScalarFieldContainer[str]
+    tables_created: _containers.RepeatedScalarFieldContainer[str]
+    columns_created: _containers.RepeatedScalarFieldContainer[str]
+    seconds: float
+    connections_missing: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, items: _Optional[int] = ..., users: _Optional[int] = ..., rows: _Optional[_Mapping[str, int]] = ..., properties_created: _Optional[_Iterable[str]] = ..., tables_created: _Optional[_Iterable[str]] = ..., columns_created: _Optional[_Iterable[str]] = ..., seconds: _Optional[float] = ..., connections_missing: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class BackupDatabaseRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class BackupChunk(_message.Message):
+    __slots__ = ("data", "bytes_done", "bytes_total")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    BYTES_DONE_FIELD_NUMBER: _ClassVar[int]
+    BYTES_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    bytes_done: int
+    bytes_total: int
+    def __init__(self, data: _Optional[bytes] = ..., bytes_done: _Optional[int] = ..., bytes_total: _Optional[int] = ...) -> None: ...
+
+class RestoreChunk(_message.Message):
+    __slots__ = ("name", "description", "data")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    data: bytes
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class Database(_message.Message):
     __slots__ = ("id", "name", "database_status", "database_options_json", "org_id", "created_by", "created_at", "owned_by", "updated_at", "updated_by", "item_id_type", "user_id_type", "session_id_type", "description", "metadata_json", "core_config_json")

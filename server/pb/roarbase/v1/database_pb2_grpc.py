@@ -69,6 +69,26 @@ class DatabaseServiceStub:
                 request_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.WatchDatabaseRequest.SerializeToString,
                 response_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.Database.FromString,
                 _registered_method=True)
+        self.ExportDatabase = channel.unary_stream(
+                '/roarbase.v1.DatabaseService/ExportDatabase',
+                request_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ExportDatabaseRequest.SerializeToString,
+                response_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ExportChunk.FromString,
+                _registered_method=True)
+        self.ImportDatabase = channel.stream_unary(
+                '/roarbase.v1.DatabaseService/ImportDatabase',
+                request_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ImportChunk.SerializeToString,
+                response_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ImportDatabaseResponse.FromString,
+                _registered_method=True)
+        self.BackupDatabase = channel.unary_stream(
+                '/roarbase.v1.DatabaseService/BackupDatabase',
+                request_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.BackupDatabaseRequest.SerializeToString,
+                response_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.BackupChunk.FromString,
+                _registered_method=True)
+        self.RestoreDatabase = channel.stream_unary(
+                '/roarbase.v1.DatabaseService/RestoreDatabase',
+                request_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.RestoreChunk.SerializeToString,
+                response_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.Database.FromString,
+                _registered_method=True)
 
 
 class DatabaseServiceServicer:
@@ -134,6 +154,52 @@ class DatabaseServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportDatabase(self, request, context):
+        """Streams the database as a roarbase export document (API.md §3.6; docs/backup.md):
+        NDJSON (the header line, then one record per line) or JSON, optionally gzip, cut into
+        chunks of at most 1 MiB. The database is BACKUP while the stream runs (reads are
+        answered, writes fail with IncorrectState) and RUNNING again when it ends, however it
+        ends. Roles: root, manager, backend. Errors: ResourceNotFound, IncorrectState (not
+        RUNNING: an export or import is in progress).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportDatabase(self, request_iterator, context):
+        """Merges an export document into a database. The first message names the database; every
+        message carries the next bytes of the document (any form ExportDatabase writes, gzip or
+        not). Everything is checked first (InvalidParameter listing the first problems in
+        roarbase-error-data: nothing changed); then the database is RESTORING behind a
+        copy-on-write restore point while properties are unioned, entities patched and rows
+        upserted, and RUNNING again. A failure puts the restore point back (error data
+        reverted=true); if that fails too the database is FROZEN (reverted=false).
+        Roles: root, manager. Errors: InvalidParameter (PROPERTY_TYPE_CONFLICT, ...),
+        ResourceNotFound, IncorrectState, PayloadTooLarge (limits.max_import_bytes), StorageFull.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BackupDatabase(self, request, context):
+        """Streams an online backup: a gzip'd tar of a consistent engine snapshot of the database
+        (taken while writes continue; they pause only while the snapshot's links are made) and
+        of its settings. Roles: root, manager, backend. Errors: ResourceNotFound, IncorrectState.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RestoreDatabase(self, request_iterator, context):
+        """Creates a new database from a backup (BackupDatabase's bytes, streamed in messages;
+        the first one names the new database). Every file is verified before the database
+        exists. Roles: root, manager. Errors: InvalidParameter (not a valid backup: nothing
+        created), ResourceAlreadyExists (name taken), ResourceLimitExceeded, PayloadTooLarge.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DatabaseServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -165,6 +231,26 @@ def add_DatabaseServiceServicer_to_server(servicer, server):
             'WatchDatabase': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchDatabase,
                     request_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.WatchDatabaseRequest.FromString,
+                    response_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.Database.SerializeToString,
+            ),
+            'ExportDatabase': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportDatabase,
+                    request_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ExportDatabaseRequest.FromString,
+                    response_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ExportChunk.SerializeToString,
+            ),
+            'ImportDatabase': grpc.stream_unary_rpc_method_handler(
+                    servicer.ImportDatabase,
+                    request_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ImportChunk.FromString,
+                    response_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ImportDatabaseResponse.SerializeToString,
+            ),
+            'BackupDatabase': grpc.unary_stream_rpc_method_handler(
+                    servicer.BackupDatabase,
+                    request_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.BackupDatabaseRequest.FromString,
+                    response_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.BackupChunk.SerializeToString,
+            ),
+            'RestoreDatabase': grpc.stream_unary_rpc_method_handler(
+                    servicer.RestoreDatabase,
+                    request_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.RestoreChunk.FromString,
                     response_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.Database.SerializeToString,
             ),
     }
@@ -334,6 +420,114 @@ class DatabaseService:
             target,
             '/roarbase.v1.DatabaseService/WatchDatabase',
             server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.WatchDatabaseRequest.SerializeToString,
+            server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.Database.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportDatabase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/roarbase.v1.DatabaseService/ExportDatabase',
+            server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ExportDatabaseRequest.SerializeToString,
+            server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ExportChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportDatabase(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/roarbase.v1.DatabaseService/ImportDatabase',
+            server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ImportChunk.SerializeToString,
+            server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ImportDatabaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BackupDatabase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/roarbase.v1.DatabaseService/BackupDatabase',
+            server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.BackupDatabaseRequest.SerializeToString,
+            server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.BackupChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RestoreDatabase(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/roarbase.v1.DatabaseService/RestoreDatabase',
+            server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.RestoreChunk.SerializeToString,
             server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.Database.FromString,
             options,
             channel_credentials,

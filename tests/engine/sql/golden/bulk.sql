@@ -83,10 +83,15 @@ SELECT age FROM b WHERE _id = 2
 => columns: age int
 => [null]
 
-# TRANSFORM computes each target column from the mapped values @0, @1, …
-BULK INSERT INTO b (_id, n, name) MAP (0 ID, 1 INT) TRANSFORM (@0 + 100, @1 * 2, 'row' || @0) FROM x'1,5
+# TRANSFORM computes each target column from the mapped values @0, @1, … (a source value may
+# be mapped twice, with two types; || takes strings only).
+BULK INSERT INTO b (_id, n, name) MAP (0 ID, 1 INT, 0 STRING) TRANSFORM (@0 + 100, @1 * 2, 'row' || @2)
+FROM x'1,5
 2,6' WITH FORMAT 'CSV' INPUT 'STREAM'
 => affected 2
+
+BULK INSERT INTO b (_id, name) MAP (0 ID) TRANSFORM (@0, 'row' || @0) FROM x'1' WITH FORMAT 'CSV'
+=> error TypeMismatchError
 
 SELECT _id, n, name FROM b WHERE _id > 100
 => columns: _id id, n int, name string

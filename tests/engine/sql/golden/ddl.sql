@@ -4,17 +4,22 @@
 # Format: ../golden_format.py. Cases run in order on a private copy of the fixture
 # (../sql_fixture.py: tables people, cities, empty).
 #
-# SHOW COLUMNS gives (name, type, definition); a definition is the column's DDL in lower
-# case: "<name> <type>" plus, when not the default, "min M max N" (INT/DECIMAL, at the
-# column's scale), "timeunit '<u>'" (always, for TIMESTAMP), "cachetype <t> size <n>"
-# (ID/STRING/IDSET/STRINGSET), "timequantum '<q>'" and "ttl '<seconds>s'" (…SETQ).
+# SHOW TABLES and SHOW COLUMNS (= DESCRIBE) have FeatureBase's columns:
+#   SHOW TABLES: _id, name, owner, updated_by, created_at, keys, description
+#   SHOW COLUMNS: _id, name, type, internal_type, created_at, keys, cache_type, cache_size,
+#                 scale, min, max, timeunit, epoch, timequantum, ttl
+# (roarbase keeps no owner or creation time: "" and NULL; an option a type does not have is
+# NULL). SHOW CREATE TABLE gives the DDL in lower case: "<name> <type>" plus, when not the
+# default, "min M max N" (INT/DECIMAL, at the column's scale), "timeunit '<u>'" (always,
+# for TIMESTAMP), "cachetype <t> size <n>" (ID/STRING/IDSET/STRINGSET), "timequantum '<q>'"
+# and "ttl '<seconds>s'" (…SETQ).
 #! mode: sequential
 
 SHOW TABLES
-=> columns: name string, _id string, description string
-=> ["cities", "string", ""]
-=> ["empty", "id", ""]
-=> ["people", "id", "the SQL fixture"]
+=> columns: _id string, name string, owner string, updated_by string, created_at timestamp, keys bool, description string
+=> ["cities", "cities", "", "", null, true, ""]
+=> ["empty", "empty", "", "", null, false, ""]
+=> ["people", "people", "", "", null, false, "the SQL fixture"]
 
 SHOW CREATE TABLE people
 => columns: ddl string
@@ -30,18 +35,33 @@ CREATE TABLE alltypes (_id ID, a ID, b STRING, c IDSET, d STRINGSET, e IDSETQ TI
 => ok
 
 SHOW COLUMNS FROM alltypes
-=> columns: name string, type string, definition string
-=> ["_id", "id", ""]
-=> ["a", "id", "a id"]
-=> ["b", "string", "b string"]
-=> ["c", "idset", "c idset"]
-=> ["d", "stringset", "d stringset"]
-=> ["e", "idsetq", "e idsetq timequantum 'YMD'"]
-=> ["f", "stringsetq", "f stringsetq timequantum 'YM' ttl '86400s'"]
-=> ["g", "int", "g int"]
-=> ["h", "decimal(3)", "h decimal(3)"]
-=> ["i", "bool", "i bool"]
-=> ["j", "timestamp", "j timestamp timeunit 's'"]
+=> columns: _id string, name string, type string, internal_type string, created_at timestamp, keys bool, cache_type string, cache_size int, scale int, min int, max int, timeunit string, epoch int, timequantum string, ttl int
+=> ["_id", "_id", "id", "id", null, false, null, null, null, null, null, null, null, null, null]
+=> ["a", "a", "id", "mutex", null, false, "ranked", 50000, null, null, null, null, null, null, null]
+=> ["b", "b", "string", "mutex", null, true, "ranked", 50000, null, null, null, null, null, null, null]
+=> ["c", "c", "idset", "set", null, false, "ranked", 50000, null, null, null, null, null, null, null]
+=> ["d", "d", "stringset", "set", null, true, "ranked", 50000, null, null, null, null, null, null, null]
+=> ["e", "e", "idsetq", "time", null, false, null, null, null, null, null, null, null, "YMD", 0]
+=> ["f", "f", "stringsetq", "time", null, true, null, null, null, null, null, null, null, "YM", 86400]
+=> ["g", "g", "int", "int", null, false, null, null, null, -9223372036854775808, 9223372036854775807, null, null, null, null]
+=> ["h", "h", "decimal(3)", "decimal", null, false, null, null, 3, null, null, null, null, null, null]
+=> ["i", "i", "bool", "bool", null, false, null, null, null, null, null, null, null, null, null]
+=> ["j", "j", "timestamp", "timestamp", null, false, null, null, null, null, null, "s", 0, null, null]
+
+# DESCRIBE is SHOW COLUMNS FROM.
+DESCRIBE alltypes
+=> columns: _id string, name string, type string, internal_type string, created_at timestamp, keys bool, cache_type string, cache_size int, scale int, min int, max int, timeunit string, epoch int, timequantum string, ttl int
+=> ["_id", "_id", "id", "id", null, false, null, null, null, null, null, null, null, null, null]
+=> ["a", "a", "id", "mutex", null, false, "ranked", 50000, null, null, null, null, null, null, null]
+=> ["b", "b", "string", "mutex", null, true, "ranked", 50000, null, null, null, null, null, null, null]
+=> ["c", "c", "idset", "set", null, false, "ranked", 50000, null, null, null, null, null, null, null]
+=> ["d", "d", "stringset", "set", null, true, "ranked", 50000, null, null, null, null, null, null, null]
+=> ["e", "e", "idsetq", "time", null, false, null, null, null, null, null, null, null, "YMD", 0]
+=> ["f", "f", "stringsetq", "time", null, true, null, null, null, null, null, null, null, "YM", 86400]
+=> ["g", "g", "int", "int", null, false, null, null, null, -9223372036854775808, 9223372036854775807, null, null, null, null]
+=> ["h", "h", "decimal(3)", "decimal", null, false, null, null, 3, null, null, null, null, null, null]
+=> ["i", "i", "bool", "bool", null, false, null, null, null, null, null, null, null, null, null]
+=> ["j", "j", "timestamp", "timestamp", null, false, null, null, null, null, null, "s", 0, null, null]
 
 SHOW CREATE TABLE alltypes
 => columns: ddl string
@@ -60,24 +80,28 @@ SELECT * FROM alltypes
 CREATE TABLE cons (_id STRING, lo INT MIN -5 MAX 5, price DECIMAL(2) MIN 0 MAX 99.5, city STRING CACHETYPE LRU SIZE 100, tagz STRINGSET CACHETYPE RANKED SIZE 10, nid ID CACHETYPE NONE, ms TIMESTAMP TIMEUNIT 'ms', hits IDSETQ TIMEQUANTUM 'YMDH' TTL '48h') COMMENT 'constraints'
 => ok
 
+SHOW CREATE TABLE cons
+=> columns: ddl string
+=> ["create table cons (_id string, lo int min -5 max 5, price decimal(2) min 0.00 max 99.50, city string cachetype lru size 100, tagz stringset cachetype ranked size 10, nid id cachetype none size 50000, ms timestamp timeunit 'ms', hits idsetq timequantum 'YMDH' ttl '172800s') comment 'constraints';"]
+
 SHOW COLUMNS FROM cons
-=> columns: name string, type string, definition string
-=> ["_id", "string", ""]
-=> ["lo", "int", "lo int min -5 max 5"]
-=> ["price", "decimal(2)", "price decimal(2) min 0.00 max 99.50"]
-=> ["city", "string", "city string cachetype lru size 100"]
-=> ["tagz", "stringset", "tagz stringset cachetype ranked size 10"]
-=> ["nid", "id", "nid id cachetype none size 50000"]
-=> ["ms", "timestamp", "ms timestamp timeunit 'ms'"]
-=> ["hits", "idsetq", "hits idsetq timequantum 'YMDH' ttl '172800s'"]
+=> columns: _id string, name string, type string, internal_type string, created_at timestamp, keys bool, cache_type string, cache_size int, scale int, min int, max int, timeunit string, epoch int, timequantum string, ttl int
+=> ["_id", "_id", "string", "string", null, true, null, null, null, null, null, null, null, null, null]
+=> ["lo", "lo", "int", "int", null, false, null, null, null, -5, 5, null, null, null, null]
+=> ["price", "price", "decimal(2)", "decimal", null, false, null, null, 2, null, null, null, null, null, null]
+=> ["city", "city", "string", "mutex", null, true, "lru", 100, null, null, null, null, null, null, null]
+=> ["tagz", "tagz", "stringset", "set", null, true, "ranked", 10, null, null, null, null, null, null, null]
+=> ["nid", "nid", "id", "mutex", null, false, "none", 50000, null, null, null, null, null, null, null]
+=> ["ms", "ms", "timestamp", "timestamp", null, false, null, null, null, null, null, "ms", 0, null, null]
+=> ["hits", "hits", "idsetq", "time", null, false, null, null, null, null, null, null, null, "YMDH", 172800]
 
 SHOW TABLES
-=> columns: name string, _id string, description string
-=> ["alltypes", "id", ""]
-=> ["cities", "string", ""]
-=> ["cons", "string", "constraints"]
-=> ["empty", "id", ""]
-=> ["people", "id", "the SQL fixture"]
+=> columns: _id string, name string, owner string, updated_by string, created_at timestamp, keys bool, description string
+=> ["alltypes", "alltypes", "", "", null, false, ""]
+=> ["cities", "cities", "", "", null, true, ""]
+=> ["cons", "cons", "", "", null, true, "constraints"]
+=> ["empty", "empty", "", "", null, false, ""]
+=> ["people", "people", "", "", null, false, "the SQL fixture"]
 
 # MIN/MAX are enforced on write.
 INSERT INTO cons (_id, lo) VALUES ('a', 6)
@@ -133,8 +157,12 @@ SELECT _id FROM offs WHERE q BETWEEN -3 AND -1
 => [1]
 => [3]
 
+# GROUP BY a DECIMAL column groups record by record (the engine's GroupBy takes no decimals).
 SELECT q, COUNT(*) FROM offs GROUP BY q
-=> error NotSupportedError
+=> columns: q decimal(1), "" int
+=> [-50.0, 1]
+=> [-2.5, 1]
+=> [-1.5, 1]
 
 # EPOCH moves the zero of a timestamp column; values still read back as given.
 CREATE TABLE epochs (_id ID, since TIMESTAMP TIMEUNIT 's' EPOCH '2000-01-01T00:00:00Z')
@@ -157,9 +185,9 @@ SHOW CREATE TABLE epochs
 => ["create table epochs (_id id, since timestamp timeunit 's' epoch '2000-01-01T00:00:00Z');"]
 
 SHOW COLUMNS FROM epochs
-=> columns: name string, type string, definition string
-=> ["_id", "id", ""]
-=> ["since", "timestamp", "since timestamp timeunit 's' epoch '2000-01-01T00:00:00Z'"]
+=> columns: _id string, name string, type string, internal_type string, created_at timestamp, keys bool, cache_type string, cache_size int, scale int, min int, max int, timeunit string, epoch int, timequantum string, ttl int
+=> ["_id", "_id", "id", "id", null, false, null, null, null, null, null, null, null, null, null]
+=> ["since", "since", "timestamp", "timestamp", null, false, null, null, null, null, null, "s", 946684800, null, null]
 
 # The DDL recreates the table: the same stored values read back the same.
 CREATE TABLE epochs2 (_id id, since timestamp timeunit 's' epoch '2000-01-01T00:00:00Z')
@@ -168,10 +196,9 @@ CREATE TABLE epochs2 (_id id, since timestamp timeunit 's' epoch '2000-01-01T00:
 INSERT INTO epochs2 (_id, since) VALUES (1, '1999-12-31T23:59:59Z')
 => affected 1
 
-SHOW COLUMNS FROM epochs2
-=> columns: name string, type string, definition string
-=> ["_id", "id", ""]
-=> ["since", "timestamp", "since timestamp timeunit 's' epoch '2000-01-01T00:00:00Z'"]
+SHOW CREATE TABLE epochs2
+=> columns: ddl string
+=> ["create table epochs2 (_id id, since timestamp timeunit 's' epoch '2000-01-01T00:00:00Z');"]
 
 CREATE TABLE epochs3 (_id ID, a TIMESTAMP TIMEUNIT 'ms' EPOCH '1969-12-31T23:59:50Z', b TIMESTAMP EPOCH '1970-01-01T00:00:00Z')
 => ok
@@ -196,10 +223,13 @@ SHOW CREATE TABLE aliases
 create table if not exists lower (_id id, n int min 1 max 9)
 => ok
 
-SHOW COLUMNS FROM lower
-=> columns: name string, type string, definition string
-=> ["_id", "id", ""]
-=> ["n", "int", "n int min 1 max 9"]
+SHOW CREATE TABLE lower
+=> columns: ddl string
+=> ["create table lower (_id id, n int min 1 max 9);"]
+
+# Names are case-insensitive: written in any case, stored (and shown) in lower case.
+SELECT N, _ID FROM LOWER
+=> columns: n int, _id id
 
 # --- IF NOT EXISTS / already exists ------------------------------------------------------------------
 
@@ -209,19 +239,9 @@ DROP TABLE offs
 CREATE TABLE IF NOT EXISTS alltypes (_id STRING, z INT)
 => ok
 
-SHOW COLUMNS FROM alltypes
-=> columns: name string, type string, definition string
-=> ["_id", "id", ""]
-=> ["a", "id", "a id"]
-=> ["b", "string", "b string"]
-=> ["c", "idset", "c idset"]
-=> ["d", "stringset", "d stringset"]
-=> ["e", "idsetq", "e idsetq timequantum 'YMD'"]
-=> ["f", "stringsetq", "f stringsetq timequantum 'YM' ttl '86400s'"]
-=> ["g", "int", "g int"]
-=> ["h", "decimal(3)", "h decimal(3)"]
-=> ["i", "bool", "i bool"]
-=> ["j", "timestamp", "j timestamp timeunit 's'"]
+SHOW CREATE TABLE alltypes
+=> columns: ddl string
+=> ["create table alltypes (_id id, a id, b string, c idset, d stringset, e idsetq timequantum 'YMD', f stringsetq timequantum 'YM' ttl '86400s', g int, h decimal(3), i bool, j timestamp timeunit 's');"]
 
 CREATE TABLE alltypes (_id ID, z INT)
 => error AlreadyExistsError
@@ -234,7 +254,7 @@ CREATE TABLE bad (x INT)
 CREATE TABLE bad (_id INT)
 => error TypeMismatchError
 
-CREATE TABLE bad (_id ID, x FLOAT)
+CREATE TABLE bad (_id ID, x DOUBLE)
 => error TypeMismatchError
 
 CREATE TABLE bad (_id ID, x DECIMAL)
@@ -288,10 +308,11 @@ CREATE TABLE bad (_id ID, x INT TIMEQUANTUM 'Y')
 CREATE TABLE bad (_id ID, x IDSET TTL '1h')
 => error InvalidOptionError
 
-CREATE TABLE Bad (_id ID, x INT)
+# A quoted name keeps its case, and names are lower case.
+CREATE TABLE bad (_id ID, "X" INT)
 => error InvalidNameError
 
-CREATE TABLE bad (_id ID, "X" INT)
+CREATE TABLE "Bad" (_id ID, x INT)
 => error InvalidNameError
 
 CREATE TABLE bad (_id ID, x INT,)
@@ -304,15 +325,40 @@ DROP TABLE IF EXISTS badid
 => ok
 
 SHOW TABLES
-=> columns: name string, _id string, description string
-=> ["aliases", "string", ""]
-=> ["alltypes", "id", ""]
-=> ["cities", "string", ""]
-=> ["cons", "string", "constraints"]
-=> ["empty", "id", ""]
-=> ["epochs", "id", ""]
-=> ["lower", "id", ""]
-=> ["people", "id", "the SQL fixture"]
+=> columns: _id string, name string, owner string, updated_by string, created_at timestamp, keys bool, description string
+=> ["aliases", "aliases", "", "", null, true, ""]
+=> ["alltypes", "alltypes", "", "", null, false, ""]
+=> ["cities", "cities", "", "", null, true, ""]
+=> ["cons", "cons", "", "", null, true, "constraints"]
+=> ["empty", "empty", "", "", null, false, ""]
+=> ["epochs", "epochs", "", "", null, false, ""]
+=> ["lower", "lower", "", "", null, false, ""]
+=> ["people", "people", "", "", null, false, "the SQL fixture"]
+
+# FeatureBase lower-cases a name written in capitals, and takes '-' in table names.
+CREATE TABLE Mixed (_id ID, startTime TIMESTAMP, un-keyed INT)
+=> ok
+
+INSERT INTO MIXED (_id, STARTTIME, "un-keyed") VALUES (1, '2020-01-01', 5)
+=> affected 1
+
+SELECT _id, starttime, "un-keyed" FROM mixed
+=> columns: _id id, starttime timestamp, un-keyed int
+=> [1, "2020-01-01T00:00:00Z", 5]
+
+CREATE TABLE un-keyed (_id STRING, notes STRING, not_before INT, distinct_users INT)
+=> ok
+
+INSERT INTO un-keyed (_id, notes, not_before, distinct_users) VALUES ('a', 'x', 1, 2)
+=> affected 1
+
+# Keywords are whole words: notes, not_before and distinct_users are names.
+SELECT notes, not_before, distinct_users FROM "un-keyed" WHERE NOT not_before > 5
+=> columns: notes string, not_before int, distinct_users int
+=> ["x", 1, 2]
+
+DROP TABLE mixed; DROP TABLE un-keyed
+=> ok
 
 # --- ALTER TABLE ---------------------------------------------------------------------------------------
 
@@ -322,14 +368,9 @@ ALTER TABLE empty ADD COLUMN n INT MIN 0 MAX 10
 ALTER TABLE empty ADD flag BOOL
 => ok
 
-SHOW COLUMNS FROM empty
-=> columns: name string, type string, definition string
-=> ["_id", "id", ""]
-=> ["x", "int", "x int"]
-=> ["s", "string", "s string"]
-=> ["ss", "stringset", "ss stringset"]
-=> ["n", "int", "n int min 0 max 10"]
-=> ["flag", "bool", "flag bool"]
+SHOW CREATE TABLE empty
+=> columns: ddl string
+=> ["create table empty (_id id, x int, s string, ss stringset, n int min 0 max 10, flag bool);"]
 
 INSERT INTO empty (_id, n, flag, x) VALUES (1, 10, true, 5)
 => affected 1
@@ -405,7 +446,7 @@ DROP TABLE alltypes; DROP TABLE aliases; DROP TABLE epochs; DROP TABLE lower; DR
 => ok
 
 SHOW TABLES
-=> columns: name string, _id string, description string
-=> ["cities", "string", ""]
-=> ["empty", "id", ""]
-=> ["people", "id", "the SQL fixture"]
+=> columns: _id string, name string, owner string, updated_by string, created_at timestamp, keys bool, description string
+=> ["cities", "cities", "", "", null, true, ""]
+=> ["empty", "empty", "", "", null, false, ""]
+=> ["people", "people", "", "", null, false, "the SQL fixture"]

@@ -18,11 +18,11 @@ SELECT _id FROM people
 => [7]
 
 # The deleted records leave every column: groups, counts and set members.
-SELECT tags, COUNT(*) FROM people GROUP BY tags
+SELECT tags, COUNT(*) FROM people WITH (flatten(tags)) GROUP BY tags
 => columns: tags stringset, "" int
-=> ["red", 2]
-=> ["blue", 2]
-=> ["green", 2]
+=> [["red"], 2]
+=> [["blue"], 2]
+=> [["green"], 2]
 
 SELECT COUNT(*), COUNT(age), SUM(age), COUNT(DISTINCT name) FROM people
 => columns: "" int, "" int, "" int, "" int
@@ -72,15 +72,29 @@ DELETE FROM people WHERE nope = 1
 DELETE FROM nope
 => error TableNotFoundError
 
-DELETE FROM people WHERE _id IN (SELECT _id FROM people)
-=> error NotSupportedError
+# A subquery picks the records (FeatureBase: `_id IN (SELECT …)`); it reads the table as it
+# was before the DELETE.
+DELETE FROM people WHERE _id IN (SELECT _id FROM people WHERE age = 1)
+=> affected 1
+
+DELETE FROM people WHERE age > (SELECT MAX(age) FROM people)
+=> affected 0
+
+# Any condition: expressions and functions are evaluated record by record (record 6: ann, 18).
+DELETE FROM people WHERE age * 2 < 40 AND UPPER(name) = 'ANN'
+=> affected 1
+
+EXPLAIN DELETE FROM people WHERE age * 2 < 40 AND UPPER(name) = 'ANN'
+=> columns: plan string
+=> ["Delete from people"]
+=> ["  records all then per record: age * 2 < 40 AND UPPER(name) = 'ANN'"]
 
 DELETE people WHERE _id = 1
 => error QuerySyntaxError at 1:8
 
 # Without WHERE every record goes.
 DELETE FROM people
-=> affected 3
+=> affected 1
 
 SELECT COUNT(*) FROM people
 => columns: "" int

@@ -35,12 +35,15 @@ SELECT name
 SELECT *
 => error TypeMismatchError
 
-SELECT COUNT(*)
-=> error NotSupportedError
+# An aggregate over the one row of a SELECT without FROM.
+SELECT COUNT(*), SUM(2), MAX('x')
+=> columns: "" int, "" int, "" string
+=> [1, 2, "x"]
 
 EXPLAIN SELECT 1
 => columns: plan string
-=> ["constant row (no FROM)"]
+=> ["Project 1"]
+=> ["  Values 1 row"]
 
 # --- TOTIMESTAMP (function-totimestamp.md: int, optional unit s/ms/us/ns, default s) --------------
 
@@ -271,7 +274,7 @@ SELECT FORMAT('%s -> #%x', 'white', 16777215), FORMAT('%d%% of %v, %b, %o, %f', 
 
 SELECT FORMAT('id = %d, time = %v, ids = %d, tags = %s', _id, born, codes, tags) FROM people WHERE _id = 1
 => columns: "" string
-=> ["id = 1, time = 2000-01-01T00:00:00Z, ids = [1 2], tags = [blue red]"]
+=> ["id = 1, time = 2000-01-01T00:00:00Z, ids = [1 2], tags = [red blue]"]
 
 SELECT FORMAT('%d', 'x')
 => error TypeMismatchError
@@ -282,13 +285,40 @@ SELECT _id, SUBSTRING(name, 1), PREFIX(name, 2), CHARINDEX('n', name), REPLICATE
 => [5, null, null, null, null, null, null]
 
 # --- set functions in the select list (function-setcontains.md, function-setexcludes.md) -----------
-# A record without members has the empty set (as in WHERE).
+# In the select list a record without members has a NULL set, and the set functions give NULL
+# (FeatureBase's defs_set_functions: setcontains(ievent, 101) is null for a record without
+# ievent). In WHERE a record without members has the empty set (below).
 
 SELECT _id, SETCONTAINS(tags, 'red'), SETEXCLUDES(tags, 'red'), SETCONTAINSANY(tags, ['green', 'x']), SETCONTAINSALL(tags, ['red', 'blue']) FROM people WHERE _id IN (1, 3, 4)
 => columns: _id id, "" bool, "" bool, "" bool, "" bool
 => [1, true, false, false, true]
-=> [3, false, true, false, false]
+=> [3, null, null, null, null]
 => [4, false, true, true, false]
+
+SELECT SETCONTAINS(['POST'], 'POST'), SETCONTAINSANY([101], [101, 7]), SETCONTAINSALL([101], [101, 7])
+=> columns: "" bool, "" bool, "" bool
+=> [true, true, false]
+
+SELECT SETCONTAINS(tags, 1) FROM people
+=> error TypeMismatchError
+
+SELECT SETCONTAINS(codes, 'x') FROM people
+=> error TypeMismatchError
+
+SELECT SETCONTAINS(tags, ['x']) FROM people
+=> error TypeMismatchError
+
+SELECT SETCONTAINS(tags, NULL) FROM people
+=> error TypeMismatchError
+
+SELECT SETCONTAINS(NULL, [1])
+=> error TypeMismatchError
+
+SELECT SETCONTAINSANY(tags, [1, 2]) FROM people
+=> error TypeMismatchError
+
+SELECT SETCONTAINS(tags, [NULL]) FROM people
+=> error TypeMismatchError
 
 SELECT _id FROM people WHERE SETEXCLUDES(tags, 'red')
 => columns: _id id
@@ -350,8 +380,9 @@ SELECT +age, -+age FROM people WHERE _id = 1
 => columns: "" int, "" int
 => [30, -30]
 
-# EXPLAIN shows a WHERE leaf evaluated record by record as a RecordScan.
+# EXPLAIN shows a WHERE leaf evaluated record by record ("then per record"), on the records
+# the bitmap part of the condition leaves.
 EXPLAIN SELECT _id FROM people WHERE age + 1 > 41 AND team = 10
 => columns: plan string
-=> ["table people"]
-=> ["filter Intersect(RecordScan(condition='Compare'), RowOf(field=7, row=10, views=('standard',)))"]
+=> ["Project _id"]
+=> ["  Scan people [_id] where team[row 10] then per record: age + 1 > 41"]

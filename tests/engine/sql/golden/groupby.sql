@@ -7,8 +7,10 @@
 # group whatever other aggregates there are; SUM/AVG/MIN/MAX of a group without values are
 # NULL; a NULL key is a value of its own: GROUP BY one non-set column has a NULL group for the
 # records without a value, and over several columns every combination present, NULLs
-# included, is a group. A set column is flattened: a record counts once per member, and
-# records without members are in no group (like UNNEST).
+# included, is a group. A set column groups by its whole set (FeatureBase: [1, 2] and [2, 1]
+# are one group; a record without members is in the NULL group); WITH (flatten(col)) groups
+# by member instead: a record counts once per member, shown as a one-member set, and records
+# without members are in no group (like UNNEST).
 #
 #   team 10: records 1 2 1048576 (ages 30 40 65, scores 9.25 10.00 10.00)
 #   team 20: records 3 4         (ages 55 30,    scores 12.50 -1.75)
@@ -79,55 +81,116 @@ SELECT state, COUNT(*), SUM(pop) FROM cities GROUP BY state
 => ["ny", 2, 8000]
 => ["ca", 2, 4800]
 
-# Set columns: one row per member; records 3, 6, 7 (no tags) are in no group.
-#   red: 1 2 1048576   blue: 1 5 1048576   green: 4 5 1048576
+# Set columns group by the whole set: tags 1 {red, blue}, 2 {red}, 4 {green}, 5 {blue, green},
+# 1048576 {red, green, blue}; 3, 6, 7 have none (the NULL group).
 SELECT tags, COUNT(*) FROM people GROUP BY tags
 => columns: tags stringset, "" int
-=> ["red", 3]
-=> ["blue", 3]
-=> ["green", 3]
+=> [["red", "blue"], 1]
+=> [["red"], 1]
+=> [["green"], 1]
+=> [["blue", "green"], 1]
+=> [["red", "blue", "green"], 1]
+=> [null, 3]
 
-# Records with red: 1 (red, blue), 2 (red), 1048576 (red, green, blue): min ages red 30,
-# blue 30, green 65; ties keep the group order.
-SELECT tags, MIN(age) FROM people WHERE SETCONTAINS(tags, 'red') GROUP BY tags ORDER BY 2 LIMIT 2
+# Whole sets in key order (members sorted, then NULL): {blue, green} {blue, green, red}
+# {blue, red} {green} {red} NULL.
+SELECT tags, COUNT(*) FROM people GROUP BY tags ORDER BY tags
 => columns: tags stringset, "" int
-=> ["red", 30]
-=> ["blue", 30]
+=> [null, 3]
+=> [["blue", "green"], 1]
+=> [["red", "blue", "green"], 1]
+=> [["red", "blue"], 1]
+=> [["green"], 1]
+=> [["red"], 1]
 
-SELECT tags, COUNT(*), SUM(age), MIN(score) FROM people GROUP BY tags
-=> columns: tags stringset, "" int, "" int, "" decimal(2)
-=> ["red", 3, 135, 9.25]
-=> ["blue", 3, 95, 9.25]
-=> ["green", 3, 95, -1.75]
-
-#   codes 1: 1 5 6   2: 1 2   3: 3 6
+#   codes: 1 {1, 2}, 2 {2}, 3 {3}, 5 {1}, 6 {1, 3}; 4, 7, 1048576 none.
 SELECT codes, COUNT(*) FROM people GROUP BY codes
 => columns: codes idset, "" int
-=> [1, 3]
-=> [2, 2]
-=> [3, 2]
+=> [[1, 2], 1]
+=> [[2], 1]
+=> [[3], 1]
+=> [[1], 1]
+=> [[1, 3], 1]
+=> [null, 3]
 
-#   visits (all views) 1: 1   2: 1 2   3: 4   5: 3
+#   visits (all views): 1 {1, 2}, 2 {2}, 3 {5}, 4 {3}; 5, 6, 7, 1048576 none.
 SELECT visits, COUNT(*) FROM people GROUP BY visits
 => columns: visits idsetq, "" int
-=> [1, 1]
-=> [2, 2]
-=> [3, 1]
-=> [5, 1]
+=> [[1, 2], 1]
+=> [[2], 1]
+=> [[5], 1]
+=> [[3], 1]
+=> [null, 4]
 
 SELECT zips, COUNT(*) FROM cities GROUP BY zips
 => columns: zips idset, "" int
-=> [10001, 1]
-=> [10002, 1]
-=> [14201, 1]
-=> [94103, 1]
+=> [[10001, 10002], 1]
+=> [[14201], 1]
+=> [[94103], 1]
+=> [null, 1]
 
-# The flatten hint is accepted (set columns are always flattened).
+# WITH (flatten(col)): one group per member, shown as a one-member set; records 3, 6, 7 (no
+# tags) are in no group.
+#   red: 1 2 1048576   blue: 1 5 1048576   green: 4 5 1048576
 SELECT tags, COUNT(*) FROM people WITH (flatten(tags)) GROUP BY tags
 => columns: tags stringset, "" int
-=> ["red", 3]
-=> ["blue", 3]
-=> ["green", 3]
+=> [["red"], 3]
+=> [["blue"], 3]
+=> [["green"], 3]
+
+# Records with red: 1 (red, blue), 2 (red), 1048576 (red, green, blue): min ages red 30,
+# blue 30, green 65; ties keep the group order.
+SELECT tags, MIN(age) FROM people WITH (flatten(tags)) WHERE SETCONTAINS(tags, 'red') GROUP BY tags ORDER BY 2 LIMIT 2
+=> columns: tags stringset, "" int
+=> [["red"], 30]
+=> [["blue"], 30]
+
+SELECT tags, COUNT(*), SUM(age), MIN(score) FROM people WITH (flatten(tags)) GROUP BY tags
+=> columns: tags stringset, "" int, "" int, "" decimal(2)
+=> [["red"], 3, 135, 9.25]
+=> [["blue"], 3, 95, 9.25]
+=> [["green"], 3, 95, -1.75]
+
+#   codes 1: 1 5 6   2: 1 2   3: 3 6
+SELECT codes, COUNT(*) FROM people WITH (flatten(codes)) GROUP BY codes
+=> columns: codes idset, "" int
+=> [[1], 3]
+=> [[2], 2]
+=> [[3], 2]
+
+#   visits (all views) 1: 1   2: 1 2   3: 4   5: 3
+SELECT visits, COUNT(*) FROM people WITH (flatten(visits)) GROUP BY visits
+=> columns: visits idsetq, "" int
+=> [[1], 1]
+=> [[2], 2]
+=> [[3], 1]
+=> [[5], 1]
+
+SELECT zips, COUNT(*) FROM cities WITH (flatten(zips)) GROUP BY zips
+=> columns: zips idset, "" int
+=> [[10001], 1]
+=> [[10002], 1]
+=> [[14201], 1]
+=> [[94103], 1]
+
+# An expression of the members: the row-by-row grouping flattens the same way.
+SELECT tags, COUNT(*), SUM(age + 0) FROM people WITH (flatten(tags)) GROUP BY tags
+=> columns: tags stringset, "" int, "" int
+=> [["red"], 3, 135]
+=> [["blue"], 3, 95]
+=> [["green"], 3, 95]
+
+SELECT tags FROM people WITH (flatter(tags))
+=> error TypeMismatchError
+
+SELECT tags FROM people WITH (flatten(nope))
+=> error TypeMismatchError
+
+SELECT tags FROM people WITH (flatten(tags, codes))
+=> error TypeMismatchError
+
+SELECT tags FROM people WITH (flatten(name))
+=> error TypeMismatchError
 
 # --- aggregates per group: SQL semantics ----------------------------------------------------------
 
@@ -168,17 +231,28 @@ SELECT age, COUNT(*) FROM people WHERE age IS NULL GROUP BY age
 => [null, 2]
 
 #   age > 30: records 2 3 1048576 → red: 2 1048576; blue: 1048576; green: 1048576.
+SELECT tags, COUNT(*) FROM people WITH (flatten(tags)) WHERE age > 30 GROUP BY tags
+=> columns: tags stringset, "" int
+=> [["red"], 2]
+=> [["blue"], 1]
+=> [["green"], 1]
+
+# … and by whole sets: 2 {red}, 3 none, 1048576 {red, green, blue}.
 SELECT tags, COUNT(*) FROM people WHERE age > 30 GROUP BY tags
 => columns: tags stringset, "" int
-=> ["red", 2]
-=> ["blue", 1]
-=> ["green", 1]
+=> [["red"], 1]
+=> [["red", "blue", "green"], 1]
+=> [null, 1]
 
 SELECT name, COUNT(*) FROM people WHERE _id = 99 GROUP BY name
 => columns: name string, "" int
 
+SELECT tags, COUNT(*) FROM people WITH (flatten(tags)) WHERE _id = 3 GROUP BY tags
+=> columns: tags stringset, "" int
+
 SELECT tags, COUNT(*) FROM people WHERE _id = 3 GROUP BY tags
 => columns: tags stringset, "" int
+=> [null, 1]
 
 SELECT s, COUNT(*) FROM empty GROUP BY s
 => columns: s string, "" int
@@ -218,19 +292,43 @@ SELECT active, COUNT(*) FROM people GROUP BY 1
 # --- several columns ------------------------------------------------------------------------------
 
 # Records with both tags and codes: 1 (red,blue × 1,2), 2 (red × 2), 5 (blue,green × 1).
+SELECT tags, codes, COUNT(*) FROM people WITH (flatten(tags), flatten(codes)) GROUP BY tags, codes
+=> columns: tags stringset, codes idset, "" int
+=> [["red"], [1], 1]
+=> [["red"], [2], 2]
+=> [["blue"], [1], 2]
+=> [["blue"], [2], 1]
+=> [["green"], [1], 1]
+
+# Whole sets: (tags, codes) per record: 1 ({red, blue}, {1, 2}), 2 ({red}, {2}),
+# 3 (NULL, {3}), 4 ({green}, NULL), 5 ({blue, green}, {1}), 6 (NULL, {1, 3}), 7 (NULL, NULL),
+# 1048576 ({red, blue, green}, NULL).
 SELECT tags, codes, COUNT(*) FROM people GROUP BY tags, codes
 => columns: tags stringset, codes idset, "" int
-=> ["red", 1, 1]
-=> ["red", 2, 2]
-=> ["blue", 1, 2]
-=> ["blue", 2, 1]
-=> ["green", 1, 1]
+=> [["red", "blue"], [1, 2], 1]
+=> [["red"], [2], 1]
+=> [null, [3], 1]
+=> [["green"], null, 1]
+=> [["blue", "green"], [1], 1]
+=> [null, [1, 3], 1]
+=> [null, null, 1]
+=> [["red", "blue", "green"], null, 1]
 
-SELECT team, tags, COUNT(*) FROM people WHERE team = 10 GROUP BY team, tags
+# One flattened, one not: members of tags × whole codes.
+SELECT tags, codes, COUNT(*) FROM people WITH (flatten(tags)) WHERE team = 10 GROUP BY tags, codes
+=> columns: tags stringset, codes idset, "" int
+=> [["red"], [1, 2], 1]
+=> [["blue"], [1, 2], 1]
+=> [["red"], [2], 1]
+=> [["red"], null, 1]
+=> [["blue"], null, 1]
+=> [["green"], null, 1]
+
+SELECT team, tags, COUNT(*) FROM people WITH (flatten(tags)) WHERE team = 10 GROUP BY team, tags
 => columns: team id, tags stringset, "" int
-=> [10, "red", 3]
-=> [10, "blue", 2]
-=> [10, "green", 1]
+=> [10, ["red"], 3]
+=> [10, ["blue"], 2]
+=> [10, ["green"], 1]
 
 # Standard SQL keeps the groups with a NULL key: (dee, NULL) is record 4, (NULL, false) is
 # record 5 and (NULL, NULL) is record 7.
@@ -286,16 +384,16 @@ SELECT team, active, COUNT(*) FROM people WHERE age > 20 OR _id = 7 GROUP BY tea
 
 # Three columns, one of them a set (flattened): records 3 (no members), 6 and 7 (NULL tags)
 # are in no group; record 5 has no team.
-SELECT tags, team, active, COUNT(*) FROM people GROUP BY tags, team, active
+SELECT tags, team, active, COUNT(*) FROM people WITH (flatten(tags)) GROUP BY tags, team, active
 => columns: tags stringset, team id, active bool, "" int
-=> ["red", 10, true, 1]
-=> ["red", 10, false, 2]
-=> ["blue", 10, true, 1]
-=> ["blue", 10, false, 1]
-=> ["green", 10, false, 1]
-=> ["green", 20, null, 1]
-=> ["blue", null, false, 1]
-=> ["green", null, false, 1]
+=> [["red"], 10, true, 1]
+=> [["red"], 10, false, 2]
+=> [["blue"], 10, true, 1]
+=> [["blue"], 10, false, 1]
+=> [["green"], 10, false, 1]
+=> [["green"], 20, null, 1]
+=> [["blue"], null, false, 1]
+=> [["green"], null, false, 1]
 
 # The same query restricted to records with both values.
 SELECT name, active, COUNT(*) FROM people WHERE name IS NOT NULL AND active IS NOT NULL GROUP BY name, active
@@ -319,11 +417,15 @@ SELECT team, SUM(age) FROM people GROUP BY team HAVING SUM(age) > 50
 => [10, 135]
 => [20, 85]
 
+SELECT tags, COUNT(*) AS c FROM people WITH (flatten(tags)) GROUP BY tags HAVING c > 2
+=> columns: tags stringset, c int
+=> [["red"], 3]
+=> [["blue"], 3]
+=> [["green"], 3]
+
 SELECT tags, COUNT(*) AS c FROM people GROUP BY tags HAVING c > 2
 => columns: tags stringset, c int
-=> ["red", 3]
-=> ["blue", 3]
-=> ["green", 3]
+=> [null, 3]
 
 SELECT team FROM people GROUP BY team HAVING MAX(name) = 'eve'
 => columns: team id
@@ -383,25 +485,73 @@ SELECT name, COUNT(*) FROM people GROUP BY name ORDER BY name LIMIT 2 OFFSET 1
 => ["ann", 2]
 => ["bob", 1]
 
-SELECT tags, COUNT(*) FROM people GROUP BY tags ORDER BY tags DESC
+SELECT tags, COUNT(*) FROM people WITH (flatten(tags)) GROUP BY tags ORDER BY tags DESC
 => columns: tags stringset, "" int
-=> ["red", 3]
-=> ["green", 3]
-=> ["blue", 3]
+=> [["red"], 3]
+=> [["green"], 3]
+=> [["blue"], 3]
 
 SELECT team, COUNT(*) FROM people GROUP BY team ORDER BY team LIMIT 0
 => columns: team id, "" int
 
-# --- what GROUP BY does not do --------------------------------------------------------------------
+# --- GROUP BY a DECIMAL, _id or an expression: grouped record by record ---------------------------
 
 SELECT score, COUNT(*) FROM people GROUP BY score
-=> error NotSupportedError
+=> columns: score decimal(2), "" int
+=> [-1.75, 1]
+=> [0.01, 1]
+=> [9.25, 1]
+=> [10.00, 2]
+=> [12.50, 1]
+=> [null, 2]
 
-SELECT _id, COUNT(*) FROM people GROUP BY _id
-=> error NotSupportedError
+SELECT _id, COUNT(*) FROM people WHERE team = 20 GROUP BY _id
+=> columns: _id id, "" int
+=> [3, 1]
+=> [4, 1]
 
 SELECT age + 1, COUNT(*) FROM people GROUP BY age + 1
-=> error NotSupportedError
+=> columns: "" int, "" int
+=> [19, 1]
+=> [31, 2]
+=> [41, 1]
+=> [56, 1]
+=> [66, 1]
+=> [null, 2]
+
+# Time bucketing: born per decade (DATETIMEPART), and per year as DATE_TRUNC's text.
+#   born: 1 2000, 2 1990, 4 2010, 6 2000, 1048576 1970; 3 5 7 none.
+SELECT DATETIMEPART('yy', born) / 10 * 10 AS decade, COUNT(*) FROM people GROUP BY decade ORDER BY decade
+=> columns: decade int, "" int
+=> [null, 3]
+=> [1970, 1]
+=> [1990, 1]
+=> [2000, 2]
+=> [2010, 1]
+
+SELECT DATE_TRUNC('yy', born), COUNT(*), MIN(age) FROM people WHERE born IS NOT NULL GROUP BY DATE_TRUNC('yy', born)
+=> columns: "" string, "" int, "" int
+=> ["1970", 1, 65]
+=> ["1990", 1, 40]
+=> ["2000", 2, 18]
+=> ["2010", 1, 30]
+
+# An expression may repeat a GROUP BY expression, or use its columns inside aggregates only.
+SELECT age / 10 * 10 AS band, COUNT(*), SUM(age) FROM people WHERE age IS NOT NULL GROUP BY age / 10 * 10
+=> columns: band int, "" int, "" int
+=> [10, 1, 18]
+=> [30, 2, 60]
+=> [40, 1, 40]
+=> [50, 1, 55]
+=> [60, 1, 65]
+
+SELECT age, COUNT(*) FROM people GROUP BY age + 1
+=> error TypeMismatchError
+
+SELECT COUNT(*) FROM people GROUP BY COUNT(*)
+=> error TypeMismatchError
+
+# --- what GROUP BY does not do --------------------------------------------------------------------
 
 SELECT name, COUNT(*) FROM people GROUP BY team
 => error TypeMismatchError
@@ -437,18 +587,27 @@ SELECT DISTINCT state FROM cities
 => ["ny"]
 => ["ca"]
 
-# DISTINCT on a set column gives its members (with or without the flatten hint).
+# DISTINCT on a set column compares whole sets; WITH (flatten(col)) gives its members.
 SELECT DISTINCT tags FROM people WITH (flatten(tags))
 => columns: tags stringset
-=> ["red"]
-=> ["blue"]
-=> ["green"]
+=> [["red"]]
+=> [["blue"]]
+=> [["green"]]
 
 SELECT DISTINCT codes FROM people
 => columns: codes idset
-=> [1]
-=> [2]
-=> [3]
+=> [[1, 2]]
+=> [[2]]
+=> [[3]]
+=> [[1]]
+=> [[1, 3]]
+=> [null]
+
+SELECT DISTINCT codes FROM people WITH (flatten(codes))
+=> columns: codes idset
+=> [[1]]
+=> [[2]]
+=> [[3]]
 
 SELECT DISTINCT name FROM people WHERE team = 10
 => columns: name string
@@ -492,7 +651,30 @@ SELECT DISTINCT COUNT(*) FROM people
 => [8]
 
 SELECT DISTINCT score FROM people
-=> error NotSupportedError
+=> columns: score decimal(2)
+=> [9.25]
+=> [10.00]
+=> [12.50]
+=> [-1.75]
+=> [null]
+=> [0.01]
+
+SELECT DISTINCT age / 20 FROM people
+=> columns: "" int
+=> [1]
+=> [2]
+=> [3]
+=> [0]
+=> [null]
+
+SELECT DISTINCT UPPER(name) AS n FROM people ORDER BY n LIMIT 3
+=> columns: n string
+=> [null]
+=> ["ANN"]
+=> ["BOB"]
+
+SELECT DISTINCT name FROM people ORDER BY age
+=> error TypeMismatchError
 
 SELECT DISTINCT name FROM people LIMIT 0
 => columns: name string

@@ -50,13 +50,18 @@ SELECT _id, name, name FROM people WHERE _id = 6
 => columns: _id id, name string, name string
 => [6, "ann", "ann"]
 
-# Identifiers are case-sensitive; keywords are not.
+# Keywords and names are case-insensitive: a name is stored (and shown) in lower case
+# (FeatureBase lower-cases `startTime`); a quoted name keeps its case.
 select _id from people where _id = 2
 => columns: _id id
 => [2]
 
-SELECT _id FROM People
-=> error TableNotFoundError
+SELECT _ID, Name AS Who, "name" FROM People WHERE _id = 2
+=> columns: _id id, who string, name string
+=> [2, "bob", "bob"]
+
+SELECT "Name" FROM people
+=> error ColumnNotFoundError
 
 SELECT nope FROM people
 => error ColumnNotFoundError
@@ -65,7 +70,15 @@ SELECT _id FROM nope
 => error TableNotFoundError
 
 SELECT p._id FROM people
-=> error NotSupportedError
+=> error ColumnNotFoundError
+
+# A table alias, and the table's own name, qualify its columns.
+SELECT p._id, people.name, p.age FROM people AS p WHERE p._id = 2
+=> columns: _id id, name string, age int
+=> [2, "bob", 40]
+
+SELECT x.name FROM people p
+=> error ColumnNotFoundError
 
 # --- ORDER BY: column, alias, position, expression, a column not selected; NULLs first ASC -------
 
@@ -222,7 +235,8 @@ SELECT TOP(2) _id FROM people LIMIT 3
 => error TypeMismatchError
 
 # --- arithmetic, CAST and functions in the select list ----------------------------------------------
-# Integer / truncates toward zero; % takes the dividend's sign; division by zero is NULL;
+# Integer / truncates toward zero; % takes the dividend's sign; division by zero is an error
+# (FeatureBase's ErrDivideByZero) — once a row has a divisor of 0, not for a NULL operand;
 # NULL in, NULL out.
 
 SELECT _id, age + 1, (age) - 100, age * 2, age / 7, age % 7, -age FROM people WHERE _id IN (1, 5)
@@ -239,10 +253,23 @@ SELECT 7 / -2, -7 / 2, -7 % 3, 7 % -3 FROM people WHERE _id = 1
 => columns: "" int, "" int, "" int, "" int
 => [-3, -3, -1, 1]
 
-SELECT COALESCE(age / 0, -1), COALESCE(age % 0, -2), age / team FROM people WHERE _id IN (1, 5)
-=> columns: "" int, "" int, "" int
-=> [-1, -2, 3]
-=> [-1, -2, null]
+SELECT age / team, age % team FROM people WHERE _id IN (1, 5)
+=> columns: "" int, "" int
+=> [3, 0]
+=> [null, null]
+
+SELECT COALESCE(age / 0, -1) FROM people WHERE _id IN (1, 5)
+=> error QueryExecutionError
+
+SELECT age % (team - 10) FROM people WHERE _id = 1
+=> error QueryExecutionError
+
+SELECT age / 0 FROM people WHERE _id = 7
+=> columns: "" int
+=> [null]
+
+SELECT score / 0.0 FROM people WHERE _id = 1
+=> error QueryExecutionError
 
 # int + decimal is a decimal.
 SELECT age + score, score * 2, score - 1 FROM people WHERE _id = 1
@@ -257,18 +284,45 @@ SELECT CAST(age AS STRING), CAST(age AS DECIMAL(2)), CAST(score AS STRING), CAST
 => columns: "" string, "" decimal(2), "" string, "" string
 => ["40", 40.00, "10.00", "false"]
 
-SELECT CAST('12' AS INT), CAST(born AS INT), CAST(_id AS STRING), CAST(1 AS BOOL), CAST('false' AS BOOL) FROM people WHERE _id = 1
-=> columns: "" int, "" int, "" string, "" bool, "" bool
-=> [12, 946684800, "1", true, false]
+SELECT CAST('12' AS INT), CAST(born AS INT), CAST(_id AS INT), CAST(1 AS BOOL), CAST('false' AS BOOL) FROM people WHERE _id = 1
+=> columns: "" int, "" int, "" int, "" bool, "" bool
+=> [12, 946684800, 1, true, false]
+
+# The CAST matrix is FeatureBase's (typesCanBeCast): an ID casts to INT, BOOL, DECIMAL or ID
+# only; a set to its own type or STRING ([1 2], or JSON for strings); DECIMAL only to a scale
+# at least its own, or STRING.
+SELECT CAST(codes AS IDSET), CAST(codes AS STRING), CAST(tags AS STRINGSET), CAST(tags AS STRING) FROM people WHERE _id = 1
+=> columns: "" idset, "" string, "" stringset, "" string
+=> [[1, 2], "[1 2]", ["red", "blue"], "[\"red\",\"blue\"]"]
+
+SELECT CAST(_id AS STRING) FROM people
+=> error TypeMismatchError
+
+SELECT CAST(codes AS BOOL) FROM people
+=> error TypeMismatchError
+
+SELECT CAST(born AS BOOL) FROM people
+=> error TypeMismatchError
+
+SELECT CAST(score AS INT) FROM people
+=> error TypeMismatchError
+
+SELECT CAST(active AS DECIMAL(2)) FROM people
+=> error TypeMismatchError
+
+SELECT CAST(1 AS IDSET)
+=> error TypeMismatchError
 
 SELECT CAST(0 AS TIMESTAMP), CAST('2023-01-01' AS TIMESTAMP), CAST(born AS STRING) FROM people WHERE _id = 4
 => columns: "" timestamp, "" timestamp, "" string
 => ["1970-01-01T00:00:00Z", "2023-01-01T00:00:00Z", "2010-03-04T05:06:07Z"]
 
-# 9.25 at one decimal rounds half to even.
-SELECT CAST(score AS DECIMAL(1)), CAST(age AS DECIMAL(1)) FROM people WHERE _id = 1
-=> columns: "" decimal(1), "" decimal(1)
-=> [9.2, 30.0]
+SELECT CAST(score AS DECIMAL(3)), CAST(age AS DECIMAL(1)), CAST('9.25' AS DECIMAL(1)) FROM people WHERE _id = 1
+=> columns: "" decimal(3), "" decimal(1), "" decimal(1)
+=> [9.250, 30.0, 9.2]
+
+SELECT CAST(score AS DECIMAL(1)) FROM people WHERE _id = 1
+=> error TypeMismatchError
 
 SELECT CAST(name AS INT) FROM people WHERE _id = 1
 => error TypeMismatchError
@@ -276,12 +330,31 @@ SELECT CAST(name AS INT) FROM people WHERE _id = 1
 SELECT CAST(name AS BOOL) FROM people WHERE _id = 1
 => error TypeMismatchError
 
-SELECT CAST(age AS FLOAT) FROM people WHERE _id = 1
+# FLOAT is roarbase's (the /v1 data plane's float columns): to and from numbers and strings.
+SELECT CAST(age AS FLOAT), CAST('1.5' AS FLOAT), CAST(score AS FLOAT) FROM people WHERE _id = 1
+=> columns: "" float, "" float, "" float
+=> [{"float": 30.0}, {"float": 1.5}, {"float": 9.25}]
+
+SELECT CAST(name AS FLOAT) FROM people WHERE _id = 1
 => error TypeMismatchError
 
-SELECT name || '!', name || age, UPPER(name), LOWER('AbC'), LEN(name), REVERSE(name) FROM people WHERE _id = 2
+# || joins strings only (FeatureBase: operator '||' incompatible with type 'INT').
+SELECT name || '!', name || CAST(age AS STRING), UPPER(name), LOWER('AbC'), LEN(name), REVERSE(name) FROM people WHERE _id = 2
 => columns: "" string, "" string, "" string, "" string, "" int, "" string
 => ["bob!", "bob40", "BOB", "abc", 3, "bob"]
+
+SELECT name || age FROM people
+=> error TypeMismatchError
+
+SELECT name || active FROM people
+=> error TypeMismatchError
+
+SELECT tags || 'x' FROM people
+=> error TypeMismatchError
+
+SELECT name || NULL FROM people WHERE _id = 2
+=> columns: "" string
+=> [null]
 
 SELECT TRIM('  x '), LTRIM('  x '), RTRIM('  x '), ABS(temp), COALESCE(age, -1) FROM people WHERE _id = 5
 => columns: "" string, "" string, "" string, "" int, "" int
@@ -315,44 +388,114 @@ SELECT age + 1 FROM people WHERE _id = 7
 => [null]
 
 SELECT age / 0 FROM people WHERE _id = 1
-=> columns: "" int
-=> [null]
+=> error QueryExecutionError
 
-# Static types of NULL-valued expressions (record 7 has no values): arithmetic keeps int,
-# a decimal's scale adds up under * and is the larger one under + - %, a quotient's scale
-# is its value's (the operands' larger one without a value), || is a string, conditions bool.
-SELECT age + 1, score * 2, score * score, score - age, score % 2, score / 4, -score, ABS(temp), team + 1, _id * 2, age + NULL FROM people WHERE _id = 7
-=> columns: "" int, "" decimal(2), "" decimal(4), "" decimal(2), "" decimal(2), "" decimal(2), "" decimal(2), "" int, "" int, "" int, "" int
+# Static types (record 7 has no values, so every value is NULL): FeatureBase's rules —
+# integers stay INT (ID op ID is ID), a DECIMAL gives the larger scale of its operands
+# under + - * / (so score * score is DECIMAL(2)), % takes no DECIMAL, || is a STRING,
+# conditions BOOL, COALESCE and CASE the type of their first typed argument.
+SELECT age + 1, score * 2, score * score, score - age, score / 4, -score, ABS(temp), team + 1, team + team, _id * 2, age + NULL FROM people WHERE _id = 7
+=> columns: "" int, "" decimal(2), "" decimal(2), "" decimal(2), "" decimal(2), "" decimal(2), "" int, "" int, "" id, "" int, "" int
 => [null, null, null, null, null, null, null, null, null, 14, null]
 
-SELECT name || 'x', UPPER(name), LEN(name), age > 1, name IS NULL, age IN (1, 2), COALESCE(age, score), CAST(age AS INTEGER), CAST(name AS VARCHAR), CAST(age AS BOOLEAN) FROM people WHERE _id = 7
-=> columns: "" string, "" string, "" int, "" bool, "" bool, "" bool, "" int, "" int, "" string, "" bool
+SELECT name || 'x', UPPER(name), LEN(name), age > 1, name IS NULL, age IN (1, 2), COALESCE(score, age), CAST(age AS INTEGER), CAST(name AS VARCHAR), CAST(age AS BOOLEAN) FROM people WHERE _id = 7
+=> columns: "" string, "" string, "" int, "" bool, "" bool, "" bool, "" decimal(2), "" int, "" string, "" bool
 => [null, null, null, null, true, null, null, null, null, null]
 
-# The first values are NULL: the type still comes from the expression.
-SELECT _id, age * 2, score + 1, score / 4 FROM people WHERE _id > 4 ORDER BY _id DESC
-=> columns: _id id, "" int, "" decimal(2), "" decimal(2)
-=> [1048576, 130, 11.00, 2.50]
-=> [7, null, null, null]
-=> [6, 36, 1.01, 0.0025]
-=> [5, null, null, null]
+SELECT score % 2 FROM people
+=> error TypeMismatchError
 
-# --- joins, derived tables and subqueries are not supported ---------------------------------------
+SELECT COALESCE(age, score) FROM people
+=> error TypeMismatchError
 
-SELECT * FROM people JOIN cities ON people.name = cities._id
+SELECT CASE WHEN age > 30 THEN 1 ELSE 2.5 END FROM people
+=> error TypeMismatchError
+
+SELECT _id, CASE WHEN age > 30 THEN 2.5 ELSE 1 END FROM people WHERE _id IN (1, 2)
+=> columns: _id id, "" decimal(1)
+=> [1, 1.0]
+=> [2, 2.5]
+
+# A decimal result has its type's scale (FeatureBase: 20 / 12.34 is DECIMAL(2) 1.62), the
+# quotient rounded half to even: 0.01 / 4 = 0.0025 → 0.00.
+SELECT _id, age * 2, score + 1, score / 4, age / score FROM people WHERE _id > 4 ORDER BY _id DESC
+=> columns: _id id, "" int, "" decimal(2), "" decimal(2), "" decimal(2)
+=> [1048576, 130, 11.00, 2.50, 6.50]
+=> [7, null, null, null, null]
+=> [6, 36, 1.01, 0.00, 1800.00]
+=> [5, null, null, null, null]
+
+# --- the select list is type-checked like WHERE (FeatureBase's operator table) ------------------------
+
+SELECT age = born FROM people
+=> error TypeMismatchError
+
+SELECT age = active FROM people
+=> error TypeMismatchError
+
+SELECT name < 'g' FROM people
+=> error TypeMismatchError
+
+SELECT active < true FROM people
+=> error TypeMismatchError
+
+SELECT codes = 1 FROM people
+=> error TypeMismatchError
+
+SELECT age & active FROM people
+=> error TypeMismatchError
+
+SELECT score & 1 FROM people
+=> error TypeMismatchError
+
+SELECT name LIKE 1 FROM people
+=> error TypeMismatchError
+
+SELECT age LIKE 'a%' FROM people
+=> error TypeMismatchError
+
+SELECT age AND true FROM people
+=> error TypeMismatchError
+
+SELECT name BETWEEN 'a' AND 'c' FROM people
+=> error TypeMismatchError
+
+SELECT age IN ('a') FROM people
+=> error TypeMismatchError
+
+# A timestamp compares with a timestamp literal string (or Unix seconds) in the select list as
+# in WHERE, IN included (FeatureBase's defs_in: t1 IN ('2010-11-01T22:08:41+00:00', …)).
+SELECT _id, born = '2000-01-01T00:00:00Z', born IN ('1990-06-15T12:30:00+00:00', '2000-01-01T00:00:00+00:00'), born > 946684800, born BETWEEN '1990' AND '2000' FROM people WHERE _id IN (1, 2, 3, 4)
+=> columns: _id id, "" bool, "" bool, "" bool, "" bool
+=> [1, true, true, false, true]
+=> [2, false, true, false, true]
+=> [3, null, null, null, null]
+=> [4, false, false, true, false]
+
+SELECT born IN ('not a time') FROM people
+=> error TypeMismatchError
+
+# Sets compare as sets; ids and decimals compare across types.
+SELECT _id, codes = [2, 1], codes IN ([3], [1, 2]), team = 10.0, age > score FROM people WHERE _id IN (1, 3)
+=> columns: _id id, "" bool, "" bool, "" bool, "" bool
+=> [1, true, true, true, true]
+=> [3, false, true, false, true]
+
+# Bit operators (integers): & | << >> and unary ! (bitwise NOT).
+SELECT age & 12, age | 1, age << 2, age >> 1, !age, team & age FROM people WHERE _id = 2
+=> columns: "" int, "" int, "" int, "" int, "" int, "" int
+=> [8, 41, 160, 20, -41, 8]
+
+SELECT 1 << 64
+=> error QueryExecutionError
+
+# --- joins, derived tables and subqueries: joins.sql ------------------------------------------------
+
+SELECT * FROM people RIGHT JOIN cities ON people.name = cities._id
 => error NotSupportedError
 
-SELECT * FROM people p LEFT OUTER JOIN cities c ON p.name = c._id
-=> error NotSupportedError
-
-SELECT * FROM people, cities
-=> error NotSupportedError
-
-SELECT * FROM (SELECT _id FROM people) AS sub
-=> error NotSupportedError
-
-SELECT (SELECT COUNT(*) FROM people) FROM people
+SELECT * FROM people FULL OUTER JOIN cities ON people.name = cities._id
 => error NotSupportedError
 
 SELECT _id FROM people WITH (nolock(name))
-=> error NotSupportedError
+=> error TypeMismatchError
