@@ -210,3 +210,31 @@ process_resident_memory_bytes 1.12459776e+08
     assert out == [["Queries run", "1,255 (SQL 5, PQL 1,250; 2 writes)"], ["Mean query time", "2.5 ms"],
                    ["HTTP requests", "5 (1 server error)"], ["In progress", "3"],
                    ["Memory (resident)", "107.3 MiB"]]
+
+
+OPTIONS_DDL = ("CREATE TABLE opts (_id ID, n INT MIN -5 MAX 5, d DECIMAL(2), t TIMESTAMP TIMEUNIT 'ms'"
+               " EPOCH '2000-01-01T00:00:00Z', q IDSETQ TIMEQUANTUM 'YMDH' TTL '48h', s STRINGSET, b BOOL, f FLOAT,"
+               " r TIMESTAMP)")
+
+
+def test_fields_and_their_options_are_read_from_show_columns_by_name(tab, console_server):
+    """The schema browser reads SHOW COLUMNS' answer by column name and writes each field's
+    options as the DDL that made them."""
+    srv = console_server
+    lab = srv.database_id("lab")
+    srv.sql(lab, OPTIONS_DDL)
+    try:
+        body = json.loads(srv.sql_text(lab, "SHOW COLUMNS FROM opts"))
+        out = _module_call(tab, "schema.js", "return m.fieldsOf(arg);", body)
+    finally:
+        srv.sql(lab, "DROP TABLE opts")
+    assert [(f["name"], f["type"], f["kind"], f["options"]) for f in out] == [
+        ("n", "int", "int", "min -5 max 5"),
+        ("d", "decimal(2)", "decimal", ""),
+        ("t", "timestamp", "timestamp", "timeunit 'ms' epoch '2000-01-01T00:00:00Z'"),
+        ("q", "idsetq", "time", "timequantum 'YMDH' ttl '2d'"),
+        ("s", "stringset", "set", ""),
+        ("b", "bool", "bool", ""),
+        ("f", "float", "float64", ""),
+        ("r", "timestamp", "timestamp", "timeunit 's'"),
+    ]
