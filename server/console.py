@@ -2,8 +2,8 @@
 
 The console is one more client of the documented API: plain ES modules (no build step, no
 third-party code, nothing fetched from elsewhere) that call /v2/auth/token, /v2/databases,
-/v2/databases/{id}/query/sql|pql, /v2/queries and, where a server has them, /health and
-/metrics. The server holds no console state.
+/v2/databases/{id}/query/sql|pql, /v2/queries and the operating routes /version, /ready and
+/metrics (server/http_ops.py). The server holds no console state.
 
 Session: the access and refresh tokens live in the page's memory only (a JavaScript
 variable — no cookie, no localStorage), sent as `Authorization: Bearer`. Since the browser
@@ -32,9 +32,6 @@ STATIC_DIR = Path(__file__).resolve().parent / "console"
 INDEX = "index.html"
 PREFIX = "/console/"
 PATHS = ("/", PREFIX + "{name}")
-# Read-only routes the server panel probes beyond the documented API: the operations work
-# (health and Prometheus metrics) adds them; until a server has them the panel says so.
-PROBED = ("/health", "/metrics")
 
 _MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -129,9 +126,12 @@ def routes(assets: dict[str, Any] | None = None,
     files = load_assets() if assets is None else assets
 
     async def index(request: Request) -> Response:
-        if api_index is not None and not wants_html(request):
-            return await api_index(request)
-        return _respond(request, files[INDEX])
+        if api_index is None:
+            return _respond(request, files[INDEX])
+        response = await api_index(request) if not wants_html(request) else _respond(request, files[INDEX])
+        # one URL, two answers: a cache must key them by Accept (never the JSON to a browser)
+        response.headers["Vary"] = "Accept"
+        return response
 
     async def static(request: Request) -> Response:
         asset = files.get(request.path_params["name"])

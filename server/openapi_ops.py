@@ -8,9 +8,12 @@ _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
 def _get(summary: str, schema: dict[str, Any], *, media: str = JSON, errors: tuple[int, ...] = (),
-         description: str = "") -> dict[str, Any]:
+         description: str = "", html: bool = False) -> dict[str, Any]:
+    content: dict[str, Any] = {media: {"schema": schema}}
+    if html:
+        content["text/html"] = {"schema": {"type": "string"}}
     op: dict[str, Any] = {"summary": summary, "tags": ["operations"], "security": [],
-                          "responses": {"200": {"description": "OK", "content": {media: {"schema": schema}}}}}
+                          "responses": {"200": {"description": "OK", "content": content}}}
     if description:
         op["description"] = description
     for status in errors:
@@ -21,9 +24,12 @@ def _get(summary: str, schema: dict[str, Any], *, media: str = JSON, errors: tup
 _S, _I = {"type": "string"}, {"type": "integer"}
 
 PATHS: dict[str, Any] = {
-    "/": _get("what this server is, and where to look", {"type": "object", "required": ["name", "version", "links"],
-                                                          "properties": {"name": _S, "version": _S,
-                                                                         "links": {"type": "object"}}}),
+    "/": _get("what this server is, and where to look; the web console for a browser",
+              {"type": "object", "required": ["name", "version", "links"],
+               "properties": {"name": _S, "version": _S, "links": {"type": "object"}}},
+              description="Content negotiation (`Vary: Accept`): an Accept header that ranks text/html above"
+                          " application/json (a browser's) gets the web console's page; any other caller the"
+                          " JSON index.", html=True),
     "/health": _get("liveness: the process answers", {"type": "object", "required": ["status"],
                                                        "properties": {"status": {"const": "ok"}}}),
     "/ready": _get("readiness: meta.db answers and every RUNNING database was opened",

@@ -24,6 +24,7 @@ const state = {
   body: null,
   modelIndex: 0,
   page: 0,
+  chartWidth: 0, // the width the chart on show was drawn at
   history: [],
   historyPos: -1,
   timer: null,
@@ -101,7 +102,7 @@ function signedOut(message) {
   clear($("result-table"));
   clear($("result-chart"));
   $("result-json-text").textContent = "";
-  for (const id of ["server-health", "server-databases", "server-queries", "server-metrics"]) clear($(id));
+  for (const id of ["server-status", "server-databases", "server-queries", "server-metrics"]) clear($(id));
   show($("result"), false);
   show($("console-view"), false);
   show($("session"), false);
@@ -374,9 +375,17 @@ function paint() {
     });
   } else if (view === "view-chart") {
     const box = $("result-chart");
-    clear(box).append(renderChart(model.chart, box.clientWidth));
+    state.chartWidth = box.clientWidth;
+    clear(box).append(renderChart(model.chart, state.chartWidth));
   }
 }
+
+// A chart is drawn at its box's width (so its text stays readable): redraw it when the box
+// changes width — a window resized, a phone turned.
+new ResizeObserver(() => {
+  const box = $("result-chart");
+  if (!box.hidden && box.clientWidth && Math.abs(box.clientWidth - state.chartWidth) > 24) paint();
+}).observe($("result-chart"));
 
 $("result-pick").addEventListener("change", (e) => {
   state.modelIndex = Number(e.target.value);
@@ -399,7 +408,7 @@ $("export").addEventListener("click", () => {
 // -- the server panel --------------------------------------------------------------------
 
 const panel = new ServerPanel(api, {
-  health: $("server-health"), databases: $("server-databases"), queries: $("server-queries"), metrics: $("server-metrics"),
+  status: $("server-status"), databases: $("server-databases"), queries: $("server-queries"), metrics: $("server-metrics"),
 });
 
 function stopAutoRefresh() {

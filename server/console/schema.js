@@ -1,29 +1,52 @@
 // The schema browser: a database's tables (SHOW TABLES), each table's fields with their
-// types and options (SHOW COLUMNS), its record count and the number of distinct values of
+// types and options (SHOW COLUMNS, read by column name), its record count and the number of distinct values of
 // each set, mutex, bool and time field (one PQL request: Count(All()), Count(Distinct(...))),
 // with shortcuts that write and run a query: a field's top values (TopN) and its counts over
 // time (a time field's quantum views, or a timestamp field's range).
 
 import { h, clear, fmtInt } from "./dom.js";
 
-// SQL column type -> what the field is (docs/sql.md, "Column types").
-const KIND = {
-  id: "mutex", string: "mutex", idset: "set", stringset: "set", idsetq: "time", stringsetq: "time",
-  bool: "bool", int: "int", timestamp: "timestamp",
-};
+// What a field is, from SHOW COLUMNS' internal_type (docs/sql.md, "SHOW"): its rows can be
+// counted (set, mutex, time, bool) or it holds values (int, decimal, float*, timestamp).
 const ROWS_KINDS = new Set(["set", "mutex", "time", "bool"]);
 const MAX_BUCKETS = 120;
 const YEARS_BACK = 30;
 
-export function fieldKind(type) {
-  if (type.startsWith("decimal")) return "decimal";
-  return KIND[type] || type;
+/** A SQL answer's rows as objects keyed by its schema's column names. */
+export function records(body) {
+  const names = body.schema.fields.map((f) => f.name);
+  return body.data.map((row) => Object.fromEntries(names.map((n, i) => [n, row[i]])));
 }
 
-function options(name, type, definition) {
-  // the DDL after "name type", e.g. "min 0 max 150" or "timequantum 'YMD'"
-  const prefix = `${name} ${type}`;
-  return definition.toLowerCase().startsWith(prefix.toLowerCase()) ? definition.slice(prefix.length).trim() : "";
+const given = (v) => v !== null && v !== undefined && v !== "";
+
+/** Seconds in the largest unit TTL takes that holds them whole: 172800 -> "2d". */
+function duration(seconds) {
+  for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60]]) {
+    if (seconds % size === 0) return `${seconds / size}${unit}`;
+  }
+  return `${seconds}s`;
+}
+
+/** A SHOW COLUMNS row's options as DDL would write them: "min 0 max 150", "timequantum 'YMD'". */
+export function options(col) {
+  const out = [];
+  if (given(col.min)) out.push(`min ${col.min}`);
+  if (given(col.max)) out.push(`max ${col.max}`);
+  if (given(col.timeunit)) out.push(`timeunit '${col.timeunit}'`);
+  if (given(col.epoch) && Number(col.epoch) !== 0) {
+    out.push(`epoch '${new Date(Number(col.epoch) * 1000).toISOString().replace(".000Z", "Z")}'`);
+  }
+  if (given(col.timequantum)) out.push(`timequantum '${col.timequantum}'`);
+  if (given(col.ttl) && Number(col.ttl) !== 0) out.push(`ttl '${duration(Number(col.ttl))}'`);
+  return out.join(" ");
+}
+
+/** The fields of SHOW COLUMNS' answer (every column but _id). */
+export function fieldsOf(body) {
+  return records(body).filter((c) => c.name !== "_id").map((c) => ({
+    name: c.name, type: c.type, kind: c.internal_type, options: options(c),
+  }));
 }
 
 const pad = (n, w = 2) => String(n).padStart(w, "0");
@@ -71,8 +94,8 @@ export class SchemaBrowser {
   /** The kinds of a table's fields ({name: "set" | "mutex" | "bool" | ...}), looked up once. */
   async fieldKinds(table) {
     if (!this.kinds.has(table)) {
-      const cols = await this.api.sql(this.databaseId, `SHOW COLUMNS FROM ${table}`);
-      this.kinds.set(table, Object.fromEntries(cols.data.map(([name, type]) => [name, fieldKind(type)])));
+      const fields = fieldsOf(await this.api.sql(this.databaseId, `SHOW COLUMNS FROM ${table}`));
+      this.kinds.set(table, Object.fromEntries(fields.map((f) => [f.name, f.kind])));
     }
     return this.kinds.get(table);
   }
@@ -91,7 +114,7 @@ export class SchemaBrowser {
       return;
     }
     if (this.databaseId !== databaseId) return;
-    const tables = body.data.map((r) => r[0]);
+    const tables = records(body).map((t) => t.name);
     this.onTables(tables);
     clear(this.el);
     if (!tables.length) {
@@ -117,10 +140,7 @@ export class SchemaBrowser {
   async loadTable(databaseId, table, details) {
     const box = details.querySelector(".fields");
     try {
-      const cols = await this.api.sql(databaseId, `SHOW COLUMNS FROM ${table}`);
-      const fields = cols.data.filter((r) => r[0] !== "_id").map(([name, type, def]) => ({
-        name, type, kind: fieldKind(type), options: options(name, type, def || ""),
-      }));
+      const fields = fieldsOf(await this.api.sql(databaseId, `SHOW COLUMNS FROM ${table}`));
       this.kinds.set(table, Object.fromEntries(fields.map((f) => [f.name, f.kind])));
       const counted = fields.filter((f) => ROWS_KINDS.has(f.kind));
       const pql = ["Count(All())", ...counted.map((f) => `Count(Distinct(field=${f.name}))`)].join(" ");

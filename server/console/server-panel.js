@@ -1,17 +1,13 @@
-// The server panel: health (GET /health), the org's databases and their states, its recent
-// queries with durations (GET /v2/queries) and the server's metrics (GET /metrics, the
-// Prometheus text format). /health and /metrics are probed: a server without them (404)
-// gets a note, not an error.
+// The server panel: the server's version and readiness (GET /version, GET /ready), the org's
+// databases and their states, its recent queries with durations (GET /v2/queries), and the
+// server's metrics (GET /metrics, the Prometheus text format: headline figures, then every
+// family). Routes of docs/http.md only.
 
 import { h, clear, fmtInt, fmtMs } from "./dom.js";
 import { ApiError } from "./api.js";
 
 const MAX_FAMILIES = 60;
 const MAX_SAMPLES = 8;
-
-function absent(err) {
-  return err instanceof ApiError && (err.status === 404 || err.status === 405);
-}
 
 function note(text) {
   return h("p", { class: "note" }, text);
@@ -53,29 +49,89 @@ export function parseMetrics(text) {
   return [...families.values()].filter((f) => f.samples.length);
 }
 
+/** The [labels, value] samples named `name + suffix`, wherever the parser filed them (a
+ * counter's TYPE line may name it with or without `_total`); null when there are none. */
+function series(byName, name, suffix = "") {
+  const full = byName.get(name + suffix);
+  if (full) return full.samples.filter(([l]) => !l.startsWith("_"));
+  const family = byName.get(name);
+  if (!family) return null;
+  return family.samples.filter(([l]) => l === suffix || l.startsWith(suffix + "{")).map(([l, v]) => [l.slice(suffix.length), v]);
+}
+
+/** The sum of those samples whose labels pass `keep`; null when the metric is absent. */
+function sum(byName, name, suffix = "", keep = () => true) {
+  const found = series(byName, name, suffix);
+  return found === null ? null : found.filter(([l]) => keep(l)).reduce((a, [, v]) => a + Number(v), 0);
+}
+
+const labelIs = (key, want) => (labels) => {
+  const m = new RegExp(`[{,]${key}="([^"]*)"`).exec(labels);
+  return m !== null && (typeof want === "function" ? want(m[1]) : m[1] === want);
+};
+
+/** Headline figures from roarbase's /metrics families (docs/http.md), in display order:
+ * [[name, text]]. A figure whose metric the server does not expose is left out. */
+export function summarize(families) {
+  const byName = new Map(families.map((f) => [f.name, f]));
+  const out = [];
+  const add = (name, value, text = fmtInt) => {
+    if (value !== null && !Number.isNaN(value)) out.push([name, text(value)]);
+  };
+  const count = (name, keep) => sum(byName, name, "_total", keep);
+  const queries = count("roarbase_queries");
+  add("Queries run", queries, (n) => `${fmtInt(n)} (SQL ${fmtInt(count("roarbase_queries", labelIs("language", "sql")))},`
+    + ` PQL ${fmtInt(count("roarbase_queries", labelIs("language", "pql")))};`
+    + ` ${fmtInt(count("roarbase_queries", labelIs("kind", "write")))} writes)`);
+  const timed = sum(byName, "roarbase_query_duration_seconds", "_count");
+  if (timed) add("Mean query time", (sum(byName, "roarbase_query_duration_seconds", "_sum") / timed) * 1000, fmtMs);
+  const failed = count("roarbase_http_requests", labelIs("status", (s) => s.startsWith("5")));
+  add("HTTP requests", count("roarbase_http_requests"),
+    (n) => `${fmtInt(n)} (${fmtInt(failed)} server error${failed === 1 ? "" : "s"})`);
+  add("gRPC calls", count("roarbase_grpc_calls"));
+  const capacity = sum(byName, "roarbase_admission_capacity");
+  add("In progress", sum(byName, "roarbase_requests_in_progress"),
+    (n) => (capacity === null ? fmtInt(n) : `${fmtInt(n)} of ${fmtInt(capacity)} admitted`));
+  add("Open databases", sum(byName, "roarbase_open_databases"));
+  add("Records written", count("roarbase_ingest_rows"));
+  add("Refused by limits", count("roarbase_rate_limited_requests"));
+  add("Failed sign-ins", count("roarbase_auth_failures"));
+  add("Memory (resident)", sum(byName, "process_resident_memory_bytes"), (b) => `${(b / 1048576).toFixed(1)} MiB`);
+  return out;
+}
+
 export class ServerPanel {
   constructor(api, els) {
     this.api = api;
-    this.els = els; // {health, databases, queries, metrics}
+    this.els = els; // {status, databases, queries, metrics}
     this.names = new Map();
   }
 
   async refresh() {
-    const others = [this.health(), this.metrics()];
+    const others = [this.status(), this.metrics()];
     await this.databases(); // first: the queries table names databases by name
     await Promise.all([this.queries(), ...others]);
   }
 
-  async health() {
-    const el = this.els.health;
-    try {
-      const resp = await this.api.call("GET", "/health", { raw: true, accept: "application/json, text/plain" });
-      clear(el).append(h("p", { class: "ok" }, h("span", { class: "badge ok" }, "serving"), " ",
-        resp.text.trim().slice(0, 200)));
-    } catch (err) {
-      clear(el).append(absent(err) ? note("This server has no /health endpoint. The console shows it once the server serves one.")
-        : failure("Health check failed", err));
+  /** Version and readiness; a server still opening its databases answers /ready 503. */
+  async status() {
+    const el = this.els.status;
+    const [version, ready] = await Promise.allSettled([this.api.get("/version"), this.api.get("/ready")]);
+    let line = h("p", { class: "status-line" });
+    if (ready.status === "fulfilled") {
+      const r = ready.value;
+      const n = Number(r.open_databases);
+      line.append(h("span", { class: "badge ok" }, "ready"), ` ${fmtInt(n)} database${n === 1 ? "" : "s"} open`);
+      if (r.failed_databases.length) {
+        line.append("; ", h("span", { class: "badge warn" }, "failed to open"), ` ${r.failed_databases.join(", ")}`);
+      }
+    } else if (ready.reason instanceof ApiError && ready.reason.reason === "NOT_READY") {
+      line.append(h("span", { class: "badge warn" }, "starting"), ` ${ready.reason.message}`);
+    } else {
+      line = failure("Readiness could not be read", ready.reason);
     }
+    if (version.status === "fulfilled") line.append(` · roarbase ${version.value.version}`);
+    clear(el).append(line);
   }
 
   async databases() {
@@ -126,7 +182,8 @@ export class ServerPanel {
     try {
       resp = await this.api.call("GET", "/metrics", { raw: true, accept: "text/plain" });
     } catch (err) {
-      clear(el).append(absent(err) ? note("This server has no /metrics endpoint. The console shows its metrics once the server serves them.")
+      clear(el).append(err instanceof ApiError && err.status === 403
+        ? note("The server shows its metrics to root and manager accounts (any account on the server's own machine).")
         : failure("Metrics could not be read", err));
       return;
     }
@@ -135,15 +192,20 @@ export class ServerPanel {
       clear(el).append(note("/metrics answered, but with no metrics in the Prometheus text format."));
       return;
     }
-    clear(el).append(h("div", { class: "table-scroll" }, h("table", { class: "grid", id: "server-metrics-table" },
-      h("caption", { class: "visually-hidden" }, "Metrics"),
-      h("thead", {}, h("tr", {}, ["Metric", "Type", "Samples"].map((c) => h("th", { scope: "col" }, c)))),
-      h("tbody", {}, families.slice(0, MAX_FAMILIES).map((f) => h("tr", {},
-        h("td", {}, h("span", { class: "mono" }, f.name), f.help ? h("span", { class: "options" }, f.help) : null),
-        h("td", {}, f.type),
-        h("td", { class: "mono" }, h("ul", { class: "samples" }, f.samples.slice(0, MAX_SAMPLES).map(([labels, v]) =>
-          h("li", {}, `${labels ? labels + " " : ""}${v}`)), f.samples.length > MAX_SAMPLES
-          ? h("li", {}, `… ${fmtInt(f.samples.length - MAX_SAMPLES)} more`) : null))))))));
-    if (families.length > MAX_FAMILIES) el.append(note(`Showing ${MAX_FAMILIES} of ${families.length} metrics.`));
+    const figures = summarize(families);
+    clear(el).append(
+      figures.length ? h("dl", { class: "figures", id: "server-figures" }, figures.map(([name, text]) =>
+        h("div", {}, h("dt", {}, name), h("dd", {}, text)))) : null,
+      h("details", { id: "server-metrics-all" }, h("summary", {}, `All metrics (${fmtInt(families.length)} families)`),
+        h("div", { class: "table-scroll" }, h("table", { class: "grid", id: "server-metrics-table" },
+          h("caption", { class: "visually-hidden" }, "Metrics"),
+          h("thead", {}, h("tr", {}, ["Metric", "Type", "Samples"].map((c) => h("th", { scope: "col" }, c)))),
+          h("tbody", {}, families.slice(0, MAX_FAMILIES).map((f) => h("tr", {},
+            h("td", {}, h("span", { class: "mono" }, f.name), f.help ? h("span", { class: "options" }, f.help) : null),
+            h("td", {}, f.type),
+            h("td", { class: "mono" }, h("ul", { class: "samples" }, f.samples.slice(0, MAX_SAMPLES).map(([labels, v]) =>
+              h("li", {}, `${labels ? labels + " " : ""}${v}`)), f.samples.length > MAX_SAMPLES
+              ? h("li", {}, `… ${fmtInt(f.samples.length - MAX_SAMPLES)} more`) : null)))))),
+          families.length > MAX_FAMILIES ? note(`Showing ${MAX_FAMILIES} of ${families.length} metrics.`) : null)));
   }
 }

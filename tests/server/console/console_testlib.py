@@ -21,7 +21,7 @@ import httpx
 import numpy as np
 
 import serverlib
-from server import console, demo, http_app
+from server import console, demo, http_app, http_ops
 
 ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = ROOT / "test-artifacts" / "console"
@@ -57,7 +57,7 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = WAIT_SECONDS)
 
 
 def _route_patterns() -> list[re.Pattern[str]]:
-    paths = [ep.path for ep in http_app.ENDPOINTS] + list(console.PATHS) + list(console.PROBED)
+    paths = [ep.path for ep in (*http_app.ENDPOINTS, *http_ops.OPS_ENDPOINTS)] + list(console.PATHS)
     return [re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(p)) + "$") for p in paths]
 
 
@@ -152,7 +152,7 @@ class Page:
 
     def _console(self, message: Any) -> None:
         # A fetch answered 4xx is logged by Chromium as "Failed to load resource"; the
-        # console handles those on purpose (wrong password, expired token, absent /metrics).
+        # console handles those on purpose (wrong password, expired token, /metrics refused).
         if message.type == "error" and not message.text.startswith("Failed to load resource"):
             self.problems.append(f"console error: {message.text}")
 

@@ -14,9 +14,11 @@ import csv
 import io
 import json
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 import console_testlib as lib
 from console_testlib import Oracle, wait_for
@@ -281,54 +283,111 @@ def test_history_recalls_earlier_queries(page):
     assert p.input_value("#editor-input") == "TopN(region, n=3)" and p.is_checked("#lang-pql")
 
 
-METRICS_SAMPLE = """# HELP roarbase_requests_total Requests by route and status.
-# TYPE roarbase_requests_total counter
-roarbase_requests_total{route="/v2/databases",status="200"} 7
-roarbase_requests_total{route="/v2/auth/token",status="401"} 1
-# HELP roarbase_request_seconds Request latency.
-# TYPE roarbase_request_seconds histogram
-roarbase_request_seconds_bucket{le="0.1"} 8
-roarbase_request_seconds_bucket{le="+Inf"} 8
-roarbase_request_seconds_sum 0.12
-roarbase_request_seconds_count 8
-# TYPE roarbase_open_databases gauge
-roarbase_open_databases 2
-"""
+def _figures_from(text: str) -> dict[str, str]:
+    """The panel's headline figures, computed from the same Prometheus text by
+    prometheus_client's parser (not the console's)."""
+    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((sample.labels, sample.value))
+
+    def total(name: str, **want: str) -> int:
+        return int(sum(v for labels, v in samples[name] if all(labels.get(k) == x for k, x in want.items())))
+
+    queries = "roarbase_queries_total"
+    out = {"Queries run": f"{total(queries):,} (SQL {total(queries, language='sql'):,},"
+                          f" PQL {total(queries, language='pql'):,}; {total(queries, kind='write'):,} writes)"}
+    failed = sum(int(v) for labels, v in samples["roarbase_http_requests_total"] if labels["status"].startswith("5"))
+    out["HTTP requests"] = (f"{total('roarbase_http_requests_total'):,}"
+                            f" ({failed:,} server error{'' if failed == 1 else 's'})")
+    if "roarbase_grpc_calls_total" in samples:
+        out["gRPC calls"] = f"{total('roarbase_grpc_calls_total'):,}"
+    out["In progress"] = (f"{total('roarbase_requests_in_progress'):,} of "
+                          f"{total('roarbase_admission_capacity'):,} admitted")
+    out["Open databases"] = f"{total('roarbase_open_databases'):,}"
+    out["Records written"] = f"{total('roarbase_ingest_rows_total'):,}"
+    for name, metric in (("Refused by limits", "roarbase_rate_limited_requests_total"),
+                         ("Failed sign-ins", "roarbase_auth_failures_total")):
+        if metric in samples:
+            out[name] = f"{total(metric):,}"
+    # JavaScript's toFixed rounds a tie up (x.25 MiB is common: RSS counts 4 KiB pages)
+    mib = Decimal(samples["process_resident_memory_bytes"][0][1] / 1048576).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    out["Memory (resident)"] = f"{mib} MiB"
+    return out
 
 
-def test_server_panel_shows_databases_queries_and_what_the_server_exposes(page, console_server):
+def test_server_panel_shows_status_databases_queries_and_metrics(page, console_server):
     srv = console_server
     p = page.sign_in().page
     page.run("SELECT COUNT(*) FROM seg WHERE age > 40")
+    # keep the exact /metrics text the panel was given, to compute its figures independently
+    scraped: list[str] = []
+
+    def keep(route):
+        answer = route.fetch()
+        scraped.append(answer.text())
+        route.fulfill(response=answer)
+
+    p.route("**/metrics", keep)
     p.click("#tab-server")
-    p.wait_for_selector("#server-db-table")
-    p.wait_for_selector("#server-query-table")
+    for table in ("#server-db-table", "#server-query-table", "#server-figures", "#server-status .status-line"):
+        p.wait_for_selector(table, state="attached")
     dbs = p.eval_on_selector_all("#server-db-table tbody tr", "rows => rows.map(r => [r.cells[0].textContent,"
                                  " r.cells[1].textContent, r.cells[2].textContent])")
     assert dbs == [["demo", "RUNNING", srv.database_id("demo")], ["lab", "RUNNING", srv.database_id("lab")]]
     first = p.eval_on_selector("#server-query-table tbody tr", "r => [...r.cells].map(c => c.textContent)")
     assert first[1:4] == ["demo", "SQL", "SELECT COUNT(*) FROM seg WHERE age > 40"] and first[5] == "ok"
     assert re.fullmatch(r"[\d.]+ m?s", first[4])
-    # /health and /metrics: shown when the server has them, a note when it does not
-    for path, box, table in (("/health", "#server-health", None), ("/metrics", "#server-metrics",
-                                                                    "#server-metrics-table")):
-        if srv.http.get(path, headers=srv.headers).status_code == 404:
-            assert f"no {path} endpoint" in p.text_content(box)
-        elif table:
-            p.wait_for_selector(table)
+
+    # status: /ready and /version as the server answers them to the test's own client
+    ready, version = srv.http.get("/ready").json(), srv.http.get("/version").json()["version"]
+    assert ready["open_databases"] == 2
+    assert p.text_content("#server-status") == f"ready 2 databases open · roarbase {version}"
+
+    # the headline figures, from the Prometheus text the panel read
+    assert len(scraped) == 1
+    shown = dict(p.eval_on_selector_all("#server-figures > div", "ds => ds.map(d => [d.querySelector('dt')"
+                                        ".textContent, d.querySelector('dd').textContent])"))
+    expected = _figures_from(scraped[0])
+    mean = shown.pop("Mean query time")
+    assert shown == expected, (shown, expected, scraped[0])
+    assert int(expected["Queries run"].split()[0].replace(",", "")) >= 2           # this test's query, SHOW TABLES
+    families = {f.name: f for f in text_string_to_metric_families(scraped[0])}
+    seconds = sum(s.value for s in families["roarbase_query_duration_seconds"].samples if s.name.endswith("_sum"))
+    count = sum(s.value for s in families["roarbase_query_duration_seconds"].samples if s.name.endswith("_count"))
+    value, unit = re.fullmatch(r"([\d.]+) (m?s)", mean).groups()
+    scale = 1 if unit == "ms" else 1000
+    half_digit = 0.5 * 10 ** -len(value.partition(".")[2]) * scale     # what rounding to the shown digits allows
+    assert abs(float(value) * scale - seconds / count * 1000) <= half_digit + 1e-9, (mean, seconds / count)
+    # and every family in the table behind "All metrics"
+    listed = p.eval_on_selector_all("#server-metrics-table tbody tr td:first-child .mono",
+                                    "es => es.map(e => e.textContent)")
+    assert len(listed) == sum(1 for f in families.values() if f.samples)
+    assert {"roarbase_queries_total", "roarbase_query_duration_seconds", "roarbase_open_databases"} <= set(listed)
+    p.click("#server-metrics-all summary")
+    p.wait_for_selector("#server-metrics-table", state="visible")
+    assert p.evaluate(LOW_CONTRAST) == [] and p.evaluate(UNLABELLED) == []
     page.screenshot("server-panel")
 
-    # a server that serves Prometheus metrics gets them parsed into the table
-    page.page.route("**/metrics", lambda route: route.fulfill(status=200, body=METRICS_SAMPLE,
-                                                              content_type="text/plain; version=0.0.4"))
-    p.click("#server-refresh")
-    p.wait_for_selector("#server-metrics-table")
-    metrics = p.eval_on_selector_all("#server-metrics-table tbody tr",
-                                     "rows => rows.map(r => [...r.cells].map(c => c.innerText))")
-    assert [m[0].split("\n")[0] for m in metrics] == ["roarbase_requests_total", "roarbase_request_seconds",
-                                                     "roarbase_open_databases"]
-    assert metrics[1][1] == "histogram" and '_bucket{le="0.1"} 8' in metrics[1][2]
-    assert metrics[2][2] == "2"
+
+def test_server_panel_while_starting_and_without_metrics_access(page):
+    """A server still opening its databases (/ready 503 NOT_READY) and an account that may
+    not read /metrics from afar (403): the panel says so instead of failing."""
+    p = page.sign_in().page
+    envelope = {"code": "ServiceUnavailable", "message": "the server is still opening its databases",
+                "error_data": {"name": "NOT_READY"}}
+    p.route("**/ready", lambda route: route.fulfill(status=503, body=json.dumps(envelope),
+                                                    content_type="application/json"))
+    refused = {"code": "PermissionDenied", "message": "/metrics needs a root or manager token from a non-loopback"
+               " address", "error_data": {"name": "METRICS_FORBIDDEN"}}
+    p.route("**/metrics", lambda route: route.fulfill(status=403, body=json.dumps(refused),
+                                                      content_type="application/json"))
+    p.click("#tab-server")
+    p.wait_for_selector("#server-status .badge.warn")
+    assert p.text_content("#server-status").startswith("starting the server is still opening its databases · ")
+    p.wait_for_selector("#server-metrics .note")
+    assert "root and manager accounts" in p.text_content("#server-metrics")
+    assert page.count("#server-figures") == 0
 
 
 def test_layout_at_desktop_and_phone_width(page):
@@ -345,8 +404,19 @@ def test_layout_at_desktop_and_phone_width(page):
     for button in ("#run", "#cancel", "#signout", "#export"):
         box = p.locator(button).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390, button
+    # the chart is drawn again at the phone's width, so its text keeps its size
+    p.wait_for_function("() => { const s = document.querySelector('#result-chart svg');"
+                        " return s && Math.abs(s.viewBox.baseVal.width - s.parentElement.clientWidth) <= 1; }")
     assert page.count("#result-chart svg rect.bar") == 8
+    label = p.eval_on_selector("#result-chart svg text.label", "t => t.getBoundingClientRect().height")
+    assert label >= 12, label      # 12px text, not a desktop drawing shrunk to a third
     page.screenshot("phone", full_page=True)
+    # the server panel too: its wide tables scroll inside their cards, never the page
+    p.click("#tab-server")
+    for selector in ("#server-query-table", "#server-figures", "#server-status .status-line"):
+        p.wait_for_selector(selector, state="attached")
+    assert p.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot("phone-server", full_page=True)
 
 
 UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button')]

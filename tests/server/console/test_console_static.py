@@ -106,11 +106,12 @@ def test_no_inline_code_and_nothing_from_elsewhere():
 def test_the_console_calls_only_documented_routes():
     called = set()
     for text in JS.values():
-        for literal in re.findall(r'["`](/(?:v2|health|metrics|sql|databases|v1)[^"`\s]*)["`]', text):
+        for literal in re.findall(r'["`](/(?:v2|health|ready|version|status|metrics|sql|databases|v1)[^"`\s]*)["`]',
+                                  text):
             path = re.sub(r"\$\{[^}]*\}", "x", literal).split("?")[0]
             called.add(path)
     assert {"/v2/auth/token", "/v2/auth/refresh", "/v2/auth/logout", "/v2/databases", "/v2/queries",
-            "/v2/databases/x/query/sql", "/v2/databases/x/query/pql", "/health", "/metrics"} <= called
+            "/v2/databases/x/query/sql", "/v2/databases/x/query/pql", "/ready", "/version", "/metrics"} <= called
     assert all(documented(p) for p in called), sorted(p for p in called if not documented(p))
 
 
@@ -139,9 +140,16 @@ def test_the_javascript_stays_small():
 ])
 def test_slash_is_the_console_for_browsers_and_the_json_index_for_api_clients(web, accept, page):
     resp = web.client.get("/", headers={"Accept": accept} if accept else {})
-    assert resp.status_code == 200
+    assert resp.status_code == 200 and resp.headers["vary"] == "Accept"   # caches keep the two apart
     if page:
         assert resp.headers["content-type"].startswith("text/html") and resp.content == ASSETS["index.html"].body
     else:
         assert resp.headers["content-type"].startswith("application/json")
         assert resp.json()["name"] == "roarbase" and "openapi" in resp.json()["links"]
+
+
+def test_openapi_describes_both_answers_at_slash(web):
+    doc = web.client.get("/openapi.json").json()
+    op = doc["paths"]["/"]["get"]
+    assert set(op["responses"]["200"]["content"]) == {"application/json", "text/html"}
+    assert "text/html" in op["description"] and "Vary: Accept" in op["description"]
