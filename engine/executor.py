@@ -32,7 +32,7 @@ from engine.shardtasks import (BsiExtremeTask, BsiSumTask, BsiValuesTask, CountT
                                RowTask, ValuesInTask, signed)
 from engine.state import EMPTY, SHARD_WIDTH, IndexState, split_by_shard
 from engine.txn import BSI_BIT0_ROW, BSI_EXISTS_ROW, BSI_SIGN_ROW, EXISTS_ID
-from ext import Bitmap, FrozenBitmap, Interrupt, bsi_range
+from ext import Bitmap, FrozenBitmap, Interrupt, bsi_range, bsi_values
 
 T = TypeVar("T")
 _POOL_LOCK = threading.Lock()
@@ -170,7 +170,8 @@ class Executor:
     def _compute_globals(self, node: Any) -> None:
         for child in _children(node):
             self._compute_globals(child)
-        if isinstance(node, P.GLOBAL_NODES):
+        if isinstance(node, (P.GLOBAL_NODES, P.HostFilter)):
+            # a HostFilter's test reads values in this process: it travels as its answer
             self._global(node)
 
     def global_rows(self) -> dict[Any, FrozenBitmap]:
@@ -395,6 +396,9 @@ class Executor:
             res = FrozenBitmap([v for v in values if v >= 0])
         elif isinstance(node, P.Deferred):
             res = self.full_row(node.resolve(self)).freeze()
+        elif isinstance(node, P.HostFilter):
+            child = self.full_row(node.child)
+            res = _union([node.test(self, s, part) for s, part in split_by_shard(child)]).freeze()
         elif isinstance(node, P.UnionRows):
             rc = node.rows
             if isinstance(rc, P.TopN):
@@ -430,9 +434,12 @@ class Executor:
             # Remote backends always send the shards the result reaches: the coordinator's
             # shard list (the placement table) may name a shard whose records were all
             # deleted, which a worker does not visit unless told.
-            if full and (self.backend is not LOCAL or
-                         {full.min() >> 20, full.max() >> 20} - set(self.scope.shards(self.state.shards()))):
-                self.scope = self.scope.widen(s for s, _ in split_by_shard(full))
+            if full:
+                # every shard reached, not only the first and last (a Shift over records
+                # in shards 0 and 3 can reach an empty shard 1)
+                reached = [s for s, _ in split_by_shard(full)]
+                if self.backend is not LOCAL or set(reached) - set(self.scope.shards(self.state.shards())):
+                    self.scope = self.scope.widen(reached)
 
     def _row_call(self, call: P.RowCall) -> Any:
         cols = self.full_row(call.row).to_numpy().tolist()
@@ -613,6 +620,23 @@ class Executor:
 
     def bsi_columns_values(self, fid: int, filter: Optional[P.RowNode]) -> tuple[np.ndarray, np.ndarray]:
         return self.run_task(BsiValuesTask(fid, filter))
+
+    def row_in(self, node: P.RowNode, shard: int) -> FrozenBitmap:
+        """The node's records in one shard, wherever the shard is held (`row` reads this
+        process's fragments: a worker's call)."""
+        if self.backend is LOCAL:
+            return self.row(node, shard)
+        return self.run_task(RowTask(node), point(shard))
+
+    def bsi_values_in(self, fid: int, cols: FrozenBitmap, shard: int) -> tuple[np.ndarray, np.ndarray]:
+        """(records, stored − base values) of a BSI field for the records `cols` of one shard."""
+        if self.backend is LOCAL:
+            pl = self.planes(fid, shard)
+            if pl.exists is None:
+                return np.empty(0, np.uint64), np.empty(0, np.int64)
+            found, neg, mag = bsi_values(pl.exists, pl.sign, pl.bits, cols)
+            return found, signed(neg, mag)
+        return self.run_task(BsiValuesTask(fid, P.ConstRow(tuple(cols), False)), point(shard))
 
     def values_in(self, fid: int, views: tuple[str, ...], cols: FrozenBitmap) -> tuple[np.ndarray, np.ndarray]:
         """(records, rows) of a row field for the records `cols` (IndexState.values_in)."""

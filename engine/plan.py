@@ -9,6 +9,7 @@ request returns (a count, a row, pairs, groups …).
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
@@ -156,6 +157,29 @@ class Materialized:
     label: str = ""
 
 
+_tokens = itertools.count()
+
+
+class GlobalRef:
+    """What a HostFilter or Deferred becomes when a task is pickled for a remote worker:
+    their functions stay with the coordinator, which computes the row first and sends it
+    among the task's global rows under this token."""
+
+    __slots__ = ("token", "label")
+
+    def __init__(self, token: int, label: str) -> None:
+        self.token, self.label = token, label
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, GlobalRef) and other.token == self.token
+
+    def __hash__(self) -> int:
+        return hash(self.token)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return GlobalRef, (self.token, self.label)
+
+
 @dataclass(frozen=True, eq=False)
 class HostFilter:
     """The records of `child` for which a predicate evaluated record by record holds:
@@ -164,6 +188,10 @@ class HostFilter:
     child: "RowNode"
     test: Any
     label: str = ""
+    token: int = field(default_factory=lambda: next(_tokens), compare=False, repr=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return GlobalRef, (self.token, self.label)
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,12 +201,17 @@ class Deferred:
 
     resolve: Any
     label: str = ""
+    token: int = field(default_factory=lambda: next(_tokens), compare=False, repr=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return GlobalRef, (self.token, self.label)
 
 
 RowNode = Union[Empty, Existence, RowOf, AnyRow, BsiRange, BsiNotNull, Union_, Intersect, Difference, Xor,
                 ConstRow, IdRange, Shift, Limit, DistinctRow, UnionRows, RowSet, BsiIn, Materialized, HostFilter,
-                Deferred]
-GLOBAL_NODES = (Shift, Limit, DistinctRow, UnionRows, Deferred)
+                Deferred, GlobalRef]
+# rows that need every shard; a GlobalRef is one of them on a worker (it came computed)
+GLOBAL_NODES = (Shift, Limit, DistinctRow, UnionRows, Deferred, GlobalRef)
 
 # --- calls -----------------------------------------------------------------------------
 

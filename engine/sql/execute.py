@@ -1,6 +1,7 @@
 """Run SQL text: parse, then plan and execute each statement in order against the holder."""
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from typing import Any, Callable, Iterator, Optional
@@ -12,7 +13,7 @@ from engine.sql.context import Context
 from engine.sql.parser import parse
 from engine.sql.plan import describe_row, explain_lines
 from engine.sql.planner import Planner
-from engine.sql.result import SqlResult
+from engine.sql.result import BATCH_ROWS, SqlResult
 from engine.sql.run import rows
 
 
@@ -89,6 +90,14 @@ def select(holder: Any, stmt: ast.Select, *, deadline: Optional[float] = None,
 def _run(node: Any, ctx: Context, schema: list[tuple[str, str]], done: Callable[[], None]) -> SqlResult:
     batches = rows(node, ctx)
     first = next(batches, None)
+    if first is None or len(first) < BATCH_ROWS:
+        # a short first batch is usually the only one (an aggregate, a LIMIT): finish now,
+        # so the statement is done when it returns
+        second = next(batches, None)
+        if second is None:
+            done()
+            return SqlResult.of_rows(schema, first or [])
+        batches = itertools.chain([second], batches)
 
     def produce() -> Iterator[list[tuple[Any, ...]]]:
         if first is not None:

@@ -49,59 +49,44 @@ def fetch(table: Any, fds: list[Optional[FieldDef]], ids: np.ndarray) -> list[li
         elif fd.options.is_bsi:
             out.append(_bsi_values(table, fd, wanted, pos, len(cols)))
         else:
-            out.append(_row_values(table, fd, wanted, pos, len(cols), shard))
+            out.append(_row_values(table, fd, wanted, pos, len(cols)))
     return out
 
 
 def _bsi_values(table: Any, fd: FieldDef, wanted: FrozenBitmap, pos: dict[int, int], n: int) -> list[Any]:
-    from engine.shardtasks import signed
-    from ext import bsi_values
-
     opts = fd.options
     out: list[Any] = [None] * n
-    shard = int(wanted.min()) >> 20
-    pl = table.ex.planes(fd.id, shard)
-    if pl.exists is None:
-        return out
-    vcols, neg, mag = bsi_values(pl.exists, pl.sign, pl.bits, wanted)
+    vcols, vals = table.ex.bsi_values_in(fd.id, wanted, int(wanted.min()) >> 20)
     base = opts.base
-    for c, v in zip(vcols.tolist(), signed(neg, mag).tolist()):
+    for c, v in zip(vcols.tolist(), vals.tolist()):
         out[pos[c]] = opts.from_stored(int(v) + base)
     return out
 
 
-def _row_values(table: Any, fd: FieldDef, wanted: FrozenBitmap, pos: dict[int, int], n: int,
-                shard: int) -> list[Any]:
+def _row_values(table: Any, fd: FieldDef, wanted: FrozenBitmap, pos: dict[int, int], n: int) -> list[Any]:
     opts = fd.options
     multi = opts.type in ("set", "time")
     views = tuple(table.state.views(fd.id)) if opts.type == "time" else (STANDARD_VIEW,)
-    km = table.index.row_keys(fd) if opts.keys else None
     out: list[Any] = [None] * n
-    seen: dict[int, list[int]] = {}
-    for view in views:
-        frag = table.state.fragment(fd.id, view, shard)
-        if frag is None:
-            continue
-        for r, bm in frag.rows.items():
-            members = bm & wanted
-            if members:
-                seen.setdefault(r, []).extend(members.to_numpy().tolist())
-    if not seen:
+    # (record, row) pairs by record then row, each once (through the workers in a cluster)
+    cols, rows = table.ex.values_in(fd.id, views, wanted)
+    if not len(cols):
         return out
-    rows = sorted(seen)
-    labels: list[Any] = km.keys_for(rows) if km is not None else [bool(r) for r in rows] \
-        if opts.type == "bool" else rows
-    for r, label in zip(rows, labels):
-        for c in dict.fromkeys(seen[r]) if multi and len(views) > 1 else seen[r]:
-            i = pos[c]
-            if multi:
-                cur = out[i]
-                if cur is None:
-                    out[i] = [label]
-                else:
-                    cur.append(label)
+    distinct = np.unique(rows).tolist()
+    km = table.index.row_keys(fd) if opts.keys else None
+    labels: list[Any] = km.keys_for(distinct) if km is not None else [bool(r) for r in distinct] \
+        if opts.type == "bool" else distinct
+    label_of = dict(zip(distinct, labels))
+    for c, r in zip(cols.tolist(), rows.tolist()):
+        i = pos[c]
+        if multi:
+            cur = out[i]
+            if cur is None:
+                out[i] = [label_of[r]]
             else:
-                out[i] = label
+                cur.append(label_of[r])
+        else:
+            out[i] = label_of[r]
     return out
 
 

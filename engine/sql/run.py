@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterator, Optional
 import numpy as np
 
 from engine import plan as P
+from engine.executor import LOCAL
 from engine.groupby import group_counts
 from engine.sql import plan as N
 from engine.sql.aggregates import Accumulator, from_bitmaps
@@ -40,11 +41,7 @@ def _scan(node: N.Scan, ctx: Context) -> Iterator[Batch]:
     ex = table.ex
     ex._prepare_globals(node.filter)
     fds = node.fds
-    for shard in list(ex.shards):
-        ctx.check()
-        records = ex.row(node.filter, shard)
-        if not records:
-            continue
+    for records in _scan_rows(node.filter, ex, ctx):
         for ids in shard_batches(records.to_numpy()):
             ctx.check()
             if not fds:
@@ -52,6 +49,19 @@ def _scan(node: N.Scan, ctx: Context) -> Iterator[Batch]:
                 continue
             values = fetch(table, fds, ids)
             yield list(zip(*values))
+
+
+def _scan_rows(filter: Any, ex: Any, ctx: Context) -> Iterator[FrozenBitmap]:
+    """The filter's records, a shard at a time; on a cluster (the workers hold the
+    fragments) all at once through them."""
+    if ex.backend is not LOCAL:
+        yield ex.full_row(filter)
+        return
+    for shard in list(ex.shards):
+        ctx.check()
+        records = ex.row(filter, shard)
+        if records:
+            yield records
 
 
 def _bitmap_aggregate(node: N.BitmapAggregate, ctx: Context) -> Iterator[Batch]:
@@ -501,7 +511,7 @@ def _read_by_id(table: Any, ex: Any, scan: N.Scan, passing: dict[int, FrozenBitm
         ok = passing.get(shard)
         if ok is None:
             ctx.check()
-            ok = passing[shard] = ex.row(scan.filter, shard)
+            ok = passing[shard] = ex.row_in(scan.filter, shard)
         hits = (FrozenBitmap(part) & ok).to_numpy()
         if not len(hits):
             continue

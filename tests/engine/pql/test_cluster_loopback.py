@@ -12,7 +12,6 @@ import tempfile
 from typing import Any
 
 import hypothesis.strategies as st
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
 from cluster_testlib import open_loopback_cluster
@@ -20,12 +19,6 @@ from cluster_testlib import open_loopback_cluster
 from .test_differential import _SCRATCH, FIELDS, QUERIES_PER_DATASET, Ctx, Model, Skip, build, calls, datasets, norm
 
 EXAMPLES = int(os.environ.get("ROARBASE_CLUSTER_EXAMPLES", "20"))
-# SQL that reads records' values row by row (the SQL planner's scans) is not routed to the
-# workers yet: refused, typed, before anything runs (docs/cluster.md, "Not built yet").
-SQL_READING_VALUES = {
-    "SELECT _id, i, m FROM d WHERE i IS NOT NULL ORDER BY i DESC, _id LIMIT 5",
-    "SELECT _id FROM d WHERE SETCONTAINS(s, 1) OR m = 2",
-}
 
 SQL = [
     "SELECT COUNT(*) FROM d",
@@ -63,10 +56,6 @@ def _sql(db: Any, text: str) -> Any:
         return ("error", type(exc).__name__)
 
 
-# Known wrong answer (docs/cluster.md, "Known issues"): a Shift chain that carries records
-# into a shard past the last one holding data counts them in cluster mode, not embedded
-# (Count(Shift(Shift(Shift(Row(n != null), n=2), n=1048576), n=2)): 4 vs 3).
-@pytest.mark.xfail(strict=False, reason="cluster Shift into a shard past the data: 4 vs 3 (docs/cluster.md)")
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=not os.environ.get("ROARBASE_PQL_RANDOM"),
           phases=tuple(p for p in Phase if p is not Phase.shrink),
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -88,10 +77,7 @@ def test_cluster_answers_equal_embedded(m: Model, data: Any) -> None:
                 f"\n  query:    {text}\n  got:      {got[0]}\n  expected: {expected}"
         if not m.keyed:
             for text in SQL:
-                if text in SQL_READING_VALUES:
-                    assert _sql(db, text) == ("error", "ClusterUnsupportedError"), text
-                else:
-                    assert _sql(db, text) == _sql(local, text), text
+                assert _sql(db, text) == _sql(local, text), text
     finally:
         db.close()
         local.close()

@@ -125,11 +125,22 @@ def test_results_open_at_once_do_not_share_a_plan(pdb, plans):
 
 
 def test_a_result_not_read_to_the_end_gives_its_plan_up(pdb, plans):
-    q = "SELECT _id FROM t"
+    # more than one batch of rows: a result of one short batch is read when it is made
+    pdb.sql("CREATE TABLE big (_id ID, n INT)")
+    pdb.sql("INSERT INTO big VALUES " + ", ".join(f"({i}, {i})" for i in range(1, 1501)))
+    q = "SELECT _id FROM big"
     pdb.sql(q)                                            # never read: planned, never kept
     pdb.sql(q).rows                                       # planned again, read: kept
     pdb.sql(q).rows                                       # reused
     assert plans[0] == 2
+
+
+def test_a_short_result_is_read_when_made_and_its_plan_kept(pdb, plans):
+    q = "SELECT _id FROM t"
+    first = pdb.sql(q)
+    assert not first.pending                              # one short batch: already read
+    pdb.sql(q).rows
+    assert plans[0] == 1
 
 
 def test_failed_runs_are_not_kept(pdb, plans):
