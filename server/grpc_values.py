@@ -436,6 +436,8 @@ def service_property(p: Any) -> org_pb2.ServiceProperty:
     elif p.property == "database:limits":
         out.database_limits.CopyFrom(org_pb2.DatabaseLimits(max_databases=v["max_databases_per_org"],
                                                             max_payload_bytes=v["max_payload_bytes"]))
+    elif p.property == "cluster:placement":
+        out.cluster_placement_json = json_text(v)
     else:
         out.source_limits.CopyFrom(org_pb2.SourceLimits(max_sources=v["max_sources_per_database"]))
     return out

@@ -289,7 +289,8 @@ PATHS: dict[str, dict[str, Any]] = {
     "/v2/service-properties/{property}": {"get": _op(
         "a service property", 200, "ServiceProperty", errors=(404,), tag="orgs",
         params=[{**_path_param("property", "the property"),
-                 "schema": {"enum": ["database:shapes", "database:limits", "source:limits"]}}])},
+                 "schema": {"enum": ["database:shapes", "database:limits", "source:limits",
+                                              "cluster:placement"]}}])},
     "/v2/users": {
         "post": _op("create an account", 201, "User", body="UserCreate", errors=(409,), tag="users"),
         "get": _op("list the org's accounts", 200, "UserList", tag="users", params=_PAGE_PARAMS),

@@ -307,6 +307,17 @@ class _RuntimeCollector:
         yield GaugeMetricFamily("roarbase_admission_capacity", "calls admitted at most (workers + max_pending)",
                                 value=rt.settings.workers + rt.settings.max_pending)
         yield GaugeMetricFamily("roarbase_ready", "1 once meta.db and the databases are open", value=int(rt.ready))
+        shards = GaugeMetricFamily("roarbase_cluster_shards", "shards a cluster worker holds, per database "
+                                   "(its placement table)", labels=["database", "worker"])
+        epochs = GaugeMetricFamily("roarbase_cluster_placement_epoch", "placement table changes, per database",
+                                   labels=["database"])
+        for db_id, cluster in rt.ctx.open_clusters().items():
+            table = cluster.table
+            epochs.add_metric([db_id], table.epoch)
+            for worker, n in table.shard_counts().items():
+                shards.add_metric([db_id, worker], n)
+        yield shards
+        yield epochs
 
 
 def runtime_registry(runtime: Any) -> CollectorRegistry:

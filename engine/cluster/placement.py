@@ -125,6 +125,14 @@ class PlacementTable:
                 out[ix] = mine
         return out
 
+    def shard_counts(self) -> dict[str, int]:
+        """worker → how many shards it holds, over every index (0 for an idle worker)."""
+        counts = dict.fromkeys(self.workers, 0)
+        for shards in self._owners.values():
+            for w in shards.values():
+                counts[w] = counts.get(w, 0) + 1
+        return counts
+
     def _change(self, workers: list[str], owners: dict[str, dict[int, str]]) -> None:
         """Make (workers, owners) the table at the next epoch, durably (or not at all)."""
         prev = (self.workers, self._owners, self.epoch)

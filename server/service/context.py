@@ -158,6 +158,12 @@ class ServiceContext:
         with self._engines_lock:
             return sorted(self._engines)
 
+    def open_clusters(self) -> dict[str, Any]:
+        """database id → its cluster (engine.Cluster), for the open databases on Ray."""
+        with self._engines_lock:
+            holders = dict(self._engines)
+        return {db: h.cluster for db, h in sorted(holders.items()) if getattr(h, "cluster", None) is not None}
+
     def notify(self) -> None:
         with self.changed:
             self.version += 1

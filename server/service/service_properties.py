@@ -11,7 +11,8 @@ from server.service.context import ServiceContext
 from server.service.errors import ResourceNotFound
 
 DATABASE_SHAPES, DATABASE_LIMITS, SOURCE_LIMITS = "database:shapes", "database:limits", "source:limits"
-PROPERTIES = (DATABASE_SHAPES, DATABASE_LIMITS, SOURCE_LIMITS)
+CLUSTER_PLACEMENT = "cluster:placement"
+PROPERTIES = (DATABASE_SHAPES, DATABASE_LIMITS, SOURCE_LIMITS, CLUSTER_PLACEMENT)
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,29 @@ def _value(ctx: ServiceContext, org_id: str, prop: str) -> dict[str, Any]:
                 "max_page_size": limits.max_page_size,
                 "default_page_size": limits.default_page_size,
                 **ctx.server_limits}
+    if prop == CLUSTER_PLACEMENT:
+        return _placement(ctx, org_id)
     return {"max_sources_per_database": limits.max_sources_per_database,
             "max_payload_bytes": limits.max_payload_bytes,
             "max_upload_bytes": limits.max_upload_bytes,
             "local_sandbox": cfg.sources_sandbox_dir is not None,
             "connections_supported": ["LOCAL", "S3", "GCS"]}
+
+
+def _placement(ctx: ServiceContext, org_id: str) -> dict[str, Any]:
+    """Where the shards of the org's open databases on a Ray cluster are: each worker and
+    its shard count, and each table's shard → worker (roarbase cluster status has more)."""
+    ours = {r["id"] for r in ctx.store.all("SELECT id FROM databases WHERE org_id = ? AND state != 'DELETED'",
+                                           (org_id,))}
+    out = []
+    for db_id, cluster in ctx.open_clusters().items():
+        if db_id not in ours:
+            continue
+        table = cluster.table
+        doc = table.to_dict()
+        out.append({"database_id": db_id, "epoch": table.epoch, "workers": table.shard_counts(),
+                    "owners": {ix: {str(s): w for s, w in shards.items()} for ix, shards in doc["owners"].items()}})
+    return {"ray": ctx.config.ray_address is not None, "databases": out}
 
 
 def get_service_property(ctx: ServiceContext, principal: Optional[Principal], prop: Any) -> ServiceProperty:

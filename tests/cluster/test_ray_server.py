@@ -68,3 +68,53 @@ def test_more_workers_on_reopen_rebalance(ray_cluster, tmp_path):
     finally:
         db.cluster.transport.stop_workers()
         db.close()
+
+
+def test_placement_is_visible_as_a_service_property_and_in_metrics(ray_cluster, tmp_path):
+    """Each open database on the cluster: its workers' shard counts and each table's
+    shard -> worker, through GET /v2/service-properties/cluster:placement (the service call)
+    and the roarbase_cluster_shards gauge — both equal to the placement table."""
+    from types import SimpleNamespace
+
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from server import auth, telemetry
+    from server.service import databases, service_properties
+    from server.service.bootstrap import open_service
+    from server.service.config import BootstrapSettings, PasswordHashing
+
+    config = ServiceConfig(data_dir=str(tmp_path / "data"), fsync=False, ray_address=ray_cluster.address,
+                           ray_workers=2, passwords=PasswordHashing(time_cost=1, memory_cost_kib=8, parallelism=1),
+                           bootstrap=BootstrapSettings(org_name="acme", root_email="root@example.com",
+                                                       root_name="rooty", root_password="root-password-1"))
+    ctx = open_service(config)
+    holder = None
+    try:
+        root = auth.verify_access_token(ctx, auth.login(ctx, email="root@example.com",
+                                                        password="root-password-1").token)
+        prop = service_properties.get_service_property(ctx, root, "cluster:placement")
+        assert prop.value == {"ray": True, "databases": []}              # nothing open yet
+        db = databases.create_database(ctx, root, name=f"placed-{uuid.uuid4().hex[:6]}")
+        holder = ctx.engine(db.id)
+        ix = holder.create_index("t")
+        ix.create_field("f")
+        ix.import_values("f", [s << 20 for s in range(5)], [1] * 5)
+        table = holder.cluster.table
+        placed = table.placed("t")
+        want_counts = {w: sum(1 for o in placed.values() if o == w) for w in table.workers}
+        assert sum(want_counts.values()) == 5
+
+        (entry,) = service_properties.get_service_property(ctx, root, "cluster:placement").value["databases"]
+        assert entry["database_id"] == db.id and entry["workers"] == want_counts
+        assert entry["owners"] == {"t": {str(s): w for s, w in sorted(placed.items())}}
+
+        runtime = SimpleNamespace(ctx=ctx, inflight=0, ready=True, settings=SimpleNamespace(workers=1, max_pending=1))
+        text = generate_latest(telemetry.runtime_registry(runtime)).decode()
+        got = {s.labels["worker"]: s.value for fam in text_string_to_metric_families(text)
+               if fam.name == "roarbase_cluster_shards" for s in fam.samples if s.labels["database"] == db.id}
+        assert got == want_counts
+    finally:
+        if holder is not None:
+            holder.cluster.transport.stop_workers()
+        ctx.close()

@@ -174,6 +174,9 @@ def test_service_properties(c: Client) -> None:
     assert (limits.database_limits.max_databases, limits.database_limits.max_payload_bytes) == (64, 16 << 20)
     sources = get(org_pb2.GetServicePropertyRequest(property="source:limits"), metadata=md(c.root))
     assert sources.WhichOneof("value") == "source_limits" and sources.source_limits.max_sources == 16
+    placement = get(org_pb2.GetServicePropertyRequest(property="cluster:placement"), metadata=md(c.root))
+    assert placement.WhichOneof("value") == "cluster_placement_json"
+    assert json.loads(placement.cluster_placement_json) == {"ray": False, "databases": []}
     expect(get, org_pb2.GetServicePropertyRequest(property="nope"), metadata=md(c.root), status=SC.NOT_FOUND,
            code="ResourceNotFound", name="PROPERTY_NOT_FOUND")
 

@@ -51,9 +51,11 @@ def test_every_route_happy_path(web):
                           "metadata": {"tier": "gold"}}), 202)
     assert org["company_name"] == "Acme Inc" and org["tech_contact_emali"] == "tech@example.com"
     assert org["metadata"] == {"tier": "gold"}
-    for prop in ("database:shapes", "database:limits", "source:limits"):
+    for prop in ("database:shapes", "database:limits", "source:limits", "cluster:placement"):
         body = _ok(c.get(f"/v2/service-properties/{prop}", headers=h), 200)
         assert body["property"] == prop and body["org_id"] == root.org_id
+    assert c.get("/v2/service-properties/cluster:placement", headers=h).json()["value"] == \
+        {"ray": False, "databases": []}                          # no Ray cluster configured
     limits = c.get("/v2/service-properties/database:limits", headers=h).json()["value"]
     assert limits["max_payload_bytes"] == web.ctx.config.limits.max_payload_bytes
 

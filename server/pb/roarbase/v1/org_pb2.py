@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fserver/pb/roarbase/v1/org.proto\x12\x0broarbase.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9e\x02\n\x03Org\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x14\n\x0c\x63ompany_name\x18\x03 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x04 \x01(\t\x12\x1a\n\x12tech_contact_emali\x18\x05 \x01(\t\x12\x1d\n\x15\x62illing_contact_emali\x18\x06 \x01(\t\x12\x10\n\x08org_type\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nupdated_by\x18\n \x01(\t\x12\x15\n\rmetadata_json\x18\x0b \x01(\t\"\x1b\n\rGetOrgRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xbe\x02\n\x10UpdateOrgRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x19\n\x0c\x63ompany_name\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x14\n\x07\x61\x64\x64ress\x18\x04 \x01(\tH\x02\x88\x01\x01\x12\x1f\n\x12tech_contact_emali\x18\x05 \x01(\tH\x03\x88\x01\x01\x12\"\n\x15\x62illing_contact_emali\x18\x06 \x01(\tH\x04\x88\x01\x01\x12\x1a\n\rmetadata_json\x18\x07 \x01(\tH\x05\x88\x01\x01\x12\x10\n\x08preserve\x18\x08 \x01(\x08\x42\x07\n\x05_nameB\x0f\n\r_company_nameB\n\n\x08_addressB\x15\n\x13_tech_contact_emaliB\x18\n\x16_billing_contact_emaliB\x10\n\x0e_metadata_json\"-\n\x19GetServicePropertyRequest\x12\x10\n\x08property\x18\x01 \x01(\t\"\xe0\x01\n\x0fServiceProperty\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x10\n\x08property\x18\x02 \x01(\t\x12\x36\n\x0f\x64\x61tabase_shapes\x18\x03 \x01(\x0b\x32\x1b.roarbase.v1.DatabaseShapesH\x00\x12\x36\n\x0f\x64\x61tabase_limits\x18\x04 \x01(\x0b\x32\x1b.roarbase.v1.DatabaseLimitsH\x00\x12\x32\n\rsource_limits\x18\x05 \x01(\x0b\x32\x19.roarbase.v1.SourceLimitsH\x00\x42\x07\n\x05value\"T\n\x0e\x44\x61tabaseShapes\x12*\n\x06shapes\x18\x01 \x03(\x0b\x32\x1a.roarbase.v1.DatabaseShape\x12\x16\n\x0equery_base_url\x18\x02 \x01(\t\">\n\rDatabaseShape\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x63pus\x18\x02 \x01(\r\x12\x11\n\tmemory_gb\x18\x03 \x01(\x01\"B\n\x0e\x44\x61tabaseLimits\x12\x15\n\rmax_databases\x18\x01 \x01(\r\x12\x19\n\x11max_payload_bytes\x18\x02 \x01(\x04\"#\n\x0cSourceLimits\x12\x13\n\x0bmax_sources\x18\x01 \x01(\r2\xde\x01\n\nOrgService\x12\x36\n\x06GetOrg\x12\x1a.roarbase.v1.GetOrgRequest\x1a\x10.roarbase.v1.Org\x12<\n\tUpdateOrg\x12\x1d.roarbase.v1.UpdateOrgRequest\x1a\x10.roarbase.v1.Org\x12Z\n\x12GetServiceProperty\x12&.roarbase.v1.GetServicePropertyRequest\x1a\x1c.roarbase.v1.ServicePropertyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fserver/pb/roarbase/v1/org.proto\x12\x0broarbase.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9e\x02\n\x03Org\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x14\n\x0c\x63ompany_name\x18\x03 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x04 \x01(\t\x12\x1a\n\x12tech_contact_emali\x18\x05 \x01(\t\x12\x1d\n\x15\x62illing_contact_emali\x18\x06 \x01(\t\x12\x10\n\x08org_type\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nupdated_by\x18\n \x01(\t\x12\x15\n\rmetadata_json\x18\x0b \x01(\t\"\x1b\n\rGetOrgRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xbe\x02\n\x10UpdateOrgRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x19\n\x0c\x63ompany_name\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x14\n\x07\x61\x64\x64ress\x18\x04 \x01(\tH\x02\x88\x01\x01\x12\x1f\n\x12tech_contact_emali\x18\x05 \x01(\tH\x03\x88\x01\x01\x12\"\n\x15\x62illing_contact_emali\x18\x06 \x01(\tH\x04\x88\x01\x01\x12\x1a\n\rmetadata_json\x18\x07 \x01(\tH\x05\x88\x01\x01\x12\x10\n\x08preserve\x18\x08 \x01(\x08\x42\x07\n\x05_nameB\x0f\n\r_company_nameB\n\n\x08_addressB\x15\n\x13_tech_contact_emaliB\x18\n\x16_billing_contact_emaliB\x10\n\x0e_metadata_json\"-\n\x19GetServicePropertyRequest\x12\x10\n\x08property\x18\x01 \x01(\t\"\x82\x02\n\x0fServiceProperty\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x10\n\x08property\x18\x02 \x01(\t\x12\x36\n\x0f\x64\x61tabase_shapes\x18\x03 \x01(\x0b\x32\x1b.roarbase.v1.DatabaseShapesH\x00\x12\x36\n\x0f\x64\x61tabase_limits\x18\x04 \x01(\x0b\x32\x1b.roarbase.v1.DatabaseLimitsH\x00\x12\x32\n\rsource_limits\x18\x05 \x01(\x0b\x32\x19.roarbase.v1.SourceLimitsH\x00\x12 \n\x16\x63luster_placement_json\x18\x06 \x01(\tH\x00\x42\x07\n\x05value\"T\n\x0e\x44\x61tabaseShapes\x12*\n\x06shapes\x18\x01 \x03(\x0b\x32\x1a.roarbase.v1.DatabaseShape\x12\x16\n\x0equery_base_url\x18\x02 \x01(\t\">\n\rDatabaseShape\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x63pus\x18\x02 \x01(\r\x12\x11\n\tmemory_gb\x18\x03 \x01(\x01\"B\n\x0e\x44\x61tabaseLimits\x12\x15\n\rmax_databases\x18\x01 \x01(\r\x12\x19\n\x11max_payload_bytes\x18\x02 \x01(\x04\"#\n\x0cSourceLimits\x12\x13\n\x0bmax_sources\x18\x01 \x01(\r2\xde\x01\n\nOrgService\x12\x36\n\x06GetOrg\x12\x1a.roarbase.v1.GetOrgRequest\x1a\x10.roarbase.v1.Org\x12<\n\tUpdateOrg\x12\x1d.roarbase.v1.UpdateOrgRequest\x1a\x10.roarbase.v1.Org\x12Z\n\x12GetServiceProperty\x12&.roarbase.v1.GetServicePropertyRequest\x1a\x1c.roarbase.v1.ServicePropertyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,15 +41,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETSERVICEPROPERTYREQUEST']._serialized_start=720
   _globals['_GETSERVICEPROPERTYREQUEST']._serialized_end=765
   _globals['_SERVICEPROPERTY']._serialized_start=768
-  _globals['_SERVICEPROPERTY']._serialized_end=992
-  _globals['_DATABASESHAPES']._serialized_start=994
-  _globals['_DATABASESHAPES']._serialized_end=1078
-  _globals['_DATABASESHAPE']._serialized_start=1080
-  _globals['_DATABASESHAPE']._serialized_end=1142
-  _globals['_DATABASELIMITS']._serialized_start=1144
-  _globals['_DATABASELIMITS']._serialized_end=1210
-  _globals['_SOURCELIMITS']._serialized_start=1212
-  _globals['_SOURCELIMITS']._serialized_end=1247
-  _globals['_ORGSERVICE']._serialized_start=1250
-  _globals['_ORGSERVICE']._serialized_end=1472
+  _globals['_SERVICEPROPERTY']._serialized_end=1026
+  _globals['_DATABASESHAPES']._serialized_start=1028
+  _globals['_DATABASESHAPES']._serialized_end=1112
+  _globals['_DATABASESHAPE']._serialized_start=1114
+  _globals['_DATABASESHAPE']._serialized_end=1176
+  _globals['_DATABASELIMITS']._serialized_start=1178
+  _globals['_DATABASELIMITS']._serialized_end=1244
+  _globals['_SOURCELIMITS']._serialized_start=1246
+  _globals['_SOURCELIMITS']._serialized_end=1281
+  _globals['_ORGSERVICE']._serialized_start=1284
+  _globals['_ORGSERVICE']._serialized_end=1506
 # @@protoc_insertion_point(module_scope)

@@ -68,18 +68,20 @@ class GetServicePropertyRequest(_message.Message):
     def __init__(self, property: _Optional[str] = ...) -> None: ...
 
 class ServiceProperty(_message.Message):
-    __slots__ = ("org_id", "property", "database_shapes", "database_limits", "source_limits")
+    __slots__ = ("org_id", "property", "database_shapes", "database_limits", "source_limits", "cluster_placement_json")
     ORG_ID_FIELD_NUMBER: _ClassVar[int]
     PROPERTY_FIELD_NUMBER: _ClassVar[int]
     DATABASE_SHAPES_FIELD_NUMBER: _ClassVar[int]
     DATABASE_LIMITS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_LIMITS_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_PLACEMENT_JSON_FIELD_NUMBER: _ClassVar[int]
     org_id: str
     property: str
     database_shapes: DatabaseShapes
     database_limits: DatabaseLimits
     source_limits: SourceLimits
-    def __init__(self, org_id: _Optional[str] = ..., property: _Optional[str] = ..., database_shapes: _Optional[_Union[DatabaseShapes, _Mapping]] = ..., database_limits: _Optional[_Union[DatabaseLimits, _Mapping]] = ..., source_limits: _Optional[_Union[SourceLimits, _Mapping]] = ...) -> None: ...
+    cluster_placement_json: str
+    def __init__(self, org_id: _Optional[str] = ..., property: _Optional[str] = ..., database_shapes: _Optional[_Union[DatabaseShapes, _Mapping]] = ..., database_limits: _Optional[_Union[DatabaseLimits, _Mapping]] = ..., source_limits: _Optional[_Union[SourceLimits, _Mapping]] = ..., cluster_placement_json: _Optional[str] = ...) -> None: ...
 
 class DatabaseShapes(_message.Message):
     __slots__ = ("shapes", "query_base_url")
