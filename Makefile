@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.roarbase-installed
-EXT_SRC := $(wildcard ext/*.pyx ext/*.pxi ext/*.pxd)
+EXT_SRC := $(wildcard ext/*.pyx ext/*.pxi ext/*.pxd ext/*.h)
 N ?= 1000000
 
 .PHONY: all run test test-slow build browser bench bench-ops bench-ingest proto clean distclean
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml setup.py | $(PY)
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	touch $(STAMP)
 
-# Rebuild the extension whenever a Cython source changes (incremental). The new .so is
+# Rebuild the extension whenever a Cython source or the C header changes (incremental). The new .so is
 # renamed into place, never copied over the old one: a process that has the old one
 # loaded keeps its mapping instead of crashing.
 ext/.built: $(STAMP) $(EXT_SRC)
