@@ -4,6 +4,7 @@
    Header-only on purpose: every function is static and the header is included once, into
    the Cython module's translation unit (ext/_roaring.c), so the compiler can inline the
    small helpers (lookups, popcounts) into their Cython callers exactly as before.
+   tests/ext/test_c_warnings.py compiles it alone with -Wall -Wextra -Werror.
    Nothing here touches Python: every function may run without the GIL. */
 #ifndef ROARBASE_CONTAINERS_H
 #define ROARBASE_CONTAINERS_H
