@@ -41,7 +41,7 @@ import numpy as np
 import pyroaring
 from pyroaring import BitMap, BitMap64
 
-from ext import BaseBitmap, Bitmap, FrozenBitmap
+from ext import BaseBitmap, Bitmap
 
 PEERS = ("ours", "pyroaring")
 PASS_RATIO = 1.5
