@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.roarbase-installed
-EXT_SRC := $(wildcard ext/*.pyx ext/*.pxi ext/*.pxd)
+EXT_SRC := $(wildcard ext/*.pyx ext/*.pxi ext/*.pxd ext/*.h)
 N ?= 1000000
 
 .PHONY: all run test test-slow build browser bench bench-ops bench-ingest proto clean distclean
@@ -20,9 +20,9 @@ $(STAMP): pyproject.toml setup.py | $(PY)
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	touch $(STAMP)
 
-# Rebuild the extension whenever a Cython source changes (incremental). The new .so is
-# renamed into place, never copied over the old one: a process that has the old one
-# loaded keeps its mapping instead of crashing.
+# Rebuild the extension whenever a Cython source or a C header changes (incremental). The
+# new .so is renamed into place, never copied over the old one: a process that has the old
+# one loaded keeps its mapping instead of crashing.
 ext/.built: $(STAMP) $(EXT_SRC)
 	$(PY) setup.py -q build_ext --build-lib build/lib
 	for so in build/lib/ext/_roaring*.so; do cp "$$so" "ext/.new.so" && mv -f "ext/.new.so" "ext/$${so##*/}"; done

@@ -25,7 +25,9 @@ extensions = [
         "ext._roaring",
         sources=["ext/_roaring.pyx"],
         extra_compile_args=cflags,
-        depends=[os.path.join("ext", f) for f in os.listdir("ext") if f.endswith((".pxi", ".pxd"))],
+        # the .pxi fragments and the C headers (ext/*.h) are compiled into _roaring.c: a
+        # change to any of them rebuilds it (#include "x.h" finds them next to _roaring.c)
+        depends=[os.path.join("ext", f) for f in os.listdir("ext") if f.endswith((".pxi", ".pxd", ".h"))],
     )
 ]
 

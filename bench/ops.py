@@ -41,7 +41,7 @@ import numpy as np
 import pyroaring
 from pyroaring import BitMap, BitMap64
 
-from ext import Bitmap, FrozenBitmap
+from ext import BaseBitmap, Bitmap
 
 PEERS = ("ours", "pyroaring")
 PASS_RATIO = 1.5
@@ -179,7 +179,7 @@ def build(data: Data) -> Built:
 
 def norm(x: Any) -> Any:
     """A library-neutral form of an answer: bitmaps and arrays become uint64 ndarrays."""
-    if isinstance(x, FrozenBitmap):
+    if isinstance(x, BaseBitmap):
         return x.to_numpy()
     if isinstance(x, (pyroaring.AbstractBitMap, pyroaring.AbstractBitMap64)):
         return np.asarray(x.to_array(), dtype=np.uint64)

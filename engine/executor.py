@@ -32,7 +32,7 @@ from engine.shardtasks import (BsiExtremeTask, BsiSumTask, BsiValuesTask, CountT
                                RowTask, ValuesInTask, signed)
 from engine.state import EMPTY, SHARD_WIDTH, IndexState, split_by_shard
 from engine.txn import BSI_BIT0_ROW, BSI_EXISTS_ROW, BSI_SIGN_ROW, EXISTS_ID
-from ext import Bitmap, FrozenBitmap, Interrupt, bsi_range, bsi_values
+from ext import BaseBitmap, Bitmap, FrozenBitmap, Interrupt, bsi_range, bsi_values
 
 T = TypeVar("T")
 _POOL_LOCK = threading.Lock()
@@ -195,7 +195,7 @@ class Executor:
         frag = self.state.fragment(fid, BSI_VIEW, shard)
         return Planes(frag.rows) if frag is not None else _NO_PLANES
 
-    def row(self, node: P.RowNode, shard: int) -> FrozenBitmap:
+    def row(self, node: P.RowNode, shard: int) -> BaseBitmap:
         """The node's records within one shard."""
         t = type(node)
         if t is P.RowOf:
@@ -296,7 +296,7 @@ class Executor:
             return full.slice(lo, lo + SHARD_WIDTH)
         raise QueryExecutionError(f"cannot evaluate {type(node).__name__} as a row")
 
-    def _row_set(self, node: P.RowSet, shard: int) -> FrozenBitmap:
+    def _row_set(self, node: P.RowSet, shard: int) -> BaseBitmap:
         parts = []
         for v in node.views:
             frag = self.state.fragment(node.field, v, shard)
@@ -313,7 +313,7 @@ class Executor:
                     parts.append(bm)
         return _union(parts)
 
-    def _bsi_in(self, node: P.BsiIn, shard: int) -> FrozenBitmap:
+    def _bsi_in(self, node: P.BsiIn, shard: int) -> BaseBitmap:
         pl = self.planes(node.field, shard)
         if pl.exists is None or not node.values:
             return EMPTY
@@ -367,7 +367,7 @@ class Executor:
                              None if node.hi is None else node.hi - base, count_only=True)
         return len(self.row(node, shard))
 
-    def filter_row(self, node: Optional[P.RowNode], shard: int) -> Optional[FrozenBitmap]:
+    def filter_row(self, node: Optional[P.RowNode], shard: int) -> Optional[BaseBitmap]:
         """A filter's records in one shard; None when there is no filter."""
         return None if node is None else self.row(node, shard)
 
@@ -744,7 +744,7 @@ def _children(node: Any) -> list[Any]:
     return out
 
 
-def _union(parts: list[FrozenBitmap]) -> FrozenBitmap:
+def _union(parts: list[BaseBitmap]) -> BaseBitmap:
     parts = [p for p in parts if p]
     if not parts:
         return EMPTY

@@ -25,7 +25,7 @@ from engine import results as R
 from engine.errors import QueryExecutionError, QueryLimitError
 from engine.shardexec import ShardTask
 from engine.state import EMPTY
-from ext import FrozenBitmap, bsi_sum, bsi_values, group_pairs, intersect_counts
+from ext import BaseBitmap, bsi_sum, bsi_values, group_pairs, intersect_counts
 
 
 DEFAULT_MAX_GROUPS = 1_000_000
@@ -113,7 +113,7 @@ class GroupByTask(ShardTask):
     pairs: bool
     cap: int
 
-    def _bitmaps(self, ex: Any, level: int, shard: int) -> list[FrozenBitmap]:
+    def _bitmaps(self, ex: Any, level: int, shard: int) -> list[BaseBitmap]:
         """Each candidate row's records within one shard, in candidate order (as
         _Child.bitmaps: straight from the fragment when one view holds them)."""
         field, views, bsi, ids = self.levels[level]
@@ -209,9 +209,9 @@ def _groups_out(ex: Any, call: P.GroupBy, children: list["_Child"],
     return groups[call.offset:stop]
 
 
-def _recurse(ex: Any, shard: int, depth: int, bitmaps: list[list[FrozenBitmap]], level: int,
-             prefix: Optional[FrozenBitmap], key: tuple[int, ...], out: dict[tuple[int, ...], list[Any]],
-             agg: Optional[P.Aggregate], agg_fd: Any, agg_filter: Optional[FrozenBitmap], cap: int) -> None:
+def _recurse(ex: Any, shard: int, depth: int, bitmaps: list[list[BaseBitmap]], level: int,
+             prefix: Optional[BaseBitmap], key: tuple[int, ...], out: dict[tuple[int, ...], list[Any]],
+             agg: Optional[P.Aggregate], agg_fd: Any, agg_filter: Optional[BaseBitmap], cap: int) -> None:
     rows = bitmaps[level]
     if level == depth - 1 and agg is None:
         counts = intersect_counts(rows, prefix, ex.interrupt)
@@ -245,7 +245,7 @@ def _recurse(ex: Any, shard: int, depth: int, bitmaps: list[list[FrozenBitmap]],
             out[key + (i,)] = [len(group), _distinct_in(ex, agg, agg_fd, shard, target)]
 
 
-def _distinct_in(ex: Any, agg: P.Aggregate, fd: Any, shard: int, target: FrozenBitmap) -> set[int]:
+def _distinct_in(ex: Any, agg: P.Aggregate, fd: Any, shard: int, target: BaseBitmap) -> set[int]:
     if fd.options.is_bsi:
         pl = ex.planes(agg.field, shard)
         if pl.exists is None:

@@ -46,7 +46,7 @@ from engine.storage.manifest import FileEntry, Manifest
 from engine.storage.fileio import FileIO
 from engine.storage.wal import FULL_ERRNOS, WalWriter, read_wal
 from engine.txn import BSI_BIT0_ROW, COLUMN_KEYS, EXISTS_ID, Transaction, apply_changes, decode_frame
-from ext import CorruptDataError, FrozenBitmap
+from ext import BaseBitmap, CorruptDataError, FrozenBitmap
 
 
 class Index:
@@ -464,14 +464,14 @@ class Index:
         """Delete records (all their values and their existence); True if any existed."""
         self._check_writable()
         with self.transaction() as tx:
-            cols = self._columns_bitmap(tx, columns if isinstance(columns, (list, tuple, FrozenBitmap, np.ndarray))
+            cols = self._columns_bitmap(tx, columns if isinstance(columns, (list, tuple, BaseBitmap, np.ndarray))
                                         else [columns], create=False)
             if self.holder.cluster is None:
                 return tx.delete(cols)
         return self.holder.cluster.delete(self, cols)
 
-    def _columns_bitmap(self, tx: Transaction, columns: Any, create: bool) -> FrozenBitmap:
-        if isinstance(columns, FrozenBitmap):
+    def _columns_bitmap(self, tx: Transaction, columns: Any, create: bool) -> BaseBitmap:
+        if isinstance(columns, BaseBitmap):
             return columns
         ids = [tx.column_id(c, create) for c in columns]
         return FrozenBitmap([i for i in ids if i is not None])
@@ -634,10 +634,10 @@ class Index:
                                          f"reopen to recover from the log")
 
 
-def _frozen(bm: FrozenBitmap) -> FrozenBitmap | None:
+def _frozen(bm: BaseBitmap) -> FrozenBitmap | None:
     if not bm:
         return None
-    return bm if type(bm) is FrozenBitmap else bm.freeze()
+    return bm if isinstance(bm, FrozenBitmap) else bm.freeze()
 
 
 class Field:

@@ -13,7 +13,7 @@ from typing import Iterator, Mapping
 
 import numpy as np
 
-from ext import Bitmap, FrozenBitmap, intersect_counts
+from ext import BaseBitmap, Bitmap, FrozenBitmap, intersect_counts
 
 SHARD_BITS = 20
 SHARD_WIDTH = 1 << SHARD_BITS
@@ -122,7 +122,7 @@ class Fragment:
             self._ranked = sorted(((r, len(b)) for r, b in self.rows.items()), key=lambda rc: (-rc[1], rc[0]))
         return self._ranked
 
-    def with_changes(self, changes: Mapping[int, tuple[FrozenBitmap | None, FrozenBitmap | None]]) -> "Fragment":
+    def with_changes(self, changes: Mapping[int, tuple[BaseBitmap | None, BaseBitmap | None]]) -> "Fragment":
         """A new fragment with row := (row - remove) | add for each changed row."""
         rows = dict(self.rows)
         for row_id, (add, remove) in changes.items():
@@ -136,7 +136,7 @@ class Fragment:
                 if add:
                     new = new | add
             if new:
-                rows[row_id] = new if type(new) is FrozenBitmap else new.freeze()
+                rows[row_id] = new if isinstance(new, FrozenBitmap) else new.freeze()
             else:
                 rows.pop(row_id, None)
         return Fragment(rows)

@@ -21,7 +21,7 @@ from engine.errors import (
 )
 from engine.schema import BSI_VIEW, EXISTS_FIELD, STANDARD_VIEW, FieldDef, parse_timestamp
 from engine.state import EMPTY, Fragment, IndexState, shard_of, split_by_shard
-from ext import Bitmap, FrozenBitmap
+from ext import BaseBitmap, Bitmap, FrozenBitmap
 
 EXISTS_ID = 0          # the hidden existence field's id; its row 0 holds every record
 BSI_EXISTS_ROW = 0     # BSI planes: 0 = not-null, 1 = sign, 2 + i = bit i of |stored|
@@ -37,14 +37,14 @@ _EMPTY_FROZEN = FrozenBitmap()
 # transaction made itself (mutated in place). A caller's mutable Bitmap is never stored.
 # Bulk imports hand over freshly built FrozenBitmaps, which are kept without a copy.
 
-def _keep(cols: FrozenBitmap) -> FrozenBitmap:
-    return cols if type(cols) is FrozenBitmap else Bitmap(cols)
+def _keep(cols: BaseBitmap) -> BaseBitmap:
+    return cols if isinstance(cols, FrozenBitmap) else Bitmap(cols)
 
 
-def _union(acc: FrozenBitmap, cols: FrozenBitmap) -> FrozenBitmap:
+def _union(acc: BaseBitmap, cols: BaseBitmap) -> BaseBitmap:
     if not acc:
         return _keep(cols)
-    if type(acc) is Bitmap:
+    if isinstance(acc, Bitmap):
         acc |= cols
         return acc
     out = Bitmap(acc)
@@ -52,8 +52,8 @@ def _union(acc: FrozenBitmap, cols: FrozenBitmap) -> FrozenBitmap:
     return out
 
 
-def _minus(acc: FrozenBitmap, cols: FrozenBitmap) -> FrozenBitmap:
-    if type(acc) is Bitmap:
+def _minus(acc: BaseBitmap, cols: BaseBitmap) -> BaseBitmap:
+    if isinstance(acc, Bitmap):
         acc -= cols
         return acc
     return acc - cols
@@ -63,7 +63,7 @@ class Transaction:
     def __init__(self, index: Any, base: IndexState) -> None:
         self.index = index
         self.base = base
-        self.changes: dict[ChangeKey, list[FrozenBitmap]] = {}
+        self.changes: dict[ChangeKey, list[BaseBitmap]] = {}
         self.new_keys: dict[int, list[tuple[str, int]]] = {}
         # (field, view) -> rows with a pending change: lookups need them without walking
         # every change of a big import
@@ -71,7 +71,7 @@ class Transaction:
 
     # --- the change set -------------------------------------------------------------------
 
-    def add(self, fid: int, view: str, row: int, cols: FrozenBitmap) -> None:
+    def add(self, fid: int, view: str, row: int, cols: BaseBitmap) -> None:
         if not cols:
             return
         ch = self.changes.get((fid, view, row))
@@ -83,7 +83,7 @@ class Transaction:
         if ch[1]:
             ch[1] = _minus(ch[1], cols)
 
-    def remove(self, fid: int, view: str, row: int, cols: FrozenBitmap) -> None:
+    def remove(self, fid: int, view: str, row: int, cols: BaseBitmap) -> None:
         if not cols:
             return
         ch = self.changes.get((fid, view, row))
@@ -121,7 +121,7 @@ class Transaction:
         """Rows of (field, view) this transaction has changed (a copy)."""
         return set(self._changed_rows.get((fid, view), ()))
 
-    def rows_holding(self, fid: int, view: str, shard: int, part: FrozenBitmap) -> list[tuple[int, FrozenBitmap]]:
+    def rows_holding(self, fid: int, view: str, shard: int, part: BaseBitmap) -> list[tuple[int, FrozenBitmap]]:
         """(row, row & part) for every row that holds any record of `part` (records of one
         shard), through this transaction's changes. One C pass over the committed rows
         (Fragment.rows_holding), so a field with a million rows costs no Python loop."""
@@ -255,7 +255,7 @@ class Transaction:
                     changed = True
         return changed
 
-    def store(self, fd: FieldDef, value: Any, cols: FrozenBitmap) -> bool:
+    def store(self, fd: FieldDef, value: Any, cols: BaseBitmap) -> bool:
         """Make a row hold exactly `cols` (FeatureBase's Store)."""
         if fd.options.is_bsi:
             raise InvalidValueError(f"Store is not supported on {fd.options.type} field {fd.name}")
@@ -269,7 +269,7 @@ class Transaction:
             self.add(fd.id, STANDARD_VIEW, row, part)
         return True
 
-    def delete(self, cols: FrozenBitmap) -> bool:
+    def delete(self, cols: BaseBitmap) -> bool:
         """Remove whole records: every field, every view, and existence."""
         found = False
         for fid in [EXISTS_ID] + [f.id for f in self.index.definition.fields.values()]:
@@ -296,7 +296,7 @@ class Transaction:
         self.add(EXISTS_ID, STANDARD_VIEW, 0, FrozenBitmap([c]))
         return True
 
-    def mark_existing(self, cols: FrozenBitmap) -> None:
+    def mark_existing(self, cols: BaseBitmap) -> None:
         if self.index.definition.options.track_existence:
             self.add(EXISTS_ID, STANDARD_VIEW, 0, cols)
 
@@ -318,7 +318,7 @@ class Transaction:
             mag = -mag
         return mag + fd.options.base
 
-    def _bsi_write(self, fd: FieldDef, cols: FrozenBitmap, offsets: Any) -> None:
+    def _bsi_write(self, fd: FieldDef, cols: BaseBitmap, offsets: Any) -> None:
         """Write values (already minus base; a numpy int64 or object array aligned with the
         sorted cols) into the bit planes."""
         col_arr = cols.to_numpy()

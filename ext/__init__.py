@@ -5,6 +5,7 @@ BitMap/BitMap64 method names so pyroaring can serve as the test oracle.
 """
 try:
     from ext._roaring import (
+        BaseBitmap,
         Bitmap,
         CorruptDataError,
         FrozenBitmap,
@@ -24,7 +25,7 @@ except ImportError as exc:  # pragma: no cover - only hit on an unbuilt checkout
     ) from exc
 
 __all__ = [
-    "Bitmap", "FrozenBitmap", "CorruptDataError", "Interrupt",
+    "BaseBitmap", "Bitmap", "FrozenBitmap", "CorruptDataError", "Interrupt",
     # many-row kernels used by the engine
     "group_by_row", "bsi_extreme", "bsi_planes", "bsi_range", "bsi_sum", "bsi_values", "intersect_counts", "group_pairs",
 ]

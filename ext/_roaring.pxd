@@ -55,12 +55,16 @@ cdef uint64_t rb_and_card(const rb_t* a, const rb_t* b) noexcept nogil
 cdef int rb_from_sorted(rb_t* out, const uint64_t* v, int64_t n) except -1 nogil
 cdef int64_t rb_to_uint64(const rb_t* r, uint64_t* out) noexcept nogil
 
-cdef class FrozenBitmap:
+# FrozenBitmap and Bitmap (bitmap.pxi) are siblings: accept either as a BaseBitmap.
+cdef class BaseBitmap:
     cdef rb_t rb
     cdef int pins            # > 0 while a GIL-free operation reads rb: mutation must wait
+    cdef int _assign(self, object values) except -1
+    cdef BaseBitmap _binop(self, object other, int op)
+    cdef uint64_t _and_card(self, BaseBitmap o, uint64_t* card_self, uint64_t* card_o)
+    cdef int _flip(self, object start, object end) except -1
+    cdef Py_hash_t _hash(self) except -1
+
+cdef class FrozenBitmap(BaseBitmap):
     cdef Py_hash_t hash_value
     cdef bint hashed
-    cdef int _assign(self, object values) except -1
-    cdef FrozenBitmap _binop(self, object other, int op)
-    cdef uint64_t _and_card(self, FrozenBitmap o, uint64_t* card_self, uint64_t* card_o)
-    cdef int _flip(self, object start, object end) except -1

@@ -1,4 +1,5 @@
-# The Python face: FrozenBitmap (immutable, hashable) and Bitmap (mutable).
+# The Python face: FrozenBitmap (immutable, hashable) and Bitmap (mutable), siblings under
+# BaseBitmap, which holds the values and every operation that only reads them.
 #
 # Thread safety: operations on large bitmaps release the GIL. While one runs, its operands
 # are "pinned"; a mutation of a pinned Bitmap from another thread raises RuntimeError
@@ -19,28 +20,7 @@ cdef enum:
     NOGIL_CONTAINERS = 32          # release the GIL above this many containers in play
 cdef object U64_LIMIT = 1 << 64
 
-cdef extern from *:
-    """
-    /* o is an exact int: 1 with *out = o when 0 <= o < 2**64, else 0 (no error left) */
-    static inline int rb_int_as_u64(PyObject* o, uint64_t* out) {
-        int overflow = 0;
-        long long s = PyLong_AsLongLongAndOverflow(o, &overflow);
-        unsigned long long v;
-        if (overflow == 0) {                  /* the common case: no error is possible */
-            if (s < 0) return 0;
-            *out = (uint64_t)s;
-            return 1;
-        }
-        if (overflow < 0) return 0;
-        v = PyLong_AsUnsignedLongLong(o);     /* 2**63 <= o: fits unless >= 2**64 */
-        if (v == (unsigned long long)-1 && PyErr_Occurred()) {
-            PyErr_Clear();
-            return 0;
-        }
-        *out = (uint64_t)v;
-        return 1;
-    }
-    """
+cdef extern from "pylong.h":
     bint rb_int_as_u64(object o, uint64_t* out) noexcept
 cdef object _np_empty = np.empty
 cdef object _U64_DTYPE = np.dtype(np.uint64)
@@ -102,17 +82,17 @@ cdef inline bint _big(const rb_t* a, const rb_t* b) noexcept nogil:
     return a.n + b.n > NOGIL_CONTAINERS
 
 
-cdef inline void _pin(FrozenBitmap a, FrozenBitmap b):
+cdef inline void _pin(BaseBitmap a, BaseBitmap b):
     a.pins += 1
     b.pins += 1
 
 
-cdef inline void _unpin(FrozenBitmap a, FrozenBitmap b):
+cdef inline void _unpin(BaseBitmap a, BaseBitmap b):
     a.pins -= 1
     b.pins -= 1
 
 
-cdef inline FrozenBitmap _new(type cls):
+cdef inline BaseBitmap _new(type cls):
     if cls is Bitmap:
         return Bitmap.__new__(Bitmap)
     if cls is FrozenBitmap:
@@ -120,10 +100,10 @@ cdef inline FrozenBitmap _new(type cls):
     return cls.__new__(cls)
 
 
-cdef inline FrozenBitmap _other(object other):
-    if not isinstance(other, FrozenBitmap):
+cdef inline BaseBitmap _other(object other):
+    if not isinstance(other, BaseBitmap):
         raise TypeError(f"expected a Bitmap or FrozenBitmap, not {type(other).__name__}")
-    return <FrozenBitmap>other
+    return <BaseBitmap>other
 
 
 cdef object _as_u64_array(object values):
@@ -204,7 +184,7 @@ cdef int _check_range(object start, object stop) except -1:
 cdef class _Iterator:
     """Ordered (or reversed) iteration that decodes one container at a time. It re-finds
     its place by key for every container, so it never holds a pointer into the bitmap."""
-    cdef FrozenBitmap bm
+    cdef BaseBitmap bm
     cdef uint64_t* buf
     cdef int64_t buf_len, buf_pos
     cdef uint64_t last_key
@@ -270,39 +250,31 @@ cdef class _Iterator:
             self._load()
 
 
-cdef _Iterator _make_iterator(FrozenBitmap bm, bint reverse):
+cdef _Iterator _make_iterator(BaseBitmap bm, bint reverse):
     cdef _Iterator it = _Iterator.__new__(_Iterator)
     it.bm = bm
     it.reverse = reverse
     return it
 
 
-cdef class FrozenBitmap:
-    """An immutable roaring bitmap of unsigned 64-bit integers (hashable, shareable)."""
+cdef class BaseBitmap:
+    """A roaring bitmap of unsigned 64-bit integers: what FrozenBitmap and Bitmap share
+    (queries, comparisons, operators that return new bitmaps, export). Abstract:
+    isinstance(x, BaseBitmap) accepts either kind."""
 
     def __cinit__(self, *args, **kwargs):
+        if type(self) is BaseBitmap:
+            raise TypeError("BaseBitmap is abstract: make a Bitmap or a FrozenBitmap")
         rb_init(&self.rb, 0)
         self.pins = 0
-        self.hashed = False
 
     def __dealloc__(self):
         rb_free(&self.rb)
 
-    def __init__(self, values=None):
-        """Build from an iterable of ints, a range, a uint32/uint64 numpy array or a bitmap.
-
-        Containers are run-optimised, as pyroaring's constructor does, so the same values
-        give the same serialisation.
-        """
-        if self.rb.n:
-            raise TypeError("a FrozenBitmap cannot be re-initialised")
-        if values is not None:
-            self._assign(values)
-
     cdef int _assign(self, object values) except -1:
         cdef rb_t tmp
-        if isinstance(values, FrozenBitmap):
-            rb_copy(&tmp, &(<FrozenBitmap>values).rb)
+        if isinstance(values, BaseBitmap):
+            rb_copy(&tmp, &(<BaseBitmap>values).rb)
         else:
             rb_init(&tmp, 0)
             try:
@@ -416,7 +388,7 @@ cdef class FrozenBitmap:
         if isinstance(index, slice):
             values = self.to_numpy()[index]
             result = _new(type(self))
-            (<FrozenBitmap>result)._assign(values)
+            (<BaseBitmap>result)._assign(values)
             return result
         return self.select(index)
 
@@ -449,14 +421,14 @@ cdef class FrozenBitmap:
     # --- comparisons ----------------------------------------------------------------------
 
     def __eq__(self, other):
-        if not isinstance(other, FrozenBitmap):
+        if not isinstance(other, BaseBitmap):
             return NotImplemented
-        return rb_equal(&self.rb, &(<FrozenBitmap>other).rb)
+        return rb_equal(&self.rb, &(<BaseBitmap>other).rb)
 
     def __ne__(self, other):
-        if not isinstance(other, FrozenBitmap):
+        if not isinstance(other, BaseBitmap):
             return NotImplemented
-        return not rb_equal(&self.rb, &(<FrozenBitmap>other).rb)
+        return not rb_equal(&self.rb, &(<BaseBitmap>other).rb)
 
     def __le__(self, other):
         return self.issubset(other)
@@ -465,11 +437,11 @@ cdef class FrozenBitmap:
         return self.issuperset(other)
 
     def __lt__(self, other):
-        cdef FrozenBitmap o = _other(other)
+        cdef BaseBitmap o = _other(other)
         return rb_card(&self.rb) < rb_card(&o.rb) and rb_subset(&self.rb, &o.rb)
 
     def __gt__(self, other):
-        cdef FrozenBitmap o = _other(other)
+        cdef BaseBitmap o = _other(other)
         return rb_card(&o.rb) < rb_card(&self.rb) and rb_subset(&o.rb, &self.rb)
 
     def issubset(self, other):
@@ -485,34 +457,17 @@ cdef class FrozenBitmap:
         """True if the two bitmaps share a value."""
         return rb_and_card(&self.rb, &_other(other).rb) != 0
 
+    # One __hash__ slot for both kinds (FrozenBitmap hashes its values, Bitmap refuses):
+    # CPython does not give a subclass that defines __hash__ the comparisons above.
     def __hash__(self):
-        cdef uint64_t h = 0xcbf29ce484222325ULL, x
-        cdef uint64_t* w
-        cdef int64_t i
-        cdef int32_t j
-        if self.hashed:
-            return self.hash_value
-        # Hash the values, not the container kinds: equal sets must hash equal.
-        w = <uint64_t*>xmalloc(BITSET_WORDS * 8)
-        try:
-            for i in range(self.rb.n):
-                c_fill_words(&self.rb.cs[i], w)
-                h = (h ^ self.rb.keys[i]) * 0x100000001b3ULL
-                for j in range(BITSET_WORDS):
-                    x = w[j]
-                    if x:
-                        h = (h ^ x ^ <uint64_t>j) * 0x100000001b3ULL
-        finally:
-            free(w)
-        self.hash_value = <Py_hash_t>(h >> 2)
-        if self.hash_value == -1:
-            self.hash_value = -2
-        self.hashed = True
-        return self.hash_value
+        return self._hash()
+
+    cdef Py_hash_t _hash(self) except -1:
+        raise TypeError(f"unhashable type: '{type(self).__name__}'")
 
     # --- cardinalities without materialising ------------------------------------------------
 
-    cdef uint64_t _and_card(self, FrozenBitmap o, uint64_t* card_self, uint64_t* card_o):
+    cdef uint64_t _and_card(self, BaseBitmap o, uint64_t* card_self, uint64_t* card_o):
         """|self ∩ o|; with card_self (then card_o too) not NULL, also |self| and |o| from
         the same pass. Large operands are read without the GIL (pinned meanwhile)."""
         cdef uint64_t card
@@ -553,9 +508,9 @@ cdef class FrozenBitmap:
 
     # --- producing new bitmaps ------------------------------------------------------------
 
-    cdef FrozenBitmap _binop(self, object other, int op):
-        cdef FrozenBitmap o = _other(other)
-        cdef FrozenBitmap res = _new(type(self))
+    cdef BaseBitmap _binop(self, object other, int op):
+        cdef BaseBitmap o = _other(other)
+        cdef BaseBitmap res = _new(type(self))
         rb_free(&res.rb)
         if _big(&self.rb, &o.rb):
             _pin(self, o)
@@ -569,28 +524,28 @@ cdef class FrozenBitmap:
         return res
 
     def __and__(self, other):
-        if not isinstance(other, FrozenBitmap):
+        if not isinstance(other, BaseBitmap):
             return NotImplemented
         return self._binop(other, OP_AND)
 
     def __or__(self, other):
-        if not isinstance(other, FrozenBitmap):
+        if not isinstance(other, BaseBitmap):
             return NotImplemented
         return self._binop(other, OP_OR)
 
     def __xor__(self, other):
-        if not isinstance(other, FrozenBitmap):
+        if not isinstance(other, BaseBitmap):
             return NotImplemented
         return self._binop(other, OP_XOR)
 
     def __sub__(self, other):
-        if not isinstance(other, FrozenBitmap):
+        if not isinstance(other, BaseBitmap):
             return NotImplemented
         return self._binop(other, OP_ANDNOT)
 
     def union(self, *others):
         """Union of this bitmap and all the others, in one pass for three or more."""
-        cdef FrozenBitmap res
+        cdef BaseBitmap res
         cdef const rb_t** ptrs
         cdef Py_ssize_t k, t
         cdef list operands
@@ -604,20 +559,20 @@ cdef class FrozenBitmap:
         rb_free(&res.rb)
         ptrs = <const rb_t**>xmalloc(<size_t>k * sizeof(rb_t*))
         for t in range(k):
-            ptrs[t] = &(<FrozenBitmap>operands[t]).rb
-            (<FrozenBitmap>operands[t]).pins += 1
+            ptrs[t] = &(<BaseBitmap>operands[t]).rb
+            (<BaseBitmap>operands[t]).pins += 1
         try:
             with nogil:
                 rb_or_many(&res.rb, ptrs, k)
         finally:
             for t in range(k):
-                (<FrozenBitmap>operands[t]).pins -= 1
+                (<BaseBitmap>operands[t]).pins -= 1
             free(ptrs)
         return res
 
     def intersection(self, *others):
         """Intersection of this bitmap and all the others (smallest first)."""
-        cdef FrozenBitmap res
+        cdef BaseBitmap res
         if len(others) == 0:
             return self.copy()
         operands = sorted([_other(o) for o in others], key=len)
@@ -629,7 +584,7 @@ cdef class FrozenBitmap:
         return res
 
     def difference(self, *others):
-        cdef FrozenBitmap res = self.copy()
+        cdef BaseBitmap res = self.copy()
         for o in others:
             res = res._binop(o, OP_ANDNOT)
         return res
@@ -638,14 +593,14 @@ cdef class FrozenBitmap:
         return self._binop(other, OP_XOR)
 
     def copy(self):
-        cdef FrozenBitmap res = _new(type(self))
+        cdef BaseBitmap res = _new(type(self))
         rb_free(&res.rb)
         rb_copy(&res.rb, &self.rb)
         return res
 
     def freeze(self):
         """An immutable copy (or self, if already frozen)."""
-        cdef FrozenBitmap res
+        cdef BaseBitmap res
         if type(self) is FrozenBitmap:
             return self
         res = FrozenBitmap.__new__(FrozenBitmap)
@@ -656,7 +611,7 @@ cdef class FrozenBitmap:
     def slice(self, start, stop):
         """The values v with start <= v < stop, as a new bitmap of the same type."""
         start, stop = _int(start), _int(stop)
-        cdef FrozenBitmap res = _new(type(self))
+        cdef BaseBitmap res = _new(type(self))
         if start < 0:
             start = 0
         if stop > U64_LIMIT:
@@ -669,7 +624,7 @@ cdef class FrozenBitmap:
     def shift(self, offset):
         """Every value + offset; values that would leave [0, 2**64) are dropped."""
         offset = _int(offset)
-        cdef FrozenBitmap res = _new(type(self))
+        cdef BaseBitmap res = _new(type(self))
         cdef uint64_t[::1] view
         cdef uint64_t off
         if offset == 0:
@@ -695,7 +650,7 @@ cdef class FrozenBitmap:
     def flip(self, start, end):
         """Complement within [start, end); values outside are unchanged."""
         start, end = _int(start), _int(end)
-        cdef FrozenBitmap res = self.copy()
+        cdef BaseBitmap res = self.copy()
         res._flip(start, end)
         return res
 
@@ -768,7 +723,7 @@ cdef class FrozenBitmap:
         """Load either portable format after validating every byte; bad bytes raise
         CorruptDataError (never a crash, never an allocation beyond the input's size)."""
         cdef const uint8_t[::1] view
-        cdef FrozenBitmap res
+        cdef BaseBitmap res
         cdef size_t length, end
         cdef const uint8_t* p
         if isinstance(data, str) or not isinstance(data, (bytes, bytearray, memoryview)):
@@ -867,30 +822,51 @@ cdef int _dispatch(int op, rb_t* out, const rb_t* a, const rb_t* b) except -1 no
     return rb_andnot(out, a, b)
 
 
-cdef class Bitmap(FrozenBitmap):
+cdef class FrozenBitmap(BaseBitmap):
+    """An immutable roaring bitmap of unsigned 64-bit integers (hashable, shareable)."""
+
+    def __init__(self, values=None):
+        """Build from an iterable of ints, a range, a uint32/uint64 numpy array or a bitmap.
+
+        Containers are run-optimised, as pyroaring's constructor does, so the same values
+        give the same serialisation.
+        """
+        if self.rb.n:
+            raise TypeError("a FrozenBitmap cannot be re-initialised")
+        if values is not None:
+            self._assign(values)
+
+    cdef Py_hash_t _hash(self) except -1:
+        cdef uint64_t h = 0xcbf29ce484222325ULL, x
+        cdef uint64_t* w
+        cdef int64_t i
+        cdef int32_t j
+        if self.hashed:
+            return self.hash_value
+        # Hash the values, not the container kinds: equal sets must hash equal.
+        w = <uint64_t*>xmalloc(BITSET_WORDS * 8)
+        try:
+            for i in range(self.rb.n):
+                c_fill_words(&self.rb.cs[i], w)
+                h = (h ^ self.rb.keys[i]) * 0x100000001b3ULL
+                for j in range(BITSET_WORDS):
+                    x = w[j]
+                    if x:
+                        h = (h ^ x ^ <uint64_t>j) * 0x100000001b3ULL
+        finally:
+            free(w)
+        self.hash_value = <Py_hash_t>(h >> 2)
+        if self.hash_value == -1:
+            self.hash_value = -2
+        self.hashed = True
+        return self.hash_value
+
+
+cdef class Bitmap(BaseBitmap):
     """A mutable roaring bitmap of unsigned 64-bit integers (pyroaring's method names)."""
 
-    def __hash__(self):
+    cdef Py_hash_t _hash(self) except -1:
         raise TypeError("unhashable type: 'Bitmap' (use freeze())")
-
-    # Overriding __hash__ stops CPython from inheriting the comparison slot: restate it.
-    def __eq__(self, other):
-        return FrozenBitmap.__eq__(self, other)
-
-    def __ne__(self, other):
-        return FrozenBitmap.__ne__(self, other)
-
-    def __le__(self, other):
-        return FrozenBitmap.__le__(self, other)
-
-    def __lt__(self, other):
-        return FrozenBitmap.__lt__(self, other)
-
-    def __ge__(self, other):
-        return FrozenBitmap.__ge__(self, other)
-
-    def __gt__(self, other):
-        return FrozenBitmap.__gt__(self, other)
 
     def __init__(self, values=None):
         self._check_writable()
@@ -913,7 +889,7 @@ cdef class Bitmap(FrozenBitmap):
         return 0
 
     cdef int _inplace(self, object other, int op) except -1:
-        cdef FrozenBitmap o = _other(other)
+        cdef BaseBitmap o = _other(other)
         cdef rb_t out
         self._check_writable()
         out.n = 0
@@ -984,7 +960,7 @@ cdef class Bitmap(FrozenBitmap):
         cdef rb_t tmp
         for vals in values:
             self._check_writable()
-            if isinstance(vals, FrozenBitmap):
+            if isinstance(vals, BaseBitmap):
                 self._inplace(vals, OP_OR)
                 continue
             rb_init(&tmp, 0)
@@ -1070,25 +1046,25 @@ cdef class Bitmap(FrozenBitmap):
         self._inplace(other, OP_XOR)
 
     def __iand__(self, other):
-        if not isinstance(other, FrozenBitmap):
+        if not isinstance(other, BaseBitmap):
             return NotImplemented
         self._inplace(other, OP_AND)
         return self
 
     def __ior__(self, other):
-        if not isinstance(other, FrozenBitmap):
+        if not isinstance(other, BaseBitmap):
             return NotImplemented
         self._inplace(other, OP_OR)
         return self
 
     def __ixor__(self, other):
-        if not isinstance(other, FrozenBitmap):
+        if not isinstance(other, BaseBitmap):
             return NotImplemented
         self._inplace(other, OP_XOR)
         return self
 
     def __isub__(self, other):
-        if not isinstance(other, FrozenBitmap):
+        if not isinstance(other, BaseBitmap):
             return NotImplemented
         self._inplace(other, OP_ANDNOT)
         return self

@@ -150,9 +150,9 @@ cdef class _Operands:
             o = self.objs[i]
             if o is None:
                 self.ptrs[i] = NULL
-            elif isinstance(o, FrozenBitmap):
-                self.ptrs[i] = &(<FrozenBitmap>o).rb
-                (<FrozenBitmap>o).pins += 1
+            elif isinstance(o, BaseBitmap):
+                self.ptrs[i] = &(<BaseBitmap>o).rb
+                (<BaseBitmap>o).pins += 1
             else:
                 free(self.ptrs)
                 self.ptrs = NULL
@@ -163,16 +163,16 @@ cdef class _Operands:
         if self.ptrs != NULL:
             for i in range(self.n):
                 if self.ptrs[i] != NULL:
-                    (<FrozenBitmap>self.objs[i]).pins -= 1
+                    (<BaseBitmap>self.objs[i]).pins -= 1
             free(self.ptrs)
 
 
 cdef inline const rb_t* _rb_or_null(object o) except? NULL:
     if o is None:
         return NULL
-    if not isinstance(o, FrozenBitmap):
+    if not isinstance(o, BaseBitmap):
         raise TypeError(f"expected a bitmap or None, not {type(o).__name__}")
-    return &(<FrozenBitmap>o).rb
+    return &(<BaseBitmap>o).rb
 
 
 # --- BSI: bit-sliced integers --------------------------------------------------------------
@@ -235,7 +235,7 @@ def bsi_range(exists, sign, planes, lo, hi, filter=None, bint count_only=False):
     cdef uint64_t e, s, pos, neg, ge, le, l, g, key
     cdef int32_t card
     cdef container_t tmp
-    cdef FrozenBitmap res = Bitmap.__new__(Bitmap)
+    cdef Bitmap res = Bitmap.__new__(Bitmap)
     if has_lo:
         _split_bound(lo, &lo_neg, &lo_mag)
         lo_above = d < 64 and (lo_mag >> d) != 0

@@ -1,8 +1,9 @@
 """A pyroaring-backed stand-in for ext._roaring, used ONLY to check the tests themselves.
 
 Select it with ROARBASE_EXT_IMPL=pyroaring-shim. Running the suite against it must pass
-(apart from the few contract points pyroaring cannot express, e.g. Bitmap being a subclass
-of FrozenBitmap); a failure under the shim means the test, not the extension, is wrong.
+(apart from the few contract points pyroaring cannot express, e.g. that the common base of
+Bitmap and FrozenBitmap cannot be instantiated); a failure under the shim means the test,
+not the extension, is wrong.
 It is never used when the real extension is tested.
 """
 from __future__ import annotations
@@ -34,7 +35,7 @@ class _Mixin:
         return self[index]
 
     def freeze(self):
-        return FrozenBitmap(self)
+        return self if isinstance(self, FrozenBitmap) else FrozenBitmap(self)
 
     def slice(self, start, stop):
         import itertools
@@ -62,6 +63,9 @@ class _Mixin:
 
     def __repr__(self):
         return f"{type(self).__name__}(<{len(self)} values>)"
+
+
+BaseBitmap = pyroaring.AbstractBitMap64
 
 
 class FrozenBitmap(_Mixin, pyroaring.FrozenBitMap64):

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 IMPL = os.environ.get("ROARBASE_EXT_IMPL", "ext")
 if IMPL == "pyroaring-shim":  # only to validate the tests themselves, see roar_shim.py
-    from roar_shim import Bitmap, CorruptDataError, FrozenBitmap  # noqa: F401
+    from roar_shim import BaseBitmap, Bitmap, CorruptDataError, FrozenBitmap  # noqa: F401
 else:
-    from ext import Bitmap, CorruptDataError, FrozenBitmap  # noqa: F401
+    from ext import BaseBitmap, Bitmap, CorruptDataError, FrozenBitmap  # noqa: F401
 
 U16 = 1 << 16
 U32 = 1 << 32

@@ -20,6 +20,7 @@ from roar_testlib import (
     U16,
     U32,
     U64,
+    BaseBitmap,
     Bitmap,
     CorruptDataError,
     FrozenBitmap,
@@ -229,11 +230,35 @@ def test_equality_with_other_types():
 
 
 def test_class_relations():
-    assert issubclass(Bitmap, FrozenBitmap)
+    # siblings: a FrozenBitmap is never mutable, a Bitmap never frozen; BaseBitmap is either
+    assert issubclass(Bitmap, BaseBitmap) and issubclass(FrozenBitmap, BaseBitmap)
+    assert not issubclass(Bitmap, FrozenBitmap) and not issubclass(FrozenBitmap, Bitmap)
+    assert not isinstance(Bitmap([1]), FrozenBitmap) and not isinstance(FrozenBitmap([1]), Bitmap)
     assert issubclass(CorruptDataError, ValueError)
     with pytest.raises(TypeError):
         hash(Bitmap([1]))
     assert isinstance(hash(FrozenBitmap([1])), int)
+
+
+def test_the_two_kinds_mix():
+    b, f = Bitmap([1, 2]), FrozenBitmap([2, 3])
+    # a result has its left operand's kind; either kind is accepted on the right
+    assert type(b & f) is Bitmap and type(f | b) is FrozenBitmap and type(f - b) is FrozenBitmap
+    assert b ^ f == FrozenBitmap([1, 3]) and f.union(b, b) == Bitmap([1, 2, 3])
+    assert b < Bitmap([1, 2, 3]) and f >= FrozenBitmap([3]) and b.issubset(FrozenBitmap([1, 2, 3]))
+    b |= f
+    assert type(b) is Bitmap and b == FrozenBitmap([1, 2, 3])
+    # the methods live on the base, so either class's unbound method takes either kind
+    assert FrozenBitmap.union(Bitmap([1]), f) == Bitmap.union(f, Bitmap([1])) == FrozenBitmap([1, 2, 3])
+    assert FrozenBitmap(b) == b and type(Bitmap(f)) is Bitmap and type(b.freeze()) is FrozenBitmap
+    assert f.freeze() is f and b.freeze() is not b
+
+
+def test_base_bitmap_is_abstract():
+    with pytest.raises(TypeError, match="abstract"):
+        BaseBitmap()
+    with pytest.raises(TypeError, match="abstract"):
+        BaseBitmap.__new__(BaseBitmap)
 
 
 def test_hash_spreads():
