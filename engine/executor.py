@@ -621,7 +621,7 @@ class Executor:
     def bsi_columns_values(self, fid: int, filter: Optional[P.RowNode]) -> tuple[np.ndarray, np.ndarray]:
         return self.run_task(BsiValuesTask(fid, filter))
 
-    def row_in(self, node: P.RowNode, shard: int) -> FrozenBitmap:
+    def row_in(self, node: P.RowNode, shard: int) -> BaseBitmap:
         """The node's records in one shard, wherever the shard is held (`row` reads this
         process's fragments: a worker's call)."""
         if self.backend is LOCAL:
