@@ -33,7 +33,7 @@ import click
 from server import config_file
 from server.cli_support import CliError, handle_errors as _handle_errors  # noqa: F401 (re-exported)
 from server.client import Client, SqlResult
-from server.errors import ServerError
+from server.error_table import ServerError
 from server.service.errors import ServiceUnavailable
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -26,7 +26,7 @@ from google.protobuf.json_format import MessageToDict
 from server import credentials
 from server.cli_support import handle_errors
 from server.client import Client
-from server.errors import ServerError
+from server.error_table import ServerError
 from server.pb.roarbase.v1 import account_pb2, database_pb2
 from server.service.common import parse_id
 

@@ -11,9 +11,9 @@
         for page in c.scan(filters=[{"property_name": "price", "op": "lt", "value": 10}], database=db):
             print(page.entities)                                      # [{"item_id": 1, "price": 9.99}]
 
-Errors come back as server.errors.ServerError (PermissionDeniedError for the authorization
+Errors come back as server.error_table.ServerError (`forbidden` set for the authorization
 variant of Unauthorized), rebuilt from the status and trailing metadata by
-server.errors.from_grpc, so `exc.code` is the unified code of API.md §6 whichever face
+server.grpc_status.from_grpc, so `exc.code` is the unified code of API.md §6 whichever face
 raised it.
 
 Items and users travel as the dicts the /v1 JSON face uses ({"item_id": 1, "price": 9.99};
@@ -36,7 +36,8 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, TypeVa
 
 import grpc
 
-from server.errors import ServerError, from_grpc
+from server.error_table import ServerError
+from server.grpc_status import from_grpc
 from server.pb.roarbase.v1 import (
     account_pb2,
     account_pb2_grpc,

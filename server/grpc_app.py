@@ -69,7 +69,9 @@ from server.service import (
     transfers,
 )
 from server.service.context import ServiceContext
-from server.service.errors import InvalidParameter, MissingParameter, PayloadTooLarge, Unauthorized
+from server.error_table import ServerError
+from server.service.errors import Forbidden, InvalidParameter, MissingParameter, PayloadTooLarge, Unauthorized, \
+    as_server_error
 
 log = logging.getLogger("roarbase.grpc")
 
@@ -156,7 +158,7 @@ class _Handler:
         rpc = Rpc(self.runtime, Call(context.time_remaining()))
         rpc.address = _peer_host(context.peer())
         if self.rule is None:
-            raise errors.PermissionDeniedError(name="NO_POLICY")
+            raise Forbidden(name="NO_POLICY")
         if self.rule.public:
             # No org to charge before the body is checked (Login, RefreshToken): charge the
             # caller's address, as the HTTP face does, so password guessing is throttled.
@@ -166,14 +168,14 @@ class _Handler:
             rpc.principal = self.runtime.cached_principal(bearer=bearer, api_key=api_key) \
                 or await rpc.run(self.runtime.principal, bearer=bearer, api_key=api_key, address=rpc.address)
         if isinstance(request, _Malformed):  # after authentication, as the HTTP face reads bodies
-            raise errors.ServerError("InvalidBody", f"the request is not a well-formed message for {self.path}"
+            raise ServerError("InvalidBody", f"the request is not a well-formed message for {self.path}"
                                      f" ({request.reason})")
         return rpc
 
     async def _fail(self, context: grpc.aio.ServicerContext, exc: Exception) -> NoReturn:
         info = telemetry.current_request()   # begun by the access interceptor
         request_id = info.request_id if info is not None else telemetry.new_request_id()
-        err = errors.as_server_error(exc)
+        err = as_server_error(exc)
         telemetry.note_error(err.code, err.name)
         if err.code == "InternalServerError":
             log.error("%s failed (request %s)", self.path, request_id, exc_info=exc)
@@ -630,7 +632,7 @@ async def _spool(rpc: Rpc, requests: AsyncIterator[Any], first: Callable[[Any], 
         with f:
             async for msg in requests:
                 if isinstance(msg, _Malformed):
-                    raise errors.ServerError("InvalidBody", f"a chunk is not a well-formed message ({msg.reason})")
+                    raise ServerError("InvalidBody", f"a chunk is not a well-formed message ({msg.reason})")
                 if not seen:
                     first(msg)
                     seen = True
@@ -958,10 +960,10 @@ async def _entity_bulk_write(rpc: Rpc, requests: AsyncIterator[entity_pb2.BulkWr
     async for req in requests:
         try:
             if isinstance(req, _Malformed):
-                raise errors.ServerError("InvalidBody", "a chunk is not a well-formed BulkWriteRequest "
+                raise ServerError("InvalidBody", "a chunk is not a well-formed BulkWriteRequest "
                                          f"({req.reason})")
             written += await rpc.run(_write_chunk, rpc.ctx, rpc.principal, req)
-        except errors.ServerError as exc:
+        except ServerError as exc:
             # The earlier chunks stay committed: say how far the stream got.
             exc.details.update(chunk=chunks, committed_chunks=chunks, committed_entities=written)
             raise

@@ -46,7 +46,7 @@ from engine.errors import EngineError
 from engine.results import rfc3339
 from server import auth, console, errors, http_ops, openapi, policy, telemetry
 from server.auth import Principal
-from server.errors import ServerError
+from server.error_table import ServerError
 from server.runtime import Call, Runtime
 from server.service import (
     accounts,
@@ -65,6 +65,8 @@ from server.service.errors import (
     PayloadTooLarge,
     ResourceLimitExceeded,
     Unauthorized,
+    as_server_error,
+    envelope,
 )
 
 logger = logging.getLogger("roarbase.http")
@@ -355,7 +357,7 @@ class _Guard:
         except Exception as exc:
             if started:  # too late for an error response: the client sees a cut connection
                 logger.error("request %s failed after its response started", request_id, exc_info=exc)
-                failure = errors.as_server_error(exc)
+                failure = as_server_error(exc)
                 scope[_ERROR] = (failure.code, failure.name)
                 raise
             if isinstance(exc, ClientDisconnect):
@@ -891,11 +893,11 @@ class _Handlers:
         except Exception as exc:
             if PROBLEM_JSON in accept or not _sql_level(exc):
                 raise
-            err = errors.as_server_error(exc)
+            err = as_server_error(exc)
             request.scope[_ERROR] = (err.code, err.name)
             # "error" is all the featurebase client reads; the envelope's code and error_data
             # (the finer name, the position, the request id) ride along for everyone else.
-            body = errors.envelope(err, request_id=request.scope.get(_REQUEST_ID))
+            body = envelope(err, request_id=request.scope.get(_REQUEST_ID))
             return self._reply(request, 200, {"error": err.message, "code": body["code"],
                                               "error_data": body["error_data"],
                                               "execution-time": int((time.perf_counter() - started) * 1e6)})

@@ -3,7 +3,7 @@
 No transport types here. Every public function takes a ServiceContext and, unless it is
 public by nature (login, refresh, accepting an invite), the verified Principal
 (server.auth); it checks the policy table (server.policy) itself, so a face cannot forget
-to, and raises only typed errors (errors.py, subclasses of server.errors.ServerError).
+to, and raises only typed errors (errors.py, subclasses of server.error_table.ServerError).
 Functions are synchronous and may block (SQLite, argon2, the engine): async faces run
 them in a bounded thread pool.
 

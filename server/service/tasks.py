@@ -18,7 +18,8 @@ from typing import Any, Callable, Optional
 from engine import EngineError
 from server import policy
 from server.auth import Principal
-from server.errors import ServerError, envelope
+from server.error_table import ServerError
+from server.service.errors import envelope
 from server.service import databases
 from server.service.common import dumps, loads, new_id, page_offset
 from server.service.context import ServiceContext

@@ -51,7 +51,7 @@ from engine.records import count_records, iter_records
 from engine.schema import FieldDef, IndexDef
 from server import policy
 from server.auth import Principal
-from server.errors import ServerError
+from server.error_table import ServerError
 from server.service import connections, databases, export_doc, restore_points, sources
 from server.service.common import json_value_problem, merge_patch
 from server.service.context import ServiceContext

@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from server import cli, credentials
 from server.client import Client
-from server.errors import ServerError
+from server.error_table import ServerError
 
 PASSWORD = "root-Secret-pw-4242"
 FAST = {"ROARBASE_PASSWORDS_TIME_COST": "1", "ROARBASE_PASSWORDS_MEMORY_COST_KIB": "8",
