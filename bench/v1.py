@@ -548,7 +548,7 @@ def run_pages(ways: dict[str, Callable[[FilterSet], list[dict[str, Any]]]], duck
 
 def engine_pages(server: Server, db_id: str) -> tuple[Any, Callable[[FilterSet], list[dict[str, Any]]]]:
     """The server's data dir opened in-process (server stopped): EntityTable.scan."""
-    from engine.entities import EntityTable
+    from engine import EntityTable
     from server import auth
     from server.service import databases
     from server.service.bootstrap import open_service
@@ -575,7 +575,7 @@ STAGES = (
 def stage_costs(items: Items, n: int) -> dict[str, float]:
     """Microseconds per item of each server-side stage of a bulk upsert, in-process, on
     the first n items in the same 1,024-item chunks (each write stage into a fresh table)."""
-    from engine.entities import EntityTable
+    from engine import EntityTable
     from server import auth, http_v1
     from server.service import databases, entities
     from server.service.bootstrap import open_service

@@ -33,10 +33,10 @@ from typing import Any, Optional
 import argon2
 import jwt
 
-from engine import EngineError
-from engine.entities import IdType
+from engine import EngineError, IdType
 from server import policy
-from server.service.common import Page, iso, loads, new_id, paginate, parse_id
+from server.ids import parse_id
+from server.service.common import Page, iso, loads, new_id, paginate
 from server.service.config import PasswordHashing
 from server.service.context import ServiceContext
 from server.service.errors import (

@@ -154,12 +154,13 @@ def cluster() -> None:
 @_handle_errors
 def cluster_status(ray_address: str, as_json: bool) -> None:
     """The Ray nodes and each roarbase worker: its process and the shards it holds."""
+    import engine
+
     try:
-        from engine.cluster.ray_backend import cluster_status as status
+        report = engine.cluster_status(ray_address)
     except ImportError:
         raise ServerError("InvalidParameter", "the cluster commands need the ray extra: pip install 'roarbase[ray]'",
                           name="RAY_NOT_INSTALLED") from None
-    report = status(ray_address)
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True, default=str))
         return
@@ -236,7 +237,7 @@ class LocalTarget:
 
     def database_id(self, ref: str) -> str:
         from server.service import databases
-        from server.service.common import parse_id
+        from server.ids import parse_id
 
         return parse_id(ref) or databases.get_database_by_name(self.ctx, self.owner, ref).id
 

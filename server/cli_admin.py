@@ -28,7 +28,7 @@ from server.cli_support import handle_errors
 from server.client import Client
 from server.error_table import ServerError
 from server.pb.roarbase.v1 import account_pb2, database_pb2
-from server.service.common import parse_id
+from server.ids import parse_id
 
 F = TypeVar("F", bound=Callable[..., Any])
 _STATES = {v.number: v.name.removeprefix("DATABASE_STATE_") for v in database_pb2.DatabaseState.DESCRIPTOR.values}

@@ -42,8 +42,8 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from engine import rfc3339
 from engine.errors import EngineError
-from engine.results import rfc3339
 from server import auth, console, errors, http_ops, openapi, policy, telemetry
 from server.auth import Principal
 from server.error_table import ServerError

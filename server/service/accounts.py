@@ -12,8 +12,8 @@ from typing import Any, Iterable, Optional
 from server import auth, policy
 from server.auth import Principal
 from server.service import roles
-from server.service.common import Page, check_email, check_name, check_text, dumps, iso, loads, new_id, paginate, \
-    parse_id
+from server.ids import parse_id
+from server.service.common import Page, check_email, check_name, check_text, dumps, iso, loads, new_id, paginate
 from server.service.context import ServiceContext
 from server.service.errors import (
     Forbidden,

@@ -26,7 +26,6 @@ import uuid
 from typing import Any, Iterator, Optional
 
 import engine
-from engine import snapshots
 from server import policy
 from server.auth import Principal
 from server.service import databases, export_doc, sources
@@ -251,7 +250,7 @@ def _unpack(path: str, staging: str) -> dict[str, Any]:
         missing = sorted(set(listed) ^ set(seen)) or sorted(k for k in seen if seen[k] != listed.get(k))
         raise _bad(f"the files differ from the manifest ({', '.join(missing[:3])})")
     try:
-        snapshots.read_info(os.path.join(staging, "engine"))
+        engine.read_snapshot_info(os.path.join(staging, "engine"))
     except engine.DataCorruptedError as exc:
         raise _bad(exc.message) from None
     report = engine.check(os.path.join(staging, "engine"))

@@ -21,11 +21,12 @@ from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
 import engine
-from engine.entities import EntityTable
+from engine import EntityTable
 from server import auth, policy
 from server.auth import Principal
+from server.ids import parse_id
 from server.service.common import Page, page_offset, check_name, check_object, check_text, dumps, id_b64, iso, loads, \
-    merge_patch, new_id, paginate, parse_id
+    merge_patch, new_id, paginate
 from server.service.context import ServiceContext
 from server.service.errors import (
     IncorrectState,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 import engine
-from engine.entities import EntityTable, IdType, Page, Property, ValueType
+from engine import EntityPage as Page, EntityTable, IdType, Property, ValueType
 from server import policy
 from server.auth import Principal
 from server.service import databases, tasks

@@ -12,7 +12,8 @@ from server import auth, policy
 from server.auth import Principal
 from server.service import accounts
 from server.service.accounts import Account
-from server.service.common import Page, check_email, iso, new_id, paginate, parse_id
+from server.ids import parse_id
+from server.service.common import Page, check_email, iso, new_id, paginate
 from server.service.context import ServiceContext
 from server.service.errors import (
     Forbidden,

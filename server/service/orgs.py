@@ -8,8 +8,8 @@ from typing import Any, Optional
 from server import policy
 from server.auth import Principal
 from server.service import roles
-from server.service.common import check_email, check_object, check_text, dumps, iso, loads, merge_patch, new_id, \
-    parse_id
+from server.ids import parse_id
+from server.service.common import check_email, check_object, check_text, dumps, iso, loads, merge_patch, new_id
 from server.service.context import ServiceContext
 from server.service.errors import InvalidParameter, MissingParameter, ResourceNotFound
 

@@ -45,10 +45,7 @@ from typing import Any, Callable, Iterator, Optional
 import msgpack
 
 import engine
-from engine.entities import EntityTable
-from engine.entities.types import IdType, ValueType, WrongDataType
-from engine.records import count_records, iter_records
-from engine.schema import FieldDef, IndexDef
+from engine import EntityTable, FieldDef, IdType, IndexDef, ValueType, WrongDataType, count_records, iter_records
 from server import policy
 from server.auth import Principal
 from server.error_table import ServerError

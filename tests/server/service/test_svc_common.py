@@ -5,6 +5,7 @@ import engine
 import pytest
 
 from server import error_table, errors as server_errors
+from server import ids
 from server.service import common
 from server.service import errors as E
 
@@ -13,9 +14,9 @@ def test_ids_in_both_forms():
     u = str(uuid.uuid4())
     b = common.id_b64(u)
     assert len(b) == 22 and "=" not in b
-    assert common.parse_id(b) == common.parse_id(u) == common.parse_id(u.upper()) == u
+    assert ids.parse_id(b) == ids.parse_id(u) == ids.parse_id(u.upper()) == u
     for bad in (None, 7, "", "x" * 22 + "!", "not-a-uuid-not-a-uuid-not-a-uuid-xx", u[:-1], "A" * 21):
-        assert common.parse_id(bad) is None
+        assert ids.parse_id(bad) is None
 
 
 def test_names():
