@@ -216,7 +216,7 @@ class LocalTarget:
     owner (the root account of its first org)."""
 
     def __init__(self, service_config: Any) -> None:
-        from server import auth
+        from server.service import tokens
         from server.service.bootstrap import open_service
 
         self.config = service_config
@@ -227,7 +227,7 @@ class LocalTarget:
         self._cm = _Opened(service_config.data_dir, lambda: open_service(service_config))
         self.ctx = self._cm.__enter__()
         try:
-            self.owner = auth.owner_principal(self.ctx)
+            self.owner = tokens.owner_principal(self.ctx)
         except BaseException:
             self.close()
             raise
@@ -257,9 +257,9 @@ class LocalTarget:
 
     def login(self, *, email: Optional[str], name: Optional[str], password: str,
               database: Optional[str]) -> dict[str, Any]:
-        from server import auth
+        from server.service import tokens
 
-        return auth.login(self.ctx, password=password, email=email, name=name, database=database).to_dict()
+        return tokens.login(self.ctx, password=password, email=email, name=name, database=database).to_dict()
 
 
 class RemoteTarget:

@@ -39,8 +39,9 @@ from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from server import auth, errors, grpc_access, grpc_values as values, methods, policy, telemetry
-from server.auth import Principal
+from server import errors, grpc_access, grpc_values as values, methods, policy, telemetry
+from server.service import tokens
+from server.service.principal import Principal
 from server.pb.roarbase.v1 import (
     account_pb2,
     auth_pb2,
@@ -297,12 +298,12 @@ def build_server(runtime: Runtime) -> grpc.aio.Server:
 
 # -- AuthService -------------------------------------------------------------------------
 
-def _login_response(ctx: ServiceContext, pair: auth.TokenPair) -> auth_pb2.LoginResponse:
+def _login_response(ctx: ServiceContext, pair: tokens.TokenPair) -> auth_pb2.LoginResponse:
     out = auth_pb2.LoginResponse(token=pair.token, refresh_token=pair.refresh_token, expires_in=pair.expires_in,
                                  role=pair.role, org_id=pair.org_id)
     if pair.database_id:
         # The token was just issued: its principal sees exactly the database it is bound to.
-        principal = auth.verify_access_token(ctx, pair.token)
+        principal = tokens.verify_access_token(ctx, pair.token)
         out.database.CopyFrom(values.database(databases.load(ctx, principal, pair.database_id)))
     return out
 
@@ -316,7 +317,7 @@ def _login(ctx: ServiceContext, req: auth_pb2.LoginRequest) -> auth_pb2.LoginRes
     which = req.WhichOneof("principal")
     # A frontend login names the end user (and session) the token acts for; the ids are
     # checked against the database's user_id_type / session_id_type.
-    pair = auth.login(ctx, password=req.password, email=req.email if which == "email" else None,
+    pair = tokens.login(ctx, password=req.password, email=req.email if which == "email" else None,
                       name=req.name if which == "name" else None, database=_database_ref(req),
                       end_user=req.frontend_user_id or None, session=req.frontend_session_id or None)
     return _login_response(ctx, pair)
@@ -329,7 +330,7 @@ async def _auth_login(rpc: Rpc, req: auth_pb2.LoginRequest) -> auth_pb2.LoginRes
 
 
 def _refresh(ctx: ServiceContext, req: auth_pb2.RefreshTokenRequest) -> auth_pb2.LoginResponse:
-    return _login_response(ctx, auth.refresh(ctx, req.refresh_token, database=_database_ref(req)))
+    return _login_response(ctx, tokens.refresh(ctx, req.refresh_token, database=_database_ref(req)))
 
 
 @_adapter("AuthService", "RefreshToken")
@@ -345,7 +346,7 @@ def _create_api_key(ctx: ServiceContext, principal: Optional[Principal],
         if expires_in < 1:
             raise InvalidParameter("expires_at must be in the future", data={"key": "expires_at"})
     account_id = req.account_id or (principal.account_id if principal is not None else "")
-    created = auth.create_api_key(ctx, principal, account_id=account_id, expires_in_seconds=expires_in,
+    created = tokens.create_api_key(ctx, principal, account_id=account_id, expires_in_seconds=expires_in,
                                   label=req.label)
     return auth_pb2.CreateApiKeyResponse(api_key=values.api_key(created.api_key), key=created.key)
 
@@ -357,13 +358,13 @@ async def _auth_create_api_key(rpc: Rpc, req: auth_pb2.CreateApiKeyRequest) -> a
 
 @_adapter("AuthService", "RevokeApiKey")
 async def _auth_revoke_api_key(rpc: Rpc, req: auth_pb2.RevokeApiKeyRequest) -> auth_pb2.RevokeApiKeyResponse:
-    await rpc.run(auth.revoke_api_key, rpc.ctx, rpc.principal, req.id)
+    await rpc.run(tokens.revoke_api_key, rpc.ctx, rpc.principal, req.id)
     return auth_pb2.RevokeApiKeyResponse()
 
 
 @_adapter("AuthService", "ListApiKeys")
 async def _auth_list_api_keys(rpc: Rpc, req: auth_pb2.ListApiKeysRequest) -> auth_pb2.ListApiKeysResponse:
-    page = await rpc.run(auth.list_api_keys, rpc.ctx, rpc.principal, account_id=req.account_id or None, **_page(req))
+    page = await rpc.run(tokens.list_api_keys, rpc.ctx, rpc.principal, account_id=req.account_id or None, **_page(req))
     return auth_pb2.ListApiKeysResponse(next=page.next, resources=[values.api_key(k) for k in page.resources])
 
 

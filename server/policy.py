@@ -24,12 +24,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Mapping, Optional
+from typing import Mapping, Optional
 
 from server.service.errors import Forbidden, MissingAuthenticationToken
-
-if TYPE_CHECKING:
-    from server.auth import Principal
+from server.service.principal import Principal
 
 ROOT, MANAGER, BACKEND, FRONTEND = "root", "manager", "backend", "frontend"
 BUILTIN_ROLES: tuple[str, ...] = (ROOT, MANAGER, BACKEND, FRONTEND)
@@ -193,12 +191,12 @@ def operation(method_path: str) -> str:
     return f"{service}.{method}"
 
 
-def holdings(principal: "Principal") -> frozenset[str]:
+def holdings(principal: Principal) -> frozenset[str]:
     """Every ACL the principal holds: its built-in role's set and its grants."""
     return BUILTIN_ACLS.get(principal.role, frozenset()) | principal.acl
 
 
-def check_outranks(principal: "Principal", acl: frozenset[str]) -> None:
+def check_outranks(principal: Principal, acl: frozenset[str]) -> None:
     """Nobody creates, invites or changes an account holding more than they hold
     themselves (a manager cannot touch the org owner; a backend granted users:admin
     cannot mint a manager). Raises Forbidden."""
@@ -211,7 +209,7 @@ def rule(method: str) -> Optional[Rule]:
     return POLICY.get(method)
 
 
-def allowed(principal: Optional["Principal"], method: str, *, writes: bool = False) -> bool:
+def allowed(principal: Optional[Principal], method: str, *, writes: bool = False) -> bool:
     """Whether `check` would pass (for listings and tests); never raises."""
     try:
         check(principal, method, writes=writes)
@@ -220,7 +218,7 @@ def allowed(principal: Optional["Principal"], method: str, *, writes: bool = Fal
     return True
 
 
-def check(principal: Optional["Principal"], method: str, *, writes: bool = False) -> None:
+def check(principal: Optional[Principal], method: str, *, writes: bool = False) -> None:
     """Refuse the call unless the table allows it.
 
     Args:

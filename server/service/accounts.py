@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
 from server import auth, policy
-from server.auth import Principal
-from server.service import roles
+from server.service.principal import Principal
+from server.service import roles, tokens
 from server.ids import parse_id
 from server.service.common import Page, check_email, check_name, check_text, dumps, iso, loads, new_id, paginate
 from server.service.context import ServiceContext
@@ -77,7 +77,7 @@ def _account(ctx: ServiceContext, row: Any) -> Account:
     custom = tuple(r["role_name"] for r in ctx.store.all(
         "SELECT role_name FROM account_roles WHERE account_id = ? ORDER BY role_name", (row["id"],)))
     own = tuple(loads(row["acl"]))
-    effective = policy.BUILTIN_ACLS.get(row["role"], frozenset()) | auth.grants(ctx, row["id"])
+    effective = policy.BUILTIN_ACLS.get(row["role"], frozenset()) | tokens.grants(ctx, row["id"])
     return Account(row["id"], row["org_id"], row["org_name"], row["kind"], row["email"], row["name"],
                    row["firstname"], row["lastname"], row["role"], custom, own,
                    tuple(a for a in policy.ACLS if a in effective), row["status"], bool(row["password_hash"]),
@@ -255,7 +255,7 @@ def update_account(ctx: ServiceContext, principal: Optional[Principal], account_
         assignments = ", ".join(f"{k} = ?" for k in changes)
         st.execute(f"UPDATE accounts SET {assignments} WHERE id = ?", (*changes.values(), target.id))
         if changes.get("status") == DEACTIVATED:
-            auth.revoke_account_tokens(ctx, target.id, "deactivated")
+            tokens.revoke_account_tokens(ctx, target.id, "deactivated")
     return load(ctx, principal.org_id, target.id)
 
 
@@ -276,7 +276,7 @@ def delete_account(ctx: ServiceContext, principal: Optional[Principal], account_
                                data={"type": "account", "key": target.id})
     policy.check_outranks(principal, frozenset(target.effective_acl))
     with ctx.store.transaction() as st:
-        auth.revoke_account_tokens(ctx, target.id, "account_deleted", api_keys=True)
+        tokens.revoke_account_tokens(ctx, target.id, "account_deleted", api_keys=True)
         st.execute("DELETE FROM accounts WHERE id = ?", (target.id,))
 
 

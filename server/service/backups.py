@@ -27,7 +27,7 @@ from typing import Any, Iterator, Optional
 
 import engine
 from server import policy
-from server.auth import Principal
+from server.service.principal import Principal
 from server.service import databases, export_doc, sources
 from server.service.context import ServiceContext
 from server.service.errors import InvalidParameter, ServiceError

@@ -13,9 +13,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from server import auth, policy
-from server.auth import Principal, TokenPair
-from server.service import accounts, databases
+from server import policy
+from server.service.principal import Principal
+from server.service.tokens import TokenPair
+from server.service import accounts, databases, tokens
 from server.service.common import check_object, dumps, loads
 from server.service.context import ServiceContext
 from server.service.errors import InvalidParameter, MissingParameter, ResourceNotFound, Unauthorized
@@ -57,17 +58,17 @@ def login(ctx: ServiceContext, *, password: Any, email: Any = None, name: Any = 
     ref = _database_ref(db_id, db_name)
     if email is not None and not isinstance(email, str) or name is not None and not isinstance(name, str):
         raise Unauthorized("invalid credentials", name="INVALID_CREDENTIALS")
-    pair = auth.login(ctx, password=password, email=email, name=name, database=ref, end_user=frontend_user_id,
+    pair = tokens.login(ctx, password=password, email=email, name=name, database=ref, end_user=frontend_user_id,
                       session=frontend_session_id)
     if root_only and pair.role != policy.ROOT:
-        auth.logout(ctx, pair.refresh_token)
+        tokens.logout(ctx, pair.refresh_token)
         raise Unauthorized("invalid credentials", name="INVALID_CREDENTIALS")
     return _login_database(ctx, pair)
 
 
 def refresh(ctx: ServiceContext, *, refresh_token: Any, db_id: Any = None, db_name: Any = None) -> Login:
     """login/refresh-token: rotate the refresh token, keeping (or moving) the database."""
-    pair = auth.refresh(ctx, refresh_token, database=_database_ref(db_id, db_name))
+    pair = tokens.refresh(ctx, refresh_token, database=_database_ref(db_id, db_name))
     return _login_database(ctx, pair)
 
 
@@ -169,7 +170,7 @@ def create_service_key(ctx: ServiceContext, principal: Optional[Principal], *, n
                                    data={"key": "expiration_timestamp"})
         expires_in = max(1, math.ceil(expiration_timestamp - ctx.now()))
     meta = check_object(metadata if metadata is not None else {}, "metadata")
-    created = auth.create_api_key(ctx, principal, account_id=account_id, expires_in_seconds=expires_in)
+    created = tokens.create_api_key(ctx, principal, account_id=account_id, expires_in_seconds=expires_in)
     ctx.store.execute("UPDATE api_keys SET metadata = ? WHERE id = ?", (dumps(meta), created.api_key.id))
     k = created.api_key
     return {"id": k.id, "key": created.key, "created_timestamp": k.created_at,
@@ -177,7 +178,7 @@ def create_service_key(ctx: ServiceContext, principal: Optional[Principal], *, n
 
 
 def delete_service_key(ctx: ServiceContext, principal: Optional[Principal], key_id: Any) -> None:
-    auth.revoke_api_key(ctx, principal, key_id)
+    tokens.revoke_api_key(ctx, principal, key_id)
 
 
 def list_org_accounts(ctx: ServiceContext, principal: Optional[Principal]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from server import policy
-from server.auth import Principal
+from server.service.principal import Principal
 from server.service import secretbox
 from server.service.common import check_object, dumps, loads
 from server.service.context import ServiceContext

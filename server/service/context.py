@@ -56,7 +56,7 @@ class ServiceContext:
         self.changed = threading.Condition()
         self.version = 0
         # Verified access tokens: token -> (store generation, exp, Principal); see
-        # auth.verify_access_token.
+        # tokens.verify_access_token.
         self.token_cache: dict[str, tuple[int, int, Any]] = {}
         # Limits the serving process enforces beyond config.limits (rate, concurrency), set by
         # server.runtime so that service properties report them too.

@@ -22,8 +22,9 @@ from typing import Any, Mapping, Optional
 
 import engine
 from engine import EntityTable
-from server import auth, policy
-from server.auth import Principal
+from server import policy
+from server.service import tokens
+from server.service.principal import Principal
 from server.ids import parse_id
 from server.service.common import Page, page_offset, check_name, check_object, check_text, dumps, id_b64, iso, loads, \
     merge_patch, new_id, paginate
@@ -424,7 +425,7 @@ def delete_database(ctx: ServiceContext, principal: Optional[Principal], databas
     with ctx.store.transaction() as st:
         db = set_state(ctx, db.id, DELETING, expect=db.state)
         st.execute("UPDATE databases SET updated_by = ? WHERE id = ?", (principal.account_id, db.id))
-        auth.revoke_database_tokens(ctx, db.id)
+        tokens.revoke_database_tokens(ctx, db.id)
     if wait:
         return deprovision_database(ctx, db.id)
     return _get(ctx, db.id)

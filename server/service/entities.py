@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional, Sequence
 import engine
 from engine import EntityPage as Page, EntityTable, IdType, Property, ValueType
 from server import policy
-from server.auth import Principal
+from server.service.principal import Principal
 from server.service import databases, tasks
 from server.service.context import ServiceContext
 from server.service.errors import InvalidParameter, ResourceNotFound, Unauthorized, from_engine

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from server import auth, policy
-from server.auth import Principal
-from server.service import accounts
+from server.service.principal import Principal
+from server.service import accounts, tokens
 from server.service.accounts import Account
 from server.ids import parse_id
 from server.service.common import Page, check_email, iso, new_id, paginate
@@ -219,7 +219,7 @@ def move_account_org(ctx: ServiceContext, principal: Optional[Principal], accoun
         invite = _load(ctx, invite.id)
         _usable(ctx, invite)
         now = ctx.now()
-        auth.revoke_account_tokens(ctx, me.id, "moved_org", api_keys=True)
+        tokens.revoke_account_tokens(ctx, me.id, "moved_org", api_keys=True)
         st.execute("DELETE FROM account_roles WHERE account_id = ?", (me.id,))
         st.execute("UPDATE accounts SET org_id = ?, role = ?, acl = '[]', updated_at = ?, updated_by = ? WHERE id = ?",
                    (invite.org_id, invite.role, now, me.id, me.id))

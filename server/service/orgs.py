@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from server import policy
-from server.auth import Principal
+from server.service.principal import Principal
 from server.service import roles
 from server.ids import parse_id
 from server.service.common import check_email, check_object, check_text, dumps, iso, loads, merge_patch, new_id

@@ -23,7 +23,7 @@ from typing import Any, Iterator, Optional
 import engine
 from engine import SqlResult
 from server import error_text, policy, telemetry
-from server.auth import Principal
+from server.service.principal import Principal
 from server.service import databases
 from server.service.common import Page, page_limit
 from server.service.context import ServiceContext

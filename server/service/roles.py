@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
 from server import policy
-from server.auth import Principal
+from server.service.principal import Principal
 from server.service.common import Page, check_name, dumps, iso, loads, paginate
 from server.service.context import ServiceContext
 from server.service.errors import InvalidParameter, ResourceAlreadyExists, ResourceNotFound

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from server import policy
-from server.auth import Principal
+from server.service.principal import Principal
 from server.service.context import ServiceContext
 from server.service.errors import ResourceNotFound
 

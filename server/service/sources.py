@@ -31,7 +31,7 @@ from typing import Any, BinaryIO, Mapping, Optional
 
 import engine
 from server import policy
-from server.auth import Principal
+from server.service.principal import Principal
 from server.service import connections, databases, imports, query, secretbox, sinks, tasks
 from server.service.common import check_name, check_object, dumps, loads, new_id, page_offset
 from server.service.context import ServiceContext

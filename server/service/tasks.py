@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 
 from engine import EngineError
 from server import policy
-from server.auth import Principal
+from server.service.principal import Principal
 from server.error_table import ServerError
 from server.service.errors import envelope
 from server.service import databases

@@ -47,7 +47,7 @@ import msgpack
 import engine
 from engine import EntityTable, FieldDef, IdType, IndexDef, ValueType, WrongDataType, count_records, iter_records
 from server import policy
-from server.auth import Principal
+from server.service.principal import Principal
 from server.error_table import ServerError
 from server.service import connections, databases, export_doc, restore_points, sources
 from server.service.common import json_value_problem, merge_patch
