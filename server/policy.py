@@ -2,8 +2,9 @@
 
 Operation names are the gRPC method names without the package
 (`DatabaseService.CreateDatabase` is `/roarbase.v1.DatabaseService/CreateDatabase`;
-`operation()` converts); the HTTP routes call the same service functions, which call
-`check` with the same names, so both faces obey one table. Rows without a gRPC method
+`operation()` converts); the HTTP routes call the same service functions, which are tied
+to their row with `@checked("DatabaseService.CreateDatabase")` (or call `check` where the
+row depends on the request), so both faces obey one table. Rows without a gRPC method
 (InviteService.DeleteInvite and AcceptInvite) are the operations of HTTP routes that
 API.md lists and §5 does not (yet); QueryService.ListQueries is `GET /v2/queries`, the
 recent queries the web console's server panel shows.
@@ -22,9 +23,10 @@ Frontend never writes, whatever ACL a custom role gives it.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping, Optional
+from typing import Callable, Concatenate, Mapping, Optional, ParamSpec, TypeVar
 
 from server.service.errors import Forbidden, MissingAuthenticationToken
 from server.service.principal import Principal
@@ -207,6 +209,36 @@ def check_outranks(principal: Principal, acl: frozenset[str]) -> None:
 
 def rule(method: str) -> Optional[Rule]:
     return POLICY.get(method)
+
+
+_C = TypeVar("_C")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def checked(method: str) -> Callable[[Callable[Concatenate[_C, Principal, _P], _R]],
+                                     Callable[Concatenate[_C, Optional[Principal], _P], _R]]:
+    """Tie a service operation to its policy row: the decorated function (ctx, principal,
+    ...) runs only after `check(principal, method)` passed, so its body always has a
+    caller. Rows whose request may write (queries) check the write themselves, with
+    `check(..., writes=True)` once they know.
+
+    Raises:
+        KeyError: at import, `method` has no row (every checked operation is in the table).
+    """
+    if method not in POLICY or POLICY[method].public:
+        raise KeyError(f"{method!r}: no policy row, or a public one (public operations take no principal)")
+
+    def decorate(fn: Callable[Concatenate[_C, Principal, _P], _R]) -> Callable[Concatenate[_C, Optional[Principal], _P], _R]:
+        @functools.wraps(fn)
+        def guarded(ctx: _C, principal: Optional[Principal], /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            check(principal, method)
+            assert principal is not None  # check refuses a missing caller for every non-public row
+            return fn(ctx, principal, *args, **kwargs)
+
+        return guarded
+
+    return decorate
 
 
 def allowed(principal: Optional[Principal], method: str, *, writes: bool = False) -> bool:

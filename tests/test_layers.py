@@ -120,6 +120,10 @@ CONTRACTS = (
     Contract("bench -/-> engine internals", r"bench(\..*)?",
              lambda n: _under(n, "engine") and n not in ENGINE_PUBLIC and n not in _facade_names()
              or _under(n, "ext") and n != "ext"),
+    # Hashing and JWTs (auth) and the policy table do not lean on each other: the caller
+    # (Principal) and the token operations live in the service layer.
+    Contract("auth -/- policy", r"server\.(auth|policy)", lambda n: n in ("server.auth", "server.policy"),
+             transitive=True),
     # Parsers produce syntax trees; they do not run them.
     Contract("parsers -/-> executor", r"engine\.(pql\.parser|pql\.ast|sql\.parser|sql\.ast)",
              lambda n: _under(n, "engine.executor", "engine.query", "engine.sql.execute", "engine.sql.run",

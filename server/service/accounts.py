@@ -142,7 +142,8 @@ def insert_account(ctx: ServiceContext, *, org_id: str, kind: str, role: str, em
     return account_id
 
 
-def create_account(ctx: ServiceContext, principal: Optional[Principal], *, kind: str = INDIVIDUAL,
+@policy.checked("AccountService.CreateAccount")
+def create_account(ctx: ServiceContext, principal: Principal, *, kind: str = INDIVIDUAL,
                    email: Optional[str] = None, name: Optional[str] = None, firstname: str = "",
                    lastname: str = "", role: str = policy.BACKEND, password: Optional[str] = None,
                    acl: Iterable[str] = ()) -> Account:
@@ -156,8 +157,6 @@ def create_account(ctx: ServiceContext, principal: Optional[Principal], *, kind:
         MissingParameter: email/name missing. ResourceAlreadyExists: email or name taken.
         Forbidden: ACL grants by someone other than root; a role above the caller's.
     """
-    policy.check(principal, "AccountService.CreateAccount")
-    assert principal is not None
     if role == policy.ROOT:
         raise InvalidParameter("an org has exactly one root account", name="ROOT_IS_UNIQUE", data={"key": "role"})
     if role not in ASSIGNABLE_ROLES:
@@ -173,22 +172,19 @@ def create_account(ctx: ServiceContext, principal: Optional[Principal], *, kind:
     return load(ctx, principal.org_id, account_id)
 
 
-def get_account(ctx: ServiceContext, principal: Optional[Principal], account_id: str) -> Account:
-    policy.check(principal, "AccountService.GetAccount")
-    assert principal is not None
+@policy.checked("AccountService.GetAccount")
+def get_account(ctx: ServiceContext, principal: Principal, account_id: str) -> Account:
     return load(ctx, principal.org_id, account_id)
 
 
-def get_current_account(ctx: ServiceContext, principal: Optional[Principal]) -> Account:
-    policy.check(principal, "AccountService.GetCurrentAccount")
-    assert principal is not None
+@policy.checked("AccountService.GetCurrentAccount")
+def get_current_account(ctx: ServiceContext, principal: Principal) -> Account:
     return load(ctx, principal.org_id, principal.account_id)
 
 
-def list_accounts(ctx: ServiceContext, principal: Optional[Principal], *, limit: Optional[int] = None,
+@policy.checked("AccountService.ListAccounts")
+def list_accounts(ctx: ServiceContext, principal: Principal, *, limit: Optional[int] = None,
                   next_token: Optional[str] = None) -> Page[Account]:
-    policy.check(principal, "AccountService.ListAccounts")
-    assert principal is not None
     rows, nxt = paginate(ctx, _SELECT + " WHERE a.org_id = ?", [principal.org_id], limit=limit,
                          next_token=next_token, prefix="a.")
     return Page([_account(ctx, r) for r in rows], nxt)
@@ -197,7 +193,8 @@ def list_accounts(ctx: ServiceContext, principal: Optional[Principal], *, limit:
 _UNSET: Any = object()
 
 
-def update_account(ctx: ServiceContext, principal: Optional[Principal], account_id: str, *,
+@policy.checked("AccountService.UpdateAccount")
+def update_account(ctx: ServiceContext, principal: Principal, account_id: str, *,
                    firstname: Any = _UNSET, lastname: Any = _UNSET, email: Any = _UNSET, name: Any = _UNSET,
                    password: Any = _UNSET, acl: Any = _UNSET, status: Any = _UNSET) -> Account:
     """Change an account.
@@ -212,8 +209,6 @@ def update_account(ctx: ServiceContext, principal: Optional[Principal], account_
         ResourceNotFound, Forbidden, InvalidParameter (SELF_ESCALATION, bad field),
         ResourceAlreadyExists (email or name taken).
     """
-    policy.check(principal, "AccountService.UpdateAccount")
-    assert principal is not None
     target = load(ctx, principal.org_id, account_id)
     is_self = target.id == principal.account_id
     if not is_self:
@@ -259,14 +254,13 @@ def update_account(ctx: ServiceContext, principal: Optional[Principal], account_
     return load(ctx, principal.org_id, target.id)
 
 
-def delete_account(ctx: ServiceContext, principal: Optional[Principal], account_id: str) -> None:
+@policy.checked("AccountService.DeleteAccount")
+def delete_account(ctx: ServiceContext, principal: Principal, account_id: str) -> None:
     """Remove a member (its tokens and API keys go with it).
 
     Raises ResourceNotFound; InvalidParameter for oneself or the org owner; Forbidden for
     an account holding more than the caller.
     """
-    policy.check(principal, "AccountService.DeleteAccount")
-    assert principal is not None
     target = load(ctx, principal.org_id, account_id)
     if target.id == principal.account_id:
         raise InvalidParameter("an account cannot delete itself", name="SELF_DELETE",
@@ -280,7 +274,8 @@ def delete_account(ctx: ServiceContext, principal: Optional[Principal], account_
         st.execute("DELETE FROM accounts WHERE id = ?", (target.id,))
 
 
-def add_account_roles(ctx: ServiceContext, principal: Optional[Principal], account_id: str,
+@policy.checked("AccountService.AddAccountRoles")
+def add_account_roles(ctx: ServiceContext, principal: Principal, account_id: str,
                       rolenames: Any) -> AccountRoles:
     """Give an account roles (org owner only): a built-in name replaces its built-in role,
     custom names are added.
@@ -289,8 +284,6 @@ def add_account_roles(ctx: ServiceContext, principal: Optional[Principal], accou
         ResourceNotFound: no such account. RelatedResourceNotFound: unknown role.
         InvalidParameter: own roles (SELF_ESCALATION), the owner's, root, or two built-ins.
     """
-    policy.check(principal, "AccountService.AddAccountRoles")
-    assert principal is not None
     target = load(ctx, principal.org_id, account_id)
     if isinstance(rolenames, (str, bytes)) or not isinstance(rolenames, Iterable):
         raise InvalidParameter("rolenames must be a list of role names", data={"key": "rolenames"})

@@ -131,11 +131,10 @@ class _Hashing:
         return data
 
 
-def start_backup(ctx: ServiceContext, principal: Optional[Principal], database_id: str) -> Backup:
+@policy.checked(BACKUP)
+def start_backup(ctx: ServiceContext, principal: Principal, database_id: str) -> Backup:
     """Snapshot a database (RUNNING or BACKUP) for a backup. Raises ResourceNotFound,
     IncorrectState, StorageFull/StorageFailed (nothing is left behind)."""
-    policy.check(principal, BACKUP)
-    assert principal is not None
     db = databases.load(ctx, principal, database_id)
     if db.state in databases.GONE:
         raise databases._not_found(database_id)
@@ -161,14 +160,13 @@ def _member_path(name: str) -> Optional[str]:
     return os.path.join(*parts)
 
 
-def restore_backup(ctx: ServiceContext, principal: Optional[Principal], path: str, *, name: str,
+@policy.checked(RESTORE)
+def restore_backup(ctx: ServiceContext, principal: Principal, path: str, *, name: str,
                    description: Optional[str] = None) -> databases.Database:
     """A new database named `name` holding what the backup archive at `path` holds.
 
     Raises InvalidParameter (INVALID_BACKUP: nothing created), ResourceAlreadyExists
     (DUPLICATED_DB_NAME), ResourceLimitExceeded, Unauthorized/Forbidden."""
-    policy.check(principal, RESTORE)
-    assert principal is not None
     staging = os.path.join(tmp_dir(ctx), f"restore-{uuid.uuid4().hex}")
     try:
         manifest = _unpack(path, staging)

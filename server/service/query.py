@@ -172,7 +172,8 @@ def _timeout(ctx: ServiceContext, timeout: Optional[float]) -> float:
     return limit if timeout is None else max(0.0, min(limit, timeout))
 
 
-def sql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, text: Any, *,
+@policy.checked(SQL_METHOD)
+def sql(ctx: ServiceContext, principal: Principal, database_id: str, text: Any, *,
         timeout: Optional[float] = None, cancel: Optional[threading.Event] = None) -> SqlAnswer:
     """Run SQL text (one or more ';'-separated statements) against a database, with the
     configured query deadline (or the caller's `timeout` when shorter); `cancel` stops a
@@ -185,8 +186,6 @@ def sql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, t
         IncorrectState: the database is not RUNNING (BACKUP: reads only).
         QueryExecutionError and the other engine errors, by their unified code.
     """
-    policy.check(principal, SQL_METHOD)
-    assert principal is not None
     text = _check_text(ctx, text, "sql")
     db = databases.load(ctx, principal, database_id)
     record = ctx.queries.begin(principal.org_id, principal.account_id, db.id, "sql", text)
@@ -212,14 +211,13 @@ def sql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, t
     return answer
 
 
-def pql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, *, table: Any,
+@policy.checked(PQL_METHOD)
+def pql(ctx: ServiceContext, principal: Principal, database_id: str, *, table: Any,
         statement: Any, timeout: Optional[float] = None, cancel: Optional[threading.Event] = None) -> PqlAnswer:
     """Run a PQL request ({statement, table}) against a table of a database, with the
     configured query deadline (or the caller's `timeout` when shorter; `cancel` as for
     `sql`). Raises as `sql` does; an unknown table is ResourceNotFound, a deadline passed
     RequestTimeout."""
-    policy.check(principal, PQL_METHOD)
-    assert principal is not None
     text = _check_text(ctx, statement, "statement")
     if not isinstance(table, str) or not table:
         raise MissingParameter("table is required", data={"key": "table"})
@@ -249,7 +247,8 @@ def _cancelled(cancel: Optional[threading.Event]) -> bool:
     return cancel is not None and cancel.is_set()
 
 
-def list_queries(ctx: ServiceContext, principal: Optional[Principal], *, database_id: Optional[str] = None,
+@policy.checked(LIST_METHOD)
+def list_queries(ctx: ServiceContext, principal: Principal, *, database_id: Optional[str] = None,
                  limit: Optional[int] = None, next_token: Optional[str] = None) -> Page[QueryRecord]:
     """The org's recent queries (server.service.query_log), running ones included, newest
     first, one page at a time. `database_id` keeps one database's; a token scoped to a
@@ -260,8 +259,6 @@ def list_queries(ctx: ServiceContext, principal: Optional[Principal], *, databas
         InvalidParameter: a malformed page token. ResourceNotFound: the database (another
         org's id alike).
     """
-    policy.check(principal, LIST_METHOD)
-    assert principal is not None
     db_id = databases.load(ctx, principal, database_id).id if database_id else principal.database_id
     before = None
     if next_token:

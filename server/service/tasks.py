@@ -181,11 +181,10 @@ def get_task(ctx: ServiceContext, principal: Optional[Principal], task_id: Any, 
     return _task(row)
 
 
-def recents(ctx: ServiceContext, principal: Optional[Principal], name: str, *, page: int = 1, amt: int = 50,
+@policy.checked(LIST_TASKS)
+def recents(ctx: ServiceContext, principal: Principal, name: str, *, page: int = 1, amt: int = 50,
             database: Optional[str] = None) -> tuple[list[Task], bool]:
     """The caller's database's tasks of one name, newest first: (page of tasks, has_next)."""
-    policy.check(principal, LIST_TASKS)
-    assert principal is not None
     ref = principal.database_id or database
     if ref is None:
         raise Unauthorized("this token selects no database: log in with db_id or db_name",

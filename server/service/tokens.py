@@ -430,7 +430,8 @@ def _find_api_key(ctx: ServiceContext, key: Any) -> Optional[Any]:
     return row
 
 
-def create_api_key(ctx: ServiceContext, principal: Optional[Principal], *, account_id: str,
+@policy.checked("AuthService.CreateApiKey")
+def create_api_key(ctx: ServiceContext, principal: Principal, *, account_id: str,
                    database: Optional[str] = None, label: str = "",
                    expires_in_seconds: Optional[int] = None) -> CreatedApiKey:
     """A new API key for a service account of the caller's org; the secret is in the
@@ -441,8 +442,6 @@ def create_api_key(ctx: ServiceContext, principal: Optional[Principal], *, accou
         InvalidParameter: not a service account, deactivated, or a bad label/expiry.
         RelatedResourceNotFound: `database` is not one of the org's.
     """
-    policy.check(principal, "AuthService.CreateApiKey")
-    assert principal is not None
     acc = ctx.store.one("SELECT * FROM accounts WHERE id = ? AND org_id = ?",
                         (parse_id(account_id) or "", principal.org_id))
     if acc is None:
@@ -472,11 +471,10 @@ def create_api_key(ctx: ServiceContext, principal: Optional[Principal], *, accou
     return CreatedApiKey(_api_key(row), f"{API_KEY_PREFIX}_{uuid.UUID(key_id).hex}_{secret}")
 
 
-def list_api_keys(ctx: ServiceContext, principal: Optional[Principal], *, account_id: Optional[str] = None,
+@policy.checked("AuthService.ListApiKeys")
+def list_api_keys(ctx: ServiceContext, principal: Principal, *, account_id: Optional[str] = None,
                   limit: Optional[int] = None, next_token: Optional[str] = None) -> Page[ApiKey]:
     """The org's API keys (without secrets), optionally of one account."""
-    policy.check(principal, "AuthService.ListApiKeys")
-    assert principal is not None
     sql, params = "SELECT * FROM api_keys WHERE org_id = ?", [principal.org_id]
     if account_id is not None:
         sql += " AND account_id = ?"
@@ -491,12 +489,11 @@ def _key_live(ctx: ServiceContext, key_id: str) -> bool:
                                                                or ctx.now() < row["expires_at"])
 
 
-def revoke_api_key(ctx: ServiceContext, principal: Optional[Principal], key_id: str) -> ApiKey:
+@policy.checked("AuthService.RevokeApiKey")
+def revoke_api_key(ctx: ServiceContext, principal: Principal, key_id: str) -> ApiKey:
     """Revoke a key of the caller's org (idempotent), and end every session logged in with
     it: its refresh tokens are revoked and their access tokens deny-listed, at once.
     Raises ResourceNotFound otherwise."""
-    policy.check(principal, "AuthService.RevokeApiKey")
-    assert principal is not None
     ident = parse_id(key_id) or ""
     with ctx.store.transaction() as st:
         row = st.one("SELECT * FROM api_keys WHERE id = ? AND org_id = ?", (ident, principal.org_id))
