@@ -106,7 +106,7 @@ def open(path: str, *, fsync: bool = True, **config: Any) -> Holder:  # noqa: A0
             1,000,000; more raise QueryLimitError), fileio (the file-access seam, for
             fault-injection tests) and shard_executor (where queries' per-shard work runs,
             engine.shardexec; default: this process's thread pool), cluster (an
-            engine.cluster.coordinator.Cluster: records live on its workers, this directory
+            engine.Cluster: records live on its workers, this directory
             keeps schema and keys; docs/cluster.md).
     Raises:
         StorageFailedError: the directory is in use by another process.
