@@ -33,9 +33,9 @@ REQUIRED_CLAIMS = ("exp", "iat", "sub", "org", "aud", "iss", "jti")
 MAX_PASSWORD_LENGTH = 1024
 INVALID_TOKEN = "invalid or revoked token"
 
+# What an expired access token is answered with: how to get a new one.
 EXPIRED = ("the access token has expired: trade the refresh token for a new one (POST /v2/auth/refresh,"
-            " AuthService/RefreshToken; `roarbase login` refreshes on its own) or log in again")
-
+           " AuthService/RefreshToken; `roarbase login` refreshes on its own) or log in again")
 
 
 # -- passwords ---------------------------------------------------------------------------

@@ -23,7 +23,8 @@ Every call has a deadline (`timeout`, 10 s by default, per call overridable). A 
 retried, with exponential backoff, only when it failed with UNAVAILABLE *and* repeating it
 cannot change anything: Get*/List* methods, and SQL/PQL whose statement only reads (told
 by its words — SQL statements starting SELECT/SHOW/DESCRIBE/EXPLAIN, PQL without a write
-call —, and only after such a failure, so the happy path never looks). Writes, logins and anything half-streamed are never retried.
+call —, and only after such a failure, so the happy path never looks). Writes, logins and
+anything half-streamed are never retried.
 """
 from __future__ import annotations
 
@@ -820,7 +821,8 @@ class Client:
 # with the engine).
 _SQL_READ_WORDS = frozenset({"SELECT", "SHOW", "DESCRIBE", "EXPLAIN"})
 PQL_WRITE_CALLS = frozenset({"Set", "SetBit", "Clear", "ClearRow", "Store", "Delete"})
-_SQL_LEXEME = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`(?:[^`]|``)*`|--[^\n]*|;|[A-Za-z_]\w*|\S""", re.S)
+_SQL_LEXEME = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`(?:[^`]|``)*`|--[^\n]*|;|[A-Za-z_]\w*|\S""",
+                         re.S)
 _PQL_LEXEME = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|#[^\n]*|[A-Za-z_]\w*(?=\s*\()|\S""", re.S)
 
 

@@ -229,7 +229,8 @@ def checked(method: str) -> Callable[[Callable[Concatenate[_C, Principal, _P], _
     if method not in POLICY or POLICY[method].public:
         raise KeyError(f"{method!r}: no policy row, or a public one (public operations take no principal)")
 
-    def decorate(fn: Callable[Concatenate[_C, Principal, _P], _R]) -> Callable[Concatenate[_C, Optional[Principal], _P], _R]:
+    def decorate(fn: Callable[Concatenate[_C, Principal, _P], _R]
+                 ) -> Callable[Concatenate[_C, Optional[Principal], _P], _R]:
         @functools.wraps(fn)
         def guarded(ctx: _C, principal: Optional[Principal], /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
             check(principal, method)

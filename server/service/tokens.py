@@ -98,9 +98,6 @@ class CreatedApiKey:
     key: str
 
 
-# What an expired access token is answered with: how to get a new one.
-
-
 # Verified tokens kept at most (the cache is emptied when full: a burst of distinct tokens
 # costs a re-verification each, never unbounded memory).
 TOKEN_CACHE_SIZE = 4096
