@@ -101,9 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     import ray
     from ray.cluster_utils import Cluster as RayLocalCluster
 
-    from engine.cluster.coordinator import Cluster
-    from engine.cluster.ray_backend import RayTransport
-    from engine.cluster.transport import LoopbackTransport
+    from engine import Cluster, LoopbackTransport, RayTransport
 
     tmp = tempfile.mkdtemp(prefix="roarbase-bench-cluster-")
     node = {"num_cpus": 1, "object_store_memory": 100 << 20}

@@ -65,7 +65,7 @@ def child(args: argparse.Namespace) -> None:
     from server.service import databases, entities, imports, sources
     from server.service.bootstrap import open_service
     from server.service.config import BootstrapSettings, PasswordHashing, ServiceConfig
-    from server import auth
+    from server.service import tokens
 
     data = tempfile.mkdtemp(prefix="bench-src-")
     try:
@@ -73,7 +73,7 @@ def child(args: argparse.Namespace) -> None:
                             passwords=PasswordHashing(time_cost=1, memory_cost_kib=8, parallelism=1),
                             bootstrap=BootstrapSettings(root_password="bench-password-1"))
         ctx = open_service(cfg)
-        root = auth.owner_principal(ctx)
+        root = tokens.owner_principal(ctx)
         db = databases.create_database(ctx, root, name="bench")
         if args.resource == "item":
             for name, vt in (("price", "float64"), ("stock", "int32"), ("brand", "unicode32")):

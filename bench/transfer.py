@@ -63,7 +63,7 @@ def _service(data_dir: str) -> Any:
 
 
 def probe_load(work: str, data: str) -> dict[str, Any]:
-    from server import auth
+    from server.service import tokens
     from server.service import databases
     from bench.gen import read_schema
     from bench.peers.roarbase_peer import INDEX, _field_options, _RoarbasePeer
@@ -71,7 +71,7 @@ def probe_load(work: str, data: str) -> dict[str, Any]:
 
     ctx = _service(work)
     try:
-        root = auth.owner_principal(ctx)
+        root = tokens.owner_principal(ctx)
         db = databases.create_database(ctx, root, name="bench")
         holder = ctx.engine(db.id)
         schema = read_schema(Path(data))
@@ -90,13 +90,13 @@ def probe_load(work: str, data: str) -> dict[str, Any]:
 
 
 def probe_export(work: str, out: str, fmt: str, gzip: bool) -> dict[str, Any]:
-    from server import auth
+    from server.service import tokens
     from server.service import databases, transfers
 
     base = _rss()
     ctx = _service(work)
     try:
-        root = auth.owner_principal(ctx)
+        root = tokens.owner_principal(ctx)
         db = databases.get_database_by_name(ctx, root, "bench")
         ctx.engine(db.id)                                   # open it: the resident size
         resident = _rss() - base
@@ -113,13 +113,13 @@ def probe_export(work: str, out: str, fmt: str, gzip: bool) -> dict[str, Any]:
 
 
 def probe_import(work: str, doc: str, name: str) -> dict[str, Any]:
-    from server import auth
+    from server.service import tokens
     from server.service import databases, transfers
 
     base = _rss()
     ctx = _service(work)
     try:
-        root = auth.owner_principal(ctx)
+        root = tokens.owner_principal(ctx)
         db = databases.create_database(ctx, root, name=name)
         started = time.perf_counter()
         result = transfers.import_database(ctx, root, db.id, doc)

@@ -548,13 +548,13 @@ def run_pages(ways: dict[str, Callable[[FilterSet], list[dict[str, Any]]]], duck
 
 def engine_pages(server: Server, db_id: str) -> tuple[Any, Callable[[FilterSet], list[dict[str, Any]]]]:
     """The server's data dir opened in-process (server stopped): EntityTable.scan."""
-    from engine.entities import EntityTable
-    from server import auth
+    from engine import EntityTable
+    from server.service import tokens
     from server.service import databases
     from server.service.bootstrap import open_service
 
     ctx = open_service(server.config)
-    db = databases.load(ctx, auth.owner_principal(ctx), db_id)
+    db = databases.load(ctx, tokens.owner_principal(ctx), db_id)
     table = EntityTable.open(databases.ensure_entity_tables(ctx, db), databases.ITEMS_TABLE)
     return ctx, lambda fs: table.scan(fs.as_objects(), amt=AMT).entities
 
@@ -575,8 +575,9 @@ STAGES = (
 def stage_costs(items: Items, n: int) -> dict[str, float]:
     """Microseconds per item of each server-side stage of a bulk upsert, in-process, on
     the first n items in the same 1,024-item chunks (each write stage into a fresh table)."""
-    from engine.entities import EntityTable
-    from server import auth, http_v1
+    from engine import EntityTable
+    from server import http_v1
+    from server.service import tokens
     from server.service import databases, entities
     from server.service.bootstrap import open_service
     from server.service.config import BootstrapSettings, PasswordHashing, ServiceConfig
@@ -606,7 +607,7 @@ def stage_costs(items: Items, n: int) -> dict[str, float]:
                 passwords=PasswordHashing(time_cost=1, memory_cost_kib=8, parallelism=1),
                 bootstrap=BootstrapSettings(root_email=ROOT_EMAIL, root_password=secrets.token_urlsafe(18))))
             try:
-                owner = auth.owner_principal(ctx)
+                owner = tokens.owner_principal(ctx)
                 tables = []
                 for name in ("validate", "put", "service"):
                     db = databases.create_database(ctx, owner, name=name, item_id_type="uint64")

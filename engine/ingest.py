@@ -97,6 +97,12 @@ def import_column(tx: Transaction, fd: FieldDef, cols: np.ndarray, values: Any) 
     return _import_field(tx, fd, cols, values, None, False, None, translated=True)
 
 
+def translate_columns(tx: Transaction, columns: Any) -> np.ndarray:
+    """Record ids (uint64) for a batch's columns, keys created as needed, inside the
+    caller's transaction: translate once, then import_column each field."""
+    return _column_ids(tx, columns, create=True)
+
+
 def _import_field(tx: Transaction, fd: FieldDef, columns: Any, values: Any, timestamps: Any,
                   clear: bool, progress: Progress, *, translated: bool = False) -> int:
     cols = columns if translated else _column_ids(tx, columns, create=not clear)

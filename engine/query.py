@@ -18,12 +18,13 @@ from engine.pql.lower import Lowerer
 from engine.pql.ast import Query
 from engine.pql.parser import parse
 from engine.state import IndexState
+from engine.statements import PQL_WRITE_CALLS
 from engine.txn import Transaction, apply_changes
 from ext import FrozenBitmap
 
 MAX_WRITES = 5000
 MAX_CALLS = 1000            # calls of any kind in one request
-_WRITE_NAMES = {"Set", "SetBit", "Clear", "ClearRow", "Store", "Delete"}
+_WRITE_NAMES = PQL_WRITE_CALLS
 
 
 def run_pql(holder: Any, index_name: str, text: str, *, timeout: Optional[float] = None,

@@ -33,7 +33,7 @@ import click
 from server import config_file
 from server.cli_support import CliError, handle_errors as _handle_errors  # noqa: F401 (re-exported)
 from server.client import Client, SqlResult
-from server.errors import ServerError
+from server.error_table import ServerError
 from server.service.errors import ServiceUnavailable
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -154,12 +154,13 @@ def cluster() -> None:
 @_handle_errors
 def cluster_status(ray_address: str, as_json: bool) -> None:
     """The Ray nodes and each roarbase worker: its process and the shards it holds."""
+    import engine
+
     try:
-        from engine.cluster.ray_backend import cluster_status as status
+        report = engine.cluster_status(ray_address)
     except ImportError:
         raise ServerError("InvalidParameter", "the cluster commands need the ray extra: pip install 'roarbase[ray]'",
                           name="RAY_NOT_INSTALLED") from None
-    report = status(ray_address)
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True, default=str))
         return
@@ -215,7 +216,7 @@ class LocalTarget:
     owner (the root account of its first org)."""
 
     def __init__(self, service_config: Any) -> None:
-        from server import auth
+        from server.service import tokens
         from server.service.bootstrap import open_service
 
         self.config = service_config
@@ -226,7 +227,7 @@ class LocalTarget:
         self._cm = _Opened(service_config.data_dir, lambda: open_service(service_config))
         self.ctx = self._cm.__enter__()
         try:
-            self.owner = auth.owner_principal(self.ctx)
+            self.owner = tokens.owner_principal(self.ctx)
         except BaseException:
             self.close()
             raise
@@ -236,7 +237,7 @@ class LocalTarget:
 
     def database_id(self, ref: str) -> str:
         from server.service import databases
-        from server.service.common import parse_id
+        from server.ids import parse_id
 
         return parse_id(ref) or databases.get_database_by_name(self.ctx, self.owner, ref).id
 
@@ -256,9 +257,9 @@ class LocalTarget:
 
     def login(self, *, email: Optional[str], name: Optional[str], password: str,
               database: Optional[str]) -> dict[str, Any]:
-        from server import auth
+        from server.service import tokens
 
-        return auth.login(self.ctx, password=password, email=email, name=name, database=database).to_dict()
+        return tokens.login(self.ctx, password=password, email=email, name=name, database=database).to_dict()
 
 
 class RemoteTarget:

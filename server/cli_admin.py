@@ -26,9 +26,9 @@ from google.protobuf.json_format import MessageToDict
 from server import credentials
 from server.cli_support import handle_errors
 from server.client import Client
-from server.errors import ServerError
+from server.error_table import ServerError
 from server.pb.roarbase.v1 import account_pb2, database_pb2
-from server.service.common import parse_id
+from server.ids import parse_id
 
 F = TypeVar("F", bound=Callable[..., Any])
 _STATES = {v.number: v.name.removeprefix("DATABASE_STATE_") for v in database_pb2.DatabaseState.DESCRIPTOR.values}
@@ -352,6 +352,7 @@ def root_reset(data_dir: Optional[str], config_path: Optional[str], email: Optio
     owns the data anyway). The account's refresh tokens and sessions are revoked.
     """
     from server import auth, config_file
+    from server.service import tokens
     from server.cli import _Opened
     from server.service.bootstrap import open_service
 
@@ -374,7 +375,7 @@ def root_reset(data_dir: Optional[str], config_path: Optional[str], email: Optio
         with ctx.store.transaction() as st:
             st.execute("UPDATE accounts SET password_hash = ?, status = 'Active', updated_at = ? WHERE id = ?",
                        (auth.hash_password(ctx, password), ctx.now(), row["id"]))
-            auth.revoke_account_tokens(ctx, row["id"], "root_reset")
+            tokens.revoke_account_tokens(ctx, row["id"], "root_reset")
     click.echo(f"new password for {row['email']}: {password}")
     click.echo("(shown only this once; its refresh tokens were revoked)", err=True)
 

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO, Optional
 
 import click
 
-from server.errors import ServerError
+from server.error_table import ServerError
 
 DEFAULT_URL = "http://127.0.0.1:10101"
 

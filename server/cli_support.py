@@ -9,7 +9,8 @@ from typing import Any, Callable, TypeVar
 
 import click
 
-from server.errors import ServerError, as_server_error
+from server.error_table import ServerError
+from server.service.errors import as_server_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 

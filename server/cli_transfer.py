@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Optional
 import click
 
 from server import config_file
-from server.errors import ServerError
+from server.error_table import ServerError
 
 CHUNK = 1 << 20
 DEFAULT_TIMEOUT = 24 * 3600.0

@@ -11,9 +11,9 @@
         for page in c.scan(filters=[{"property_name": "price", "op": "lt", "value": 10}], database=db):
             print(page.entities)                                      # [{"item_id": 1, "price": 9.99}]
 
-Errors come back as server.errors.ServerError (PermissionDeniedError for the authorization
+Errors come back as server.error_table.ServerError (`forbidden` set for the authorization
 variant of Unauthorized), rebuilt from the status and trailing metadata by
-server.errors.from_grpc, so `exc.code` is the unified code of API.md §6 whichever face
+server.grpc_status.from_grpc, so `exc.code` is the unified code of API.md §6 whichever face
 raised it.
 
 Items and users travel as the dicts the /v1 JSON face uses ({"item_id": 1, "price": 9.99};
@@ -21,14 +21,16 @@ bytes ids and values as `bytes`), converted to and from the typed Values of enti
 
 Every call has a deadline (`timeout`, 10 s by default, per call overridable). A call is
 retried, with exponential backoff, only when it failed with UNAVAILABLE *and* repeating it
-cannot change anything: Get*/List* methods, and SQL/PQL whose statement only reads (the
-statement is classified with the engine's own parser, and only after such a failure, so
-the happy path never parses). Writes, logins and anything half-streamed are never retried.
+cannot change anything: Get*/List* methods, and SQL/PQL whose statement only reads (told
+by its words — SQL statements starting SELECT/SHOW/DESCRIBE/EXPLAIN, PQL without a write
+call —, and only after such a failure, so the happy path never looks). Writes, logins and
+anything half-streamed are never retried.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -36,7 +38,8 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, TypeVa
 
 import grpc
 
-from server.errors import ServerError, from_grpc
+from server.error_table import ServerError
+from server.grpc_status import from_grpc
 from server.pb.roarbase.v1 import (
     account_pb2,
     account_pb2_grpc,
@@ -56,7 +59,7 @@ from server.pb.roarbase.v1 import (
     task_pb2_grpc,
     value_pb2,
 )
-from server.service.common import parse_id
+from server.ids import parse_id
 
 T = TypeVar("T")
 
@@ -812,19 +815,32 @@ class Client:
                               lambda: _reads_pql(statement))
 
 
-def _reads_sql(text: str) -> bool:
-    from server.service.query import sql_writes
+# What the engine treats as reads (engine.statements): SQL statements starting with these
+# words, and PQL without these calls. The client classifies text by its words alone, so it
+# needs no parser; anything it cannot tell is a write, never retried (tests check it agrees
+# with the engine).
+_SQL_READ_WORDS = frozenset({"SELECT", "SHOW", "DESCRIBE", "EXPLAIN"})
+PQL_WRITE_CALLS = frozenset({"Set", "SetBit", "Clear", "ClearRow", "Store", "Delete"})
+_SQL_LEXEME = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`(?:[^`]|``)*`|--[^\n]*|;|[A-Za-z_]\w*|\S""",
+                         re.S)
+_PQL_LEXEME = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|#[^\n]*|[A-Za-z_]\w*(?=\s*\()|\S""", re.S)
 
-    try:
-        return not sql_writes(text)
-    except ServerError:
-        return False
+
+def _reads_sql(text: str) -> bool:
+    """Whether every ';'-separated statement only reads (by its first word)."""
+    firsts: list[str] = []
+    start = True
+    for lexeme in _SQL_LEXEME.findall(text):
+        if lexeme.startswith("--"):
+            continue
+        if lexeme == ";":
+            start = True
+        elif start:
+            firsts.append(lexeme.upper())
+            start = False
+    return bool(firsts) and all(word in _SQL_READ_WORDS for word in firsts)
 
 
 def _reads_pql(text: str) -> bool:
-    from server.service.query import pql_writes
-
-    try:
-        return not pql_writes(text)
-    except ServerError:
-        return False
+    """Whether a PQL request calls no write, nested calls included."""
+    return bool(text.strip()) and not any(lexeme in PQL_WRITE_CALLS for lexeme in _PQL_LEXEME.findall(text))

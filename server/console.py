@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server.errors import ServerError
+from server.error_table import ServerError
 
 STATIC_DIR = Path(__file__).resolve().parent / "console"
 INDEX = "index.html"

@@ -20,7 +20,7 @@ import time
 from typing import Any, Optional
 
 from server.client import Client
-from server.errors import ServerError
+from server.error_table import ServerError
 
 DEFAULT_SERVER = "127.0.0.1:20101"
 # Refresh an access token this long before it expires (a command's calls then never race it).

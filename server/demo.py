@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from server import auth
-from server.service import databases
+from server.service import databases, tokens
 from server.service.context import ServiceContext
 from server.service.errors import ResourceNotFound
 
@@ -105,7 +104,7 @@ def ensure_demo(ctx: ServiceContext, *, records: int = DEMO_RECORDS, seed: int =
     Runs as the bootstrap org's root account. Raises ServiceUnavailable when the store has
     no org (open_service bootstraps one first).
     """
-    owner = auth.owner_principal(ctx)
+    owner = tokens.owner_principal(ctx)
     try:
         db = databases.get_database_by_name(ctx, owner, DATABASE)
     except ResourceNotFound:

@@ -39,10 +39,9 @@ from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from engine.pql import ast as pql_ast
-from engine.pql.parser import parse as parse_pql
-from server import auth, errors, grpc_access, grpc_values as values, methods, policy, telemetry
-from server.auth import Principal
+from server import errors, grpc_access, grpc_values as values, methods, policy, telemetry
+from server.service import tokens
+from server.service.principal import Principal
 from server.pb.roarbase.v1 import (
     account_pb2,
     auth_pb2,
@@ -69,7 +68,9 @@ from server.service import (
     transfers,
 )
 from server.service.context import ServiceContext
-from server.service.errors import InvalidParameter, MissingParameter, PayloadTooLarge, Unauthorized
+from server.error_table import ServerError
+from server.service.errors import Forbidden, InvalidParameter, MissingParameter, PayloadTooLarge, Unauthorized, \
+    as_server_error
 
 log = logging.getLogger("roarbase.grpc")
 
@@ -156,7 +157,7 @@ class _Handler:
         rpc = Rpc(self.runtime, Call(context.time_remaining()))
         rpc.address = _peer_host(context.peer())
         if self.rule is None:
-            raise errors.PermissionDeniedError(name="NO_POLICY")
+            raise Forbidden(name="NO_POLICY")
         if self.rule.public:
             # No org to charge before the body is checked (Login, RefreshToken): charge the
             # caller's address, as the HTTP face does, so password guessing is throttled.
@@ -166,14 +167,14 @@ class _Handler:
             rpc.principal = self.runtime.cached_principal(bearer=bearer, api_key=api_key) \
                 or await rpc.run(self.runtime.principal, bearer=bearer, api_key=api_key, address=rpc.address)
         if isinstance(request, _Malformed):  # after authentication, as the HTTP face reads bodies
-            raise errors.ServerError("InvalidBody", f"the request is not a well-formed message for {self.path}"
+            raise ServerError("InvalidBody", f"the request is not a well-formed message for {self.path}"
                                      f" ({request.reason})")
         return rpc
 
     async def _fail(self, context: grpc.aio.ServicerContext, exc: Exception) -> NoReturn:
         info = telemetry.current_request()   # begun by the access interceptor
         request_id = info.request_id if info is not None else telemetry.new_request_id()
-        err = errors.as_server_error(exc)
+        err = as_server_error(exc)
         telemetry.note_error(err.code, err.name)
         if err.code == "InternalServerError":
             log.error("%s failed (request %s)", self.path, request_id, exc_info=exc)
@@ -297,12 +298,12 @@ def build_server(runtime: Runtime) -> grpc.aio.Server:
 
 # -- AuthService -------------------------------------------------------------------------
 
-def _login_response(ctx: ServiceContext, pair: auth.TokenPair) -> auth_pb2.LoginResponse:
+def _login_response(ctx: ServiceContext, pair: tokens.TokenPair) -> auth_pb2.LoginResponse:
     out = auth_pb2.LoginResponse(token=pair.token, refresh_token=pair.refresh_token, expires_in=pair.expires_in,
                                  role=pair.role, org_id=pair.org_id)
     if pair.database_id:
         # The token was just issued: its principal sees exactly the database it is bound to.
-        principal = auth.verify_access_token(ctx, pair.token)
+        principal = tokens.verify_access_token(ctx, pair.token)
         out.database.CopyFrom(values.database(databases.load(ctx, principal, pair.database_id)))
     return out
 
@@ -316,7 +317,7 @@ def _login(ctx: ServiceContext, req: auth_pb2.LoginRequest) -> auth_pb2.LoginRes
     which = req.WhichOneof("principal")
     # A frontend login names the end user (and session) the token acts for; the ids are
     # checked against the database's user_id_type / session_id_type.
-    pair = auth.login(ctx, password=req.password, email=req.email if which == "email" else None,
+    pair = tokens.login(ctx, password=req.password, email=req.email if which == "email" else None,
                       name=req.name if which == "name" else None, database=_database_ref(req),
                       end_user=req.frontend_user_id or None, session=req.frontend_session_id or None)
     return _login_response(ctx, pair)
@@ -329,7 +330,7 @@ async def _auth_login(rpc: Rpc, req: auth_pb2.LoginRequest) -> auth_pb2.LoginRes
 
 
 def _refresh(ctx: ServiceContext, req: auth_pb2.RefreshTokenRequest) -> auth_pb2.LoginResponse:
-    return _login_response(ctx, auth.refresh(ctx, req.refresh_token, database=_database_ref(req)))
+    return _login_response(ctx, tokens.refresh(ctx, req.refresh_token, database=_database_ref(req)))
 
 
 @_adapter("AuthService", "RefreshToken")
@@ -345,7 +346,7 @@ def _create_api_key(ctx: ServiceContext, principal: Optional[Principal],
         if expires_in < 1:
             raise InvalidParameter("expires_at must be in the future", data={"key": "expires_at"})
     account_id = req.account_id or (principal.account_id if principal is not None else "")
-    created = auth.create_api_key(ctx, principal, account_id=account_id, expires_in_seconds=expires_in,
+    created = tokens.create_api_key(ctx, principal, account_id=account_id, expires_in_seconds=expires_in,
                                   label=req.label)
     return auth_pb2.CreateApiKeyResponse(api_key=values.api_key(created.api_key), key=created.key)
 
@@ -357,13 +358,13 @@ async def _auth_create_api_key(rpc: Rpc, req: auth_pb2.CreateApiKeyRequest) -> a
 
 @_adapter("AuthService", "RevokeApiKey")
 async def _auth_revoke_api_key(rpc: Rpc, req: auth_pb2.RevokeApiKeyRequest) -> auth_pb2.RevokeApiKeyResponse:
-    await rpc.run(auth.revoke_api_key, rpc.ctx, rpc.principal, req.id)
+    await rpc.run(tokens.revoke_api_key, rpc.ctx, rpc.principal, req.id)
     return auth_pb2.RevokeApiKeyResponse()
 
 
 @_adapter("AuthService", "ListApiKeys")
 async def _auth_list_api_keys(rpc: Rpc, req: auth_pb2.ListApiKeysRequest) -> auth_pb2.ListApiKeysResponse:
-    page = await rpc.run(auth.list_api_keys, rpc.ctx, rpc.principal, account_id=req.account_id or None, **_page(req))
+    page = await rpc.run(tokens.list_api_keys, rpc.ctx, rpc.principal, account_id=req.account_id or None, **_page(req))
     return auth_pb2.ListApiKeysResponse(next=page.next, resources=[values.api_key(k) for k in page.resources])
 
 
@@ -630,7 +631,7 @@ async def _spool(rpc: Rpc, requests: AsyncIterator[Any], first: Callable[[Any], 
         with f:
             async for msg in requests:
                 if isinstance(msg, _Malformed):
-                    raise errors.ServerError("InvalidBody", f"a chunk is not a well-formed message ({msg.reason})")
+                    raise ServerError("InvalidBody", f"a chunk is not a well-formed message ({msg.reason})")
                 if not seen:
                     first(msg)
                     seen = True
@@ -731,23 +732,13 @@ async def _query_sql(rpc: Rpc, req: query_pb2.SqlRequest) -> AsyncIterator[query
     yield query_pb2.SqlResponse(stats=stats)
 
 
-def _call_names(statement: str) -> list[str]:
-    """The top-level call names of a PQL request (Options(...) stands for its call)."""
-    names = []
-    for call in parse_pql(statement).calls:
-        while call.name == "Options" and call.positionals() and isinstance(call.positionals()[0], pql_ast.Call):
-            call = call.positionals()[0]
-        names.append(call.name)
-    return names
+def _pql_results(answer: query.PqlAnswer) -> list[query_pb2.PqlResult]:
+    return [values.pql_result(r, functools.partial(lambda i: answer.call_names[i], i))
+            for i, r in enumerate(answer.results)]
 
 
-def _pql_results(answer: query.PqlAnswer, statement: str) -> list[query_pb2.PqlResult]:
-    names = functools.cache(lambda: _call_names(statement))
-    return [values.pql_result(r, functools.partial(lambda i: names()[i], i)) for i, r in enumerate(answer.results)]
-
-
-def _pql_response(answer: query.PqlAnswer, statement: str, max_bytes: int) -> query_pb2.PqlResponse:
-    out = query_pb2.PqlResponse(results=_pql_results(answer, statement),
+def _pql_response(answer: query.PqlAnswer, max_bytes: int) -> query_pb2.PqlResponse:
+    out = query_pb2.PqlResponse(results=_pql_results(answer),
                                 execution_time_us=int(answer.execution_time * 1e6))
     if out.ByteSize() > max_bytes:
         raise PayloadTooLarge(f"the results take {out.ByteSize()} bytes, more than the message limit; use PqlStream",
@@ -766,12 +757,12 @@ async def _query_pql(rpc: Rpc, req: query_pb2.PqlRequest) -> query_pb2.PqlRespon
 def _run_pql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, table: str, statement: str,
              max_bytes: int, **limits: Any) -> query_pb2.PqlResponse:
     answer = query.pql(ctx, principal, database_id, table=table, statement=statement, **limits)
-    return _pql_response(answer, statement, max_bytes)
+    return _pql_response(answer, max_bytes)
 
 
-def _pql_parts(answer: query.PqlAnswer, statement: str, max_bytes: int) -> list[query_pb2.PqlStreamResponse]:
+def _pql_parts(answer: query.PqlAnswer, max_bytes: int) -> list[query_pb2.PqlStreamResponse]:
     out = []
-    for index, result in enumerate(_pql_results(answer, statement)):
+    for index, result in enumerate(_pql_results(answer)):
         try:
             parts = values.split_result(result, max_bytes)
         except values.RowTooLarge as exc:
@@ -787,7 +778,7 @@ async def _query_pql_stream(rpc: Rpc, req: query_pb2.PqlRequest) -> AsyncIterato
     started = time.perf_counter()
     answer = await rpc.run(query.pql, rpc.ctx, rpc.principal, rpc.database_id(req.database_id), table=req.table,
                            statement=req.statement, **rpc.query_limits())
-    for message in await rpc.run(_pql_parts, answer, req.statement, rpc.max_bytes):
+    for message in await rpc.run(_pql_parts, answer, rpc.max_bytes):
         yield message
     yield query_pb2.PqlStreamResponse(stats=query_pb2.PqlStats(
         execution_time_us=int((time.perf_counter() - started) * 1e6)))
@@ -958,10 +949,10 @@ async def _entity_bulk_write(rpc: Rpc, requests: AsyncIterator[entity_pb2.BulkWr
     async for req in requests:
         try:
             if isinstance(req, _Malformed):
-                raise errors.ServerError("InvalidBody", "a chunk is not a well-formed BulkWriteRequest "
+                raise ServerError("InvalidBody", "a chunk is not a well-formed BulkWriteRequest "
                                          f"({req.reason})")
             written += await rpc.run(_write_chunk, rpc.ctx, rpc.principal, req)
-        except errors.ServerError as exc:
+        except ServerError as exc:
             # The earlier chunks stay committed: say how far the stream got.
             exc.details.update(chunk=chunks, committed_chunks=chunks, committed_entities=written)
             raise

@@ -42,11 +42,12 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from engine import rfc3339
 from engine.errors import EngineError
-from engine.results import rfc3339
-from server import auth, console, errors, http_ops, openapi, policy, telemetry
-from server.auth import Principal
-from server.errors import ServerError
+from server import console, errors, http_ops, openapi, policy, telemetry
+from server.service import tokens
+from server.service.principal import Principal
+from server.error_table import ServerError
 from server.runtime import Call, Runtime
 from server.service import (
     accounts,
@@ -65,6 +66,8 @@ from server.service.errors import (
     PayloadTooLarge,
     ResourceLimitExceeded,
     Unauthorized,
+    as_server_error,
+    envelope,
 )
 
 logger = logging.getLogger("roarbase.http")
@@ -355,7 +358,7 @@ class _Guard:
         except Exception as exc:
             if started:  # too late for an error response: the client sees a cut connection
                 logger.error("request %s failed after its response started", request_id, exc_info=exc)
-                failure = errors.as_server_error(exc)
+                failure = as_server_error(exc)
                 scope[_ERROR] = (failure.code, failure.name)
                 raise
             if isinstance(exc, ClientDisconnect):
@@ -633,34 +636,34 @@ class _Handlers:
 
     async def login(self, request: Request) -> Response:
         body = await _json_body(request, _TOKEN_FIELDS, ("password",))
-        pair = await self._public(request, auth.login, password=body["password"], email=body.get("email"),
+        pair = await self._public(request, tokens.login, password=body["password"], email=body.get("email"),
                                   name=body.get("name"), database=body.get("database"),
                                   account=body.get("email") or body.get("name"))
         return self._reply(request, 200, pair.to_dict())
 
     async def refresh(self, request: Request) -> Response:
         body = await _json_body(request, _REFRESH_FIELDS, ("refresh_token",))
-        pair = await self._public(request, auth.refresh, body["refresh_token"], database=body.get("database"))
+        pair = await self._public(request, tokens.refresh, body["refresh_token"], database=body.get("database"))
         return self._reply(request, 200, pair.to_dict())
 
     async def logout(self, request: Request) -> Response:
         body = await _json_body(request, frozenset({"refresh_token"}), ("refresh_token",))
-        revoked = await self._public(request, auth.logout, body["refresh_token"])
+        revoked = await self._public(request, tokens.logout, body["refresh_token"])
         return self._reply(request, 200, {"revoked": revoked})
 
     async def create_api_key(self, request: Request) -> Response:
         who = await self._who(request)
         body = await _json_body(request, _API_KEY_FIELDS, ("account_id",))
-        created = await self._run(auth.create_api_key, who, **body)
+        created = await self._run(tokens.create_api_key, who, **body)
         return self._reply(request, 201, {**created.api_key.to_dict(), "key": created.key})
 
     async def list_api_keys(self, request: Request) -> Response:
-        page = await self._authed(request, auth.list_api_keys, account_id=request.query_params.get("account_id"),
+        page = await self._authed(request, tokens.list_api_keys, account_id=request.query_params.get("account_id"),
                                   **_page_args(request))
         return self._reply(request, 200, _page(page))
 
     async def revoke_api_key(self, request: Request) -> Response:
-        key = await self._authed(request, auth.revoke_api_key, request.path_params["key_id"])
+        key = await self._authed(request, tokens.revoke_api_key, request.path_params["key_id"])
         return self._reply(request, 200, key.to_dict())
 
     # -- orgs and service properties -----------------------------------------------------
@@ -881,7 +884,7 @@ class _Handlers:
                                     cancel=call.cancel)
             else:
                 if principal is None:
-                    principal = auth.owner_principal(rt.ctx, acting_as=policy.BACKEND)
+                    principal = tokens.owner_principal(rt.ctx, acting_as=policy.BACKEND)
                 answer = query.sql(rt.ctx, principal, database_id, text, cancel=call.cancel)
             return encode_answer(accept, sql_document(answer.to_dict()), cap)
 
@@ -891,11 +894,11 @@ class _Handlers:
         except Exception as exc:
             if PROBLEM_JSON in accept or not _sql_level(exc):
                 raise
-            err = errors.as_server_error(exc)
+            err = as_server_error(exc)
             request.scope[_ERROR] = (err.code, err.name)
             # "error" is all the featurebase client reads; the envelope's code and error_data
             # (the finer name, the position, the request id) ride along for everyone else.
-            body = errors.envelope(err, request_id=request.scope.get(_REQUEST_ID))
+            body = envelope(err, request_id=request.scope.get(_REQUEST_ID))
             return self._reply(request, 200, {"error": err.message, "code": body["code"],
                                               "error_data": body["error_data"],
                                               "execution-time": int((time.perf_counter() - started) * 1e6)})

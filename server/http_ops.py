@@ -21,8 +21,10 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server import errors, policy, settings as settings_mod, telemetry
+from server import policy, settings as settings_mod, telemetry
+from server.error_table import ServerError
 from server.runtime import Runtime
+from server.service.errors import Forbidden
 
 # Roles that may read /metrics from a non-loopback address.
 METRICS_ROLES = frozenset({policy.ROOT, policy.MANAGER})
@@ -79,13 +81,13 @@ class OpsHandlers:
         rt = self.rt
         try:
             await rt.run(rt.ctx.store.one, "SELECT 1")
-        except errors.ServerError:
+        except ServerError:
             raise
         except Exception:
-            raise errors.ServerError("ServiceUnavailable", "meta.db does not answer", name="NOT_READY",
+            raise ServerError("ServiceUnavailable", "meta.db does not answer", name="NOT_READY",
                                      retry_after=1) from None
         if not rt.ready:
-            raise errors.ServerError("ServiceUnavailable", "the server is still opening its databases",
+            raise ServerError("ServiceUnavailable", "the server is still opening its databases",
                                      name="NOT_READY", retry_after=1)
         return _json({"status": "ready", "open_databases": len(rt.ctx.open_engines()),
                       "failed_databases": sorted(rt.failed_databases)})
@@ -99,7 +101,7 @@ class OpsHandlers:
             bearer, _ = _credentials(request, api_key=False)
             principal = await rt.run(rt.principal, bearer=bearer, required=True, address=_address(request))
             if principal is None or principal.role not in METRICS_ROLES:
-                raise errors.PermissionDeniedError("/metrics needs a root or manager token from a non-loopback"
+                raise Forbidden("/metrics needs a root or manager token from a non-loopback"
                                                    " address", name="METRICS_FORBIDDEN")
         return Response(telemetry.exposition(rt.metrics), media_type=CONTENT_TYPE_LATEST)
 

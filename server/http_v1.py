@@ -21,8 +21,8 @@ import msgpack
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.auth import Principal
-from server.errors import ServerError
+from server.service.principal import Principal
+from server.error_table import ServerError
 from server.http_app import JSON, MSGPACK, _accept, _credentials, _encode_for, _media_types
 from server.runtime import Runtime
 from server.service import cm_accounts, databases, entities, orgs, tasks

@@ -2,8 +2,9 @@
 
 Operation names are the gRPC method names without the package
 (`DatabaseService.CreateDatabase` is `/roarbase.v1.DatabaseService/CreateDatabase`;
-`operation()` converts); the HTTP routes call the same service functions, which call
-`check` with the same names, so both faces obey one table. Rows without a gRPC method
+`operation()` converts); the HTTP routes call the same service functions, which are tied
+to their row with `@checked("DatabaseService.CreateDatabase")` (or call `check` where the
+row depends on the request), so both faces obey one table. Rows without a gRPC method
 (InviteService.DeleteInvite and AcceptInvite) are the operations of HTTP routes that
 API.md lists and §5 does not (yet); QueryService.ListQueries is `GET /v2/queries`, the
 recent queries the web console's server panel shows.
@@ -22,14 +23,13 @@ Frontend never writes, whatever ACL a custom role gives it.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Mapping, Optional
+from typing import Callable, Concatenate, Mapping, Optional, ParamSpec, TypeVar
 
 from server.service.errors import Forbidden, MissingAuthenticationToken
-
-if TYPE_CHECKING:
-    from server.auth import Principal
+from server.service.principal import Principal
 
 ROOT, MANAGER, BACKEND, FRONTEND = "root", "manager", "backend", "frontend"
 BUILTIN_ROLES: tuple[str, ...] = (ROOT, MANAGER, BACKEND, FRONTEND)
@@ -193,12 +193,12 @@ def operation(method_path: str) -> str:
     return f"{service}.{method}"
 
 
-def holdings(principal: "Principal") -> frozenset[str]:
+def holdings(principal: Principal) -> frozenset[str]:
     """Every ACL the principal holds: its built-in role's set and its grants."""
     return BUILTIN_ACLS.get(principal.role, frozenset()) | principal.acl
 
 
-def check_outranks(principal: "Principal", acl: frozenset[str]) -> None:
+def check_outranks(principal: Principal, acl: frozenset[str]) -> None:
     """Nobody creates, invites or changes an account holding more than they hold
     themselves (a manager cannot touch the org owner; a backend granted users:admin
     cannot mint a manager). Raises Forbidden."""
@@ -211,7 +211,38 @@ def rule(method: str) -> Optional[Rule]:
     return POLICY.get(method)
 
 
-def allowed(principal: Optional["Principal"], method: str, *, writes: bool = False) -> bool:
+_C = TypeVar("_C")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def checked(method: str) -> Callable[[Callable[Concatenate[_C, Principal, _P], _R]],
+                                     Callable[Concatenate[_C, Optional[Principal], _P], _R]]:
+    """Tie a service operation to its policy row: the decorated function (ctx, principal,
+    ...) runs only after `check(principal, method)` passed, so its body always has a
+    caller. Rows whose request may write (queries) check the write themselves, with
+    `check(..., writes=True)` once they know.
+
+    Raises:
+        KeyError: at import, `method` has no row (every checked operation is in the table).
+    """
+    if method not in POLICY or POLICY[method].public:
+        raise KeyError(f"{method!r}: no policy row, or a public one (public operations take no principal)")
+
+    def decorate(fn: Callable[Concatenate[_C, Principal, _P], _R]
+                 ) -> Callable[Concatenate[_C, Optional[Principal], _P], _R]:
+        @functools.wraps(fn)
+        def guarded(ctx: _C, principal: Optional[Principal], /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            check(principal, method)
+            assert principal is not None  # check refuses a missing caller for every non-public row
+            return fn(ctx, principal, *args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+def allowed(principal: Optional[Principal], method: str, *, writes: bool = False) -> bool:
     """Whether `check` would pass (for listings and tests); never raises."""
     try:
         check(principal, method, writes=writes)
@@ -220,7 +251,7 @@ def allowed(principal: Optional["Principal"], method: str, *, writes: bool = Fal
     return True
 
 
-def check(principal: Optional["Principal"], method: str, *, writes: bool = False) -> None:
+def check(principal: Optional[Principal], method: str, *, writes: bool = False) -> None:
     """Refuse the call unless the table allows it.
 
     Args:

@@ -20,8 +20,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional, TypeVar
 
-from server import auth, telemetry
-from server.auth import Principal
+from server import telemetry
+from server.service import tokens
+from server.service.principal import Principal
 from server.service.context import ServiceContext
 from server.service.errors import RequestLimitExceeded, RequestTimeout, Unauthorized
 from server.settings import ServerSettings
@@ -228,7 +229,7 @@ class Runtime:
             return None
         key = f"address:{address}" if address is not None and (bearer or api_key) else None
         try:
-            principal = auth.authenticate(self.ctx, bearer=bearer, api_key=api_key)
+            principal = tokens.authenticate(self.ctx, bearer=bearer, api_key=api_key)
         except Unauthorized as exc:
             if bearer or api_key:
                 telemetry.auth_failure(exc.name, address=address or "?")
@@ -253,7 +254,7 @@ class Runtime:
         None when `principal()` must run on a worker."""
         if not bearer:
             return None
-        principal = auth.cached_principal(self.ctx, bearer)
+        principal = tokens.cached_principal(self.ctx, bearer)
         if principal is not None:
             telemetry.note_principal(principal)
             self.rate.take(principal.org_id)

@@ -175,11 +175,11 @@ def ensure(ctx: ServiceContext, name: str) -> tuple[str, bool]:
     """The sample database `name` (a key of DATASETS), created and loaded unless this data
     dir has it already: (database id, whether this call loaded it). A load cut short is
     redone from an empty database. Runs as the first org's root account."""
-    from server import auth
+    from server.service import tokens
     from server.service import databases
     from server.service.errors import ResourceNotFound
 
-    owner = auth.owner_principal(ctx)
+    owner = tokens.owner_principal(ctx)
     try:
         db = databases.get_database_by_name(ctx, owner, name)
     except ResourceNotFound:

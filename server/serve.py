@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import uvicorn
 
-from engine.storage import wal
+import engine
 from server import grpc_app, http_app, http_conn, http_ops, telemetry
 from server.runtime import Runtime
 from server.service.bootstrap import BootstrapResult, open_service
@@ -106,7 +106,7 @@ async def serve(settings: ServerSettings, *, on_ready: Optional[Callable[[Servin
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
                 installed.append(sig)
-        wal.append_hook = telemetry.wal_appended
+        engine.on_wal_append(telemetry.wal_appended)
         warm_up = loop.run_in_executor(runtime.pool, runtime.warm_up)
         telemetry.server_log.info(
             "roarbase %s serving %s", http_ops.version(), os.path.abspath(settings.service.data_dir), extra={"fields": {

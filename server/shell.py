@@ -23,7 +23,7 @@ import click
 
 from server.cli_support import handle_errors
 from server.error_text import PQL_CALLS
-from server.errors import ServerError
+from server.error_table import ServerError
 
 SQL_KEYWORDS = (
     "SELECT", "FROM", "WHERE", "GROUP", "BY", "ORDER", "HAVING", "LIMIT", "OFFSET", "DISTINCT", "TOP", "AS", "AND",
@@ -152,7 +152,7 @@ class Shell:
         except ServerError as exc:
             self.out(f"error: {exc.code}: {exc.message}")
         except Exception as exc:   # an engine error on a data dir
-            from server.errors import as_server_error
+            from server.service.errors import as_server_error
 
             err = as_server_error(exc)
             self.out(f"error: {err.code}: {getattr(exc, 'message', None) or err.message}")

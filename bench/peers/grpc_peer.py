@@ -93,7 +93,7 @@ class BenchServer:
     """A roarbase server process on a prepared data dir, and the credentials to call it."""
 
     def __init__(self, dataset: Path, work_dir: Optional[str] = None) -> None:
-        from server import auth
+        from server.service import tokens
         from server.service import databases
         from server.service.bootstrap import open_service
         from server.service.config import BootstrapSettings, ServiceConfig
@@ -105,7 +105,7 @@ class BenchServer:
         config = ServiceConfig(self.data_dir, bootstrap=BootstrapSettings(root_email=ROOT_EMAIL,
                                                                           root_password=self.password))
         with open_service(config) as ctx:
-            db = databases.create_database(ctx, auth.owner_principal(ctx), name=DATABASE)
+            db = databases.create_database(ctx, tokens.owner_principal(ctx), name=DATABASE)
             self.database_id = db.id
             self.edges = load_table(ctx.engine(db.id), dataset)
         self.engine_dir = os.path.join(config.databases_dir, self.database_id)

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
 from server import auth, policy
-from server.auth import Principal
-from server.service import roles
-from server.service.common import Page, check_email, check_name, check_text, dumps, iso, loads, new_id, paginate, \
-    parse_id
+from server.service.principal import Principal
+from server.service import roles, tokens
+from server.ids import parse_id
+from server.service.common import Page, check_email, check_name, check_text, dumps, iso, loads, new_id, paginate
 from server.service.context import ServiceContext
 from server.service.errors import (
     Forbidden,
@@ -77,7 +77,7 @@ def _account(ctx: ServiceContext, row: Any) -> Account:
     custom = tuple(r["role_name"] for r in ctx.store.all(
         "SELECT role_name FROM account_roles WHERE account_id = ? ORDER BY role_name", (row["id"],)))
     own = tuple(loads(row["acl"]))
-    effective = policy.BUILTIN_ACLS.get(row["role"], frozenset()) | auth.grants(ctx, row["id"])
+    effective = policy.BUILTIN_ACLS.get(row["role"], frozenset()) | tokens.grants(ctx, row["id"])
     return Account(row["id"], row["org_id"], row["org_name"], row["kind"], row["email"], row["name"],
                    row["firstname"], row["lastname"], row["role"], custom, own,
                    tuple(a for a in policy.ACLS if a in effective), row["status"], bool(row["password_hash"]),
@@ -142,7 +142,8 @@ def insert_account(ctx: ServiceContext, *, org_id: str, kind: str, role: str, em
     return account_id
 
 
-def create_account(ctx: ServiceContext, principal: Optional[Principal], *, kind: str = INDIVIDUAL,
+@policy.checked("AccountService.CreateAccount")
+def create_account(ctx: ServiceContext, principal: Principal, *, kind: str = INDIVIDUAL,
                    email: Optional[str] = None, name: Optional[str] = None, firstname: str = "",
                    lastname: str = "", role: str = policy.BACKEND, password: Optional[str] = None,
                    acl: Iterable[str] = ()) -> Account:
@@ -156,8 +157,6 @@ def create_account(ctx: ServiceContext, principal: Optional[Principal], *, kind:
         MissingParameter: email/name missing. ResourceAlreadyExists: email or name taken.
         Forbidden: ACL grants by someone other than root; a role above the caller's.
     """
-    policy.check(principal, "AccountService.CreateAccount")
-    assert principal is not None
     if role == policy.ROOT:
         raise InvalidParameter("an org has exactly one root account", name="ROOT_IS_UNIQUE", data={"key": "role"})
     if role not in ASSIGNABLE_ROLES:
@@ -173,22 +172,19 @@ def create_account(ctx: ServiceContext, principal: Optional[Principal], *, kind:
     return load(ctx, principal.org_id, account_id)
 
 
-def get_account(ctx: ServiceContext, principal: Optional[Principal], account_id: str) -> Account:
-    policy.check(principal, "AccountService.GetAccount")
-    assert principal is not None
+@policy.checked("AccountService.GetAccount")
+def get_account(ctx: ServiceContext, principal: Principal, account_id: str) -> Account:
     return load(ctx, principal.org_id, account_id)
 
 
-def get_current_account(ctx: ServiceContext, principal: Optional[Principal]) -> Account:
-    policy.check(principal, "AccountService.GetCurrentAccount")
-    assert principal is not None
+@policy.checked("AccountService.GetCurrentAccount")
+def get_current_account(ctx: ServiceContext, principal: Principal) -> Account:
     return load(ctx, principal.org_id, principal.account_id)
 
 
-def list_accounts(ctx: ServiceContext, principal: Optional[Principal], *, limit: Optional[int] = None,
+@policy.checked("AccountService.ListAccounts")
+def list_accounts(ctx: ServiceContext, principal: Principal, *, limit: Optional[int] = None,
                   next_token: Optional[str] = None) -> Page[Account]:
-    policy.check(principal, "AccountService.ListAccounts")
-    assert principal is not None
     rows, nxt = paginate(ctx, _SELECT + " WHERE a.org_id = ?", [principal.org_id], limit=limit,
                          next_token=next_token, prefix="a.")
     return Page([_account(ctx, r) for r in rows], nxt)
@@ -197,7 +193,8 @@ def list_accounts(ctx: ServiceContext, principal: Optional[Principal], *, limit:
 _UNSET: Any = object()
 
 
-def update_account(ctx: ServiceContext, principal: Optional[Principal], account_id: str, *,
+@policy.checked("AccountService.UpdateAccount")
+def update_account(ctx: ServiceContext, principal: Principal, account_id: str, *,
                    firstname: Any = _UNSET, lastname: Any = _UNSET, email: Any = _UNSET, name: Any = _UNSET,
                    password: Any = _UNSET, acl: Any = _UNSET, status: Any = _UNSET) -> Account:
     """Change an account.
@@ -212,8 +209,6 @@ def update_account(ctx: ServiceContext, principal: Optional[Principal], account_
         ResourceNotFound, Forbidden, InvalidParameter (SELF_ESCALATION, bad field),
         ResourceAlreadyExists (email or name taken).
     """
-    policy.check(principal, "AccountService.UpdateAccount")
-    assert principal is not None
     target = load(ctx, principal.org_id, account_id)
     is_self = target.id == principal.account_id
     if not is_self:
@@ -255,18 +250,17 @@ def update_account(ctx: ServiceContext, principal: Optional[Principal], account_
         assignments = ", ".join(f"{k} = ?" for k in changes)
         st.execute(f"UPDATE accounts SET {assignments} WHERE id = ?", (*changes.values(), target.id))
         if changes.get("status") == DEACTIVATED:
-            auth.revoke_account_tokens(ctx, target.id, "deactivated")
+            tokens.revoke_account_tokens(ctx, target.id, "deactivated")
     return load(ctx, principal.org_id, target.id)
 
 
-def delete_account(ctx: ServiceContext, principal: Optional[Principal], account_id: str) -> None:
+@policy.checked("AccountService.DeleteAccount")
+def delete_account(ctx: ServiceContext, principal: Principal, account_id: str) -> None:
     """Remove a member (its tokens and API keys go with it).
 
     Raises ResourceNotFound; InvalidParameter for oneself or the org owner; Forbidden for
     an account holding more than the caller.
     """
-    policy.check(principal, "AccountService.DeleteAccount")
-    assert principal is not None
     target = load(ctx, principal.org_id, account_id)
     if target.id == principal.account_id:
         raise InvalidParameter("an account cannot delete itself", name="SELF_DELETE",
@@ -276,11 +270,12 @@ def delete_account(ctx: ServiceContext, principal: Optional[Principal], account_
                                data={"type": "account", "key": target.id})
     policy.check_outranks(principal, frozenset(target.effective_acl))
     with ctx.store.transaction() as st:
-        auth.revoke_account_tokens(ctx, target.id, "account_deleted", api_keys=True)
+        tokens.revoke_account_tokens(ctx, target.id, "account_deleted", api_keys=True)
         st.execute("DELETE FROM accounts WHERE id = ?", (target.id,))
 
 
-def add_account_roles(ctx: ServiceContext, principal: Optional[Principal], account_id: str,
+@policy.checked("AccountService.AddAccountRoles")
+def add_account_roles(ctx: ServiceContext, principal: Principal, account_id: str,
                       rolenames: Any) -> AccountRoles:
     """Give an account roles (org owner only): a built-in name replaces its built-in role,
     custom names are added.
@@ -289,8 +284,6 @@ def add_account_roles(ctx: ServiceContext, principal: Optional[Principal], accou
         ResourceNotFound: no such account. RelatedResourceNotFound: unknown role.
         InvalidParameter: own roles (SELF_ESCALATION), the owner's, root, or two built-ins.
     """
-    policy.check(principal, "AccountService.AddAccountRoles")
-    assert principal is not None
     target = load(ctx, principal.org_id, account_id)
     if isinstance(rolenames, (str, bytes)) or not isinstance(rolenames, Iterable):
         raise InvalidParameter("rolenames must be a list of role names", data={"key": "rolenames"})

@@ -26,9 +26,8 @@ import uuid
 from typing import Any, Iterator, Optional
 
 import engine
-from engine import snapshots
 from server import policy
-from server.auth import Principal
+from server.service.principal import Principal
 from server.service import databases, export_doc, sources
 from server.service.context import ServiceContext
 from server.service.errors import InvalidParameter, ServiceError
@@ -132,11 +131,10 @@ class _Hashing:
         return data
 
 
-def start_backup(ctx: ServiceContext, principal: Optional[Principal], database_id: str) -> Backup:
+@policy.checked(BACKUP)
+def start_backup(ctx: ServiceContext, principal: Principal, database_id: str) -> Backup:
     """Snapshot a database (RUNNING or BACKUP) for a backup. Raises ResourceNotFound,
     IncorrectState, StorageFull/StorageFailed (nothing is left behind)."""
-    policy.check(principal, BACKUP)
-    assert principal is not None
     db = databases.load(ctx, principal, database_id)
     if db.state in databases.GONE:
         raise databases._not_found(database_id)
@@ -162,14 +160,13 @@ def _member_path(name: str) -> Optional[str]:
     return os.path.join(*parts)
 
 
-def restore_backup(ctx: ServiceContext, principal: Optional[Principal], path: str, *, name: str,
+@policy.checked(RESTORE)
+def restore_backup(ctx: ServiceContext, principal: Principal, path: str, *, name: str,
                    description: Optional[str] = None) -> databases.Database:
     """A new database named `name` holding what the backup archive at `path` holds.
 
     Raises InvalidParameter (INVALID_BACKUP: nothing created), ResourceAlreadyExists
     (DUPLICATED_DB_NAME), ResourceLimitExceeded, Unauthorized/Forbidden."""
-    policy.check(principal, RESTORE)
-    assert principal is not None
     staging = os.path.join(tmp_dir(ctx), f"restore-{uuid.uuid4().hex}")
     try:
         manifest = _unpack(path, staging)
@@ -251,7 +248,7 @@ def _unpack(path: str, staging: str) -> dict[str, Any]:
         missing = sorted(set(listed) ^ set(seen)) or sorted(k for k in seen if seen[k] != listed.get(k))
         raise _bad(f"the files differ from the manifest ({', '.join(missing[:3])})")
     try:
-        snapshots.read_info(os.path.join(staging, "engine"))
+        engine.read_snapshot_info(os.path.join(staging, "engine"))
     except engine.DataCorruptedError as exc:
         raise _bad(exc.message) from None
     report = engine.check(os.path.join(staging, "engine"))

@@ -13,9 +13,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from server import auth, policy
-from server.auth import Principal, TokenPair
-from server.service import accounts, databases
+from server import policy
+from server.service.principal import Principal
+from server.service.tokens import TokenPair
+from server.service import accounts, databases, tokens
 from server.service.common import check_object, dumps, loads
 from server.service.context import ServiceContext
 from server.service.errors import InvalidParameter, MissingParameter, ResourceNotFound, Unauthorized
@@ -57,24 +58,23 @@ def login(ctx: ServiceContext, *, password: Any, email: Any = None, name: Any = 
     ref = _database_ref(db_id, db_name)
     if email is not None and not isinstance(email, str) or name is not None and not isinstance(name, str):
         raise Unauthorized("invalid credentials", name="INVALID_CREDENTIALS")
-    pair = auth.login(ctx, password=password, email=email, name=name, database=ref, end_user=frontend_user_id,
+    pair = tokens.login(ctx, password=password, email=email, name=name, database=ref, end_user=frontend_user_id,
                       session=frontend_session_id)
     if root_only and pair.role != policy.ROOT:
-        auth.logout(ctx, pair.refresh_token)
+        tokens.logout(ctx, pair.refresh_token)
         raise Unauthorized("invalid credentials", name="INVALID_CREDENTIALS")
     return _login_database(ctx, pair)
 
 
 def refresh(ctx: ServiceContext, *, refresh_token: Any, db_id: Any = None, db_name: Any = None) -> Login:
     """login/refresh-token: rotate the refresh token, keeping (or moving) the database."""
-    pair = auth.refresh(ctx, refresh_token, database=_database_ref(db_id, db_name))
+    pair = tokens.refresh(ctx, refresh_token, database=_database_ref(db_id, db_name))
     return _login_database(ctx, pair)
 
 
-def whoami(ctx: ServiceContext, principal: Optional[Principal]) -> dict[str, Any]:
+@policy.checked("AccountService.GetCurrentAccount")
+def whoami(ctx: ServiceContext, principal: Principal) -> dict[str, Any]:
     """login/jwt: what the token says, checked as any request is."""
-    policy.check(principal, "AccountService.GetCurrentAccount")
-    assert principal is not None
     out: dict[str, Any] = {"org_id": principal.org_id,
                            "account": {"id": principal.account_id, "role": principal.role}}
     if principal.database_id is not None:
@@ -118,11 +118,10 @@ def create_individual(ctx: ServiceContext, principal: Optional[Principal], *, em
     return acc.id
 
 
-def update_individual(ctx: ServiceContext, principal: Optional[Principal], *, email: Any, password: Any = None,
+@policy.checked("AccountService.UpdateAccount")
+def update_individual(ctx: ServiceContext, principal: Principal, *, email: Any, password: Any = None,
                       first_name: Any = None, last_name: Any = None, metadata: Any = None) -> None:
     """Change the password, names or metadata of the individual account with this email."""
-    policy.check(principal, "AccountService.UpdateAccount")
-    assert principal is not None
     account_id = _by(ctx, principal.org_id, "email", email, accounts.INDIVIDUAL)
     changes = {k: v for k, v in (("password", password), ("firstname", first_name), ("lastname", last_name))
                if v is not None}
@@ -132,9 +131,8 @@ def update_individual(ctx: ServiceContext, principal: Optional[Principal], *, em
     _set_metadata(ctx, account_id, metadata)
 
 
-def delete_individual(ctx: ServiceContext, principal: Optional[Principal], *, email: Any) -> None:
-    policy.check(principal, "AccountService.DeleteAccount")
-    assert principal is not None
+@policy.checked("AccountService.DeleteAccount")
+def delete_individual(ctx: ServiceContext, principal: Principal, *, email: Any) -> None:
     accounts.delete_account(ctx, principal, _by(ctx, principal.org_id, "email", email, accounts.INDIVIDUAL))
 
 
@@ -148,18 +146,16 @@ def create_service(ctx: ServiceContext, principal: Optional[Principal], *, name:
     return acc.id
 
 
-def delete_service(ctx: ServiceContext, principal: Optional[Principal], *, name: Any) -> None:
-    policy.check(principal, "AccountService.DeleteAccount")
-    assert principal is not None
+@policy.checked("AccountService.DeleteAccount")
+def delete_service(ctx: ServiceContext, principal: Principal, *, name: Any) -> None:
     accounts.delete_account(ctx, principal, _by(ctx, principal.org_id, "name", name, accounts.SERVICE))
 
 
-def create_service_key(ctx: ServiceContext, principal: Optional[Principal], *, name: Any,
+@policy.checked("AuthService.CreateApiKey")
+def create_service_key(ctx: ServiceContext, principal: Principal, *, name: Any,
                        expiration_timestamp: Any = None, metadata: Any = None) -> dict[str, Any]:
     """A new key of a service account: {id, key, created_timestamp, expire_timestamp,
     metadata}; the key itself is returned this once only."""
-    policy.check(principal, "AuthService.CreateApiKey")
-    assert principal is not None
     account_id = _by(ctx, principal.org_id, "name", name, accounts.SERVICE)
     expires_in = None
     if expiration_timestamp is not None:
@@ -169,7 +165,7 @@ def create_service_key(ctx: ServiceContext, principal: Optional[Principal], *, n
                                    data={"key": "expiration_timestamp"})
         expires_in = max(1, math.ceil(expiration_timestamp - ctx.now()))
     meta = check_object(metadata if metadata is not None else {}, "metadata")
-    created = auth.create_api_key(ctx, principal, account_id=account_id, expires_in_seconds=expires_in)
+    created = tokens.create_api_key(ctx, principal, account_id=account_id, expires_in_seconds=expires_in)
     ctx.store.execute("UPDATE api_keys SET metadata = ? WHERE id = ?", (dumps(meta), created.api_key.id))
     k = created.api_key
     return {"id": k.id, "key": created.key, "created_timestamp": k.created_at,
@@ -177,14 +173,13 @@ def create_service_key(ctx: ServiceContext, principal: Optional[Principal], *, n
 
 
 def delete_service_key(ctx: ServiceContext, principal: Optional[Principal], key_id: Any) -> None:
-    auth.revoke_api_key(ctx, principal, key_id)
+    tokens.revoke_api_key(ctx, principal, key_id)
 
 
-def list_org_accounts(ctx: ServiceContext, principal: Optional[Principal]) -> dict[str, Any]:
+@policy.checked("AccountService.ListAccounts")
+def list_org_accounts(ctx: ServiceContext, principal: Principal) -> dict[str, Any]:
     """organizations/accounts/: the org's individual and service accounts (with their live
     keys, never the secrets)."""
-    policy.check(principal, "AccountService.ListAccounts")
-    assert principal is not None
     individuals, services = [], []
     for row in ctx.store.all("SELECT * FROM accounts WHERE org_id = ? ORDER BY created_at, id", (principal.org_id,)):
         if row["kind"] == accounts.INDIVIDUAL:

@@ -31,24 +31,6 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def parse_id(value: Any) -> Optional[str]:
-    """The canonical (lower-case UUID) form of an id given as a UUID or as the unpadded
-    base64url of its 16 bytes (API.md C4); None when it is neither."""
-    if not isinstance(value, str):
-        return None
-    if len(value) == 22 and re.fullmatch(r"[A-Za-z0-9_-]{22}", value):
-        try:
-            return str(uuid.UUID(bytes=base64.urlsafe_b64decode(value + "==")))
-        except (binascii.Error, ValueError):
-            return None
-    if len(value) != 36:
-        return None
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
-
-
 def id_b64(canonical: str) -> str:
     """The /v1 rendering of an id: unpadded base64url of the UUID's 16 bytes."""
     return base64.urlsafe_b64encode(uuid.UUID(canonical).bytes).rstrip(b"=").decode("ascii")

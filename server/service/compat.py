@@ -11,9 +11,9 @@ from __future__ import annotations
 import threading
 from typing import Optional
 
-from server import auth, policy
-from server.auth import Principal
-from server.service import databases, query
+from server import policy
+from server.service.principal import Principal
+from server.service import databases, query, tokens
 from server.service.context import ServiceContext
 from server.service.errors import ResourceAlreadyExists, ResourceNotFound
 
@@ -32,7 +32,7 @@ def compat_database(ctx: ServiceContext, principal: Principal, name: str) -> str
         return str(row["id"])
     creator: Optional[Principal] = principal
     if principal.via == "owner":
-        creator = auth.owner_principal(ctx)
+        creator = tokens.owner_principal(ctx)
     if not policy.allowed(creator, "DatabaseService.CreateDatabase"):
         raise ResourceNotFound(f"database {name} not found", data={"type": "database", "key": name})
     with _create_lock:
@@ -47,7 +47,7 @@ def sql(ctx: ServiceContext, principal: Optional[Principal], text: object, *, da
         timeout: Optional[float] = None, cancel: Optional[threading.Event] = None) -> query.SqlAnswer:
     """Run SQL on the compat path. `principal` None means the caller is anonymous on
     loopback (the face decides that is allowed)."""
-    caller = principal if principal is not None else auth.owner_principal(ctx, acting_as=policy.BACKEND)
+    caller = principal if principal is not None else tokens.owner_principal(ctx, acting_as=policy.BACKEND)
     policy.check(caller, "QueryService.Sql")
     database_id = compat_database(ctx, caller, database_name)
     return query.sql(ctx, caller, database_id, text, timeout=timeout, cancel=cancel)

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Optional
 
-from engine.pql.parser import MAX_QUERY_BYTES as ENGINE_MAX_QUERY_BYTES
+from engine import MAX_QUERY_BYTES as ENGINE_MAX_QUERY_BYTES
 from server.service.errors import InvalidParameter
 
 MAX_LEEWAY_SECONDS = 30

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from server import policy
-from server.auth import Principal
+from server.service.principal import Principal
 from server.service import secretbox
 from server.service.common import check_object, dumps, loads
 from server.service.context import ServiceContext
@@ -98,19 +98,17 @@ def check_credentials(kind: str, credentials: Any) -> dict[str, Any]:
     return creds
 
 
-def list_connections(ctx: ServiceContext, principal: Optional[Principal]) -> list[Connection]:
+@policy.checked(LIST)
+def list_connections(ctx: ServiceContext, principal: Principal) -> list[Connection]:
     """The org's stored connections, by kind (LOCAL is built in and not listed)."""
-    policy.check(principal, LIST)
-    assert principal is not None
     rows = ctx.store.all("SELECT * FROM connections WHERE org_id = ? ORDER BY kind", (principal.org_id,))
     return [_connection(ctx, r) for r in rows]
 
 
-def get_connection(ctx: ServiceContext, principal: Optional[Principal], kind: Any) -> Connection:
+@policy.checked(GET)
+def get_connection(ctx: ServiceContext, principal: Principal, kind: Any) -> Connection:
     """One connection (LOCAL: the built-in one). Raises WRONG_DATA_TYPE for a kind outside
     the seed's enum, CONNECTION_NOT_FOUND for one never PUT."""
-    policy.check(principal, GET)
-    assert principal is not None
     kind = check_kind(kind)
     if kind == LOCAL:
         return _local(principal.org_id)
@@ -120,11 +118,10 @@ def get_connection(ctx: ServiceContext, principal: Optional[Principal], kind: An
     return _connection(ctx, row)
 
 
-def put_connection(ctx: ServiceContext, principal: Optional[Principal], kind: Any, *, credentials: Any,
+@policy.checked(PUT)
+def put_connection(ctx: ServiceContext, principal: Principal, kind: Any, *, credentials: Any,
                    metadata: Any = None) -> Connection:
     """Create or replace a connection. A credential sent as "***" keeps its stored value."""
-    policy.check(principal, PUT)
-    assert principal is not None
     kind = check_kind(kind)
     if kind == LOCAL:
         raise InvalidParameter("LOCAL is built in: it has no credentials to store", name="WRONG_DATA_TYPE",
@@ -150,11 +147,10 @@ def put_connection(ctx: ServiceContext, principal: Optional[Principal], kind: An
     return _connection(ctx, _row(ctx, principal.org_id, kind))
 
 
-def delete_connection(ctx: ServiceContext, principal: Optional[Principal], kind: Any) -> None:
+@policy.checked(DELETE)
+def delete_connection(ctx: ServiceContext, principal: Principal, kind: Any) -> None:
     """Forget a connection and its credentials (its sources stay, and answer
     CONNECTION_NOT_FOUND until it is PUT again)."""
-    policy.check(principal, DELETE)
-    assert principal is not None
     kind = check_kind(kind)
     if kind == LOCAL:
         raise InvalidParameter("LOCAL is built in and cannot be deleted", name="WRONG_DATA_TYPE",
@@ -189,13 +185,12 @@ def store_for(kind: str, credentials: Mapping[str, Any], spec: Any = None) -> ba
     return backends.S3Store(backends.check_credentials(credentials, kind), kind, spec)
 
 
-def test_connection(ctx: ServiceContext, principal: Optional[Principal], kind: Any, *,
+@policy.checked(TEST)
+def test_connection(ctx: ServiceContext, principal: Principal, kind: Any, *,
                     credentials: Any = None) -> dict[str, Any]:
     """Try credentials for real: the given ones, else the stored ones. S3/GCS list the
     buckets they see; LOCAL always works. Raises WRONG_CREDENTIALS (WrongData),
     CONNECTION_NOT_SUPPORTED, CONNECTION_NOT_FOUND, REMOTE_UNAVAILABLE."""
-    policy.check(principal, TEST)
-    assert principal is not None
     kind = check_kind(kind)
     if kind == LOCAL:
         return {"connection": LOCAL, "status": "available"}

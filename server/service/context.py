@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator, Optional
 
 import engine
-from engine.storage.fileio import FileIO
+from engine import FileIO
 from server.service.config import ServiceConfig
 from server.service.errors import IncorrectState, ServiceUnavailable
 from server.service.query_log import QueryLog
@@ -56,7 +56,7 @@ class ServiceContext:
         self.changed = threading.Condition()
         self.version = 0
         # Verified access tokens: token -> (store generation, exp, Principal); see
-        # auth.verify_access_token.
+        # tokens.verify_access_token.
         self.token_cache: dict[str, tuple[int, int, Any]] = {}
         # Limits the serving process enforces beyond config.limits (rate, concurrency), set by
         # server.runtime so that service properties report them too.
@@ -118,9 +118,7 @@ class ServiceContext:
             return engine.open(self.engine_path(database_id), fsync=self.config.fsync, fileio=self.fileio)
         # Records on the Ray cluster: this directory keeps the database's schema and keys,
         # <cluster_root>/<id> its shards; the worker actors are the database's own.
-        from engine.cluster.ray_backend import open_on_ray
-
-        return open_on_ray(self.engine_path(database_id), os.path.join(self.config.cluster_root, database_id),
+        return engine.open_on_ray(self.engine_path(database_id), os.path.join(self.config.cluster_root, database_id),
                            address=self.config.ray_address, workers=self.config.ray_workers,
                            prefix=database_id[:8] + "-", fsync=self.config.fsync)
 

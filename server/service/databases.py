@@ -21,11 +21,13 @@ from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
 import engine
-from engine.entities import EntityTable
-from server import auth, policy
-from server.auth import Principal
+from engine import EntityTable
+from server import policy
+from server.service import tokens
+from server.service.principal import Principal
+from server.ids import parse_id
 from server.service.common import Page, page_offset, check_name, check_object, check_text, dumps, id_b64, iso, loads, \
-    merge_patch, new_id, paginate, parse_id
+    merge_patch, new_id, paginate
 from server.service.context import ServiceContext
 from server.service.errors import (
     IncorrectState,
@@ -164,7 +166,8 @@ def check_id_type(value: Any, what: str) -> str:
     return value
 
 
-def create_database(ctx: ServiceContext, principal: Optional[Principal], *, name: Any, description: Any = "",
+@policy.checked("DatabaseService.CreateDatabase")
+def create_database(ctx: ServiceContext, principal: Principal, *, name: Any, description: Any = "",
                     database_options: Any = None, item_id_type: Any = None, user_id_type: Any = None,
                     session_id_type: Any = None, metadata: Any = None, core_config: Any = None,
                     provision: bool = True) -> Database:
@@ -180,8 +183,6 @@ def create_database(ctx: ServiceContext, principal: Optional[Principal], *, name
         ResourceAlreadyExists: DUPLICATED_DB_NAME. ResourceLimitExceeded: the org holds
         limits.max_databases_per_org databases already.
     """
-    policy.check(principal, "DatabaseService.CreateDatabase")
-    assert principal is not None
     db_name = check_name(name, "database")
     check_text(description, "description", max_len=4096)
     types = [check_id_type(v if v is not None else default, what) for v, default, what in (
@@ -290,18 +291,16 @@ def counters(ctx: ServiceContext, db: Database) -> dict[str, int]:
     return out
 
 
-def get_database(ctx: ServiceContext, principal: Optional[Principal], database_id: str) -> Database:
+@policy.checked("DatabaseService.GetDatabase")
+def get_database(ctx: ServiceContext, principal: Principal, database_id: str) -> Database:
     """A database of the caller's org by id (UUID or base64url). Deleted ones are shown
     (state DELETED) until their tombstone expires. Raises ResourceNotFound."""
-    policy.check(principal, "DatabaseService.GetDatabase")
-    assert principal is not None
     return load(ctx, principal, database_id)
 
 
-def get_database_by_name(ctx: ServiceContext, principal: Optional[Principal], name: str) -> Database:
+@policy.checked("DatabaseService.GetDatabase")
+def get_database_by_name(ctx: ServiceContext, principal: Principal, name: str) -> Database:
     """A live (not DELETED) database of the caller's org by name (CM's db_name)."""
-    policy.check(principal, "DatabaseService.GetDatabase")
-    assert principal is not None
     row = ctx.store.one(f"SELECT id FROM databases WHERE org_id = ? AND name = ? AND state != '{DELETED}'",
                         (principal.org_id, name if isinstance(name, str) else ""))
     if row is None:
@@ -309,12 +308,11 @@ def get_database_by_name(ctx: ServiceContext, principal: Optional[Principal], na
     return load(ctx, principal, row["id"])
 
 
-def list_databases(ctx: ServiceContext, principal: Optional[Principal], *, limit: Optional[int] = None,
+@policy.checked("DatabaseService.ListDatabases")
+def list_databases(ctx: ServiceContext, principal: Principal, *, limit: Optional[int] = None,
                    next_token: Optional[str] = None, include_deleted: bool = False) -> Page[Database]:
     """The caller's org's databases, oldest first ({next, resources}); DELETED ones only
     with include_deleted (and only until their tombstone expires)."""
-    policy.check(principal, "DatabaseService.ListDatabases")
-    assert principal is not None
     sql, params = "SELECT * FROM databases WHERE org_id = ?", [principal.org_id]
     if principal.database_id is not None:
         sql += " AND id = ?"
@@ -328,12 +326,11 @@ def list_databases(ctx: ServiceContext, principal: Optional[Principal], *, limit
     return Page([_database(r) for r in rows], nxt)
 
 
-def list_page(ctx: ServiceContext, principal: Optional[Principal], *, page: Any = 1,
+@policy.checked("DatabaseService.ListDatabases")
+def list_page(ctx: ServiceContext, principal: Principal, *, page: Any = 1,
               amt: Any = 10) -> tuple[list[Database], bool]:
     """CM's page/amt listing of the org's live databases (oldest first): (page, has_next).
     page >= 1, 1 <= amt <= 64 (seed 000)."""
-    policy.check(principal, "DatabaseService.ListDatabases")
-    assert principal is not None
     for value, key, hi in ((page, "page", None), (amt, "amt", 64)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (hi is not None and value > hi):
             raise InvalidParameter(f"{key} must be an integer from 1{f' to {hi}' if hi else ''}",
@@ -353,7 +350,8 @@ def list_page(ctx: ServiceContext, principal: Optional[Principal], *, page: Any 
 _UNSET: Any = object()
 
 
-def update_database(ctx: ServiceContext, principal: Optional[Principal], database_id: str, *, name: Any = _UNSET,
+@policy.checked("DatabaseService.UpdateDatabase")
+def update_database(ctx: ServiceContext, principal: Principal, database_id: str, *, name: Any = _UNSET,
                     owned_by: Any = _UNSET, description: Any = _UNSET, core_config: Any = _UNSET,
                     metadata: Any = _UNSET, preserve: bool = True) -> Database:
     """Change a database's name, owner, description, core_config or metadata (with
@@ -364,8 +362,6 @@ def update_database(ctx: ServiceContext, principal: Optional[Principal], databas
         RelatedResourceNotFound: owned_by is not an account of the org.
         IncorrectState: the database is being deleted or gone.
     """
-    policy.check(principal, "DatabaseService.UpdateDatabase")
-    assert principal is not None
     changes: dict[str, Any] = {}
     if name is not _UNSET:
         changes["name"] = check_name(name, "database")
@@ -402,7 +398,8 @@ def update_database(ctx: ServiceContext, principal: Optional[Principal], databas
 DELETABLE = frozenset(s for s, targets in TRANSITIONS.items() if DELETING in targets)
 
 
-def delete_database(ctx: ServiceContext, principal: Optional[Principal], database_id: str, *,
+@policy.checked("DatabaseService.DeleteDatabase")
+def delete_database(ctx: ServiceContext, principal: Principal, database_id: str, *,
                     wait: bool = False) -> Database:
     """Start deleting a database: DELETING at once, and every token and API key scoped to
     it is revoked. The files go in deprovision_database(), run here with `wait` (v1 waits,
@@ -412,8 +409,6 @@ def delete_database(ctx: ServiceContext, principal: Optional[Principal], databas
         ResourceNotFound: unknown here, or already DELETED.
         IncorrectState: BACKUP/RESTORING/PROVISIONING in progress, or already deleting.
     """
-    policy.check(principal, "DatabaseService.DeleteDatabase")
-    assert principal is not None
     db = load(ctx, principal, database_id)
     if db.state == DELETED:
         raise _not_found(database_id)
@@ -423,7 +418,7 @@ def delete_database(ctx: ServiceContext, principal: Optional[Principal], databas
     with ctx.store.transaction() as st:
         db = set_state(ctx, db.id, DELETING, expect=db.state)
         st.execute("UPDATE databases SET updated_by = ? WHERE id = ?", (principal.account_id, db.id))
-        auth.revoke_database_tokens(ctx, db.id)
+        tokens.revoke_database_tokens(ctx, db.id)
     if wait:
         return deprovision_database(ctx, db.id)
     return _get(ctx, db.id)
@@ -454,13 +449,12 @@ def deprovision_database(ctx: ServiceContext, database_id: str) -> Database:
     return set_state(ctx, database_id, DELETED)
 
 
-def wait_for_change(ctx: ServiceContext, principal: Optional[Principal], database_id: str, *,
+@policy.checked("DatabaseService.WatchDatabase")
+def wait_for_change(ctx: ServiceContext, principal: Principal, database_id: str, *,
                     known_state: Optional[str], timeout: float) -> Database:
     """WatchDatabase's step: the database as soon as its state differs from known_state
     (at once when it already does, or known_state is None), or after timeout seconds of
     wall time. Loop until RUNNING or a terminal state (DELETED, FAILED, FROZEN)."""
-    policy.check(principal, "DatabaseService.WatchDatabase")
-    assert principal is not None
     deadline = time.monotonic() + max(0.0, timeout)
     while True:
         with ctx.changed:

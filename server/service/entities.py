@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 import engine
-from engine.entities import EntityTable, IdType, Page, Property, ValueType
+from engine import EntityPage as Page, EntityTable, IdType, Property, ValueType
 from server import policy
-from server.auth import Principal
+from server.service.principal import Principal
 from server.service import databases, tasks
 from server.service.context import ServiceContext
 from server.service.errors import InvalidParameter, ResourceNotFound, Unauthorized, from_engine
@@ -100,10 +100,9 @@ def _engine_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 # --- properties ---------------------------------------------------------------------------
 
-def list_properties(ctx: ServiceContext, principal: Optional[Principal], kind: str, *,
+@policy.checked(LIST_PROPERTIES)
+def list_properties(ctx: ServiceContext, principal: Principal, kind: str, *,
                     database: Optional[str] = None) -> list[Property]:
-    policy.check(principal, LIST_PROPERTIES)
-    assert principal is not None
     return target(ctx, principal, kind, writes=False, database=database).table.properties()
 
 
@@ -118,20 +117,18 @@ def schema(ctx: ServiceContext, principal: Optional[Principal], kind: str, *, me
     return Schema(t.table.id_type, {p.name: p.value_type for p in t.table.properties()})
 
 
-def get_property(ctx: ServiceContext, principal: Optional[Principal], kind: str, name: str, *,
+@policy.checked(GET_PROPERTY)
+def get_property(ctx: ServiceContext, principal: Principal, kind: str, name: str, *,
                  database: Optional[str] = None) -> Property:
-    policy.check(principal, GET_PROPERTY)
-    assert principal is not None
     t = target(ctx, principal, kind, writes=False, database=database)
     return _engine_call(t.table.property, name)
 
 
-def create_property(ctx: ServiceContext, principal: Optional[Principal], kind: str, *, property_name: Any,
+@policy.checked(CREATE_PROPERTY)
+def create_property(ctx: ServiceContext, principal: Principal, kind: str, *, property_name: Any,
                     value_type: Any, repeated: Any = False, indexed: Any = False,
                     database: Optional[str] = None) -> Property:
     """Declare a property (names are case-insensitive; `indexed` is for users only)."""
-    policy.check(principal, CREATE_PROPERTY)
-    assert principal is not None
     t = target(ctx, principal, kind, writes=True, database=database)
     if kind == "item" and indexed not in (False, None):
         raise InvalidParameter("indexed is a user-property option", name="WRONG_DATA_TYPE", data={"key": "indexed"})
@@ -139,11 +136,10 @@ def create_property(ctx: ServiceContext, principal: Optional[Principal], kind: s
                         repeated=False if repeated is None else repeated, indexed=bool(indexed))
 
 
-def delete_property(ctx: ServiceContext, principal: Optional[Principal], kind: str, name: str, *,
+@policy.checked(DELETE_PROPERTY)
+def delete_property(ctx: ServiceContext, principal: Principal, kind: str, name: str, *,
                     database: Optional[str] = None) -> None:
     """Drop a property and all its values."""
-    policy.check(principal, DELETE_PROPERTY)
-    assert principal is not None
     t = target(ctx, principal, kind, writes=True, database=database)
     _engine_call(t.table.delete_property, name)
 
@@ -174,11 +170,10 @@ def _frontend_filter(principal: Principal, kind: str, table: EntityTable,
             and table.id_type.key(u[table.id_field]) == principal.end_user]
 
 
-def get_entity(ctx: ServiceContext, principal: Optional[Principal], kind: str, entity_id: Any, *,
+@policy.checked(GET_ENTITY)
+def get_entity(ctx: ServiceContext, principal: Principal, kind: str, entity_id: Any, *,
                properties: Optional[Sequence[str]] = None, database: Optional[str] = None) -> dict[str, Any]:
     """One entity: {<kind>_id, set properties}. Raises ResourceNotFound (ITEM_NOT_FOUND)."""
-    policy.check(principal, GET_ENTITY)
-    assert principal is not None
     entity_id = _own_user(principal, kind, entity_id)
     t = target(ctx, principal, kind, writes=False, database=database)
     found = _engine_call(t.table.get, entity_id, properties)
@@ -188,11 +183,10 @@ def get_entity(ctx: ServiceContext, principal: Optional[Principal], kind: str, e
     return found
 
 
-def list_entities(ctx: ServiceContext, principal: Optional[Principal], kind: str, ids: Any, *,
+@policy.checked(LIST_BY_IDS)
+def list_entities(ctx: ServiceContext, principal: Principal, kind: str, ids: Any, *,
                   properties: Optional[Sequence[str]] = None, database: Optional[str] = None) -> list[dict[str, Any]]:
     """The entities among `ids` that exist (no error for missing ones)."""
-    policy.check(principal, LIST_BY_IDS)
-    assert principal is not None
     if not isinstance(ids, list):
         raise InvalidParameter(f"{kind}s_id must be a list of ids", name="WRONG_DATA_TYPE",
                                data={"key": f"{kind}s_id"})
@@ -201,12 +195,11 @@ def list_entities(ctx: ServiceContext, principal: Optional[Principal], kind: str
     return _frontend_filter(principal, kind, t.table, _engine_call(t.table.get_many, ids, properties))
 
 
-def scan_entities(ctx: ServiceContext, principal: Optional[Principal], kind: str, *, filters: Sequence[Any] = (),
+@policy.checked(SCAN)
+def scan_entities(ctx: ServiceContext, principal: Principal, kind: str, *, filters: Sequence[Any] = (),
                   cursor: Optional[str] = None, amt: Any = None, properties: Optional[Sequence[str]] = None,
                   database: Optional[str] = None) -> Page:
     """A page of entities matching every filter (cursor pagination)."""
-    policy.check(principal, SCAN)
-    assert principal is not None
     t = target(ctx, principal, kind, writes=False, database=database)
     return _engine_call(t.table.scan, filters, cursor=cursor, amt=amt, properties=properties)
 
@@ -232,20 +225,18 @@ def _write(ctx: ServiceContext, principal: Principal, kind: str, method: str, na
     return tasks.start(ctx, principal, t.db.id, name, job)
 
 
-def put_entity(ctx: ServiceContext, principal: Optional[Principal], kind: str, entity_id: Any,
+@policy.checked(PUT_ENTITY)
+def put_entity(ctx: ServiceContext, principal: Principal, kind: str, entity_id: Any,
                values: Any, *, wait: bool = True, database: Optional[str] = None) -> Any:
     """Create or replace one entity's values. Returns None, or the task when not waiting."""
-    policy.check(principal, PUT_ENTITY)
-    assert principal is not None
     entity = _entity(kind, entity_id, values)
     return _put(ctx, principal, kind, [entity], None, wait=wait, database=database, method=PUT_ENTITY)
 
 
-def patch_entity(ctx: ServiceContext, principal: Optional[Principal], kind: str, entity_id: Any, values: Any, *,
+@policy.checked(PATCH_ENTITY)
+def patch_entity(ctx: ServiceContext, principal: Principal, kind: str, entity_id: Any, values: Any, *,
                  create_if_missing: bool = False, database: Optional[str] = None) -> dict[str, bool]:
     """Update some of one entity's values: {<kind>_created, <kind>_modified}."""
-    policy.check(principal, PATCH_ENTITY)
-    assert principal is not None
     entity = _entity(kind, entity_id, values)
     t = target(ctx, principal, kind, writes=True, database=database)
     table = t.table
@@ -272,11 +263,10 @@ def _entity(kind: str, entity_id: Any, values: Any) -> dict[str, Any]:
     return {f"{kind}_id": entity_id, **values}
 
 
-def put_entities(ctx: ServiceContext, principal: Optional[Principal], kind: str, entities: Any,
+@policy.checked(BULK_PUT)
+def put_entities(ctx: ServiceContext, principal: Principal, kind: str, entities: Any,
                  m2m: Any = None, *, wait: bool = True, database: Optional[str] = None) -> Any:
     """Create or replace many entities, all or nothing."""
-    policy.check(principal, BULK_PUT)
-    assert principal is not None
     return _put(ctx, principal, kind, entities, m2m, wait=wait, database=database, method=BULK_PUT)
 
 
@@ -288,33 +278,30 @@ def _put(ctx: ServiceContext, principal: Principal, kind: str, entities: Any, m2
                   apply=lambda table: table.put(entities, m2m))
 
 
-def patch_entities(ctx: ServiceContext, principal: Optional[Principal], kind: str, entities: Any,
+@policy.checked(BULK_PATCH)
+def patch_entities(ctx: ServiceContext, principal: Principal, kind: str, entities: Any,
                    m2m: Any = None, *, create_if_missing: bool = False, wait: bool = True,
                    database: Optional[str] = None) -> Any:
     """Update many entities' given values, all or nothing (ITEM_NOT_FOUND for a missing
     one unless create_if_missing)."""
-    policy.check(principal, BULK_PATCH)
-    assert principal is not None
     _check_m2m(kind, m2m)
     return _write(ctx, principal, kind, BULK_PATCH, f"{kind}s_patch", wait=wait, database=database,
                   validate=lambda table: table.validate(entities, m2m, patch=True),
                   apply=lambda table: table.patch(entities, m2m, create_if_missing=create_if_missing))
 
 
-def delete_entity(ctx: ServiceContext, principal: Optional[Principal], kind: str, entity_id: Any, *,
+@policy.checked(DELETE_ENTITY)
+def delete_entity(ctx: ServiceContext, principal: Principal, kind: str, entity_id: Any, *,
                   database: Optional[str] = None) -> None:
     """Delete one entity's values (and the entity). Unknown ids are not an error."""
-    policy.check(principal, DELETE_ENTITY)
-    assert principal is not None
     t = target(ctx, principal, kind, writes=True, database=database)
     _engine_call(t.table.delete, [entity_id])
 
 
-def delete_entities(ctx: ServiceContext, principal: Optional[Principal], kind: str, ids: Any, *,
+@policy.checked(BULK_DELETE)
+def delete_entities(ctx: ServiceContext, principal: Principal, kind: str, ids: Any, *,
                     database: Optional[str] = None) -> int:
     """Delete many entities; returns how many existed."""
-    policy.check(principal, BULK_DELETE)
-    assert principal is not None
     if not isinstance(ids, list):
         raise InvalidParameter(f"{kind}s_id must be a list of ids", name="WRONG_DATA_TYPE",
                                data={"key": f"{kind}s_id"})
@@ -322,13 +309,12 @@ def delete_entities(ctx: ServiceContext, principal: Optional[Principal], kind: s
     return int(_engine_call(t.table.delete, ids))
 
 
-def write_chunk(ctx: ServiceContext, principal: Optional[Principal], kind: str, entities: Any, *, patch: bool,
+@policy.checked(BULK_WRITE)
+def write_chunk(ctx: ServiceContext, principal: Principal, kind: str, entities: Any, *, patch: bool,
                 create_if_missing: bool = False, database: Optional[str] = None) -> int:
     """One chunk of a streamed bulk write (gRPC BulkWrite): a put, or a patch, of
     `entities`, committed now and all or nothing, exactly as put_entities /
     patch_entities with wait=True. Returns how many entities it wrote."""
-    policy.check(principal, BULK_WRITE)
-    assert principal is not None
     if not isinstance(entities, list):
         raise InvalidParameter(f"{kind}s must be a list", name="WRONG_DATA_TYPE", data={"key": f"{kind}s"})
 

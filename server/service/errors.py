@@ -1,4 +1,4 @@
-"""Service-layer errors: typed subclasses of server.errors.ServerError, one per unified code
+"""Service-layer errors: typed subclasses of server.error_table.ServerError, one per unified code
 of API.md §6 (plus fine-grained ones such as InviteExpired).
 
 The class fixes the unified `code` (what server/errors.py maps to an HTTP status per URL
@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-import engine
-from server.errors import TABLE, ServerError
+from engine.errors import EngineError, QueryExecutionError as EngineQueryExecutionError, QuerySyntaxError
+from server.error_table import FORBIDDEN_MESSAGE, TABLE, ServerError
+
+_INTERNAL_MESSAGE = "internal server error"
 
 
 class ServiceError(ServerError):
     """Root of every error the service layer raises on purpose."""
 
     code = "InternalServerError"
-    name: Optional[str] = None  # None: the code's default name in server.errors.TABLE
+    name: Optional[str] = None  # None: the code's default name in server.error_table.TABLE
 
     def __init__(self, message: str, *, name: Optional[str] = None, data: Optional[Mapping[str, Any]] = None,
                  code: Optional[str] = None) -> None:
@@ -63,10 +65,16 @@ class Unauthorized(ServiceError):
 
 
 class Forbidden(Unauthorized):
-    """Authenticated, but the policy refuses the operation (FB: 401 Unauthorized)."""
+    """Authenticated, but not allowed: the FORBIDDEN row (FB: 401 Unauthorized; 403 on /v1,
+    PERMISSION_DENIED on gRPC). The one class for every refusal, the policy's and the
+    faces' own."""
 
     name = "FORBIDDEN"
     forbidden = True
+
+    def __init__(self, message: str = FORBIDDEN_MESSAGE, *, name: Optional[str] = None,
+                 data: Optional[Mapping[str, Any]] = None) -> None:
+        super().__init__(message, name=name, data=data)
 
 
 class MissingAuthenticationToken(Unauthorized):
@@ -156,7 +164,8 @@ BY_CODE: dict[str, type[ServiceError]] = {
     )
 }
 
-def from_engine(exc: engine.EngineError) -> ServiceError:
+
+def from_engine(exc: EngineError) -> ServiceError:
     """The service error for an engine error: same unified code, message and fine-grained
     name, typed when the code has a class here (an engine code outside the table becomes
     InternalServerError)."""
@@ -173,3 +182,50 @@ def from_engine(exc: engine.EngineError) -> ServiceError:
     err = cls(exc.message, name=exc.name, data=data, code=code)
     err.__cause__ = exc
     return err
+
+
+def _engine_details(exc: EngineError) -> dict[str, Any]:
+    """The position of a query error; other engine errors carry only their name."""
+    details: dict[str, Any] = dict(getattr(exc, "data", None) or {})
+    if isinstance(exc, (QuerySyntaxError, EngineQueryExecutionError)) and exc.line:
+        details["line"] = exc.line
+        details["column"] = exc.column
+    if isinstance(exc, QuerySyntaxError) and exc.expected:
+        details["expected"] = list(exc.expected)
+    return details
+
+
+def as_server_error(exc: BaseException) -> ServerError:
+    """The ServerError an exception is answered with.
+
+    A ServerError is returned as is; an engine error keeps its code, message and name (an
+    engine code missing from the table — a bug the tests guard against — becomes
+    InternalServerError); any other exception becomes InternalServerError with a generic
+    message, so nothing internal (paths, stack traces) reaches the client.
+    """
+    if isinstance(exc, ServerError):
+        return exc
+    if isinstance(exc, EngineError):
+        if exc.code not in TABLE:
+            return ServerError("InternalServerError", _INTERNAL_MESSAGE)
+        return ServerError(exc.code, exc.message, name=exc.name, details=_engine_details(exc))
+    return ServerError("InternalServerError", _INTERNAL_MESSAGE)
+
+
+def envelope(exc: BaseException, *, request_id: Optional[str] = None) -> dict[str, Any]:
+    """The unified error body (API.md C5) for an exception.
+
+    Args:
+        exc: a ServerError, an engine error, or anything else (→ InternalServerError).
+        request_id: added as `error_data.request_id`, so a client can quote it and the
+            operator find the stack trace in the server log.
+    Returns:
+        {"code", "message", "error_code", "error_name", "error_data": {"name", ...}}.
+    """
+    err = as_server_error(exc)
+    spec = err.spec
+    data = err.error_data()
+    if request_id:
+        data["request_id"] = request_id
+    return {"code": spec.code, "message": err.message, "error_code": spec.error_code,
+            "error_name": spec.error_name, "error_data": data}

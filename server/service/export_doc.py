@@ -54,28 +54,30 @@ from typing import Any, BinaryIO, Callable, Iterator, Optional
 import numpy as np
 import orjson
 
-from engine.entities.table import PROPERTY_NAME_RE, RESERVED
-from engine.entities.types import ValueType, WrongDataType
-from engine.errors import EngineError
-from engine.ingest import time_label_ok
-from engine.schema import (
+from engine import (
     CACHE_TYPES,
     FIELD_TYPES,
     FLOAT_BITS,
     INT64_MAX,
     INT64_MIN,
+    PROPERTY_NAME_RE,
     QUANTUM_ORDER,
+    RESERVED_PROPERTY_NAMES as RESERVED,
     TIME_UNITS,
     UINT64_MAX,
     FieldDef,
     FieldOptions,
+    ValueType,
+    WrongDataType,
     check_meta,
     check_name,
     float_decode,
     float_encode,
     float_encode_array,
+    sql_type_of,
+    time_label_ok,
 )
-from engine.sql.types import sql_type_of
+from engine.errors import EngineError
 from server.service.errors import InvalidParameter, ServiceError
 
 FORMAT = "roarbase.export"

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from server import auth, policy
-from server.auth import Principal
-from server.service import accounts
+from server.service.principal import Principal
+from server.service import accounts, tokens
 from server.service.accounts import Account
-from server.service.common import Page, check_email, iso, new_id, paginate, parse_id
+from server.ids import parse_id
+from server.service.common import Page, check_email, iso, new_id, paginate
 from server.service.context import ServiceContext
 from server.service.errors import (
     Forbidden,
@@ -84,7 +85,8 @@ def _usable(ctx: ServiceContext, invite: Invite) -> None:
         raise InviteExpired("the invite has expired", data={"type": "invite", "key": invite.id})
 
 
-def create_invite(ctx: ServiceContext, principal: Optional[Principal], *, email: Any,
+@policy.checked("InviteService.CreateInvite")
+def create_invite(ctx: ServiceContext, principal: Principal, *, email: Any,
                   role: str = policy.BACKEND) -> Invite:
     """Invite an email into the caller's org, valid for config.invite_ttl_seconds.
 
@@ -93,8 +95,6 @@ def create_invite(ctx: ServiceContext, principal: Optional[Principal], *, email:
         ResourceAlreadyExists: the email is a member already, or has a pending invite.
         Forbidden: a role above the caller's.
     """
-    policy.check(principal, "InviteService.CreateInvite")
-    assert principal is not None
     address = check_email(email)
     if role not in accounts.ASSIGNABLE_ROLES:
         raise InvalidParameter(f"role must be one of {', '.join(accounts.ASSIGNABLE_ROLES)}", name="UNKNOWN_ROLE",
@@ -116,27 +116,24 @@ def create_invite(ctx: ServiceContext, principal: Optional[Principal], *, email:
     return _load(ctx, invite_id)
 
 
-def get_invite(ctx: ServiceContext, principal: Optional[Principal], invite_id: str) -> Invite:
-    policy.check(principal, "InviteService.GetInvite")
-    assert principal is not None
+@policy.checked("InviteService.GetInvite")
+def get_invite(ctx: ServiceContext, principal: Principal, invite_id: str) -> Invite:
     return _load(ctx, invite_id, principal.org_id)
 
 
-def list_invites(ctx: ServiceContext, principal: Optional[Principal], *, limit: Optional[int] = None,
+@policy.checked("InviteService.ListInvites")
+def list_invites(ctx: ServiceContext, principal: Principal, *, limit: Optional[int] = None,
                  next_token: Optional[str] = None) -> Page[Invite]:
-    policy.check(principal, "InviteService.ListInvites")
-    assert principal is not None
     rows, nxt = paginate(ctx, _SELECT + " WHERE i.org_id = ?", [principal.org_id], limit=limit,
                          next_token=next_token, prefix="i.")
     return Page([_invite(r) for r in rows], nxt)
 
 
-def update_invite(ctx: ServiceContext, principal: Optional[Principal], invite_id: str, *, accepted: Any) -> Invite:
+@policy.checked("InviteService.UpdateInvite")
+def update_invite(ctx: ServiceContext, principal: Principal, invite_id: str, *, accepted: Any) -> Invite:
     """FB's PUT /v2/invites/{id} {accepted}: mark an invite used (closing it) — it cannot
     be reopened. Raises ResourceNotFound, InvalidParameter, InviteExpired,
     InviteAlreadyAccepted (un-accepting)."""
-    policy.check(principal, "InviteService.UpdateInvite")
-    assert principal is not None
     if not isinstance(accepted, bool):
         raise InvalidParameter("accepted must be true or false", data={"key": "accepted"})
     with ctx.store.transaction() as st:
@@ -152,9 +149,8 @@ def update_invite(ctx: ServiceContext, principal: Optional[Principal], invite_id
     return _load(ctx, invite.id)
 
 
-def delete_invite(ctx: ServiceContext, principal: Optional[Principal], invite_id: str) -> None:
-    policy.check(principal, "InviteService.DeleteInvite")
-    assert principal is not None
+@policy.checked("InviteService.DeleteInvite")
+def delete_invite(ctx: ServiceContext, principal: Principal, invite_id: str) -> None:
     with ctx.store.transaction() as st:
         invite = _load(ctx, invite_id, principal.org_id)
         st.execute("DELETE FROM invites WHERE id = ?", (invite.id,))
@@ -188,7 +184,8 @@ def accept_invite(ctx: ServiceContext, invite_id: str, *, email: Any, password: 
     return accounts.load(ctx, invite.org_id, account_id)
 
 
-def move_account_org(ctx: ServiceContext, principal: Optional[Principal], account_id: str,
+@policy.checked("AccountService.MoveAccountOrg")
+def move_account_org(ctx: ServiceContext, principal: Principal, account_id: str,
                      invite_id: str) -> Account:
     """AccountService.MoveAccountOrg: the caller accepts an invite from another org and
     moves there with the invite's role; its custom roles, ACL grants, tokens and API keys
@@ -199,8 +196,6 @@ def move_account_org(ctx: ServiceContext, principal: Optional[Principal], accoun
         to the caller's email. InvalidParameter: an invite of the caller's own org.
         InviteAlreadyAccepted, InviteExpired. IncorrectState: the org owner.
     """
-    policy.check(principal, "AccountService.MoveAccountOrg")
-    assert principal is not None
     me = accounts.load(ctx, principal.org_id, account_id)
     if me.id != principal.account_id:
         raise Forbidden("an account moves only itself")
@@ -218,7 +213,7 @@ def move_account_org(ctx: ServiceContext, principal: Optional[Principal], accoun
         invite = _load(ctx, invite.id)
         _usable(ctx, invite)
         now = ctx.now()
-        auth.revoke_account_tokens(ctx, me.id, "moved_org", api_keys=True)
+        tokens.revoke_account_tokens(ctx, me.id, "moved_org", api_keys=True)
         st.execute("DELETE FROM account_roles WHERE account_id = ?", (me.id,))
         st.execute("UPDATE accounts SET org_id = ?, role = ?, acl = '[]', updated_at = ?, updated_by = ? WHERE id = ?",
                    (invite.org_id, invite.role, now, me.id, me.id))

@@ -3,13 +3,13 @@ org's id answers ResourceNotFound, never a refusal that would confirm it exists)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from server import policy
-from server.auth import Principal
+from server.service.principal import Principal
 from server.service import roles
-from server.service.common import check_email, check_object, check_text, dumps, iso, loads, merge_patch, new_id, \
-    parse_id
+from server.ids import parse_id
+from server.service.common import check_email, check_object, check_text, dumps, iso, loads, merge_patch, new_id
 from server.service.context import ServiceContext
 from server.service.errors import InvalidParameter, MissingParameter, ResourceNotFound
 
@@ -77,24 +77,23 @@ def _own(principal: Principal, org_id: Any) -> str:
     return ident
 
 
-def get_org(ctx: ServiceContext, principal: Optional[Principal], org_id: str) -> Org:
+@policy.checked("OrgService.GetOrg")
+def get_org(ctx: ServiceContext, principal: Principal, org_id: str) -> Org:
     """The caller's org by id (GET /v2/orgs/{id}). Raises ResourceNotFound for any other id."""
-    policy.check(principal, "OrgService.GetOrg")
-    assert principal is not None
     return _load(ctx, _own(principal, org_id))
 
 
-def get_current_org(ctx: ServiceContext, principal: Optional[Principal]) -> Org:
+@policy.checked("OrgService.GetOrg")
+def get_current_org(ctx: ServiceContext, principal: Principal) -> Org:
     """The caller's org (GET /v1/organizations/current/)."""
-    policy.check(principal, "OrgService.GetOrg")
-    assert principal is not None
     return _load(ctx, principal.org_id)
 
 
 _UNSET: Any = object()
 
 
-def update_org(ctx: ServiceContext, principal: Optional[Principal], org_id: str, *, name: Any = _UNSET,
+@policy.checked("OrgService.UpdateOrg")
+def update_org(ctx: ServiceContext, principal: Principal, org_id: str, *, name: Any = _UNSET,
                company_name: Any = _UNSET, address: Any = _UNSET, tech_contact_email: Any = _UNSET,
                billing_contact_email: Any = _UNSET, metadata: Any = _UNSET, preserve: bool = True) -> Org:
     """Change the given fields of the caller's org.
@@ -105,8 +104,6 @@ def update_org(ctx: ServiceContext, principal: Optional[Principal], org_id: str,
     Raises:
         ResourceNotFound: not the caller's org. InvalidParameter: a bad field.
     """
-    policy.check(principal, "OrgService.UpdateOrg")
-    assert principal is not None
     ident = _own(principal, org_id)
     changes: dict[str, Any] = {}
     if name is not _UNSET:

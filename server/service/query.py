@@ -21,13 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
 
 import engine
-from engine.pql import ast as pql_ast
-from engine.pql.parser import parse as parse_pql
-from engine.sql import ast as sql_ast
-from engine.sql.parser import parse as parse_sql
-from engine.sql.result import SqlResult
+from engine import SqlResult
 from server import error_text, policy, telemetry
-from server.auth import Principal
+from server.service.principal import Principal
 from server.service import databases
 from server.service.common import Page, page_limit
 from server.service.context import ServiceContext
@@ -35,10 +31,6 @@ from server.service.errors import Forbidden, InvalidParameter, MissingParameter,
 from server.service.query_log import QueryLog, QueryRecord
 
 SQL_METHOD, PQL_METHOD, LIST_METHOD = "QueryService.Sql", "QueryService.Pql", "QueryService.ListQueries"
-# Statements that only read. Anything else — including a statement type added to the
-# engine later — counts as a write (fail closed).
-SQL_READS = sql_ast.READS
-PQL_WRITE_CALLS = frozenset({"Set", "SetBit", "Clear", "ClearRow", "Store", "Delete"})
 
 
 @dataclass
@@ -99,9 +91,13 @@ class SqlAnswer:
 
 @dataclass
 class PqlAnswer:
+    """One result per top-level call; call_names name them (Options(...) stands for its
+    call), from the request as parsed for the policy check."""
+
     results: list[Any]
     writes: bool
     execution_time: float
+    call_names: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"results": list(self.results)}
@@ -109,15 +105,15 @@ class PqlAnswer:
 
 def _parse_sql(text: str) -> tuple[Any, ...]:
     try:
-        return parse_sql(text)
+        return engine.parse_sql(text)
     except engine.EngineError as exc:
         error_text.improve(exc, text)
         raise from_engine(exc) from exc
 
 
-def _parse_pql(text: str) -> pql_ast.Query:
+def _parse_pql(text: str) -> engine.PqlQuery:
     try:
-        return parse_pql(text)
+        return engine.parse_pql(text)
     except engine.EngineError as exc:
         error_text.improve(exc, text)
         raise from_engine(exc) from exc
@@ -126,20 +122,13 @@ def _parse_pql(text: str) -> pql_ast.Query:
 def sql_writes(text: str) -> bool:
     """Whether SQL text writes (any of its statements). Raises BadRequest if it does not
     parse."""
-    return any(not isinstance(s, SQL_READS) for s in _parse_sql(text))
-
-
-def _call_writes(call: pql_ast.Call) -> bool:
-    if call.name in PQL_WRITE_CALLS:
-        return True
-    return any(isinstance(a, (pql_ast.Positional, pql_ast.Keyword)) and isinstance(a.value, pql_ast.Call)
-               and _call_writes(a.value) for a in call.args)
+    return engine.sql_writes(_parse_sql(text))
 
 
 def pql_writes(text: str) -> bool:
     """Whether a PQL request writes (a write call anywhere, nested ones included). Raises
     BadRequest if it does not parse."""
-    return any(_call_writes(c) for c in _parse_pql(text).calls)
+    return engine.pql_writes(_parse_pql(text))
 
 
 def _check_text(ctx: ServiceContext, text: Any, what: str) -> str:
@@ -154,16 +143,12 @@ def _check_text(ctx: ServiceContext, text: Any, what: str) -> str:
 
 def _check_file_inputs(ctx: ServiceContext, statements: tuple[Any, ...]) -> None:
     allowed = ctx.config.sql_file_dir
-    for s in statements:
-        if not isinstance(s, sql_ast.BulkInsert):
-            continue
-        if s.options.get("input", "STREAM" if s.inline else "FILE") != "FILE":
-            continue
-        if "\x00" in s.source:
+    for source in engine.sql_file_inputs(statements):
+        if "\x00" in source:
             raise InvalidParameter("a file path cannot contain a NUL byte", name="INVALID_PATH",
                                    data={"key": "source"})
         root = os.path.realpath(allowed) if allowed else None
-        path = os.path.realpath(s.source) if os.path.isabs(s.source) else None
+        path = os.path.realpath(source) if os.path.isabs(source) else None
         if root is None or path is None or os.path.commonpath([root, path]) != root:
             raise Forbidden("BULK INSERT from a server file is allowed only for absolute paths inside the"
                             " configured sql_file_dir; send the data inline (x'...') instead",
@@ -187,7 +172,8 @@ def _timeout(ctx: ServiceContext, timeout: Optional[float]) -> float:
     return limit if timeout is None else max(0.0, min(limit, timeout))
 
 
-def sql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, text: Any, *,
+@policy.checked(SQL_METHOD)
+def sql(ctx: ServiceContext, principal: Principal, database_id: str, text: Any, *,
         timeout: Optional[float] = None, cancel: Optional[threading.Event] = None) -> SqlAnswer:
     """Run SQL text (one or more ';'-separated statements) against a database, with the
     configured query deadline (or the caller's `timeout` when shorter); `cancel` stops a
@@ -200,14 +186,12 @@ def sql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, t
         IncorrectState: the database is not RUNNING (BACKUP: reads only).
         QueryExecutionError and the other engine errors, by their unified code.
     """
-    policy.check(principal, SQL_METHOD)
-    assert principal is not None
     text = _check_text(ctx, text, "sql")
     db = databases.load(ctx, principal, database_id)
     record = ctx.queries.begin(principal.org_id, principal.account_id, db.id, "sql", text)
     try:
         statements = _parse_sql(text)
-        writes = any(not isinstance(s, SQL_READS) for s in statements)
+        writes = engine.sql_writes(statements)
         holder = _open(ctx, principal, db, SQL_METHOD, writes)
         _check_file_inputs(ctx, statements)
         started = time.perf_counter()
@@ -227,21 +211,21 @@ def sql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, t
     return answer
 
 
-def pql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, *, table: Any,
+@policy.checked(PQL_METHOD)
+def pql(ctx: ServiceContext, principal: Principal, database_id: str, *, table: Any,
         statement: Any, timeout: Optional[float] = None, cancel: Optional[threading.Event] = None) -> PqlAnswer:
     """Run a PQL request ({statement, table}) against a table of a database, with the
     configured query deadline (or the caller's `timeout` when shorter; `cancel` as for
     `sql`). Raises as `sql` does; an unknown table is ResourceNotFound, a deadline passed
     RequestTimeout."""
-    policy.check(principal, PQL_METHOD)
-    assert principal is not None
     text = _check_text(ctx, statement, "statement")
     if not isinstance(table, str) or not table:
         raise MissingParameter("table is required", data={"key": "table"})
     db = databases.load(ctx, principal, database_id)
     record = ctx.queries.begin(principal.org_id, principal.account_id, db.id, "pql", text, table)
     try:
-        writes = any(_call_writes(c) for c in _parse_pql(text).calls)
+        parsed = _parse_pql(text)
+        writes = engine.pql_writes(parsed)
         holder = _open(ctx, principal, db, PQL_METHOD, writes)
         started = time.perf_counter()
         try:
@@ -253,7 +237,7 @@ def pql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, *
         ctx.queries.finish(record, exc, cancelled=_cancelled(cancel))
         raise
     ctx.queries.finish(record)
-    answer = PqlAnswer(results, writes, time.perf_counter() - started)
+    answer = PqlAnswer(results, writes, time.perf_counter() - started, engine.pql_call_names(parsed))
     telemetry.query_done("pql", writes, answer.execution_time, text, db.id, threshold=ctx.config.slow_query_seconds)
     return answer
 
@@ -263,7 +247,8 @@ def _cancelled(cancel: Optional[threading.Event]) -> bool:
     return cancel is not None and cancel.is_set()
 
 
-def list_queries(ctx: ServiceContext, principal: Optional[Principal], *, database_id: Optional[str] = None,
+@policy.checked(LIST_METHOD)
+def list_queries(ctx: ServiceContext, principal: Principal, *, database_id: Optional[str] = None,
                  limit: Optional[int] = None, next_token: Optional[str] = None) -> Page[QueryRecord]:
     """The org's recent queries (server.service.query_log), running ones included, newest
     first, one page at a time. `database_id` keeps one database's; a token scoped to a
@@ -274,8 +259,6 @@ def list_queries(ctx: ServiceContext, principal: Optional[Principal], *, databas
         InvalidParameter: a malformed page token. ResourceNotFound: the database (another
         org's id alike).
     """
-    policy.check(principal, LIST_METHOD)
-    assert principal is not None
     db_id = databases.load(ctx, principal, database_id).id if database_id else principal.database_id
     before = None
     if next_token:

@@ -21,8 +21,6 @@ import os
 from typing import Any
 
 import engine
-from engine import snapshots
-from engine.storage import files
 from server.service.context import ServiceContext
 
 META_FILE = "meta.json"
@@ -90,7 +88,7 @@ def create(ctx: ServiceContext, database_id: str, holder: engine.Holder) -> str:
         fio.fsync_dir(root(ctx))
     holder.snapshot(os.path.join(where, ENGINE_DIR))
     doc = _meta_rows(ctx, database_id)
-    fio.write_atomic(os.path.join(where, META_FILE), files.encode_doc({"meta": json.dumps(doc)}),
+    fio.write_atomic(os.path.join(where, META_FILE), engine.encode_doc({"meta": json.dumps(doc)}),
                      fsync=ctx.config.fsync)
     return where
 
@@ -102,7 +100,7 @@ def restore(ctx: ServiceContext, database_id: str) -> None:
     fio = ctx.fileio
     where = path(ctx, database_id)
     meta_path = os.path.join(where, META_FILE)
-    doc = json.loads(files.decode_doc(fio.read_file(meta_path), meta_path)["meta"])
+    doc = json.loads(engine.decode_doc(fio.read_file(meta_path), meta_path)["meta"])
     with ctx.offline(database_id, "being restored") as data_dir:
         engine.restore_snapshot(os.path.join(where, ENGINE_DIR), data_dir, fileio=fio, fsync=ctx.config.fsync)
     with ctx.store.transaction() as st:
@@ -128,7 +126,7 @@ def discard(ctx: ServiceContext, database_id: str) -> None:
         fio.remove(os.path.join(where, META_FILE))
         if ctx.config.fsync:
             fio.fsync_dir(where)
-    snapshots.remove(os.path.join(where, ENGINE_DIR), fio)
+    engine.remove_snapshot(os.path.join(where, ENGINE_DIR), fio)
     fio.rmtree(where)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
 from server import policy
-from server.auth import Principal
+from server.service.principal import Principal
 from server.service.common import Page, check_name, dumps, iso, loads, paginate
 from server.service.context import ServiceContext
 from server.service.errors import InvalidParameter, ResourceAlreadyExists, ResourceNotFound
@@ -70,11 +70,10 @@ def _mutable(role: Role) -> None:
                                data={"type": "role", "key": role.rolename})
 
 
-def create_role(ctx: ServiceContext, principal: Optional[Principal], rolename: Any, acl: Any) -> Role:
+@policy.checked("RoleService.CreateRole")
+def create_role(ctx: ServiceContext, principal: Principal, rolename: Any, acl: Any) -> Role:
     """A custom role. Raises ResourceAlreadyExists (name taken, built-in names included),
     InvalidParameter (bad name or ACL)."""
-    policy.check(principal, "RoleService.CreateRole")
-    assert principal is not None
     name = check_name(rolename, "role")
     entries = check_acl(acl)
     now = ctx.now()
@@ -88,25 +87,22 @@ def create_role(ctx: ServiceContext, principal: Optional[Principal], rolename: A
     return _load(ctx, principal.org_id, name)
 
 
-def get_role(ctx: ServiceContext, principal: Optional[Principal], rolename: Any) -> Role:
-    policy.check(principal, "RoleService.GetRole")
-    assert principal is not None
+@policy.checked("RoleService.GetRole")
+def get_role(ctx: ServiceContext, principal: Principal, rolename: Any) -> Role:
     return _load(ctx, principal.org_id, rolename)
 
 
-def list_roles(ctx: ServiceContext, principal: Optional[Principal], *, limit: Optional[int] = None,
+@policy.checked("RoleService.ListRoles")
+def list_roles(ctx: ServiceContext, principal: Principal, *, limit: Optional[int] = None,
                next_token: Optional[str] = None) -> Page[Role]:
-    policy.check(principal, "RoleService.ListRoles")
-    assert principal is not None
     rows, nxt = paginate(ctx, "SELECT * FROM (SELECT *, name AS id FROM roles) WHERE org_id = ?", [principal.org_id],
                          limit=limit, next_token=next_token)
     return Page([_role(r) for r in rows], nxt)
 
 
-def update_role(ctx: ServiceContext, principal: Optional[Principal], rolename: Any, acl: Any) -> Role:
+@policy.checked("RoleService.UpdateRole")
+def update_role(ctx: ServiceContext, principal: Principal, rolename: Any, acl: Any) -> Role:
     """Replace a custom role's ACL. Built-ins raise InvalidParameter (immutable)."""
-    policy.check(principal, "RoleService.UpdateRole")
-    assert principal is not None
     entries = check_acl(acl)
     with ctx.store.transaction() as st:
         role = _load(ctx, principal.org_id, rolename)
@@ -116,10 +112,9 @@ def update_role(ctx: ServiceContext, principal: Optional[Principal], rolename: A
     return _load(ctx, principal.org_id, role.rolename)
 
 
-def delete_role(ctx: ServiceContext, principal: Optional[Principal], rolename: Any) -> None:
+@policy.checked("RoleService.DeleteRole")
+def delete_role(ctx: ServiceContext, principal: Principal, rolename: Any) -> None:
     """Delete a custom role; accounts holding it lose it. Built-ins raise InvalidParameter."""
-    policy.check(principal, "RoleService.DeleteRole")
-    assert principal is not None
     with ctx.store.transaction() as st:
         role = _load(ctx, principal.org_id, rolename)
         _mutable(role)

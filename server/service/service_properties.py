@@ -3,10 +3,10 @@ honest — every number is read from the same config.limits object the server en
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from server import policy
-from server.auth import Principal
+from server.service.principal import Principal
 from server.service.context import ServiceContext
 from server.service.errors import ResourceNotFound
 
@@ -67,10 +67,9 @@ def _placement(ctx: ServiceContext, org_id: str) -> dict[str, Any]:
     return {"ray": ctx.config.ray_address is not None, "databases": out}
 
 
-def get_service_property(ctx: ServiceContext, principal: Optional[Principal], prop: Any) -> ServiceProperty:
+@policy.checked("OrgService.GetServiceProperty")
+def get_service_property(ctx: ServiceContext, principal: Principal, prop: Any) -> ServiceProperty:
     """One property for the caller's org. Raises ResourceNotFound for an unknown name."""
-    policy.check(principal, "OrgService.GetServiceProperty")
-    assert principal is not None
     if prop not in PROPERTIES:
         raise ResourceNotFound(f"unknown service property; known: {', '.join(PROPERTIES)}",
                                name="PROPERTY_NOT_FOUND", data={"type": "service_property", "key": str(prop)[:64]})

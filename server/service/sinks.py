@@ -32,11 +32,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 import engine
-from engine.entities import EntityTable, IdType, ValueType
-from engine.entities.types import WrongDataType
-from engine.ingest import _column_ids, _import_field
-from engine.schema import STANDARD_VIEW
-from ext import FrozenBitmap
+from engine import STANDARD_VIEW, EntityTable, FrozenBitmap, IdType, ValueType, WrongDataType, import_column, \
+    translate_columns
 from server.service import databases
 from server.sources.errors import wrong_spec
 
@@ -306,14 +303,13 @@ class EventSink(Sink):
             data = {"user_id": users, "item_id": items, "interaction_type": [r[2] for r in records]}
         with self.index.transaction() as tx:
             defs = self.index.definition.fields
-            cols = _column_ids(tx, keys, create=True)          # the record keys, translated once
+            cols = translate_columns(tx, keys)          # the record keys, translated once
             for name, values in data.items():
-                _import_field(tx, defs[name], cols, values, None, False, None, translated=True)
+                import_column(tx, defs[name], cols, values)
             timed = [i for i, t in enumerate(ts) if t is not None]
             if timed:
-                _import_field(tx, defs["timestamp"], cols[np.array(timed)],
-                              np.array([ts[i] for i in timed], dtype=np.float64), None, False, None,
-                              translated=True)
+                import_column(tx, defs["timestamp"], cols[np.array(timed)],
+                              np.array([ts[i] for i in timed], dtype=np.float64))
         return len(records)
 
 
@@ -399,10 +395,10 @@ class RecoSink(Sink):
             if stale:
                 tx.delete(FrozenBitmap(stale))
             if keys:
-                cols = _column_ids(tx, keys, create=True)
+                cols = translate_columns(tx, keys)
                 for name, values in ((self.source_field, srcs), ("reco_item_id", recos),
                                      ("rank", np.array(ranks, dtype=np.int64))):
-                    _import_field(tx, defs[name], cols, values, None, False, None, translated=True)
+                    import_column(tx, defs[name], cols, values)
         return len(records)
 
 

@@ -31,7 +31,7 @@ from typing import Any, BinaryIO, Mapping, Optional
 
 import engine
 from server import policy
-from server.auth import Principal
+from server.service.principal import Principal
 from server.service import connections, databases, imports, query, secretbox, sinks, tasks
 from server.service.common import check_name, check_object, dumps, loads, new_id, page_offset
 from server.service.context import ServiceContext
@@ -235,21 +235,19 @@ def _check_connection(ctx: ServiceContext, principal: Principal, connection: Any
     return kind
 
 
-def get_source(ctx: ServiceContext, principal: Optional[Principal], connection: Any, name: Any, *,
+@policy.checked(GET)
+def get_source(ctx: ServiceContext, principal: Principal, connection: Any, name: Any, *,
                database: Optional[str] = None) -> Source:
-    policy.check(principal, GET)
-    assert principal is not None
     kind = connections.check_kind(connection)
     return _source(ctx, _row(ctx, _database(ctx, principal, database), kind, name))
 
 
-def patch_source(ctx: ServiceContext, principal: Optional[Principal], connection: Any, name: Any,
+@policy.checked(PATCH)
+def patch_source(ctx: ServiceContext, principal: Principal, connection: Any, name: Any,
                  body: Mapping[str, Any], *, database: Optional[str] = None) -> Source:
     """Create a source, or shallow-merge `body`'s top-level objects into the stored one.
 
     Raises WRONG_DATA_TYPE (bad params), CONNECTION_NOT_FOUND, LIMIT_EXCEEDED."""
-    policy.check(principal, PATCH)
-    assert principal is not None
     kind = _check_connection(ctx, principal, connection)
     check_name(name, "table")
     unknown = sorted(set(body) - BODY)
@@ -394,12 +392,11 @@ def _set_status(ctx: ServiceContext, source_id: str, status: str, message: str =
                       (status, message[:500], source_id))
 
 
-def delete_source(ctx: ServiceContext, principal: Optional[Principal], connection: Any, name: Any, *,
+@policy.checked(DELETE)
+def delete_source(ctx: ServiceContext, principal: Principal, connection: Any, name: Any, *,
                   database: Optional[str] = None) -> None:
     """Forget a source (its upload and export files go too; imported data stays).
     Raises TABLE_NOT_FOUND, IncorrectState while it runs."""
-    policy.check(principal, DELETE)
-    assert principal is not None
     kind = connections.check_kind(connection)
     row = _row(ctx, _database(ctx, principal, database), kind, name)
     if _running(ctx, row["id"]) is not None:
@@ -416,13 +413,12 @@ def _check_page(page: Any, amt: Any) -> None:
                                    name="WRONG_DATA_TYPE", data={"key": key})
 
 
-def list_sources(ctx: ServiceContext, principal: Optional[Principal], *, connection: Any = None,
+@policy.checked(LIST)
+def list_sources(ctx: ServiceContext, principal: Principal, *, connection: Any = None,
                  resource: Any = None, page: Any = 1, amt: Any = 10,
                  database: Optional[str] = None) -> tuple[list[Source], bool]:
     """The database's sources, oldest first, filtered by connection and resource:
     (page, has_next). page >= 1, 1 <= amt <= 64 (seed 002)."""
-    policy.check(principal, LIST)
-    assert principal is not None
     _check_page(page, amt)
     db = _database(ctx, principal, database)
     sql, args = "SELECT * FROM sources WHERE database_id = ?", [db.id]
@@ -521,7 +517,8 @@ def _sink(ctx: ServiceContext, db: databases.Database, plan: _Plan, name: str) -
     return sink, mapping
 
 
-def test_source(ctx: ServiceContext, principal: Optional[Principal], connection: Any, name: Any,
+@policy.checked(TEST)
+def test_source(ctx: ServiceContext, principal: Principal, connection: Any, name: Any,
                 body: Optional[Mapping[str, Any]] = None, *, database: Optional[str] = None) -> dict[str, Any]:
     """Preview and validate: the stored source merged with `body` (POST) or as stored
     (GET, body None). Reads the header and first rows, maps and type-checks them.
@@ -530,8 +527,6 @@ def test_source(ctx: ServiceContext, principal: Optional[Principal], connection:
     errors}; a stored source's status is updated from what was found. Raises
     WRONG_DATA_TYPE / WRONG_CREDENTIALS (WrongData), RESOURCE_NOT_FOUND, TABLE_NOT_FOUND
     (GET of a missing table), CONNECTION_NOT_SUPPORTED."""
-    policy.check(principal, TEST)
-    assert principal is not None
     kind = connections.check_kind(connection)
     db = _database(ctx, principal, database)
     try:
@@ -596,15 +591,14 @@ def _running(ctx: ServiceContext, source_id: str) -> Optional[tasks.Task]:
     return tasks._task(row) if row is not None else None
 
 
-def run_source(ctx: ServiceContext, principal: Optional[Principal], connection: Any, name: Any,
+@policy.checked(RUN)
+def run_source(ctx: ServiceContext, principal: Principal, connection: Any, name: Any,
                body: Optional[Mapping[str, Any]] = None, *, database: Optional[str] = None) -> tasks.Task:
     """Start importing (or, for an analytics_report, exporting) a source now: checks the
     source and reaches its data first (errors come back at once), then runs in the
     background. body: {batch_size?, max_errors?} over the source's resource_params.
 
     Raises IncorrectState RUN_IN_PROGRESS, and whatever test_source raises."""
-    policy.check(principal, RUN)
-    assert principal is not None
     kind = connections.check_kind(connection)
     db = _database(ctx, principal, database, writes=True)
     row = _row(ctx, db, kind, name)
@@ -705,11 +699,10 @@ def _export_job(ctx: ServiceContext, principal: Principal, db: databases.Databas
     return job
 
 
-def last_run(ctx: ServiceContext, principal: Optional[Principal], connection: Any, name: Any, *,
+@policy.checked(GET_RUN)
+def last_run(ctx: ServiceContext, principal: Principal, connection: Any, name: Any, *,
              database: Optional[str] = None) -> tasks.Task:
     """The source's latest run (RUNNING or finished). Raises RUN_NOT_FOUND."""
-    policy.check(principal, GET_RUN)
-    assert principal is not None
     kind = connections.check_kind(connection)
     row = _row(ctx, _database(ctx, principal, database), kind, name)
     task = ctx.store.one("SELECT * FROM tasks WHERE source_id = ? ORDER BY start_time DESC, rowid DESC LIMIT 1",
@@ -720,12 +713,11 @@ def last_run(ctx: ServiceContext, principal: Optional[Principal], connection: An
     return tasks._task(task)
 
 
-def cancel_run(ctx: ServiceContext, principal: Optional[Principal], connection: Any, name: Any, *,
+@policy.checked(CANCEL)
+def cancel_run(ctx: ServiceContext, principal: Principal, connection: Any, name: Any, *,
                database: Optional[str] = None) -> tasks.Task:
     """Ask the running import to stop (it stops before its next batch). Raises
     IncorrectState NO_RUN_IN_PROGRESS."""
-    policy.check(principal, CANCEL)
-    assert principal is not None
     kind = connections.check_kind(connection)
     row = _row(ctx, _database(ctx, principal, database), kind, name)
     running = _running(ctx, row["id"])
@@ -735,12 +727,11 @@ def cancel_run(ctx: ServiceContext, principal: Optional[Principal], connection: 
     return tasks.get(ctx, running.id)
 
 
-def download(ctx: ServiceContext, principal: Optional[Principal], name: Any, *,
+@policy.checked(DOWNLOAD)
+def download(ctx: ServiceContext, principal: Principal, name: Any, *,
              database: Optional[str] = None) -> BinaryIO:
     """The last export of a LOCAL analytics_report (no sandbox path), opened for reading.
     Raises TABLE_NOT_FOUND, RESOURCE_NOT_FOUND (never exported)."""
-    policy.check(principal, DOWNLOAD)
-    assert principal is not None
     row = _row(ctx, _database(ctx, principal, database), connections.LOCAL, name)
     if row["resource"] != "analytics_report":
         raise InvalidParameter("only an analytics_report has a download", name="WRONG_DATA_TYPE",

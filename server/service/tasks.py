@@ -17,8 +17,9 @@ from typing import Any, Callable, Optional
 
 from engine import EngineError
 from server import policy
-from server.auth import Principal
-from server.errors import ServerError, envelope
+from server.service.principal import Principal
+from server.error_table import ServerError
+from server.service.errors import envelope
 from server.service import databases
 from server.service.common import dumps, loads, new_id, page_offset
 from server.service.context import ServiceContext
@@ -180,11 +181,10 @@ def get_task(ctx: ServiceContext, principal: Optional[Principal], task_id: Any, 
     return _task(row)
 
 
-def recents(ctx: ServiceContext, principal: Optional[Principal], name: str, *, page: int = 1, amt: int = 50,
+@policy.checked(LIST_TASKS)
+def recents(ctx: ServiceContext, principal: Principal, name: str, *, page: int = 1, amt: int = 50,
             database: Optional[str] = None) -> tuple[list[Task], bool]:
     """The caller's database's tasks of one name, newest first: (page of tasks, has_next)."""
-    policy.check(principal, LIST_TASKS)
-    assert principal is not None
     ref = principal.database_id or database
     if ref is None:
         raise Unauthorized("this token selects no database: log in with db_id or db_name",

@@ -45,13 +45,10 @@ from typing import Any, Callable, Iterator, Optional
 import msgpack
 
 import engine
-from engine.entities import EntityTable
-from engine.entities.types import IdType, ValueType, WrongDataType
-from engine.records import count_records, iter_records
-from engine.schema import FieldDef, IndexDef
+from engine import EntityTable, FieldDef, IdType, IndexDef, ValueType, WrongDataType, count_records, iter_records
 from server import policy
-from server.auth import Principal
-from server.errors import ServerError
+from server.service.principal import Principal
+from server.error_table import ServerError
 from server.service import connections, databases, export_doc, restore_points, sources
 from server.service.common import json_value_problem, merge_patch
 from server.service.context import ServiceContext
@@ -351,7 +348,8 @@ def _envelope(inner: Iterator[bytes]) -> Iterator[bytes]:
     yield b"]}}"
 
 
-def start_export(ctx: ServiceContext, principal: Optional[Principal], database_id: str, *, fmt: str = "json",
+@policy.checked(EXPORT)
+def start_export(ctx: ServiceContext, principal: Principal, database_id: str, *, fmt: str = "json",
                  gzip: bool = False, envelope: bool = False, progress: Progress = None) -> Export:
     """Begin exporting a database (BACKUP until the Export is closed).
 
@@ -362,8 +360,6 @@ def start_export(ctx: ServiceContext, principal: Optional[Principal], database_i
     Raises ResourceNotFound, IncorrectState (not RUNNING: an export or import is running,
     or the database is not serving), Unauthorized/Forbidden.
     """
-    policy.check(principal, EXPORT)
-    assert principal is not None
     if fmt not in ("json", "ndjson"):
         raise InvalidParameter("format must be json or ndjson", data={"key": "format"})
     db = _check_database(ctx, principal, database_id)
@@ -989,7 +985,8 @@ def _extract_envelope(ctx: ServiceContext, path: str, cleanup: list[str]) -> Opt
     return out if found else None
 
 
-def import_database(ctx: ServiceContext, principal: Optional[Principal], database_id: str, path: str, *,
+@policy.checked(IMPORT)
+def import_database(ctx: ServiceContext, principal: Principal, database_id: str, path: str, *,
                     progress: Progress = None) -> ImportResult:
     """Merge the export document in `path` (JSON, NDJSON, gzip of either, or a Pieces
     envelope) into a database; see the module docstring. The file is not removed.
@@ -998,8 +995,6 @@ def import_database(ctx: ServiceContext, principal: Optional[Principal], databas
     IncorrectState (not RUNNING), Unauthorized/Forbidden, or the error that stopped the merge
     with error_data.reverted (true: the database is as before; false: it is FROZEN).
     """
-    policy.check(principal, IMPORT)
-    assert principal is not None
     started = time.monotonic()
     db = _check_database(ctx, principal, database_id)
     databases.check_queryable(db, writes=True)

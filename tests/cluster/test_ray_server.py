@@ -79,8 +79,8 @@ def test_placement_is_visible_as_a_service_property_and_in_metrics(ray_cluster, 
     from prometheus_client import generate_latest
     from prometheus_client.parser import text_string_to_metric_families
 
-    from server import auth, telemetry
-    from server.service import databases, service_properties
+    from server import telemetry
+    from server.service import databases, service_properties, tokens
     from server.service.bootstrap import open_service
     from server.service.config import BootstrapSettings, PasswordHashing
 
@@ -91,8 +91,8 @@ def test_placement_is_visible_as_a_service_property_and_in_metrics(ray_cluster, 
     ctx = open_service(config)
     holder = None
     try:
-        root = auth.verify_access_token(ctx, auth.login(ctx, email="root@example.com",
-                                                        password="root-password-1").token)
+        root = tokens.verify_access_token(ctx, tokens.login(ctx, email="root@example.com",
+                                                            password="root-password-1").token)
         prop = service_properties.get_service_property(ctx, root, "cluster:placement")
         assert prop.value == {"ray": True, "databases": []}              # nothing open yet
         db = databases.create_database(ctx, root, name=f"placed-{uuid.uuid4().hex[:6]}")

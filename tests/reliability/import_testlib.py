@@ -39,10 +39,10 @@ def open_ctx(data_dir: str, *, fsync: bool, fileio: Optional[Any] = None) -> Ser
 
 
 def root_of(ctx: ServiceContext) -> Any:
-    from server import auth
+    from server.service import tokens
 
-    pair = auth.login(ctx, email=ROOT_EMAIL, password=ROOT_PASSWORD)
-    return auth.verify_access_token(ctx, pair.token)
+    pair = tokens.login(ctx, email=ROOT_EMAIL, password=ROOT_PASSWORD)
+    return tokens.verify_access_token(ctx, pair.token)
 
 
 def prepare(base: str, *, fsync: bool = True, items: int = 12) -> str:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import server_rel as sr
 from rel_common import report, seed_for
-from server.errors import from_grpc
+from server.grpc_status import from_grpc
 from server.pb.roarbase.v1 import auth_pb2, database_pb2, query_pb2
 
 CASES = int(os.environ.get("ROARBASE_R9_CASES", "150"))

@@ -1,4 +1,5 @@
-"""server.errors: one table from unified codes to HTTP and gRPC status, and the envelope."""
+"""The error table (server.error_table) and its mappings: unified codes to HTTP and gRPC
+status (server.errors, server.grpc_status), and the envelope (server.service.errors)."""
 import inspect
 import json
 
@@ -7,25 +8,18 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 
 import engine.errors as E
-from server.errors import (
-    FORBIDDEN,
+from server.error_table import FORBIDDEN, TABLE, ServerError
+from server.errors import STATUS_DETAILS_KEY, http_status, to_grpc, to_grpc_status, to_http
+from server.grpc_status import (
     MD_CODE,
     MD_ERROR_CODE,
     MD_ERROR_DATA,
     MD_ERROR_NAME,
     MD_RETRY_AFTER,
-    STATUS_DETAILS_KEY,
-    TABLE,
-    PermissionDeniedError,
-    ServerError,
-    as_server_error,
-    envelope,
     from_grpc,
-    http_status,
-    to_grpc,
-    to_grpc_status,
-    to_http,
+    status_code,
 )
+from server.service.errors import Forbidden, as_server_error, envelope
 
 SC = grpc.StatusCode
 
@@ -67,7 +61,7 @@ def test_the_engine_has_error_classes() -> None:
 
 
 def test_table_is_api_md_section_6() -> None:
-    got = {code: (s.http_v2, s.http_v1, s.grpc_code, s.error_name, s.error_code) for code, s in TABLE.items()}
+    got = {code: (s.http_v2, s.http_v1, status_code(s), s.error_name, s.error_code) for code, s in TABLE.items()}
     assert got == EXPECTED
 
 
@@ -77,14 +71,14 @@ def test_every_code_has_both_statuses(code: str) -> None:
     assert spec.code == code
     assert isinstance(spec.http_v2, int) and 400 <= spec.http_v2 <= 599
     assert isinstance(spec.http_v1, int) and 400 <= spec.http_v1 <= 599
-    assert isinstance(spec.grpc_code, grpc.StatusCode) and spec.grpc_code is not SC.OK
+    assert isinstance(status_code(spec), grpc.StatusCode) and status_code(spec) is not SC.OK
     assert spec.error_name and isinstance(spec.error_code, int)
     assert spec.default_name and spec.default_name == spec.default_name.upper()
 
 
 @pytest.mark.parametrize("cls", ENGINE_ERRORS, ids=lambda c: c.__name__)
 def test_every_engine_error_maps_to_a_defined_code(cls: type) -> None:
-    assert cls.code in TABLE, f"engine.errors.{cls.__name__}.code = {cls.code!r} has no row in server.errors.TABLE"
+    assert cls.code in TABLE, f"engine.errors.{cls.__name__}.code = {cls.code!r} has no row in server.error_table.TABLE"
     exc = cls("boom")
     err = as_server_error(exc)
     assert (err.code, err.name, err.message) == (exc.code, exc.name, exc.message)
@@ -157,8 +151,8 @@ def test_unknown_code_is_a_programming_error() -> None:
         http_status(ServerError("ResourceNotFound", "x"), "v3")
 
 
-def test_permission_denied_is_the_authorization_variant() -> None:
-    err = PermissionDeniedError()
+def test_forbidden_is_the_authorization_variant() -> None:
+    err = Forbidden()
     assert err.spec is FORBIDDEN
     assert (http_status(err, "v2"), http_status(err, "v1")) == (401, 403)
     body = envelope(err)
@@ -192,15 +186,15 @@ def test_grpc_metadata_is_printable_ascii() -> None:
 @pytest.mark.parametrize("err", [
     ServerError("ResourceAlreadyExists", "dup", name="DUPLICATED_DB_NAME", details={"type": "database", "key": "x"}),
     ServerError("RequestLimitExceeded", "slow down", retry_after=2),
-    PermissionDeniedError(),
+    Forbidden(),
     ServerError("Unauthorized", "Authorization failed"),
 ], ids=lambda e: e.code)
 def test_from_grpc_rebuilds_the_error(err: ServerError) -> None:
     status, message, md = to_grpc(err)
     back = from_grpc(status, message, md)
-    assert type(back) is type(err)
-    assert (back.code, back.name, back.message, back.details, back.retry_after, back.spec) == \
-        (err.code, err.name, err.message, err.details, err.retry_after, err.spec)
+    assert type(back) is ServerError   # a client has the table, not the service's classes
+    assert (back.code, back.name, back.message, back.details, back.retry_after, back.spec, back.forbidden) == \
+        (err.code, err.name, err.message, err.details, err.retry_after, err.spec, err.forbidden)
 
 
 def test_from_grpc_without_roarbase_metadata() -> None:
@@ -279,7 +273,7 @@ def test_grpc_status_detail_carries_error_info_and_retry_info() -> None:
 
 
 def test_grpc_status_detail_without_retry_and_for_internal_errors() -> None:
-    _, _, md = to_grpc_status(PermissionDeniedError())
+    _, _, md = to_grpc_status(Forbidden())
     status = _details(md)
     info = error_details_pb2.ErrorInfo()
     assert status.code == SC.PERMISSION_DENIED.value[0] and len(status.details) == 1 and status.details[0].Unpack(info)

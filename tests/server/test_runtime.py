@@ -144,7 +144,7 @@ def test_settings_remote_bind_needs_allow_remote(tmp_path):
 
 
 def test_service_properties_report_the_enforced_rate_and_concurrency(tmp_path):
-    from server import auth
+    from server.service import tokens
     from server.service import service_properties
     from server.service.bootstrap import open_service
     from server.service.config import BootstrapSettings, PasswordHashing
@@ -154,7 +154,7 @@ def test_service_properties_report_the_enforced_rate_and_concurrency(tmp_path):
                            bootstrap=BootstrapSettings(root_password="root-password-1"))
     with open_service(config) as ctx:
         rt = Runtime(ctx, ServerSettings(config, rate_per_org=7, rate_burst=9, workers=3, max_pending=5))
-        value = service_properties.get_service_property(ctx, auth.owner_principal(ctx), "database:limits").value
+        value = service_properties.get_service_property(ctx, tokens.owner_principal(ctx), "database:limits").value
         assert (value["rate_per_org_per_second"], value["rate_burst"]) == (7, 9)
         assert (value["max_concurrent_requests"], value["max_queued_requests"]) == (3, 5)
         rt.close()

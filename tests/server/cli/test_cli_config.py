@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from server import config_file
-from server.errors import ServerError
+from server.error_table import ServerError
 from server.settings import DEFAULT_GRPC_PORT
 
 

@@ -69,12 +69,12 @@ def test_export_import_backup_restore_on_a_data_dir(data_dir: Path, tmp_path: Pa
 
 
 def _new_database(data_dir: Path, name: str) -> str:
-    from server import auth
+    from server.service import tokens
     from server.service import databases
     config = ServiceConfig(str(data_dir), fsync=False, passwords=PasswordHashing(time_cost=1, memory_cost_kib=8,
                                                                                   parallelism=1))
     with open_service(config) as ctx:
-        return databases.create_database(ctx, auth.owner_principal(ctx), name=name).id
+        return databases.create_database(ctx, tokens.owner_principal(ctx), name=name).id
 
 
 def test_a_bad_document_prints_its_problems_and_changes_nothing(data_dir: Path, tmp_path: Path) -> None:

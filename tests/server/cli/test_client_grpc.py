@@ -14,7 +14,7 @@ import serverlib
 from server import client as client_mod
 from server import grpc_values
 from server.client import Client
-from server.errors import PermissionDeniedError, ServerError
+from server.error_table import ServerError
 from server.pb.roarbase.v1 import database_pb2, query_pb2
 
 _names = itertools.count(1)
@@ -176,7 +176,7 @@ def test_frontend_role_gets_permission_denied(server: serverlib.ServerProcess, d
         email=email, password="front-password-1", role="frontend"))
     with Client(server.grpc_target) as f:
         f.login(email, "front-password-1")
-        with pytest.raises(PermissionDeniedError) as info:
+        with pytest.raises(ServerError) as info:
             f.create_database(_name("nope"))
     assert info.value.code == "Unauthorized" and info.value.forbidden
 
@@ -305,6 +305,31 @@ def test_retries_only_reads_after_unavailable(monkeypatch: pytest.MonkeyPatch, s
             with pytest.raises(ServerError) as info:
                 call(c)
             assert info.value.code == "ServiceUnavailable" and len(stub.calls) == 1
+
+
+@pytest.mark.parametrize("text", [
+    "SELECT * FROM t", "select count(*) from t where a > 1", "SHOW TABLES", "SHOW COLUMNS FROM t", "DESCRIBE t",
+    "EXPLAIN SELECT * FROM t", "SELECT * FROM t; SELECT COUNT(*) FROM t", "-- DELETE FROM t\nSELECT 1",
+    "SELECT 'x; DELETE FROM t' FROM t", 'SELECT "a;b" FROM t; DELETE FROM t', "INSERT INTO t (_id, a) VALUES (1, 2)",
+    "REPLACE INTO t (_id, a) VALUES (1, 2)", "DELETE FROM t WHERE _id = 1", "CREATE TABLE t2 (_id ID, a INT)",
+    "ALTER TABLE t ADD COLUMN b INT", "DROP TABLE t", "SELECT * FROM t; DELETE FROM t",
+    "BULK INSERT INTO t (_id, a) MAP (0 ID, 1 INT) FROM x'1,2' WITH FORMAT 'CSV' INPUT 'STREAM'",
+])
+def test_the_client_tells_sql_reads_as_the_engine_does(text: str) -> None:
+    assert client_mod._reads_sql(text) is not engine.sql_writes(engine.parse_sql(text))
+
+
+@pytest.mark.parametrize("text", [
+    "Count(All())", "Row(f=1)", "TopN(f, n=3)", 'Row(f="Set(1, f=2)")', "Row(f=Set)", "# Set(1, f=2)\nCount(All())",
+    "Set(1, f=2)", "SetBit(1, f=2)", "Clear (1, f=2)", "ClearRow(f=2)", "Store(Row(f=1), g=2)", "Delete(Row(f=1))",
+    "Count(Row(f=1)) Set(2, f=1)", "Options(Set(1, f=2), shards=[0])", "Count(Union(Row(f=1), Clear(1, f=2)))",
+])
+def test_the_client_tells_pql_reads_as_the_engine_does(text: str) -> None:
+    assert client_mod._reads_pql(text) is not engine.pql_writes(engine.parse_pql(text))
+
+
+def test_the_client_knows_the_engines_write_calls() -> None:
+    assert client_mod.PQL_WRITE_CALLS == engine.PQL_WRITE_CALLS
 
 
 def test_retries_give_up_after_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:

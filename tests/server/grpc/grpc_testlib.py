@@ -20,7 +20,8 @@ import jwt
 import pytest
 
 import serverlib
-from server.errors import ServerError, from_grpc
+from server.error_table import ServerError
+from server.grpc_status import from_grpc
 from server.pb.roarbase.v1 import (
     account_pb2,
     account_pb2_grpc,

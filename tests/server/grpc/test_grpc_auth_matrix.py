@@ -23,7 +23,7 @@ import pytest
 from grpc_testlib import MEMBER_PASSWORD, OTHER_EMAIL, ROOT_EMAIL, ROOT_PASSWORD, TIMEOUT, Client, failure, forge, \
     md, prepare_other_org, serving, unique
 from server import methods
-from server.errors import from_grpc
+from server.grpc_status import from_grpc
 from server.pb.roarbase.v1 import (
     account_pb2,
     auth_pb2,

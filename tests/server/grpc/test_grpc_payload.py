@@ -1,7 +1,7 @@
 """R13 over gRPC: the message cap is limits.max_payload_bytes, both ways.
 
 Received: requests of limit-1, limit and limit+1 bytes and 10x the limit; grpcio refuses the
-over-limit ones before the handler with RESOURCE_EXHAUSTED, which server.errors.from_grpc
+over-limit ones before the handler with RESOURCE_EXHAUSTED, which server.grpc_status.from_grpc
 names PayloadTooLarge, and the at-limit ones are served. Sent: results larger than the cap
 arrive split (SQL row batches, PqlStream parts) and unary Pql refuses with PayloadTooLarge;
 a ScanEntities page over the cap is refused (RESULT_TOO_LARGE) and a smaller page_size

@@ -1,6 +1,6 @@
 """The management services over gRPC (Auth, Org, Account, Role, Invite, Database), health
 and reflection: every RPC's happy path and its documented errors, asserted on both the gRPC
-status and the roarbase code that server.errors.from_grpc reads back."""
+status and the roarbase code that server.grpc_status.from_grpc reads back."""
 from __future__ import annotations
 
 import base64

@@ -17,7 +17,7 @@ import pytest
 from http_testlib import FORGED, PASSWORD, ROLES, Expect, InProcess, Member, assert_envelope, bearer, \
     cell_mismatch, forged_expect, forged_tokens, unique
 from server import http_app, policy
-from server.auth import Principal
+from server.service.principal import Principal
 
 PRINCIPALS = (*ROLES, "none", *FORGED, "other_org")
 # Endpoints outside the matrix: no policy row (the document, logout) or public by policy

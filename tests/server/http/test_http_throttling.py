@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from http_testlib import ROOT_EMAIL, ROOT_PASSWORD, AsgiClient, InProcess, assert_envelope, bearer
-from server import auth
+from server.service import tokens
 
 
 class FakeClock:
@@ -100,14 +100,14 @@ def test_invalid_tokens_are_charged_to_the_address(web):
 
 def test_password_checks_do_not_take_the_query_workers(web, monkeypatch):
     release, entered = threading.Event(), threading.Event()
-    real_login = auth.login
+    real_login = tokens.login
 
     def held_login(*args, **kwargs):
         entered.set()
         assert release.wait(30)
         return real_login(*args, **kwargs)
 
-    monkeypatch.setattr(auth, "login", held_login)
+    monkeypatch.setattr(tokens, "login", held_login)
     db = web.database()
     with ThreadPoolExecutor(4) as pool:
         logins = [pool.submit(_login, web, ROOT_EMAIL, ROOT_PASSWORD) for _ in range(4)]

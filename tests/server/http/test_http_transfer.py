@@ -172,6 +172,6 @@ def test_an_export_in_progress_is_409_everywhere(web, source):
 
 
 def _principal(web):
-    from server import auth
+    from server.service import tokens
 
-    return auth.verify_access_token(web.ctx, web.root.token)
+    return tokens.verify_access_token(web.ctx, web.root.token)

@@ -39,7 +39,7 @@ import pytest
 from http_testlib import FORGED, PASSWORD, ROLES, ROOT_EMAIL, ROOT_PASSWORD, Expect, InProcess, Member, bearer, \
     cell_mismatch, forged_expect, forged_tokens, genuine_token, unique
 from server import http_v1, policy
-from server.auth import Principal
+from server.service.principal import Principal
 
 FRONTENDS = ("frontend", "frontend_stranger")
 PRINCIPALS = (*ROLES, "frontend_stranger", "none", *FORGED, "other_org", "other_org_claim")

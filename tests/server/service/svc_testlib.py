@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from server import auth
-from server.auth import Principal
-from server.service import accounts, orgs
+from server.service.principal import Principal
+from server.service import accounts, orgs, tokens
 from server.service.bootstrap import open_service
 from server.service.config import BootstrapSettings, PasswordHashing, ServiceConfig
 from server.service.context import ServiceContext
@@ -49,8 +48,8 @@ def start(data_dir: Path, clock: Optional[FakeClock] = None, **overrides: Any) -
 
 def login(ctx: ServiceContext, password: str, *, email: Optional[str] = None, name: Optional[str] = None,
           database: Optional[str] = None) -> Principal:
-    pair = auth.login(ctx, email=email, name=name, password=password, database=database)
-    return auth.verify_access_token(ctx, pair.token)
+    pair = tokens.login(ctx, email=email, name=name, password=password, database=database)
+    return tokens.verify_access_token(ctx, pair.token)
 
 
 def root_of(ctx: ServiceContext) -> Principal:

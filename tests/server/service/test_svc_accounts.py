@@ -2,8 +2,7 @@
 rules, the single org owner, org isolation."""
 import pytest
 
-from server import auth
-from server.service import accounts, roles
+from server.service import accounts, roles, tokens
 from server.service.errors import (
     Forbidden,
     InvalidParameter,
@@ -146,14 +145,14 @@ def test_updating_others(svc, root):
 def test_delete_account(svc, root):
     manager = member(svc, root, "manager")
     victim = accounts.create_account(svc, root, email="v@x.io", password=MEMBER_PASSWORD)
-    pair = auth.login(svc, email="v@x.io", password=MEMBER_PASSWORD)
+    pair = tokens.login(svc, email="v@x.io", password=MEMBER_PASSWORD)
     accounts.delete_account(svc, manager, victim.id)
     with pytest.raises(ResourceNotFound):
         accounts.get_account(svc, root, victim.id)
     with pytest.raises(Unauthorized):
-        auth.verify_access_token(svc, pair.token)
+        tokens.verify_access_token(svc, pair.token)
     with pytest.raises(Unauthorized):
-        auth.refresh(svc, pair.refresh_token)
+        tokens.refresh(svc, pair.refresh_token)
     with pytest.raises(InvalidParameter) as e:
         accounts.delete_account(svc, manager, root.account_id)
     assert e.value.name == "ROOT_IS_UNIQUE"

@@ -1,4 +1,4 @@
-"""server/auth.py: passwords, login, access-token verification (and every rejection), refresh
+"""server/auth.py (passwords, JWT) and server/service/tokens.py: login, access-token verification (and every rejection), refresh
 rotation with reuse detection, revocation, API keys, and the first-start bootstrap."""
 import base64
 import json
@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from server import auth
-from server.service import accounts, databases
+from server.service import accounts, databases, tokens
 from server.service.errors import (
     InvalidParameter,
     MissingAuthenticationToken,
@@ -108,7 +108,7 @@ def test_bootstrap_refuses_a_weak_configured_password(tmp_path):
 # -- login -------------------------------------------------------------------------------
 
 def test_login_returns_a_token_pair(svc, clock):
-    pair = auth.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD)
+    pair = tokens.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD)
     assert pair.expires_in == svc.config.tokens.access_ttl_seconds == 900
     assert pair.token_type == "Bearer" and pair.role == "root" and pair.database_id is None
     assert pair.refresh_token and pair.refresh_token not in json.dumps(
@@ -134,44 +134,44 @@ def test_login_is_case_insensitive_on_email(svc):
 ])
 def test_login_failures_are_all_the_same(svc, kwargs):
     with pytest.raises(Unauthorized) as e:
-        auth.login(svc, **kwargs)
+        tokens.login(svc, **kwargs)
     assert e.value.message == "invalid credentials" and e.value.name == "INVALID_CREDENTIALS"
     assert not e.value.forbidden
 
 
 def test_login_needs_an_identity_and_a_password(svc):
     with pytest.raises(MissingParameter):
-        auth.login(svc, password=ROOT_PASSWORD)
+        tokens.login(svc, password=ROOT_PASSWORD)
     with pytest.raises(MissingParameter):
-        auth.login(svc, email=ROOT_EMAIL, password="")
+        tokens.login(svc, email=ROOT_EMAIL, password="")
 
 
 def test_deactivated_accounts_cannot_log_in_and_lose_their_tokens(svc, root):
-    pair = auth.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD)
+    pair = tokens.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD)
     acc = accounts.create_account(svc, root, email="b@x.io", role="backend", password=MEMBER_PASSWORD)
-    b_pair = auth.login(svc, email="b@x.io", password=MEMBER_PASSWORD)
+    b_pair = tokens.login(svc, email="b@x.io", password=MEMBER_PASSWORD)
     accounts.update_account(svc, root, acc.id, status="Deactivated")
     with pytest.raises(Unauthorized):
-        auth.login(svc, email="b@x.io", password=MEMBER_PASSWORD)
+        tokens.login(svc, email="b@x.io", password=MEMBER_PASSWORD)
     with pytest.raises(Unauthorized):
-        auth.verify_access_token(svc, b_pair.token)  # at once, not at expiry
+        tokens.verify_access_token(svc, b_pair.token)  # at once, not at expiry
     with pytest.raises(RefreshTokenExpired):
-        auth.refresh(svc, b_pair.refresh_token)
-    auth.verify_access_token(svc, pair.token)  # others unaffected
+        tokens.refresh(svc, b_pair.refresh_token)
+    tokens.verify_access_token(svc, pair.token)  # others unaffected
 
 
 def test_login_scoped_to_a_database(svc, root):
     db = databases.create_database(svc, root, name="shop")
     for ref in (db.id, db.id_b64, "shop"):
-        pair = auth.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD, database=ref)
+        pair = tokens.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD, database=ref)
         assert pair.database_id == db.id
-        assert auth.verify_access_token(svc, pair.token).database_id == db.id
+        assert tokens.verify_access_token(svc, pair.token).database_id == db.id
     with pytest.raises(ResourceNotFound):
-        auth.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD, database="nope")
+        tokens.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD, database="nope")
     other = other_org(svc)
     theirs = databases.create_database(svc, other.root, name="theirs")
     with pytest.raises(ResourceNotFound):
-        auth.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD, database=theirs.id)
+        tokens.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD, database=theirs.id)
 
 
 # -- access-token rejections -------------------------------------------------------------
@@ -205,16 +205,16 @@ def _b64(obj):
 
 def test_a_well_formed_forged_token_verifies(svc, root):
     """The forging helper itself is right: the rejections below differ in one thing only."""
-    assert auth.verify_access_token(svc, _forge(svc, root)).account_id == root.account_id
+    assert tokens.verify_access_token(svc, _forge(svc, root)).account_id == root.account_id
 
 
 def test_expired_token(svc, root, clock):
-    token = auth.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD).token
+    token = tokens.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD).token
     clock.advance(900 + svc.config.tokens.leeway_seconds)
-    auth.verify_access_token(svc, token)  # within the leeway
+    tokens.verify_access_token(svc, token)  # within the leeway
     clock.advance(1)
     with pytest.raises(TokenExpired) as e:
-        auth.verify_access_token(svc, token)
+        tokens.verify_access_token(svc, token)
     assert e.value.code == "TokenExpired"
 
 
@@ -272,7 +272,7 @@ def test_token_rejections(svc, root, case):
         h, _, s = _forge(svc, root).split(".")
         token = h + "." + _b64(_claims(svc, root, role="root", sub=root.account_id, exp=now + 10 ** 6)) + "." + s
     with pytest.raises(Unauthorized) as e:
-        auth.verify_access_token(svc, token)
+        tokens.verify_access_token(svc, token)
     assert type(e.value) is Unauthorized, case  # not TokenExpired, not Missing...
     assert e.value.message == "invalid or revoked token"
 
@@ -280,31 +280,31 @@ def test_token_rejections(svc, root, case):
 def test_missing_token(svc):
     for token in (None, ""):
         with pytest.raises(MissingAuthenticationToken):
-            auth.verify_access_token(svc, token)
+            tokens.verify_access_token(svc, token)
     with pytest.raises(MissingAuthenticationToken):
-        auth.authenticate(svc)
+        tokens.authenticate(svc)
     with pytest.raises(Unauthorized):
-        auth.verify_access_token(svc, 42)
+        tokens.verify_access_token(svc, 42)
 
 
 def test_role_comes_from_the_account_not_the_token(svc, root):
     acc = accounts.create_account(svc, root, email="m@x.io", role="frontend", password=MEMBER_PASSWORD)
-    token = auth.login(svc, email="m@x.io", password=MEMBER_PASSWORD).token
+    token = tokens.login(svc, email="m@x.io", password=MEMBER_PASSWORD).token
     forged_role = _forge(svc, root, sub=acc.id, role="root")
-    assert auth.verify_access_token(svc, forged_role).role == "frontend"
+    assert tokens.verify_access_token(svc, forged_role).role == "frontend"
     accounts.add_account_roles(svc, root, acc.id, ["manager"])
-    assert auth.verify_access_token(svc, token).role == "manager"  # demotions/promotions apply at once
+    assert tokens.verify_access_token(svc, token).role == "manager"  # demotions/promotions apply at once
 
 
 # -- refresh tokens ----------------------------------------------------------------------
 
 def test_refresh_rotates(svc, clock):
-    first = auth.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD)
+    first = tokens.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD)
     clock.advance(60)
-    second = auth.refresh(svc, first.refresh_token)
+    second = tokens.refresh(svc, first.refresh_token)
     assert second.refresh_token != first.refresh_token and second.token != first.token
-    assert auth.verify_access_token(svc, second.token).account_id == first.account_id
-    third = auth.refresh(svc, second.refresh_token)
+    assert tokens.verify_access_token(svc, second.token).account_id == first.account_id
+    third = tokens.refresh(svc, second.refresh_token)
     assert third.refresh_token not in (first.refresh_token, second.refresh_token)
     rows = svc.store.all("SELECT family_id, parent_id, revoked_reason FROM refresh_tokens ORDER BY created_at")
     assert len({r["family_id"] for r in rows}) == 1
@@ -312,169 +312,169 @@ def test_refresh_rotates(svc, clock):
 
 
 def test_reusing_a_rotated_token_revokes_the_family(svc):
-    first = auth.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD)
-    second = auth.refresh(svc, first.refresh_token)
-    other_session = auth.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD)
+    first = tokens.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD)
+    second = tokens.refresh(svc, first.refresh_token)
+    other_session = tokens.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD)
     with pytest.raises(Unauthorized) as e:
-        auth.refresh(svc, first.refresh_token)  # the thief (or the victim) replays
+        tokens.refresh(svc, first.refresh_token)  # the thief (or the victim) replays
     assert e.value.name == "REFRESH_TOKEN_REUSED"
     with pytest.raises(RefreshTokenExpired):
-        auth.refresh(svc, second.refresh_token)  # the live member of the family is dead too
+        tokens.refresh(svc, second.refresh_token)  # the live member of the family is dead too
     for token in (first.token, second.token):  # and so are the access tokens issued with it
         with pytest.raises(Unauthorized):
-            auth.verify_access_token(svc, token)
-    auth.refresh(svc, other_session.refresh_token)  # another login's family is unaffected
-    auth.verify_access_token(svc, other_session.token)
+            tokens.verify_access_token(svc, token)
+    tokens.refresh(svc, other_session.refresh_token)  # another login's family is unaffected
+    tokens.verify_access_token(svc, other_session.token)
 
 
 def test_refresh_token_expiry(svc, clock):
-    pair = auth.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD)
+    pair = tokens.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD)
     clock.advance(svc.config.tokens.refresh_ttl_seconds)
     with pytest.raises(RefreshTokenExpired) as e:
-        auth.refresh(svc, pair.refresh_token)
+        tokens.refresh(svc, pair.refresh_token)
     assert e.value.code == "RefreshTokenExpired"
 
 
 def test_refresh_rejects_unknown_and_missing(svc):
     with pytest.raises(Unauthorized):
-        auth.refresh(svc, "made-up-token")
+        tokens.refresh(svc, "made-up-token")
     with pytest.raises(MissingParameter):
-        auth.refresh(svc, "")
+        tokens.refresh(svc, "")
 
 
 def test_logout_revokes_the_family(svc):
-    pair = auth.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD)
-    assert auth.logout(svc, pair.refresh_token) == 1
+    pair = tokens.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD)
+    assert tokens.logout(svc, pair.refresh_token) == 1
     with pytest.raises(RefreshTokenExpired):
-        auth.refresh(svc, pair.refresh_token)
+        tokens.refresh(svc, pair.refresh_token)
     with pytest.raises(Unauthorized):
-        auth.verify_access_token(svc, pair.token)
-    assert auth.logout(svc, "unknown") == 0 and auth.logout(svc, None) == 0
+        tokens.verify_access_token(svc, pair.token)
+    assert tokens.logout(svc, "unknown") == 0 and tokens.logout(svc, None) == 0
 
 
 def test_refresh_can_move_to_another_database(svc, root):
     a = databases.create_database(svc, root, name="a")
     b = databases.create_database(svc, root, name="b")
-    pair = auth.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD, database="a")
-    moved = auth.refresh(svc, pair.refresh_token, database=b.id)
+    pair = tokens.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD, database="a")
+    moved = tokens.refresh(svc, pair.refresh_token, database=b.id)
     assert moved.database_id == b.id
-    kept = auth.refresh(svc, moved.refresh_token)
+    kept = tokens.refresh(svc, moved.refresh_token)
     assert kept.database_id == b.id
     with pytest.raises(ResourceNotFound):
-        auth.refresh(svc, kept.refresh_token, database="missing")
+        tokens.refresh(svc, kept.refresh_token, database="missing")
     assert a.id != b.id
 
 
 def test_deleting_a_database_revokes_its_tokens(svc, root):
     db = databases.create_database(svc, root, name="doomed")
     keep = databases.create_database(svc, root, name="kept")
-    scoped = auth.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD, database=db.id)
-    other = auth.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD, database=keep.id)
-    unscoped = auth.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD)
+    scoped = tokens.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD, database=db.id)
+    other = tokens.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD, database=keep.id)
+    unscoped = tokens.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD)
     robot = accounts.create_account(svc, root, kind="service", name="bot", role="backend")
-    key = auth.create_api_key(svc, root, account_id=robot.id, database=db.id).key
-    auth.authenticate_api_key(svc, key)
+    key = tokens.create_api_key(svc, root, account_id=robot.id, database=db.id).key
+    tokens.authenticate_api_key(svc, key)
     databases.delete_database(svc, root, db.id)  # DELETING already revokes, before the files go
     with pytest.raises(RefreshTokenExpired) as e:
-        auth.refresh(svc, scoped.refresh_token)
+        tokens.refresh(svc, scoped.refresh_token)
     assert e.value.name == "REFRESH_TOKEN_REVOKED"
     # The access token names a database that is gone: NotFound, as Crossing Minds answers
     # (reference/xminds-client.md §11: "afterwards the old token -> 404 code 60").
     with pytest.raises(ResourceNotFound) as nf:
-        auth.verify_access_token(svc, scoped.token)
+        tokens.verify_access_token(svc, scoped.token)
     assert nf.value.name == "DB_NOT_FOUND"
     with pytest.raises(Unauthorized):
-        auth.authenticate_api_key(svc, key)
-    auth.refresh(svc, other.refresh_token)
-    auth.refresh(svc, unscoped.refresh_token)
+        tokens.authenticate_api_key(svc, key)
+    tokens.refresh(svc, other.refresh_token)
+    tokens.refresh(svc, unscoped.refresh_token)
 
 
 # -- API keys ----------------------------------------------------------------------------
 
 def test_api_keys_for_service_accounts(svc, root):
     robot = accounts.create_account(svc, root, kind="service", name="ingest-bot", role="backend")
-    created = auth.create_api_key(svc, root, account_id=robot.id, label="ci")
+    created = tokens.create_api_key(svc, root, account_id=robot.id, label="ci")
     key = created.key
     assert key.startswith("rbk_") and created.api_key.label == "ci"
     assert key not in json.dumps([dict(r) for r in svc.store.all("SELECT * FROM api_keys")])  # hashed at rest
-    p = auth.authenticate_api_key(svc, key)
+    p = tokens.authenticate_api_key(svc, key)
     assert (p.account_id, p.role, p.via, p.token_id) == (robot.id, "backend", "api_key", created.api_key.id)
-    assert auth.authenticate(svc, api_key=key).account_id == robot.id
-    listed = auth.list_api_keys(svc, root).resources
+    assert tokens.authenticate(svc, api_key=key).account_id == robot.id
+    listed = tokens.list_api_keys(svc, root).resources
     assert [k.id for k in listed] == [created.api_key.id]
     assert "key" not in listed[0].to_dict() and listed[0].to_dict()["revoked"] is False
     # a service login takes the key as its password (CM /v1/login/service/)
     assert login(svc, key, name="ingest-bot").account_id == robot.id
-    revoked = auth.revoke_api_key(svc, root, created.api_key.id)
+    revoked = tokens.revoke_api_key(svc, root, created.api_key.id)
     assert revoked.revoked_at is not None
     with pytest.raises(Unauthorized):
-        auth.authenticate_api_key(svc, key)
+        tokens.authenticate_api_key(svc, key)
     with pytest.raises(Unauthorized):
-        auth.login(svc, name="ingest-bot", password=key)
+        tokens.login(svc, name="ingest-bot", password=key)
 
 
 def test_api_key_rejections(svc, root, clock):
     robot = accounts.create_account(svc, root, kind="service", name="bot", role="frontend")
-    key = auth.create_api_key(svc, root, account_id=robot.id, expires_in_seconds=60).key
+    key = tokens.create_api_key(svc, root, account_id=robot.id, expires_in_seconds=60).key
     prefix, ident, secret = key.split("_", 2)
     for bad in (f"{prefix}_{ident}_{secret}x", f"xyz_{ident}_{secret}", f"{prefix}_nothex_{secret}", "junk", ""):
         with pytest.raises((Unauthorized, MissingAuthenticationToken)):
-            auth.authenticate_api_key(svc, bad)
-    auth.authenticate_api_key(svc, key)
+            tokens.authenticate_api_key(svc, bad)
+    tokens.authenticate_api_key(svc, key)
     clock.advance(60)
     with pytest.raises(Unauthorized):
-        auth.authenticate_api_key(svc, key)
+        tokens.authenticate_api_key(svc, key)
 
 
 def test_api_key_creation_errors(svc, root):
     human = accounts.create_account(svc, root, email="h@x.io", role="backend")
     with pytest.raises(InvalidParameter) as e:
-        auth.create_api_key(svc, root, account_id=human.id)
+        tokens.create_api_key(svc, root, account_id=human.id)
     assert e.value.name == "NOT_A_SERVICE_ACCOUNT"
     with pytest.raises(ResourceNotFound):
-        auth.create_api_key(svc, root, account_id="00000000-0000-4000-8000-000000000000")
+        tokens.create_api_key(svc, root, account_id="00000000-0000-4000-8000-000000000000")
     robot = accounts.create_account(svc, root, kind="service", name="bot", role="backend")
     with pytest.raises(RelatedResourceNotFound):
-        auth.create_api_key(svc, root, account_id=robot.id, database="missing")
+        tokens.create_api_key(svc, root, account_id=robot.id, database="missing")
     with pytest.raises(InvalidParameter):
-        auth.create_api_key(svc, root, account_id=robot.id, expires_in_seconds=0)
+        tokens.create_api_key(svc, root, account_id=robot.id, expires_in_seconds=0)
     other = other_org(svc)
     with pytest.raises(ResourceNotFound):  # another org's account is not found
-        auth.create_api_key(svc, other.root, account_id=robot.id)
-    key = auth.create_api_key(svc, root, account_id=robot.id).api_key
+        tokens.create_api_key(svc, other.root, account_id=robot.id)
+    key = tokens.create_api_key(svc, root, account_id=robot.id).api_key
     with pytest.raises(ResourceNotFound):
-        auth.revoke_api_key(svc, other.root, key.id)
-    assert auth.list_api_keys(svc, other.root).resources == []
+        tokens.revoke_api_key(svc, other.root, key.id)
+    assert tokens.list_api_keys(svc, other.root).resources == []
 
 
 def test_api_key_of_a_deactivated_account_stops_working(svc, root):
     robot = accounts.create_account(svc, root, kind="service", name="bot", role="backend")
-    key = auth.create_api_key(svc, root, account_id=robot.id).key
+    key = tokens.create_api_key(svc, root, account_id=robot.id).key
     accounts.update_account(svc, root, robot.id, status="Deactivated")
     with pytest.raises(Unauthorized):
-        auth.authenticate_api_key(svc, key)
+        tokens.authenticate_api_key(svc, key)
 
 
 def test_database_scoped_api_key(svc, root):
     db = databases.create_database(svc, root, name="scoped")
     databases.create_database(svc, root, name="elsewhere")
     robot = accounts.create_account(svc, root, kind="service", name="bot", role="backend")
-    key = auth.create_api_key(svc, root, account_id=robot.id, database="scoped").key
-    assert auth.authenticate_api_key(svc, key).database_id == db.id
+    key = tokens.create_api_key(svc, root, account_id=robot.id, database="scoped").key
+    assert tokens.authenticate_api_key(svc, key).database_id == db.id
     # as a service login's password, the key cannot shed or change its scope
-    assert auth.login(svc, name="bot", password=key).database_id == db.id
-    assert auth.login(svc, name="bot", password=key, database="scoped").database_id == db.id
+    assert tokens.login(svc, name="bot", password=key).database_id == db.id
+    assert tokens.login(svc, name="bot", password=key, database="scoped").database_id == db.id
     with pytest.raises(ResourceNotFound):
-        auth.login(svc, name="bot", password=key, database="elsewhere")
-    pair = auth.login(svc, name="bot", password=key)
+        tokens.login(svc, name="bot", password=key, database="elsewhere")
+    pair = tokens.login(svc, name="bot", password=key)
     with pytest.raises(ResourceNotFound):
-        auth.refresh(svc, pair.refresh_token, database="elsewhere")  # nor by refreshing
-    assert auth.refresh(svc, pair.refresh_token, database="scoped").database_id == db.id
+        tokens.refresh(svc, pair.refresh_token, database="elsewhere")  # nor by refreshing
+    assert tokens.refresh(svc, pair.refresh_token, database="scoped").database_id == db.id
 
 
 def test_authenticate_prefers_the_bearer(svc, root):
-    pair = auth.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD)
-    assert auth.authenticate(svc, bearer=pair.token, api_key="junk").account_id == root.account_id
+    pair = tokens.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD)
+    assert tokens.authenticate(svc, bearer=pair.token, api_key="junk").account_id == root.account_id
 
 
 def test_member_helper_logs_in_every_role(svc, root):
@@ -486,26 +486,26 @@ def test_revoking_an_api_key_ends_the_sessions_logged_in_with_it(svc, root):
     """Issue 14 #6: a session from a service login with an API key used to outlive the
     key's revocation (its access token kept working, its refresh token kept rotating)."""
     robot = accounts.create_account(svc, root, kind="service", name="etl-bot", role="backend")
-    created = auth.create_api_key(svc, root, account_id=robot.id)
-    other_key = auth.create_api_key(svc, root, account_id=robot.id).key
-    pair = auth.login(svc, password=created.key, name="etl-bot")
-    rotated = auth.refresh(svc, pair.refresh_token)   # a rotated session is still the key's
-    by_other = auth.login(svc, password=other_key, name="etl-bot")
-    assert auth.verify_access_token(svc, rotated.token).account_id == robot.id
-    auth.revoke_api_key(svc, root, created.api_key.id)
+    created = tokens.create_api_key(svc, root, account_id=robot.id)
+    other_key = tokens.create_api_key(svc, root, account_id=robot.id).key
+    pair = tokens.login(svc, password=created.key, name="etl-bot")
+    rotated = tokens.refresh(svc, pair.refresh_token)   # a rotated session is still the key's
+    by_other = tokens.login(svc, password=other_key, name="etl-bot")
+    assert tokens.verify_access_token(svc, rotated.token).account_id == robot.id
+    tokens.revoke_api_key(svc, root, created.api_key.id)
     with pytest.raises(Unauthorized):
-        auth.verify_access_token(svc, rotated.token)
+        tokens.verify_access_token(svc, rotated.token)
     with pytest.raises(RefreshTokenExpired):
-        auth.refresh(svc, rotated.refresh_token)
+        tokens.refresh(svc, rotated.refresh_token)
     # a session of another key of the same account is untouched
-    assert auth.verify_access_token(svc, by_other.token).account_id == robot.id
-    assert auth.refresh(svc, by_other.refresh_token).account_id == robot.id
+    assert tokens.verify_access_token(svc, by_other.token).account_id == robot.id
+    assert tokens.refresh(svc, by_other.refresh_token).account_id == robot.id
 
 
 def test_an_expired_api_key_ends_its_sessions_refresh(svc, root, clock):
     robot = accounts.create_account(svc, root, kind="service", name="short-bot", role="backend")
-    key = auth.create_api_key(svc, root, account_id=robot.id, expires_in_seconds=60).key
-    pair = auth.login(svc, password=key, name="short-bot")
+    key = tokens.create_api_key(svc, root, account_id=robot.id, expires_in_seconds=60).key
+    pair = tokens.login(svc, password=key, name="short-bot")
     clock.advance(61)
     with pytest.raises(RefreshTokenExpired):
-        auth.refresh(svc, pair.refresh_token)
+        tokens.refresh(svc, pair.refresh_token)

@@ -4,7 +4,8 @@ import uuid
 import engine
 import pytest
 
-from server import errors as server_errors
+from server import error_table, errors as server_errors
+from server import ids
 from server.service import common
 from server.service import errors as E
 
@@ -13,9 +14,9 @@ def test_ids_in_both_forms():
     u = str(uuid.uuid4())
     b = common.id_b64(u)
     assert len(b) == 22 and "=" not in b
-    assert common.parse_id(b) == common.parse_id(u) == common.parse_id(u.upper()) == u
+    assert ids.parse_id(b) == ids.parse_id(u) == ids.parse_id(u.upper()) == u
     for bad in (None, 7, "", "x" * 22 + "!", "not-a-uuid-not-a-uuid-not-a-uuid-xx", u[:-1], "A" * 21):
-        assert common.parse_id(bad) is None
+        assert ids.parse_id(bad) is None
 
 
 def test_names():
@@ -38,8 +39,8 @@ def test_merge_patch_rfc7396_examples():
 def test_service_errors_are_server_errors_with_unified_codes():
     for cls in E.BY_CODE.values():
         err = cls("m", name="FINE", data={"type": "t", "key": "k"})
-        assert isinstance(err, server_errors.ServerError) and err.code in server_errors.TABLE
-        body = server_errors.envelope(err)
+        assert isinstance(err, error_table.ServerError) and err.code in error_table.TABLE
+        body = E.envelope(err)
         assert body["code"] == cls.code and body["error_data"] == {"name": "FINE", "type": "t", "key": "k"}
     assert server_errors.http_status(E.ResourceAlreadyExists("x"), "v2") == 409
     assert server_errors.http_status(E.ResourceAlreadyExists("x"), "v1") == 400

@@ -5,8 +5,8 @@ import threading
 import pytest
 
 from engine import executor
-from server import auth, policy
-from server.service import compat, databases as dbs, query
+from server import policy
+from server.service import compat, databases as dbs, query, tokens
 from server.service.errors import Forbidden, RequestTimeout, ResourceNotFound
 from svc_testlib import member, other_org
 
@@ -23,10 +23,10 @@ def test_anonymous_caller_gets_the_default_database_created_once(svc, root):
 
 
 def test_anonymous_caller_acts_as_backend(svc):
-    p = auth.owner_principal(svc, acting_as=policy.BACKEND)
+    p = tokens.owner_principal(svc, acting_as=policy.BACKEND)
     assert p.role == policy.BACKEND and not policy.allowed(p, "DatabaseService.CreateDatabase")
     assert not policy.allowed(p, "AccountService.CreateAccount")
-    assert auth.owner_principal(svc).role == policy.ROOT
+    assert tokens.owner_principal(svc).role == policy.ROOT
 
 
 def test_authenticated_caller_runs_in_its_own_org(svc, root):
@@ -57,7 +57,7 @@ def test_frontend_cannot_write_on_the_compat_path(svc, root):
 def test_token_scoped_to_a_database_runs_there(svc, root):
     d = dbs.create_database(svc, root, name="scoped")
     query.sql(svc, root, d.id, "CREATE TABLE only_here (_id ID)")
-    scoped = auth.verify_access_token(svc, auth.login(svc, email="root@example.com", password="root-password-1",
+    scoped = tokens.verify_access_token(svc, tokens.login(svc, email="root@example.com", password="root-password-1",
                                                       database=d.id).token)
     rows = compat.sql(svc, scoped, "SHOW TABLES", database_name="default").last.rows
     assert [r[0] for r in rows] == ["only_here"]

@@ -6,8 +6,7 @@ import time
 
 import pytest
 
-from server import auth
-from server.service import databases as dbs
+from server.service import databases as dbs, tokens
 from server.service.databases import (
     BACKUP, CREATING, DELETED, DELETING, DEPROVISIONING, FAILED, FROZEN, PROVISIONING, RESTORING, RUNNING, STATES,
     TRANSITIONS,
@@ -311,7 +310,7 @@ def test_data_survives_a_restart(tmp_path, clock):
 
 def test_deleting_revokes_scoped_tokens_only(svc, root):
     db = dbs.create_database(svc, root, name="a")
-    pair = auth.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD, database=db.id)
+    pair = tokens.login(svc, email=ROOT_EMAIL, password=ROOT_PASSWORD, database=db.id)
     dbs.delete_database(svc, root, db.id)
     rows = svc.store.all("SELECT revoked_reason FROM refresh_tokens WHERE database_id = ?", (db.id,))
     assert [r["revoked_reason"] for r in rows] == ["database_deleted"]

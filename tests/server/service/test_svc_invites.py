@@ -2,8 +2,7 @@
 between orgs, expired and used invites are typed IncorrectState errors, org isolation."""
 import pytest
 
-from server import auth
-from server.service import accounts, invites
+from server.service import accounts, invites, tokens
 from server.service.errors import (
     Forbidden,
     IncorrectState,
@@ -66,7 +65,7 @@ def test_accept_expired(svc, root, clock):
         invites.accept_invite(svc, inv.id, email="late@x.io", password=MEMBER_PASSWORD)
     assert isinstance(e.value, IncorrectState) and e.value.name == "INVITE_EXPIRED"
     with pytest.raises(Unauthorized):
-        auth.login(svc, email="late@x.io", password=MEMBER_PASSWORD)
+        tokens.login(svc, email="late@x.io", password=MEMBER_PASSWORD)
     again = invites.create_invite(svc, root, email="late@x.io")  # an expired one does not block a new one
     invites.accept_invite(svc, again.id, email="late@x.io", password=MEMBER_PASSWORD)
 
@@ -134,15 +133,15 @@ def test_other_orgs_invites_are_not_found(svc, root):
 def test_move_account_to_another_org(svc, root):
     other = other_org(svc)
     accounts.create_account(svc, root, email="mover@x.io", role="manager", password=MEMBER_PASSWORD)
-    pair = auth.login(svc, email="mover@x.io", password=MEMBER_PASSWORD)
-    me = auth.verify_access_token(svc, pair.token)
+    pair = tokens.login(svc, email="mover@x.io", password=MEMBER_PASSWORD)
+    me = tokens.verify_access_token(svc, pair.token)
     inv = invites.create_invite(svc, other.root, email="mover@x.io", role="backend")
     moved = invites.move_account_org(svc, me, me.account_id, inv.id)
     assert (moved.org_id, moved.role, moved.org_name) == (other.org_id, "backend", "other")
     with pytest.raises(Unauthorized):
-        auth.verify_access_token(svc, pair.token)  # old org's tokens are gone
+        tokens.verify_access_token(svc, pair.token)  # old org's tokens are gone
     with pytest.raises(Unauthorized):
-        auth.refresh(svc, pair.refresh_token)
+        tokens.refresh(svc, pair.refresh_token)
     again = login(svc, MEMBER_PASSWORD, email="mover@x.io")
     assert again.org_id == other.org_id
     inv = invites.get_invite(svc, other.root, inv.id)
@@ -201,7 +200,7 @@ def test_the_org_owner_cannot_move(svc, root):
     inv = invites.create_invite(svc, other.root, email="owner2@x.io")
     assert inv
     # the owner role is refused by the policy table; the service refuses it too
-    from server.auth import Principal
+    from server.service.principal import Principal
     owner_as_manager = Principal(root.account_id, root.org_id, "manager")
     with pytest.raises(IncorrectState) as e:
         invites.move_account_org(svc, owner_as_manager, root.account_id, inv.id)

@@ -6,8 +6,9 @@ import pathlib
 
 import pytest
 
-from server import auth, policy
-from server.auth import Principal
+from server import policy
+from server.service import tokens
+from server.service.principal import Principal
 from server.policy import BUILTIN_ROLES, POLICY
 from server.service import (
     accounts,
@@ -178,9 +179,10 @@ def test_every_grpc_method_has_a_row():
 
 
 def _checked_names():
-    """Every operation name a service function passes to policy.check."""
+    """Every operation name a service function is tied to (@policy.checked) or passes to
+    policy.check."""
     names = set()
-    files = [ROOT / "server" / "auth.py", *sorted((ROOT / "server" / "service").glob("*.py"))]
+    files = sorted((ROOT / "server" / "service").glob("*.py"))
     for path in files:
         tree = ast.parse(path.read_text())
         consts = {}
@@ -192,9 +194,10 @@ def _checked_names():
                 consts.update((t.id, v.value) for t, v in pairs
                               if isinstance(t, ast.Name) and isinstance(v, ast.Constant))
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "check" \
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in ("check", "checked") \
                     and isinstance(node.func.value, ast.Name) and node.func.value.id == "policy":
-                arg = node.args[1]
+                arg = node.args[1] if node.func.attr == "check" else node.args[0]
                 if isinstance(arg, ast.Constant):
                     names.add(arg.value)
                 elif arg.id in consts:
@@ -202,6 +205,30 @@ def _checked_names():
                 else:  # a helper's parameter: its callers pass one of the names above
                     assert arg.id == "method", (path, arg.id)
     return names
+
+
+def test_checked_runs_the_body_only_for_an_allowed_caller():
+    ran = []
+
+    @policy.checked("DatabaseService.CreateDatabase")
+    def create(ctx, principal, name):
+        ran.append((ctx, principal, name))
+        return name
+
+    manager = Principal("a", "o", "manager")
+    with pytest.raises(MissingAuthenticationToken):
+        create("ctx", None, "x")
+    with pytest.raises(Forbidden):
+        create("ctx", Principal("a", "o", "frontend"), "x")
+    assert ran == []
+    assert create("ctx", manager, "x") == "x" and ran == [("ctx", manager, "x")]
+    assert create.__name__ == "create"
+
+
+@pytest.mark.parametrize("method", ["NoSuch.Method", "AuthService.Login"])
+def test_checked_needs_a_row_that_takes_a_caller(method):
+    with pytest.raises(KeyError):
+        policy.checked(method)
 
 
 def test_service_functions_check_only_names_in_the_table():
@@ -254,10 +281,10 @@ def _calls(ctx, root, db, svc_account):
         return invites.create_invite(ctx, root, email=_fresh("i") + "@e.io").id
 
     return {
-        "AuthService.CreateApiKey": lambda p: auth.create_api_key(ctx, p, account_id=svc_account.id),
-        "AuthService.ListApiKeys": lambda p: auth.list_api_keys(ctx, p),
-        "AuthService.RevokeApiKey": lambda p: auth.revoke_api_key(
-            ctx, p, auth.create_api_key(ctx, root, account_id=svc_account.id).api_key.id),
+        "AuthService.CreateApiKey": lambda p: tokens.create_api_key(ctx, p, account_id=svc_account.id),
+        "AuthService.ListApiKeys": lambda p: tokens.list_api_keys(ctx, p),
+        "AuthService.RevokeApiKey": lambda p: tokens.revoke_api_key(
+            ctx, p, tokens.create_api_key(ctx, root, account_id=svc_account.id).api_key.id),
         "OrgService.GetOrg": lambda p: orgs.get_org(ctx, p, (p or root).org_id),
         "OrgService.UpdateOrg": lambda p: orgs.update_org(ctx, p, (p or root).org_id, address="1 Main St"),
         "OrgService.GetServiceProperty": lambda p: service_properties.get_service_property(
