@@ -42,6 +42,8 @@ from engine.errors import (
 from engine import q
 from engine.holder import Holder
 from engine.index import Field, Index
+from engine.results import (Bool, Count, DistinctRows, DistinctValues, ExtractedTable, GroupCounts, Nil, Pair, Pairs,
+                            Result, RowIdentifiers, RowResult, SignedRow, ValCount)
 from engine.snapshots import SnapshotInfo
 from engine.snapshots import restore as restore_snapshot
 
@@ -74,4 +76,6 @@ __all__ = [
     "ExistenceNotTrackedError", "ClosedError", "DataCorruptedError", "StorageFullError",
     "StorageFailedError", "QueryError", "QuerySyntaxError", "QueryExecutionError", "QueryLimitError",
     "QueryCancelledError", "WritesBlockedError", "ClusterUnsupportedError", "WorkerUnavailableError",
+    "Result", "Nil", "Count", "Bool", "RowResult", "DistinctRows", "SignedRow", "DistinctValues", "ValCount",
+    "Pair", "Pairs", "RowIdentifiers", "GroupCounts", "ExtractedTable",
 ]

@@ -25,6 +25,7 @@ from engine.errors import (
 from engine.executor import LOCAL
 from engine.groupby import DEFAULT_MAX_GROUPS
 from engine.index import Index
+from engine.results import Result
 from engine.shardexec import ShardExecutor
 from engine.schema import IndexDef, IndexOptions, check_meta, check_name
 from engine.storage.fileio import FileIO
@@ -202,9 +203,15 @@ class Holder:
     def query(self, index: str, pql: str, *, timeout: float | None = None,
               cancel: threading.Event | None = None) -> list[Any]:
         """Run a PQL request against an index; one result per call, in FeatureBase's
-        JSON shapes (see docs/pql.md). Writes in the request commit atomically.
-        `timeout` (seconds) and `cancel` (set it from another thread) stop a read
-        between shards with QueryCancelledError."""
+        JSON shapes (see docs/pql.md): pql()'s results as to_json() gives them."""
+        return [r.to_json() for r in self.pql(index, pql, timeout=timeout, cancel=cancel)]
+
+    def pql(self, index: str, pql: str, *, timeout: float | None = None,
+            cancel: threading.Event | None = None) -> list[Result]:
+        """Run a PQL request against an index; one typed result per call (engine.results:
+        Count, RowResult, ValCount, …, each with to_json()). Writes in the request commit
+        atomically. `timeout` (seconds) and `cancel` (set it from another thread) stop a
+        read between shards with QueryCancelledError."""
         from engine.query import run_pql
 
         self._check_open()
@@ -216,7 +223,7 @@ class Holder:
         from engine.query import run_query
 
         self._check_open()
-        return run_query(self, index, Query(tuple(calls)), timeout=timeout)
+        return [r.to_json() for r in run_query(self, index, Query(tuple(calls)), timeout=timeout)]
 
     def sql(self, text: str) -> Any:
         """Run SQL (docs/sql.md); returns the last statement's SqlResult (.schema, .rows,
