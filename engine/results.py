@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -40,9 +40,12 @@ def rfc3339(t: _dt.datetime) -> str:
 
 
 class Result:
-    """One PQL call's answer."""
+    """One PQL call's answer. `kind` names its kind as FeatureBase's result types do (the
+    member of query.proto's PqlResult that carries it): what a face that only needs the
+    kind, not the class, switches on."""
 
     __slots__ = ()
+    kind: ClassVar[str]
 
     def to_json(self) -> Any:
         """FeatureBase's JSON form (plain dicts, lists and scalars; Decimal for decimals)."""
@@ -53,12 +56,15 @@ class Result:
 class Nil(Result):
     """No value (Percentile over no records)."""
 
+    kind: ClassVar[str] = "nil"
+
     def to_json(self) -> None:
         return None
 
 
 @dataclass(slots=True)
 class Count(Result):
+    kind: ClassVar[str] = "count"
     n: int
 
     def to_json(self) -> int:
@@ -69,6 +75,7 @@ class Count(Result):
 class Bool(Result):
     """Whether a write changed anything, or IncludesColumn's answer."""
 
+    kind: ClassVar[str] = "changed"
     value: bool
 
     def to_json(self) -> bool:
@@ -80,6 +87,7 @@ class RowResult(Result):
     """A set of records: their ids ascending, and on a keyed index their keys (unknown ones
     left out). FeatureBase answers a keyed index's records by key only."""
 
+    kind: ClassVar[str] = "row"
     columns: list[int]
     keys: Optional[list[str]] = None
 
@@ -99,6 +107,7 @@ class RowResult(Result):
 class DistinctRows(Result):
     """Distinct on a set-like field: the row ids (and their keys on a keyed field)."""
 
+    kind: ClassVar[str] = "row"
     ids: list[int]
     keys: Optional[list[Optional[str]]] = None
 
@@ -112,6 +121,7 @@ class DistinctRows(Result):
 class SignedRow(Result):
     """Distinct on an int or decimal field: negative values (ascending) and the rest."""
 
+    kind: ClassVar[str] = "signed_row"
     neg: list[Any]
     pos: list[Any]
 
@@ -123,6 +133,7 @@ class SignedRow(Result):
 class DistinctValues(Result):
     """Distinct on a timestamp (RFC 3339 text) or float field."""
 
+    kind: ClassVar[str] = "values"
     values: list[Any]
 
     def to_json(self) -> list[Any]:
@@ -131,19 +142,20 @@ class DistinctValues(Result):
 
 @dataclass(slots=True)
 class ValCount(Result):
-    """A value and how many records hold it (or the sum and how many were summed). `kind`
-    is the field's value type: int, float, decimal or timestamp; value None: no value."""
+    """A value and how many records hold it (or the sum and how many were summed).
+    `field_type` is the field's: int, float, decimal or timestamp; value None: no value."""
 
+    kind: ClassVar[str] = "val_count"
     value: Any
     count: int
-    kind: str = "int"
+    field_type: str = "int"
 
     def to_json(self) -> dict[str, Any]:
         """FeatureBase's ValCount: every key always present; only the one matching the field
         type carries the value."""
         out: dict[str, Any] = {"value": 0, "floatValue": 0.0, "decimalValue": None,
                                "timestampValue": ZERO_TIME, "count": self.count}
-        v, kind = self.value, self.kind
+        v, kind = self.value, self.field_type
         if v is None:
             return out
         if kind == "decimal":
@@ -167,6 +179,7 @@ def _pair_json(row_id: int, key: Optional[str], count: int) -> dict[str, Any]:
 class Pair(Result):
     """One row and its count (MinRow, MaxRow); key None on an unkeyed field."""
 
+    kind: ClassVar[str] = "pair"
     id: int
     key: Optional[str]
     count: int
@@ -180,6 +193,7 @@ class Pairs(Result):
     """Rows ranked by count (TopN, TopK): aligned lists; keys None on an unkeyed field
     (an element None: a row without a key)."""
 
+    kind: ClassVar[str] = "pairs"
     ids: list[int]
     counts: list[int]
     keys: Optional[list[Optional[str]]] = None
@@ -194,6 +208,7 @@ class Pairs(Result):
 class RowIdentifiers(Result):
     """Rows: row ids ascending, or on a keyed field their keys (unknown ones left out)."""
 
+    kind: ClassVar[str] = "row_identifiers"
     rows: list[int]
     keys: Optional[list[str]] = None
 
@@ -212,6 +227,7 @@ class GroupCounts(Result):
     """GroupBy: the groups, already in FeatureBase's form (engine/groupby.py builds them
     sharing one entry per child row)."""
 
+    kind: ClassVar[str] = "group_counts"
     groups: list[dict[str, Any]]
 
     def to_json(self) -> list[dict[str, Any]]:
@@ -223,6 +239,7 @@ class ExtractedTable(Result):
     """Extract: the fields ({"name", "type"}), and per record its id (or key) and one value
     per field, in field order."""
 
+    kind: ClassVar[str] = "extracted_table"
     fields: list[dict[str, str]]
     columns: list[Any]
     rows: list[list[Any]]

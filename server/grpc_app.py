@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import math
 import os
@@ -39,8 +38,6 @@ from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from engine.pql import ast as pql_ast
-from engine.pql.parser import parse as parse_pql
 from server import auth, errors, grpc_access, grpc_values as values, methods, policy, telemetry
 from server.auth import Principal
 from server.pb.roarbase.v1 import (
@@ -731,23 +728,12 @@ async def _query_sql(rpc: Rpc, req: query_pb2.SqlRequest) -> AsyncIterator[query
     yield query_pb2.SqlResponse(stats=stats)
 
 
-def _call_names(statement: str) -> list[str]:
-    """The top-level call names of a PQL request (Options(...) stands for its call)."""
-    names = []
-    for call in parse_pql(statement).calls:
-        while call.name == "Options" and call.positionals() and isinstance(call.positionals()[0], pql_ast.Call):
-            call = call.positionals()[0]
-        names.append(call.name)
-    return names
+def _pql_results(answer: query.PqlAnswer) -> list[query_pb2.PqlResult]:
+    return [values.pql_result(r) for r in answer.results]
 
 
-def _pql_results(answer: query.PqlAnswer, statement: str) -> list[query_pb2.PqlResult]:
-    names = functools.cache(lambda: _call_names(statement))
-    return [values.pql_result(r, functools.partial(lambda i: names()[i], i)) for i, r in enumerate(answer.results)]
-
-
-def _pql_response(answer: query.PqlAnswer, statement: str, max_bytes: int) -> query_pb2.PqlResponse:
-    out = query_pb2.PqlResponse(results=_pql_results(answer, statement),
+def _pql_response(answer: query.PqlAnswer, max_bytes: int) -> query_pb2.PqlResponse:
+    out = query_pb2.PqlResponse(results=_pql_results(answer),
                                 execution_time_us=int(answer.execution_time * 1e6))
     if out.ByteSize() > max_bytes:
         raise PayloadTooLarge(f"the results take {out.ByteSize()} bytes, more than the message limit; use PqlStream",
@@ -766,12 +752,12 @@ async def _query_pql(rpc: Rpc, req: query_pb2.PqlRequest) -> query_pb2.PqlRespon
 def _run_pql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, table: str, statement: str,
              max_bytes: int, **limits: Any) -> query_pb2.PqlResponse:
     answer = query.pql(ctx, principal, database_id, table=table, statement=statement, **limits)
-    return _pql_response(answer, statement, max_bytes)
+    return _pql_response(answer, max_bytes)
 
 
-def _pql_parts(answer: query.PqlAnswer, statement: str, max_bytes: int) -> list[query_pb2.PqlStreamResponse]:
+def _pql_parts(answer: query.PqlAnswer, max_bytes: int) -> list[query_pb2.PqlStreamResponse]:
     out = []
-    for index, result in enumerate(_pql_results(answer, statement)):
+    for index, result in enumerate(_pql_results(answer)):
         try:
             parts = values.split_result(result, max_bytes)
         except values.RowTooLarge as exc:
@@ -787,7 +773,7 @@ async def _query_pql_stream(rpc: Rpc, req: query_pb2.PqlRequest) -> AsyncIterato
     started = time.perf_counter()
     answer = await rpc.run(query.pql, rpc.ctx, rpc.principal, rpc.database_id(req.database_id), table=req.table,
                            statement=req.statement, **rpc.query_limits())
-    for message in await rpc.run(_pql_parts, answer, req.statement, rpc.max_bytes):
+    for message in await rpc.run(_pql_parts, answer, rpc.max_bytes):
         yield message
     yield query_pb2.PqlStreamResponse(stats=query_pb2.PqlStats(
         execution_time_us=int((time.perf_counter() - started) * 1e6)))

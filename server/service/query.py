@@ -99,12 +99,14 @@ class SqlAnswer:
 
 @dataclass
 class PqlAnswer:
-    results: list[Any]
+    """One typed result per top-level call (engine.Result); to_dict is FB's JSON answer."""
+
+    results: list[engine.Result]
     writes: bool
     execution_time: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"results": list(self.results)}
+        return {"results": [r.to_json() for r in self.results]}
 
 
 def _parse_sql(text: str) -> tuple[Any, ...]:
@@ -245,7 +247,7 @@ def pql(ctx: ServiceContext, principal: Optional[Principal], database_id: str, *
         holder = _open(ctx, principal, db, PQL_METHOD, writes)
         started = time.perf_counter()
         try:
-            results = holder.query(table, text, timeout=_timeout(ctx, timeout), cancel=cancel)
+            results = holder.pql(table, text, timeout=_timeout(ctx, timeout), cancel=cancel)
         except engine.EngineError as exc:
             error_text.improve(exc, text, holder)
             raise from_engine(exc) from exc
