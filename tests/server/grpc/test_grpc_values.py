@@ -75,6 +75,25 @@ def test_pql_messages_follow_the_result_type() -> None:
         v.pql_result({"columns": [1]})        # a JSON shape is not a result
 
 
+UTC = dt.timezone.utc
+
+
+@pytest.mark.parametrize("vc,want", [
+    (engine.ValCount(None, 0), ("null", None)),
+    (engine.ValCount(Decimal(0), 0, "decimal"), ("null", None)),          # Sum of nothing
+    (engine.ValCount(-7, 2), ("int", -7)),
+    (engine.ValCount(Decimal("1.50"), 1, "decimal"), ("decimal", (150, 2))),
+    (engine.ValCount(2.5, 1, "float"), ("float", 2.5)),
+    (engine.ValCount(0.0, 1, "float"), ("int", 0)),                       # as the JSON form reads
+    (engine.ValCount(dt.datetime(2024, 1, 2, 3, 4, 5, 500000, tzinfo=UTC), 1, "timestamp"),
+     ("timestamp", "2024-01-02T03:04:05.500Z")),
+    (engine.ValCount(dt.datetime(1, 1, 1, tzinfo=UTC), 1, "timestamp"), ("int", 0)),
+])
+def test_val_count_value_follows_the_field_type(vc: engine.ValCount, want: tuple[str, object]) -> None:
+    packed = v.pql_result(vc).val_count
+    assert (plain(packed.value), packed.count) == (want, vc.count)
+
+
 def _merged(parts: list[query_pb2.PqlResult]) -> query_pb2.PqlResult:
     out = query_pb2.PqlResult()
     for p in parts:
