@@ -51,7 +51,8 @@ from engine.holder import Holder
 from engine.index import Field, Index
 from engine.ingest import import_column, time_label_ok, translate_columns
 from engine.records import count_records, iter_records
-from engine.results import rfc3339
+from engine.results import (Bool, Count, DistinctRows, DistinctValues, ExtractedTable, GroupCounts, Nil, Pair, Pairs,
+                             Result, RowIdentifiers, RowResult, SignedRow, ValCount, rfc3339)
 from engine.schema import (
     CACHE_TYPES,
     FIELD_TYPES,
@@ -83,7 +84,6 @@ from engine.statements import (
     PqlQuery,
     parse_pql,
     parse_sql,
-    pql_call_names,
     pql_writes,
     sql_file_inputs,
     sql_writes,
@@ -154,7 +154,7 @@ __all__ = [
     "StorageFailedError", "QueryError", "QuerySyntaxError", "QueryExecutionError", "QueryLimitError",
     "QueryCancelledError", "WritesBlockedError", "ClusterUnsupportedError", "WorkerUnavailableError",
     # statements: parsed once, classified before they run
-    "MAX_QUERY_BYTES", "PQL_WRITE_CALLS", "parse_sql", "parse_pql", "sql_writes", "pql_writes", "pql_call_names",
+    "MAX_QUERY_BYTES", "PQL_WRITE_CALLS", "parse_sql", "parse_pql", "sql_writes", "pql_writes",
     "sql_file_inputs", "PqlQuery", "SqlResult",
     # schema rules and values (the server checks imported documents against them)
     "FieldDef", "FieldOptions", "IndexDef", "STANDARD_VIEW", "CACHE_TYPES", "FIELD_TYPES", "FLOAT_BITS",
@@ -168,4 +168,7 @@ __all__ = [
     # files, snapshots, cluster
     "FileIO", "encode_doc", "decode_doc", "read_snapshot_info", "remove_snapshot", "on_wal_append",
     "open_on_ray", "cluster_status", "Cluster", "LoopbackTransport",  # and RayTransport, on first use
+    # typed PQL results (Holder.pql)
+    "Result", "Nil", "Count", "Bool", "RowResult", "DistinctRows", "SignedRow", "DistinctValues", "ValCount",
+    "Pair", "Pairs", "RowIdentifiers", "GroupCounts", "ExtractedTable",
 ]

@@ -403,7 +403,7 @@ class Executor:
             rc = node.rows
             if isinstance(rc, P.TopN):
                 ids = [p["id"] if not p["key"] else self.index.row_keys(self.fd(rc.field)).id(p["key"])
-                       for p in self._topn(rc)]
+                       for p in self._topn(rc).to_json()]
             else:
                 ids = self.rows_list(rc)
             res = FrozenBitmap()
@@ -417,7 +417,7 @@ class Executor:
 
     # --- calls ----------------------------------------------------------------------------------
 
-    def run(self, call: P.CallNode) -> Any:
+    def run(self, call: P.CallNode) -> R.Result:
         fn = _DISPATCH.get(type(call))
         if fn is None:
             raise QueryExecutionError(f"{type(call).__name__} cannot be executed here")
@@ -441,16 +441,16 @@ class Executor:
                 if self.backend is not LOCAL or set(reached) - set(self.scope.shards(self.state.shards())):
                     self.scope = self.scope.widen(reached)
 
-    def _row_call(self, call: P.RowCall) -> Any:
+    def _row_call(self, call: P.RowCall) -> R.RowResult:
         cols = self.full_row(call.row).to_numpy().tolist()
         if self.index.definition.options.keys:
-            return R.row_result(cols, self.index.column_keys.keys_for(cols))
-        return R.row_result(cols)
+            return R.RowResult.of(cols, self.index.column_keys.keys_for(cols))
+        return R.RowResult(cols)
 
-    def _count(self, call: P.Count) -> int:
-        return self.run_task(CountTask(call.row))
+    def _count(self, call: P.Count) -> R.Count:
+        return R.Count(self.run_task(CountTask(call.row)))
 
-    def _sum(self, call: P.Sum) -> Any:
+    def _sum(self, call: P.Sum) -> R.ValCount:
         fd = self.fd(call.field)
         if fd.options.type == "float":
             # The encoding orders floats but does not add them: decode, then sum exactly
@@ -462,36 +462,36 @@ class Executor:
             except OverflowError:
                 raise QueryExecutionError(f"Sum: the sum of float field {fd.name} overflows a float64",
                                           name="VALUE_OUT_OF_RANGE") from None
-            return R.val_count(total, len(values), "float")
+            return R.ValCount(total, len(values), "float")
 
         count, total = self.run_task(BsiSumTask(call.field, call.filter))
         total += count * fd.options.base
         if fd.options.type == "decimal":
-            return R.val_count(Decimal(total).scaleb(-fd.options.scale) if count else Decimal(0), count, "decimal")
-        return R.val_count(total, count)
+            return R.ValCount(Decimal(total).scaleb(-fd.options.scale) if count else Decimal(0), count, "decimal")
+        return R.ValCount(total, count)
 
-    def _minmax(self, call: P.MinMax) -> Any:
+    def _minmax(self, call: P.MinMax) -> R.ValCount:
         fd = self.fd(call.field)
         best = self.run_task(BsiExtremeTask(call.field, call.filter, call.want_max))
         if best is None:
-            return R.val_count(None, 0)
+            return R.ValCount(None, 0)
         return _val_count_of(fd, best[0] + fd.options.base, best[1])
 
-    def _minmax_row(self, call: P.MinMaxRow) -> Any:
+    def _minmax_row(self, call: P.MinMaxRow) -> R.Pair:
         fd = self.fd(call.field)
         counts = self._row_counts(call.field, (STANDARD_VIEW,), call.filter)
         present = sorted(r for r, c in counts.items() if c > 0)
         if not present:
-            return R.pair(0, None, 0)
+            return R.Pair(0, None, 0)
         row = present[-1] if call.want_max else present[0]
         key = self.index.row_keys(fd).key(row) if fd.options.keys else None
-        return R.pair(row, key, counts[row])
+        return R.Pair(row, key, counts[row])
 
-    def _percentile(self, call: P.Percentile) -> Any:
+    def _percentile(self, call: P.Percentile) -> R.Result:
         fd = self.fd(call.field)
         vals = self.bsi_value_array(call.field, call.filter)
         if len(vals) == 0:
-            return None
+            return R.Nil()
         if fd.options.base:
             vals = vals + fd.options.base if vals.dtype != object else \
                 np.array([int(v) + fd.options.base for v in vals], dtype=object)
@@ -519,21 +519,21 @@ class Executor:
             if lo > hi:
                 return _val_count_of(fd, mid, 1)
 
-    def _field_value(self, call: P.FieldValue) -> Any:
+    def _field_value(self, call: P.FieldValue) -> R.ValCount:
         fd = self.fd(call.field)
         if call.column is None:
-            return R.val_count(None, 0)
+            return R.ValCount(None, 0)
         _, vals = self.run_task(BsiValuesTask(call.field, P.ConstRow((call.column,), False)),
                                    point(call.column >> 20))
         if not len(vals):
-            return R.val_count(None, 0)
+            return R.ValCount(None, 0)
         return _val_count_of(fd, int(vals[0]) + fd.options.base, 1)
 
-    def _includes(self, call: P.IncludesColumn) -> bool:
+    def _includes(self, call: P.IncludesColumn) -> R.Bool:
         if call.column is None:
-            return False
+            return R.Bool(False)
         hit = P.Intersect((call.row, P.ConstRow((call.column,), False)))
-        return self.run_task(CountTask(hit), point(call.column >> 20)) > 0
+        return R.Bool(self.run_task(CountTask(hit), point(call.column >> 20)) > 0)
 
     # --- TopN / Rows -------------------------------------------------------------------------
 
@@ -550,7 +550,7 @@ class Executor:
         return (np.fromiter(counts.keys(), dtype=np.uint64, count=len(counts)),
                 np.fromiter(counts.values(), dtype=np.uint64, count=len(counts)))
 
-    def _topn(self, call: P.TopN) -> Any:
+    def _topn(self, call: P.TopN) -> R.Pairs:
         fd = self.fd(call.field)
         row_ids, counts = self._row_count_arrays(call.field, call.views, call.filter, call.ids)
         keep = counts >= max(call.threshold, 1)
@@ -576,7 +576,8 @@ class Executor:
             ordered = sorted(items, key=lambda t: (-t[1], t[0]))
         if call.n and call.ids is None:
             ordered = ordered[:call.n]
-        return [R.pair(r, km.key(r) if km else None, c) for r, c in ordered]
+        return R.Pairs([r for r, _ in ordered], [c for _, c in ordered],
+                       [km.key(r) for r, _ in ordered] if km else None)
 
     def rows_list(self, call: P.RowsCall) -> list[int]:
         """Row ids (ascending) of a Rows call, after previous/column/like/in/limit."""
@@ -602,14 +603,12 @@ class Executor:
             ids = ids[:call.limit]
         return ids
 
-    def _rows(self, call: P.RowsCall) -> Any:
+    def _rows(self, call: P.RowsCall) -> R.RowIdentifiers:
         fd = self.fd(call.field)
         ids = self.rows_list(call)
         if fd.options.keys:
-            return R.row_identifiers(ids, self.index.row_keys(fd).keys_for(ids))
-        if fd.options.type == "bool":
-            return R.row_identifiers(ids, None)
-        return R.row_identifiers(ids, None)
+            return R.RowIdentifiers.of(ids, self.index.row_keys(fd).keys_for(ids))
+        return R.RowIdentifiers(ids)
 
     # --- BSI values --------------------------------------------------------------------------
 
@@ -660,31 +659,32 @@ class Executor:
         counts = self._row_counts(call.field, views, call.filter)
         return sorted(r for r, c in counts.items() if c > 0)
 
-    def _distinct(self, call: P.Distinct) -> Any:
+    def _distinct(self, call: P.Distinct) -> R.Result:
         index = self.index if call.index is None else self.holder.index(call.index)
         fd = {f.id: f for f in index.definition.fields.values()}[call.field]
         values = self.distinct_values(call)
         if fd.options.type in ("int", "decimal"):
             if fd.options.type == "decimal":
-                return {"neg": {"columns": sorted(fd.options.from_stored(-v) for v in values if v < 0)},
-                        "pos": {"columns": [fd.options.from_stored(v) for v in values if v >= 0]}}
-            return R.signed_row(values)
+                return R.SignedRow(sorted(fd.options.from_stored(-v) for v in values if v < 0),
+                                   [fd.options.from_stored(v) for v in values if v >= 0])
+            ordered = sorted(values)
+            return R.SignedRow(sorted(-v for v in ordered if v < 0), [v for v in ordered if v >= 0])
         if fd.options.type == "timestamp":
-            return [R.rfc3339(fd.options.from_stored(v)) for v in values]
+            return R.DistinctValues([R.rfc3339(fd.options.from_stored(v)) for v in values])
         if fd.options.type == "float":
-            return [fd.options.from_stored(v) for v in values]
+            return R.DistinctValues([fd.options.from_stored(v) for v in values])
         if fd.options.keys:
-            return {"columns": values, "keys": index.row_keys(fd).keys_for(values)}
-        return {"columns": values}
+            return R.DistinctRows(values, index.row_keys(fd).keys_for(values))
+        return R.DistinctRows(values)
 
-    def _count_distinct(self, call: P.CountDistinct) -> int:
+    def _count_distinct(self, call: P.CountDistinct) -> R.Count:
         if call.index is None and self.fd(call.field).options.is_bsi:
-            return len(sorted_unique(self.bsi_value_array(call.field, call.filter)))
-        return len(self.distinct_values(P.Distinct(call.filter, call.field, call.index)))
+            return R.Count(len(sorted_unique(self.bsi_value_array(call.field, call.filter))))
+        return R.Count(len(self.distinct_values(P.Distinct(call.filter, call.field, call.index))))
 
     # --- GroupBy --------------------------------------------------------------------------------
 
-    def _groupby(self, call: P.GroupBy) -> Any:
+    def _groupby(self, call: P.GroupBy) -> R.GroupCounts:
         from engine.groupby import run_groupby
 
         return run_groupby(self, call)
@@ -709,18 +709,18 @@ class Executor:
         stop = None if call.limit is None else call.offset + call.limit
         return ordered[call.offset:stop]
 
-    def _sort(self, call: P.SortRows) -> Any:
+    def _sort(self, call: P.SortRows) -> R.RowResult:
         cols = self.sorted_columns(call)
         if self.index.definition.options.keys:
-            return R.row_result(cols, self.index.column_keys.keys_for(cols))
-        return R.row_result(cols)
+            return R.RowResult.of(cols, self.index.column_keys.keys_for(cols))
+        return R.RowResult(cols)
 
-    def _extract(self, call: P.Extract) -> Any:
+    def _extract(self, call: P.Extract) -> R.ExtractedTable:
         from engine.extract import run_extract
 
         return run_extract(self, call)
 
-    def _options(self, call: P.Options) -> Any:
+    def _options(self, call: P.Options) -> R.Result:
         sub = Executor(self.index, self.state, holder=self.holder, deadline=self.deadline, cancel=self.cancel,
                        backend=self.backend)
         if call.shards is not None:
@@ -753,15 +753,15 @@ def _union(parts: list[BaseBitmap]) -> BaseBitmap:
     return FrozenBitmap.union(*parts)
 
 
-def _val_count_of(fd: FieldDef, stored: int, count: int) -> Any:
+def _val_count_of(fd: FieldDef, stored: int, count: int) -> R.ValCount:
     opts = fd.options
     if opts.type == "decimal":
-        return R.val_count(Decimal(stored).scaleb(-opts.scale), count, "decimal")
+        return R.ValCount(Decimal(stored).scaleb(-opts.scale), count, "decimal")
     if opts.type == "timestamp":
-        return R.val_count(opts.from_stored(stored), count, "timestamp")
+        return R.ValCount(opts.from_stored(stored), count, "timestamp")
     if opts.type == "float":
-        return R.val_count(opts.from_stored(stored), count, "float")
-    return R.val_count(stored, count)
+        return R.ValCount(opts.from_stored(stored), count, "float")
+    return R.ValCount(stored, count)
 
 
 def _go_div(a: int, b: int) -> int:
@@ -773,7 +773,7 @@ def _go_rem(a: int, b: int) -> int:
     return a - b * _go_div(a, b)
 
 
-_DISPATCH: dict[type, Callable[[Executor, Any], Any]] = {
+_DISPATCH: dict[type, Callable[[Executor, Any], R.Result]] = {
     P.RowCall: Executor._row_call,
     P.Count: Executor._count,
     P.CountDistinct: Executor._count_distinct,

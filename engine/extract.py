@@ -13,7 +13,7 @@ _TYPES = {"set": "[]uint64", "time": "[]uint64", "mutex": "uint64", "bool": "boo
           "decimal": "decimal", "timestamp": "timestamp", "float": "float64"}
 
 
-def run_extract(ex: Any, call: P.Extract) -> dict[str, Any]:
+def run_extract(ex: Any, call: P.Extract) -> R.ExtractedTable:
     if isinstance(call.filter, P.SortRows):
         cols = ex.sorted_columns(call.filter)
         filter_node = call.filter.filter
@@ -56,7 +56,5 @@ def run_extract(ex: Any, call: P.Extract) -> dict[str, Any]:
         for i, v in enumerate(values):
             table[i].append(v)
     keys = ex.index.column_keys.keys_for(cols) if ex.index.definition.options.keys else None
-    return {"fields": fields_out,
-            "columns": [{"column": keys[i] if keys is not None else c, "rows": table[i]}
-                        for i, c in enumerate(cols)]}
+    return R.ExtractedTable(fields_out, keys if keys is not None else cols, table)
 

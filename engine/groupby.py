@@ -78,9 +78,9 @@ def group_counts(ex: Any, call: P.GroupBy) -> tuple[list["_Child"], dict[tuple[i
     return children, _merged_counts(ex, call, children)
 
 
-def run_groupby(ex: Any, call: P.GroupBy) -> list[dict[str, Any]]:
+def run_groupby(ex: Any, call: P.GroupBy) -> R.GroupCounts:
     children, merged = group_counts(ex, call)
-    return _groups_out(ex, call, children, merged)
+    return R.GroupCounts(_groups_out(ex, call, children, merged))
 
 
 def _merged_counts(ex: Any, call: P.GroupBy, children: list["_Child"]) -> dict[tuple[int, ...], list[Any]]:

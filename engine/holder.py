@@ -25,6 +25,9 @@ from engine.errors import (
 from engine.executor import LOCAL
 from engine.groupby import DEFAULT_MAX_GROUPS
 from engine.index import Index
+from engine.pql.ast import Query
+from engine.query import run_pql, run_query
+from engine.results import Result
 from engine.shardexec import ShardExecutor
 from engine.schema import IndexDef, IndexOptions, check_meta, check_name
 from engine.storage.fileio import FileIO
@@ -202,21 +205,31 @@ class Holder:
     def query(self, index: str, pql: str, *, timeout: float | None = None,
               cancel: threading.Event | None = None) -> list[Any]:
         """Run a PQL request against an index; one result per call, in FeatureBase's
-        JSON shapes (see docs/pql.md). Writes in the request commit atomically.
-        `timeout` (seconds) and `cancel` (set it from another thread) stop a read
-        between shards with QueryCancelledError."""
-        from engine.query import run_pql
-
+        JSON shapes (see docs/pql.md): pql()'s results as to_json() gives them."""
         self._check_open()
+        # A loop, not a comprehension: on Python 3.11 a comprehension is one more function
+        # call, a measurable share of a one-call request such as a Count.
+        out = []
+        for r in run_pql(self, index, pql, timeout=timeout, cancel=cancel):
+            out.append(r.to_json())
+        return out
+
+    def pql(self, index: str, pql: str | Query, *, timeout: float | None = None,
+            cancel: threading.Event | None = None) -> list[Result]:
+        """Run a PQL request (text, or as engine.parse_pql parsed it) against an index; one
+        typed result per call (engine.results: Count, RowResult, ValCount, …, each with
+        to_json()). Writes in the request commit atomically. `timeout` (seconds) and
+        `cancel` (set it from another thread) stop a read between shards with
+        QueryCancelledError."""
+        self._check_open()
+        if isinstance(pql, Query):
+            return run_query(self, index, pql, timeout=timeout, cancel=cancel)
         return run_pql(self, index, pql, timeout=timeout, cancel=cancel)
 
     def run(self, index: str, *calls: Any, timeout: float | None = None) -> list[Any]:
         """Run calls built with engine.q (no PQL text to parse); same results as query()."""
-        from engine.pql.ast import Query
-        from engine.query import run_query
-
         self._check_open()
-        return run_query(self, index, Query(tuple(calls)), timeout=timeout)
+        return [r.to_json() for r in run_query(self, index, Query(tuple(calls)), timeout=timeout)]
 
     def sql(self, text: str) -> Any:
         """Run SQL (docs/sql.md); returns the last statement's SqlResult (.schema, .rows,
@@ -228,7 +241,7 @@ class Holder:
             return SqlResult.of_rows([], [])
         return results[-1]
 
-    def sql_all(self, text: str, *, timeout: float | None = None,
+    def sql_all(self, text: str | tuple[Any, ...], *, timeout: float | None = None,
                 cancel: threading.Event | None = None) -> list[Any]:
         """One SqlResult per ';'-separated statement, run in order. `timeout` (seconds, for
         the whole text) and `cancel` stop a SELECT between shards with QueryCancelledError;

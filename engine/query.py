@@ -11,6 +11,7 @@ import time
 from typing import Any, Optional
 
 from engine import plan as P
+from engine import results as R
 from engine.errors import InvalidParameterError, NotFoundError, QueryExecutionError, QueryLimitError
 from engine.executor import Executor
 from engine.index import _frozen
@@ -28,13 +29,13 @@ _WRITE_NAMES = PQL_WRITE_CALLS
 
 
 def run_pql(holder: Any, index_name: str, text: str, *, timeout: Optional[float] = None,
-            cancel: Optional[threading.Event] = None) -> list[Any]:
-    """Results of every call in the request, in FeatureBase's JSON shapes."""
+            cancel: Optional[threading.Event] = None) -> list[R.Result]:
+    """The result of every call in the request (engine/results.py), in call order."""
     return run_query(holder, index_name, parse(text), timeout=timeout, cancel=cancel)
 
 
 def run_query(holder: Any, index_name: str, query: Query, *, timeout: Optional[float] = None,
-              cancel: Optional[threading.Event] = None) -> list[Any]:
+              cancel: Optional[threading.Event] = None) -> list[R.Result]:
     """Run an already-parsed request (from the PQL parser or built with engine.q)."""
     idx = holder.index(index_name)
     writes = sum(1 for c in query.calls if c.name in _WRITE_NAMES)
@@ -49,7 +50,7 @@ def run_query(holder: Any, index_name: str, query: Query, *, timeout: Optional[f
         return [ex.run(lowerer.lower_call(c)) for c in query.calls]
     if holder.cluster is not None:
         return _run_routed(holder, idx, query, lowerer, deadline, cancel)
-    results: list[Any] = []
+    results: list[R.Result] = []
     with idx.transaction() as tx:
         state: Optional[IndexState] = tx.base
         for c in query.calls:
@@ -60,7 +61,7 @@ def run_query(holder: Any, index_name: str, query: Query, *, timeout: Optional[f
             if isinstance(node, P.WRITE_CALLS):
                 ex = Executor(idx, state, holder=holder, deadline=deadline, cancel=cancel)
                 try:
-                    results.append(_write(idx, tx, ex, node))
+                    results.append(R.Bool(_write(idx, tx, ex, node)))
                 except (InvalidParameterError, NotFoundError) as exc:
                     # a bad value in a write call is a query error at that call's position
                     raise QueryExecutionError(f"{c.name}: {exc.message}", c.line, c.column,
@@ -72,19 +73,19 @@ def run_query(holder: Any, index_name: str, query: Query, *, timeout: Optional[f
 
 
 def _run_routed(holder: Any, idx: Any, query: Query, lowerer: Lowerer, deadline: Optional[float],
-                cancel: Optional[threading.Event]) -> list[Any]:
+                cancel: Optional[threading.Event]) -> list[R.Result]:
     """A request with writes on a cluster coordinator: writes are routed to the workers
     owning their shards and acknowledged before the next read runs (so it sees them).
     Consecutive Set/Clear calls go out together, one message per shard (in call order);
     atomic per shard, not per request (docs/cluster.md)."""
-    results: list[Any] = []
+    results: list[R.Result] = []
     pending: list[tuple[Any, Any]] = []          # (call, lowered Set/Clear) not sent yet
 
     def flush() -> None:
         if not pending:
             return
         try:
-            results.extend(holder.cluster.set_clear_many(idx, [node for _, node in pending]))
+            results.extend(R.Bool(b) for b in holder.cluster.set_clear_many(idx, [node for _, node in pending]))
         except (InvalidParameterError, NotFoundError) as exc:
             c = pending[getattr(exc, "batch_index", 0)][0]
             raise QueryExecutionError(f"{c.name}: {exc.message}", c.line, c.column, name=exc.name) from None
@@ -101,7 +102,7 @@ def _run_routed(holder: Any, idx: Any, query: Query, lowerer: Lowerer, deadline:
             results.append(ex.run(node))
             continue
         try:
-            results.append(holder.cluster.write_call(idx, node, ex))
+            results.append(R.Bool(holder.cluster.write_call(idx, node, ex)))
         except (InvalidParameterError, NotFoundError) as exc:
             raise QueryExecutionError(f"{c.name}: {exc.message}", c.line, c.column, name=exc.name) from None
     flush()

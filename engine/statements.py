@@ -22,7 +22,7 @@ SqlStatements = tuple[Any, ...]
 PqlQuery = pql_ast.Query
 
 __all__ = ["MAX_QUERY_BYTES", "PQL_WRITE_CALLS", "parse_sql", "parse_pql", "sql_writes", "pql_writes",
-           "pql_call_names", "sql_file_inputs"]
+           "sql_file_inputs"]
 
 
 def parse_sql(text: str) -> SqlStatements:
@@ -53,16 +53,6 @@ def pql_writes(query: Union[PqlQuery, Sequence[pql_ast.Call]]) -> bool:
     """Whether a request writes: a write call anywhere, nested ones included."""
     calls = query.calls if isinstance(query, pql_ast.Query) else query
     return any(_call_writes(c) for c in calls)
-
-
-def pql_call_names(query: PqlQuery) -> list[str]:
-    """The name of each top-level call, one per result (Options(...) stands for its call)."""
-    names = []
-    for call in query.calls:
-        while call.name == "Options" and call.positionals() and isinstance(call.positionals()[0], pql_ast.Call):
-            call = call.positionals()[0]
-        names.append(call.name)
-    return names
 
 
 def sql_file_inputs(statements: Sequence[Any]) -> list[str]:

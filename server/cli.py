@@ -32,13 +32,16 @@ import click
 
 from server import config_file
 from server.cli_support import CliError, handle_errors as _handle_errors  # noqa: F401 (re-exported)
-from server.client import Client, SqlResult
+from server.client import Client, SqlResult, pql_result
 from server.error_table import ServerError
 from server.service.errors import ServiceUnavailable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 FORMATS = ("table", "json", "csv")
+# A PQL call's result for printing: its kind (engine.Result.kind, the same name as the
+# PqlResult member a server answers with) and its FeatureBase JSON form.
+KindedResult = tuple[str, Any]
 # Rows a table output shows before "… N more rows" (--max-rows, ROARBASE_MAX_ROWS).
 DEFAULT_MAX_ROWS = 100
 # Inline data per BULK INSERT statement: under the engine's 96 KiB statement cap (and the
@@ -250,10 +253,11 @@ class LocalTarget:
                          int(answer.execution_time * 1e6), [*answer.warnings, *answer.last.warnings],
                          answer.last.plan or "")
 
-    def pql(self, database_id: str, table: str, statement: str) -> list[Any]:
+    def pql(self, database_id: str, table: str, statement: str) -> list[KindedResult]:
         from server.service import query
 
-        return list(query.pql(self.ctx, self.owner, database_id, table=table, statement=statement).results)
+        answer = query.pql(self.ctx, self.owner, database_id, table=table, statement=statement)
+        return [(r.kind, r.to_json()) for r in answer.results]
 
     def login(self, *, email: Optional[str], name: Optional[str], password: str,
               database: Optional[str]) -> dict[str, Any]:
@@ -290,8 +294,9 @@ class RemoteTarget:
     def sql(self, database_id: str, text: str) -> SqlResult:
         return self.client.sql(text, database=database_id)
 
-    def pql(self, database_id: str, table: str, statement: str) -> list[Any]:
-        return self.client.pql(statement, table=table, database=database_id)
+    def pql(self, database_id: str, table: str, statement: str) -> list[KindedResult]:
+        return [(r.WhichOneof("result") or "nil", pql_result(r))
+                for r in self.client.pql_raw(statement, table=table, database=database_id).results]
 
     def login(self, *, email: Optional[str], name: Optional[str], password: str,
               database: Optional[str]) -> dict[str, Any]:
@@ -408,38 +413,39 @@ def _render_csv(headers: list[str], rows: list[list[Any]]) -> str:
     return buf.getvalue().rstrip("\n")
 
 
-def _tabular(result: Any) -> tuple[list[str], list[list[Any]]]:
-    """A PQL result (FeatureBase shapes) as headers and rows."""
-    if isinstance(result, dict) and "columns" in result and isinstance(result["columns"], list) \
-            and "fields" not in result:
+def _tabular(kind: str, result: Any) -> tuple[list[str], list[list[Any]]]:
+    """A PQL result (its kind, and its FeatureBase JSON form) as headers and rows."""
+    if kind == "row":
         if result.get("keys"):
             return ["_id"], [[k] for k in result["keys"]]
         return ["_id"], [[c] for c in result["columns"]]
-    if isinstance(result, dict) and "fields" in result:       # Extract
+    if kind == "extracted_table":
         names = [f["name"] for f in result["fields"]]
         return ["_id", *names], [[c["column"], *c["rows"]] for c in result["columns"]]
-    if isinstance(result, dict) and "rows" in result:         # Rows
+    if kind == "row_identifiers":
         values = result["keys"] if result.get("keys") is not None and result.get("rows") is None else result["rows"]
         return ["row"], [[v] for v in values or []]
-    if isinstance(result, dict) and "pos" in result:          # Distinct on an int field
+    if kind == "signed_row":                                  # Distinct on an int field
         return ["value"], [[-v] for v in reversed(result["neg"]["columns"])] + [[v] for v in result["pos"]["columns"]]
-    if isinstance(result, dict) and "count" in result and "floatValue" in result:   # ValCount
+    if kind == "val_count":
         value = result["decimalValue"] if result["decimalValue"] is not None else (
             result["timestampValue"] if result["timestampValue"] != "0001-01-01T00:00:00Z" else
             (result["floatValue"] if result["floatValue"] else result["value"]))
         return ["value", "count"], [[value if result["count"] else None, result["count"]]]
-    if isinstance(result, dict) and "count" in result and "key" in result:         # MinRow/MaxRow
+    if kind == "pair":                                        # MinRow/MaxRow
         return ["key" if result["key"] else "id", "count"], [[result["key"] or result["id"], result["count"]]]
-    if isinstance(result, list) and result and all(isinstance(p, dict) and "group" in p for p in result):
+    if kind in ("group_counts", "pairs", "values") and not result:
+        return ["value"], []                                  # nothing to name the columns after
+    if kind == "group_counts":
         fields = [g["field"] for g in result[0]["group"]]
         extra = [k for k in ("sum", "aggregate") if k in result[0]]
         rows = [[next(v for k, v in g.items() if k != "field") for g in grp["group"]] + [grp["count"]]
                 + [grp.get(k) for k in extra] for grp in result]
         return [*fields, "count", *extra], rows
-    if isinstance(result, list) and result and all(isinstance(p, dict) and "count" in p for p in result):
+    if kind == "pairs":
         keyed = any(p.get("key") for p in result)
         return ["key" if keyed else "id", "count"], [[p["key"] if keyed else p["id"], p["count"]] for p in result]
-    if isinstance(result, list):
+    if kind == "values":
         return ["value"], [[v] for v in result]
     return ["result"], [[result]]
 
@@ -540,16 +546,16 @@ def _print_sql(result: SqlResult, fmt: str, *, text: str = "", max_rows: int = 0
         click.echo(f"warning: {w}", err=True)
 
 
-def _print_pql(results: list[Any], fmt: str, *, max_rows: int = 0) -> None:
+def _print_pql(results: list[KindedResult], fmt: str, *, max_rows: int = 0) -> None:
     if fmt == "json":
-        click.echo(json.dumps({"results": _jsonable(results)}, indent=2))
+        click.echo(json.dumps({"results": _jsonable([r for _, r in results])}, indent=2))
         return
     blocks = []
-    for r in results:
-        if isinstance(r, (int, bool)) and fmt == "table":
+    for kind, r in results:
+        if kind in ("count", "changed") and fmt == "table":
             blocks.append(_cell(r, csv_mode=False))
             continue
-        headers, rows = _tabular(r)
+        headers, rows = _tabular(kind, r)
         if fmt == "table" and max_rows and len(rows) > max_rows:
             blocks.append(_render_table(headers, rows[:max_rows]) + "\n" + _more(len(rows) - max_rows))
             continue

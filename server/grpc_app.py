@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import math
 import os
@@ -733,8 +732,7 @@ async def _query_sql(rpc: Rpc, req: query_pb2.SqlRequest) -> AsyncIterator[query
 
 
 def _pql_results(answer: query.PqlAnswer) -> list[query_pb2.PqlResult]:
-    return [values.pql_result(r, functools.partial(lambda i: answer.call_names[i], i))
-            for i, r in enumerate(answer.results)]
+    return [values.pql_result(r) for r in answer.results]
 
 
 def _pql_response(answer: query.PqlAnswer, max_bytes: int) -> query_pb2.PqlResponse:

@@ -1,9 +1,10 @@
 """Python values <-> roarbase.v1 protobuf messages, for the gRPC face.
 
 The service layer returns plain Python: dataclasses for resources, `SqlResult` rows (ints,
-Decimal, datetime, str, bool, lists, None) and PQL results in FeatureBase's JSON shapes
-(engine/results.py). This module packs them into the typed messages of the .proto files;
-nothing here calls a service or knows about authorization.
+Decimal, datetime, str, bool, lists, None) and typed PQL results (engine.Result: one class
+per result kind). This module packs them into the typed messages of the .proto files,
+choosing the message by the result's class; nothing here calls a service or knows about
+authorization.
 
 Value mapping (value.proto, docs/grpc.md):
 - SQL NULL / a missing value -> `Value.null` (the proto's explicit NULL kind);
@@ -33,6 +34,7 @@ from google.protobuf import struct_pb2
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+import engine
 from server.pb.roarbase.v1 import (
     account_pb2,
     auth_pb2,
@@ -49,7 +51,7 @@ from server.service.errors import InvalidParameter
 
 INT64_MIN, INT64_MAX, UINT64_MAX = -(1 << 63), (1 << 63) - 1, (1 << 64) - 1
 _DECIMAL_TYPE = re.compile(r"decimal\((\d+)\)\Z")
-ZERO_TIME = "0001-01-01T00:00:00Z"  # FeatureBase's "no timestamp" in a ValCount
+_ZERO_DATETIME = dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc)  # FeatureBase's "no timestamp" in a ValCount
 
 Converter = Callable[[Any], value_pb2.Value]
 
@@ -229,16 +231,22 @@ class RowTooLarge(Exception):
 
 # -- PQL ---------------------------------------------------------------------------------
 
-PAIR_CALLS = frozenset({"TopN", "TopK"})
-GROUP_CALLS = frozenset({"GroupBy"})
+def _row_result(r: engine.RowResult) -> query_pb2.RowResult:
+    if r.keys is not None:       # a keyed index answers by key only
+        return query_pb2.RowResult(keys=r.keys)
+    return query_pb2.RowResult(columns=r.columns)
 
 
-def _row_result(r: dict[str, Any]) -> query_pb2.RowResult:
-    return query_pb2.RowResult(columns=r.get("columns") or [], keys=r.get("keys") or [])
+def _pair(row_id: int, key: Optional[str], count: int) -> query_pb2.Pair:
+    if key is not None:
+        return query_pb2.Pair(key=key, count=count)
+    return query_pb2.Pair(id=row_id, count=count)
 
 
-def _pair(p: dict[str, Any]) -> query_pb2.Pair:
-    return query_pb2.Pair(id=p.get("id") or 0, key=p.get("key") or "", count=p.get("count") or 0)
+def _pairs(p: engine.Pairs) -> query_pb2.Pairs:
+    if p.keys is None:
+        return query_pb2.Pairs(pairs=[query_pb2.Pair(id=i, count=c) for i, c in zip(p.ids, p.counts)])
+    return query_pb2.Pairs(pairs=[_pair(i, k, c) for i, k, c in zip(p.ids, p.keys, p.counts)])
 
 
 def _group_value(v: Any) -> value_pb2.Value:
@@ -247,14 +255,14 @@ def _group_value(v: Any) -> value_pb2.Value:
 
 
 def _group_count(g: dict[str, Any]) -> query_pb2.GroupCount:
-    out = query_pb2.GroupCount(count=g.get("count") or 0)
-    for fr in g.get("group") or ():
-        row = query_pb2.FieldRow(field=fr.get("field", ""))
+    out = query_pb2.GroupCount(count=g["count"])
+    for fr in g["group"]:
+        row = query_pb2.FieldRow(field=fr["field"])
         if "rowKey" in fr:
             row.row_key = fr["rowKey"]
         elif "rowID" in fr:
             row.row_id = fr["rowID"]
-        elif "value" in fr:
+        else:
             row.value.CopyFrom(_group_value(fr["value"]))
         out.group.append(row)
     if g.get("sum") is not None:
@@ -264,19 +272,23 @@ def _group_count(g: dict[str, Any]) -> query_pb2.GroupCount:
     return out
 
 
-def _val_count(vc: dict[str, Any]) -> query_pb2.ValCount:
-    count = vc.get("count") or 0
-    if not count:
-        v = null()
-    elif vc.get("decimalValue") is not None:
-        v = value(vc["decimalValue"])
-    elif vc.get("timestampValue") not in (None, ZERO_TIME):
-        v = _as_timestamp(vc["timestampValue"])
-    elif vc.get("floatValue"):
-        v = value_pb2.Value(float=float(vc["floatValue"]))
+def _val_count(vc: engine.ValCount) -> query_pb2.ValCount:
+    """The value in the field's own type; null when no record counted. A float 0.0 and a
+    timestamp at FeatureBase's zero time go as the int 0, as their JSON form reads."""
+    v, kind = vc.value, vc.field_type
+    if not vc.count:
+        out = null()
+    elif v is None:
+        out = value(0)
+    elif kind == "decimal":
+        out = value(v if isinstance(v, Decimal) else Decimal(v))
+    elif kind == "timestamp":
+        out = _as_timestamp(v) if v != _ZERO_DATETIME else value(0)
+    elif kind == "float":
+        out = value_pb2.Value(float=float(v)) if float(v) else value(0)
     else:
-        v = value(vc.get("value", 0))
-    return query_pb2.ValCount(value=v, count=count)
+        out = value(int(v))
+    return query_pb2.ValCount(value=out, count=vc.count)
 
 
 _EXTRACT_CONVERTERS: dict[str, Converter] = {
@@ -286,57 +298,49 @@ _EXTRACT_CONVERTERS: dict[str, Converter] = {
 }
 
 
-def _extracted(t: dict[str, Any]) -> query_pb2.ExtractedTable:
-    fields = t.get("fields") or []
-    converters = [_EXTRACT_CONVERTERS.get(f.get("type", ""), value) for f in fields]
-    out = query_pb2.ExtractedTable(
-        fields=[query_pb2.ExtractedField(name=f.get("name", ""), type=f.get("type", "")) for f in fields])
-    for c in t.get("columns") or ():
-        col = c.get("column")
+def _extracted(t: engine.ExtractedTable) -> query_pb2.ExtractedTable:
+    converters = [_EXTRACT_CONVERTERS.get(f["type"], value) for f in t.fields]
+    out = query_pb2.ExtractedTable(fields=[query_pb2.ExtractedField(name=f["name"], type=f["type"]) for f in t.fields])
+    for col, rows in zip(t.columns, t.rows):
         out.columns.append(query_pb2.ExtractedColumn(
             column=_uint(col) if isinstance(col, int) else value(col),
-            rows=[convert(v) for convert, v in zip(converters, c.get("rows") or ())]))
+            rows=[convert(v) for convert, v in zip(converters, rows)]))
     return out
 
 
-def pql_result(result: Any, call_name: Callable[[], str]) -> query_pb2.PqlResult:
-    """One PQL call's result (engine/results.py shapes) as a PqlResult.
-
-    call_name: the call's name, asked only for an empty list, whose shape alone does not
-    say whether it is TopN's pairs, GroupBy's groups or Distinct's values.
-    """
-    if result is None:
-        return query_pb2.PqlResult()
-    if isinstance(result, bool):
-        return query_pb2.PqlResult(changed=result)
-    if isinstance(result, int):
-        return query_pb2.PqlResult(count=result)
-    if isinstance(result, list):
-        first = result[0] if result else None
-        kind = call_name() if first is None else None
-        if (isinstance(first, dict) and "group" in first) or kind in GROUP_CALLS:
-            return query_pb2.PqlResult(group_counts=query_pb2.GroupCounts(groups=[_group_count(g) for g in result]))
-        if (isinstance(first, dict) and "count" in first) or kind in PAIR_CALLS:
-            return query_pb2.PqlResult(pairs=query_pb2.Pairs(pairs=[_pair(p) for p in result]))
-        # Distinct on a timestamp field: RFC 3339 text.
-        return query_pb2.PqlResult(values=value_pb2.ValueList(values=[_group_value(v) for v in result]))
-    if isinstance(result, dict):
-        if "neg" in result or "pos" in result:
-            return query_pb2.PqlResult(signed_row=query_pb2.SignedRow(
-                neg=[value(v) for v in (result.get("neg") or {}).get("columns") or ()],
-                pos=[value(v) for v in (result.get("pos") or {}).get("columns") or ()]))
-        if "fields" in result:
-            return query_pb2.PqlResult(extracted_table=_extracted(result))
-        if "rows" in result:
-            return query_pb2.PqlResult(row_identifiers=query_pb2.RowIdentifiers(
-                rows=result.get("rows") or [], keys=result.get("keys") or []))
-        if "decimalValue" in result or "timestampValue" in result:
-            return query_pb2.PqlResult(val_count=_val_count(result))
-        if "count" in result and "id" in result:
-            return query_pb2.PqlResult(pair=_pair(result))
-        if "columns" in result:
+def pql_result(result: engine.Result) -> query_pb2.PqlResult:
+    """One PQL call's result (engine.results) as the PqlResult member of its type."""
+    match result:
+        case engine.Count(n=n):
+            return query_pb2.PqlResult(count=n)
+        case engine.RowResult():
             return query_pb2.PqlResult(row=_row_result(result))
-    raise TypeError(f"unknown PQL result shape {type(result).__name__}")
+        case engine.Bool(value=b):
+            return query_pb2.PqlResult(changed=b)
+        case engine.ValCount():
+            return query_pb2.PqlResult(val_count=_val_count(result))
+        case engine.Pairs():
+            return query_pb2.PqlResult(pairs=_pairs(result))
+        case engine.Pair(id=i, key=k, count=c):
+            return query_pb2.PqlResult(pair=_pair(i, k, c))
+        case engine.GroupCounts(groups=groups):
+            return query_pb2.PqlResult(group_counts=query_pb2.GroupCounts(groups=[_group_count(g) for g in groups]))
+        case engine.RowIdentifiers(rows=rows, keys=keys):
+            return query_pb2.PqlResult(row_identifiers=query_pb2.RowIdentifiers(rows=rows) if keys is None
+                                       else query_pb2.RowIdentifiers(keys=keys))
+        case engine.DistinctRows(ids=ids, keys=keys):
+            return query_pb2.PqlResult(row=query_pb2.RowResult(columns=ids, keys=keys or []))
+        case engine.SignedRow(neg=neg, pos=pos):
+            return query_pb2.PqlResult(signed_row=query_pb2.SignedRow(neg=[value(v) for v in neg],
+                                                                      pos=[value(v) for v in pos]))
+        case engine.DistinctValues(values=vals):
+            # timestamps come as RFC 3339 text, floats as floats
+            return query_pb2.PqlResult(values=value_pb2.ValueList(values=[_group_value(v) for v in vals]))
+        case engine.ExtractedTable():
+            return query_pb2.PqlResult(extracted_table=_extracted(result))
+        case engine.Nil():
+            return query_pb2.PqlResult()
+    raise TypeError(f"not a PQL result: {type(result).__name__}")
 
 
 def split_result(result: query_pb2.PqlResult, max_bytes: int) -> list[query_pb2.PqlResult]:

@@ -19,6 +19,7 @@ import numpy as np
 
 from engine import plan as P
 from engine.errors import NotSupportedError, TypeMismatchError
+from engine.results import ZERO_TIME, ValCount
 from engine.schema import STANDARD_VIEW, parse_timestamp
 from engine.sql import ast
 from engine.sql import typecheck as tc
@@ -352,16 +353,16 @@ def from_bitmaps(agg: Agg, table: Any, filt: P.RowNode, lowerer: Any) -> Any:
     ex = table.ex
     name = agg.name
     if agg.star:
-        return ex.run(P.Count(filt))
+        return ex.run(P.Count(filt)).n
     col = agg.column()
     assert col is not None
     fd = col.fd
     if name == "COUNT":
         if fd is None:
-            return ex.run(P.Count(filt))
+            return ex.run(P.Count(filt)).n
         if agg.distinct:
-            return ex.run(P.CountDistinct(filt, fd.id))
-        return ex.run(P.Count(P.Intersect((filt, lowerer.not_null(col)))))
+            return ex.run(P.CountDistinct(filt, fd.id)).n
+        return ex.run(P.Count(P.Intersect((filt, lowerer.not_null(col))))).n
     assert fd is not None
     opts = fd.options
     if name in ("SUM", "AVG"):
@@ -370,14 +371,14 @@ def from_bitmaps(agg: Agg, table: Any, filt: P.RowNode, lowerer: Any) -> Any:
             total, count = sum(values), len(values)
         else:
             vc = ex.run(P.Sum(filt, fd.id))
-            total, count = valcount_value(vc, opts.type), vc["count"]
+            total, count = valcount_value(vc, opts.type), vc.count
         if count == 0:
             return None
         return _typed(agg.type, total) if name == "SUM" else average(total, count, agg.type)
     if name in ("MIN", "MAX"):
         if opts.is_bsi:
             vc = ex.run(P.MinMax(filt, fd.id, name == "MAX"))
-            return valcount_value(vc, opts.type) if vc["count"] else None
+            return valcount_value(vc, opts.type) if vc.count else None
         counts = ex._row_counts(fd.id, (STANDARD_VIEW,), filt)
         present = [r for r, c in counts.items() if c]
         if not present:
@@ -386,7 +387,7 @@ def from_bitmaps(agg: Agg, table: Any, filt: P.RowNode, lowerer: Any) -> Any:
         return max(values) if name == "MAX" else min(values)
     if name == "PERCENTILE":
         vc = ex.run(P.Percentile(filt, fd.id, agg.nth))
-        return None if vc is None else valcount_value(vc, opts.type)
+        return valcount_value(vc, opts.type) if isinstance(vc, ValCount) else None
     # CORR / VAR / STDDEV: the values of the records, from the bit planes
     cols, vals = ex.bsi_columns_values(fd.id, filt)
     xs = _decoded(opts, vals)
@@ -407,14 +408,17 @@ def _decoded(opts: Any, vals: np.ndarray) -> list[Any]:
     return [opts.from_stored(int(v) + base) for v in vals.tolist()]
 
 
-def valcount_value(vc: dict[str, Any], kind: str) -> Any:
+def valcount_value(vc: ValCount, kind: str) -> Any:
+    """The SQL value of a ValCount over a field of type `kind` (its JSON form's default
+    when it holds none)."""
+    v = vc.value
     if kind == "decimal":
-        return vc["decimalValue"]
+        return None if v is None else Decimal(v)
     if kind == "timestamp":
-        return parse_timestamp(vc["timestampValue"])
+        return parse_timestamp(ZERO_TIME if v is None else v)
     if kind == "float":
-        return vc["floatValue"]
-    return vc["value"]
+        return 0.0 if v is None else float(v)
+    return 0 if v is None else int(v)
 
 
 def row_value(table: Any, fd: Any, row: int) -> Any:

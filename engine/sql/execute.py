@@ -17,11 +17,13 @@ from engine.sql.result import BATCH_ROWS, SqlResult
 from engine.sql.run import rows
 
 
-def run_sql(holder: Any, text: str, *, timeout: Optional[float] = None,
+def run_sql(holder: Any, text: str | tuple[ast.Statement, ...], *, timeout: Optional[float] = None,
             cancel: Optional[threading.Event] = None) -> list[SqlResult]:
-    """One SqlResult per ';'-separated statement; `timeout` covers the whole text."""
+    """One SqlResult per ';'-separated statement (of the text, or as engine.parse_sql
+    parsed it); `timeout` covers them all."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    return [execute(holder, stmt, deadline=deadline, cancel=cancel) for stmt in parse(text)]
+    statements = parse(text) if isinstance(text, str) else text
+    return [execute(holder, stmt, deadline=deadline, cancel=cancel) for stmt in statements]
 
 
 def execute(holder: Any, stmt: ast.Statement, *, deadline: Optional[float] = None,

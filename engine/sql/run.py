@@ -135,7 +135,7 @@ def _key_groups(table: Any, fds: list[Any], filt: P.RowNode, call_filter: Option
     ex = table.ex
     rest = [i for i in range(len(fds)) if i not in nulls]
     if not rest:
-        n = ex.run(P.Count(filt))
+        n = ex.run(P.Count(filt)).n
         return [((_NULL_LAST,) * len(fds), (None,) * len(fds), n, filt)] if n else []
     call = P.GroupBy(tuple(P.RowsCall(fds[i].id, _views(table, fds[i])) for i in rest), call_filter)
     children, merged = group_counts(ex, call)
@@ -171,7 +171,7 @@ def _null_parts(table: Any, keys: list[Any], filt: P.RowNode,
     """The records of filt lacking a value in some non-set key column, split by which
     ones: (records node, positions of the missing columns, count) per non-empty part."""
     ex = table.ex
-    total = ex.run(P.Count(filt))
+    total = ex.run(P.Count(filt)).n
     parts: list[tuple[P.RowNode, tuple[int, ...], int]] = [(filt, (), total)] if total else []
     for i, col in enumerate(keys):
         if col.flatten:
@@ -180,7 +180,7 @@ def _null_parts(table: Any, keys: list[Any], filt: P.RowNode,
         split = []
         for node, nulls, n in parts:
             lacking = P.Difference((node, has))
-            m = ex.run(P.Count(lacking))
+            m = ex.run(P.Count(lacking)).n
             if m:
                 split.append((lacking, nulls + (i,), m))
             if n - m:
@@ -208,10 +208,14 @@ def _topn(node: N.TopNGroups, ctx: Context) -> Iterator[Batch]:
     fd = key.fd
     ctx.check()
     pairs = ex.run(P.TopN(fd.id, node.filter if node.filtered else None, node.limit + node.offset))
-    groups: list[tuple[int, int, Any]] = [(-p["count"], 1, p["key"] if fd.options.keys else p["id"]) for p in pairs]
+    if fd.options.keys:                         # a row without a key: "", as in TopN's JSON
+        labels: list[Any] = ["" if k is None else k for k in pairs.keys or [None] * len(pairs.ids)]
+    else:
+        labels = pairs.ids
+    groups: list[tuple[int, int, Any]] = [(-c, 1, label) for c, label in zip(pairs.counts, labels)]
     if not key.flatten:                         # the NULL group: first among equal counts when
         lowerer = _lowerer(table)               # c ASC sorts it, else last
-        n = ex.run(P.Count(P.Difference((node.filter, lowerer.not_null(key)))))
+        n = ex.run(P.Count(P.Difference((node.filter, lowerer.not_null(key))))).n
         if n:
             groups.append((-n, 0 if node.key_order else 2, None))
     groups.sort(key=lambda g: g[:2])            # stable: TopN's order within equal counts

@@ -91,16 +91,14 @@ class SqlAnswer:
 
 @dataclass
 class PqlAnswer:
-    """One result per top-level call; call_names name them (Options(...) stands for its
-    call), from the request as parsed for the policy check."""
+    """One typed result per top-level call (engine.Result); to_dict is FB's JSON answer."""
 
-    results: list[Any]
+    results: list[engine.Result]
     writes: bool
     execution_time: float
-    call_names: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"results": list(self.results)}
+        return {"results": [r.to_json() for r in self.results]}
 
 
 def _parse_sql(text: str) -> tuple[Any, ...]:
@@ -196,7 +194,7 @@ def sql(ctx: ServiceContext, principal: Principal, database_id: str, text: Any, 
         _check_file_inputs(ctx, statements)
         started = time.perf_counter()
         try:
-            results = holder.sql_all(text, timeout=_timeout(ctx, timeout), cancel=cancel)
+            results = holder.sql_all(statements, timeout=_timeout(ctx, timeout), cancel=cancel)
         except engine.EngineError as exc:
             error_text.improve(exc, text, holder)
             raise from_engine(exc) from exc
@@ -229,7 +227,7 @@ def pql(ctx: ServiceContext, principal: Principal, database_id: str, *, table: A
         holder = _open(ctx, principal, db, PQL_METHOD, writes)
         started = time.perf_counter()
         try:
-            results = holder.query(table, text, timeout=_timeout(ctx, timeout), cancel=cancel)
+            results = holder.pql(table, parsed, timeout=_timeout(ctx, timeout), cancel=cancel)
         except engine.EngineError as exc:
             error_text.improve(exc, text, holder)
             raise from_engine(exc) from exc
@@ -237,7 +235,7 @@ def pql(ctx: ServiceContext, principal: Principal, database_id: str, *, table: A
         ctx.queries.finish(record, exc, cancelled=_cancelled(cancel))
         raise
     ctx.queries.finish(record)
-    answer = PqlAnswer(results, writes, time.perf_counter() - started, engine.pql_call_names(parsed))
+    answer = PqlAnswer(results, writes, time.perf_counter() - started)
     telemetry.query_done("pql", writes, answer.execution_time, text, db.id, threshold=ctx.config.slow_query_seconds)
     return answer
 

@@ -11,6 +11,7 @@ import pytest
 
 import engine
 import serverlib
+from server import cli
 from server import client as client_mod
 from server import grpc_values
 from server.client import Client
@@ -105,12 +106,36 @@ def test_pql_result_decoding_inverts_grpc_values(tmp_path: Path) -> None:
               " (2, ['red'], -2, NULL, NULL, false, [5]), (3, NULL, 10, 99.99, '2023-06-01', NULL, NULL)")
         h.sql("CREATE TABLE k (_id STRING, tags STRINGSET)")
         h.sql("INSERT INTO k (_id, tags) VALUES ('a', ['x']), ('b', ['x', 'y'])")
-        cases = [(q, h.query("t", q)[0]) for q in PQL_CALLS]
-        cases += [(q, h.query("k", q)[0]) for q in ('Row(tags="x")', "Extract(All(), Rows(tags))", "TopN(tags)")]
+        cases = [(q, h.pql("t", q)[0]) for q in PQL_CALLS]
+        cases += [(q, h.pql("k", q)[0]) for q in ('Row(tags="x")', "Extract(All(), Rows(tags))", "TopN(tags)")]
     for text, result in cases:
-        packed = grpc_values.pql_result(result, lambda: text.split("(")[0])
+        packed = grpc_values.pql_result(result)
         wire = query_pb2.PqlResult.FromString(packed.SerializeToString())
-        assert client_mod.pql_result(wire) == result, text
+        assert client_mod.pql_result(wire) == result.to_json(), text
+        assert (wire.WhichOneof("result") or "nil") == result.kind, text
+
+
+def test_cli_prints_local_and_remote_results_alike(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The CLI tabulates by result kind: the engine's class locally, the PqlResult member
+    remotely; both print the same, empty lists included (their kind is not in their shape)."""
+    with engine.open(str(tmp_path / "e"), fsync=False) as h:
+        h.sql("CREATE TABLE t (_id ID, tags STRINGSET, n INT, price DECIMAL(2), seen TIMESTAMP, ok BOOL, kind IDSET)")
+        h.sql("INSERT INTO t (_id, tags, n, price, seen, ok, kind) VALUES"
+              " (1, ['red', 'green'], 3, 1.25, '2024-01-02T03:04:05Z', true, [4, 5]), (2, ['red'], -2, NULL, NULL,"
+              " false, [5])")
+        empty = ['TopN(tags, Row(tags="nope"))', 'GroupBy(Rows(tags), filter=Row(tags="nope"))',
+                 'Distinct(Row(tags="nope"), field=seen)', 'Percentile(Row(tags="nope"), field=n, nth=50)']
+        typed = [r for q in PQL_CALLS + empty for r in h.pql("t", q)]
+    wires = [query_pb2.PqlResult.FromString(grpc_values.pql_result(r).SerializeToString()) for r in typed]
+    local = [(r.kind, r.to_json()) for r in typed]
+    remote = [(w.WhichOneof("result") or "nil", client_mod.pql_result(w)) for w in wires]
+    for fmt in cli.FORMATS:
+        cli._print_pql(local, fmt)
+        printed_local = capsys.readouterr().out
+        cli._print_pql(remote, fmt)
+        assert capsys.readouterr().out == printed_local, fmt
+    cli._print_pql(local[-4:-1], "table")
+    assert capsys.readouterr().out.split() == ["value"] + ["-----", "value"] * 2 + ["-----"]
 
 
 def test_typed_errors(server: serverlib.ServerProcess, db: tuple[Client, str]) -> None:

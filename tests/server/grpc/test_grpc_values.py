@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+import engine
 from grpc_testlib import plain
 from engine.entities import IdType, ValueType
 from server import grpc_values as v
@@ -63,13 +64,34 @@ def test_sql_batches_stay_under_the_cap() -> None:
         list(v.sql_batches([(1, "x" * 2000)], convert, 1000))
 
 
-def test_pql_shapes_of_empty_lists_follow_the_call() -> None:
-    assert v.pql_result([], lambda: "TopN").WhichOneof("result") == "pairs"
-    assert v.pql_result([], lambda: "GroupBy").WhichOneof("result") == "group_counts"
-    assert v.pql_result([], lambda: "Distinct").WhichOneof("result") == "values"
-    assert v.pql_result(None, lambda: "Percentile").WhichOneof("result") is None
+def test_pql_messages_follow_the_result_type() -> None:
+    assert v.pql_result(engine.Pairs([], [])).WhichOneof("result") == "pairs"
+    assert v.pql_result(engine.GroupCounts([])).WhichOneof("result") == "group_counts"
+    assert v.pql_result(engine.DistinctValues([])).WhichOneof("result") == "values"
+    assert v.pql_result(engine.Nil()).WhichOneof("result") is None
+    assert v.pql_result(engine.Count(0)).WhichOneof("result") == "count"
+    assert v.pql_result(engine.Bool(False)).WhichOneof("result") == "changed"
     with pytest.raises(TypeError):
-        v.pql_result({"unknown": 1}, lambda: "X")
+        v.pql_result({"columns": [1]})        # a JSON shape is not a result
+
+
+UTC = dt.timezone.utc
+
+
+@pytest.mark.parametrize("vc,want", [
+    (engine.ValCount(None, 0), ("null", None)),
+    (engine.ValCount(Decimal(0), 0, "decimal"), ("null", None)),          # Sum of nothing
+    (engine.ValCount(-7, 2), ("int", -7)),
+    (engine.ValCount(Decimal("1.50"), 1, "decimal"), ("decimal", (150, 2))),
+    (engine.ValCount(2.5, 1, "float"), ("float", 2.5)),
+    (engine.ValCount(0.0, 1, "float"), ("int", 0)),                       # as the JSON form reads
+    (engine.ValCount(dt.datetime(2024, 1, 2, 3, 4, 5, 500000, tzinfo=UTC), 1, "timestamp"),
+     ("timestamp", "2024-01-02T03:04:05.500Z")),
+    (engine.ValCount(dt.datetime(1, 1, 1, tzinfo=UTC), 1, "timestamp"), ("int", 0)),
+])
+def test_val_count_value_follows_the_field_type(vc: engine.ValCount, want: tuple[str, object]) -> None:
+    packed = v.pql_result(vc).val_count
+    assert (plain(packed.value), packed.count) == (want, vc.count)
 
 
 def _merged(parts: list[query_pb2.PqlResult]) -> query_pb2.PqlResult:
@@ -80,19 +102,19 @@ def _merged(parts: list[query_pb2.PqlResult]) -> query_pb2.PqlResult:
 
 
 def test_split_results_merge_back() -> None:
-    table = v.pql_result({"fields": [{"name": "n", "type": "int64"}, {"name": "s", "type": "[]string"}],
-                          "columns": [{"column": k, "rows": [k, ["a" * 20]]} for k in range(200)]}, lambda: "Extract")
+    table = v.pql_result(engine.ExtractedTable([{"name": "n", "type": "int64"}, {"name": "s", "type": "[]string"}],
+                                               list(range(200)), [[k, ["a" * 20]] for k in range(200)]))
     parts = v.split_result(table, 1000)
     assert len(parts) > 2 and all(p.ByteSize() <= 1000 for p in parts)
     assert len(parts[0].extracted_table.fields) == 2 and not any(p.extracted_table.fields for p in parts[1:])
     assert _merged(parts) == table
-    groups = v.pql_result([{"group": [{"field": "f", "rowKey": f"k{i}"}], "count": i} for i in range(300)],
-                          lambda: "GroupBy")
+    groups = v.pql_result(engine.GroupCounts([{"group": [{"field": "f", "rowKey": f"k{i}"}], "count": i}
+                                              for i in range(300)]))
     assert _merged(v.split_result(groups, 500)) == groups
-    small = v.pql_result(7, lambda: "Count")
+    small = v.pql_result(engine.Count(7))
     assert v.split_result(small, 500) == [small]
     with pytest.raises(v.RowTooLarge):
-        v.split_result(v.pql_result({"rows": None, "keys": ["k" * 600, "x"]}, lambda: "Rows"), 500)
+        v.split_result(v.pql_result(engine.RowIdentifiers([1, 2], ["k" * 600, "x"])), 500)
 
 
 def test_plain_reads_every_kind() -> None:

@@ -4,6 +4,8 @@ import threading
 
 import pytest
 
+import engine
+
 from engine import executor
 from server import policy
 from server.service import compat, databases as dbs, query, tokens
@@ -81,7 +83,7 @@ def test_caller_timeout_stops_sql_and_pql(svc, root, wide):
     with pytest.raises(RequestTimeout):
         query.pql(svc, root, wide.id, table="w", statement="Count(Row(a > 3))", timeout=0.1)
     executor.shard_hook = None
-    assert query.pql(svc, root, wide.id, table="w", statement="Count(Row(a > 3))", timeout=5).results == [36]
+    assert query.pql(svc, root, wide.id, table="w", statement="Count(Row(a > 3))", timeout=5).results == [engine.Count(36)]
 
 
 def test_cancel_event_stops_a_query(svc, root, wide):

@@ -1,5 +1,6 @@
 """query: SQL and PQL through the engine, write classification, the write-role check before
 anything runs, database states, limits, errors by unified code, file inputs."""
+import engine
 import engine.query
 import pytest
 
@@ -94,16 +95,16 @@ def test_sql_read_and_write(svc, root, db):
 
 def test_pql_read_and_write(svc, root, db):
     ans = query.pql(svc, root, db.id, table="people", statement='Count(Row(tags="go"))')
-    assert ans.results == [2] and not ans.writes and ans.to_dict() == {"results": [2]}
+    assert ans.results == [engine.Count(2)] and not ans.writes and ans.to_dict() == {"results": [2]}
     w = query.pql(svc, root, db.id, table="people", statement='Set(9, tags="go") Count(Row(tags="go"))')
-    assert w.writes and w.results == [True, 3]
+    assert w.writes and w.results == [engine.Bool(True), engine.Count(3)]
 
 
 @pytest.mark.parametrize("role", ["root", "manager", "backend", "frontend"])
 def test_reads_are_open_to_every_role(svc, root, db, role):
     p = member(svc, root, role)
     assert query.sql(svc, p, db.id, "SELECT COUNT(*) FROM people").last.rows == [(3,)]
-    assert query.pql(svc, p, db.id, table="people", statement="Count(All())").results == [3]
+    assert query.pql(svc, p, db.id, table="people", statement="Count(All())").results == [engine.Count(3)]
 
 
 @pytest.mark.parametrize("statement", [
@@ -129,8 +130,8 @@ def test_frontend_cannot_write_through_pql_and_nothing_changes(svc, root, db, st
     fe = member(svc, root, "frontend")
     with pytest.raises(Forbidden):
         query.pql(svc, fe, db.id, table="people", statement=statement)
-    assert query.pql(svc, root, db.id, table="people", statement='Count(Row(tags="go"))').results == [2]
-    assert query.pql(svc, root, db.id, table="people", statement="Count(All())").results == [3]
+    assert query.pql(svc, root, db.id, table="people", statement='Count(Row(tags="go"))').results == [engine.Count(2)]
+    assert query.pql(svc, root, db.id, table="people", statement="Count(All())").results == [engine.Count(3)]
 
 
 def test_states_gate_queries(svc, root, db):
