@@ -22,7 +22,7 @@ def run_sql(holder: Any, text: str | tuple[ast.Statement, ...], *, timeout: Opti
     """One SqlResult per ';'-separated statement (of the text, or as engine.parse_sql
     parsed it); `timeout` covers them all."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    statements = parse(text) if isinstance(text, str) else text
+    statements = text if isinstance(text, tuple) else parse(text)
     return [execute(holder, stmt, deadline=deadline, cancel=cancel) for stmt in statements]
 
 
