@@ -32,7 +32,7 @@ from engine.shardtasks import (BsiExtremeTask, BsiSumTask, BsiValuesTask, CountT
                                RowTask, ValuesInTask, signed)
 from engine.state import EMPTY, SHARD_WIDTH, IndexState, split_by_shard
 from engine.txn import BSI_BIT0_ROW, BSI_EXISTS_ROW, BSI_SIGN_ROW, EXISTS_ID
-from ext import Bitmap, FrozenBitmap, Interrupt, bsi_range
+from ext import Bitmap, FrozenBitmap, Interrupt, bsi_range, bsi_values
 
 T = TypeVar("T")
 _POOL_LOCK = threading.Lock()
