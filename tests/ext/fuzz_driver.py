@@ -29,20 +29,14 @@ import resource
 import struct
 import sys
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(HERE))
-
-import numpy as np  # noqa: E402
-import pyroaring  # noqa: E402
+import numpy as np
+import pyroaring
 
 if os.environ.get("ROARBASE_EXT_IMPL") == "pyroaring-shim":
-    from roar_shim import Bitmap, CorruptDataError  # noqa: E402
+    from roar_shim import Bitmap, CorruptDataError
 else:
-    from ext import Bitmap, CorruptDataError  # noqa: E402
+    from ext import Bitmap, CorruptDataError
 
 U16, U32, U64 = 1 << 16, 1 << 32, 1 << 64
 MAX64 = U64 - 1

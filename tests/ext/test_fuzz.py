@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from childenv import child_env
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -22,11 +23,9 @@ TIMEOUT_S = float(os.environ.get("ROARBASE_FUZZ_TIMEOUT", "240"))
 
 def _run_driver(tmp_path: Path, *extra: str, expect_signal: bool = False) -> subprocess.CompletedProcess:
     last = tmp_path / "last_input.bin"
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     try:
         proc = subprocess.run([sys.executable, str(DRIVER), "--last-input", str(last), *extra],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+                              cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         pytest.fail(f"fuzz driver timed out after {TIMEOUT_S:.0f}s (a hang?)\n{out[-3000:]}\n"

@@ -10,19 +10,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
-from pathlib import Path
 from typing import Any, Optional
 
-_HERE = Path(__file__).resolve().parent
-for _p in (str(_HERE.parents[1]), str(_HERE.parent / "server" / "service")):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
-
-from server.service import databases, entities, query, transfers  # noqa: E402
-from server.service.bootstrap import open_service  # noqa: E402
-from server.service.config import BootstrapSettings, PasswordHashing, ServiceConfig  # noqa: E402
-from server.service.context import ServiceContext  # noqa: E402
+from server.service import databases, entities, query, transfers
+from server.service.bootstrap import open_service
+from server.service.config import BootstrapSettings, PasswordHashing, ServiceConfig
+from server.service.context import ServiceContext
 
 ROOT_EMAIL, ROOT_PASSWORD = "root@example.com", "root-password-1"
 TARGET = "target"

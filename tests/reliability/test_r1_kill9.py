@@ -25,12 +25,12 @@ import numpy as np
 import pytest
 
 import engine
+from childenv import child_env
 from rel_common import env_figures, median, report, seed_for, wal_bytes
 
 pytestmark = pytest.mark.reliability
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 BATCH = 2000
 CKPT = 1 << 20
 
@@ -70,9 +70,9 @@ def test_r1_kill9_during_import(tmp_path):
         delay = rng.uniform(0.2, 3.0)
         err_path = str(tmp_path / f"child-{run}.err")
         with open(err_path, "w") as err_file:
-            proc = subprocess.Popen([sys.executable, os.path.join(HERE, "r1_child.py"), ROOT, data,
+            proc = subprocess.Popen([sys.executable, os.path.join(HERE, "r1_child.py"), data,
                                      str(next_batch), str(BATCH), str(CKPT)],
-                                    stdout=subprocess.PIPE, stderr=err_file, text=True)
+                                    env=child_env(), stdout=subprocess.PIPE, stderr=err_file, text=True)
         lines: list[str] = []
         ready = threading.Event()
 

@@ -7,18 +7,12 @@ a template directory; `pql_db` is one shared, read-only Holder over a copy of it
 from __future__ import annotations
 
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 
-_ROOT = str(Path(__file__).resolve().parents[3])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
+import engine
 
-import engine  # noqa: E402
-
-from .pql_fixture import build  # noqa: E402
+from .pql_fixture import build
 
 
 @pytest.fixture(scope="session")

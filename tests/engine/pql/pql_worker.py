@@ -19,7 +19,6 @@ hung thread pool cannot be recovered inside one process.
 from __future__ import annotations
 
 import json
-import os
 import selectors
 import subprocess
 import sys
@@ -28,6 +27,8 @@ import traceback
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Optional
+
+from childenv import child_env
 
 _ROOT = str(Path(__file__).resolve().parents[3])
 
@@ -63,7 +64,6 @@ def _where(exc: BaseException) -> str:
 
 
 def main(path: str) -> None:
-    sys.path.insert(0, _ROOT)
     import engine
     from engine.pql import parser as parser_module
 
@@ -108,7 +108,7 @@ class Worker:
         self._stderr = open(self.stderr_path, "w")
         self.proc = subprocess.Popen([sys.executable, __file__, path], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self._stderr, text=True,
-                                     encoding="utf-8", cwd=_ROOT)
+                                     encoding="utf-8", cwd=_ROOT, env=child_env())
         self._sel = selectors.DefaultSelector()
         assert self.proc.stdout is not None
         self._sel.register(self.proc.stdout, selectors.EVENT_READ)

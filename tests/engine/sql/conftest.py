@@ -8,19 +8,13 @@ directory of BULK INSERT input files ("{data}" in golden files).
 from __future__ import annotations
 
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 
-_ROOT = str(Path(__file__).resolve().parents[3])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
+import engine
 
-import engine  # noqa: E402
-
-from .golden_format import DATA_DIR  # noqa: E402
-from .sql_fixture import build  # noqa: E402
+from .golden_format import DATA_DIR
+from .sql_fixture import build
 
 
 @pytest.fixture(scope="session")

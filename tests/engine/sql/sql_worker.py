@@ -21,7 +21,6 @@ worker rebuilt it, so that later strings still reach execution).
 from __future__ import annotations
 
 import json
-import os
 import selectors
 import subprocess
 import sys
@@ -30,7 +29,8 @@ import traceback
 from pathlib import Path
 from typing import Any, Optional
 
-_HERE = str(Path(__file__).resolve().parent)
+from childenv import child_env
+
 _ROOT = str(Path(__file__).resolve().parents[3])
 
 
@@ -55,8 +55,6 @@ def _where(exc: BaseException) -> str:
 
 
 def main(path: str, data_dir: str) -> None:
-    sys.path.insert(0, _ROOT)
-    sys.path.insert(0, _HERE)
     import engine
     from engine.sql import parser as parser_module
     from sql_fixture import build
@@ -127,7 +125,7 @@ class Worker:
         self.proc = subprocess.Popen([sys.executable, __file__, path, data_dir], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self._stderr, text=True,
                                      encoding="utf-8", errors="surrogatepass", cwd=_ROOT,
-                                     env=dict(os.environ, PYTHONIOENCODING="utf-8:surrogatepass"))
+                                     env=child_env(PYTHONIOENCODING="utf-8:surrogatepass"))
         self._sel = selectors.DefaultSelector()
         assert self.proc.stdout is not None
         self._sel.register(self.proc.stdout, selectors.EVENT_READ)
