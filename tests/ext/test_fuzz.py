@@ -1,7 +1,8 @@
 """Fuzzing ext.Bitmap.deserialize with corrupted portable serializations.
 
 The fuzz driver (fuzz_driver.py) runs in a subprocess: a segfault or abort fails this test
-with the signal and the input being loaded at the time, instead of killing pytest.
+with the signal and the input being loaded at the time, instead of killing pytest. The full
+size (60,000 inputs, five times the quick run's) is marked slow.
 Reproduce a failure with: ROARBASE_FUZZ_SEED=<seed> python tests/ext/fuzz_driver.py
 """
 from __future__ import annotations
@@ -47,8 +48,10 @@ def _last_input(path: Path) -> str:
 
 
 @pytest.mark.reliability
-def test_fuzz_deserialize(tmp_path):
-    proc = _run_driver(tmp_path)
+@pytest.mark.parametrize("extra", [pytest.param((), id="quick"),
+                                   pytest.param(("--inputs", "60000"), id="full", marks=pytest.mark.slow)])
+def test_fuzz_deserialize(tmp_path, extra):
+    proc = _run_driver(tmp_path, *extra)
     lines = proc.stdout.strip().splitlines()
     summary = next((ln for ln in reversed(lines) if ln.startswith("fuzz summary:")), None)
     print(lines[0] if lines else "<no output>")

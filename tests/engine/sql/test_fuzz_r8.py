@@ -1,5 +1,5 @@
-"""R8 (RELIABILITY.md), quick size, for SQL: fuzzed statements through parse → lower →
-execute on the small fixture database (sql_fixture.py).
+"""R8 (RELIABILITY.md), quick size (a full size, 4× the strings, is marked slow), for SQL: fuzzed
+statements through parse → lower → execute on the small fixture database (sql_fixture.py).
 
 Inputs, about 1,040 per run (derandomized, so every run sends the same strings):
   * grammar-generated: hypothesis.extra.lark.from_lark on engine/sql/sql.lark — as is
@@ -308,10 +308,10 @@ class Report:
                 f"fixture_rebuilds={self.rebuilds} cores={os.cpu_count()} load={os.getloadavg()[0]:.1f}")
 
 
-def run_r8(template: Any, data_dir: Any, scratch: Any) -> Report:
+def run_r8(template: Any, data_dir: Any, scratch: Any, scale: int = 1) -> Report:
     rng = random.Random(SEED)
-    strings = [("grammar", s) for s in grammar_strings(N_GRAMMAR)]
-    strings += [("mutated", s) for s in mutated_strings(N_MUTATED, rng)]
+    strings = [("grammar", s) for s in grammar_strings(N_GRAMMAR * scale)]
+    strings += [("mutated", s) for s in mutated_strings(N_MUTATED * scale, rng)]
     strings += [(f"pathological:{name}", s) for name, s in pathological_strings(rng)]
     rep = Report(strings=len(strings))
     path = str(scratch / "data")
@@ -348,8 +348,9 @@ def run_r8(template: Any, data_dir: Any, scratch: Any) -> Report:
 
 
 @pytest.mark.reliability
-def test_r8_fuzzed_sql(sql_template, sql_data_dir, tmp_path) -> None:
-    r8 = run_r8(sql_template, sql_data_dir, tmp_path)
+@pytest.mark.parametrize("scale", [pytest.param(1, id="quick"), pytest.param(4, id="full", marks=pytest.mark.slow)])
+def test_r8_fuzzed_sql(sql_template, sql_data_dir, tmp_path, scale) -> None:
+    r8 = run_r8(sql_template, sql_data_dir, tmp_path, scale)
     print("\n" + r8.summary())
     print(f"R8-SQL execution errors: {dict(r8.execution_errors)}")
     for src, q, res in r8.known[:10]:
