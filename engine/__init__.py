@@ -46,7 +46,7 @@ from engine.snapshots import SnapshotInfo
 from engine.snapshots import restore as restore_snapshot
 
 
-def open(path: str, *, fsync: bool = True, **config: Any) -> Holder:  # noqa: A001 - the facade's name
+def open(path: str, *, fsync: bool = True, **config: Any) -> Holder:  # the facade's name
     """Open (creating if needed) a data directory.
 
     Args:

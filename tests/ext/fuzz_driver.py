@@ -642,7 +642,7 @@ def main() -> int:
         except Failure as f:
             failures.append(f"[{counts['inputs']}] {kind}: {f} :: input({len(data)}B)={data[:48].hex()}"
                             f"{'...' if len(data) > 48 else ''}")
-        except Exception as exc:  # noqa: BLE001 - any other exception type is the failure
+        except Exception as exc:  # any other exception type is the failure
             failures.append(f"[{counts['inputs']}] {kind}: {type(exc).__name__}: {exc} :: "
                             f"input({len(data)}B)={data[:48].hex()}{'...' if len(data) > 48 else ''}")
 

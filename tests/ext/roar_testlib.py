@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 IMPL = os.environ.get("ROARBASE_EXT_IMPL", "ext")
 if IMPL == "pyroaring-shim":  # only to validate the tests themselves, see roar_shim.py
-    from roar_shim import Bitmap, CorruptDataError, FrozenBitmap  # noqa: F401
+    from roar_shim import Bitmap, CorruptDataError, FrozenBitmap
 else:
     from ext import Bitmap, CorruptDataError, FrozenBitmap  # noqa: F401
 
@@ -222,7 +222,7 @@ def outcome(fn):
     """('ok', result) or ('raise', exception type)."""
     try:
         return ("ok", fn())
-    except Exception as exc:  # noqa: BLE001 - the type is what we compare
+    except Exception as exc:  # the type is what we compare
         return ("raise", type(exc))
 
 

@@ -92,7 +92,7 @@ def test_r10_snapshot_consistency(tmp_path, seconds):
                         stats["unstable"] += 1
                         if stats["unstable"] <= 5:
                             errors.append(f"snapshot seq {st.seq} changed under the reader: {(u, i)} -> {again}")
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(f"reader: {exc!r}")
 
     def writer(wid: int) -> None:
@@ -111,7 +111,7 @@ def test_r10_snapshot_consistency(tmp_path, seconds):
                                 tx.clear(c, fd, r)
                 with lock:
                     stats["writes"] += 1
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(f"writer {wid}: {exc!r}")
 
     readers = [threading.Thread(target=reader, name=f"r10-reader-{i}") for i in range(4)]

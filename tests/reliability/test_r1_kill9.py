@@ -110,7 +110,7 @@ def test_r1_kill9_during_import(tmp_path, runs):
         t0 = time.perf_counter()
         try:
             db = engine.open(data, checkpoint_bytes=CKPT)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             problems.append(f"run {run} (kill after {delay:.2f}s): reopen raised {exc!r}")
             break
         try:

@@ -117,7 +117,7 @@ def _sweep(scratch, which: str, name: str) -> tuple[str, list[str]]:  # type: ig
                     continue
                 except engine.StorageFullError:
                     pass
-                except BaseException as exc:  # noqa: BLE001
+                except BaseException as exc:
                     unexpected += 1
                     problems.append(f"{where}: {opname} raised {type(exc).__name__}, not StorageFullError: {exc!r}")
                     ok = False
@@ -137,7 +137,7 @@ def _sweep(scratch, which: str, name: str) -> tuple[str, list[str]]:  # type: ig
                     ok = False
                 except engine.StorageFullError:
                     pass
-                except BaseException as exc:  # noqa: BLE001
+                except BaseException as exc:
                     unexpected += 1
                     problems.append(f"{where}: retry of {opname} while full raised {exc!r}")
                     ok = False
@@ -145,7 +145,7 @@ def _sweep(scratch, which: str, name: str) -> tuple[str, list[str]]:  # type: ig
                 io.clear_faults()
                 try:
                     op(db)                        # space is back: same Holder, no reopen
-                except BaseException as exc:  # noqa: BLE001
+                except BaseException as exc:
                     problems.append(f"{where}: {opname} still fails after the fault cleared: {exc!r}")
                     ok = False
                     break
@@ -162,7 +162,7 @@ def _sweep(scratch, which: str, name: str) -> tuple[str, list[str]]:  # type: ig
             io.clear_faults()
             try:
                 db.close()
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 problems.append(f"{where}: close raised {exc!r}")
                 ok = False
             leaked.update(os.path.relpath(p, root) for p in io.open_handles())
