@@ -30,7 +30,7 @@ from engine.schema import BSI_VIEW, STANDARD_VIEW, FieldDef, float_decode_array
 from engine.shardexec import ALL_SHARDS, Scope, ShardExecutor, ShardTask, point
 from engine.shardtasks import (BsiExtremeTask, BsiSumTask, BsiValuesTask, CountTask, RowCountsTask, RowIdsTask,
                                RowTask, ValuesInTask, signed)
-from engine.state import EMPTY, SHARD_WIDTH, IndexState, split_by_shard
+from engine.state import EMPTY, SHARD_BITS, SHARD_WIDTH, IndexState, split_by_shard
 from engine.txn import BSI_BIT0_ROW, BSI_EXISTS_ROW, BSI_SIGN_ROW, EXISTS_ID
 from ext import Bitmap, FrozenBitmap, Interrupt, bsi_range, bsi_values
 
@@ -431,7 +431,7 @@ class Executor:
             # shard list (the placement table) may name a shard whose records were all
             # deleted, which a worker does not visit unless told.
             if full and (self.backend is not LOCAL or
-                         {full.min() >> 20, full.max() >> 20} - set(self.scope.shards(self.state.shards()))):
+                         {full.min() >> SHARD_BITS, full.max() >> SHARD_BITS} - set(self.scope.shards(self.state.shards()))):
                 self.scope = self.scope.widen(s for s, _ in split_by_shard(full))
 
     def _row_call(self, call: P.RowCall) -> Any:
@@ -517,7 +517,7 @@ class Executor:
         if call.column is None:
             return R.val_count(None, 0)
         _, vals = self.run_task(BsiValuesTask(call.field, P.ConstRow((call.column,), False)),
-                                   point(call.column >> 20))
+                                   point(call.column >> SHARD_BITS))
         if not len(vals):
             return R.val_count(None, 0)
         return _val_count_of(fd, int(vals[0]) + fd.options.base, 1)
@@ -526,7 +526,7 @@ class Executor:
         if call.column is None:
             return False
         hit = P.Intersect((call.row, P.ConstRow((call.column,), False)))
-        return self.run_task(CountTask(hit), point(call.column >> 20)) > 0
+        return self.run_task(CountTask(hit), point(call.column >> SHARD_BITS)) > 0
 
     # --- TopN / Rows -------------------------------------------------------------------------
 
@@ -585,7 +585,7 @@ class Executor:
         if call.column_missing:
             return []
         ids = sorted(self.run_task(RowIdsTask(call.field, call.views, call.column),
-                                      None if call.column is None else point(call.column >> 20)))
+                                      None if call.column is None else point(call.column >> SHARD_BITS)))
         if call.previous is not None:
             ids = [i for i in ids if i > call.previous]
         if call.like is not None:
@@ -600,8 +600,6 @@ class Executor:
         ids = self.rows_list(call)
         if fd.options.keys:
             return R.row_identifiers(ids, self.index.row_keys(fd).keys_for(ids))
-        if fd.options.type == "bool":
-            return R.row_identifiers(ids, None)
         return R.row_identifiers(ids, None)
 
     # --- BSI values --------------------------------------------------------------------------

@@ -440,7 +440,7 @@ class Lowerer:
         n = self.int_arg(call, kw, "k" if exact_k else "n", 0) or 0
         return P.TopN(fd.id, self.filter_from(call), n, ids,
                       self.int_arg(call, kw, "threshold", 1) or 1,
-                      self.int_arg(call, kw, "tanimotoThreshold", 0) or 0, views, exact_k)
+                      self.int_arg(call, kw, "tanimotoThreshold", 0) or 0, views)
 
     def _rows(self, call: ast.Call, in_groupby: bool = False) -> P.RowsCall:
         self.check_args(call, {"field", "_field", "previous", "limit", "column", "like", "in", "from", "to"},

@@ -8,7 +8,7 @@ import numpy as np
 
 from engine import plan as P
 from engine.schema import STANDARD_VIEW, FieldDef
-from engine.state import SHARD_WIDTH
+from engine.state import SHARD_BITS, SHARD_WIDTH
 from ext import FrozenBitmap
 
 BATCH_ROWS = 1024
@@ -18,7 +18,7 @@ def shard_batches(ids: np.ndarray, size: int = BATCH_ROWS) -> Iterator[np.ndarra
     """Sorted record ids in batches of at most `size`, each within one shard."""
     if not len(ids):
         return
-    shards = ids >> 20
+    shards = ids >> SHARD_BITS
     cuts = np.flatnonzero(np.diff(shards)) + 1
     for part in np.split(ids, cuts):
         for i in range(0, len(part), size):
@@ -36,7 +36,7 @@ def fetch(table: Any, fds: list[Optional[FieldDef]], ids: np.ndarray) -> list[li
     cols = ids.tolist()
     if not cols:
         return [[] for _ in fds]
-    shard = cols[0] >> 20
+    shard = cols[0] >> SHARD_BITS
     pos = {c: i for i, c in enumerate(cols)}
     wanted = FrozenBitmap(ids)
     out: list[list[Any]] = []
@@ -59,7 +59,7 @@ def _bsi_values(table: Any, fd: FieldDef, wanted: FrozenBitmap, pos: dict[int, i
 
     opts = fd.options
     out: list[Any] = [None] * n
-    shard = int(wanted.min()) >> 20
+    shard = int(wanted.min()) >> SHARD_BITS
     pl = table.ex.planes(fd.id, shard)
     if pl.exists is None:
         return out
