@@ -97,8 +97,8 @@ class Lowerer:
             if not isinstance(value, str):
                 raise self.error(f"{call.name}: index {self.index.name} uses string record keys", call)
             return self.index.column_keys.id(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise self.error(f"{call.name}: record ids are unsigned integers, got {_show(value)}", call)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64:
+            raise self.error(f"{call.name}: record ids are unsigned 64-bit integers, got {_show(value)}", call)
         return value
 
     def stored(self, fd: FieldDef, value: Any, call: ast.Call) -> int:
