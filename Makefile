@@ -37,7 +37,8 @@ run: build
 	$(PY) -m server.cli serve --demo --data-dir var/data
 
 # ruff (pyflakes, pycodestyle's errors, no stale noqa) over the repository and mypy over
-# engine/; both configured in pyproject.toml. `make test` runs it first.
+# engine/ and tests/ext (against ext/_roaring.pyi); both configured in pyproject.toml.
+# `make test` runs it first.
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy

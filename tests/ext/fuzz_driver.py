@@ -33,10 +33,10 @@ import time
 import numpy as np
 import pyroaring
 
-if os.environ.get("ROARBASE_EXT_IMPL") == "pyroaring-shim":
-    from roar_shim import Bitmap, CorruptDataError
-else:
+if os.environ.get("ROARBASE_EXT_IMPL") != "pyroaring-shim":
     from ext import Bitmap, CorruptDataError
+else:  # stands in for ext's types (roar_shim.py)
+    from roar_shim import Bitmap, CorruptDataError  # type: ignore[assignment]
 
 U16, U32, U64 = 1 << 16, 1 << 32, 1 << 64
 MAX64 = U64 - 1
@@ -112,6 +112,7 @@ class Layout:
         self.runs: list[tuple[int, int]] = []  # (offset of n_runs, n_runs)
         self.arrays: list[tuple[int, int]] = []  # (offset, card)
         self.runflags: list[tuple[int, int]] = []  # (offset, n)
+        self.bucket_keys: list[int] = []  # offsets of the 64-bit format's bucket keys
 
     def field(self, kind: str, off: int, size: int) -> None:
         self.fields.append((kind, off, size))
@@ -191,7 +192,6 @@ def parse(d: bytes, bits: int) -> Layout:
         lay.bucket_keys = bucket_keys
         end = p
     assert end == len(d), (end, len(d))
-    lay.bucket_keys = getattr(lay, "bucket_keys", [])
     lay.bounds = {b for b in lay.bounds if 0 <= b < len(d)}
     return lay
 
