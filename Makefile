@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.roarbase-installed
 EXT_SRC := $(wildcard ext/*.pyx ext/*.pxi ext/*.pxd ext/*.h)
 N ?= 1000000
 
-.PHONY: all run test test-slow build browser bench bench-ops bench-ingest proto clean distclean
+.PHONY: all run lint test test-slow build browser bench bench-ops bench-ingest proto clean distclean
 
 all: build
 
@@ -36,7 +36,14 @@ build: ext/.built
 run: build
 	$(PY) -m server.cli serve --demo --data-dir var/data
 
-test: build browser
+# ruff (pyflakes, pycodestyle's errors, no stale noqa) over the repository and mypy over
+# engine/ and tests/ext (against ext/_roaring.pyi); both configured in pyproject.toml.
+# `make test` runs it first.
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+test: lint build browser
 	$(PY) -m pytest -q -m "not slow"
 
 # The web console's browser tests (tests/server/console) drive Debian's Chromium through

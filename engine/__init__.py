@@ -94,7 +94,7 @@ from engine.storage.files import decode_doc, encode_doc
 from ext import FrozenBitmap
 
 
-def open(path: str, *, fsync: bool = True, **config: Any) -> Holder:  # noqa: A001 - the facade's name
+def open(path: str, *, fsync: bool = True, **config: Any) -> Holder:  # the facade's name
     """Open (creating if needed) a data directory.
 
     Args:

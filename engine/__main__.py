@@ -16,7 +16,7 @@ import engine
 from engine.pql import parse
 
 
-def _timed(label: str, fn):  # type: ignore[no-untyped-def]
+def _timed(label: str, fn):
     t0 = time.perf_counter()
     out = fn()
     print(f"  {label:<58} {(time.perf_counter() - t0) * 1e3:9.1f} ms")

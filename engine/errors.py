@@ -82,11 +82,6 @@ class ExistenceNotTrackedError(EngineError):
     name = "EXISTENCE_NOT_TRACKED"
 
 
-class ResourceLimitError(EngineError):
-    code = "ResourceLimitExceeded"
-    name = "LIMIT_EXCEEDED"
-
-
 class ClosedError(EngineError):
     code = "IncorrectState"
     name = "DATABASE_CLOSED"

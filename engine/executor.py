@@ -30,7 +30,7 @@ from engine.schema import BSI_VIEW, STANDARD_VIEW, FieldDef, float_decode_array
 from engine.shardexec import ALL_SHARDS, Scope, ShardExecutor, ShardTask, point
 from engine.shardtasks import (BsiExtremeTask, BsiSumTask, BsiValuesTask, CountTask, RowCountsTask, RowIdsTask,
                                RowTask, ValuesInTask, signed)
-from engine.state import EMPTY, SHARD_WIDTH, IndexState, split_by_shard
+from engine.state import EMPTY, SHARD_BITS, SHARD_WIDTH, IndexState, split_by_shard
 from engine.txn import BSI_BIT0_ROW, BSI_EXISTS_ROW, BSI_SIGN_ROW, EXISTS_ID
 from ext import BaseBitmap, Bitmap, FrozenBitmap, Interrupt, bsi_range, bsi_values
 
@@ -524,7 +524,7 @@ class Executor:
         if call.column is None:
             return R.ValCount(None, 0)
         _, vals = self.run_task(BsiValuesTask(call.field, P.ConstRow((call.column,), False)),
-                                   point(call.column >> 20))
+                                   point(call.column >> SHARD_BITS))
         if not len(vals):
             return R.ValCount(None, 0)
         return _val_count_of(fd, int(vals[0]) + fd.options.base, 1)
@@ -533,7 +533,7 @@ class Executor:
         if call.column is None:
             return R.Bool(False)
         hit = P.Intersect((call.row, P.ConstRow((call.column,), False)))
-        return R.Bool(self.run_task(CountTask(hit), point(call.column >> 20)) > 0)
+        return R.Bool(self.run_task(CountTask(hit), point(call.column >> SHARD_BITS)) > 0)
 
     # --- TopN / Rows -------------------------------------------------------------------------
 
@@ -593,7 +593,7 @@ class Executor:
         if call.column_missing:
             return []
         ids = sorted(self.run_task(RowIdsTask(call.field, call.views, call.column),
-                                      None if call.column is None else point(call.column >> 20)))
+                                      None if call.column is None else point(call.column >> SHARD_BITS)))
         if call.previous is not None:
             ids = [i for i in ids if i > call.previous]
         if call.like is not None:

@@ -23,6 +23,7 @@ import numpy as np
 from engine import plan as P
 from engine import results as R
 from engine.errors import QueryExecutionError, QueryLimitError
+from engine.schema import STANDARD_VIEW
 from engine.shardexec import ShardTask
 from engine.state import EMPTY
 from ext import BaseBitmap, bsi_sum, bsi_values, group_pairs, intersect_counts
@@ -252,7 +253,7 @@ def _distinct_in(ex: Any, agg: P.Aggregate, fd: Any, shard: int, target: BaseBit
             return set()
         _, neg, mag = bsi_values(pl.exists, pl.sign, pl.bits, target)
         return {(-m if n else m) for n, m in zip(neg.tolist(), mag.tolist())}
-    frag = ex.state.fragment(agg.field, "standard", shard)
+    frag = ex.state.fragment(agg.field, STANDARD_VIEW, shard)
     if frag is None:
         return set()
     ids = list(frag.rows)

@@ -34,6 +34,7 @@ from engine.errors import (
 from engine.keys import KeyMap
 from engine.schema import (
     BSI_VIEW,
+    STANDARD_VIEW,
     FieldDef,
     FieldOptions,
     IndexDef,
@@ -667,7 +668,7 @@ class Field:
     def __repr__(self) -> str:
         return f"Field({self.index.name}.{self.name}, {self.type})"
 
-    def row(self, value: Any, view: str = "standard") -> FrozenBitmap:
+    def row(self, value: Any, view: str = STANDARD_VIEW) -> FrozenBitmap:
         """Records holding `value` (a row id, key or bool) in the committed state."""
         tx = Transaction(self.index, self.index.snapshot())
         row = tx.row_id(self.definition, value, create=False)
@@ -686,7 +687,7 @@ class Field:
 
     def rows(self) -> list[Any]:
         """Row ids (or keys, for keyed fields) that hold any record, in id order."""
-        ids = self.index.snapshot().row_ids(self.definition.id, "standard")
+        ids = self.index.snapshot().row_ids(self.definition.id, STANDARD_VIEW)
         if self.options.keys:
             return self.index.row_keys(self.definition).keys_for(ids)
         if self.type == "bool":

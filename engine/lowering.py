@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from engine import plan as P
-from engine.schema import FieldDef
+from engine.schema import STANDARD_VIEW, FieldDef
 
-STANDARD = ("standard",)
+STANDARD = (STANDARD_VIEW,)
 
 
 def _op(op: str) -> str:

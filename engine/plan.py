@@ -13,6 +13,8 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+from engine.schema import STANDARD_VIEW
+
 # --- row nodes ---------------------------------------------------------------------------
 
 
@@ -32,7 +34,7 @@ class RowOf:
 
     field: int
     row: int
-    views: tuple[str, ...] = ("standard",)
+    views: tuple[str, ...] = (STANDARD_VIEW,)
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class AnyRow:
     """Records holding any row of a set/mutex/bool/time field (its not-null set)."""
 
     field: int
-    views: tuple[str, ...] = ("standard",)
+    views: tuple[str, ...] = (STANDARD_VIEW,)
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ class RowSet:
     list, a range over row ids, or "another member" of a set."""
 
     field: int
-    views: tuple[str, ...] = ("standard",)
+    views: tuple[str, ...] = (STANDARD_VIEW,)
     ids: Optional[frozenset[int]] = None
     lo: Optional[int] = None
     hi: Optional[int] = None
@@ -282,14 +284,13 @@ class TopN:
     ids: Optional[tuple[int, ...]] = None
     threshold: int = 1
     tanimoto: int = 0
-    views: tuple[str, ...] = ("standard",)
-    exact_k: bool = False       # TopK: ties reported in ascending id order
+    views: tuple[str, ...] = (STANDARD_VIEW,)
 
 
 @dataclass(frozen=True)
 class RowsCall:
     field: int
-    views: tuple[str, ...] = ("standard",)
+    views: tuple[str, ...] = (STANDARD_VIEW,)
     previous: Optional[int] = None
     limit: Optional[int] = None
     column: Optional[int] = None
@@ -394,11 +395,3 @@ WRITE_CALLS = (SetValue, ClearValue, ClearRow, Store, Delete)
 CallNode = Union[RowCall, Count, CountDistinct, Sum, MinMax, MinMaxRow, Percentile, FieldValue, IncludesColumn,
                  TopN, RowsCall, GroupBy, SortRows, Distinct, Extract, Options, SetValue, ClearValue, ClearRow,
                  Store, Delete]
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A request: calls run in order; writes are visible to later calls."""
-
-    index: str
-    calls: tuple[CallNode, ...] = field(default_factory=tuple)

@@ -32,7 +32,10 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 def rfc3339(t: _dt.datetime) -> str:
-    t = t.astimezone(_dt.timezone.utc)
+    """The engine's one RFC 3339 form: UTC with "Z", a fraction only when there is one and
+    without trailing zeros (FeatureBase's); a naive datetime is taken as UTC. (The client SDK,
+    which imports no engine, has the same function: server.client.rfc3339.)"""
+    t = t.astimezone(_dt.timezone.utc) if t.tzinfo else t
     s = t.strftime("%Y-%m-%dT%H:%M:%S")
     if t.microsecond:
         s += f".{t.microsecond:06d}".rstrip("0")

@@ -14,6 +14,7 @@ import numpy as np
 
 from engine import plan as P
 from engine.shardexec import ShardTask
+from engine.state import SHARD_BITS, SHARD_WIDTH
 from ext import Bitmap, FrozenBitmap, bsi_extreme, bsi_sum, bsi_values, intersect_counts
 
 _NO_COLS = np.empty(0, np.uint64)
@@ -227,8 +228,8 @@ class ValuesInTask(ShardTask):
     parallel = False
 
     def shard(self, ex: Any, shard: int) -> tuple[np.ndarray, np.ndarray]:
-        lo = shard << 20
-        return ex.state.values_in(self.field, self.views, self.cols.slice(lo, lo + (1 << 20)))
+        lo = shard << SHARD_BITS
+        return ex.state.values_in(self.field, self.views, self.cols.slice(lo, lo + SHARD_WIDTH))
 
     def combine(self, parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
         parts = [p for p in parts if len(p[0])]

@@ -14,13 +14,12 @@ import msgpack
 import numpy as np
 
 from engine.errors import (
-    ExistenceNotTrackedError,
     InvalidValueError,
     KeysNotAllowedError,
     ValueOutOfRangeError,
 )
 from engine.schema import BSI_VIEW, EXISTS_FIELD, STANDARD_VIEW, FieldDef, parse_timestamp
-from engine.state import EMPTY, Fragment, IndexState, shard_of, split_by_shard
+from engine.state import EMPTY, SHARD_BITS, SHARD_WIDTH, Fragment, IndexState, shard_of, split_by_shard
 from ext import BaseBitmap, Bitmap, FrozenBitmap
 
 EXISTS_ID = 0          # the hidden existence field's id; its row 0 holds every record
@@ -107,8 +106,8 @@ class Transaction:
         ch = self.changes.get((fid, view, row))
         if ch is None:
             return cur
-        lo = shard << 20
-        add, rem = ch[0].slice(lo, lo + (1 << 20)), ch[1].slice(lo, lo + (1 << 20))
+        lo = shard << SHARD_BITS
+        add, rem = ch[0].slice(lo, lo + SHARD_WIDTH), ch[1].slice(lo, lo + SHARD_WIDTH)
         return (cur - rem) | add
 
     def row_ids_in_shard(self, fid: int, view: str, shard: int) -> set[int]:
@@ -262,9 +261,9 @@ class Transaction:
         row = self.row_id(fd, value, create=True)
         shards = set(self._shards_of(fd.id, STANDARD_VIEW)) | {s for s, _ in split_by_shard(cols)}
         for shard in shards:
-            lo = shard << 20
+            lo = shard << SHARD_BITS
             cur = self.row_in_shard(fd.id, STANDARD_VIEW, shard, row)
-            part = cols.slice(lo, lo + (1 << 20))
+            part = cols.slice(lo, lo + SHARD_WIDTH)
             self.remove(fd.id, STANDARD_VIEW, row, cur - part)
             self.add(fd.id, STANDARD_VIEW, row, part)
         return True
@@ -299,10 +298,6 @@ class Transaction:
     def mark_existing(self, cols: BaseBitmap) -> None:
         if self.index.definition.options.track_existence:
             self.add(EXISTS_ID, STANDARD_VIEW, 0, cols)
-
-    def require_existence(self) -> None:
-        if not self.index.definition.options.track_existence:
-            raise ExistenceNotTrackedError(f"index {self.index.name} does not track existence")
 
     # --- BSI -----------------------------------------------------------------------------
 

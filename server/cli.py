@@ -32,7 +32,7 @@ import click
 
 from server import config_file
 from server.cli_support import CliError, handle_errors as _handle_errors  # noqa: F401 (re-exported)
-from server.client import Client, SqlResult, pql_result
+from server.client import Client, SqlResult, pql_result, rfc3339
 from server.error_table import ServerError
 from server.service.errors import ServiceUnavailable
 
@@ -355,7 +355,7 @@ def _jsonable(v: Any) -> Any:
         f = float(v)
         return f if Decimal(repr(f)) == v else str(v)
     if isinstance(v, _dt.datetime):
-        return _rfc3339(v)
+        return rfc3339(v)
     if isinstance(v, bytes):
         return base64.b64encode(v).decode("ascii")
     if isinstance(v, dict):
@@ -363,14 +363,6 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, (list, tuple)):
         return [_jsonable(x) for x in v]
     return v
-
-
-def _rfc3339(t: _dt.datetime) -> str:
-    t = t.astimezone(_dt.timezone.utc) if t.tzinfo else t
-    s = t.strftime("%Y-%m-%dT%H:%M:%S")
-    if t.microsecond:
-        s += f".{t.microsecond:06d}".rstrip("0")
-    return s + "Z"
 
 
 def _cell(v: Any, *, csv_mode: bool) -> str:
@@ -383,7 +375,7 @@ def _cell(v: Any, *, csv_mode: bool) -> str:
         parts = [_cell(x, csv_mode=csv_mode) for x in v]
         return "|".join(parts) if csv_mode else "[" + ", ".join(parts) + "]"
     if isinstance(v, _dt.datetime):
-        return _rfc3339(v)
+        return rfc3339(v)
     if isinstance(v, dict):
         return json.dumps(_jsonable(v), separators=(",", ":"))
     return str(v)
@@ -684,7 +676,7 @@ def _json_default(v: Any) -> Any:
     if isinstance(v, Decimal):
         return str(v)
     if isinstance(v, _dt.datetime):
-        return _rfc3339(v)
+        return rfc3339(v)
     if isinstance(v, _dt.date):
         return v.isoformat()
     raise TypeError(f"cannot import a {type(v).__name__} value")

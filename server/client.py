@@ -129,7 +129,9 @@ def to_value(x: Any) -> value_pb2.Value:
     raise TypeError(f"no Value for a {type(x).__name__}")
 
 
-def _rfc3339(t: _dt.datetime) -> str:
+def rfc3339(t: _dt.datetime) -> str:
+    """engine.results.rfc3339 for the client side, which imports no engine (the CLI uses it too)."""
+    t = t.astimezone(_dt.timezone.utc) if t.tzinfo else t
     s = t.strftime("%Y-%m-%dT%H:%M:%S")
     if t.microsecond:
         s += f".{t.microsecond:06d}".rstrip("0")
@@ -141,9 +143,9 @@ def _pql_value(v: value_pb2.Value) -> Any:
     the engine's PQL results use."""
     out = value(v)
     if isinstance(out, _dt.datetime):
-        return _rfc3339(out)
+        return rfc3339(out)
     if isinstance(out, list):
-        return [_rfc3339(x) if isinstance(x, _dt.datetime) else x for x in out]
+        return [rfc3339(x) if isinstance(x, _dt.datetime) else x for x in out]
     return out
 
 
@@ -156,7 +158,7 @@ def _val_count(vc: query_pb2.ValCount) -> dict[str, Any]:
     if kind == "decimal":
         out["decimalValue"] = v
     elif kind == "timestamp":
-        out["timestampValue"] = _rfc3339(v)
+        out["timestampValue"] = rfc3339(v)
     elif kind == "float":
         out["floatValue"] = v
     elif v is not None:

@@ -256,13 +256,13 @@ class _Health(health_pb2_grpc.HealthServicer):
         return health_pb2.HealthCheckResponse.SERVING if service in self.services \
             else health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
 
-    async def Check(self, request: health_pb2.HealthCheckRequest,  # noqa: N802 - the proto's name
+    async def Check(self, request: health_pb2.HealthCheckRequest,  # the proto's name
                     context: grpc.aio.ServicerContext) -> health_pb2.HealthCheckResponse:
         if request.service not in self.services:
             await context.abort(grpc.StatusCode.NOT_FOUND, "unknown service")
         return health_pb2.HealthCheckResponse(status=self._status(request.service))
 
-    async def Watch(self, request: health_pb2.HealthCheckRequest,  # noqa: N802 - the proto's name
+    async def Watch(self, request: health_pb2.HealthCheckRequest,  # the proto's name
                     context: grpc.aio.ServicerContext) -> AsyncIterator[health_pb2.HealthCheckResponse]:
         yield health_pb2.HealthCheckResponse(status=self._status(request.service))
         # The status never changes while the server runs: hold the stream open until the

@@ -15,11 +15,11 @@ from typing import Any
 
 os.environ.setdefault("POLARS_MAX_THREADS", "2")
 
-import polars as pl  # noqa: E402 - the thread count above must be set first
+import polars as pl  # the thread count above must be set first
 
-from bench.gen import EDUCATION, read_schema  # noqa: E402
-from bench.peers import LoadStats  # noqa: E402
-from bench.queries import Answer, Query, groupby_answer, minmax_answer, sum_answer, topn_answer  # noqa: E402
+from bench.gen import EDUCATION, read_schema
+from bench.peers import LoadStats
+from bench.queries import Answer, Query, groupby_answer, minmax_answer, sum_answer, topn_answer
 
 
 def _has(field: str, key: str) -> pl.Expr:
@@ -63,7 +63,7 @@ class PolarsPeer:
                .sort(["len", "h"], descending=[True, False]).head(n).collect())
         return topn_answer(((str(k), c) for k, c in out.iter_rows()), n)
 
-    def run(self, query: Query) -> Answer:  # noqa: C901 - one branch per query, like the SQL peers
+    def run(self, query: Query) -> Answer:  # one branch per query, like the SQL peers
         assert self._df is not None, "load() first"
         p: dict[str, Any] = dict(query.params)
         name = query.name

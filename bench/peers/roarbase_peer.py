@@ -18,9 +18,9 @@ from typing import Any, Callable, Mapping
 import pyarrow.parquet as pq
 
 import engine
-import engine.ingest  # noqa: F401 - loaded now, not at first use, so a long run uses one version
-import engine.query  # noqa: F401
-import engine.sql.execute  # noqa: F401
+import engine.ingest  # loaded now, not at first use, so a long run uses one version
+import engine.query
+import engine.sql.execute
 from bench.gen import read_schema
 from bench.peers import LoadStats
 from bench.queries import Answer, Query, groupby_answer, minmax_answer, sum_answer, topn_answer

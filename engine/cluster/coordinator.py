@@ -39,7 +39,7 @@ from engine.cluster.worker import SchemaNeeded, schema_fingerprint
 from engine.schema import FieldDef
 from engine.shardexec import Scope, ShardExecutor, ShardTask
 from engine.shardtasks import RowIdsTask, RowTask
-from engine.state import split_by_shard
+from engine.state import SHARD_BITS, split_by_shard
 from ext import Bitmap, FrozenBitmap
 
 Op = tuple[Any, ...]
@@ -315,8 +315,8 @@ class Cluster(ShardExecutor):
                 except EngineError as exc:
                     exc.batch_index = i                         # type: ignore[attr-defined]
                     raise
-                shard_ops = ops.setdefault(op[1] >> 20, [])
-                placed.append((op[1] >> 20, len(shard_ops)))
+                shard_ops = ops.setdefault(op[1] >> SHARD_BITS, [])
+                placed.append((op[1] >> SHARD_BITS, len(shard_ops)))
                 shard_ops.append(op)
         got = self._write(index, ops)
         return [False if p is None else got[p[0]][p[1]] for p in placed]
@@ -330,7 +330,7 @@ class Cluster(ShardExecutor):
                 tx.views_for_write(fd, timestamp)  # validates the timestamp
             v = self._value(tx, fd, value, create=True)
             col = tx.column_id(column, create=True)
-        return self._write(index, {col >> 20: [("set", col, fd.id, v, timestamp)]})[col >> 20][0]
+        return self._write(index, {col >> SHARD_BITS: [("set", col, fd.id, v, timestamp)]})[col >> SHARD_BITS][0]
 
     def clear(self, index: Any, column: Any, fd: FieldDef, value: Any = None) -> bool:
         with index.transaction() as tx:
@@ -338,7 +338,7 @@ class Cluster(ShardExecutor):
             v = None if fd.options.is_bsi else self._value(tx, fd, value, create=False)
         if col is None or (v is None and not fd.options.is_bsi):
             return False
-        return self._write(index, {col >> 20: [("clear", col, fd.id, v)]})[col >> 20][0]
+        return self._write(index, {col >> SHARD_BITS: [("clear", col, fd.id, v)]})[col >> SHARD_BITS][0]
 
     def clear_row(self, index: Any, fd: FieldDef, value: Any) -> bool:
         if fd.options.is_bsi:

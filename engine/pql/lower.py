@@ -97,8 +97,8 @@ class Lowerer:
             if not isinstance(value, str):
                 raise self.error(f"{call.name}: index {self.index.name} uses string record keys", call)
             return self.index.column_keys.id(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise self.error(f"{call.name}: record ids are unsigned integers, got {_show(value)}", call)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64:
+            raise self.error(f"{call.name}: record ids are unsigned 64-bit integers, got {_show(value)}", call)
         return value
 
     def stored(self, fd: FieldDef, value: Any, call: ast.Call) -> int:
@@ -440,7 +440,7 @@ class Lowerer:
         n = self.int_arg(call, kw, "k" if exact_k else "n", 0) or 0
         return P.TopN(fd.id, self.filter_from(call), n, ids,
                       self.int_arg(call, kw, "threshold", 1) or 1,
-                      self.int_arg(call, kw, "tanimotoThreshold", 0) or 0, views, exact_k)
+                      self.int_arg(call, kw, "tanimotoThreshold", 0) or 0, views)
 
     def _rows(self, call: ast.Call, in_groupby: bool = False) -> P.RowsCall:
         self.check_args(call, {"field", "_field", "previous", "limit", "column", "like", "in", "from", "to"},

@@ -5,7 +5,6 @@ import functools
 import pathlib
 import re
 from decimal import Decimal
-from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -34,7 +33,7 @@ def grammar_text() -> str:
 
 
 @v_args(inline=True)
-class _ToAst(Transformer):  # type: ignore[type-arg]
+class _ToAst(Transformer):
     """Builds the syntax tree; runs inside the parser, so it gets tokens and results."""
 
     def start(self, *calls: ast.Call) -> ast.Query:

@@ -64,7 +64,7 @@ class Context:
         """Drop what one run of a plan computed (executors with their bitmaps, subquery
         answers), so the plan can be kept for the next run."""
         for t in self._tables.values():
-            t.ex = None  # type: ignore[assignment]   (arm() gives it a new one)
+            t.ex = None  # type: ignore[assignment]  # arm() gives it a new one
         self._answers = {}
         self.held = 0
 

@@ -27,6 +27,7 @@ from engine.sql.ddl import table
 from engine.sql.lower import Lowerer
 from engine.sql.result import SqlResult
 from engine.sql.types import unix_seconds
+from engine.state import SHARD_BITS
 from engine.txn import Transaction
 from ext import FrozenBitmap
 
@@ -113,7 +114,7 @@ def _clear_record(tx: Transaction, fd: FieldDef, col: Any) -> None:
         return
     one = FrozenBitmap([c])
     for view in tx.views_of(fd.id):
-        for row in tx.row_ids_in_shard(fd.id, view, c >> 20):
+        for row in tx.row_ids_in_shard(fd.id, view, c >> SHARD_BITS):
             if tx.contains(fd.id, view, row, c):
                 tx.remove(fd.id, view, row, one)
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from engine import plan as P
 from engine.schema import STANDARD_VIEW, FieldDef
-from engine.state import SHARD_WIDTH
+from engine.state import SHARD_BITS, SHARD_WIDTH
 from ext import FrozenBitmap
 
 BATCH_ROWS = 1024
@@ -18,7 +18,7 @@ def shard_batches(ids: np.ndarray, size: int = BATCH_ROWS) -> Iterator[np.ndarra
     """Sorted record ids in batches of at most `size`, each within one shard."""
     if not len(ids):
         return
-    shards = ids >> 20
+    shards = ids >> SHARD_BITS
     cuts = np.flatnonzero(np.diff(shards)) + 1
     for part in np.split(ids, cuts):
         for i in range(0, len(part), size):
@@ -36,7 +36,6 @@ def fetch(table: Any, fds: list[Optional[FieldDef]], ids: np.ndarray) -> list[li
     cols = ids.tolist()
     if not cols:
         return [[] for _ in fds]
-    shard = cols[0] >> 20
     pos = {c: i for i, c in enumerate(cols)}
     wanted = FrozenBitmap(ids)
     out: list[list[Any]] = []
@@ -56,7 +55,7 @@ def fetch(table: Any, fds: list[Optional[FieldDef]], ids: np.ndarray) -> list[li
 def _bsi_values(table: Any, fd: FieldDef, wanted: FrozenBitmap, pos: dict[int, int], n: int) -> list[Any]:
     opts = fd.options
     out: list[Any] = [None] * n
-    vcols, vals = table.ex.bsi_values_in(fd.id, wanted, int(wanted.min()) >> 20)
+    vcols, vals = table.ex.bsi_values_in(fd.id, wanted, int(wanted.min()) >> SHARD_BITS)
     base = opts.base
     for c, v in zip(vcols.tolist(), vals.tolist()):
         out[pos[c]] = opts.from_stored(int(v) + base)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import calendar
 import datetime as _dt
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any, Callable, Optional
 
 from engine.errors import EngineError, InvalidValueError, QueryLimitError, TypeMismatchError, ValueOutOfRangeError

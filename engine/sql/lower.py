@@ -475,7 +475,6 @@ class Lowerer:
             return None
         if not _plain_set_args(name, col.type, consts[0].type):   # type: ignore[union-attr]
             self._binder().condition(f)              # the argument checks of the function
-        fd = col.fd
         value = consts[0].fn(())  # type: ignore[union-attr]
         if name == "SETEXCLUDES":
             name, negate = "SETCONTAINS", not negate

@@ -53,7 +53,7 @@ _JOIN_KINDS = {"inner": "inner", "left": "left", "right": "right", "full": "full
 
 
 @v_args(inline=True)
-class _ToAst(Transformer):  # type: ignore[type-arg]
+class _ToAst(Transformer):
     """Builds the statement tree; runs inside the LALR parser."""
 
     def start(self, *stmts: Any) -> tuple[ast.Statement, ...]:

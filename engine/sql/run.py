@@ -12,11 +12,13 @@ import numpy as np
 from engine import plan as P
 from engine.executor import LOCAL
 from engine.groupby import group_counts
+from engine.schema import STANDARD_VIEW
 from engine.sql import plan as N
 from engine.sql.aggregates import Accumulator, from_bitmaps
 from engine.sql.context import Context, row_bytes
 from engine.sql.fetch import BATCH_ROWS, fetch, shard_batches
 from engine.sql.lower import Lowerer
+from engine.state import SHARD_BITS
 from ext import FrozenBitmap
 
 Batch = list[tuple[Any, ...]]
@@ -162,8 +164,8 @@ def _key_groups(table: Any, fds: list[Any], filt: P.RowNode, call_filter: Option
 
 def _views(table: Any, fd: Any) -> tuple[str, ...]:
     if fd.options.type == "time":
-        return tuple(table.state.views(fd.id)) or ("standard",)
-    return ("standard",)
+        return tuple(table.state.views(fd.id)) or (STANDARD_VIEW,)
+    return (STANDARD_VIEW,)
 
 
 def _null_parts(table: Any, keys: list[Any], filt: P.RowNode,
@@ -511,7 +513,7 @@ def _read_by_id(table: Any, ex: Any, scan: N.Scan, passing: dict[int, FrozenBitm
     if not wanted:
         return found
     for part in shard_batches(np.array(wanted, dtype=np.uint64)):
-        shard = int(part[0]) >> 20
+        shard = int(part[0]) >> SHARD_BITS
         ok = passing.get(shard)
         if ok is None:
             ctx.check()

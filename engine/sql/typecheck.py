@@ -36,7 +36,7 @@ IDSET, STRINGSET, IDSETQ, STRINGSETQ = T("idset"), T("stringset"), T("idsetq"), 
 FLOAT, VOID = T("float"), T("void")
 
 
-def DECIMAL(scale: int) -> T:  # noqa: N802 - reads as the SQL type
+def DECIMAL(scale: int) -> T:  # reads as the SQL type
     return T("decimal", scale)
 
 

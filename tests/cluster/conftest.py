@@ -6,18 +6,12 @@ One cluster per session (starting it takes ~8 s here). Each test gets its own wo
 actors (names unique per test) over its own shared root, and stops them at the end.
 """
 import os
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"     # read when ray is imported
-_ROOT = str(Path(__file__).resolve().parents[2])
-for p in (_ROOT, str(Path(__file__).resolve().parent)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
-
 ray = pytest.importorskip("ray", reason="the cluster tier needs the ray extra (pip install -e '.[ray]')")
 
 from ray.cluster_utils import Cluster as RayLocalCluster  # noqa: E402

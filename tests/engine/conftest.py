@@ -5,18 +5,8 @@ and the engine's docstrings, computed independently (hand values, Python sets, n
 Shared helpers live in engine_testlib.py (tests/ has no __init__.py, so module basenames
 must be unique across the tests tree).
 """
-import sys
-from pathlib import Path
-
 import pytest
-
-# `import engine` must find the repository's engine package, never a namespace package made
-# of tests/engine, even when pytest is started as `pytest` rather than `python -m pytest`.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from engine_testlib import DbFactory  # noqa: E402
+from engine_testlib import DbFactory
 
 
 @pytest.fixture

@@ -612,8 +612,8 @@ def test_large_import_across_shards_matches_numpy(open_db):
     mrows = rng.integers(0, 6, size=n, dtype=np.uint64)
     db = open_db(checkpoint_bytes=1 << 20)
     idx = db.create_index("big")
-    s = idx.create_field("s", "set")
-    m = idx.create_field("m", "mutex")
+    idx.create_field("s", "set")
+    idx.create_field("m", "mutex")
     idx.create_field("n", "int")
     assert idx.import_values("s", cols, rows) == n
     idx.import_values("m", cols, mrows)

@@ -34,7 +34,7 @@ def _paused_at(reader: Callable[[], Any], *, file: str, code: str, local: str,
     def run_writer() -> None:
         try:
             writer()
-        except BaseException as exc:  # noqa: BLE001 - reported to the test below
+        except BaseException as exc:  # reported to the test below
             errors.append(exc)
 
     def local_trace(frame, event, arg):  # type: ignore[no-untyped-def]
@@ -193,7 +193,7 @@ def test_readers_and_a_writer_hammer_keys_and_schema(keyed):
         def run() -> None:
             try:
                 fn()
-            except BaseException as exc:  # noqa: BLE001 - the test reports it
+            except BaseException as exc:  # the test reports it
                 errors.append(exc)
                 stop.set()
         return run

@@ -29,20 +29,14 @@ import resource
 import struct
 import sys
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(HERE))
+import numpy as np
+import pyroaring
 
-import numpy as np  # noqa: E402
-import pyroaring  # noqa: E402
-
-if os.environ.get("ROARBASE_EXT_IMPL") == "pyroaring-shim":
-    from roar_shim import Bitmap, CorruptDataError  # noqa: E402
-else:
-    from ext import Bitmap, CorruptDataError  # noqa: E402
+if os.environ.get("ROARBASE_EXT_IMPL") != "pyroaring-shim":
+    from ext import Bitmap, CorruptDataError
+else:  # stands in for ext's types (roar_shim.py)
+    from roar_shim import Bitmap, CorruptDataError  # type: ignore[assignment]
 
 U16, U32, U64 = 1 << 16, 1 << 32, 1 << 64
 MAX64 = U64 - 1
@@ -118,6 +112,7 @@ class Layout:
         self.runs: list[tuple[int, int]] = []  # (offset of n_runs, n_runs)
         self.arrays: list[tuple[int, int]] = []  # (offset, card)
         self.runflags: list[tuple[int, int]] = []  # (offset, n)
+        self.bucket_keys: list[int] = []  # offsets of the 64-bit format's bucket keys
 
     def field(self, kind: str, off: int, size: int) -> None:
         self.fields.append((kind, off, size))
@@ -197,7 +192,6 @@ def parse(d: bytes, bits: int) -> Layout:
         lay.bucket_keys = bucket_keys
         end = p
     assert end == len(d), (end, len(d))
-    lay.bucket_keys = getattr(lay, "bucket_keys", [])
     lay.bounds = {b for b in lay.bounds if 0 <= b < len(d)}
     return lay
 
@@ -648,7 +642,7 @@ def main() -> int:
         except Failure as f:
             failures.append(f"[{counts['inputs']}] {kind}: {f} :: input({len(data)}B)={data[:48].hex()}"
                             f"{'...' if len(data) > 48 else ''}")
-        except Exception as exc:  # noqa: BLE001 - any other exception type is the failure
+        except Exception as exc:  # any other exception type is the failure
             failures.append(f"[{counts['inputs']}] {kind}: {type(exc).__name__}: {exc} :: "
                             f"input({len(data)}B)={data[:48].hex()}{'...' if len(data) > 48 else ''}")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import random
+from collections.abc import Sequence
 
 import numpy as np
 import pyroaring
@@ -16,10 +17,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 IMPL = os.environ.get("ROARBASE_EXT_IMPL", "ext")
-if IMPL == "pyroaring-shim":  # only to validate the tests themselves, see roar_shim.py
-    from roar_shim import BaseBitmap, Bitmap, CorruptDataError, FrozenBitmap  # noqa: F401
-else:
-    from ext import BaseBitmap, Bitmap, CorruptDataError, FrozenBitmap  # noqa: F401
+if IMPL != "pyroaring-shim":
+    from ext import BaseBitmap, Bitmap, CorruptDataError, FrozenBitmap
+else:  # only to validate the tests themselves, see roar_shim.py: stands in for ext's types
+    from roar_shim import BaseBitmap, Bitmap, CorruptDataError, FrozenBitmap  # type: ignore[assignment]  # noqa: F401
 
 U16 = 1 << 16
 U32 = 1 << 32
@@ -75,6 +76,7 @@ def _near(base: int, deltas: list[int], maxv: int) -> list[int]:
 
 def _chunk_values(key: int, n: int, pattern: str, seed: int) -> list[int]:
     base = key << 16
+    lows: Sequence[int]
     if pattern == "stride2":  # never run-compressible: stays an array / bitset
         lows = range(0, 2 * n, 2) if 2 * n <= U16 else range(0, n)
     elif pattern == "block":  # one run
@@ -222,7 +224,7 @@ def outcome(fn):
     """('ok', result) or ('raise', exception type)."""
     try:
         return ("ok", fn())
-    except Exception as exc:  # noqa: BLE001 - the type is what we compare
+    except Exception as exc:  # the type is what we compare
         return ("raise", type(exc))
 
 

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from ext import Bitmap
 from ext import _roaring
 
-LEVELS = sorted({_roaring._simd_level(level) for level in range(4)})   # what this CPU offers
+# what this CPU offers (_simd_level is private: not in the stub)
+LEVELS = sorted({_roaring._simd_level(level) for level in range(4)})  # type: ignore[attr-defined]
 
 
 @pytest.fixture(autouse=True)

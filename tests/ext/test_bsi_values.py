@@ -16,10 +16,12 @@ from ext import FrozenBitmap, bsi_values
 SHARD = 1 << 20
 
 
-def _encode(cols: np.ndarray, vals: list[int], depth: int) -> tuple[FrozenBitmap, FrozenBitmap, list[FrozenBitmap]]:
+def _encode(cols: np.ndarray, vals: list[int],
+            depth: int) -> tuple[FrozenBitmap, FrozenBitmap, list[FrozenBitmap | None]]:
     """exists, sign and planes of (cols, vals): magnitude bits in planes, sign apart."""
     mags = [abs(v) for v in vals]
-    planes = [FrozenBitmap([int(c) for c, m in zip(cols, mags) if (m >> p) & 1]) for p in range(depth)]
+    planes: list[FrozenBitmap | None] = [FrozenBitmap([int(c) for c, m in zip(cols, mags) if (m >> p) & 1])
+                                         for p in range(depth)]
     sign = FrozenBitmap([int(c) for c, v in zip(cols, vals) if v < 0])
     return FrozenBitmap(cols), sign, planes
 

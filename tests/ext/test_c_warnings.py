@@ -56,6 +56,7 @@ def test_compiles_without_warnings(tmp_path: Path, header: str, declarer: str, b
     uses = "".join(f"__typeof__({f})* const use_{f} = {f};\n" for f in declared_functions(header, declarer))
     unit = tmp_path / "unit.c"
     unit.write_text(f'#include "{header}"\n{uses}')
+    assert CC is not None                   # (skipped above otherwise)
     cmd = [CC, "-Wall", "-Wextra", "-Werror", *BUILDS[build],
            "-isystem", sysconfig.get_paths()["include"], "-I", str(EXT),
            "-c", str(unit), "-o", str(tmp_path / "unit.o")]

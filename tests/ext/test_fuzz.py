@@ -1,7 +1,8 @@
 """Fuzzing ext.Bitmap.deserialize with corrupted portable serializations.
 
 The fuzz driver (fuzz_driver.py) runs in a subprocess: a segfault or abort fails this test
-with the signal and the input being loaded at the time, instead of killing pytest.
+with the signal and the input being loaded at the time, instead of killing pytest. The full
+size (60,000 inputs, five times the quick run's) is marked slow.
 Reproduce a failure with: ROARBASE_FUZZ_SEED=<seed> python tests/ext/fuzz_driver.py
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from childenv import child_env
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -22,11 +24,9 @@ TIMEOUT_S = float(os.environ.get("ROARBASE_FUZZ_TIMEOUT", "240"))
 
 def _run_driver(tmp_path: Path, *extra: str, expect_signal: bool = False) -> subprocess.CompletedProcess:
     last = tmp_path / "last_input.bin"
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     try:
         proc = subprocess.run([sys.executable, str(DRIVER), "--last-input", str(last), *extra],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+                              cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         pytest.fail(f"fuzz driver timed out after {TIMEOUT_S:.0f}s (a hang?)\n{out[-3000:]}\n"
@@ -35,7 +35,6 @@ def _run_driver(tmp_path: Path, *extra: str, expect_signal: bool = False) -> sub
         sig = signal.Signals(-proc.returncode).name
         pytest.fail(f"fuzz driver killed by {sig}\nstdout:\n{proc.stdout[-3000:]}\n"
                     f"stderr:\n{proc.stderr[-4000:]}\nlast input (reproducer): {_last_input(last)}")
-    proc.last_input = _last_input(last)
     return proc
 
 
@@ -48,8 +47,10 @@ def _last_input(path: Path) -> str:
 
 
 @pytest.mark.reliability
-def test_fuzz_deserialize(tmp_path):
-    proc = _run_driver(tmp_path)
+@pytest.mark.parametrize("extra", [pytest.param((), id="quick"),
+                                   pytest.param(("--inputs", "60000"), id="full", marks=pytest.mark.slow)])
+def test_fuzz_deserialize(tmp_path, extra):
+    proc = _run_driver(tmp_path, *extra)
     lines = proc.stdout.strip().splitlines()
     summary = next((ln for ln in reversed(lines) if ln.startswith("fuzz summary:")), None)
     print(lines[0] if lines else "<no output>")
@@ -78,4 +79,4 @@ def test_fuzz_driver_reports_crash(tmp_path):
     proc = _run_driver(tmp_path, "--inputs", "200", "--seed", "3", "--inject", "segv", expect_signal=True)
     assert proc.returncode == -signal.SIGSEGV
     assert "Fatal Python error: Segmentation fault" in proc.stderr  # faulthandler's traceback
-    assert proc.last_input != "<none>"
+    assert _last_input(tmp_path / "last_input.bin") != "<none>"

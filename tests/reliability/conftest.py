@@ -5,17 +5,9 @@ same figures in its assertion messages. Seeds are printed; replay with
 ROARBASE_<TEST>_SEED (e.g. ROARBASE_R1_SEED=123) or ROARBASE_REL_SEED for all of them.
 """
 import os
-import sys
-from pathlib import Path
-
-_HERE = Path(__file__).resolve().parent
-_ROOT = str(_HERE.parents[1])
-for p in (_ROOT, str(_HERE)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
-
 import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 

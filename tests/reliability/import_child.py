@@ -1,6 +1,6 @@
 """The SIGKILL test's child: import the world's document into its target and be killed.
 
-    python import_child.py <repo root> <data dir> <document> <kill at op> [<fsync 0|1>]
+    python import_child.py <data dir> <document> <kill at op> [<fsync 0|1>]
 
 Opens the service on the data dir with a FileIO that sends this process SIGKILL just before
 its k-th mutating file operation of the import (0: never), then imports. Prints `ops N`
@@ -11,11 +11,9 @@ import os
 import signal
 import sys
 
-sys.path.insert(0, sys.argv[1])
-sys.path.insert(0, os.path.join(sys.argv[1], "tests", "reliability"))
+import import_testlib as T
 
-import import_testlib as T  # noqa: E402
-from engine.storage.fileio import FileIO  # noqa: E402
+from engine.storage.fileio import FileIO
 
 
 class KillingIO(FileIO):
@@ -47,8 +45,8 @@ for _name in ("makedirs", "open_append", "write", "fsync", "truncate", "rename",
 
 
 def main() -> None:
-    data, doc, kill_at = sys.argv[2], sys.argv[3], int(sys.argv[4])
-    fsync = len(sys.argv) > 5 and sys.argv[5] == "1"
+    data, doc, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    fsync = len(sys.argv) > 4 and sys.argv[4] == "1"
     T.transfers.ENTITY_BATCH, T.transfers.ROW_BATCH = 4, 1     # many small commits
     fio = KillingIO(kill_at)
     ctx = T.open_ctx(data, fsync=fsync, fileio=fio)

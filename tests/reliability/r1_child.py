@@ -1,6 +1,6 @@
 """R1's child process: import batches with unique record ids until killed.
 
-    python r1_child.py <repo root> <data dir> <first batch> <batch size> <checkpoint bytes>
+    python r1_child.py <data dir> <first batch> <batch size> <checkpoint bytes>
 
 Prints `ready` once the data directory is open, then for every batch b `begin b` before
 the import and `ack b` after import_records returned (so only acknowledged batches have an
@@ -9,15 +9,13 @@ keyed field k (key "b<b % 50>"), committed together as one import.
 """
 import sys
 
-sys.path.insert(0, sys.argv[1])
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-import engine  # noqa: E402
+import engine
 
 
 def main() -> None:
-    path, first, size, ckpt = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    path, first, size, ckpt = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     db = engine.open(path, checkpoint_bytes=ckpt)
     try:
         idx = db.index("imp")

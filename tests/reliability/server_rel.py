@@ -3,18 +3,11 @@ subprocess (tests/server/serverlib.py), HTTP helpers, and process figures from /
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any, Optional
 
 import httpx
-
-_SERVER_TESTS = Path(__file__).resolve().parents[1] / "server"
-for _p in (str(_SERVER_TESTS), str(_SERVER_TESTS / "grpc")):   # serverlib, grpc_testlib
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
-
-import serverlib  # noqa: E402
+import serverlib
 
 ROOT_EMAIL, ROOT_PASSWORD = "root@example.com", "root-password-1"
 

@@ -22,16 +22,16 @@ import sys
 import pytest
 
 import import_testlib as T
+from childenv import child_env
 from rel_common import report, seed_for
 from server.service import restore_points
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 CHILD = os.path.join(HERE, "import_child.py")
 
 
 def _child(data: str, doc: str, kill_at: int) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, CHILD, ROOT, data, doc, str(kill_at)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, CHILD, data, doc, str(kill_at)], env=child_env(), capture_output=True, text=True,
                           timeout=120)
 
 

@@ -138,10 +138,12 @@ def check(history: list[Op]) -> list[str]:
         for k in range(KEYS):
             value = "set" if k in r.seen else "clear"
             candidates = [w for w in writes[k] if w.kind == value and w.invoke < r.complete]
-            overwritten = [w for w in candidates
-                           if any(w2.kind != value and w2.status == "ok" and w2.invoke > w.complete
-                                  and w2.complete < r.invoke for w2 in writes[k])]
-            if len(overwritten) == len(candidates):
+            # A candidate is overwritten when an acknowledged write of the other value began
+            # after it completed and completed before the read began: when the latest such
+            # beginning is after the candidate's completion (linear, not quadratic, per key).
+            latest = max((w2.invoke for w2 in writes[k]
+                          if w2.kind != value and w2.status == "ok" and w2.complete < r.invoke), default=-INF)
+            if all(latest > w.complete for w in candidates):
                 anomalies.append(f"key {k} read {value} in [{r.invoke:.3f}, {r.complete:.3f}] "
                                  f"({len(candidates)} candidate writes, all overwritten)")
     return anomalies

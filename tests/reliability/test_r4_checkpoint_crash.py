@@ -117,7 +117,7 @@ def _sweep(scratch, shards: int, name: str) -> tuple[str, list[str]]:  # type: i
                 problems.append(f"{where}: check: {[str(f) for f in rep.findings if f.severity == 'error']}")
             try:
                 db = engine.open(d)
-            except Exception as exc:  # noqa: BLE001 - any failure to open is the finding
+            except Exception as exc:  # any failure to open is the finding
                 open_errors += 1
                 problems.append(f"{where}: open failed: {exc!r}")
                 continue

@@ -134,7 +134,7 @@ def _run_case(t: dict, case: str, target: str, damaged: str, outcome: dict) -> s
     """Open, read, check. Returns a problem description or None; fills outcome."""
     try:
         db = engine.open(case)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return f"opening the directory raised {exc!r} (other indexes must stay available)"
     try:
         point, err = None, None
@@ -146,7 +146,7 @@ def _run_case(t: dict, case: str, target: str, damaged: str, outcome: dict) -> s
                 if point is None:
                     point = "open" if "a" in db.failed_indexes() else "read"
                 continue
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 return f"reading raised {type(exc).__name__} instead of DataCorruptedError: {exc!r}"
             expected = dict(t["state_a"], values=t["values_a"])
             if got != expected:
@@ -282,7 +282,7 @@ def test_r5_last_frame_damage_is_a_torn_tail(template):
                         problems.append(f"{where}: index b changed")
                     else:
                         equal_prev += 1
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 problems.append(f"{where}: {exc!r}")
     summary = report("R5-last-frame", seed=seed, cases=cases, state_equals_previous_commit=equal_prev)
     assert not problems, summary + "\n" + "\n".join(problems[:10])

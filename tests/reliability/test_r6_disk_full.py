@@ -32,6 +32,7 @@ import numpy as np
 import pytest
 
 import engine
+from childenv import child_env
 from faultio import FaultIO
 from rel_common import dump_holder, env_figures, fresh_dir, report, seed_for
 
@@ -116,7 +117,7 @@ def _sweep(scratch, which: str, name: str) -> tuple[str, list[str]]:  # type: ig
                     continue
                 except engine.StorageFullError:
                     pass
-                except BaseException as exc:  # noqa: BLE001
+                except BaseException as exc:
                     unexpected += 1
                     problems.append(f"{where}: {opname} raised {type(exc).__name__}, not StorageFullError: {exc!r}")
                     ok = False
@@ -136,7 +137,7 @@ def _sweep(scratch, which: str, name: str) -> tuple[str, list[str]]:  # type: ig
                     ok = False
                 except engine.StorageFullError:
                     pass
-                except BaseException as exc:  # noqa: BLE001
+                except BaseException as exc:
                     unexpected += 1
                     problems.append(f"{where}: retry of {opname} while full raised {exc!r}")
                     ok = False
@@ -144,7 +145,7 @@ def _sweep(scratch, which: str, name: str) -> tuple[str, list[str]]:  # type: ig
                 io.clear_faults()
                 try:
                     op(db)                        # space is back: same Holder, no reopen
-                except BaseException as exc:  # noqa: BLE001
+                except BaseException as exc:
                     problems.append(f"{where}: {opname} still fails after the fault cleared: {exc!r}")
                     ok = False
                     break
@@ -161,7 +162,7 @@ def _sweep(scratch, which: str, name: str) -> tuple[str, list[str]]:  # type: ig
             io.clear_faults()
             try:
                 db.close()
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 problems.append(f"{where}: close raised {exc!r}")
                 ok = False
             leaked.update(os.path.relpath(p, root) for p in io.open_handles())
@@ -206,7 +207,6 @@ def test_r6_enospc_sweep_schema_and_checkpoint(scratch):
 _CHILD = textwrap.dedent("""
     import json, resource, signal, sys
     import numpy as np
-    sys.path.insert(0, sys.argv[2])
     import engine
 
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -260,8 +260,8 @@ _CHILD = textwrap.dedent("""
 
 def test_r6_real_file_size_cap(tmp_path):
     data = str(tmp_path / "data")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    proc = subprocess.run([sys.executable, "-c", _CHILD, data, root], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", _CHILD, data], env=child_env(), capture_output=True, text=True,
+                          timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     acked = out["acked"] + out["resumed"]

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import engine
-from faultio import FaultIO, SimulatedCrash, materialize
+from faultio import FaultIO, materialize
 from rel_common import dump_holder, env_figures, fresh_dir, report, seed_for
 
 pytestmark = pytest.mark.reliability
@@ -106,7 +106,7 @@ def _sweep(scratch, which: str, name: str) -> tuple[str, list[str]]:  # type: ig
                     continue
                 except engine.StorageFailedError:
                     pass
-                except BaseException as exc:  # noqa: BLE001
+                except BaseException as exc:
                     problems.append(f"{where}: {opname} raised {type(exc).__name__}, not StorageFailedError: {exc!r}")
                     break
                 fail_i = i
@@ -130,7 +130,7 @@ def _sweep(scratch, which: str, name: str) -> tuple[str, list[str]]:  # type: ig
                     except engine.IndexNotFoundError:
                         if opname != "create_index":        # a failed create_index leaves no index
                             problems.append(f"{where}: {later_name} after the failure: index not found")
-                    except BaseException as exc:  # noqa: BLE001
+                    except BaseException as exc:
                         problems.append(f"{where}: {later_name} after the failure raised {exc!r}")
                 touched = [o for o in io.ops[n_fail:] if o.kind in ("write", "fsync", "fsync_dir", "rename", "truncate")]
                 if touched:
@@ -149,7 +149,7 @@ def _sweep(scratch, which: str, name: str) -> tuple[str, list[str]]:  # type: ig
         finally:
             try:
                 db.close()
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 problems.append(f"{where}: close raised {exc!r}")
             io.close_all()
         if fail_i is None or image is None:

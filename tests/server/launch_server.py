@@ -14,6 +14,7 @@ demo (a record count) loads the `make run` demo database with that many records 
 serving; task_gate (the path of a FIFO) holds every background task before its work
 until the test writes one byte to the FIFO, for the WatchTask tests. argon2 runs at its cheapest and fsync is off: these tests check behaviour, not
 hashing cost or power-loss durability.
+The repository is importable through PYTHONPATH (tests/support/childenv.py's child_env).
 """
 from __future__ import annotations
 
@@ -21,11 +22,9 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from server import serve  # noqa: E402
-from server.service.config import BootstrapSettings, Limits, PasswordHashing, ServiceConfig, TokenSettings  # noqa: E402
-from server.settings import ServerSettings  # noqa: E402
+from server import serve
+from server.service.config import BootstrapSettings, Limits, PasswordHashing, ServiceConfig, TokenSettings
+from server.settings import ServerSettings
 
 ROOT_EMAIL = "root@example.com"
 ROOT_PASSWORD = "root-password-1"

@@ -3,14 +3,13 @@
     with running_server(tmp_path) as srv:
         srv.http_url("/v2/auth/token"), srv.grpc_target, srv.root_email, srv.root_password
 
-tests/ has no __init__.py: import this module as `serverlib` (tests/server is on sys.path
-through its conftest).
+tests/ has no __init__.py: import this module as `serverlib` (tests/server is on pytest's
+pythonpath, pyproject.toml).
 """
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,6 +17,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
+
+from childenv import child_env
 
 LAUNCHER = Path(__file__).resolve().parent / "launch_server.py"
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,8 +70,8 @@ def start_server(data_dir: Path, **spec: Any) -> ServerProcess:
     """Start a server on data_dir (spec: limits=, tokens=, service=, settings= dicts, see
     launch_server.py) and wait until both listeners are up."""
     spec = dict(spec, data_dir=str(data_dir))
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, str(LAUNCHER), json.dumps(spec)], cwd=str(ROOT), env=env,
+    proc = subprocess.Popen([sys.executable, str(LAUNCHER), json.dumps(spec)], cwd=str(ROOT),
+                            env=child_env(PYTHONUNBUFFERED="1"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     errors: list[str] = []
     reader = threading.Thread(target=lambda: errors.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]

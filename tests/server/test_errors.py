@@ -217,7 +217,7 @@ def test_grpc_error_crosses_the_wire() -> None:
     sent = E.QuerySyntaxError("unexpected ')' — naïve", line=1, column=9, expected=("NAME",))
 
     class Query(query_pb2_grpc.QueryServiceServicer):
-        def Sql(self, request, context):  # noqa: N802 - the proto's method name
+        def Sql(self, request, context):  # the proto's method name
             yield query_pb2.SqlResponse(header=query_pb2.SqlSchema())
             status, message, md = to_grpc(sent, request_id="r-7")
             context.set_trailing_metadata(md)

@@ -79,7 +79,6 @@ def test_serve_refuses_a_damaged_meta_db_with_exit_1(data_dir: Path) -> None:
 
 
 def test_full_disk_under_meta_db_is_507_and_resumes(tmp_path: Path) -> None:
-    sys.path.insert(0, str(ROOT / "tests" / "server" / "http"))
     from http_testlib import InProcess, assert_envelope
 
     web = InProcess(tmp_path / "data")

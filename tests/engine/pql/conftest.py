@@ -6,45 +6,23 @@ a template directory; `pql_db` is one shared, read-only Holder over a copy of it
 """
 from __future__ import annotations
 
-import shutil
-import sys
-from pathlib import Path
-
 import pytest
+from fixture_db import build_template, copies
 
-_ROOT = str(Path(__file__).resolve().parents[3])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-import engine  # noqa: E402
-
-from .pql_fixture import build  # noqa: E402
+from .pql_fixture import build
 
 
 @pytest.fixture(scope="session")
 def pql_template(tmp_path_factory):
     """A closed data directory holding the fixture indexes (people, orders, bare)."""
-    path = tmp_path_factory.mktemp("pql-template") / "data"
-    with engine.open(str(path), fsync=False) as db:
-        build(db)
-    return path
+    return build_template(tmp_path_factory, "pql-template", build)
 
 
 @pytest.fixture(scope="session")
 def fresh_pql_db(pql_template, tmp_path_factory):
     """A factory: fresh_pql_db() → an open Holder on a private copy of the fixture."""
-    opened: list[engine.Holder] = []
-
-    def make() -> engine.Holder:
-        dest = tmp_path_factory.mktemp("pql-copy") / "data"
-        shutil.copytree(pql_template, dest)
-        db = engine.open(str(dest), fsync=False)
-        opened.append(db)
-        return db
-
-    yield make
-    for db in opened:
-        db.close()
+    with copies(pql_template, tmp_path_factory, "pql-copy") as make:
+        yield make
 
 
 @pytest.fixture(scope="session")

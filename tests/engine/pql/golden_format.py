@@ -27,14 +27,14 @@ Expectation forms:
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Optional
 
+from golden_lib import Block, GoldenFile, error_expectation, scan
+
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
-_ERROR_RE = re.compile(r"^error\s+(\w+)(?:\s+at\s+(\d+):(\d+))?\s*$")
 
 
 @dataclass
@@ -54,24 +54,11 @@ class Case:
         return f"{self.file}:{self.line}"
 
 
-@dataclass
-class GoldenFile:
-    name: str
-    sequential: bool
-    cases: list[Case]
-
-
 def parse_file(path: Path) -> GoldenFile:
     index = "people"
-    sequential = False
-    pending_xfail: Optional[str] = None
     cases: list[Case] = []
-    block: list[tuple[int, str]] = []
 
-    def flush() -> None:
-        nonlocal block, pending_xfail
-        if not block:
-            return
+    def case(block: Block, xfail: Optional[str]) -> None:
         query_lines = []
         exp_lines: list[str] = []
         first = block[0][0]
@@ -86,46 +73,25 @@ def parse_file(path: Path) -> GoldenFile:
         unordered = head.startswith(";~")
         body = (head[2:] if unordered else head[1:]).strip()
         body = "\n".join([body] + [t[1:] if t.startswith(";") else t for t in exp_lines[1:]])
-        case = Case(path.stem, first, index, "\n".join(query_lines), unordered_keys=unordered,
-                    xfail=pending_xfail)
-        m = _ERROR_RE.match(body)
-        if m:
-            case.error = m.group(1)
-            if m.group(2):
-                case.error_pos = (int(m.group(2)), int(m.group(3)))
+        c = Case(path.stem, first, index, "\n".join(query_lines), unordered_keys=unordered, xfail=xfail)
+        error = error_expectation(body)
+        if error:
+            c.error, c.error_pos = error
         else:
             try:
-                case.expect = json.loads(body, parse_float=Decimal)
+                c.expect = json.loads(body, parse_float=Decimal)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path.name}:{first}: bad expected JSON: {exc}") from None
-        cases.append(case)
-        block = []
-        pending_xfail = None
+        cases.append(c)
 
-    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        line = raw.rstrip()
-        if not line.strip():
-            flush()
-            continue
-        if line.startswith("#!"):
-            flush()
-            key, _, value = line[2:].partition(":")
-            key, value = key.strip(), value.strip()
-            if key == "index":
-                index = value
-            elif key == "mode":
-                sequential = value == "sequential"
-            elif key == "xfail":
-                pending_xfail = value
-            else:
-                raise ValueError(f"{path.name}:{n}: unknown directive {key!r}")
-            continue
-        if line.startswith("#"):
-            if block:
-                raise ValueError(f"{path.name}:{n}: comment inside a case")
-            continue
-        block.append((n, line))
-    flush()
+    def directive(key: str, value: str) -> bool:
+        nonlocal index
+        if key == "index":
+            index = value
+            return True
+        return False
+
+    sequential = scan(path, case, directive=directive, comment_ends_case=False)
     return GoldenFile(path.stem, sequential, cases)
 
 

@@ -1,4 +1,5 @@
-"""R8 (RELIABILITY.md), quick size: fuzzed PQL through parse → lower → execute on a small db.
+"""R8 (RELIABILITY.md), quick size (a full size, 4× the strings, is marked slow): fuzzed PQL
+through parse → lower → execute on a small db.
 
 Inputs, about 1,300 per run (derandomized, so every run sends the same strings):
   * grammar-generated: hypothesis.extra.lark.from_lark on engine/pql/pql.lark, with names
@@ -221,10 +222,10 @@ def classify(source: str, query: str, res: dict[str, Any]) -> tuple[str, bool]:
     return res["type"], True
 
 
-def run_r8(template: Any, scratch: Any) -> Report:
+def run_r8(template: Any, scratch: Any, scale: int = 1) -> Report:
     rng = random.Random(SEED)
-    strings = [("grammar", "people", s) for s in grammar_strings(N_GRAMMAR)]
-    strings += [("mutated", i, s) for i, s in mutated_strings(N_MUTATED, rng)]
+    strings = [("grammar", "people", s) for s in grammar_strings(N_GRAMMAR * scale)]
+    strings += [("mutated", i, s) for i, s in mutated_strings(N_MUTATED * scale, rng)]
     strings += pathological_strings(rng)
     rep = Report(strings=len(strings))
     path = str(scratch / "data")
@@ -257,8 +258,9 @@ def run_r8(template: Any, scratch: Any) -> Report:
     return rep
 
 
-def test_r8_fuzzed_pql(pql_template, tmp_path) -> None:
-    r8 = run_r8(pql_template, tmp_path)
+@pytest.mark.parametrize("scale", [pytest.param(1, id="quick"), pytest.param(4, id="full", marks=pytest.mark.slow)])
+def test_r8_fuzzed_pql(pql_template, tmp_path, scale) -> None:
+    r8 = run_r8(pql_template, tmp_path, scale)
     print("\n" + r8.summary())
     assert r8.strings >= 1000, r8.summary()
     assert r8.outcomes["ok"] > 0 and r8.outcomes["QueryExecutionError"] > 0 and r8.outcomes["QuerySyntaxError"] > 0, \

@@ -8,45 +8,25 @@ directory of BULK INSERT input files ("{data}" in golden files).
 from __future__ import annotations
 
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
+from fixture_db import build_template, copies
 
-_ROOT = str(Path(__file__).resolve().parents[3])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-import engine  # noqa: E402
-
-from .golden_format import DATA_DIR  # noqa: E402
-from .sql_fixture import build  # noqa: E402
+from .golden_format import DATA_DIR
+from .sql_fixture import build
 
 
 @pytest.fixture(scope="session")
 def sql_template(tmp_path_factory):
     """A closed data directory holding the fixture tables (people, cities, empty)."""
-    path = tmp_path_factory.mktemp("sql-template") / "data"
-    with engine.open(str(path), fsync=False) as db:
-        build(db)
-    return path
+    return build_template(tmp_path_factory, "sql-template", build)
 
 
 @pytest.fixture(scope="session")
 def fresh_sql_db(sql_template, tmp_path_factory):
     """A factory: fresh_sql_db() → an open Holder on a private copy of the fixture."""
-    opened: list[engine.Holder] = []
-
-    def make() -> engine.Holder:
-        dest = tmp_path_factory.mktemp("sql-copy") / "data"
-        shutil.copytree(sql_template, dest)
-        db = engine.open(str(dest), fsync=False)
-        opened.append(db)
-        return db
-
-    yield make
-    for db in opened:
-        db.close()
+    with copies(sql_template, tmp_path_factory, "sql-copy") as make:
+        yield make
 
 
 @pytest.fixture(scope="session")

@@ -45,9 +45,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Optional
 
+from golden_lib import Block, GoldenFile, error_expectation, scan
+
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 DATA_DIR = GOLDEN_DIR / "data"
-_ERROR_RE = re.compile(r"^error\s+(\w+)(?:\s+at\s+(\d+):(\d+))?\s*$")
 _ORDER_BY = re.compile(r"\bORDER\s+BY\b", re.IGNORECASE)
 
 
@@ -70,13 +71,6 @@ class Case:
         return f"{self.file}:{self.line}"
 
 
-@dataclass
-class GoldenFile:
-    name: str
-    sequential: bool
-    cases: list[Case]
-
-
 def _columns(text: str) -> list[tuple[str, str]]:
     out = []
     for part in text.split(","):
@@ -91,16 +85,11 @@ def _columns(text: str) -> list[tuple[str, str]]:
 
 
 def parse_file(path: Path) -> GoldenFile:
-    sequential = False
-    pending_xfail: Optional[str] = None
-    pending_ordered = False
+    ordered_next = False
     cases: list[Case] = []
-    block: list[tuple[int, str]] = []
 
-    def flush() -> None:
-        nonlocal block, pending_xfail, pending_ordered
-        if not block:
-            return
+    def case(block: Block, xfail: Optional[str]) -> None:
+        nonlocal ordered_next
         sql_lines: list[str] = []
         exp: list[tuple[int, str]] = []
         for n, text in block:
@@ -113,55 +102,37 @@ def parse_file(path: Path) -> GoldenFile:
         if not exp:
             raise ValueError(f"{path.name}:{block[0][0]}: case without expectation")
         sql = "\n".join(sql_lines)
-        case = Case(path.name, block[0][0], sql, xfail=pending_xfail,
-                    ordered=pending_ordered or bool(_ORDER_BY.search(sql)))
+        c = Case(path.name, block[0][0], sql, xfail=xfail, ordered=ordered_next or bool(_ORDER_BY.search(sql)))
         for n, e in exp:
-            m = _ERROR_RE.match(e)
-            if m:
-                case.error = m.group(1)
-                if m.group(2):
-                    case.error_pos = (int(m.group(2)), int(m.group(3)))
+            error = error_expectation(e)
+            if error:
+                c.error, c.error_pos = error
             elif e == "ok":
-                case.ok = True
+                c.ok = True
             elif e.startswith("affected "):
-                case.affected = int(e.split()[1])
+                c.affected = int(e.split()[1])
             elif e.startswith("columns:"):
-                case.columns = _columns(e[len("columns:"):])
+                c.columns = _columns(e[len("columns:"):])
             elif e.startswith("["):
                 try:
-                    case.rows.append(json.loads(e, parse_float=Decimal))
+                    c.rows.append(json.loads(e, parse_float=Decimal))
                 except ValueError as exc:
                     raise ValueError(f"{path.name}:{n}: bad JSON row {e!r}: {exc}") from None
             else:
                 raise ValueError(f"{path.name}:{n}: unknown expectation {e!r}")
-        if case.rows and case.columns is None:
+        if c.rows and c.columns is None:
             raise ValueError(f"{path.name}:{block[0][0]}: rows without a columns line")
-        cases.append(case)
-        block = []
-        pending_xfail = None
-        pending_ordered = False
+        cases.append(c)
+        ordered_next = False
 
-    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        line = raw.rstrip()
-        if line.startswith("#!"):
-            flush()
-            key, _, value = line[2:].partition(":")
-            key, value = key.strip(), value.strip()
-            if key == "mode":
-                sequential = value == "sequential"
-            elif key == "xfail":
-                pending_xfail = value
-            elif key == "ordered":
-                pending_ordered = True
-            else:
-                raise ValueError(f"{path.name}:{n}: unknown directive {line!r}")
-        elif line.startswith("#"):
-            flush()
-        elif not line.strip():
-            flush()
-        else:
-            block.append((n, line))
-    flush()
+    def directive(key: str, value: str) -> bool:
+        nonlocal ordered_next
+        if key == "ordered":
+            ordered_next = True
+            return True
+        return False
+
+    sequential = scan(path, case, directive=directive, comment_ends_case=True)
     return GoldenFile(path.name, sequential, cases)
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from childenv import child_env
 
 from engine import errors as E
 from engine.sql.result import BATCH_ROWS
@@ -254,21 +255,20 @@ def test_tables_and_values_survive_reopen(open_db, tmp_path):
 # cannot be caught in-process, hence the subprocess.
 
 _HANG_SCRIPT = textwrap.dedent("""
-    import os, sys, tempfile
-    sys.path.insert(0, {root!r})
+    import os, tempfile
     import engine
     db = engine.open(tempfile.mkdtemp(), fsync=False)
     db.sql("CREATE TABLE t (_id ID, v INT)")
     shards = (os.cpu_count() or 2) + 1
-    db.sql("INSERT INTO t (_id, v) VALUES " + ", ".join(f"({{k << 20}}, {{k + 1}})" for k in range(shards)))
+    db.sql("INSERT INTO t (_id, v) VALUES " + ", ".join(f"({k << 20}, {k + 1})" for k in range(shards)))
     print(db.sql("SELECT _id FROM t WHERE v > 0 LIMIT 2").rows, flush=True)
 """)
 
 
 def test_limit_over_a_bsi_filter_does_not_hang():
-    script = _HANG_SCRIPT.format(root=str(ROOT))
     try:
-        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=15)
+        out = subprocess.run([sys.executable, "-c", _HANG_SCRIPT], env=child_env(), capture_output=True, text=True,
+                             timeout=15)
     except subprocess.TimeoutExpired:
         pytest.fail("SELECT _id FROM t WHERE v > 0 LIMIT 2 did not finish in 15 s")
     assert out.returncode == 0, out.stderr

@@ -1,7 +1,6 @@
 """tests/server/cli: the roarbase CLI, the Python gRPC client and the settings loader."""
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -9,13 +8,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-
-_HERE = Path(__file__).resolve().parent
-for _p in (str(_HERE.parents[2]), str(_HERE.parent)):  # the repository (server, engine), serverlib
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
-
-import serverlib  # noqa: E402
+import serverlib
+from childenv import child_env
 
 
 @contextlib.contextmanager
@@ -24,7 +18,7 @@ def serving(data_dir: Path, **spec: Any) -> Iterator[serverlib.ServerProcess]:
     stderr reader is joined and both pipes closed once it stopped: left open they are a
     ResourceWarning, an error under this suite's filterwarnings."""
     proc = subprocess.Popen([sys.executable, str(serverlib.LAUNCHER), json.dumps(dict(spec, data_dir=str(data_dir)))],
-                            cwd=str(serverlib.ROOT), env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                            cwd=str(serverlib.ROOT), env=child_env(PYTHONUNBUFFERED="1"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stderr is not None
     errors: list[str] = []

@@ -176,7 +176,7 @@ def test_a_passed_deadline_is_request_timeout_and_not_retried(monkeypatch: pytes
     calls: list[Any] = []
 
     class Stub:
-        def Pql(self, request: Any, **kwargs: Any) -> Any:  # noqa: N802 - the proto's name
+        def Pql(self, request: Any, **kwargs: Any) -> Any:  # the proto's name
             calls.append(kwargs["timeout"])
             raise _DeadlineExceeded()
 

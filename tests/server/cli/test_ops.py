@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 from prometheus_client.parser import text_string_to_metric_families
 
-from server import cli, credentials
+from server import cli
 from server.client import Client
 from server.error_table import ServerError
 

@@ -10,19 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Any, Iterator
 
+import console_testlib as lib
 import pytest
-
-_HERE = Path(__file__).resolve().parent
-for _p in (str(_HERE.parents[2]), str(_HERE.parent)):  # the repository (server, engine), serverlib
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
-
-import console_testlib as lib  # noqa: E402
-import serverlib  # noqa: E402
+import serverlib
 
 CHROMIUM = os.environ.get("ROARBASE_CHROMIUM", "/usr/bin/chromium")
 # Chromium without anything that reaches out: no QUIC, no first-run, no component updates,

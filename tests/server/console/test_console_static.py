@@ -6,17 +6,13 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import sys
 import tomllib
-from pathlib import Path
 
 import pytest
+from console_testlib import ROOT, documented
+from http_testlib import InProcess, assert_envelope
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "http"))
-
-from console_testlib import ROOT, documented  # noqa: E402
-from http_testlib import InProcess, assert_envelope  # noqa: E402
-from server import console  # noqa: E402
+from server import console
 
 ASSETS = console.load_assets()
 # what Chromium sends for a page

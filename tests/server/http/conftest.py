@@ -1,16 +1,7 @@
 """tests/server/http: the HTTP/JSON face — in process through Starlette's TestClient for
 the bulk of the cases, and against a real server subprocess for the wire."""
-import sys
-from pathlib import Path
-
 import pytest
-
-_HERE = Path(__file__).resolve().parent
-for _p in (str(_HERE.parents[2]), str(_HERE.parent)):  # the repository (server, engine), serverlib
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
-
-from http_testlib import InProcess  # noqa: E402
+from http_testlib import InProcess
 
 
 @pytest.fixture(scope="module")

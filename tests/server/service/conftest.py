@@ -1,15 +1,7 @@
 """tests/server/service: the plain-Python service layer, auth and policy, on tmp_path data dirs
 with an injectable clock and the cheapest argon2 parameters."""
-import sys
-from pathlib import Path
-
 import pytest
-
-_ROOT = str(Path(__file__).resolve().parents[3])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from svc_testlib import FakeClock, root_of, start  # noqa: E402
+from svc_testlib import FakeClock, root_of, start
 
 
 @pytest.fixture

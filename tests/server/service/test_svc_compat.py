@@ -35,7 +35,8 @@ def test_authenticated_caller_runs_in_its_own_org(svc, root):
     other = other_org(svc)
     compat.sql(svc, other.root, "CREATE TABLE mine (_id ID, a INT)", database_name="default")
     compat.sql(svc, None, "CREATE TABLE theirs (_id ID, a INT)", database_name="default")
-    names = lambda p: sorted(r[0] for r in compat.sql(svc, p, "SHOW TABLES", database_name="default").last.rows)
+    def names(p):
+        return sorted(r[0] for r in compat.sql(svc, p, "SHOW TABLES", database_name="default").last.rows)
     assert names(other.root) == ["mine"]
     assert names(None) == names(root) == ["theirs"]
 

@@ -88,7 +88,7 @@ def test_a_cancelled_query_is_recorded_as_cancelled(env, monkeypatch):
     def run():
         try:
             query.pql(ctx, root, db.id, table="t", statement="Count(All()) Count(All())", cancel=cancel)
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+        except BaseException as exc:  # handed to the test thread
             result.append(exc)
 
     worker = threading.Thread(target=run)

@@ -1,17 +1,8 @@
 """tests/server/sources: connections and sources — readers and path safety as units, the
 routes in process (tests/server/http's InProcess), and the S3 protocol against moto's
 standalone server on 127.0.0.1 (a real HTTP endpoint boto3 talks to)."""
-import sys
-from pathlib import Path
-
 import pytest
-
-_HERE = Path(__file__).resolve().parent
-for _p in (str(_HERE.parents[2]), str(_HERE.parent), str(_HERE.parent / "http"), str(_HERE.parent / "service")):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
-
-from src_testlib import MotoS3, SourcesWeb  # noqa: E402
+from src_testlib import MotoS3, SourcesWeb
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import logging
 
-import pytest
 
 from http_testlib import PASSWORD, assert_envelope, bearer, unique
 
