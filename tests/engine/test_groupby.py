@@ -34,6 +34,7 @@ class Model:
             "b": {c: {rng.randrange(2)} for c in self.cols if rng.random() < 0.7},
         }
         self.v = {c: rng.randint(-20, 20) for c in self.cols if rng.random() < 0.6}
+        self.u = {c: rng.randint(1000, 1010) for c in self.cols if rng.random() < 0.6}   # base 1000
 
     def has(self, field: str, row: int) -> set[int]:
         return {c for c, rows in self.rows[field].items() if row in rows}
@@ -54,6 +55,8 @@ def idx(tmp_path_factory):
         ix.import_values(name, [c for c, _ in pairs], values)
     ix.create_field("v", "int", min=-20, max=20)
     ix.import_values("v", list(MODEL.v), list(MODEL.v.values()))
+    ix.create_field("u", "int", min=1000, max=1010)
+    ix.import_values("u", list(MODEL.u), list(MODEL.u.values()))
     yield ix
     db.close()
 
@@ -111,16 +114,19 @@ def test_group_counts_match_a_counter(idx, fields, filt, limit, offset, child_li
 
 
 @pytest.mark.parametrize("fields", [["m", "s"], ["s", "t"]])
-def test_sum_and_count_distinct_aggregates(idx, fields):
+@pytest.mark.parametrize("summed", ["v", "u"])
+def test_sum_and_count_distinct_aggregates(idx, fields, summed):
     ex = Executor(idx, idx.snapshot())
     groups: dict[tuple[int, ...], list[int]] = {}
     for c in MODEL.cols:
         for combo in itertools.product(*(sorted(MODEL.rows[f].get(c, ())) for f in fields)):
             groups.setdefault(combo, []).append(c)
-    res = run_groupby(ex, _call(idx, fields, None, None, 0, [None] * len(fields), P.Aggregate("sum", _fid(idx, "v"))))
+    values = getattr(MODEL, summed)
+    res = run_groupby(ex, _call(idx, fields, None, None, 0, [None] * len(fields),
+                                P.Aggregate("sum", _fid(idx, summed))))
     want = []
     for key, cols in sorted(groups.items()):
-        vals = [MODEL.v[c] for c in cols if c in MODEL.v]
+        vals = [values[c] for c in cols if c in values]
         if vals:                                         # all-null groups are dropped
             want.append((key, len(vals), sum(vals)))
     assert [(k, n, g["sum"]) for (k, n), g in zip(_as_tuples(res.groups, fields), res.groups)] == want
