@@ -40,7 +40,7 @@ import re
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Optional, cast
+from typing import Any, Callable, Generator, Iterator, Optional, cast
 
 import msgpack
 
@@ -294,7 +294,7 @@ class Export:
             yield "]}"
         yield "]}"
 
-    def chunks(self) -> Iterator[bytes]:
+    def chunks(self) -> Generator[bytes, None, None]:
         """The document's bytes; the export is closed (RUNNING again) when they end."""
         try:
             sink = Sink(gzip_level=6 if (self.gzip or self.envelope) else None)
