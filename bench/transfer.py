@@ -183,8 +183,9 @@ def probe_duckdb_import(dbfile: str, src: str) -> dict[str, Any]:
             "peak_rss": _peak_rss(), "baseline_rss": base}
 
 
-PROBES: dict[str, Callable[..., dict[str, Any]]] = {"load": probe_load, "export": probe_export, "import": probe_import, "duckdb_load": probe_duckdb_load,
-          "duckdb_export": probe_duckdb_export, "duckdb_import": probe_duckdb_import}
+PROBES: dict[str, Callable[..., dict[str, Any]]] = {
+    "load": probe_load, "export": probe_export, "import": probe_import, "duckdb_load": probe_duckdb_load,
+    "duckdb_export": probe_duckdb_export, "duckdb_import": probe_duckdb_import}
 
 
 def _run_probe(name: str, *args: Any) -> dict[str, Any]:
