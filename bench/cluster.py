@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import gc
+import logging
 import os
 import signal
 import statistics
@@ -104,11 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     from engine import Cluster, LoopbackTransport, RayTransport
 
     tmp = tempfile.mkdtemp(prefix="roarbase-bench-cluster-")
-    node = {"num_cpus": 1, "object_store_memory": 100 << 20}
+    node: dict[str, Any] = {"num_cpus": 1, "object_store_memory": 100 << 20}
     rc = RayLocalCluster(initialize_head=True, head_node_args={**node, "num_cpus": 0, "include_dashboard": False})
     for _ in range(2):
         rc.add_node(**node)
-    ray.init(address=rc.address, namespace="roarbase-bench", logging_level="ERROR", log_to_driver=False)
+    ray.init(address=rc.address, namespace="roarbase-bench", logging_level=logging.ERROR, log_to_driver=False)
     ways: dict[str, Any] = {}
     loads: dict[str, float] = {}
     ray_transport = None

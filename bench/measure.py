@@ -85,7 +85,7 @@ class Results:
             return None
         ratios = []
         for i, t in enumerate(self.times[query][peer]):
-            others = [self.times[query][c][i] for c in present if self.times[query][c][i] is not None]
+            others = [o for c in present if (o := self.times[query][c][i]) is not None]
             if t is not None and others and min(others) > 0:
                 ratios.append(t / min(others))
         return statistics.median(ratios) if ratios else None

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 _REPO = Path(__file__).resolve().parent.parent
 
@@ -156,7 +156,9 @@ def probe_duckdb_export(dbfile: str, out: str) -> dict[str, Any]:
     started = time.perf_counter()
     con.execute(f"EXPORT DATABASE '{out}' (FORMAT PARQUET)")
     seconds = time.perf_counter() - started
-    records = con.execute("SELECT count(*) FROM seg").fetchone()[0]
+    counted = con.execute("SELECT count(*) FROM seg").fetchone()
+    assert counted is not None  # count(*) always yields a row
+    records = counted[0]
     con.close()
     return {"seconds": seconds, "bytes": _size(Path(out)), "records": records, "resident": resident,
             "peak_rss": _peak_rss(), "baseline_rss": base}
@@ -172,15 +174,18 @@ def probe_duckdb_import(dbfile: str, src: str) -> dict[str, Any]:
     con.execute(f"IMPORT DATABASE '{src}'")
     con.execute("CHECKPOINT")
     seconds = time.perf_counter() - started
-    records = con.execute("SELECT count(*) FROM seg").fetchone()[0]
+    counted = con.execute("SELECT count(*) FROM seg").fetchone()
+    assert counted is not None  # count(*) always yields a row
+    records = counted[0]
     resident = _rss() - base
     con.close()
     return {"seconds": seconds, "bytes": _size(Path(src)), "records": records, "resident": resident,
             "peak_rss": _peak_rss(), "baseline_rss": base}
 
 
-PROBES = {"load": probe_load, "export": probe_export, "import": probe_import, "duckdb_load": probe_duckdb_load,
-          "duckdb_export": probe_duckdb_export, "duckdb_import": probe_duckdb_import}
+PROBES: dict[str, Callable[..., dict[str, Any]]] = {
+    "load": probe_load, "export": probe_export, "import": probe_import, "duckdb_load": probe_duckdb_load,
+    "duckdb_export": probe_duckdb_export, "duckdb_import": probe_duckdb_import}
 
 
 def _run_probe(name: str, *args: Any) -> dict[str, Any]:
@@ -240,10 +245,11 @@ def run(data: Path, out: Path | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "probe":
-        name, *args = argv[1:]
+        name, *given = argv[1:]
+        probe_args: list[Any] = given
         if name == "export":
-            args[-1] = args[-1] == "True"
-        print(json.dumps(PROBES[name](*args)))
+            probe_args[-1] = probe_args[-1] == "True"
+        print(json.dumps(PROBES[name](*probe_args)))
         return 0
     parser = argparse.ArgumentParser(prog="python -m bench.transfer", description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True, type=Path)

@@ -295,6 +295,7 @@ class Http:
 
     def __init__(self, base: str, password: str, db_id: Optional[str] = None) -> None:
         parts = urlsplit(base)
+        assert parts.hostname is not None, base
         self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=600)
         self.password, self.db_id = password, db_id
         self.token = ""

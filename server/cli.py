@@ -195,7 +195,8 @@ class _Opened:
     """open_service as a context manager whose DATA_DIR_IN_USE error says what to do."""
 
     def __init__(self, data_dir: str, opener: Callable[[], Any]) -> None:
-        self.data_dir, self.opener, self.ctx = data_dir, opener, None
+        self.data_dir, self.opener = data_dir, opener
+        self.ctx: Any = None
 
     def __enter__(self) -> Any:
         try:

@@ -295,6 +295,7 @@ def _follow(api: Api, connection: str, name: str, progress: bool) -> dict[str, A
                 time.sleep(0.5)
                 task = api.call("GET", path)
         if task["status"] == "COMPLETED":
+            assert bar.length is not None  # given above
             bar.update(bar.length - shown)
     return task
 

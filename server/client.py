@@ -227,7 +227,7 @@ def pql_result(r: query_pb2.PqlResult) -> Any:
 _KINDS = {"item": entity_pb2.ENTITY_KIND_ITEM, "user": entity_pb2.ENTITY_KIND_USER}
 
 
-def _kind(kind: str) -> int:
+def _kind(kind: str) -> entity_pb2.EntityKind:
     try:
         return _KINDS[kind]
     except KeyError:

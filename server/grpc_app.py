@@ -29,7 +29,7 @@ import logging
 import math
 import os
 import time
-from typing import Any, AsyncIterator, Awaitable, Callable, NoReturn, Optional, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, NoReturn, Optional, Union, cast
 
 import grpc
 from google.protobuf import message_factory
@@ -186,7 +186,8 @@ class _Handler:
     async def unary(self, request: Any, context: grpc.aio.ServicerContext) -> Message:
         try:
             rpc = await self._start(context, request)
-            return await self.adapter(rpc, request)  # type: ignore[misc]
+            # _method_handler chose this behaviour by the method's kind, which is the adapter's too.
+            return await cast(Unary, self.adapter)(rpc, request)
         except Exception as exc:  # every failure is answered by the error table
             failure = exc
         await self._fail(context, failure)
@@ -196,7 +197,7 @@ class _Handler:
         # the stream arrives as _Malformed, for the adapter to refuse.
         try:
             rpc = await self._start(context, None)
-            return await self.adapter(rpc, requests)  # type: ignore[misc,arg-type]
+            return await cast(ClientStreaming, self.adapter)(rpc, requests)
         except Exception as exc:  # every failure is answered by the error table
             failure = exc
         await self._fail(context, failure)
@@ -204,7 +205,7 @@ class _Handler:
     async def stream(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Message]:
         try:
             rpc = await self._start(context, request)
-            async for message in self.adapter(rpc, request):  # type: ignore[attr-defined]
+            async for message in cast(Streaming, self.adapter)(rpc, request):
                 yield message
             return
         except Exception as exc:  # every failure is answered by the error table
@@ -238,7 +239,7 @@ def _method_handler(runtime: Runtime, path: str, method: MethodDescriptor) -> gr
     request = message_factory.GetMessageClass(method.input_type)
     response = message_factory.GetMessageClass(method.output_type)
     make = grpc.unary_stream_rpc_method_handler if method.server_streaming else grpc.unary_unary_rpc_method_handler
-    behaviour = handler.stream if method.server_streaming else handler.unary
+    behaviour: Callable[..., Any] = handler.stream if method.server_streaming else handler.unary
     if method.client_streaming:
         make, behaviour = grpc.stream_unary_rpc_method_handler, handler.client_stream
     return make(behaviour, request_deserializer=_lenient(request.FromString),
@@ -759,7 +760,7 @@ def _run_pql(ctx: ServiceContext, principal: Optional[Principal], database_id: s
 
 
 def _pql_parts(answer: query.PqlAnswer, max_bytes: int) -> list[query_pb2.PqlStreamResponse]:
-    out = []
+    out: list[query_pb2.PqlStreamResponse] = []
     for index, result in enumerate(_pql_results(answer)):
         try:
             parts = values.split_result(result, max_bytes)

@@ -28,7 +28,7 @@ import json
 import re
 from decimal import Decimal
 from collections.abc import MutableSequence
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, cast
 
 from google.protobuf import struct_pb2
 from google.protobuf.message import Message
@@ -329,7 +329,8 @@ def pql_result(result: engine.Result) -> query_pb2.PqlResult:
             return query_pb2.PqlResult(row_identifiers=query_pb2.RowIdentifiers(rows=rows) if keys is None
                                        else query_pb2.RowIdentifiers(keys=keys))
         case engine.DistinctRows(ids=ids, keys=keys):
-            return query_pb2.PqlResult(row=query_pb2.RowResult(columns=ids, keys=keys or []))
+            # Passed as given: the wire has no null key (protobuf rejects a None element).
+            return query_pb2.PqlResult(row=query_pb2.RowResult(columns=ids, keys=cast(list[str], keys or [])))
         case engine.SignedRow(neg=neg, pos=pos):
             return query_pb2.PqlResult(signed_row=query_pb2.SignedRow(neg=[value(v) for v in neg],
                                                                       pos=[value(v) for v in pos]))

@@ -837,7 +837,7 @@ class _Handlers:
 
         address = _address(request)
 
-        def job() -> tuple[bytes, str]:
+        def job() -> tuple[list[bytes], str]:
             principal = rt.principal(bearer=bearer, api_key=key, required=True, address=address)
             body = parse_object(raw, content_type, frozenset({"statement", "table"}), ("statement", "table"))
             answer = query.pql(rt.ctx, principal, database_id, table=body["table"], statement=body["statement"],
@@ -875,7 +875,7 @@ class _Handlers:
             self._charge_address(request)
         rt, call, address = self.rt, Call(), _address(request)
 
-        def job() -> tuple[bytes, str]:
+        def job() -> tuple[list[bytes], str]:
             principal = None if anonymous else rt.principal(bearer=bearer, api_key=key, required=True,
                                                             address=address)
             text = sql_text(raw, content_type)

@@ -79,7 +79,7 @@ async def serve(settings: ServerSettings, *, on_ready: Optional[Callable[[Servin
     grpc_server: Any = None
     http_sock: Optional[socket.socket] = None
     web: Optional[_Uvicorn] = None
-    installed: list[int] = []
+    installed: list[signal.Signals] = []
     try:
         grpc_server = grpc_app.build_server(runtime)
         grpc_port = grpc_server.add_insecure_port(f"{_grpc_host(settings.host)}:{settings.grpc_port}")
@@ -108,12 +108,14 @@ async def serve(settings: ServerSettings, *, on_ready: Optional[Callable[[Servin
                 installed.append(sig)
         engine.on_wal_append(telemetry.wal_appended)
         warm_up = loop.run_in_executor(runtime.pool, runtime.warm_up)
+        running = ctx.store.one("SELECT COUNT(*) AS n FROM databases WHERE state = 'RUNNING'")
+        assert running is not None  # COUNT(*) always yields a row
         telemetry.server_log.info(
             "roarbase %s serving %s", http_ops.version(), os.path.abspath(settings.service.data_dir), extra={"fields": {
                 "grpc": f"{settings.host}:{grpc_port}", "http": f"http://{settings.host}:{http_port}",
                 "workers": settings.workers, "max_pending": settings.max_pending,
                 "max_connections": max_connections, "fsync": settings.service.fsync,
-                "databases": ctx.store.one("SELECT COUNT(*) AS n FROM databases WHERE state = 'RUNNING'")["n"],
+                "databases": running["n"],
                 "log_level": settings.log_level, "slow_query_seconds": settings.service.slow_query_seconds}})
         if on_ready is not None:
             on_ready(Serving(settings.host, grpc_port, http_port, ctx.bootstrap, runtime))

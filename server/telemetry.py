@@ -322,7 +322,7 @@ class _RuntimeCollector:
 
 def runtime_registry(runtime: Any) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(_RuntimeCollector(runtime))  # type: ignore[arg-type]
+    registry.register(_RuntimeCollector(runtime))
     return registry
 
 

@@ -113,8 +113,10 @@ class DuckDBPeer:
             f"tags::{_ENUMS['tags']}[] AS tags "
             f"FROM read_parquet('{records}')")
         seconds = time.perf_counter() - started
-        rows = con.execute("SELECT count(*) FROM seg").fetchone()[0]
-        memory = con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0]
+        counted = con.execute("SELECT count(*) FROM seg").fetchone()
+        used = con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()
+        assert counted is not None and used is not None  # aggregates always yield a row
+        rows, memory = counted[0], used[0]
         self._con = con
         return LoadStats(seconds, rows, "rows", {"memory_usage": f"{memory / 2**20:.1f} MiB"})
 

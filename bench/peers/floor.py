@@ -167,7 +167,7 @@ class FloorPeer:
     def _groupby_filtered(self, p: Mapping[str, Any]) -> Answer:
         f = self._bsi["age"].greater(p["age_gt"])
         hobbies = self._rows["hobbies"].items()
-        groups = []
+        groups: list[tuple[tuple[str, str], int]] = []
         for e, eb in self._rows["education"].items():
             ef = eb & f
             groups.extend(((e, h), ef.intersection_cardinality(hb)) for h, hb in hobbies)

@@ -59,6 +59,7 @@ class _RoarbasePeer:
         with ThreadPoolExecutor(1) as reader:
             ahead = reader.submit(read, fields[0][0]) if fields else None
             for i, (field, spec) in enumerate(fields):
+                assert ahead is not None  # submitted for each field before its turn
                 table = ahead.result()
                 ahead = reader.submit(read, fields[i + 1][0]) if i + 1 < len(fields) else None
                 self._import(idx, spec, field, table)

@@ -242,8 +242,8 @@ def _unpack(path: str, staging: str) -> dict[str, Any]:
         raise _bad(f"the archive is damaged ({type(exc).__name__}: {exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
         raise _bad(f"no {MANIFEST} of format {FORMAT!r} version {VERSION}")
-    listed = {f.get("path"): (f.get("size"), f.get("sha256")) for f in manifest.get("files") or []
-              if isinstance(f, dict)}
+    listed: dict[Any, tuple[Any, Any]] = {f.get("path"): (f.get("size"), f.get("sha256"))
+                                          for f in manifest.get("files") or [] if isinstance(f, dict)}
     if listed != seen:
         missing = sorted(set(listed) ^ set(seen)) or sorted(k for k in seen if seen[k] != listed.get(k))
         raise _bad(f"the files differ from the manifest ({', '.join(missing[:3])})")

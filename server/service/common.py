@@ -90,7 +90,7 @@ def json_value_problem(value: Any, max_depth: int = MAX_JSON_DEPTH, *, text_is_u
             if type(item) is dict:
                 if set(map(type, item)) - {str}:
                     return next(f"a {type(k).__name__} key is not JSON" for k in item if type(k) is not str)
-                children = item.values()
+                children: Any = item.values()
             else:
                 children = item
             kinds = set(map(type, children))
@@ -107,7 +107,7 @@ def json_value_problem(value: Any, max_depth: int = MAX_JSON_DEPTH, *, text_is_u
             for key in item:
                 if type(key) is not str or not (text_is_unicode or _unicode_ok(key)):
                     return _NOT_UNICODE if type(key) is str else f"a {type(key).__name__} key is not JSON"
-            children: Any = item.values()
+            children = item.values()
         else:
             children = item
         for inner in children:

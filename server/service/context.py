@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator, Optional
 
 import engine
-from engine import FileIO
+from engine import FileIO, Holder
 from server.service.config import ServiceConfig
 from server.service.errors import IncorrectState, ServiceUnavailable
 from server.service.query_log import QueryLog
@@ -46,7 +46,7 @@ class ServiceContext:
         except BaseException:  # a damaged meta.db: refuse to serve, and free the dir
             os.close(self._lock_fd)
             raise
-        self._engines: dict[str, engine.Holder] = {}
+        self._engines: dict[str, Holder] = {}
         self._retired: set[str] = set()
         self._offline: dict[str, str] = {}      # database id -> why its directory is off limits
         self._engines_lock = threading.Lock()
@@ -94,7 +94,7 @@ class ServiceContext:
         """A database's engine directory; database_id is a server-made canonical UUID."""
         return os.path.join(self.config.databases_dir, database_id)
 
-    def engine(self, database_id: str) -> engine.Holder:
+    def engine(self, database_id: str) -> Holder:
         """The open engine of a database, opened on first use.
 
         Raises IncorrectState once the database was retired (it is being deleted): a query
@@ -113,7 +113,7 @@ class ServiceContext:
                 self._engines[database_id] = holder
             return holder
 
-    def _open_engine(self, database_id: str) -> engine.Holder:
+    def _open_engine(self, database_id: str) -> Holder:
         if self.config.ray_address is None:
             return engine.open(self.engine_path(database_id), fsync=self.config.fsync, fileio=self.fileio)
         # Records on the Ray cluster: this directory keeps the database's schema and keys,

@@ -197,8 +197,10 @@ def create_database(ctx: ServiceContext, principal: Principal, *, name: Any, des
                   (principal.org_id, db_name)):
             raise ResourceAlreadyExists(f"database {db_name} already exists", name="DUPLICATED_DB_NAME",
                                         data={"type": "database", "key": db_name})
-        live = st.one(f"SELECT COUNT(*) AS n FROM databases WHERE org_id = ? AND state != '{DELETED}'",
-                      (principal.org_id,))["n"]
+        counted = st.one(f"SELECT COUNT(*) AS n FROM databases WHERE org_id = ? AND state != '{DELETED}'",
+                         (principal.org_id,))
+        assert counted is not None  # COUNT(*) always yields a row
+        live = counted["n"]
         limit = ctx.config.limits.max_databases_per_org
         if live >= limit:
             raise ResourceLimitExceeded(f"the org has {live} databases; the limit is {limit}",
@@ -313,7 +315,8 @@ def list_databases(ctx: ServiceContext, principal: Principal, *, limit: Optional
                    next_token: Optional[str] = None, include_deleted: bool = False) -> Page[Database]:
     """The caller's org's databases, oldest first ({next, resources}); DELETED ones only
     with include_deleted (and only until their tombstone expires)."""
-    sql, params = "SELECT * FROM databases WHERE org_id = ?", [principal.org_id]
+    sql = "SELECT * FROM databases WHERE org_id = ?"
+    params: list[Any] = [principal.org_id]
     if principal.database_id is not None:
         sql += " AND id = ?"
         params.append(principal.database_id)

@@ -21,7 +21,7 @@ class ServiceError(ServerError):
     """Root of every error the service layer raises on purpose."""
 
     code = "InternalServerError"
-    name: Optional[str] = None  # None: the code's default name in server.error_table.TABLE
+    name = ""  # empty: the code's default name in server.error_table.TABLE
 
     def __init__(self, message: str, *, name: Optional[str] = None, data: Optional[Mapping[str, Any]] = None,
                  code: Optional[str] = None) -> None:

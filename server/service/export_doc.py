@@ -255,6 +255,7 @@ def _types(values: Any) -> set[type]:
 
 
 _NONE = type(None)
+_FLOAT_BITS: dict[int, type[np.floating[Any]]] = {16: np.float16, 32: np.float32, 64: np.float64}
 
 
 def fast_column(fd: FieldDef) -> Callable[[tuple[Any, ...]], list[Any]]:
@@ -465,7 +466,7 @@ def from_document(fd: FieldDef) -> Callable[[Any], Any]:
             except OverflowError:
                 x = math.inf
             with np.errstate(over="ignore"):
-                narrow = float({16: np.float16, 32: np.float32, 64: np.float64}[bits](x))
+                narrow = float(_FLOAT_BITS[bits](x))
             if not math.isfinite(narrow):
                 raise WrongValue(f"{_show(v)} is not a finite float{bits}")
             return float_encode(narrow, bits)

@@ -167,7 +167,7 @@ def read_batches(store: Store, spec: FileSpec, batch_rows: int, stats: Stats, *,
     for obj in objects:
         raw = store.open(obj, seekable=seekable)
         counting = formats.Counting(raw, on_read=lambda n: setattr(stats, "bytes_read", stats.bytes_read + n))
-        stream: BinaryIO = io.BufferedReader(counting, 1 << 16)  # type: ignore[arg-type]
+        stream: BinaryIO = io.BufferedReader(counting, 1 << 16)
         try:
             for name, member in formats.expand(obj.name, stream, spec):
                 stats.files += 1
@@ -326,7 +326,7 @@ def _cell(v: Any) -> Any:
     return v
 
 
-def spool(directory: str) -> tempfile._TemporaryFileWrapper:  # type: ignore[type-arg]
+def spool(directory: str) -> tempfile._TemporaryFileWrapper[bytes]:
     """A temporary file under the data dir (exports are written there first)."""
     os.makedirs(directory, exist_ok=True)
     return tempfile.NamedTemporaryFile(dir=directory, prefix=".export-", delete=True)

@@ -250,8 +250,8 @@ def _table(holder: engine.Holder, name: str, fields: Sequence[tuple[str, str, di
     return idx
 
 
-_KEYED = {"keys": True}
-_F64 = {"bits": 64}
+_KEYED: dict[str, Any] = {"keys": True}
+_F64: dict[str, Any] = {"bits": 64}
 
 
 class EventSink(Sink):
@@ -343,6 +343,7 @@ class WhitelistSink(Sink):
                 tx.clear_row(self.field, self.name)
             if records:
                 row = tx.row_id(self.field, self.name, True)
+                assert row is not None  # create=True always yields a row id
                 cols = [tx.column_id(k, True) for k in dict.fromkeys(records)]
                 tx.add(self.field.id, STANDARD_VIEW, row, FrozenBitmap([c for c in cols if c is not None]))
         self.cleared = True

@@ -292,7 +292,9 @@ def patch_source(ctx: ServiceContext, principal: Principal, connection: Any, nam
         upload = kind == connections.LOCAL and resource != "analytics_report" and spec is not None \
             and spec.path is None
         if row is None:
-            count = st.one("SELECT COUNT(*) AS n FROM sources WHERE database_id = ?", (db.id,))["n"]
+            counted = st.one("SELECT COUNT(*) AS n FROM sources WHERE database_id = ?", (db.id,))
+            assert counted is not None  # COUNT(*) always yields a row
+            count = counted["n"]
             limit = ctx.config.limits.max_sources_per_database
             if count >= limit:
                 raise ResourceLimitExceeded(f"the database has {count} tables; the limit is {limit}",
@@ -473,6 +475,7 @@ def _plan(ctx: ServiceContext, principal: Principal, kind: str, resource: str, r
 def _probe(ctx: ServiceContext, principal: Principal, source_id: str) -> str:
     """Find out a stored source's status for real, record and return it."""
     row = ctx.store.one("SELECT * FROM sources WHERE id = ?", (source_id,))
+    assert row is not None  # the caller found the source
     if row["status"] == UPLOADING and _running(ctx, source_id) is not None:
         return UPLOADING
     try:
@@ -683,7 +686,7 @@ def _export_job(ctx: ServiceContext, principal: Principal, db: databases.Databas
                 else:
                     ext = "parquet" if plan.spec.file_format == "parquet" else "csv"
                     key = plan.spec.key or f"{plan.spec.prefix or ''}{source.name}.{ext}"
-                    plan.store.write(tmp, key)   # type: ignore[arg-type]
+                    plan.store.write(tmp, key)
                     where = f"s3://{plan.spec.bucket}/{key}"
         except ServiceError as exc:
             _set_status(ctx, source.id, status_of(exc), exc.message)
@@ -813,6 +816,7 @@ def recover(ctx: ServiceContext) -> None:
         _set_status(ctx, row["id"], AVAILABLE if previous else RESOURCE_NOT_FOUND, "interrupted by a restart")
         r = ctx.store.one("SELECT upload_hash, connection, resource, connection_table_params FROM sources"
                           " WHERE id = ?", (row["id"],))
+        assert r is not None  # listed just above
         if r["upload_hash"] is None and r["connection"] == connections.LOCAL and r["resource"] != "analytics_report" \
                 and "path" not in loads(r["connection_table_params"]):
             _new_token(ctx, row["id"])

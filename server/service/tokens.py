@@ -114,7 +114,7 @@ def cached_principal(ctx: ServiceContext, token: Optional[str]) -> Optional[Prin
         return None
     if ctx.now() > hit[1] + ctx.config.tokens.leeway_seconds:
         raise TokenExpired(EXPIRED)
-    return hit[2]  # type: ignore[no-any-return]
+    return hit[2]
 
 
 def verify_access_token(ctx: ServiceContext, token: Optional[str]) -> Principal:
@@ -257,9 +257,8 @@ def login(ctx: ServiceContext, *, password: Any, email: Optional[str] = None, na
     ok, key_scope, key_id = password_ok, None, None
     if not ok and acc is not None and acc["kind"] == "service":
         key = _find_api_key(ctx, password)
-        ok = key is not None and key["account_id"] == acc["id"]
-        key_scope = key["database_id"] if ok else None
-        key_id = key["id"] if ok else None
+        if key is not None and key["account_id"] == acc["id"]:
+            ok, key_scope, key_id = True, key["database_id"], key["id"]
     if not ok or acc is None or acc["status"] != "Active":
         raise Unauthorized(_INVALID, name="INVALID_CREDENTIALS")
     new_hash = auth.rehashed(ctx, acc["password_hash"], password) if password_ok else None
@@ -288,6 +287,7 @@ def _end_user_ids(ctx: ServiceContext, database_id: Optional[str], end_user: Any
         raise InvalidParameter("frontend_user_id and frontend_session_id need a database (db_id or db_name)",
                                name="WRONG_DATA_TYPE", data={"key": "db_id"})
     row = ctx.store.one("SELECT user_id_type, session_id_type FROM databases WHERE id = ?", (database_id,))
+    assert row is not None  # the caller found the database live
     out: list[Optional[str]] = []
     for value, type_name, what in ((end_user, row["user_id_type"], "frontend_user_id"),
                                    (session, row["session_id_type"], "frontend_session_id")):

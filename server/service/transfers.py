@@ -40,7 +40,7 @@ import re
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Generator, Iterator, Optional, cast
 
 import msgpack
 
@@ -218,7 +218,8 @@ class Export:
             keys = rb.keys or []
             cols = [(name, rb.columns[fname], fn) for name, fname, fn in render]
             for i, key in enumerate(keys):
-                ent: dict[str, Any] = {id_field: id_type.value(key)}
+                # An entity table's records are keyed; passed as given (the type allows a None).
+                ent: dict[str, Any] = {id_field: id_type.value(cast(str, key))}
                 for name, col, fn in cols:
                     v = col[i]
                     if v is not None:
@@ -293,7 +294,7 @@ class Export:
             yield "]}"
         yield "]}"
 
-    def chunks(self) -> Iterator[bytes]:
+    def chunks(self) -> Generator[bytes, None, None]:
         """The document's bytes; the export is closed (RUNNING again) when they end."""
         try:
             sink = Sink(gzip_level=6 if (self.gzip or self.envelope) else None)
@@ -483,9 +484,9 @@ def plan_import(ctx: ServiceContext, db: databases.Database, holder: engine.Hold
         if table.name in plan.tables:
             problems.add(where, f"table {table.name} is listed twice")
             continue
-        kind = {databases.ITEMS_TABLE: "item", databases.USERS_TABLE: "user"}.get(table.name)
-        if kind is not None and (_is_entity(view.get(table.name), kind) or plan.entities[kind].create):
-            problems.add(where, f"{table.name} is the {kind} table here, not a SQL table", "TABLE_CONFLICT")
+        held = {databases.ITEMS_TABLE: "item", databases.USERS_TABLE: "user"}.get(table.name)
+        if held is not None and (_is_entity(view.get(table.name), held) or plan.entities[held].create):
+            problems.add(where, f"{table.name} is the {held} table here, not a SQL table", "TABLE_CONFLICT")
             continue
         plan.tables[table.name] = _plan_table(table, view.get(table.name), where, problems)
         target = view.get(table.name)

@@ -191,7 +191,7 @@ class S3Store:
         assert self.spec is not None and self.spec.bucket is not None
         if seekable:
             raw: io.RawIOBase = _RangeReader(self, self.spec.bucket, obj.name, obj.size or 0)
-            return io.BufferedReader(raw, RANGE_BLOCK)  # type: ignore[return-value]
+            return io.BufferedReader(raw, RANGE_BLOCK)
         return _ResumingStream(self, self.spec.bucket, obj.name)  # type: ignore[return-value]
 
     def write(self, fileobj: BinaryIO, key: str) -> None:

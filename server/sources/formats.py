@@ -22,7 +22,7 @@ import json
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Callable, Iterator, Optional
+from typing import Any, BinaryIO, Callable, Iterator, Optional, cast
 
 from server.sources.errors import wrong_spec
 from server.sources.spec import FileSpec
@@ -134,7 +134,9 @@ def _sniff(stream: io.BufferedReader) -> bytes:
 def expand(name: str, stream: BinaryIO, spec: FileSpec) -> Iterator[tuple[str, BinaryIO]]:
     """(display name, decompressed stream) of each file inside one stored object: itself,
     its gzip content, or each regular member of a zip (sorted by name)."""
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream, 1 << 16)  # type: ignore[arg-type]
+    # BufferedReader wraps any readable binary stream; typeshed only admits RawIOBase.
+    buffered: io.BufferedReader = (stream if isinstance(stream, io.BufferedReader)
+                                   else io.BufferedReader(cast(io.RawIOBase, stream), 1 << 16))
     comp = spec.compression
     if comp == "auto":
         head = _sniff(buffered)
@@ -183,7 +185,7 @@ def batches(name: str, stream: BinaryIO, spec: FileSpec, batch_rows: int, *,
 
 def _text(stream: BinaryIO, spec: FileSpec) -> io.TextIOWrapper:
     enc = "utf-8-sig" if spec.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else spec.encoding
-    return io.TextIOWrapper(stream, encoding=enc, newline="")  # type: ignore[type-var]
+    return io.TextIOWrapper(stream, encoding=enc, newline="")
 
 
 def _csv_batches(name: str, stream: BinaryIO, spec: FileSpec, batch_rows: int,

@@ -137,10 +137,10 @@ def parse(params: Mapping[str, Any], *, connection: str, export: bool = False) -
 
 def _location(params: Mapping[str, Any], connection: str) -> dict[str, Any]:
     if connection == "LOCAL":
-        for key in ("bucket", "key", "prefix"):
-            if key in params:
-                raise wrong_spec(f"{key} belongs to S3/GCS sources; a LOCAL source is uploaded to its url or "
-                                 "read from the sandbox `path`", key=key)
+        for field in ("bucket", "key", "prefix"):
+            if field in params:
+                raise wrong_spec(f"{field} belongs to S3/GCS sources; a LOCAL source is uploaded to its url or "
+                                 "read from the sandbox `path`", key=field)
         return {"path": _text(params["path"], "path")} if params.get("path") is not None else {}
     if "path" in params:
         raise wrong_spec("path belongs to LOCAL sources; give bucket and key (or prefix)", key="path")
