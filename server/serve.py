@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import math
 import os
 import resource
@@ -158,4 +159,6 @@ def _grpc_host(host: str) -> str:
 
 def run(settings: ServerSettings, *, on_ready: Optional[Callable[[Serving], None]] = None) -> None:
     """Serve in a fresh event loop until SIGINT/SIGTERM (the CLI's `serve`)."""
+    # a crash in native code prints every thread's Python stack to stderr (the log)
+    faulthandler.enable()
     asyncio.run(serve(settings, on_ready=on_ready))
