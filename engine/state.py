@@ -107,7 +107,7 @@ class Fragment:
         picks = starts + np.arange(total)
         return by_col[picks], rows[picks]
 
-    def rows_holding(self, cols: FrozenBitmap) -> list[tuple[int, FrozenBitmap]]:
+    def rows_holding(self, cols: BaseBitmap) -> list[tuple[int, FrozenBitmap]]:
         """(row id, row & cols) for every row holding any of `cols` (records of this
         shard): the values of a page of records, one C pass over the rows."""
         ids, bitmaps = self.listed()
