@@ -445,7 +445,7 @@ class Planner(Subqueries):
     def _group_keys(self, stmt: ast.Select, items: list[ast.SelectItem], scope: Scope) -> list[Any]:
         """GROUP BY expressions with positions and select-list aliases resolved."""
         out = []
-        g: Optional[ast.Expr]                    # a select item's expression (never a star's None)
+        g: Optional[ast.Expr]                    # may become a select item's expr (None for a star)
         for g in stmt.group_by:
             if isinstance(g, ast.Literal) and g.kind == "int":
                 if not 1 <= g.value <= len(items):
