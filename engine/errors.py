@@ -18,7 +18,7 @@ class EngineError(Exception):
         super().__init__(message)
         self.message = message
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, object]:
         return {"code": self.code, "name": self.name, "message": self.message}
 
 
@@ -144,7 +144,7 @@ class QuerySyntaxError(QueryError):
         self.expected = expected
 
     def to_dict(self) -> dict[str, object]:
-        d: dict[str, object] = dict(super().to_dict())
+        d = super().to_dict()
         d.update(line=self.line, column=self.column, expected=list(self.expected))
         return d
 

@@ -18,7 +18,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Optional, Sequence, TypeVar, cast
 
 import numpy as np
 
@@ -247,7 +247,7 @@ class Executor:
             base = self.fd(node.field).options.base
             lo = None if node.lo is None else node.lo - base
             hi = None if node.hi is None else node.hi - base
-            return bsi_range(pl.exists, pl.sign, pl.bits, lo, hi)
+            return cast(Bitmap, bsi_range(pl.exists, pl.sign, pl.bits, lo, hi))  # an int only with count_only
         if t is P.BsiNotNull:
             assert isinstance(node, P.BsiNotNull)
             frag = self.state.fragment(node.field, BSI_VIEW, shard)
@@ -297,7 +297,7 @@ class Executor:
         raise QueryExecutionError(f"cannot evaluate {type(node).__name__} as a row")
 
     def _row_set(self, node: P.RowSet, shard: int) -> BaseBitmap:
-        parts = []
+        parts: list[BaseBitmap] = []
         for v in node.views:
             frag = self.state.fragment(node.field, v, shard)
             if frag is None:
@@ -327,7 +327,8 @@ class Executor:
             if len(runs) > _MANY_RUNS:
                 break
         if len(runs) <= _MANY_RUNS:
-            return _union([bsi_range(pl.exists, pl.sign, pl.bits, lo - base, hi - base) for lo, hi in runs])
+            return _union([cast(Bitmap, bsi_range(pl.exists, pl.sign, pl.bits, lo - base, hi - base))
+                           for lo, hi in runs])
         cols, neg, mag = bsi_values(pl.exists, pl.sign, pl.bits, None)
         vals = signed(neg, mag)
         lo, hi = node.values[0] - base, node.values[-1] - base
@@ -363,8 +364,8 @@ class Executor:
             if pl.exists is None:
                 return 0
             base = self.fd(node.field).options.base
-            return bsi_range(pl.exists, pl.sign, pl.bits, None if node.lo is None else node.lo - base,
-                             None if node.hi is None else node.hi - base, count_only=True)
+            return cast(int, bsi_range(pl.exists, pl.sign, pl.bits, None if node.lo is None else node.lo - base,
+                                       None if node.hi is None else node.hi - base, count_only=True))
         return len(self.row(node, shard))
 
     def filter_row(self, node: Optional[P.RowNode], shard: int) -> Optional[BaseBitmap]:
@@ -744,7 +745,7 @@ def _children(node: Any) -> list[Any]:
     return out
 
 
-def _union(parts: list[BaseBitmap]) -> BaseBitmap:
+def _union(parts: Sequence[BaseBitmap]) -> BaseBitmap:
     parts = [p for p in parts if p]
     if not parts:
         return EMPTY

@@ -14,11 +14,12 @@ On disk, under <data>/<index>/ (format.md documents every byte):
 """
 from __future__ import annotations
 
+import builtins                          # the class defines a method named set
 import contextlib
 import dataclasses
 import os
 import threading
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -227,16 +228,16 @@ class Index:
         check_name(name, "field")
         return self.create_fields([(name, FieldOptions.make(type, **options), meta)])[0]
 
-    def create_fields(self, specs: list[tuple[str, FieldOptions, dict[str, Any]]]) -> list["Field"]:
+    def create_fields(self, specs: Sequence[tuple[str, FieldOptions, dict[str, Any] | None]]) -> list["Field"]:
         """Add several fields (name, validated FieldOptions, meta) with one schema write: a
         wide CREATE TABLE would otherwise rewrite the schema once per column."""
-        specs = [(check_name(name, "field"), opts, check_meta(meta, "field")) for name, opts, meta in specs]
+        checked = [(check_name(name, "field"), opts, check_meta(meta, "field")) for name, opts, meta in specs]
         with self._writing():
             self.holder.check_writes_allowed()
             fields = dict(self.definition.fields)
             next_id = self.definition.next_field_id
             made = []
-            for name, opts, meta in specs:
+            for name, opts, meta in checked:
                 if name in fields:          # also a name given twice
                     raise FieldExistsError(f"field {name} already exists in index {self.name}")
                 fd = fields[name] = FieldDef(name, next_id, opts, meta=meta)
@@ -585,7 +586,7 @@ class Index:
                 for d in sorted(dirs):
                     fio.fsync_dir(d)
 
-    def _write_new(self, rel: str, data: bytes, touched: set[str]) -> FileEntry:
+    def _write_new(self, rel: str, data: bytes, touched: builtins.set[str]) -> FileEntry:
         """Write a snapshot file under a name no MANIFEST names yet (a leftover of an
         interrupted checkpoint is replaced); its directory entry is made durable by the
         caller's directory fsyncs (`touched`)."""

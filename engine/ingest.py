@@ -194,7 +194,7 @@ def _row_ids(tx: Transaction, fd: FieldDef, vals: np.ndarray, create: bool) -> n
     if fd.options.keys:
         return tx.index.row_keys(fd).translate(vals, create, tx.new_keys.setdefault(fd.id, []))
     if type(vals).__module__.startswith("pyarrow"):
-        vals = vals.to_numpy(zero_copy_only=False)
+        vals = vals.to_numpy(zero_copy_only=False)  # type: ignore[attr-defined]  # a pyarrow array
     if vals.dtype.kind not in "iu":
         if vals.dtype.kind == "O" and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals):
             vals = np.array(vals.tolist(), dtype=np.uint64)
@@ -520,7 +520,7 @@ def _write_column(tx: Transaction, fd: FieldDef, cols: np.ndarray, values: list[
         offsets = np.array([v - base for v in arr.tolist()], dtype=object) if wide else arr - np.int64(base)
         _bsi_import(tx, fd, c, offsets, None)
         return
-    groups: dict[str, tuple[list[int], list[Any]]] = {}
+    groups: dict[str, tuple[Any, list[Any]]] = {}        # view: (record ids, list or numpy; values)
     if opts.type == "time":
         for i in present:
             cell = values[i]

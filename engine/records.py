@@ -139,7 +139,7 @@ def _column(index: Any, fd: FieldDef, state: IndexState, shard: int, chunk: Froz
                 continue
             label = "standard" if view == STANDARD_VIEW else view[len(_TIME_PREFIX):]
             for row, hit in frag.rows_holding(chunk):
-                value = km.key(row) if km is not None else row
+                value: Any = km.key(row) if km is not None else row
                 for p in np.searchsorted(ids, hit.to_numpy()).tolist():
                     cell = out[p]
                     if cell is None:
@@ -165,7 +165,7 @@ def _column(index: Any, fd: FieldDef, state: IndexState, shard: int, chunk: Froz
                     cell.append(value)
         return out
     for row, hit in hits:                        # mutex, bool: one row per record
-        value: Any = bool(row) if opts.type == "bool" else (km.key(row) if km is not None else row)
+        value = bool(row) if opts.type == "bool" else (km.key(row) if km is not None else row)
         for p in np.searchsorted(ids, hit.to_numpy()).tolist():
             out[p] = value
     return out

@@ -306,7 +306,7 @@ def _as_int(value: Any) -> int:
     return int(value)
 
 
-_FLOAT_DTYPES = {16: np.float16, 32: np.float32, 64: np.float64}
+_FLOAT_DTYPES: dict[int, type[np.floating[Any]]] = {16: np.float16, 32: np.float32, 64: np.float64}
 _UINT_DTYPES = {16: np.uint16, 32: np.uint32, 64: np.uint64}
 
 
@@ -462,9 +462,9 @@ def timestamp_to_units(value: Any, unit: str, epoch: int) -> int:
         ns = int(value.astype("datetime64[ns]").astype(np.int64))
         return (ns - epoch * 10**9) * TIME_UNITS[unit] // 10**9
     if isinstance(value, str) and "T" in value:
-        ns = _string_to_ns(value)
-        if ns is not None:
-            return (ns - epoch * 10**9) * TIME_UNITS[unit] // 10**9
+        parsed = _string_to_ns(value)
+        if parsed is not None:
+            return (parsed - epoch * 10**9) * TIME_UNITS[unit] // 10**9
     dt = parse_timestamp(value)
     delta = dt - UNIX_EPOCH
     micros = (delta.days * 86400 + delta.seconds) * 10**6 + delta.microseconds - epoch * 10**6

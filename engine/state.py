@@ -9,7 +9,7 @@ for as long as it likes, holding no lock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Mapping
+from typing import Iterator, Mapping, TypeVar
 
 import numpy as np
 
@@ -21,13 +21,14 @@ EMPTY = FrozenBitmap()
 # A fragment with more rows than this answers "the values of these records" from its
 # record-ordered copy (Fragment.values_of) rather than by intersecting every row.
 FEW_ROWS = 64
+_B = TypeVar("_B", bound=BaseBitmap)        # split_by_shard's parts are of the kind it is given
 
 
 def shard_of(column: int) -> int:
     return column >> SHARD_BITS
 
 
-def split_by_shard(bm: FrozenBitmap) -> Iterator[tuple[int, FrozenBitmap]]:
+def split_by_shard(bm: _B) -> Iterator[tuple[int, _B]]:
     """(shard, the part of bm in that shard), for each shard bm touches."""
     if not bm:
         return
@@ -106,7 +107,7 @@ class Fragment:
         picks = starts + np.arange(total)
         return by_col[picks], rows[picks]
 
-    def rows_holding(self, cols: FrozenBitmap) -> list[tuple[int, FrozenBitmap]]:
+    def rows_holding(self, cols: BaseBitmap) -> list[tuple[int, FrozenBitmap]]:
         """(row id, row & cols) for every row holding any of `cols` (records of this
         shard): the values of a page of records, one C pass over the rows."""
         ids, bitmaps = self.listed()

@@ -7,8 +7,9 @@ commit the index logs the change set as one frame, fsyncs, then applies it — a
 """
 from __future__ import annotations
 
+import builtins                          # Transaction defines a method named set
 import datetime as _dt
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal, Mapping, cast, overload
 
 import msgpack
 import numpy as np
@@ -151,6 +152,11 @@ class Transaction:
 
     # --- translation --------------------------------------------------------------------------
 
+    @overload
+    def column_id(self, col: Any, create: Literal[True]) -> int: ...
+    @overload
+    def column_id(self, col: Any, create: bool) -> int | None: ...
+
     def column_id(self, col: Any, create: bool) -> int | None:
         if self.index.definition.options.keys:
             if not isinstance(col, str):
@@ -160,6 +166,11 @@ class Transaction:
         if isinstance(col, bool) or not isinstance(col, (int, np.integer)) or not 0 <= col < 2**64:
             raise KeysNotAllowedError(f"record ids are unsigned 64-bit integers, got {col!r}")
         return int(col)
+
+    @overload
+    def row_id(self, fd: FieldDef, value: Any, create: Literal[True]) -> int: ...
+    @overload
+    def row_id(self, fd: FieldDef, value: Any, create: bool) -> int | None: ...
 
     def row_id(self, fd: FieldDef, value: Any, create: bool) -> int | None:
         if fd.options.type == "bool":
@@ -226,8 +237,8 @@ class Transaction:
         if fd.options.is_bsi:
             if self.bsi_get(fd, c) is None:
                 return False
-            for row in self.row_ids_in_shard(fd.id, BSI_VIEW, shard_of(c)):
-                self.remove(fd.id, BSI_VIEW, row, one)
+            for bsi_row in self.row_ids_in_shard(fd.id, BSI_VIEW, shard_of(c)):
+                self.remove(fd.id, BSI_VIEW, bsi_row, one)
             return True
         row = self.row_id(fd, value, create=False)
         if row is None:
@@ -279,7 +290,7 @@ class Transaction:
                         self.remove(fid, view, row, hit)
         return found
 
-    def _shards_of(self, fid: int, view: str) -> set[int]:
+    def _shards_of(self, fid: int, view: str) -> builtins.set[int]:
         shards = set(self.base.views(fid).get(view, {}))
         for (f, v, _), (add, _rem) in self.changes.items():
             if f == fid and v == view:
@@ -379,11 +390,11 @@ def apply_changes(state: IndexState, seq: int,
         if fid not in copied_fields:
             fields[fid] = dict(fields.get(fid, {}))
             copied_fields.add(fid)
-        views = fields[fid]
+        views = cast(dict[str, Mapping[int, Fragment]], fields[fid])   # copied above
         if (fid, view) not in copied_views:
             views[view] = dict(views.get(view, {}))
             copied_views.add((fid, view))
-        shards = views[view]
+        shards = cast(dict[int, Fragment], views[view])                # copied above
         old = shards.get(shard) or Fragment({})
         new = old.with_changes({r: (a, m) for r, (a, m) in rows.items()})
         if new.rows:

@@ -27,7 +27,7 @@ import contextlib
 import os
 import threading
 import time
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, cast
 
 import numpy as np
 
@@ -374,6 +374,7 @@ class Cluster(ShardExecutor):
         from engine.txn import check_value_range
 
         opts = fd.options
+        vals: Optional[np.ndarray]
         with index.transaction() as tx:
             if values is not None and not (opts.is_bsi and clear):
                 vals, present = _as_array(values)
@@ -386,6 +387,7 @@ class Cluster(ShardExecutor):
             else:
                 if values is None:
                     raise InvalidValueError("values are required")
+                assert vals is not None                 # values given and not a BSI clear: read above
                 if len(vals) != len(cols):
                     raise InvalidValueError(f"{len(cols)} columns but {len(vals)} values")
                 if present is not None:
@@ -456,7 +458,7 @@ class Cluster(ShardExecutor):
             self.table.add_worker(name)
             self._values(self.transport.call_many([(name, "sync", (self.table.epoch,))]))
         moved = []
-        for index in sorted(self.table.to_dict()["owners"]):
+        for index in sorted(cast(dict[str, dict[int, str]], self.table.to_dict()["owners"])):
             for shard, owner in sorted(self.table.placed(index).items()):
                 if self.table.hashed_owner(index, shard) == name and owner != name:
                     self._move(index, shard, name)

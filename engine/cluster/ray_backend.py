@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import pickle
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union, cast
 
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError
@@ -65,7 +65,8 @@ class RayTransport(Transport):
                  namespace: str = NAMESPACE, fsync: bool = True, num_cpus: float = 1.0, timeout: float = 60.0,
                  max_concurrency: int = 8) -> None:
         if not ray.is_initialized():
-            ray.init(address=address, namespace=namespace, logging_level="ERROR", log_to_driver=False)
+            ray.init(address=address, namespace=namespace, logging_level="ERROR",  # type: ignore[arg-type]
+                     log_to_driver=False)                          # (ray takes level names too)
         self.root = os.path.abspath(root)
         self.namespace = namespace
         self.timeout = timeout
@@ -138,7 +139,8 @@ def cluster_status(address: Optional[str] = None, *, namespace: str = NAMESPACE)
     """The Ray nodes and every roarbase worker actor of the namespace with the shards it
     holds (read-only: nothing is started)."""
     if not ray.is_initialized():
-        ray.init(address=address, namespace=namespace, logging_level="ERROR", log_to_driver=False)
+        ray.init(address=address, namespace=namespace, logging_level="ERROR",  # type: ignore[arg-type]
+                 log_to_driver=False)                          # (ray takes level names too)
     nodes = [{"node_id": n["NodeID"], "address": n["NodeManagerAddress"], "alive": n["Alive"],
               "cpus": n.get("Resources", {}).get("CPU", 0)} for n in ray.nodes()]
     names = sorted(a["name"] if isinstance(a, dict) else a
@@ -148,7 +150,8 @@ def cluster_status(address: Optional[str] = None, *, namespace: str = NAMESPACE)
     for name in (n for n in names if n.startswith(ACTOR_PREFIX)):
         try:
             handle = ray.get_actor(name, namespace=namespace)
-            kind, value = pickle.loads(ray.get(handle.handle.remote(pickle.dumps(("status", ()))), timeout=30))
+            reply = cast(bytes, ray.get(handle.handle.remote(pickle.dumps(("status", ()))), timeout=30))
+            kind, value = pickle.loads(reply)
             workers[name] = value if kind == "ok" else {"error": str(value)}
         except Exception as exc:   # a dead or restarting actor is reported, not fatal
             workers[name] = {"error": f"{type(exc).__name__}: {exc}"}

@@ -100,8 +100,8 @@ class ShardWorker:
                 return
             table = PlacementTable.load_or_create(path, [self.name], fsync=self.fsync)
             owned = table.shards_of(self.name)
-            for index, shards in list(self._stores.items()):
-                for shard in [s for s in shards if s not in owned.get(index, ())]:
+            for index, held in list(self._stores.items()):
+                for shard in [s for s in held if s not in owned.get(index, ())]:
                     self._release(index, shard)
             for index, shards in owned.items():
                 for shard in shards:

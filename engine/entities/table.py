@@ -19,7 +19,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence, cast
 
 import numpy as np
 
@@ -554,7 +554,7 @@ class EntityTable:
             for c, row in zip(rcols.tolist(), rrows.tolist()):
                 if km is not None:
                     key = km.key(row)
-                    value = vt.from_key(key) if vt.repeated else key
+                    value = vt.from_key(cast(str, key)) if vt.repeated else key  # a set row has a key
                 else:
                     value = bool(row)
                 if vt.repeated:

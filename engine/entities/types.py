@@ -41,6 +41,7 @@ class WrongDataType(InvalidValueError):
     """A value, id or type name that does not fit its declared type (CM WRONG_DATA_TYPE)."""
 
     name = "WRONG_DATA_TYPE"
+    data: dict[str, Any]                   # set by entities.errors.wrong_data for clients
 
 
 _INT_RE = re.compile(r"(u?)int(8|16|32|64)?\Z")
@@ -352,6 +353,9 @@ class ValueType:
         return text
 
 
+_NARROW: dict[int, type[np.floating[Any]]] = {16: np.float16, 32: np.float32, 64: np.float64}
+
+
 def _finite(value: Any, bits: int) -> float:
     try:
         x = float(value)
@@ -360,7 +364,7 @@ def _finite(value: Any, bits: int) -> float:
     if not math.isfinite(x):
         raise WrongDataType(f"{value!r} is not a finite number")
     with np.errstate(over="ignore"):
-        narrow = float({16: np.float16, 32: np.float32, 64: np.float64}[bits](x))
+        narrow = float(_NARROW[bits](x))
     if not math.isfinite(narrow):
         raise WrongDataType(f"{value!r} is outside the range of float{bits}")
     return x

@@ -506,8 +506,8 @@ class Lowerer:
                     raise self.error("GroupBy: a Sum aggregate over a float field is not supported", call)
                 agg = P.Aggregate("sum", s.field, s.filter)
             elif isinstance(a, ast.Call) and a.name == "Count" and a.positionals() and \
-                    isinstance(a.positionals()[0], ast.Call) and a.positionals()[0].name == "Distinct":
-                d = self._distinct(a.positionals()[0])
+                    isinstance(inner := a.positionals()[0], ast.Call) and inner.name == "Distinct":
+                d = self._distinct(inner)
                 agg = P.Aggregate("count_distinct", d.field, d.filter)
             else:
                 raise self.error("GroupBy: aggregate must be Sum(field=…) or Count(Distinct(field=…))", call)

@@ -5,6 +5,7 @@ import functools
 import pathlib
 import re
 from decimal import Decimal
+from typing import cast
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -145,7 +146,7 @@ def parse(text: str) -> ast.Query:
 def _parse_cached(text: str) -> ast.Query:
     _check_limits(text)
     try:
-        return _parser().parse(text)
+        return cast(ast.Query, _parser().parse(text))  # the Transformer builds the Query
     except VisitError as exc:  # an error raised inside the Transformer
         if isinstance(exc.orig_exc, (QuerySyntaxError, QueryLimitError)):
             raise exc.orig_exc from None
@@ -167,7 +168,8 @@ def _syntax_error(exc: UnexpectedInput, text: str) -> QuerySyntaxError:
         msg = f"unexpected {what}"
     elif isinstance(exc, UnexpectedCharacters):
         expected = set(exc.allowed or ())
-        msg = f"unexpected character {text[exc.pos_in_stream]!r}" if 0 <= exc.pos_in_stream < len(text) \
+        pos = exc.pos_in_stream
+        msg = f"unexpected character {text[pos]!r}" if pos is not None and 0 <= pos < len(text) \
             else "unexpected character"
     elif isinstance(exc, UnexpectedEOF):
         expected = set(exc.expected)

@@ -125,9 +125,9 @@ def bind_aggregate(f: ast.Func, binder: Binder) -> Agg:
         else:                                       # CORR, VAR, STDDEV
             if f.distinct:
                 raise NotSupportedError(f"{name}(DISTINCT …) is not supported")
-            for a in args:
-                if not tc.is_numeric(a.type) and a.type.kind != "void":
-                    raise TypeMismatchError(f"{name}: numeric expression expected, got {a.type.upper}")
+            for arg in args:
+                if not tc.is_numeric(arg.type) and arg.type.kind != "void":
+                    raise TypeMismatchError(f"{name}: numeric expression expected, got {arg.type.upper}")
             t = tc.DECIMAL(STAT_SCALE)
     return Agg(f, name, t, args, filt, nth)
 

@@ -446,8 +446,8 @@ def to_sql(e: Any) -> str:
             text += f" FILTER (WHERE {to_sql(e.filter)})"
         return text
     if isinstance(e, Cast):
-        t = e.type.name + (f"({e.type.arg})" if e.type.arg is not None else "")
-        return f"CAST({to_sql(e.expr)} AS {t})"
+        tname = e.type.name + (f"({e.type.arg})" if e.type.arg is not None else "")
+        return f"CAST({to_sql(e.expr)} AS {tname})"
     if isinstance(e, BinOp):
         lvl = _level(e)
         parts = [_wrap(e.operands[0], lvl)]

@@ -8,7 +8,7 @@ import pathlib
 import re
 import sys
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedInput, VisitError
@@ -307,7 +307,7 @@ class _ToAst(Transformer):
 
     def create_table(self, ine: Optional[bool], n: str, *rest: Any) -> ast.Statement:
         cols = tuple(r for r in rest if isinstance(r, ast.ColumnDef))
-        opts = dict(r for r in rest if isinstance(r, tuple))
+        opts: dict[str, Any] = dict(r for r in rest if isinstance(r, tuple))
         return ast.CreateTable(n, cols, bool(ine), str(opts.get("comment", "")))
 
     def alter_add(self, t: str, c: ast.ColumnDef) -> ast.Statement:
@@ -359,7 +359,9 @@ class _ToAst(Transformer):
         s = str(src)
         return (_int(src) if s.isdigit() else _unquote(s, "'")), t
 
-    def transform(self, *exprs: ast.Expr) -> tuple[str, tuple[ast.Expr, ...]]:
+    # the grammar rule `transform`; lark dispatches on the rule name, so it must shadow
+    # Transformer.transform (never called: the parser runs the Transformer inline)
+    def transform(self, *exprs: ast.Expr) -> tuple[str, tuple[ast.Expr, ...]]:  # type: ignore[override]
         return "transform", tuple(exprs)
 
     def opt_format(self, tok: Token) -> tuple[str, Any]:
@@ -451,7 +453,7 @@ def _parse_cached(text: str) -> tuple[ast.Statement, ...]:
     if runs:
         token = _RUNS.set(runs)
         try:
-            stmts = _parser().parse(short)
+            stmts = cast(tuple[ast.Statement, ...], _parser().parse(short))  # the Transformer builds them
         except (LarkError, QuerySyntaxError):
             pass                    # report the error as the whole text has it, positions right
         else:
@@ -460,7 +462,7 @@ def _parse_cached(text: str) -> tuple[ast.Statement, ...]:
         finally:
             _RUNS.reset(token)
     try:
-        stmts = _parser().parse(text)
+        stmts = cast(tuple[ast.Statement, ...], _parser().parse(text))
     except VisitError as exc:
         if isinstance(exc.orig_exc, (QuerySyntaxError, QueryLimitError)):
             raise exc.orig_exc from None

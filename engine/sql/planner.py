@@ -19,7 +19,7 @@ conditions join the outer ones on the bitmaps); any other is a Derived node.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Sequence, TypeGuard, Union, cast
 
 from engine import plan as P
 from engine.errors import ColumnNotFoundError, NotSupportedError, QueryExecutionError, TypeMismatchError
@@ -408,7 +408,7 @@ class Planner(Subqueries):
             e = it.expr
             if e == star:
                 kinds.append("count")
-            elif isinstance(e, ast.Column) and scope.find(e) is not None and src.cols[scope.find(e)] is key:
+            elif isinstance(e, ast.Column) and (slot := scope.find(e)) is not None and src.cols[slot] is key:
                 kinds.append("key")
             else:
                 kinds.append(None)
@@ -445,6 +445,7 @@ class Planner(Subqueries):
     def _group_keys(self, stmt: ast.Select, items: list[ast.SelectItem], scope: Scope) -> list[Any]:
         """GROUP BY expressions with positions and select-list aliases resolved."""
         out = []
+        g: Optional[ast.Expr]                    # may become a select item's expr (None for a star)
         for g in stmt.group_by:
             if isinstance(g, ast.Literal) and g.kind == "int":
                 if not 1 <= g.value <= len(items):
@@ -494,7 +495,7 @@ class Planner(Subqueries):
         return self._order_limit(stmt, items, node, binder, limit, offset, exprs=exprs, names=names)
 
     def _after_grouping(self, stmt: ast.Select, items: list[ast.SelectItem], node: N.Node, scope: Scope,
-                        keys_ast: list[Any], key_cols: list[Optional[Col]], calls: list[ast.Func],
+                        keys_ast: list[Any], key_cols: Sequence[Optional[Col]], calls: list[ast.Func],
                         aggs: list[Agg], limit: Optional[int], offset: Optional[int] = None) -> N.Node:
         """HAVING, the select list, ORDER BY and LIMIT over grouped rows (keys + aggregates)."""
         grouped: dict[Any, int] = {}
@@ -623,7 +624,7 @@ def _rebuild(e: Any, f: Callable[[Any], Any]) -> Any:
         else:
             continue
         changes[fld.name] = nv
-    return dataclasses.replace(e, **changes)
+    return dataclasses.replace(cast(Any, e), **changes)     # an expression instance, never a class
 
 
 def _output_name(e: Any, alias: Optional[str] = None) -> str:
@@ -869,7 +870,7 @@ class _JoinBuilder:
         return N.Scan(cols, item.table, filt, [c.fd for c in cols])
 
 
-def _by_id(node: N.Node, key: Any, scope: Scope) -> bool:
+def _by_id(node: N.Node, key: Any, scope: Scope) -> TypeGuard[N.Scan]:
     """Whether a join key is the _id of a table scanned by `node` (so it can be read by id)."""
     return isinstance(node, N.Scan) and key.slot is not None and scope.cols[key.slot].is_id
 

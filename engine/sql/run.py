@@ -142,7 +142,7 @@ def _key_groups(table: Any, fds: list[Any], filt: P.RowNode, call_filter: Option
     call = P.GroupBy(tuple(P.RowsCall(fds[i].id, _views(table, fds[i])) for i in rest), call_filter)
     children, merged = group_counts(ex, call)
     labels = [_labels(table, fds[i], child.ids) for i, child in zip(rest, children)]
-    out = []
+    out: list[tuple[Any, ...]] = []
     if not nulls and not need_nodes:
         for n, (key, vals) in enumerate(merged.items()):
             if n % 4096 == 0:
@@ -179,7 +179,7 @@ def _null_parts(table: Any, keys: list[Any], filt: P.RowNode,
         if col.flatten:
             continue                            # a record without members is in no group
         has = lowerer.not_null(col)
-        split = []
+        split: list[tuple[P.RowNode, tuple[int, ...], int]] = []
         for node, nulls, n in parts:
             lacking = P.Difference((node, has))
             m = ex.run(P.Count(lacking)).n
