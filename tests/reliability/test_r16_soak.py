@@ -62,5 +62,6 @@ def test_r16_soak_quick(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)       # the soak itself is the suite's 600 s per-test limit
 def test_r16_soak_full(tmp_path):
     _soak(tmp_path, 600.0)
