@@ -566,6 +566,10 @@ def intersect_counts(rows, filter=None, stop=None):
     return out_arr
 
 
+cdef enum:
+    DENSE_WORD = 8   # records in one word from which transposing beats setting bit by bit
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
 def bsi_planes(cols, offsets, int min_depth=0):
@@ -574,7 +578,7 @@ def bsi_planes(cols, offsets, int min_depth=0):
     (value minus base). depth = max(min_depth, bits of the largest magnitude)."""
     cdef const uint64_t[::1] c = np.ascontiguousarray(cols, dtype=np.uint64)
     cdef const int64_t[::1] off = np.ascontiguousarray(offsets, dtype=np.int64)
-    cdef Py_ssize_t n = c.shape[0], s, e, t
+    cdef Py_ssize_t n = c.shape[0], s, e, t, u
     cdef int i, depth
     cdef uint64_t key, x, maxmag = 0
     cdef uint16_t low
@@ -611,8 +615,18 @@ def bsi_planes(cols, offsets, int min_depth=0):
                 while e < n and (c[e] >> 16) == key:
                     e += 1
                 memset(words, 0, <size_t>(depth + 1) * BITSET_WORDS * 8)
-                for t in range(s, e):
+                t = s
+                while t < e:
                     low = <uint16_t>(c[t] & 0xFFFF)
+                    # A word holding many records (dense columns): transpose their
+                    # magnitudes into one word per plane, with no per-bit branches.
+                    u = t + 1
+                    while u < e and u - t < 64 and (c[u] >> 6) == (c[t] >> 6):
+                        u += 1
+                    if u - t >= DENSE_WORD:
+                        _planes_of_word(&c[t], &off[t], u - t, words, depth, low >> 6)
+                        t = u
+                        continue
                     if off[t] < 0:
                         words[depth * BITSET_WORDS + (low >> 6)] |= (<uint64_t>1) << (low & 63)
                         x = <uint64_t>(-(off[t] + 1)) + 1
@@ -622,6 +636,7 @@ def bsi_planes(cols, offsets, int min_depth=0):
                         i = ctz64(x)
                         words[i * BITSET_WORDS + (low >> 6)] |= (<uint64_t>1) << (low & 63)
                         x &= x - 1
+                    t += 1
                 for i in range(depth + 1):
                     _append_words(<rb_t*>outs.ptrs[0 if i == depth else i + 1], key,
                                   words + i * BITSET_WORDS)
@@ -629,6 +644,44 @@ def bsi_planes(cols, offsets, int min_depth=0):
     finally:
         free(words)
     return exists, sign, planes
+
+
+cdef inline void _transpose64(uint64_t* a) noexcept nogil:
+    """In place: afterwards bit j of a[i] is what bit i of a[j] was. Swaps the off-diagonal
+    j-bit blocks of each pair of rows (k, k + j), for j = 32, 16, ..., 1."""
+    cdef uint64_t m = 0x00000000FFFFFFFFULL, t
+    cdef int j = 32, k
+    while j:
+        for k in range(64):
+            if not (k & j):
+                t = ((a[k] >> j) ^ a[k | j]) & m
+                a[k | j] ^= t
+                a[k] ^= t << j
+        j >>= 1
+        m ^= m << j
+    return
+
+
+cdef inline void _planes_of_word(const uint64_t* c, const int64_t* off, Py_ssize_t count, uint64_t* words,
+                                 int depth, int w) noexcept nogil:
+    """OR the bits of the offsets of `count` records that share word w of their container
+    into word w of each plane (rows 0..depth-1) and of the sign row (row depth)."""
+    cdef uint64_t a[64]
+    cdef uint64_t sign = 0
+    cdef Py_ssize_t j
+    cdef int b
+    memset(a, 0, sizeof(a))
+    for j in range(count):
+        b = <int>(c[j] & 63)
+        if off[j] < 0:
+            sign |= (<uint64_t>1) << b
+            a[b] = <uint64_t>(-(off[j] + 1)) + 1
+        else:
+            a[b] = <uint64_t>off[j]
+    _transpose64(a)
+    for b in range(depth):
+        words[b * BITSET_WORDS + w] |= a[b]
+    words[depth * BITSET_WORDS + w] |= sign
 
 
 cdef int _append_words(rb_t* r, uint64_t key, const uint64_t* w) except -1 nogil:
