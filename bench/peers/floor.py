@@ -126,6 +126,13 @@ class FloorPeer:
     def _row(self, field: str, value: Any) -> BitMap:
         return self._rows[field].get(value, _EMPTY)
 
+    def row(self, field: str, value: Any) -> BitMap:
+        """The bitmap of (field, value) (bench.bandwidth sizes what a query reads)."""
+        return self._row(field, value)
+
+    def bsi(self, field: str) -> BSI:
+        return self._bsi[field]
+
     def _count_row(self, p: Mapping[str, Any]) -> int:
         return len(self._row("hobbies", p["hobby"]))
 
