@@ -72,7 +72,9 @@ class ObjectStore:
         self.prefix = prefix.strip("/")
         # Checksums only when the API requires them: S3-compatible stores (MinIO, Ceph,
         # moto) differ in the newer flexible-checksum headers.
-        self.client = client or boto3.client("s3", endpoint_url=endpoint, config=Config(
+        # A session of its own: credentials are resolved now, not cached from whenever
+        # boto3's default session first looked.
+        self.client = client or boto3.session.Session().client("s3", endpoint_url=endpoint, config=Config(
             retries={"max_attempts": 5, "mode": "standard"}, request_checksum_calculation="when_required",
             response_checksum_validation="when_required"))
 
