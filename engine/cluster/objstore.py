@@ -412,10 +412,10 @@ class ObjectFileIO(FileIO):
         elif os.path.exists(root) and rel not in files:
             os.remove(root)
         with self._lock:
-            for f in [f for f in self._segs if f == rel or f.startswith(rel + "/")]:
-                del self._segs[f]
+            for known in [k for k in self._segs if k == rel or k.startswith(rel + "/")]:
+                del self._segs[known]
             for file_rel, segs in files.items():
-                self._segs[file_rel] = [s for _, s in segs]
+                self._segs[file_rel] = [seg for _, seg in segs]
 
 
 def _upload_order(name: str) -> tuple[int, str]:
