@@ -1,6 +1,7 @@
 """moto's S3 server on 127.0.0.1 for the object-store cluster tests: a ThreadedMotoServer on
-a free port, an IAM user whose key may use S3 (s3:*), and IAM auth enforced from then on,
-so a wrong key is refused as by AWS. Credentials reach the code under test only through
+a free port, an IAM user whose key may use S3 (s3:*), and IAM auth enforced from then on
+(unless enforce_iam=False: the Ray tier's processes outlive the setting), so a wrong key
+is refused as by AWS. Credentials reach the code under test only through
 boto3's chain (the AWS_* environment variables, as in production)."""
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from botocore.config import Config
 
 
 class MotoServer:
-    def __init__(self) -> None:
+    def __init__(self, *, enforce_iam: bool = True) -> None:
         from moto import settings as moto_settings
         from moto.server import ThreadedMotoServer
 
@@ -33,7 +34,8 @@ class MotoServer:
         self.key_id, self.secret = key["AccessKeyId"], key["SecretAccessKey"]
         self._settings = moto_settings
         self._old = moto_settings.INITIAL_NO_AUTH_ACTION_COUNT
-        moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = 0          # IAM enforced from here on
+        if enforce_iam:
+            moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = 0      # IAM enforced from here on
         self.client = boto3.client("s3", aws_access_key_id=self.key_id, aws_secret_access_key=self.secret,
                                    region_name="us-east-1", endpoint_url=self.endpoint,
                                    config=Config(request_checksum_calculation="when_required",
