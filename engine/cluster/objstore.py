@@ -7,9 +7,10 @@ the bucket:
 
 - A file is a run of objects `<prefix>/<path>/@<offset:020d>`, each holding the bytes
   from that offset to the next object's. fsync uploads the bytes written since the last
-  upload (PUT is atomic per object) — as a new object, or merged with the smaller objects
-  before it into one that replaces the first of them (a write-ahead log of n commits stays
-  O(log n) objects); a snapshot file, written once, is one object at @0.
+  upload (PUT is atomic per object) — as a new object, or, once the file has MERGE_AT
+  objects, merged with the smaller objects before it into one that replaces the first of
+  them (a write-ahead log of n commits stays O(log n) objects); a snapshot file, written
+  once, is one object at @0.
 - A whole file put in place (write_atomic's rename, a link) is one object at @0,
   replacing the previous version atomically; objects of an older, longer version are
   deleted after it. Files of scratch names (`*.tmp`, the `.creating-`/`.dropped-`
@@ -44,6 +45,7 @@ from engine.holder import CREATING, DROPPED
 from engine.storage.fileio import FileIO
 
 _SEGMENT_RE = re.compile(r"^(.+)/@(\d{20})$")
+MERGE_AT = 16                     # objects a file may have before fsync merges its tail
 _FIRST = ("SCHEMA",)              # uploaded first / deleted first in a directory rename
 _LAST = ("MANIFEST",)             # uploaded last
 
@@ -123,6 +125,17 @@ class ObjectStore:
             self.client.delete_object(Bucket=self.bucket, Key=key)
         except Exception as exc:
             raise self._fail("DELETE", key, exc) from None
+
+    def delete_many(self, keys: list[str]) -> None:
+        """Delete up to 1000 objects in one request (in no particular order)."""
+        try:
+            reply = self.client.delete_objects(Bucket=self.bucket, Delete={
+                "Objects": [{"Key": k} for k in keys], "Quiet": True})
+        except Exception as exc:
+            raise self._fail("DELETE", keys[0], exc) from None
+        for err in reply.get("Errors", ()):
+            raise ObjectStoreError(f"object store DELETE of {self.url(err.get('Key', ''))} failed: "
+                                   f"{err.get('Code', 'error')}")
 
     def list(self, key_prefix: str) -> Iterator[tuple[str, int, str]]:
         """(key, size, ETag) of every object under key_prefix."""
@@ -232,11 +245,13 @@ class ObjectFileIO(FileIO):
             raise OSError(errno.EIO, f"{path} is shorter ({size}) than its {end} bytes in the object store")
         if size == end:
             return
-        # Merge the tail (binary-counter rule: each object larger than all after it), so a
-        # log of n commits is O(log n) objects to download at recovery, each byte uploaded
-        # O(log n) times. The merged object overwrites the key of the first one it covers.
+        # Past MERGE_AT objects, merge the tail (binary-counter rule: each object larger
+        # than all after it), so a log of n commits is O(log n) objects to download at
+        # recovery, each byte uploaded O(log n) times, and a commit costs one PUT (plus,
+        # every ~MERGE_AT commits, one batched DELETE). The merged object overwrites the
+        # key of the first one it covers.
         j, merged = len(segs), size - end
-        while j > 0 and segs[j - 1].size <= merged:
+        while len(segs) >= MERGE_AT and j > 0 and segs[j - 1].size <= merged:
             j -= 1
             merged += segs[j].size
         start = segs[j].offset if j < len(segs) else end
@@ -246,9 +261,9 @@ class ObjectFileIO(FileIO):
         etag = self._call(self.store.put, self.store.key(rel, start), data)
         with self._lock:
             self._segs[rel] = segs[:j] + [Segment(start, len(data), etag)]
-        # Now covered duplicates (refresh() deletes any a crash leaves): highest first.
-        for seg in reversed(segs[j + 1:]):
-            self._call(self.store.delete, self.store.key(rel, seg.offset))
+        # Now covered duplicates, in any order (refresh() deletes any a crash leaves).
+        if segs[j + 1:]:
+            self._call(self.store.delete_many, [self.store.key(rel, seg.offset) for seg in segs[j + 1:]])
 
     def truncate(self, path: str, length: int) -> None:
         super().truncate(path, length)

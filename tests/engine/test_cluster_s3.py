@@ -59,6 +59,7 @@ class FaultyStore:
     def __init__(self, real: ObjectStore, fail_at: int, after: bool) -> None:
         self.real, self.fail_at, self.after = real, fail_at, after
         self.mutating = 0
+        self.kinds: list[str] = []           # each mutating request's method, in order
         self.dead = False
 
     def __getattr__(self, name):     # key(), url(), prefix… of the real store
@@ -68,6 +69,7 @@ class FaultyStore:
         if self.dead:
             raise ObjectStoreError("the process is dead")
         self.mutating += 1
+        self.kinds.append(fn.__name__)
         if self.mutating == self.fail_at:
             self.dead = True
             if self.after:
@@ -80,6 +82,9 @@ class FaultyStore:
 
     def delete(self, key):
         return self._mutate(self.real.delete, key)
+
+    def delete_many(self, keys):
+        return self._mutate(self.real.delete_many, keys)
 
     def get(self, key):
         if self.dead:
@@ -191,6 +196,7 @@ def _crash_workload(db, acked, inflight):
     steps += [("checkpoint",)]
     steps += [("clear", c, r) for (_, c, r) in steps[1:3]]
     steps += [("set", int(c), 5) for c in rng.integers(0, 3 * SHARD, 3)]
+    steps += [("set", 100 + i, 4) for i in range(20)]        # enough commits for the log's objects to merge
     steps += [("checkpoint",), ("set", 12, 1)]
     for step in steps:
         inflight[:] = [step]
@@ -246,47 +252,51 @@ def test_a_failure_at_any_object_store_request_loses_no_acknowledged_write(s3, m
     with engine.open(str(tmp_path / "probe" / "db"), fileio=fio) as db:
         _crash_workload(db, acked, [])
         total = probe.mutating                 # (the closing checkpoint's requests not counted)
-    assert total > 20 and len(acked) == 14
+    assert total > 40 and len(acked) == 34
     outcomes = {"acked": 0, "acked+inflight": 0}
-    # quick: every third request, alternating before/after; full: every request, both ways
+    merges = {i + 1 for i, kind in enumerate(probe.kinds[:total]) if kind == "delete_many"}
+    # quick: every eighth request and the merges' PUTs and DELETEs, alternating before/after;
+    # full: every request, both ways
     points = [(k, after) for k in range(1, total + 1) for after in (False, True)] if full else \
-        [(k, k % 2 == 0) for k in range(1, total + 1, 3)]
+        [(k, k % 2 == 0) for k in sorted(set(range(1, total + 1, 8)) | merges | {m - 1 for m in merges})]
+    merges_hit = any(k in merges or k + 1 in merges for k, _ in points)    # the merge's DELETE or its PUT
     for k, after in points:
-        if True:
-            prefix = f"k{k}{'a' if after else 'b'}"
-            store = FaultyStore(ObjectStore(s3, prefix, client=real.client), k, after)
-            cache = tmp_path / prefix
-            fio = ObjectFileIO(store, str(cache))              # type: ignore[arg-type]
-            acked, inflight = [], []
-            db = engine.open(str(cache / "db"), fileio=fio)
-            with pytest.raises((StorageFailedError, OSError)):
-                _crash_workload(db, acked, inflight)
-            try:
-                db.close(checkpoint=False)                     # the process dies: files dropped
-            except Exception:
-                pass
-            bucket = ObjectStore(s3, prefix, client=real.client)
-            again, got = _recovered(bucket, str(tmp_path / f"{prefix}-recovered"))
-            try:
-                if not acked:                                  # the create itself failed
-                    assert got in (None, {}), (k, after)
-                    continue
-                assert got is not None, (k, after)
-                if got == _model(acked):
-                    outcomes["acked"] += 1
-                else:
-                    assert got == _model(acked + inflight), (k, after, inflight)
-                    outcomes["acked+inflight"] += 1
-                # the recovered store keeps working: a write, a checkpoint, another recovery
-                again.index("i").set(3 * SHARD + 1, "f", 9)
-                again.checkpoint()
-            finally:
-                again.close()
-            again, got2 = _recovered(bucket, str(tmp_path / f"{prefix}-twice"))
+        prefix = f"k{k}{'a' if after else 'b'}"
+        store = FaultyStore(ObjectStore(s3, prefix, client=real.client), k, after)
+        cache = tmp_path / prefix
+        fio = ObjectFileIO(store, str(cache))              # type: ignore[arg-type]
+        acked, inflight = [], []
+        db = engine.open(str(cache / "db"), fileio=fio)
+        with pytest.raises((StorageFailedError, OSError)):
+            _crash_workload(db, acked, inflight)
+        try:
+            db.close(checkpoint=False)                     # the process dies: files dropped
+        except Exception:
+            pass
+        bucket = ObjectStore(s3, prefix, client=real.client)
+        again, got = _recovered(bucket, str(tmp_path / f"{prefix}-recovered"))
+        try:
+            if not acked:                                  # the create itself failed
+                assert got in (None, {}), (k, after)
+                continue
+            assert got is not None, (k, after)
+            if got == _model(acked):
+                outcomes["acked"] += 1
+            else:
+                assert got == _model(acked + inflight), (k, after, inflight)
+                outcomes["acked+inflight"] += 1
+            # the recovered store keeps working: a write, a checkpoint, another recovery
+            again.index("i").set(3 * SHARD + 1, "f", 9)
+            again.checkpoint()
+        finally:
             again.close()
-            assert got2 == {**got, 9: frozenset({3 * SHARD + 1})}, (k, after)
-    # both outcomes occur (a lost reply after a durable PUT keeps the unacknowledged write)
+        again, got2 = _recovered(bucket, str(tmp_path / f"{prefix}-twice"))
+        again.close()
+        assert got2 == {**got, 9: frozenset({3 * SHARD + 1})}, (k, after)
+    # both outcomes occur (a lost reply after a durable PUT keeps the unacknowledged write),
+    # and failures hit merges of the log's objects
     assert outcomes["acked"] > 0 and outcomes["acked+inflight"] > 0, outcomes
+    assert merges_hit, "no crash point fell in a merge"
 
 
 # --- damaged object layouts and typed errors ------------------------------------------------------------
