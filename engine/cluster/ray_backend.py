@@ -128,6 +128,7 @@ def open_on_ray(path: str, root: str, *, address: Optional[str] = None, workers:
     import engine
     from engine.cluster.coordinator import Cluster
 
+    storage.open_root(root, "coordinator")      # a bad root or bucket fails here, before any actor is made
     transport = RayTransport(root, [f"{prefix}w{i}" for i in range(workers)], address=address, fsync=fsync,
                              num_cpus=num_cpus, timeout=timeout)
     cluster = Cluster(transport, root, fsync=fsync)
