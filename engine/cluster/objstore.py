@@ -302,9 +302,17 @@ class ObjectFileIO(FileIO):
         subs = sorted((os.path.relpath(os.path.join(d, n), dst).replace(os.sep, "/")
                        for d, _, names in os.walk(dst) for n in names), key=_upload_order)
         if rd is not None:
-            for sub in subs:
-                if self._remote(os.path.join(dst, sub)) is not None:
-                    self._upload_whole(f"{rd}/{sub}")
+            try:
+                for sub in subs:
+                    if self._remote(os.path.join(dst, sub)) is not None:
+                        self._upload_whole(f"{rd}/{sub}")
+            except OSError:
+                if rs is None:
+                    # A scratch directory (an index being created) goes back to its name,
+                    # so the caller's retry starts over; what reached the bucket is
+                    # replaced by it (or, after a crash, recovers as an empty index).
+                    super().rename(dst, src)
+                raise
         if rs is not None:
             for rel in sorted(self._known_under(rs), key=lambda r: _upload_order(r.rsplit("/", 1)[-1])):
                 self._delete_file(rel)

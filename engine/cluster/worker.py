@@ -246,7 +246,7 @@ class ShardWorker:
             stores = self._stores.get(index, {})
             self._stores = {ix: s for ix, s in self._stores.items() if ix != index}
             for holder in stores.values():
-                holder.close()
+                holder.close(checkpoint=False)    # deleted next: a checkpoint could only race the delete
             self._schemas.pop(index, None)
             self._adopted = {k: v for k, v in self._adopted.items() if k[0] != index}
             tree = os.path.join(self.root, "shards", index)

@@ -54,10 +54,10 @@ def s3(moto, monkeypatch, tmp_path):
 class FaultyStore:
     """An ObjectStore whose k-th mutating request (PUT or DELETE) fails — before reaching
     the bucket, or after it (the reply lost) — and every request after it too: the
-    process is dead from there on."""
+    process is dead from there on (with once=True, only that request fails)."""
 
-    def __init__(self, real: ObjectStore, fail_at: int, after: bool) -> None:
-        self.real, self.fail_at, self.after = real, fail_at, after
+    def __init__(self, real: ObjectStore, fail_at: int, after: bool, *, once: bool = False) -> None:
+        self.real, self.fail_at, self.after, self.once = real, fail_at, after, once
         self.mutating = 0
         self.kinds: list[str] = []           # each mutating request's method, in order
         self.dead = False
@@ -71,7 +71,7 @@ class FaultyStore:
         self.mutating += 1
         self.kinds.append(fn.__name__)
         if self.mutating == self.fail_at:
-            self.dead = True
+            self.dead = not self.once
             if self.after:
                 fn(*args)
             raise ObjectStoreError(f"injected failure at request {self.mutating}")
@@ -297,6 +297,23 @@ def test_a_failure_at_any_object_store_request_loses_no_acknowledged_write(s3, m
     # and failures hit merges of the log's objects
     assert outcomes["acked"] > 0 and outcomes["acked+inflight"] > 0, outcomes
     assert merges_hit, "no crash point fell in a merge"
+
+
+def test_an_index_create_that_failed_in_the_bucket_can_be_retried(s3, moto, tmp_path):
+    store = ObjectStore(s3, "r", moto.endpoint)
+    faulty = FaultyStore(store, 2, after=False, once=True)     # the new index's log, while SCHEMA is up
+    fio = ObjectFileIO(faulty, str(tmp_path / "c1"))             # type: ignore[arg-type]
+    db = engine.open(str(tmp_path / "c1" / "db"), fileio=fio)
+    with pytest.raises(StorageFailedError):
+        db.create_index("i")
+    assert "i" not in [ix.name for ix in db.indexes()]
+    ix = db.create_index("i")                                    # the retry starts over and succeeds
+    ix.create_field("f")
+    ix.set(5, "f", 1)
+    db.close(checkpoint=False)
+    again, got = _recovered(store, str(tmp_path / "c2"))
+    again.close()
+    assert got == {1: frozenset({5})}
 
 
 # --- damaged object layouts and typed errors ------------------------------------------------------------
