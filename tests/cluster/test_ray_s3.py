@@ -100,3 +100,30 @@ def test_a_killed_worker_recovers_its_shards_from_the_bucket(s3_root, ray_s3, tm
         db.close()
         transport.stop_workers()
         local.close()
+
+
+def test_the_server_keeps_a_database_in_the_bucket(ray_cluster, ray_s3, monkeypatch, tmp_path):
+    """What `roarbase serve --ray ADDRESS --ray-root s3://bucket/srv --ray-s3-endpoint URL`
+    configures: the database's shards under srv/<database id>/ in the bucket."""
+    from server.service.config import ServiceConfig
+    from server.service.context import ServiceContext
+
+    for k, v in ray_s3.node_env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("ROARBASE_RAY_S3_CACHE", str(tmp_path / "coordinator-cache"))
+    bucket = ray_s3.bucket()
+    ctx = ServiceContext(ServiceConfig(data_dir=str(tmp_path / "data"), fsync=False, ray_address=ray_cluster.address,
+                                       ray_workers=2, ray_root=f"s3://{bucket}/srv", ray_s3_endpoint=ray_s3.endpoint))
+    db_id = str(uuid.uuid4())
+    holder = ctx.engine(db_id)
+    try:
+        ix = holder.create_index("t")
+        ix.create_field("f")
+        ix.import_values("f", [1, SHARD + 1, 2 * SHARD + 5], [1, 1, 2])
+        assert holder.query("t", "Count(Row(f=1))") == [2]
+        keys = ray_s3.keys(bucket, f"srv/{db_id}/")
+        assert f"srv/{db_id}/placement.json/@00000000000000000000" in keys
+        assert {k.split("/")[4] for k in keys if "/shards/t/" in k} == {"0000000000", "0000000001", "0000000002"}
+    finally:
+        holder.cluster.transport.stop_workers()
+        ctx.close()
