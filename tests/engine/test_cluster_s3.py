@@ -164,6 +164,16 @@ def test_a_cluster_over_s3_keeps_every_acknowledged_write(s3, moto, tmp_path, op
         assert _answers(cluster) == _answers(local)
         assert any(k.endswith(".frag/@00000000000000000000") for k in moto.keys(s3, "db1/"))
 
+        # shards moving between workers go through the bucket (old owner checkpoints and
+        # closes, new owner rebuilds its cache from the objects)
+        moved = cluster.cluster.add_worker("w3")
+        counts = cluster.cluster.table.shard_counts()
+        busiest = max((w for w in counts if w != "w3"), key=lambda w: counts[w])
+        gone = cluster.cluster.remove_worker(busiest)
+        assert moved and gone
+        assert _answers(cluster) == _answers(local)
+        assert not cluster.cluster.table.shards_of(busiest)
+
         # an object-store failure during a write: a typed error, not acknowledged, and the
         # worker restarted from the bucket has exactly the acknowledged writes
         owner = cluster.cluster.table.owner("p", 2)
