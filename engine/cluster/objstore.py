@@ -12,8 +12,7 @@ the bucket:
   them (a write-ahead log of n commits stays O(log n) objects); a snapshot file, written
   once, is one object at @0.
 - A whole file put in place (write_atomic's rename, a link) is one object at @0,
-  replacing the previous version atomically; objects of an older, longer version are
-  deleted after it. Files of scratch names (`*.tmp`, the `.creating-`/`.dropped-`
+  replacing the previous version atomically. Files of scratch names (`*.tmp`, the `.creating-`/`.dropped-`
   directories of engine/holder.py) are never uploaded: they become durable by the rename
   that gives them their final name. A renamed directory uploads SCHEMA first and MANIFEST
   last, the order in which an index directory is valid at every step (a crash leaves an
@@ -204,15 +203,19 @@ class ObjectFileIO(FileIO):
             raise _io_error(exc) from None
 
     def _upload_whole(self, rel: str) -> None:
-        """Make the cached file `rel` the bucket's copy: one object at @0 (atomic), then
-        the objects of a longer previous version deleted."""
+        """Make the cached file `rel` the bucket's copy: one object at @0, replacing the
+        previous version atomically. A previous version of several objects (never one the
+        engine replaces whole) is first cut to its first object, so a crash between the
+        two can leave that prefix — damaged, which its checksum reports — but no mix of
+        old and new bytes."""
         with open(self._local(rel), "rb") as f:
             data = f.read()
-        old = self._segs.get(rel, [])
+        while len(self._segs.get(rel, [])) > 1:
+            segs = self._segs[rel]
+            self._call(self.store.delete, self.store.key(rel, segs[-1].offset))
+            with self._lock:
+                self._segs[rel] = segs[:-1]
         etag = self._call(self.store.put, self.store.key(rel, 0), data)
-        for seg in reversed(old):
-            if seg.offset > 0:
-                self._call(self.store.delete, self.store.key(rel, seg.offset))
         with self._lock:
             self._segs[rel] = [Segment(0, len(data), etag)]
 
