@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +28,7 @@ from engine.cluster.coordinator import Cluster
 from engine.cluster.objstore import ObjectFileIO, ObjectStore
 from engine.cluster.transport import LoopbackTransport
 from engine.errors import DataCorruptedError, ObjectStoreError, StorageFailedError
+from childenv import child_env
 from engine_testlib import dump_index
 from moto_s3 import MotoServer
 
@@ -390,6 +394,23 @@ def test_a_missing_bucket_or_refused_credentials_fail_clearly_at_open(s3, moto, 
     with pytest.raises(ObjectStoreError, match="access denied") as err:
         Cluster(LoopbackTransport(str(tmp_path / "plain"), ["w0"]), f"s3://{s3}/x")
     assert "not-the-secret-123" not in str(err.value) and moto.secret not in str(err.value)
+
+
+def test_embedded_and_shared_directory_clusters_never_import_boto3(tmp_path):
+    script = (
+        "import os, sys, engine\n"
+        "d = sys.argv[1]\n"
+        "with engine.open(os.path.join(d, 'e')) as db:\n"
+        "    db.create_index('x').create_field('f'); db.index('x').set(1, 'f', 1)\n"
+        "t = engine.LoopbackTransport(os.path.join(d, 's'), ['w0'])\n"
+        "with engine.open(os.path.join(d, 'c'), cluster=engine.Cluster(t, os.path.join(d, 's'))) as db:\n"
+        "    db.create_index('x').create_field('f'); db.index('x').set(1, 'f', 1)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'ray')"
+        " or m == 'engine.cluster.objstore'))\n")
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=child_env(), capture_output=True,
+                         text=True, timeout=120, cwd=str(Path(__file__).resolve().parents[2]))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
 
 
 def test_object_store_roots_are_parsed_strictly():
