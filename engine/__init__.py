@@ -137,6 +137,14 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'engine' has no attribute {name!r}")
 
 
+def cluster_root(root: str, name: str, *, s3_endpoint: str | None = None) -> str:
+    """The cluster root of one database under `root` (a directory or an s3:// URL;
+    docs/cluster.md), an s3:// one carrying `s3_endpoint` so every node uses it."""
+    from engine.cluster import storage
+
+    return storage.with_endpoint(storage.join(root, name), s3_endpoint)
+
+
 def cluster_status(address: str) -> dict[str, Any]:
     """engine.cluster.ray_backend.cluster_status: the Ray nodes and each worker's shards.
     Raises ImportError without the ray extra."""
@@ -167,7 +175,7 @@ __all__ = [
     "FrozenBitmap", "translate_columns", "import_column", "count_records", "iter_records",
     # files, snapshots, cluster
     "FileIO", "encode_doc", "decode_doc", "read_snapshot_info", "remove_snapshot", "on_wal_append",
-    "open_on_ray", "cluster_status", "Cluster", "LoopbackTransport",  # and RayTransport, on first use
+    "open_on_ray", "cluster_status", "cluster_root", "Cluster", "LoopbackTransport",  # and RayTransport, on first use
     # typed PQL results (Holder.pql)
     "Result", "Nil", "Count", "Bool", "RowResult", "DistinctRows", "SignedRow", "DistinctValues", "ValCount",
     "Pair", "Pairs", "RowIdentifiers", "GroupCounts", "ExtractedTable",

@@ -123,6 +123,13 @@ class StorageFailedError(EngineError):
     name = "STORAGE_FAILED"
 
 
+class ObjectStoreError(StorageFailedError):
+    """A cluster's object store (s3:// root) refused or failed a request: the bucket is
+    missing, access is denied, or it is unreachable. Nothing was acknowledged."""
+
+    name = "OBJECT_STORE_FAILED"
+
+
 class QueryError(EngineError):
     """Root of the errors a query text can cause."""
 

@@ -91,13 +91,17 @@ def main() -> None:
               help="Keep every database's records on this Ray cluster (ray start --head prints it; "
                    "docs/cluster.md). Needs the ray extra.")
 @click.option("--ray-root", type=click.Path(file_okay=False),
-              help="Storage every Ray node reaches, for the shards' logs and snapshots (default <data-dir>/cluster).")
+              help="Storage every Ray node reaches, for the shards' logs and snapshots: a shared directory or "
+                   "s3://bucket/prefix (default <data-dir>/cluster).")
 @click.option("--ray-workers", type=int, help="Worker actors per database (default 2).")
+@click.option("--ray-s3-endpoint", metavar="URL",
+              help="Endpoint of an S3-compatible store for an s3:// --ray-root (default AWS); credentials come "
+                   "from boto3's chain (AWS_* environment, profile, instance role).")
 @_handle_errors
 def serve(config_path: Optional[str], data_dir: Optional[str], host: Optional[str], grpc_port: Optional[int],
           http_port: Optional[int], allow_remote: Optional[bool], workers: Optional[int], demo: bool,
           log_level: Optional[str], log_format: Optional[str], log_file: Optional[str], ray_address: Optional[str],
-          ray_root: Optional[str], ray_workers: Optional[int]) -> None:
+          ray_root: Optional[str], ray_workers: Optional[int], ray_s3_endpoint: Optional[str]) -> None:
     """Run the server (gRPC and HTTP) until SIGINT/SIGTERM."""
     from server import demo as demo_mod
     from server import serve as serve_mod
@@ -107,7 +111,8 @@ def serve(config_path: Optional[str], data_dir: Optional[str], host: Optional[st
     settings = config_file.load(config_path=config_path, env=os.environ, flags={
         "data_dir": data_dir, "host": host, "grpc_port": grpc_port, "http_port": http_port,
         "allow_remote": allow_remote, "workers": workers, "log_level": log_level, "log_format": log_format,
-        "log_file": log_file, "ray_address": ray_address, "ray_root": ray_root, "ray_workers": ray_workers})
+        "log_file": log_file, "ray_address": ray_address, "ray_root": ray_root, "ray_workers": ray_workers,
+        "ray_s3_endpoint": ray_s3_endpoint})
     telemetry.configure_logging(settings.log_level, settings.log_format, settings.log_file)
     data = os.path.abspath(settings.service.data_dir)
     # Bootstrap (and the demo load) before listening: generated credentials are printed

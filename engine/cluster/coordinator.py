@@ -33,6 +33,7 @@ import numpy as np
 
 from engine import plan as P
 from engine.errors import ClusterUnsupportedError, EngineError, InvalidParameterError, InvalidValueError
+from engine.cluster import storage
 from engine.cluster.placement import PLACEMENT_FILE, PlacementTable, owner_by_hash
 from engine.cluster.transport import Transport
 from engine.cluster.worker import SchemaNeeded, schema_fingerprint
@@ -146,15 +147,22 @@ class Cluster(ShardExecutor):
 
     Args:
         transport: how workers are reached (LoopbackTransport, RayTransport).
-        root: the shared storage every worker reaches (placement table, shard stores).
+        root: the shared storage every worker reaches (placement table, shard stores): a
+            shared directory or an s3://bucket/prefix URL (engine/cluster/storage.py).
         fsync: make the placement table's writes durable (workers fsync their own logs).
     """
 
     def __init__(self, transport: Transport, root: str, *, fsync: bool = True) -> None:
         self.transport = transport
-        self.root = os.path.abspath(root)
-        self.table = PlacementTable.load_or_create(os.path.join(self.root, PLACEMENT_FILE), transport.workers(),
-                                                   fsync=fsync)
+        self.root = storage.normalize(root)
+        try:       # a shared directory, or an s3:// bucket through a local cache (storage.py)
+            local, fio = storage.open_root(root, "coordinator")
+            fio.refresh(os.path.join(local, PLACEMENT_FILE))
+            self.table = PlacementTable.load_or_create(os.path.join(local, PLACEMENT_FILE), transport.workers(),
+                                                       fileio=fio, fsync=fsync)
+        except EngineError:
+            transport.close()
+            raise
         missing = set(self.table.workers) - set(transport.workers())
         if missing:
             transport.close()          # the cluster owns its transport, even when refusing it

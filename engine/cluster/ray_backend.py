@@ -21,6 +21,7 @@ from typing import Any, Optional, Sequence, Union, cast
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 
+from engine.cluster import storage
 from engine.cluster.transport import Call, Transport
 from engine.errors import WorkerUnavailableError
 
@@ -52,7 +53,8 @@ class RayTransport(Transport):
     """Workers as Ray actors.
 
     Args:
-        root: the shared storage every node reaches (a shared filesystem path).
+        root: the shared storage every node reaches (a shared filesystem path, or an
+            s3://bucket/prefix[?endpoint=URL] object store: engine/cluster/storage.py).
         workers: how many workers (named w0, w1, …) or their names. Existing actors of
             those names are reused, not recreated.
         address: the Ray cluster (`ray start --head` prints it); None: an already
@@ -67,7 +69,7 @@ class RayTransport(Transport):
         if not ray.is_initialized():
             ray.init(address=address, namespace=namespace, logging_level="ERROR",  # type: ignore[arg-type]
                      log_to_driver=False)                          # (ray takes level names too)
-        self.root = os.path.abspath(root)
+        self.root = storage.normalize(root)
         self.namespace = namespace
         self.timeout = timeout
         self.names = [f"w{i}" for i in range(workers)] if isinstance(workers, int) else list(workers)
@@ -126,6 +128,7 @@ def open_on_ray(path: str, root: str, *, address: Optional[str] = None, workers:
     import engine
     from engine.cluster.coordinator import Cluster
 
+    storage.open_root(root, "coordinator")      # a bad root or bucket fails here, before any actor is made
     transport = RayTransport(root, [f"{prefix}w{i}" for i in range(workers)], address=address, fsync=fsync,
                              num_cpus=num_cpus, timeout=timeout)
     cluster = Cluster(transport, root, fsync=fsync)

@@ -6,7 +6,9 @@ index with the coordinator's schema (same field ids) minus key translation (keys
 the coordinator: workers see record and row ids only). Its WAL, snapshots, fsync and
 recovery are the engine's own, so a worker restarted anywhere that reaches `<root>` reopens
 its shards and has every acknowledged write. The store's LOCK (flock) keeps a second
-process from opening a shard another one holds.
+process from opening a shard another one holds. With an s3:// root (engine/cluster/
+storage.py) the same directories live in a node-local cache whose fsyncs upload to the
+bucket, and each store is rebuilt from the bucket before it is opened.
 
 Messages (plain picklable values; ShardWorker.handle returns ("ok", value) or
 ("err", exception) so any transport carries errors the same way):
@@ -41,6 +43,7 @@ from engine.index import Index
 from engine.schema import FieldDef, IndexDef
 from engine.shardexec import Scope, ShardTask
 from engine.state import IndexState
+from engine.cluster import storage
 from engine.cluster.placement import PLACEMENT_FILE, PlacementTable
 from ext import FrozenBitmap
 
@@ -67,8 +70,10 @@ def store_definition(doc: dict[str, Any]) -> IndexDef:
 class ShardWorker:
     def __init__(self, name: str, root: str, *, fsync: bool = True) -> None:
         self.name = name
-        self.root = os.path.abspath(root)
-        self.fsync = fsync
+        self.root, self.fileio = storage.open_root(root, name)
+        self.object_root = storage.is_object_root(root)
+        # On an object store nothing is durable that no fsync uploaded: always on there.
+        self.fsync = fsync or storage.is_object_root(root)
         self.started = time.time()
         self._lock = threading.RLock()          # store opening/creation and schema changes
         self._schemas: dict[str, tuple[str, IndexDef]] = {}
@@ -96,18 +101,21 @@ class ShardWorker:
             if epoch is not None and epoch <= self.epoch:
                 return
             path = os.path.join(self.root, PLACEMENT_FILE)
-            if not os.path.exists(path):
+            self.fileio.refresh(path)
+            if not self.fileio.exists(path):
                 return
-            table = PlacementTable.load_or_create(path, [self.name], fsync=self.fsync)
+            table = PlacementTable.load_or_create(path, [self.name], fileio=self.fileio, fsync=self.fsync)
             owned = table.shards_of(self.name)
             for index, held in list(self._stores.items()):
                 for shard in [s for s in held if s not in owned.get(index, ())]:
                     self._release(index, shard)
             for index, shards in owned.items():
                 for shard in shards:
-                    if shard not in self._stores.get(index, {}) and \
-                            os.path.isdir(os.path.join(self._store_path(index, shard), index)):
-                        self._open_store(index, shard)
+                    if shard in self._stores.get(index, {}):
+                        continue
+                    self.fileio.refresh(self._store_path(index, shard))
+                    if self.fileio.isdir(os.path.join(self._store_path(index, shard), index)):
+                        self._open_store(index, shard, refreshed=True)
             self.epoch = table.epoch
 
     def _release(self, index: str, shard: int) -> None:
@@ -118,8 +126,11 @@ class ShardWorker:
         self._adopted.pop((index, shard), None)
         holder.close()          # checkpoint, close the log, release the store's lock
 
-    def _open_store(self, index: str, shard: int) -> Holder:
-        h = Holder(self._store_path(index, shard), fsync=self.fsync)
+    def _open_store(self, index: str, shard: int, refreshed: bool = False) -> Holder:
+        path = self._store_path(index, shard)
+        if not refreshed:
+            self.fileio.refresh(path)      # an object store's copy into the local cache
+        h = Holder(path, fsync=self.fsync, fileio=self.fileio)
         # copy on write: messages run concurrently (a threaded actor) and iterate these
         self._stores = {**self._stores, index: {**self._stores.get(index, {}), shard: h}}
         return h
@@ -133,7 +144,7 @@ class ShardWorker:
             return holder.index(index)
         with self._lock:
             if holder is None:
-                if not create and not os.path.isdir(os.path.join(self._store_path(index, shard), index)):
+                if not create and not self.fileio.isdir(os.path.join(self._store_path(index, shard), index)):
                     return None
                 holder = self._stores.get(index, {}).get(shard) or self._open_store(index, shard)
             if not _has(holder, index):
@@ -235,10 +246,16 @@ class ShardWorker:
             stores = self._stores.get(index, {})
             self._stores = {ix: s for ix, s in self._stores.items() if ix != index}
             for holder in stores.values():
-                holder.close()
+                holder.close(checkpoint=False)    # deleted next: a checkpoint could only race the delete
             self._schemas.pop(index, None)
             self._adopted = {k: v for k, v in self._adopted.items() if k[0] != index}
-            shutil.rmtree(os.path.join(self.root, "shards", index), ignore_errors=True)
+            tree = os.path.join(self.root, "shards", index)
+            if self.object_root:
+                # Every object of the index, this worker's stores or not: a leftover would
+                # come back if an index of the same name were created again.
+                self.fileio.rmtree(tree)
+            else:   # every worker removes the shared tree at once: losing the race is fine
+                shutil.rmtree(tree, ignore_errors=True)
 
     def do_release(self, index: str, shard: int) -> None:
         """Close a shard that is moving to another worker (its log and snapshots stay on

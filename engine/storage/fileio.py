@@ -99,6 +99,11 @@ class FileIO:
             raise
         return f
 
+    def refresh(self, path: str) -> None:
+        """Make the local view of a file or directory tree current with what other
+        processes made durable. Nothing to do here: the file system is the storage
+        (engine/cluster/objstore.py rebuilds a local cache from an object store)."""
+
     # --- composite helpers (built only from the primitives above, so faults apply) --------
 
     def write_atomic(self, path: str, data: bytes, fsync: bool = True) -> None:

@@ -136,6 +136,9 @@ class ServiceConfig:
     ray_address: Optional[str] = None
     ray_root: Optional[str] = None
     ray_workers: int = 2
+    # The endpoint of an S3-compatible store (MinIO, Ceph, …) when ray_root is s3://…;
+    # None: AWS. Credentials come from boto3's chain on every node, never from settings.
+    ray_s3_endpoint: Optional[str] = None
 
     def __post_init__(self) -> None:
         if not self.data_dir:

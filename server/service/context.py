@@ -117,8 +117,10 @@ class ServiceContext:
         if self.config.ray_address is None:
             return engine.open(self.engine_path(database_id), fsync=self.config.fsync, fileio=self.fileio)
         # Records on the Ray cluster: this directory keeps the database's schema and keys,
-        # <cluster_root>/<id> its shards; the worker actors are the database's own.
-        return engine.open_on_ray(self.engine_path(database_id), os.path.join(self.config.cluster_root, database_id),
+        # <cluster_root>/<id> its shards (a directory or an s3:// bucket prefix); the worker
+        # actors are the database's own.
+        root = engine.cluster_root(self.config.cluster_root, database_id, s3_endpoint=self.config.ray_s3_endpoint)
+        return engine.open_on_ray(self.engine_path(database_id), root,
                            address=self.config.ray_address, workers=self.config.ray_workers,
                            prefix=database_id[:8] + "-", fsync=self.config.fsync)
 

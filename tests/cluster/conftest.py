@@ -24,10 +24,29 @@ NODE = {"num_cpus": 1, "object_store_memory": 80 << 20}
 
 
 @pytest.fixture(scope="session")
-def ray_cluster():
-    cluster = RayLocalCluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
-    for _ in range(2):
-        cluster.add_node(**NODE)
+def ray_s3(tmp_path_factory):
+    """moto's S3 server for s3:// roots (test_ray_s3.py), started before the Ray nodes: they
+    get its credentials and a cache directory in their environment while they start, as a
+    deployment gives its nodes real ones; this process's environment is put back."""
+    from moto_s3 import MotoServer
+
+    server = MotoServer(enforce_iam=False)
+    server.node_env = {**server.env(), "ROARBASE_RAY_S3_CACHE": str(tmp_path_factory.mktemp("s3cache"))}
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(ray_s3):
+    saved = dict(os.environ)
+    os.environ.update(ray_s3.node_env)
+    try:
+        cluster = RayLocalCluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
+        for _ in range(2):
+            cluster.add_node(**NODE)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     ray.init(address=cluster.address, namespace="roarbase-tests", logging_level="ERROR", log_to_driver=False)
     nodes = ray.nodes()
     assert {n["NodeManagerAddress"] for n in nodes} == {"127.0.0.1"} and len(nodes) == 3
