@@ -20,9 +20,10 @@ from typing import Any, Optional, Sequence, Union, cast
 
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from engine.cluster.transport import Call, Transport
-from engine.errors import WorkerUnavailableError
+from engine.errors import InvalidParameterError, WorkerUnavailableError
 
 ACTOR_PREFIX = "roarbase-worker-"
 NAMESPACE = "roarbase"
@@ -77,8 +78,13 @@ class RayTransport(Transport):
         self._fsync = fsync
         self._handles = {n: self._actor(n) for n in self.names}
 
-    def _actor(self, name: str) -> Any:
-        return ShardActor.options(name=ACTOR_PREFIX + name, **self._options).remote(  # type: ignore[attr-defined]
+    def _actor(self, name: str, node: Optional[str] = None) -> Any:
+        options: dict[str, Any] = dict(self._options)
+        if node is not None:
+            # Soft: the actor starts on `node`; if the node dies Ray restarts it elsewhere,
+            # so queries keep answering until the membership watcher moves its shards off.
+            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=True)
+        return ShardActor.options(name=ACTOR_PREFIX + name, **options).remote(  # type: ignore[attr-defined]
             name, self.root, self._fsync)
 
     def workers(self) -> list[str]:
@@ -96,14 +102,18 @@ class RayTransport(Transport):
         except RayActorError as exc:
             raise WorkerUnavailableError(f"a cluster worker is gone: {exc}") from None
 
-    def add_worker(self, name: str) -> None:
+    def add_worker(self, name: str, *, node: Optional[str] = None) -> None:
         if name not in self._handles:
-            self._handles[name] = self._actor(name)
+            self._handles[name] = self._actor(name, node)
             self.names.append(name)
 
     def remove_worker(self, name: str) -> None:
-        ray.kill(self._handles.pop(name), no_restart=True)
+        handle = self._handles.pop(name)
         self.names.remove(name)
+        try:
+            ray.kill(handle, no_restart=True)
+        except (RayActorError, ValueError) as exc:      # already gone with its node
+            raise WorkerUnavailableError(f"worker {name} is gone: {exc}") from None
 
     def pids(self) -> dict[str, int]:
         """Each worker actor's process id (for operators and the failure tests)."""
@@ -117,21 +127,46 @@ class RayTransport(Transport):
             ray.kill(h, no_restart=True)
 
 
+def alive_nodes() -> set[str]:
+    """The ids of the Ray nodes alive now (the membership watcher's node source)."""
+    return {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+
+
 def open_on_ray(path: str, root: str, *, address: Optional[str] = None, workers: int = 2, prefix: str = "",
-                fsync: bool = True, num_cpus: float = 0.0, timeout: float = 60.0) -> Any:
+                fsync: bool = True, num_cpus: float = 0.0, timeout: float = 60.0, per_node: int = 0,
+                poll_seconds: float = 2.0, grace: int = 3) -> Any:
     """engine.open(path) as a coordinator whose records live on `workers` Ray actors
     (named `roarbase-worker-<prefix>w<i>`) over the shared storage `root`. More workers
     than the placement table lists are added (shards move onto them); fewer are refused.
-    num_cpus=0: the actors reserve no CPU, so many databases can share small nodes."""
+    num_cpus=0: the actors reserve no CPU, so many databases can share small nodes.
+    per_node > 0: also keep that many workers on each alive Ray node, polled every
+    `poll_seconds`; a node's workers go after it has been missing `grace` polls in a row
+    (engine/cluster/membership.py)."""
     import engine
     from engine.cluster.coordinator import Cluster
+    from engine.cluster.membership import MembershipWatcher, pinned_node
 
-    transport = RayTransport(root, [f"{prefix}w{i}" for i in range(workers)], address=address, fsync=fsync,
-                             num_cpus=num_cpus, timeout=timeout)
-    cluster = Cluster(transport, root, fsync=fsync)
-    for name in transport.workers():
-        if name not in cluster.table.workers:      # more workers than last time: rebalance onto them
-            cluster.add_worker(name)
+    cluster = Cluster(RayTransport(root, [f"{prefix}w{i}" for i in range(workers)], address=address, fsync=fsync,
+                                   num_cpus=num_cpus, timeout=timeout), root, fsync=fsync, check_workers=False)
+    try:
+        for name in cluster.table.workers:      # node workers of an earlier run: found by name
+            if name not in cluster.transport.workers() and pinned_node(prefix, name) is not None:
+                cluster.transport.add_worker(name)
+        if cluster.missing_workers():
+            raise InvalidParameterError(f"the placement table in {root} has shards on workers "
+                                        f"{cluster.missing_workers()} that this server does not start (fewer "
+                                        f"workers than before: move their shards off with remove_worker first)")
+        for name in cluster.transport.workers():
+            if name not in cluster.table.workers:      # more workers than last time: rebalance onto them
+                cluster.add_worker(name)
+        if per_node:
+            watcher = MembershipWatcher(cluster, alive_nodes, per_node=per_node, grace=grace,
+                                        interval=poll_seconds, prefix=prefix)
+            watcher.poll()                             # this run's nodes have workers before the first query
+            cluster.watcher = watcher.start()
+    except BaseException:
+        cluster.close()
+        raise
     return engine.open(path, fsync=fsync, cluster=cluster)
 
 
