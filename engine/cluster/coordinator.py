@@ -472,7 +472,13 @@ class Cluster(ShardExecutor):
             with self._moves.exclusive():
                 self.table.add_worker(name)
                 self._values(self.transport.call_many([(name, "sync", (self.table.epoch,))]))
-            return self._rebalance()
+            moved = []
+            for index in self._indexes():
+                for shard, owner in sorted(self.table.placed(index).items()):
+                    if self.table.hashed_owner(index, shard) == name and owner != name:
+                        self._move(index, shard, name)
+                        moved.append((index, shard))
+            return moved
 
     def remove_worker(self, name: str, *, lost: bool = False) -> list[tuple[str, int]]:
         """Move every shard of `name` to the remaining workers (jump hash over them),
@@ -499,20 +505,28 @@ class Cluster(ShardExecutor):
             return moved
 
     def rebalance(self) -> list[tuple[str, int]]:
-        """Move every shard whose owner is not where jump hash over the current workers
-        puts it (after manual moves, or a change cut short). Returns the pairs moved."""
+        """Even out each table's shards over the workers (counts differ by at most one),
+        moving as few as that needs: from the most loaded worker to the least, one at a
+        time. (Removing a worker leaves the others' shards where they are, which can
+        leave a table uneven.) Returns the (table, shard) pairs moved."""
         with self._membership:
-            return self._rebalance()
-
-    def _rebalance(self) -> list[tuple[str, int]]:
-        moved = []
-        for index in sorted(cast(dict[str, dict[int, str]], self.table.to_dict()["owners"])):
-            for shard, owner in sorted(self.table.placed(index).items()):
-                want = self.table.hashed_owner(index, shard)
-                if want != owner:
-                    self._move(index, shard, want)
+            moved = []
+            for index in self._indexes():
+                while True:
+                    held: dict[str, list[int]] = {w: [] for w in self.table.workers}
+                    for shard, owner in self.table.placed(index).items():
+                        held.setdefault(owner, []).append(shard)
+                    most = max(held, key=lambda w: (len(held[w]), w))
+                    least = min(held, key=lambda w: (len(held[w]), w))
+                    if len(held[most]) - len(held[least]) <= 1:
+                        break
+                    shard = max(held[most])
+                    self._move(index, shard, least)
                     moved.append((index, shard))
-        return moved
+            return moved
+
+    def _indexes(self) -> list[str]:
+        return sorted(cast(dict[str, dict[int, str]], self.table.to_dict()["owners"]))
 
     def drop_index(self, name: str) -> None:
         self._values(self.transport.call_many([(w, "drop", (name,)) for w in self.table.workers]))

@@ -120,7 +120,9 @@ class ServiceContext:
         # <cluster_root>/<id> its shards; the worker actors are the database's own.
         return engine.open_on_ray(self.engine_path(database_id), os.path.join(self.config.cluster_root, database_id),
                            address=self.config.ray_address, workers=self.config.ray_workers,
-                           prefix=database_id[:8] + "-", fsync=self.config.fsync)
+                           prefix=database_id[:8] + "-", fsync=self.config.fsync,
+                           per_node=self.config.ray_workers_per_node, poll_seconds=self.config.ray_poll_seconds,
+                           grace=self.config.ray_node_grace)
 
     def close_engine(self, database_id: str, *, retire: bool = False, checkpoint: bool = True) -> None:
         """Close a database's engine; `retire` also refuses to open it again (deletion);
