@@ -208,6 +208,7 @@ class WorkerUnavailableError(EngineError):
 
     code = "ServiceUnavailable"
     name = "WORKER_UNAVAILABLE"
+    lost: list[str] = []          # workers known gone for good (their node is gone), if any
 
 
 class WorkerNotFoundError(NotFoundError):

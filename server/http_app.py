@@ -824,7 +824,9 @@ class _Handlers:
         return self._reply(request, 200, got.to_dict())
 
     async def rebalance_cluster(self, request: Request) -> Response:
-        got = await self._authed(request, cluster_members.rebalance, request.path_params["database_id"])
+        who = await self._who(request)
+        await _json_body(request, frozenset())          # {} (every POST takes a JSON object)
+        got = await self._run(cluster_members.rebalance, who, request.path_params["database_id"])
         return self._reply(request, 200, got.to_dict())
 
     async def update_database(self, request: Request) -> Response:

@@ -87,6 +87,7 @@ SCHEMAS: dict[str, Any] = {
         "preserve": {**_B, "default": True},
     }, closed=True),
     "ServiceProperty": _obj(("org_id", "property", "value"), {"org_id": _S, "property": _S, "value": _OBJ}),
+    "Empty": _obj((), {}, closed=True),
     "ClusterWorker": _obj(("name",), {"name": {**_S, "description": "the worker's name (the database id's first "
                                                                    "8 characters and '-' are prepended if missing)"}},
                           closed=True),
@@ -358,7 +359,7 @@ PATHS: dict[str, dict[str, Any]] = {
         errors=(404, 409), tag="databases", params=[_DB_ID, _path_param("worker", "the worker's name")])},
     "/v2/databases/{database_id}/cluster/action/rebalance": {"post": _op(
         "move every shard that is not where jump hash over the current workers puts it", 200,
-        "ClusterMembership", errors=(404, 409), tag="databases", params=[_DB_ID])},
+        "ClusterMembership", body="Empty", errors=(404, 409), tag="databases", params=[_DB_ID])},
     "/v2/databases/{database_id}/query/sql": {"post": _sql_op("SQL against a database", compat=False)},
     "/v2/databases/{database_id}/query/pql": {"post": _op(
         "PQL against a table of a database", 200, "PqlResult", body="PqlRequest", errors=(404, 408, 409, 422),

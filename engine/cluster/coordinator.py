@@ -222,13 +222,18 @@ class Cluster(ShardExecutor):
         remaining = None if ex.deadline is None else ex.deadline - time.monotonic()
         globals_ = ex.global_rows()
         parts = None
-        with self._moves.shared():
-            if self.table.placed(name) == placed:       # else a shard moved while we planned
-                calls = [(w, "run", (name, fingerprint, None, task, Scope(scope.only, frozenset(extra.get(w, ()))),
-                                     globals_, remaining, self.table.epoch))
-                         for w in sorted(targets)]
-                self.fanouts += 1
-                parts = self._values(self._call(calls, doc))
+        try:
+            with self._moves.shared():
+                if self.table.placed(name) == placed:       # else a shard moved while we planned
+                    calls = [(w, "run", (name, fingerprint, None, task,
+                                         Scope(scope.only, frozenset(extra.get(w, ()))), globals_, remaining,
+                                         self.table.epoch))
+                             for w in sorted(targets)]
+                    self.fanouts += 1
+                    parts = self._values(self._call(calls, doc))
+        except WorkerUnavailableError as exc:
+            if not self._recover(exc):
+                raise
         if parts is None:
             return self.run(ex, task, scope)            # plan again (outside the shared hold)
         ex.check_deadline()
@@ -260,10 +265,15 @@ class Cluster(ShardExecutor):
         name = index.name
         fingerprint, doc = self._schema(index)
         shards = sorted(ops)
-        with self._moves.shared():
-            calls = [(self.table.owner(name, s), "write", (name, fingerprint, None, s, ops[s], self.table.epoch))
-                     for s in shards]
-            replies = self._call(calls, doc)
+        try:
+            with self._moves.shared():
+                calls = [(self.table.owner(name, s), "write", (name, fingerprint, None, s, ops[s], self.table.epoch))
+                         for s in shards]
+                replies = self._call(calls, doc)
+        except WorkerUnavailableError as exc:
+            if not self._recover(exc):
+                raise
+            return self._write(index, ops)          # idempotent: the shards of the lost node have moved
         cat = self.catalog(name)
         out: dict[int, list[Any]] = {}
         for s, (kind, val) in zip(shards, replies):
@@ -456,6 +466,12 @@ class Cluster(ShardExecutor):
             self.table.move(index, shard, to)
             self._values(self.transport.call_many([(to, "sync", (self.table.epoch,))]))
         self.moves += 1
+
+    def _recover(self, exc: WorkerUnavailableError) -> bool:
+        """After a worker did not answer: with automatic membership, move the shards of
+        the workers known lost and of those whose node Ray has declared dead (True if
+        any moved: ask again)."""
+        return self.watcher is not None and bool(self.watcher.recover(exc.lost))
 
     def _check_member(self, name: str) -> None:
         if name not in self.table.workers:

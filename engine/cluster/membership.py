@@ -1,16 +1,19 @@
 """Automatic membership: K worker actors per alive Ray node, kept so by a watcher.
 
-The decision is a pure function (`decide`): the nodes seen alive this poll, the workers
-the placement table lists and how many polls each known node has been missing → the
-workers to add (each pinned to its node) and to remove. The watcher polls a node source
-at a fixed interval and applies the decision through Cluster.add_worker/remove_worker,
-which move shards one at a time, serialised with queries.
+The decision is a pure function (`decide`): the nodes Ray reports (alive or dead), the
+workers the placement table lists and how many polls each known node has been missing →
+the workers to add (each pinned to its node) and to remove. The watcher polls a node
+source at a fixed interval and applies the decision through Cluster.add_worker /
+remove_worker, which move shards one at a time, serialised with queries.
 
-Flapping guard: a node must be missing for `grace` consecutive polls before its workers
-are removed, and reappearing resets its count. A node's workers are named after it
-(`<prefix>n<first 16 hex digits of its id>-<i>`), so the mapping survives a restart of
-the coordinator. Workers with other names (the `--ray-workers` ones, or added by the
-operator) are never touched here. The last worker is never removed.
+Flapping guard: a node Ray still reports alive keeps its workers however slow it is. A
+node Ray reports dead (after its own health checks failed; a dead node id never comes
+back) loses its workers at the next poll. A node that is simply not in the report (or a
+report that failed) must stay missing for `grace` consecutive polls first, and coming
+back resets its count. A node's workers are named after it (`<prefix>n<first 16 hex
+digits of its id>-<i>`), so the mapping survives a restart of the coordinator. Workers
+with other names (the `--ray-workers` ones, or added by the operator) are never touched
+here. The last worker is never removed.
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
+
+from engine.errors import WorkerNotFoundError
 
 log = logging.getLogger("roarbase.cluster")
 
@@ -43,35 +48,36 @@ class Decision:
     missing: dict[str, int] = field(default_factory=dict)          # node tag → polls missing
 
 
-def decide(alive: set[str], workers: list[str], missing: dict[str, int], *, per_node: int, grace: int,
+def decide(nodes: dict[str, bool], workers: list[str], missing: dict[str, int], *, per_node: int, grace: int,
            prefix: str = "") -> Decision:
-    """What to change so each alive node has `per_node` workers and the workers of a node
-    missing for `grace` consecutive polls go.
+    """What to change so each alive node has `per_node` workers, and the workers of dead
+    nodes, and of nodes missing `grace` polls in a row, go.
 
     Args:
-        alive: the full ids of the nodes alive now.
+        nodes: node id → alive, as Ray reports them now.
         workers: the cluster's workers (placement order).
         missing: node tag → consecutive polls it was missing, as returned last time.
-        per_node: workers per alive node (≥ 1). grace: polls a node may miss (≥ 1).
+        per_node: workers per alive node (≥ 1). grace: polls a node may be missing (≥ 1).
     """
-    tags = {n[:NODE_TAG]: n for n in alive}
+    alive = {n[:NODE_TAG]: n for n, up in nodes.items() if up}
+    dead = {n[:NODE_TAG] for n, up in nodes.items() if not up} - set(alive)
     pinned: dict[str, list[tuple[int, str]]] = {}
     for w in workers:
         got = pinned_node(prefix, w)
         if got is not None:
             pinned.setdefault(got[0], []).append((got[1], w))
     adds = []
-    for tag, node in sorted(tags.items()):
+    for tag, node in sorted(alive.items()):
         have = {i for i, _ in pinned.get(tag, [])}
         adds += [(pinned_name(prefix, node, i), node) for i in range(per_node) if i not in have]
     removes: list[str] = []
     now_missing: dict[str, int] = {}
     for tag, held in sorted(pinned.items()):
-        if tag in tags:
+        if tag in alive:
             removes += [w for i, w in sorted(held) if i >= per_node]       # K was lowered
             continue
         count = missing.get(tag, 0) + 1
-        if count >= grace:
+        if tag in dead or count >= grace:
             removes += [w for _, w in sorted(held)]
         else:
             now_missing[tag] = count
@@ -81,11 +87,13 @@ def decide(alive: set[str], workers: list[str], missing: dict[str, int], *, per_
 
 
 class MembershipWatcher:
-    """Polls `nodes()` (full ids of the alive nodes) every `interval` seconds and applies
-    `decide` to `cluster`. poll() does one round (tests call it directly; the thread
-    only paces it). A failed change is logged and tried again at the next poll."""
+    """Polls `nodes()` (node id → alive) every `interval` seconds and applies `decide` to
+    `cluster`. poll() does one round (tests call it directly; the thread only paces it).
+    A failed change is logged and tried again at the next poll. recover() is the
+    coordinator's call when a worker did not answer: only the workers of nodes Ray has
+    declared dead go, without waiting for the next poll."""
 
-    def __init__(self, cluster: Any, nodes: Callable[[], set[str]], *, per_node: int, grace: int = 3,
+    def __init__(self, cluster: Any, nodes: Callable[[], dict[str, bool]], *, per_node: int, grace: int = 3,
                  interval: float = 2.0, prefix: str = "") -> None:
         if per_node < 1 or grace < 1 or interval <= 0:
             raise ValueError("per_node and grace must be at least 1, interval positive")
@@ -108,10 +116,29 @@ class MembershipWatcher:
         for name, node in got.adds:
             log.info("cluster: node %s is up: adding worker %s", node[:NODE_TAG], name)
             self.cluster.add_worker(name, node=node)
-        for name in got.removes:
-            log.warning("cluster: removing worker %s (its node is gone or K was lowered)", name)
-            self.cluster.remove_worker(name, lost=True)
+        self._remove(got.removes)
         return got
+
+    def recover(self, lost: Optional[list[str]] = None) -> bool:
+        """Remove the node workers in `lost` (their actor can never run again: its node
+        is gone) and those of the nodes Ray reports dead now; True if any went."""
+        nodes = self.nodes()
+        dead = {n[:NODE_TAG] for n, up in nodes.items() if not up} - {n[:NODE_TAG] for n, up in nodes.items() if up}
+        workers = list(self.cluster.table.workers)
+        gone = [w for w in workers if (p := pinned_node(self.prefix, w)) is not None and (p[0] in dead or w in
+                                                                                          (lost or ()))]
+        return self._remove(gone[:max(0, len(workers) - 1)]) > 0
+
+    def _remove(self, names: list[str]) -> int:
+        done = 0
+        for name in names:
+            log.warning("cluster: removing worker %s (its node is gone or K was lowered)", name)
+            try:
+                self.cluster.remove_worker(name, lost=True)
+                done += 1
+            except WorkerNotFoundError:       # removed meanwhile (a poll and a recover at once)
+                pass
+        return done
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -19,7 +19,7 @@ import pickle
 from typing import Any, Optional, Sequence, Union, cast
 
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError
+from ray.exceptions import ActorUnschedulableError, GetTimeoutError, RayActorError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from engine.cluster.transport import Call, Transport
@@ -47,6 +47,10 @@ class ShardActor:
 
     def pid(self) -> int:
         return os.getpid()
+
+    def node_id(self) -> str:
+        """The Ray node this actor runs on."""
+        return str(ray.get_runtime_context().get_node_id())
 
 
 class RayTransport(Transport):
@@ -81,9 +85,11 @@ class RayTransport(Transport):
     def _actor(self, name: str, node: Optional[str] = None) -> Any:
         options: dict[str, Any] = dict(self._options)
         if node is not None:
-            # Soft: the actor starts on `node`; if the node dies Ray restarts it elsewhere,
-            # so queries keep answering until the membership watcher moves its shards off.
-            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=True)
+            # Hard affinity: soft=True let Ray start some actors on the head node instead.
+            # When the node dies the actor cannot restart (ActorUnschedulableError): the
+            # membership watcher moves its shards to live workers (at once when a query
+            # meets it, Cluster._recover).
+            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=False)
         return ShardActor.options(name=ACTOR_PREFIX + name, **options).remote(  # type: ignore[attr-defined]
             name, self.root, self._fsync)
 
@@ -99,8 +105,24 @@ class RayTransport(Transport):
             for r in refs:
                 ray.cancel(r)
             raise WorkerUnavailableError(f"cluster workers did not answer within {self.timeout:g} s") from None
-        except RayActorError as exc:
-            raise WorkerUnavailableError(f"a cluster worker is gone: {exc}") from None
+        except (RayActorError, ActorUnschedulableError) as exc:
+            err = WorkerUnavailableError(f"a cluster worker is gone: {exc}")
+            err.lost = self._unschedulable(calls, refs)
+            raise err from None
+
+    @staticmethod
+    def _unschedulable(calls: list[Call], refs: list[Any]) -> list[str]:
+        """The workers of a failed fan-out whose actor can never run again (pinned to a
+        node that is gone): the membership watcher moves their shards at once."""
+        lost = []
+        for (name, _, _), ref in zip(calls, refs):
+            try:
+                ray.get(ref, timeout=0)
+            except ActorUnschedulableError:
+                lost.append(name)
+            except Exception:     # answered, pending, or failed another way: not known lost
+                pass
+        return lost
 
     def add_worker(self, name: str, *, node: Optional[str] = None) -> None:
         if name not in self._handles:
@@ -120,6 +142,11 @@ class RayTransport(Transport):
         return dict(zip(self.names, ray.get([self._handles[n].pid.remote() for n in self.names],
                                             timeout=self.timeout)))
 
+    def node_ids(self) -> dict[str, str]:
+        """The Ray node each worker actor runs on (for operators and the membership tests)."""
+        return dict(zip(self.names, ray.get([self._handles[n].node_id.remote() for n in self.names],
+                                            timeout=self.timeout)))
+
     def stop_workers(self) -> None:
         """End the worker actors for good (they are detached: nothing else stops them).
         Their shards stay on the shared storage; new actors of the same names reload them."""
@@ -128,8 +155,14 @@ class RayTransport(Transport):
 
 
 def alive_nodes() -> set[str]:
-    """The ids of the Ray nodes alive now (the membership watcher's node source)."""
+    """The ids of the Ray nodes alive now."""
     return {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+
+
+def ray_nodes() -> dict[str, bool]:
+    """Every node Ray knows → alive (the membership watcher's node source). Ray marks a
+    node dead after its own health checks fail, and a dead node id never comes back."""
+    return {n["NodeID"]: bool(n["Alive"]) for n in ray.nodes()}
 
 
 def open_on_ray(path: str, root: str, *, address: Optional[str] = None, workers: int = 2, prefix: str = "",
@@ -160,7 +193,7 @@ def open_on_ray(path: str, root: str, *, address: Optional[str] = None, workers:
             if name not in cluster.table.workers:      # more workers than last time: rebalance onto them
                 cluster.add_worker(name)
         if per_node:
-            watcher = MembershipWatcher(cluster, alive_nodes, per_node=per_node, grace=grace,
+            watcher = MembershipWatcher(cluster, ray_nodes, per_node=per_node, grace=grace,
                                         interval=poll_seconds, prefix=prefix)
             watcher.poll()                             # this run's nodes have workers before the first query
             cluster.watcher = watcher.start()

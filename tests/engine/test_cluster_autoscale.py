@@ -19,7 +19,7 @@ from hypothesis import given, settings
 
 from cluster_testlib import open_loopback_cluster
 from engine.cluster.membership import MembershipWatcher, decide, pinned_name, pinned_node
-from engine.errors import LastWorkerError, WorkerExistsError, WorkerNotFoundError
+from engine.errors import LastWorkerError, WorkerExistsError, WorkerNotFoundError, WorkerUnavailableError
 
 SHARD = 1 << 20
 NODES = [f"{i:02x}" * 28 for i in (0xa1, 0xb2, 0xc3, 0xd4)]        # 56 hex digits, as Ray's node ids
@@ -34,48 +34,53 @@ def _apply(workers, d):
 
 @settings(max_examples=300, deadline=None)
 @given(per_node=st.integers(1, 3), grace=st.integers(1, 4), static=st.integers(0, 2),
-       polls=st.lists(st.sets(st.sampled_from(NODES)), min_size=1, max_size=12))
+       polls=st.lists(st.dictionaries(st.sampled_from(NODES), st.booleans()), min_size=1, max_size=12))
 def test_decisions_over_a_sequence_of_polls(per_node, grace, static, polls):
+    """Each poll: Ray's report (node → alive; a node may be absent). After applying each
+    decision: never no worker, other workers untouched, K workers on every alive node; a
+    worker goes only if its node is reported dead now or was not alive for `grace` polls."""
     workers = [f"w{i}" for i in range(static)] or [pinned_name("", NODES[0], 0)]
     missing: dict[str, int] = {}
     history: list[set[str]] = []
-    for alive in polls:
+    for report in polls:
+        alive = {n for n, up in report.items() if up}
         history.append(alive)
         before = workers
-        d = decide(alive, workers, missing, per_node=per_node, grace=grace)
+        d = decide(report, workers, missing, per_node=per_node, grace=grace)
         workers, missing = _apply(workers, d), d.missing
-        assert workers and len(set(workers)) == len(workers)              # never empty, no repeats
-        assert all(w in workers for w in before if pinned_node("", w) is None)   # others untouched
-        for node in alive:                                                 # K workers on each alive node
+        assert workers and len(set(workers)) == len(workers)
+        assert all(w in workers for w in before if pinned_node("", w) is None)
+        for node in alive:
             assert sorted(i for t, i in filter(None, (pinned_node("", w) for w in workers))
                           if t == node[:16]) == list(range(per_node))
-        for w in d.removes:                                                # removed only after `grace` misses
-            tag = pinned_node("", w)[0]
-            if not any(n[:16] == tag for n in alive):
-                seen_at = [i for i, h in enumerate(history) if any(n[:16] == tag for n in h)]
+        for w in d.removes:
+            tag, i = pinned_node("", w)
+            if any(n[:16] == tag for n in alive):
+                assert i >= per_node                                       # only when K is lowered
+            elif report.get(next(n for n in NODES if n[:16] == tag)) is not False:   # absent, not dead
+                seen_at = [k for k, h in enumerate(history) if any(n[:16] == tag for n in h)]
                 assert len(history) - 1 - (seen_at[-1] if seen_at else -1) >= grace
-        for w in before:                                                   # a node back within grace keeps them
-            got = pinned_node("", w)
-            if got and w not in workers and any(n[:16] == got[0] for n in alive):
-                assert got[1] >= per_node
 
 
 def test_a_flapping_node_keeps_its_workers():
     w = [pinned_name("", NODES[0], 0), pinned_name("", NODES[1], 0)]
     missing: dict[str, int] = {}
-    for alive in ({NODES[0]}, {NODES[0]}, {NODES[0], NODES[1]}, {NODES[0]}, {NODES[0]}):   # never 3 in a row
-        d = decide(alive, w, missing, per_node=1, grace=3)
+    up0, both = {NODES[0]: True}, {NODES[0]: True, NODES[1]: True}
+    for report in (up0, up0, both, up0, up0):                       # absent, never 3 polls in a row
+        d = decide(report, w, missing, per_node=1, grace=3)
         assert d.removes == [] and d.adds == []
         missing = d.missing
-    d = decide({NODES[0]}, w, missing, per_node=1, grace=3)                # the third miss in a row
+    d = decide(up0, w, missing, per_node=1, grace=3)                 # the third miss in a row
     assert d.removes == [w[1]] and d.missing == {}
+    d = decide({NODES[0]: True, NODES[1]: False}, w, {}, per_node=1, grace=3)   # declared dead: at once
+    assert d.removes == [w[1]]
 
 
 def test_the_last_worker_stays_when_every_node_is_gone():
     w = [pinned_name("p-", NODES[0], 0), pinned_name("p-", NODES[0], 1)]
-    d = decide(set(), w, {}, per_node=2, grace=1, prefix="p-")
+    d = decide({NODES[0]: False}, w, {}, per_node=2, grace=1, prefix="p-")
     assert d.removes == [w[0]]                     # one of the two stays
-    assert decide(set(), w[1:], {}, per_node=2, grace=1, prefix="p-").removes == []
+    assert decide({}, w[1:], {}, per_node=2, grace=1, prefix="p-").removes == []
 
 
 def test_names_round_trip():
@@ -113,13 +118,15 @@ def _random_pql(rng: random.Random, n: int) -> list[str]:
 
 
 class FakeNodes:
-    """A node source the test changes between polls."""
+    """A node source the test changes between polls: `alive` as Ray reports alive,
+    `dead` as reported dead; any other node is absent from the report."""
 
     def __init__(self, *nodes: str) -> None:
         self.alive = set(nodes)
+        self.dead: set[str] = set()
 
-    def __call__(self) -> set[str]:
-        return set(self.alive)
+    def __call__(self) -> dict[str, bool]:
+        return {**dict.fromkeys(self.dead, False), **dict.fromkeys(self.alive, True)}
 
 
 @pytest.fixture
@@ -190,11 +197,14 @@ def test_node_added_under_load_then_lost(pair):
     assert held == {w: sorted(s for s, o in placed.items() if o == w) for w in db.cluster.table.workers}
 
 
-def test_a_lost_worker_that_cannot_answer_still_loses_its_shards(pair):
-    """The node is gone and its worker with it: the move goes on without its release."""
+def test_a_query_meeting_a_dead_nodes_worker_moves_its_shards_and_answers(pair):
+    """The node dies and its worker with it (files dropped as by kill -9, every call to it
+    fails): the first query that meets it finds the node reported dead, moves that
+    worker's shards without its release and answers — before any poll."""
     local, db = pair
     nodes = FakeNodes(NODES[0], NODES[1])
-    watcher = MembershipWatcher(db.cluster, nodes, per_node=1, grace=1)
+    watcher = MembershipWatcher(db.cluster, nodes, per_node=1, grace=3)
+    db.cluster.watcher = watcher
     watcher.poll()
     gone = pinned_name("", NODES[1], 0)
     assert db.cluster.table.shards_of(gone)
@@ -203,7 +213,6 @@ def test_a_lost_worker_that_cannot_answer_still_loses_its_shards(pair):
 
     def dead(calls):
         if any(name == gone for name, _, _ in calls):
-            from engine.errors import WorkerUnavailableError
             raise WorkerUnavailableError(f"{gone} is gone")
         return real(calls)
 
@@ -211,11 +220,20 @@ def test_a_lost_worker_that_cannot_answer_still_loses_its_shards(pair):
         for holder in stores.values():
             holder.close(checkpoint=False)
     transport.call_many = dead
-    nodes.alive = {NODES[0]}
-    assert watcher.poll().removes == [gone]
-    assert gone not in db.cluster.table.workers and not db.cluster.table.shards_of(gone)
     queries = _random_pql(random.Random(5), 20)
+    with pytest.raises(WorkerUnavailableError):       # not declared dead yet: the error stands
+        for q in queries:
+            db.query("t", q)
+    nodes.alive.discard(NODES[1])
+    nodes.dead.add(NODES[1])
+    polls = watcher.polls
     assert [_norm(db.query("t", q)) for q in queries] == [_norm(local.query("t", q)) for q in queries]
+    assert watcher.polls == polls and gone not in db.cluster.table.workers
+    assert not db.cluster.table.shards_of(gone)
+    db.query("t", f"Set({5 * SHARD + 9}, f=\"k1\")")                   # writes reach the new owner
+    local.query("t", f"Set({5 * SHARD + 9}, f=\"k1\")")
+    assert db.query("t", 'Count(Row(f="k1"))') == local.query("t", 'Count(Row(f="k1"))')
+    db.cluster.watcher = None
 
 
 def test_operator_errors_are_typed(pair):

@@ -112,9 +112,9 @@ def test_add_remove_rebalance_over_cli_grpc_and_http(setup: tuple[serverlib.Serv
     assert (dup.status_code, dup.json()["error_data"]["name"]) == (409, "WORKER_EXISTS")
     bad = httpx.post(f"{base}/workers", headers=h, json={"name": "no/slash"})
     assert (bad.status_code, bad.json()["error_data"]["name"]) == (400, "INVALID_WORKER_NAME")
-    reb = httpx.post(f"{base}/action/rebalance", headers=h)           # evens out w1 and w2
+    reb = httpx.post(f"{base}/action/rebalance", headers=h, json={})           # evens out w1 and w2
     assert reb.status_code == 200 and sorted(reb.json()["workers"].values()) == [SHARDS // 2] * 2, reb.text
-    assert httpx.post(f"{base}/action/rebalance", headers=h).json()["moved"] == []
+    assert httpx.post(f"{base}/action/rebalance", headers=h, json={}).json()["moved"] == []
     rebalanced = len(reb.json()["moved"])
 
     # gRPC directly (the Python client): down to one worker, then the last is refused

@@ -131,7 +131,7 @@ def _request(world: World, ep: http_app.Endpoint, caller: Optional[Member]) -> t
         "list_queries": lambda: ("/v2/queries", {}),
         "add_cluster_worker": lambda: (f"/v2/databases/{world.db_id}/cluster/workers", {"json": {"name": "w9"}}),
         "remove_cluster_worker": lambda: (f"/v2/databases/{world.db_id}/cluster/workers/w0", {}),
-        "rebalance_cluster": lambda: (f"/v2/databases/{world.db_id}/cluster/action/rebalance", {}),
+        "rebalance_cluster": lambda: (f"/v2/databases/{world.db_id}/cluster/action/rebalance", {"json": {}}),
         "sql_compat_database": lambda: (f"/databases/{world.db_id}/query/sql", dict(text)),
         "sql_compat": lambda: ("/sql", {"content": "SHOW TABLES", "headers": {"Content-Type": "text/plain"}}),
     }
