@@ -1,8 +1,9 @@
 """Automatic membership on a real Ray cluster (head + 2 nodes on 127.0.0.1, plus a node
 this test adds and removes): open_on_ray(per_node=1) gives every alive node a worker
 pinned to it; a node joining gets its worker and the shards jump hash gives it while a
-reader keeps querying; the node removed, its worker's shards move to the others after the
-grace polls. The test drives the watcher's polls itself (its thread is paced at an hour):
+reader keeps querying; the node removed (Ray declares it dead), its worker's shards move to
+the others — at the next poll, or at once when a query meets the worker that can no longer
+run — and no query fails or answers wrong. The test drives the watcher's polls itself (its thread is paced at an hour):
 Ray's node table decides when a poll sees the change, and every wait has a deadline."""
 from __future__ import annotations
 
@@ -14,10 +15,9 @@ import pytest
 
 from engine.cluster.membership import pinned_name
 from engine.cluster.ray_backend import alive_nodes, open_on_ray
+from test_ray_cluster import _answers, _load
 
 SHARD = 1 << 20
-
-from test_ray_cluster import _answers, _load
 
 pytestmark = [pytest.mark.cluster,
               pytest.mark.filterwarnings("ignore::DeprecationWarning"),
