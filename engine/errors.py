@@ -215,3 +215,23 @@ class WorkerUnavailableError(EngineError):
 
     code = "ServiceUnavailable"
     name = "WORKER_UNAVAILABLE"
+    lost: list[str] = []          # workers known gone for good (their node is gone), if any
+
+
+class WorkerNotFoundError(NotFoundError):
+    """A membership change named a worker the cluster does not have."""
+
+    name = "WORKER_NOT_FOUND"
+
+
+class WorkerExistsError(AlreadyExistsError):
+    """add_worker of a name the cluster already has."""
+
+    name = "WORKER_EXISTS"
+
+
+class LastWorkerError(EngineError):
+    """Removing the only worker is refused: its shards would have nowhere to go."""
+
+    code = "IncorrectState"
+    name = "LAST_WORKER"

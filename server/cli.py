@@ -97,11 +97,15 @@ def main() -> None:
 @click.option("--ray-s3-endpoint", metavar="URL",
               help="Endpoint of an S3-compatible store for an s3:// --ray-root (default AWS); credentials come "
                    "from boto3's chain (AWS_* environment, profile, instance role).")
+@click.option("--ray-workers-per-node", type=int,
+              help="Also keep this many worker actors per database on every alive Ray node, following nodes as "
+                   "they join and leave (default 0: off).")
 @_handle_errors
 def serve(config_path: Optional[str], data_dir: Optional[str], host: Optional[str], grpc_port: Optional[int],
           http_port: Optional[int], allow_remote: Optional[bool], workers: Optional[int], demo: bool,
           log_level: Optional[str], log_format: Optional[str], log_file: Optional[str], ray_address: Optional[str],
-          ray_root: Optional[str], ray_workers: Optional[int], ray_s3_endpoint: Optional[str]) -> None:
+          ray_root: Optional[str], ray_workers: Optional[int], ray_s3_endpoint: Optional[str],
+          ray_workers_per_node: Optional[int]) -> None:
     """Run the server (gRPC and HTTP) until SIGINT/SIGTERM."""
     from server import demo as demo_mod
     from server import serve as serve_mod
@@ -112,7 +116,7 @@ def serve(config_path: Optional[str], data_dir: Optional[str], host: Optional[st
         "data_dir": data_dir, "host": host, "grpc_port": grpc_port, "http_port": http_port,
         "allow_remote": allow_remote, "workers": workers, "log_level": log_level, "log_format": log_format,
         "log_file": log_file, "ray_address": ray_address, "ray_root": ray_root, "ray_workers": ray_workers,
-        "ray_s3_endpoint": ray_s3_endpoint})
+        "ray_s3_endpoint": ray_s3_endpoint, "ray_workers_per_node": ray_workers_per_node})
     telemetry.configure_logging(settings.log_level, settings.log_format, settings.log_file)
     data = os.path.abspath(settings.service.data_dir)
     # Bootstrap (and the demo load) before listening: generated credentials are printed
@@ -156,12 +160,20 @@ def cluster() -> None:
 
 
 @cluster.command("status")
-@click.option("--ray", "ray_address", metavar="ADDRESS", envvar="ROARBASE_RAY_ADDRESS", required=True,
-              help="The Ray cluster (as given to serve --ray).")
+@click.option("--ray", "ray_address", metavar="ADDRESS", envvar="ROARBASE_RAY_ADDRESS",
+              help="Ask the Ray cluster (as given to serve --ray) for its nodes and every worker's own report. "
+                   "Without it: ask the running server (--server, your login) where its databases' shards are.")
+@click.option("--server", help="The server's gRPC address HOST:PORT (without --ray; default: ROARBASE_SERVER, the "
+                               "last login's server, or 127.0.0.1:20101).")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Deadline of the call, in seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @_handle_errors
-def cluster_status(ray_address: str, as_json: bool) -> None:
-    """The Ray nodes and each roarbase worker: its process and the shards it holds."""
+def cluster_status(ray_address: Optional[str], server: Optional[str], timeout: float, as_json: bool) -> None:
+    """The Ray nodes and each roarbase worker (its process and the shards it holds), or,
+    without --ray, each database's workers and shards as the running server places them."""
+    if ray_address is None:
+        _server_cluster_status(server, timeout, as_json)
+        return
     import engine
 
     try:
@@ -182,6 +194,24 @@ def cluster_status(ray_address: str, as_json: bool) -> None:
             continue
         held = ", ".join(f"{ix}: {len(s)} shards {s}" for ix, s in sorted(w["shards"].items())) or "no shards"
         click.echo(f"  {name}: pid {w['pid']}, loaded in {w['load_seconds'] * 1000:.0f} ms; {held}")
+
+
+def _server_cluster_status(server: Optional[str], timeout: float, as_json: bool) -> None:
+    from server.cli_admin import server_placement
+
+    report = server_placement(server, timeout)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, sort_keys=True))
+        return
+    if not report["databases"]:
+        click.echo("no open database keeps its records on a cluster" + ("" if report["ray"] else
+                                                                          " (the server runs without --ray)"))
+    for d in report["databases"]:
+        click.echo(f"database {d['database_id']} (placement epoch {d['epoch']}): {len(d['workers'])} workers")
+        for worker, n in sorted(d["workers"].items()):
+            tables = {ix: sorted(int(s) for s, w in shards.items() if w == worker) for ix, shards in d["owners"].items()}
+            held = ", ".join(f"{ix}: {s}" for ix, s in sorted(tables.items()) if s) or "no shards"
+            click.echo(f"  {worker}: {n} shards; {held}")
 
 
 def _console_url(host: str, port: int) -> str:

@@ -417,7 +417,73 @@ def demo(data_dir: Optional[str], config_path: Optional[str], seg: bool) -> None
     click.echo("try: roarbase shell -d docs-sql   or   roarbase query -d docs-pql -t people 'Count(Row(color=1))'")
 
 
+# -- cluster membership (the `cluster` group is server/cli.py's) ------------------------------
+
+def _membership(m: Any, fmt: str, what: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(MessageToDict(m, preserving_proto_field_name=True, always_print_fields_with_no_presence=True),
+                              indent=2))
+        return
+    click.echo(f"{what}; {len(m.moved)} shard(s) moved, placement epoch {m.epoch}")
+    from server.cli import _render_table
+
+    click.echo(_render_table(["worker", "shards"], [[w, n] for w, n in sorted(m.workers.items())]))
+
+
+@click.command("add-worker")
+@_server_options
+@_format_option
+@click.option("-d", "--database", required=True, help="The database (name or id).")
+@click.argument("name")
+@handle_errors
+def cluster_add_worker(server: Optional[str], timeout: float, fmt: str, database: str, name: str) -> None:
+    """Add worker NAME to a database's Ray cluster; the shards jump hash gives it move onto it."""
+    client, _ = _client(server, timeout)
+    with client:
+        got = client.add_cluster_worker(client.database_id(database), name)
+    _membership(got, fmt, f"added worker {got.worker}")
+
+
+@click.command("remove-worker")
+@_server_options
+@_format_option
+@click.option("-d", "--database", required=True, help="The database (name or id).")
+@click.argument("name")
+@handle_errors
+def cluster_remove_worker(server: Optional[str], timeout: float, fmt: str, database: str, name: str) -> None:
+    """Move worker NAME's shards to the database's other workers, then stop it."""
+    client, _ = _client(server, timeout)
+    with client:
+        got = client.remove_cluster_worker(client.database_id(database), name)
+    _membership(got, fmt, f"removed worker {got.worker}")
+
+
+@click.command("rebalance")
+@_server_options
+@_format_option
+@click.option("-d", "--database", required=True, help="The database (name or id).")
+@handle_errors
+def cluster_rebalance(server: Optional[str], timeout: float, fmt: str, database: str) -> None:
+    """Move every shard of a database that is not where jump hash over its workers puts it."""
+    client, _ = _client(server, timeout)
+    with client:
+        got = client.rebalance_cluster(client.database_id(database))
+    _membership(got, fmt, "rebalanced")
+
+
+def server_placement(server: Optional[str], timeout: float) -> dict[str, Any]:
+    """The running server's cluster:placement property (for `roarbase cluster status`)."""
+    client, _ = _client(server, timeout)
+    with client:
+        prop = client.service_property("cluster:placement")
+    return dict(json.loads(prop.cluster_placement_json))
+
+
 def register(main: click.Group) -> None:
     """Add these commands to the `roarbase` group."""
     for command in (login, logout, db, user, key, root_reset, demo):
         main.add_command(command)
+    cluster = main.commands["cluster"]
+    assert isinstance(cluster, click.Group)
+    for command in (cluster_add_worker, cluster_remove_worker, cluster_rebalance):
+        cluster.add_command(command)

@@ -625,6 +625,23 @@ class Client:
         except grpc.RpcError as exc:
             raise _error(exc) from None
 
+    def service_property(self, name: str) -> org_pb2.ServiceProperty:
+        return self.call("OrgService", "GetServiceProperty", org_pb2.GetServicePropertyRequest(property=name),
+                         read=True)
+
+    def add_cluster_worker(self, database_id: str, name: str) -> database_pb2.ClusterMembership:
+        """Add worker `name` to the database's cluster; its shards move onto it."""
+        return self.call("DatabaseService", "AddClusterWorker",
+                         database_pb2.ClusterWorkerRequest(id=database_id, name=name))
+
+    def remove_cluster_worker(self, database_id: str, name: str) -> database_pb2.ClusterMembership:
+        """Move worker `name`'s shards to the others and stop it."""
+        return self.call("DatabaseService", "RemoveClusterWorker",
+                         database_pb2.ClusterWorkerRequest(id=database_id, name=name))
+
+    def rebalance_cluster(self, database_id: str) -> database_pb2.ClusterMembership:
+        return self.call("DatabaseService", "RebalanceCluster", database_pb2.RebalanceClusterRequest(id=database_id))
+
     def database_id(self, ref: str) -> str:
         """The id of a database named by id (returned as is) or by name.
         Raises ServerError ResourceNotFound when the org has no such database."""

@@ -56,6 +56,7 @@ from server.runtime import Call, Runtime
 from server.service import (
     accounts,
     backups,
+    cluster_members,
     databases,
     entities,
     invites,
@@ -583,6 +584,30 @@ async def _database_delete(rpc: Rpc, req: database_pb2.DeleteDatabaseRequest) ->
     _background.add(task)
     task.add_done_callback(_deprovisioned)
     return values.database(db)
+
+
+def _membership(m: Any) -> database_pb2.ClusterMembership:
+    return database_pb2.ClusterMembership(
+        database_id=m.database_id, worker=m.worker, epoch=m.epoch, workers=m.workers,
+        moved=[database_pb2.ShardRef(table=t, shard=s) for t, s in m.moved])
+
+
+@_adapter("DatabaseService", "AddClusterWorker")
+async def _cluster_add_worker(rpc: Rpc, req: database_pb2.ClusterWorkerRequest) -> database_pb2.ClusterMembership:
+    return _membership(await rpc.run(cluster_members.add_worker, rpc.ctx, rpc.principal,
+                                     rpc.database_id(req.id, "id"), req.name))
+
+
+@_adapter("DatabaseService", "RemoveClusterWorker")
+async def _cluster_remove_worker(rpc: Rpc, req: database_pb2.ClusterWorkerRequest) -> database_pb2.ClusterMembership:
+    return _membership(await rpc.run(cluster_members.remove_worker, rpc.ctx, rpc.principal,
+                                     rpc.database_id(req.id, "id"), req.name))
+
+
+@_adapter("DatabaseService", "RebalanceCluster")
+async def _cluster_rebalance(rpc: Rpc, req: database_pb2.RebalanceClusterRequest) -> database_pb2.ClusterMembership:
+    return _membership(await rpc.run(cluster_members.rebalance, rpc.ctx, rpc.principal,
+                                     rpc.database_id(req.id, "id")))
 
 
 @_adapter("DatabaseService", "WatchDatabase")

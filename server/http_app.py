@@ -51,6 +51,7 @@ from server.error_table import ServerError
 from server.runtime import Call, Runtime
 from server.service import (
     accounts,
+    cluster_members,
     compat,
     databases,
     invites,
@@ -555,6 +556,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", _DB, "get_database", 200, "DatabaseService.GetDatabase"),
     Endpoint("PUT", _DB, "update_database", 202, "DatabaseService.UpdateDatabase"),
     Endpoint("DELETE", _DB, "delete_database", 202, "DatabaseService.DeleteDatabase"),
+    Endpoint("POST", _DB + "/cluster/workers", "add_cluster_worker", 200, "DatabaseService.AddClusterWorker"),
+    Endpoint("DELETE", _DB + "/cluster/workers/{worker}", "remove_cluster_worker", 200,
+             "DatabaseService.RemoveClusterWorker"),
+    Endpoint("POST", _DB + "/cluster/action/rebalance", "rebalance_cluster", 200, "DatabaseService.RebalanceCluster"),
     Endpoint("POST", _DB + "/query/sql", "sql", 200, "QueryService.Sql"),
     Endpoint("POST", _DB + "/query/pql", "pql", 200, "QueryService.Pql"),
     Endpoint("GET", "/v2/queries", "list_queries", 200, "QueryService.ListQueries"),
@@ -806,6 +811,23 @@ class _Handlers:
     async def get_database(self, request: Request) -> Response:
         db = await self._authed(request, databases.get_database, request.path_params["database_id"])
         return self._reply(request, 200, db.to_dict())
+
+    async def add_cluster_worker(self, request: Request) -> Response:
+        who = await self._who(request)
+        body = await _json_body(request, frozenset({"name"}), ("name",))
+        got = await self._run(cluster_members.add_worker, who, request.path_params["database_id"], body["name"])
+        return self._reply(request, 200, got.to_dict())
+
+    async def remove_cluster_worker(self, request: Request) -> Response:
+        got = await self._authed(request, cluster_members.remove_worker, request.path_params["database_id"],
+                                 request.path_params["worker"])
+        return self._reply(request, 200, got.to_dict())
+
+    async def rebalance_cluster(self, request: Request) -> Response:
+        who = await self._who(request)
+        await _json_body(request, frozenset())          # {} (every POST takes a JSON object)
+        got = await self._run(cluster_members.rebalance, who, request.path_params["database_id"])
+        return self._reply(request, 200, got.to_dict())
 
     async def update_database(self, request: Request) -> Response:
         who = await self._who(request)

@@ -87,6 +87,15 @@ SCHEMAS: dict[str, Any] = {
         "preserve": {**_B, "default": True},
     }, closed=True),
     "ServiceProperty": _obj(("org_id", "property", "value"), {"org_id": _S, "property": _S, "value": _OBJ}),
+    "Empty": _obj((), {}, closed=True),
+    "ClusterWorker": _obj(("name",), {"name": {**_S, "description": "the worker's name (the database id's first "
+                                                                   "8 characters and '-' are prepended if missing)"}},
+                          closed=True),
+    "ClusterMembership": _obj(("database_id", "worker", "epoch", "moved", "workers"), {
+        "database_id": _S, "worker": _S, "epoch": _I,
+        "moved": {"type": "array", "items": _obj(("table", "shard"), {"table": _S, "shard": _I})},
+        "workers": {"type": "object", "additionalProperties": _I, "description": "worker -> shards it holds"},
+    }),
     "User": _obj(("id", "org_id", "org_name", "idp_id", "username", "firstname", "lastname", "status", "acl",
                   "roles", "primary_email", "created_at", "updated_at", "updated_by", "kind", "name", "email",
                   "role"), {
@@ -342,6 +351,15 @@ PATHS: dict[str, dict[str, Any]] = {
         "delete": _op("delete a database (DELETING now, DELETED when its files are gone)", 202, "Database",
                       errors=(404, 409), tag="databases", params=[_DB_ID]),
     },
+    "/v2/databases/{database_id}/cluster/workers": {"post": _op(
+        "add a worker to the database's Ray cluster; the shards jump hash gives it move onto it", 200,
+        "ClusterMembership", body="ClusterWorker", errors=(404, 409), tag="databases", params=[_DB_ID])},
+    "/v2/databases/{database_id}/cluster/workers/{worker}": {"delete": _op(
+        "move a worker's shards to the other workers, then stop it", 200, "ClusterMembership",
+        errors=(404, 409), tag="databases", params=[_DB_ID, _path_param("worker", "the worker's name")])},
+    "/v2/databases/{database_id}/cluster/action/rebalance": {"post": _op(
+        "move every shard that is not where jump hash over the current workers puts it", 200,
+        "ClusterMembership", body="Empty", errors=(404, 409), tag="databases", params=[_DB_ID])},
     "/v2/databases/{database_id}/query/sql": {"post": _sql_op("SQL against a database", compat=False)},
     "/v2/databases/{database_id}/query/pql": {"post": _op(
         "PQL against a table of a database", 200, "PqlResult", body="PqlRequest", errors=(404, 408, 409, 422),

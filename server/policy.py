@@ -131,6 +131,9 @@ POLICY: Mapping[str, Rule] = MappingProxyType({
     "DatabaseService.ImportDatabase": _rule("RM", "databases:write", writes=True),
     "DatabaseService.BackupDatabase": _rule("RMB", "databases:read"),
     "DatabaseService.RestoreDatabase": _rule("RM", "databases:write", writes=True),
+    "DatabaseService.AddClusterWorker": _rule("RM", "databases:write", writes=True),
+    "DatabaseService.RemoveClusterWorker": _rule("RM", "databases:write", writes=True),
+    "DatabaseService.RebalanceCluster": _rule("RM", "databases:write", writes=True),
     # PropertyService / EntityService / TaskService: the recommender data plane of the
     # token's database (API.md §3.4). Frontend reads items, and users only as its own end
     # user (checked in the service); it never writes.

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
@@ -296,7 +296,7 @@ class _RuntimeCollector:
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         rt = self.runtime
         yield GaugeMetricFamily("roarbase_open_databases", "databases whose engine is open",
                                 value=len(rt.ctx.open_engines()))
@@ -311,13 +311,18 @@ class _RuntimeCollector:
                                    "(its placement table)", labels=["database", "worker"])
         epochs = GaugeMetricFamily("roarbase_cluster_placement_epoch", "placement table changes, per database",
                                    labels=["database"])
+        moves = CounterMetricFamily("roarbase_cluster_shard_moves", "shards moved between cluster workers "
+                                    "(membership changes and rebalances) since the database was opened",
+                                    labels=["database"])
         for db_id, cluster in rt.ctx.open_clusters().items():
             table = cluster.table
             epochs.add_metric([db_id], table.epoch)
+            moves.add_metric([db_id], cluster.moves)
             for worker, n in table.shard_counts().items():
                 shards.add_metric([db_id, worker], n)
         yield shards
         yield epochs
+        yield moves
 
 
 def runtime_registry(runtime: Any) -> CollectorRegistry:

@@ -32,7 +32,8 @@ from typing import Any, Iterator, Optional, cast
 import numpy as np
 
 from engine import plan as P
-from engine.errors import ClusterUnsupportedError, EngineError, InvalidParameterError, InvalidValueError
+from engine.errors import (ClusterUnsupportedError, EngineError, InvalidParameterError, InvalidValueError,
+                           LastWorkerError, WorkerExistsError, WorkerNotFoundError, WorkerUnavailableError)
 from engine.cluster import storage
 from engine.cluster.placement import PLACEMENT_FILE, PlacementTable, owner_by_hash
 from engine.cluster.transport import Transport
@@ -152,7 +153,7 @@ class Cluster(ShardExecutor):
         fsync: make the placement table's writes durable (workers fsync their own logs).
     """
 
-    def __init__(self, transport: Transport, root: str, *, fsync: bool = True) -> None:
+    def __init__(self, transport: Transport, root: str, *, fsync: bool = True, check_workers: bool = True) -> None:
         self.transport = transport
         self.root = storage.normalize(root)
         try:       # a shared directory, or an s3:// bucket through a local cache (storage.py)
@@ -163,18 +164,19 @@ class Cluster(ShardExecutor):
         except EngineError:
             transport.close()
             raise
-        missing = set(self.table.workers) - set(transport.workers())
-        if missing:
+        if check_workers and self.missing_workers():
             transport.close()          # the cluster owns its transport, even when refusing it
             raise InvalidParameterError(f"the placement table in {self.root} has shards on workers "
-                                        f"{sorted(missing)} that this transport does not start (fewer workers "
-                                        f"than before: move their shards off with remove_worker first)")
+                                        f"{self.missing_workers()} that this transport does not start (fewer "
+                                        f"workers than before: move their shards off with remove_worker first)")
         self._catalogs: dict[str, _Catalog] = {}
         self._schemas: dict[str, tuple[Any, str, dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._moves = _SharedExclusive()
         self.fanouts = 0            # task fan-outs sent (for status and tests)
-        self.moves = 0              # shards moved by add_worker / remove_worker
+        self.moves = 0              # shards moved by add_worker / remove_worker / rebalance
+        self._membership = threading.RLock()     # one membership change at a time
+        self.watcher: Optional[Any] = None       # a MembershipWatcher (automatic membership), stopped by close()
 
     # --- messages ----------------------------------------------------------------------------
 
@@ -228,13 +230,18 @@ class Cluster(ShardExecutor):
         remaining = None if ex.deadline is None else ex.deadline - time.monotonic()
         globals_ = ex.global_rows()
         parts = None
-        with self._moves.shared():
-            if self.table.placed(name) == placed:       # else a shard moved while we planned
-                calls = [(w, "run", (name, fingerprint, None, task, Scope(scope.only, frozenset(extra.get(w, ()))),
-                                     globals_, remaining, self.table.epoch))
-                         for w in sorted(targets)]
-                self.fanouts += 1
-                parts = self._values(self._call(calls, doc))
+        try:
+            with self._moves.shared():
+                if self.table.placed(name) == placed:       # else a shard moved while we planned
+                    calls = [(w, "run", (name, fingerprint, None, task,
+                                         Scope(scope.only, frozenset(extra.get(w, ()))), globals_, remaining,
+                                         self.table.epoch))
+                             for w in sorted(targets)]
+                    self.fanouts += 1
+                    parts = self._values(self._call(calls, doc))
+        except WorkerUnavailableError as exc:
+            if not self._recover(exc):
+                raise
         if parts is None:
             return self.run(ex, task, scope)            # plan again (outside the shared hold)
         ex.check_deadline()
@@ -266,10 +273,15 @@ class Cluster(ShardExecutor):
         name = index.name
         fingerprint, doc = self._schema(index)
         shards = sorted(ops)
-        with self._moves.shared():
-            calls = [(self.table.owner(name, s), "write", (name, fingerprint, None, s, ops[s], self.table.epoch))
-                     for s in shards]
-            replies = self._call(calls, doc)
+        try:
+            with self._moves.shared():
+                calls = [(self.table.owner(name, s), "write", (name, fingerprint, None, s, ops[s], self.table.epoch))
+                         for s in shards]
+                replies = self._call(calls, doc)
+        except WorkerUnavailableError as exc:
+            if not self._recover(exc):
+                raise
+            return self._write(index, ops)          # idempotent: the shards of the lost node have moved
         cat = self.catalog(name)
         out: dict[int, list[Any]] = {}
         for s, (kind, val) in zip(shards, replies):
@@ -443,51 +455,102 @@ class Cluster(ShardExecutor):
 
     # --- membership ---------------------------------------------------------------------------
 
-    def _move(self, index: str, shard: int, to: str) -> None:
+    def _move(self, index: str, shard: int, to: str, *, lost: bool = False) -> None:
         """Move one shard: its owner closes it (log and snapshots stay on the shared
         storage), the table records the new owner (durably), the new owner opens it.
-        Fan-outs wait for the few milliseconds this takes and then use the new owner."""
+        Fan-outs wait for the few milliseconds this takes and then use the new owner.
+        lost: the owner's node is gone — if it cannot be reached the move goes on
+        without it (everything it acknowledged is in the shard's log)."""
         with self._moves.exclusive():
             old = self.table.placed(index).get(shard)
             if old == to:
                 return
             if old is not None and old in self.transport.workers():
-                self._values(self.transport.call_many([(old, "release", (index, shard))]))
+                try:
+                    self._values(self.transport.call_many([(old, "release", (index, shard))]))
+                except WorkerUnavailableError:
+                    if not lost:
+                        raise
             self.table.move(index, shard, to)
             self._values(self.transport.call_many([(to, "sync", (self.table.epoch,))]))
         self.moves += 1
 
-    def add_worker(self, name: str) -> list[tuple[str, int]]:
-        """Add a worker and move to it the shards jump hash now gives it (about 1/N of
-        them, none between old workers); queries keep answering between moves. Returns
-        the (table, shard) pairs moved."""
-        self.transport.add_worker(name)
-        with self._moves.exclusive():
-            self.table.add_worker(name)
-            self._values(self.transport.call_many([(name, "sync", (self.table.epoch,))]))
-        moved = []
-        for index in sorted(cast(dict[str, dict[int, str]], self.table.to_dict()["owners"])):
-            for shard, owner in sorted(self.table.placed(index).items()):
-                if self.table.hashed_owner(index, shard) == name and owner != name:
-                    self._move(index, shard, name)
-                    moved.append((index, shard))
-        return moved
+    def _recover(self, exc: WorkerUnavailableError) -> bool:
+        """After a worker did not answer: with automatic membership, move the shards of
+        the workers known lost and of those whose node Ray has declared dead (True if
+        any moved: ask again)."""
+        return self.watcher is not None and bool(self.watcher.recover(exc.lost))
 
-    def remove_worker(self, name: str) -> list[tuple[str, int]]:
+    def _check_member(self, name: str) -> None:
+        if name not in self.table.workers:
+            raise WorkerNotFoundError(f"no worker {name} in this cluster (workers: {', '.join(self.table.workers)})")
+
+    def add_worker(self, name: str, *, node: Optional[str] = None) -> list[tuple[str, int]]:
+        """Add a worker (on Ray: pinned to `node` when given) and move to it the shards
+        jump hash now gives it (about 1/N of them, none between old workers); queries
+        keep answering between moves. Returns the (table, shard) pairs moved."""
+        with self._membership:
+            if name in self.table.workers:
+                raise WorkerExistsError(f"worker {name} is already in the cluster")
+            self.transport.add_worker(name, node=node)
+            with self._moves.exclusive():
+                self.table.add_worker(name)
+                self._values(self.transport.call_many([(name, "sync", (self.table.epoch,))]))
+            moved = []
+            for index in self._indexes():
+                for shard, owner in sorted(self.table.placed(index).items()):
+                    if self.table.hashed_owner(index, shard) == name and owner != name:
+                        self._move(index, shard, name)
+                        moved.append((index, shard))
+            return moved
+
+    def remove_worker(self, name: str, *, lost: bool = False) -> list[tuple[str, int]]:
         """Move every shard of `name` to the remaining workers (jump hash over them),
-        then drop it from the table and stop it. Returns the (table, shard) pairs moved."""
-        rest = [w for w in self.table.workers if w != name]
-        if not rest or name not in self.table.workers:
-            raise InvalidParameterError(f"cannot remove worker {name} from {self.table.workers}")
-        moved = []
-        for index, shards in sorted(self.table.shards_of(name).items()):
-            for shard in shards:
-                self._move(index, shard, self.table.hashed_owner(index, shard, rest))
-                moved.append((index, shard))
-        with self._moves.exclusive():
-            self.table.remove_worker(name)
-        self.transport.remove_worker(name)
-        return moved
+        then drop it from the table and stop it. Returns the (table, shard) pairs moved.
+        lost: its node is gone (see _move). Raises WorkerNotFoundError for an unknown
+        worker, LastWorkerError for the only one."""
+        with self._membership:
+            self._check_member(name)
+            rest = [w for w in self.table.workers if w != name]
+            if not rest:
+                raise LastWorkerError(f"worker {name} is the cluster's last: add another before removing it")
+            moved = []
+            for index, shards in sorted(self.table.shards_of(name).items()):
+                for shard in shards:
+                    self._move(index, shard, self.table.hashed_owner(index, shard, rest), lost=lost)
+                    moved.append((index, shard))
+            with self._moves.exclusive():
+                self.table.remove_worker(name)
+            try:
+                self.transport.remove_worker(name)
+            except WorkerUnavailableError:
+                if not lost:
+                    raise
+            return moved
+
+    def rebalance(self) -> list[tuple[str, int]]:
+        """Even out each table's shards over the workers (counts differ by at most one),
+        moving as few as that needs: from the most loaded worker to the least, one at a
+        time. (Removing a worker leaves the others' shards where they are, which can
+        leave a table uneven.) Returns the (table, shard) pairs moved."""
+        with self._membership:
+            moved = []
+            for index in self._indexes():
+                while True:
+                    held: dict[str, list[int]] = {w: [] for w in self.table.workers}
+                    for shard, owner in self.table.placed(index).items():
+                        held.setdefault(owner, []).append(shard)
+                    most = max(held, key=lambda w: (len(held[w]), w))
+                    least = min(held, key=lambda w: (len(held[w]), w))
+                    if len(held[most]) - len(held[least]) <= 1:
+                        break
+                    shard = max(held[most])
+                    self._move(index, shard, least)
+                    moved.append((index, shard))
+            return moved
+
+    def _indexes(self) -> list[str]:
+        return sorted(cast(dict[str, dict[int, str]], self.table.to_dict()["owners"]))
 
     def drop_index(self, name: str) -> None:
         self._values(self.transport.call_many([(w, "drop", (name,)) for w in self.table.workers]))
@@ -503,6 +566,12 @@ class Cluster(ShardExecutor):
                 "workers": {w: (val if kind == "ok" else {"error": f"{type(val).__name__}: {val}"})
                             for w, (kind, val) in zip(self.table.workers, replies)}}
 
+    def missing_workers(self) -> list[str]:
+        """Workers the placement table lists that the transport does not reach."""
+        return sorted(set(self.table.workers) - set(self.transport.workers()))
+
     def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
         self.transport.close()
 

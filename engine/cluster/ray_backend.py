@@ -19,11 +19,12 @@ import pickle
 from typing import Any, Optional, Sequence, Union, cast
 
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError
+from ray.exceptions import ActorUnschedulableError, GetTimeoutError, RayActorError
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from engine.cluster import storage
 from engine.cluster.transport import Call, Transport
-from engine.errors import WorkerUnavailableError
+from engine.errors import InvalidParameterError, WorkerUnavailableError
 
 ACTOR_PREFIX = "roarbase-worker-"
 NAMESPACE = "roarbase"
@@ -47,6 +48,10 @@ class ShardActor:
 
     def pid(self) -> int:
         return os.getpid()
+
+    def node_id(self) -> str:
+        """The Ray node this actor runs on."""
+        return str(ray.get_runtime_context().get_node_id())
 
 
 class RayTransport(Transport):
@@ -79,8 +84,15 @@ class RayTransport(Transport):
         self._fsync = fsync
         self._handles = {n: self._actor(n) for n in self.names}
 
-    def _actor(self, name: str) -> Any:
-        return ShardActor.options(name=ACTOR_PREFIX + name, **self._options).remote(  # type: ignore[attr-defined]
+    def _actor(self, name: str, node: Optional[str] = None) -> Any:
+        options: dict[str, Any] = dict(self._options)
+        if node is not None:
+            # Hard affinity: soft=True let Ray start some actors on the head node instead.
+            # When the node dies the actor cannot restart (ActorUnschedulableError): the
+            # membership watcher moves its shards to live workers (at once when a query
+            # meets it, Cluster._recover).
+            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=False)
+        return ShardActor.options(name=ACTOR_PREFIX + name, **options).remote(  # type: ignore[attr-defined]
             name, self.root, self._fsync)
 
     def workers(self) -> list[str]:
@@ -95,21 +107,46 @@ class RayTransport(Transport):
             for r in refs:
                 ray.cancel(r)
             raise WorkerUnavailableError(f"cluster workers did not answer within {self.timeout:g} s") from None
-        except RayActorError as exc:
-            raise WorkerUnavailableError(f"a cluster worker is gone: {exc}") from None
+        except (RayActorError, ActorUnschedulableError) as exc:
+            err = WorkerUnavailableError(f"a cluster worker is gone: {exc}")
+            err.lost = self._unschedulable(calls, refs)
+            raise err from None
 
-    def add_worker(self, name: str) -> None:
+    @staticmethod
+    def _unschedulable(calls: list[Call], refs: list[Any]) -> list[str]:
+        """The workers of a failed fan-out whose actor can never run again (pinned to a
+        node that is gone): the membership watcher moves their shards at once."""
+        lost = []
+        for (name, _, _), ref in zip(calls, refs):
+            try:
+                ray.get(ref, timeout=0)
+            except ActorUnschedulableError:
+                lost.append(name)
+            except Exception:     # answered, pending, or failed another way: not known lost
+                pass
+        return lost
+
+    def add_worker(self, name: str, *, node: Optional[str] = None) -> None:
         if name not in self._handles:
-            self._handles[name] = self._actor(name)
+            self._handles[name] = self._actor(name, node)
             self.names.append(name)
 
     def remove_worker(self, name: str) -> None:
-        ray.kill(self._handles.pop(name), no_restart=True)
+        handle = self._handles.pop(name)
         self.names.remove(name)
+        try:
+            ray.kill(handle, no_restart=True)
+        except (RayActorError, ValueError) as exc:      # already gone with its node
+            raise WorkerUnavailableError(f"worker {name} is gone: {exc}") from None
 
     def pids(self) -> dict[str, int]:
         """Each worker actor's process id (for operators and the failure tests)."""
         return dict(zip(self.names, ray.get([self._handles[n].pid.remote() for n in self.names],
+                                            timeout=self.timeout)))
+
+    def node_ids(self) -> dict[str, str]:
+        """The Ray node each worker actor runs on (for operators and the membership tests)."""
+        return dict(zip(self.names, ray.get([self._handles[n].node_id.remote() for n in self.names],
                                             timeout=self.timeout)))
 
     def stop_workers(self) -> None:
@@ -119,22 +156,53 @@ class RayTransport(Transport):
             ray.kill(h, no_restart=True)
 
 
+def alive_nodes() -> set[str]:
+    """The ids of the Ray nodes alive now."""
+    return {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+
+
+def ray_nodes() -> dict[str, bool]:
+    """Every node Ray knows → alive (the membership watcher's node source). Ray marks a
+    node dead after its own health checks fail, and a dead node id never comes back."""
+    return {n["NodeID"]: bool(n["Alive"]) for n in ray.nodes()}
+
+
 def open_on_ray(path: str, root: str, *, address: Optional[str] = None, workers: int = 2, prefix: str = "",
-                fsync: bool = True, num_cpus: float = 0.0, timeout: float = 60.0) -> Any:
+                fsync: bool = True, num_cpus: float = 0.0, timeout: float = 60.0, per_node: int = 0,
+                poll_seconds: float = 2.0, grace: int = 3) -> Any:
     """engine.open(path) as a coordinator whose records live on `workers` Ray actors
     (named `roarbase-worker-<prefix>w<i>`) over the shared storage `root`. More workers
     than the placement table lists are added (shards move onto them); fewer are refused.
-    num_cpus=0: the actors reserve no CPU, so many databases can share small nodes."""
+    num_cpus=0: the actors reserve no CPU, so many databases can share small nodes.
+    per_node > 0: also keep that many workers on each alive Ray node, polled every
+    `poll_seconds`; a node's workers go after it has been missing `grace` polls in a row
+    (engine/cluster/membership.py)."""
     import engine
     from engine.cluster.coordinator import Cluster
+    from engine.cluster.membership import MembershipWatcher, pinned_node
 
     storage.open_root(root, "coordinator")      # a bad root or bucket fails here, before any actor is made
-    transport = RayTransport(root, [f"{prefix}w{i}" for i in range(workers)], address=address, fsync=fsync,
-                             num_cpus=num_cpus, timeout=timeout)
-    cluster = Cluster(transport, root, fsync=fsync)
-    for name in transport.workers():
-        if name not in cluster.table.workers:      # more workers than last time: rebalance onto them
-            cluster.add_worker(name)
+    cluster = Cluster(RayTransport(root, [f"{prefix}w{i}" for i in range(workers)], address=address, fsync=fsync,
+                                   num_cpus=num_cpus, timeout=timeout), root, fsync=fsync, check_workers=False)
+    try:
+        for name in cluster.table.workers:      # node workers of an earlier run: found by name
+            if name not in cluster.transport.workers() and pinned_node(prefix, name) is not None:
+                cluster.transport.add_worker(name)
+        if cluster.missing_workers():
+            raise InvalidParameterError(f"the placement table in {root} has shards on workers "
+                                        f"{cluster.missing_workers()} that this server does not start (fewer "
+                                        f"workers than before: move their shards off with remove_worker first)")
+        for name in cluster.transport.workers():
+            if name not in cluster.table.workers:      # more workers than last time: rebalance onto them
+                cluster.add_worker(name)
+        if per_node:
+            watcher = MembershipWatcher(cluster, ray_nodes, per_node=per_node, grace=grace,
+                                        interval=poll_seconds, prefix=prefix)
+            watcher.poll()                             # this run's nodes have workers before the first query
+            cluster.watcher = watcher.start()
+    except BaseException:
+        cluster.close()
+        raise
     return engine.open(path, fsync=fsync, cluster=cluster)
 
 

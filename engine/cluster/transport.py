@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pickle
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, Optional
 
 from engine.cluster.worker import ShardWorker
 
@@ -30,8 +30,9 @@ class Transport(ABC):
     def call_many(self, calls: list[Call]) -> list[tuple[str, Any]]:
         """Deliver every call; the envelopes in the same order."""
 
-    def add_worker(self, name: str) -> None:
-        """Start (or find) worker `name`."""
+    def add_worker(self, name: str, *, node: Optional[str] = None) -> None:
+        """Start (or find) worker `name` (on `node` when given and the transport places
+        workers on nodes)."""
         raise NotImplementedError
 
     def remove_worker(self, name: str) -> None:
@@ -50,6 +51,7 @@ class LoopbackTransport(Transport):
         self._workers = {n: ShardWorker(n, root, fsync=fsync) for n in names}
         self.messages = 0
         self.bytes = 0
+        self.nodes: dict[str, Optional[str]] = dict.fromkeys(names)     # worker → the node asked for
 
     def workers(self) -> list[str]:
         return list(self.names)
@@ -69,14 +71,16 @@ class LoopbackTransport(Transport):
             out.append(pickle.loads(reply))
         return out
 
-    def add_worker(self, name: str) -> None:
+    def add_worker(self, name: str, *, node: Optional[str] = None) -> None:
         if name not in self._workers:
             self._workers[name] = ShardWorker(name, self.root, fsync=self.fsync)
             self.names.append(name)
+            self.nodes[name] = node
 
     def remove_worker(self, name: str) -> None:
         self._workers.pop(name).close()
         self.names.remove(name)
+        self.nodes.pop(name, None)
 
     def restart(self, name: str) -> ShardWorker:
         """Kill worker `name` (no checkpoint, nothing flushed that was not already

@@ -139,6 +139,12 @@ class ServiceConfig:
     # The endpoint of an S3-compatible store (MinIO, Ceph, …) when ray_root is s3://…;
     # None: AWS. Credentials come from boto3's chain on every node, never from settings.
     ray_s3_endpoint: Optional[str] = None
+    # Automatic membership: keep this many worker actors on every alive Ray node (0: off),
+    # checking the nodes every ray_poll_seconds; a node missing ray_node_grace polls in a row
+    # loses its workers (their shards move to the others).
+    ray_workers_per_node: int = 0
+    ray_poll_seconds: float = 2.0
+    ray_node_grace: int = 3
 
     def __post_init__(self) -> None:
         if not self.data_dir:
@@ -151,6 +157,12 @@ class ServiceConfig:
             raise InvalidParameter("slow_query_seconds cannot be negative")
         if self.ray_workers < 1:
             raise InvalidParameter("ray_workers must be at least 1")
+        if self.ray_workers_per_node < 0:
+            raise InvalidParameter("ray_workers_per_node cannot be negative")
+        if self.ray_poll_seconds <= 0:
+            raise InvalidParameter("ray_poll_seconds must be positive")
+        if self.ray_node_grace < 1:
+            raise InvalidParameter("ray_node_grace must be at least 1")
 
     @property
     def meta_path(self) -> str:

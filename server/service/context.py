@@ -122,7 +122,9 @@ class ServiceContext:
         root = engine.cluster_root(self.config.cluster_root, database_id, s3_endpoint=self.config.ray_s3_endpoint)
         return engine.open_on_ray(self.engine_path(database_id), root,
                            address=self.config.ray_address, workers=self.config.ray_workers,
-                           prefix=database_id[:8] + "-", fsync=self.config.fsync)
+                           prefix=database_id[:8] + "-", fsync=self.config.fsync,
+                           per_node=self.config.ray_workers_per_node, poll_seconds=self.config.ray_poll_seconds,
+                           grace=self.config.ray_node_grace)
 
     def close_engine(self, database_id: str, *, retire: bool = False, checkpoint: bool = True) -> None:
         """Close a database's engine; `retire` also refuses to open it again (deletion);

@@ -84,3 +84,19 @@ def ray_db(ray_cluster, tmp_path):
     yield make
     for r in made:
         r.close()
+
+
+@pytest.fixture
+def open_embedded(tmp_path):
+    import engine
+
+    made = []
+
+    def make():
+        db = engine.open(str(tmp_path / f"embedded{len(made)}"), fsync=False)
+        made.append(db)
+        return db
+
+    yield make
+    for db in made:
+        db.close()

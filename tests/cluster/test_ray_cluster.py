@@ -98,22 +98,6 @@ def test_killed_worker_gives_no_wrong_answer_and_loses_no_acknowledged_write(ray
     assert status["shards"].get("p")                        # it reloaded its shards
 
 
-@pytest.fixture
-def open_embedded(tmp_path):
-    import engine
-
-    made = []
-
-    def make():
-        db = engine.open(str(tmp_path / f"embedded{len(made)}"), fsync=False)
-        made.append(db)
-        return db
-
-    yield make
-    for db in made:
-        db.close()
-
-
 def test_adding_and_removing_a_worker_on_ray(ray_db, open_embedded):
     r = ray_db(2)
     local = open_embedded()

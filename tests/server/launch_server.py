@@ -12,7 +12,8 @@ cancel event is set), for the cancel tests; clock_file (a path) adds the number 
 written in that file to the service clock, so a test can make tokens expire without waiting;
 demo (a record count) loads the `make run` demo database with that many records before
 serving; task_gate (the path of a FIFO) holds every background task before its work
-until the test writes one byte to the FIFO, for the WatchTask tests. argon2 runs at its cheapest and fsync is off: these tests check behaviour, not
+until the test writes one byte to the FIFO, for the WatchTask tests; loopback_cluster (a
+worker count) keeps every database's records on that many in-process cluster workers. argon2 runs at its cheapest and fsync is off: these tests check behaviour, not
 hashing cost or power-loss durability.
 The repository is importable through PYTHONPATH (tests/support/childenv.py's child_env).
 """
@@ -49,6 +50,8 @@ def main() -> None:
         _install_clock(Path(spec["clock_file"]))
     if spec.get("task_gate"):
         _gate_tasks(spec["task_gate"])
+    if spec.get("loopback_cluster"):
+        _loopback_cluster(int(spec["loopback_cluster"]))
     config = ServiceConfig(
         spec["data_dir"], fsync=False,
         passwords=PasswordHashing(time_cost=1, memory_cost_kib=8, parallelism=1),
@@ -135,6 +138,25 @@ def _gate_tasks(fifo: str) -> None:
         return start(ctx, principal, database_id, name, held)
 
     tasks.start = gated
+
+
+def _loopback_cluster(workers: int) -> None:
+    """Every database keeps its records on `workers` in-process cluster workers
+    (engine LoopbackTransport: every message pickled) over <data_dir>/cluster/<id>, named
+    as on Ray (`<id prefix>-w<i>`): the membership routes without a Ray cluster."""
+    import os
+
+    import engine
+    from engine.cluster.coordinator import Cluster
+    from engine.cluster.transport import LoopbackTransport
+    from server.service.context import ServiceContext
+
+    def open_engine(self, database_id):  # type: ignore[no-untyped-def]
+        root = os.path.join(self.config.cluster_root, database_id)
+        transport = LoopbackTransport(root, [f"{database_id[:8]}-w{i}" for i in range(workers)], fsync=False)
+        return engine.open(self.engine_path(database_id), fsync=False, cluster=Cluster(transport, root, fsync=False))
+
+    ServiceContext._open_engine = open_engine  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

@@ -50,3 +50,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[serverlib.Serve
     """One real server per test module (launch_server.py: root@example.com / root-password-1)."""
     with serving(tmp_path_factory.mktemp("srv") / "data") as srv:
         yield srv
+
+
+@pytest.fixture(scope="session")
+def serve_with() -> Any:
+    """serving() itself, for tests that start a server with a spec of their own."""
+    return serving

@@ -83,3 +83,17 @@ def test_optional_string_from_env_can_be_unset() -> None:
     assert s.service.sql_file_dir is None
     assert config_file.load(config_path=None, env={"ROARBASE_SQL_FILE_DIR": "/srv/in"},
                             flags={}).service.sql_file_dir == "/srv/in"
+
+
+def test_automatic_membership_settings(tmp_path: Path) -> None:
+    path = _toml(tmp_path, "ray_workers_per_node = 2\nray_node_grace = 5\n")
+    s = config_file.load(config_path=path, env={"ROARBASE_RAY_POLL_SECONDS": "0.5"},
+                         flags={"ray_workers_per_node": None})
+    assert (s.service.ray_workers_per_node, s.service.ray_poll_seconds, s.service.ray_node_grace) == (2, 0.5, 5)
+    s = config_file.load(config_path=None, env={"ROARBASE_RAY_WORKERS_PER_NODE": "3"}, flags={"ray_workers_per_node": 1})
+    assert s.service.ray_workers_per_node == 1                     # the flag wins
+    assert config_file.load(config_path=None, env={}, flags={}).service.ray_workers_per_node == 0   # off by default
+    for env in ({"ROARBASE_RAY_WORKERS_PER_NODE": "-1"}, {"ROARBASE_RAY_NODE_GRACE": "0"},
+                {"ROARBASE_RAY_POLL_SECONDS": "0"}):
+        with pytest.raises(ServerError):
+            config_file.load(config_path=None, env=env, flags={})

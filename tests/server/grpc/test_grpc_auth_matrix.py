@@ -143,6 +143,8 @@ class Case:
 
     call: Callable[[World, Cell], Any]
     org_scoped: bool
+    # What an allowed caller gets (cluster membership on this embedded server: IncorrectState).
+    success: tuple[grpc.StatusCode, Optional[str]] = (SC.OK, None)
 
 
 def _fresh_db(w: World) -> str:
@@ -185,6 +187,7 @@ EMPTY_ENVELOPE = b'{"version": "1", "values": {"iterable": []}}'
 
 
 P = "/roarbase.v1"
+_NOT_A_CLUSTER = (SC.FAILED_PRECONDITION, "IncorrectState")
 CASES: dict[str, Case] = {
     f"{P}.AuthService/Login": Case(lambda w, c: w.c.auth.Login(auth_pb2.LoginRequest(
         email=ROOT_EMAIL, password=ROOT_PASSWORD), metadata=c.metadata), False),
@@ -257,6 +260,12 @@ CASES: dict[str, Case] = {
     f"{P}.DatabaseService/RestoreDatabase": Case(lambda w, c: w.c.databases.RestoreDatabase(iter([
         database_pb2.RestoreChunk(name=unique("restored"), data=w.backup)]), metadata=c.metadata,
         timeout=TIMEOUT), False),
+    f"{P}.DatabaseService/AddClusterWorker": Case(lambda w, c: w.c.databases.AddClusterWorker(
+        database_pb2.ClusterWorkerRequest(id=w.db, name="w9"), metadata=c.metadata), True, _NOT_A_CLUSTER),
+    f"{P}.DatabaseService/RemoveClusterWorker": Case(lambda w, c: w.c.databases.RemoveClusterWorker(
+        database_pb2.ClusterWorkerRequest(id=w.db, name="w0"), metadata=c.metadata), True, _NOT_A_CLUSTER),
+    f"{P}.DatabaseService/RebalanceCluster": Case(lambda w, c: w.c.databases.RebalanceCluster(
+        database_pb2.RebalanceClusterRequest(id=w.db), metadata=c.metadata), True, _NOT_A_CLUSTER),
     f"{P}.QueryService/Sql": Case(lambda w, c: _stream(w.c.queries.Sql(query_pb2.SqlRequest(
         database_id=w.db, sql="SELECT count(*) FROM t"), metadata=c.metadata, timeout=TIMEOUT)), True),
     f"{P}.QueryService/Pql": Case(lambda w, c: w.c.queries.Pql(query_pb2.PqlRequest(
@@ -321,7 +330,7 @@ def expected(method: str, kind: str, case: Case) -> tuple[grpc.StatusCode, Optio
         return SC.PERMISSION_DENIED, "Unauthorized"
     if kind == "other_org" and case.org_scoped:
         return SC.NOT_FOUND, "ResourceNotFound"
-    return SC.OK, None
+    return case.success
 
 
 def _outcome(w: World, case: Case, cell: Cell) -> tuple[grpc.StatusCode, Optional[str], str]:

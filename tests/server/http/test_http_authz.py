@@ -26,7 +26,10 @@ MATRIX = [ep for ep in http_app.ENDPOINTS if ep.operation is not None and not po
 COMPAT_OPEN = {"sql_compat_database", "sql_compat"}  # anonymous allowed on a loopback listener
 # A minimal request can succeed on every route but one: moving to another org needs an
 # invite of another org addressed to the caller, so an allowed caller meets a 404.
-SUCCESS_OVERRIDE = {"move_user": 404}
+# Cluster membership on this embedded server: an allowed caller meets IncorrectState
+# (NOT_A_CLUSTER, 409); tests/server/http/test_http_cluster.py covers a loopback cluster.
+SUCCESS_OVERRIDE = {"move_user": 404, "add_cluster_worker": 409, "remove_cluster_worker": 409,
+                    "rebalance_cluster": 409}
 # Requests whose body (not path) names a resource of the first org.
 BODY_NAMES_FIRST_ORG = {"create_api_key"}
 
@@ -126,6 +129,9 @@ def _request(world: World, ep: http_app.Endpoint, caller: Optional[Member]) -> t
         "pql": lambda: (f"/v2/databases/{world.db_id}/query/pql",
                         {"json": {"table": "t", "statement": "Count(All())"}}),
         "list_queries": lambda: ("/v2/queries", {}),
+        "add_cluster_worker": lambda: (f"/v2/databases/{world.db_id}/cluster/workers", {"json": {"name": "w9"}}),
+        "remove_cluster_worker": lambda: (f"/v2/databases/{world.db_id}/cluster/workers/w0", {}),
+        "rebalance_cluster": lambda: (f"/v2/databases/{world.db_id}/cluster/action/rebalance", {"json": {}}),
         "sql_compat_database": lambda: (f"/databases/{world.db_id}/query/sql", dict(text)),
         "sql_compat": lambda: ("/sql", {"content": "SHOW TABLES", "headers": {"Content-Type": "text/plain"}}),
     }

@@ -2,6 +2,7 @@
 shape (in process; the wire is tests/server/http/test_http_wire.py)."""
 from __future__ import annotations
 
+import os
 import time
 
 import msgpack
@@ -27,6 +28,32 @@ def _wait_state(web, db_id, state, timeout=10.0):
         if body["database_status"] == state or time.monotonic() > deadline:
             return body
         time.sleep(0.02)
+
+
+def _cluster_database(web) -> str:
+    """A database of the in-process server whose records live on two loopback cluster
+    workers (engine LoopbackTransport), with one record on each of shards 0-3."""
+    import engine
+    from engine.cluster.coordinator import Cluster
+    from engine.cluster.transport import LoopbackTransport
+
+    ctx = web.ctx
+
+    def on_loopback(database_id: str):
+        root = os.path.join(ctx.config.data_dir, "cluster", database_id)
+        transport = LoopbackTransport(root, [f"{database_id[:8]}-w0", f"{database_id[:8]}-w1"], fsync=False)
+        return engine.open(ctx.engine_path(database_id), fsync=False, cluster=Cluster(transport, root, fsync=False))
+
+    ctx._open_engine = on_loopback
+    try:
+        db = web.database()
+        holder = ctx.engine(db["id"])
+    finally:
+        del ctx._open_engine
+    ix = holder.create_index("t")
+    ix.create_field("f")
+    ix.import_values("f", [s << 20 for s in range(4)], [1] * 4)
+    return str(db["id"])
 
 
 def test_every_route_happy_path(web):
@@ -155,6 +182,19 @@ def test_every_route_happy_path(web):
     assert_envelope(c.post(sql, headers={**text, "X-API-Key": key["key"]}, content="SELECT 1"), 401, "Unauthorized")
 
     # deletion: 202 DELETING, then DELETED once the files are gone
+    # cluster membership, on a database whose records live on two loopback cluster workers
+    clu = _cluster_database(web)
+    base = f"/v2/databases/{clu}/cluster"
+    added = _ok(c.post(f"{base}/workers", headers=h, json={"name": "w2"}), 200)
+    assert added["worker"] == f"{clu[:8]}-w2" and sum(added["workers"].values()) == 4
+    assert {m["shard"] for m in added["moved"]} == {s for s, w in web.ctx.engine(clu).cluster.table.placed("t").items()
+                                                     if w == added["worker"]}
+    removed = _ok(c.delete(f"{base}/workers/w0", headers=h), 200)
+    assert f"{clu[:8]}-w0" not in removed["workers"] and removed["epoch"] > added["epoch"]
+    even = _ok(c.post(f"{base}/action/rebalance", headers=h, json={}), 200)
+    assert sorted(even["workers"].values()) == [2, 2]
+    assert web.ctx.engine(clu).query("t", "Count(All())") == [4]
+
     deleting = _ok(c.delete(f"/v2/databases/{db['id']}", headers=h), 202)
     assert deleting["database_status"] in ("DELETING", "DEPROVISIONING", "DELETED")
     assert _wait_state(web, db["id"], "DELETED")["database_status"] == "DELETED"

@@ -13,6 +13,7 @@ from server.policy import BUILTIN_ROLES, POLICY
 from server.service import (
     accounts,
     backups,
+    cluster_members,
     connections,
     databases,
     entities,
@@ -49,6 +50,8 @@ DOCUMENTED = {
     "DatabaseService.DeleteDatabase": "RM", "DatabaseService.WatchDatabase": "RMB",
     "DatabaseService.ExportDatabase": "RMB", "DatabaseService.ImportDatabase": "RM",
     "DatabaseService.BackupDatabase": "RMB", "DatabaseService.RestoreDatabase": "RM",
+    "DatabaseService.AddClusterWorker": "RM", "DatabaseService.RemoveClusterWorker": "RM",
+    "DatabaseService.RebalanceCluster": "RM",
     "QueryService.Sql": "RMBF", "QueryService.Pql": "RMBF", "QueryService.PqlStream": "RMBF",
     "QueryService.ListQueries": "RMB",
     # the /v1 data plane (API.md §3.4): frontend reads items and its own user, never writes
@@ -349,6 +352,10 @@ def _calls(ctx, root, db, svc_account):
         "DatabaseService.BackupDatabase": lambda p: backups.start_backup(ctx, p, db.id).close(),
         "DatabaseService.RestoreDatabase": lambda p: backups.restore_backup(ctx, p, empty_envelope,
                                                                             name=_fresh("restored")),
+        # (an embedded database: allowed callers get IncorrectState NOT_A_CLUSTER)
+        "DatabaseService.AddClusterWorker": lambda p: cluster_members.add_worker(ctx, p, db.id, "w9"),
+        "DatabaseService.RemoveClusterWorker": lambda p: cluster_members.remove_worker(ctx, p, db.id, "w0"),
+        "DatabaseService.RebalanceCluster": lambda p: cluster_members.rebalance(ctx, p, db.id),
         "ConnectionService.ListConnections": lambda p: connections.list_connections(ctx, p),
         "ConnectionService.GetConnection": lambda p: connections.get_connection(ctx, p, "LOCAL"),
         "ConnectionService.PutConnection": lambda p: connections.put_connection(

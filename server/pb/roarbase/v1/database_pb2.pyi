@@ -232,3 +232,46 @@ class WatchDatabaseRequest(_message.Message):
     ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class ClusterWorkerRequest(_message.Message):
+    __slots__ = ("id", "name")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class RebalanceClusterRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class ShardRef(_message.Message):
+    __slots__ = ("table", "shard")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    shard: int
+    def __init__(self, table: _Optional[str] = ..., shard: _Optional[int] = ...) -> None: ...
+
+class ClusterMembership(_message.Message):
+    __slots__ = ("database_id", "worker", "moved", "epoch", "workers")
+    class WorkersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    DATABASE_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    MOVED_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
+    database_id: str
+    worker: str
+    moved: _containers.RepeatedCompositeFieldContainer[ShardRef]
+    epoch: int
+    workers: _containers.ScalarMap[str, int]
+    def __init__(self, database_id: _Optional[str] = ..., worker: _Optional[str] = ..., moved: _Optional[_Iterable[_Union[ShardRef, _Mapping]]] = ..., epoch: _Optional[int] = ..., workers: _Optional[_Mapping[str, int]] = ...) -> None: ...

@@ -89,6 +89,21 @@ class DatabaseServiceStub:
                 request_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.RestoreChunk.SerializeToString,
                 response_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.Database.FromString,
                 _registered_method=True)
+        self.AddClusterWorker = channel.unary_unary(
+                '/roarbase.v1.DatabaseService/AddClusterWorker',
+                request_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ClusterWorkerRequest.SerializeToString,
+                response_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ClusterMembership.FromString,
+                _registered_method=True)
+        self.RemoveClusterWorker = channel.unary_unary(
+                '/roarbase.v1.DatabaseService/RemoveClusterWorker',
+                request_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ClusterWorkerRequest.SerializeToString,
+                response_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ClusterMembership.FromString,
+                _registered_method=True)
+        self.RebalanceCluster = channel.unary_unary(
+                '/roarbase.v1.DatabaseService/RebalanceCluster',
+                request_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.RebalanceClusterRequest.SerializeToString,
+                response_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ClusterMembership.FromString,
+                _registered_method=True)
 
 
 class DatabaseServiceServicer:
@@ -200,6 +215,36 @@ class DatabaseServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddClusterWorker(self, request, context):
+        """Adds a worker to the Ray cluster holding the database's records and moves to it the
+        shards jump hash now gives it, while queries keep answering
+        (POST /v2/databases/{id}/cluster/workers; docs/cluster.md). Roles: root, manager.
+        Errors: ResourceNotFound, IncorrectState (NOT_A_CLUSTER, DATABASE_NOT_RUNNING),
+        ResourceAlreadyExists (WORKER_EXISTS), InvalidParameter, ServiceUnavailable.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveClusterWorker(self, request, context):
+        """Moves a worker's shards to the other workers, then stops it
+        (DELETE /v2/databases/{id}/cluster/workers/{name}). Roles: root, manager. Errors:
+        ResourceNotFound (WORKER_NOT_FOUND), IncorrectState (NOT_A_CLUSTER, LAST_WORKER),
+        InvalidParameter, ServiceUnavailable.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RebalanceCluster(self, request, context):
+        """Moves every shard that is not where jump hash over the current workers puts it
+        (POST /v2/databases/{id}/cluster/action/rebalance). Roles: root, manager. Errors:
+        ResourceNotFound, IncorrectState (NOT_A_CLUSTER), ServiceUnavailable.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DatabaseServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -252,6 +297,21 @@ def add_DatabaseServiceServicer_to_server(servicer, server):
                     servicer.RestoreDatabase,
                     request_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.RestoreChunk.FromString,
                     response_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.Database.SerializeToString,
+            ),
+            'AddClusterWorker': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddClusterWorker,
+                    request_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ClusterWorkerRequest.FromString,
+                    response_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ClusterMembership.SerializeToString,
+            ),
+            'RemoveClusterWorker': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveClusterWorker,
+                    request_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ClusterWorkerRequest.FromString,
+                    response_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ClusterMembership.SerializeToString,
+            ),
+            'RebalanceCluster': grpc.unary_unary_rpc_method_handler(
+                    servicer.RebalanceCluster,
+                    request_deserializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.RebalanceClusterRequest.FromString,
+                    response_serializer=server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ClusterMembership.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -529,6 +589,87 @@ class DatabaseService:
             '/roarbase.v1.DatabaseService/RestoreDatabase',
             server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.RestoreChunk.SerializeToString,
             server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.Database.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddClusterWorker(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/roarbase.v1.DatabaseService/AddClusterWorker',
+            server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ClusterWorkerRequest.SerializeToString,
+            server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ClusterMembership.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveClusterWorker(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/roarbase.v1.DatabaseService/RemoveClusterWorker',
+            server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ClusterWorkerRequest.SerializeToString,
+            server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ClusterMembership.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RebalanceCluster(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/roarbase.v1.DatabaseService/RebalanceCluster',
+            server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.RebalanceClusterRequest.SerializeToString,
+            server_dot_pb_dot_roarbase_dot_v1_dot_database__pb2.ClusterMembership.FromString,
             options,
             channel_credentials,
             insecure,
