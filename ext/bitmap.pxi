@@ -283,6 +283,9 @@ cdef class BaseBitmap:
             except BaseException:
                 rb_free(&tmp)
                 raise
+        if self.pins:           # building ran Python code: a reader may have pinned self since
+            rb_free(&tmp)
+            raise RuntimeError("Bitmap is being read by another thread; it cannot change now")
         rb_free(&self.rb)
         self.rb = tmp
         return 0
@@ -664,6 +667,9 @@ cdef class BaseBitmap:
             rb_xor(&out, &self.rb, &rng)
         finally:
             rb_free(&rng)
+        if self.pins:
+            rb_free(&out)
+            raise RuntimeError("Bitmap is being read by another thread; it cannot change now")
         rb_free(&self.rb)
         self.rb = out
         return 0
@@ -870,9 +876,10 @@ cdef class Bitmap(BaseBitmap):
 
     def __init__(self, values=None):
         self._check_writable()
-        rb_free(&self.rb)
-        if values is not None:
-            self._assign(values)
+        if values is None:
+            rb_free(&self.rb)
+        else:
+            self._assign(values)        # builds first, then checks the pins again and swaps
 
     cdef inline int _check_writable(self) except -1:
         if self.pins:
@@ -929,15 +936,15 @@ cdef class Bitmap(BaseBitmap):
 
     def discard(self, value):
         """Remove value if present (an integer outside [0, 2**64) is never present)."""
+        v = _index_or_none(_int(value))     # may run Python code (__index__): check after it
         self._check_writable()
-        v = _index_or_none(_int(value))
         if v is not None:
             rb_remove(&self.rb, <uint64_t>v)
 
     def remove(self, value):
         """Remove value; KeyError if it is absent."""
-        self._check_writable()
         v = _index_or_none(_int(value))
+        self._check_writable()
         if v is None or not rb_remove(&self.rb, <uint64_t>v):
             raise KeyError(value)
 
@@ -1001,7 +1008,6 @@ cdef class Bitmap(BaseBitmap):
         """Add every value in [start, end)."""
         cdef uint64_t lo, last
         start, end = _int(start), _int(end)
-        self._check_writable()
         if start >= end:
             return
         if start < 0:
@@ -1012,13 +1018,13 @@ cdef class Bitmap(BaseBitmap):
         last = end - 1
         if (last >> 16) - (lo >> 16) >= (<uint64_t>1 << 31):
             raise ValueError("range spans more than 2**31 containers")
+        self._check_writable()                # nothing between the check and the change
         rb_add_range(&self.rb, lo, last)
 
     def remove_range(self, start, end):
         """Remove every value in [start, end)."""
         cdef uint64_t lo, last
         start, end = _int(start), _int(end)
-        self._check_writable()
         if start < 0:
             raise OverflowError("can't convert negative value to uint64")
         if end > U64_LIMIT:
@@ -1026,6 +1032,7 @@ cdef class Bitmap(BaseBitmap):
         if start < end:
             lo = start
             last = end - 1
+            self._check_writable()
             rb_remove_range(&self.rb, lo, last)
 
     def flip_inplace(self, start, end):

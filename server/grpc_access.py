@@ -11,6 +11,7 @@ the log.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any, AsyncIterator, Awaitable, Callable, Optional
@@ -44,11 +45,19 @@ def _counting(serialize: Optional[Callable[[Any], bytes]]) -> Optional[Callable[
 
 
 class _Call:
-    """One call being served: its request info and clock."""
+    """One call being served: its request info, clock and peer.
+
+    done() may run after grpc has released the call's core object: a stream the client
+    cancelled while grpc awaited a write leaves the wrapping generator suspended, and it
+    is closed (GeneratorExit) whenever it is collected, after the RPC ended. grpc then
+    holds a NULL call, and context.peer() would dereference it (SIGSEGV). So everything
+    done() needs from the core call (the peer) is read here, while the call runs; done()
+    reads only the context's Python-level state (code, cancelled)."""
 
     def __init__(self, method: str, context: grpc.aio.ServicerContext) -> None:
         self.method = method
         self.context = context
+        self.peer = _peer_host(context.peer())
         self.info = telemetry.begin_request()
         self.started = time.perf_counter()
         context.set_trailing_metadata(((telemetry.REQUEST_ID_HEADER, self.info.request_id),))
@@ -56,9 +65,10 @@ class _Call:
     def done(self, failure: Optional[BaseException]) -> None:
         code = self.context.code()
         if code is None:
+            # a stream closed before its end (GeneratorExit) or a cancelled task: the client left
+            left = isinstance(failure, (GeneratorExit, asyncio.CancelledError)) or self.context.cancelled()
             code = grpc.StatusCode.OK if failure is None else (
-                grpc.StatusCode.CANCELLED if isinstance(failure, BaseException) and self.context.cancelled()
-                else grpc.StatusCode.UNKNOWN)
+                grpc.StatusCode.CANCELLED if left else grpc.StatusCode.UNKNOWN)
         status = code.name if isinstance(code, grpc.StatusCode) else str(code)
         error_code, error_name = self.info.error or ("", "")
         if status != "OK" and not error_code:
@@ -67,7 +77,7 @@ class _Call:
         if quiet and not telemetry.access_log.isEnabledFor(logging.DEBUG):
             return
         telemetry.access("grpc", "POST", self.method, status, error_code, time.perf_counter() - self.started,
-                         self.info.sent_bytes, self.info, address=_peer_host(self.context.peer()),
+                         self.info.sent_bytes, self.info, address=self.peer,
                          error_name=error_name, quiet=quiet)
 
 
