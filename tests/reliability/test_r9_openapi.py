@@ -3,10 +3,13 @@
 A real server on loopback; every operation of the document gets generated requests —
 valid ones (positive) and ones that break the schema (negative: wrong types, missing
 fields, bad path and query values) — once as root (the admin principal, so the
-authenticated routes run their bodies) and once without credentials. Every answer must
-be typed: never a 5xx, a status the document lists for that operation, a content type it
-lists. Generation is derandomized (the same cases each run); ROARBASE_R9_OPENAPI_EXAMPLES
-sets the examples per operation and mode (quick 3; 25 under `-m slow`).
+authenticated routes run their bodies; the /v1 routes get a token scoped to a database)
+and once without credentials. Every answer must be typed: never a 5xx, a status the
+document lists for that operation, a content type it lists, a body its schema accepts; the server stays up and its RSS bounded.
+
+Generation is derandomized (the same cases each run). ROARBASE_R9_OPENAPI_EXAMPLES sets
+the examples per operation and mode (quick 3, half that without credentials; 25 under
+`-m slow`).
 """
 from __future__ import annotations
 
@@ -24,14 +27,15 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure
 from schemathesis.errors import FailureGroup
-from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
+from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
+                                               status_code_conformance)
 
 import server_rel as sr
 from rel_common import report
 
 pytestmark = pytest.mark.reliability
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 RSS_BOUND_MIB = 256
 # Skipped for root only: with the database-scoped token it deletes the database that token
 # selects (the /v1 routes' target), which ends the rest of the run's /v1 coverage. It is
