@@ -213,7 +213,7 @@ def _run(examples: int, tmp_path: Any) -> None:
                         variants[variant] = variants.get(variant, 0) + 1
                     if status in BAD or not typed:
                         bad.setdefault(f"{path} {status}", f"{path}: {status} (typed={typed}) for "
-                                       + ", ".join(f"{v} {raw[:60]!r}" for v, raw in cases))
+                                       + ", ".join(f"{v} {raw[:300]!r}" for v, raw in cases))
 
                 one()
             alive = channel.unary_unary("/grpc.health.v1.Health/Check", request_serializer=lambda b: b,
@@ -221,14 +221,16 @@ def _run(examples: int, tmp_path: Any) -> None:
         rss1 = sr.rss_mib(srv.proc.pid)
     finally:
         code = sr.stop(srv)
-    internal = [line for line in srv.stderr_lines if " failed (request " in line]
+    logged = srv.stderr_lines
+    internal = [i for i, line in enumerate(logged) if " failed (request " in line]   # with their tracebacks
     report("R9-proto", methods=len(by_path), cases=sum(outcomes.values()), bad=len(bad),
            internal_logged=len(internal), seconds=round(time.monotonic() - started, 1),
            rss_growth_mib=round(rss1 - rss0, 1), variants=dict(sorted(variants.items())),
            outcomes=dict(sorted(outcomes.items())))
     assert code == 0 and alive is not None
-    assert not bad, "\n".join(bad.values())
-    assert not internal, "".join(internal[:5])
+    assert not bad, "\n".join(bad.values()) + "\n" + "".join(logged[i] for j in internal[:3] for i in range(j, j + 40)
+                                                        if i < len(logged))
+    assert not internal, "".join(logged[internal[0]:internal[0] + 40])
     assert rss1 - rss0 < RSS_BOUND_MIB
 
 

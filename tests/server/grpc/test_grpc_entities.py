@@ -652,6 +652,10 @@ def test_writes_without_waiting_leave_a_task(c: Client) -> None:
     page = c.tasks.ListTasks(task_pb2.ListTasksRequest(database_id=db.id, name="items_put", amt=1, page=2),
                              metadata=db.md)
     assert (len(page.tasks), page.has_next, page.next_page) == (1, False, 3)
+    # The last page a uint32 can name is empty and names no next one (R9-proto found it INTERNAL).
+    last = c.tasks.ListTasks(task_pb2.ListTasksRequest(database_id=db.id, name="items_put", page=2**32 - 1),
+                             metadata=db.md)
+    assert (len(last.tasks), last.has_next, last.next_page) == (0, False, 0)
     assert c.tasks.GetTask(task_pb2.GetTaskRequest(task_id=t.task_id), metadata=db.md).status == \
         task_pb2.TASK_STATUS_COMPLETED
 
