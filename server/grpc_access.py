@@ -51,6 +51,9 @@ class _Call:
         self.context = context
         self.info = telemetry.begin_request()
         self.started = time.perf_counter()
+        # Read now: once a client has cancelled, grpc core may already have freed the peer
+        # string, and peer() in done() then reads freed memory (the server died of SIGSEGV).
+        self.address = _peer_host(context.peer())
         context.set_trailing_metadata(((telemetry.REQUEST_ID_HEADER, self.info.request_id),))
 
     def done(self, failure: Optional[BaseException]) -> None:
@@ -67,7 +70,7 @@ class _Call:
         if quiet and not telemetry.access_log.isEnabledFor(logging.DEBUG):
             return
         telemetry.access("grpc", "POST", self.method, status, error_code, time.perf_counter() - self.started,
-                         self.info.sent_bytes, self.info, address=_peer_host(self.context.peer()),
+                         self.info.sent_bytes, self.info, address=self.address,
                          error_name=error_name, quiet=quiet)
 
 
