@@ -1031,7 +1031,9 @@ async def _task_list(rpc: Rpc, req: task_pb2.ListTasksRequest) -> task_pb2.ListT
     page = req.page or 1
     found, has_next = await rpc.run(tasks.recents, rpc.ctx, rpc.principal, req.name, page=page, amt=req.amt or 50,
                                     database=_db(req))
-    return task_pb2.ListTasksResponse(tasks=[values.task(t) for t in found], has_next=has_next, next_page=page + 1)
+    # next_page is a uint32: the last page it can name has no next one (0, has_next false)
+    return task_pb2.ListTasksResponse(tasks=[values.task(t) for t in found], has_next=has_next,
+                                      next_page=page + 1 if page < 2**32 - 1 else 0)
 
 
 @_adapter("TaskService", "GetTask")

@@ -500,10 +500,14 @@ def plain(v: value_pb2.Value) -> Any:
         return None
     if kind == "list":
         return [plain(x) for x in v.list.values]
-    if kind == "decimal":
-        return Decimal(v.decimal.value).scaleb(-v.decimal.scale)
-    if kind == "timestamp":
-        return v.timestamp.ToDatetime(tzinfo=dt.timezone.utc)
+    try:
+        if kind == "decimal":
+            return Decimal(v.decimal.value).scaleb(-v.decimal.scale)
+        if kind == "timestamp":   # seconds within years 1-9999, nanos within a second
+            return v.timestamp.ToDatetime(tzinfo=dt.timezone.utc)
+    except (ValueError, ArithmeticError) as exc:   # decimal.InvalidOperation is an ArithmeticError
+        raise InvalidParameter(f"a {kind} value out of range: {exc}", name="WRONG_DATA_TYPE",
+                               data={"type": kind}) from None
     return getattr(v, kind)
 
 

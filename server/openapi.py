@@ -223,6 +223,8 @@ def _op(summary: str, status: int, response: Optional[str], *, body: Optional[st
     codes = set(errors) | {429, 500}
     if body is not None:
         codes |= {400, 413}
+    if any(p["in"] == "query" for p in params or ()):   # a bad page token or limit
+        codes.add(400)
     if not public:
         codes.add(401)
     for code in sorted(codes):

@@ -169,7 +169,8 @@ def _op(summary: str, status: int, response: Optional[str], *, body: Optional[st
     if accepted:
         responses["202"] = {"description": "wait_for_completion=false: accepted; follow the task",
                             "content": {JSON: {"schema": _ref("V1TaskStarted")}}}
-    codes = {400, 429, 500} | ({413} if body else set()) | (set() if public else {401, 403, 404, 409})
+    # public: the login routes, which answer 401 to wrong credentials and 404 to an unknown db_id
+    codes = {400, 401, 404, 429, 500} | ({413} if body else set()) | (set() if public else {403, 409})
     responses.update({str(c): _error(c) for c in sorted(codes)})
     op: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": responses}
     if params:
