@@ -21,6 +21,14 @@ Times = dict[str, dict[str, float]]   # query → peer → median ms
 _TITLE = re.compile(r"^# Benchmark at N = ([\d,]+)")
 
 
+def _ms(cell: str) -> float | None:
+    """A time cell's ms; None for a peer without one ("skipped (warm-up 88.4 s)", "n/a", "")."""
+    try:
+        return float(cell.replace(",", ""))
+    except ValueError:
+        return None
+
+
 def read_report(text: str) -> tuple[int, Times]:
     """N and the per-peer median ms of every query in a bench.run report."""
     title = _TITLE.search(text.splitlines()[0]) if text else None
@@ -39,8 +47,7 @@ def read_report(text: str) -> tuple[int, Times]:
         cells = [c.strip() for c in line.strip("|").split("|")]
         if not cells[0]:            # the geometric-mean row
             continue
-        times[cells[1]] = {peer: float(cells[i].replace(",", "")) for i, peer in peers.items()
-                           if cells[i] not in ("", "n/a", "—")}
+        times[cells[1]] = {peer: ms for i, peer in peers.items() if (ms := _ms(cells[i])) is not None}
     return n, times
 
 

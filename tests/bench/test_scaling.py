@@ -28,12 +28,13 @@ def test_reads_a_real_report() -> None:
 
 def test_growth_factors() -> None:
     small = read_report(_report(1_000_000, {"count_row": ("2", "0.1"), "topn": ("4,000", "n/a")}))
-    big = read_report(_report(10_000_000, {"count_row": ("20", "0.3"), "topn": ("8,000", "1")}))
+    big = read_report(_report(10_000_000, {"count_row": ("20", "0.3"), "topn": ("skipped (warm-up 88.4 s)", "1")}))
     rows = growth_table([big, small])        # any order: sorted by N
     assert rows[0].startswith("| query | peer | 1,000,000 ms | 10,000,000 ms | ×10 N: time × |")
     assert "| count_row | duckdb | 2 | 20 | 10.00 |" in rows
     assert "| count_row | roarbase-api | 0.1 | 0.3 | 3.00 |" in rows
     assert "| topn | roarbase-api |  | 1 |  |" in rows          # absent at 1M: no factor
+    assert "| topn | duckdb | 4e+03 |  |  |" in rows            # skipped at 10M: no time, no factor
 
 
 def test_refuses_what_is_not_a_report(tmp_path: Path) -> None:
