@@ -123,6 +123,10 @@ class StorageFailedError(EngineError):
     name = "STORAGE_FAILED"
 
 
+class DirectoryInUseError(StorageFailedError):
+    """Another process holds the data directory's LOCK (same wire as StorageFailedError)."""
+
+
 class ObjectStoreError(StorageFailedError):
     """A cluster's object store (s3:// root) refused or failed a request: the bucket is
     missing, access is denied, or it is unreachable. Nothing was acknowledged."""

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 from engine.errors import (
     ClosedError,
     DataCorruptedError,
+    DirectoryInUseError,
     EngineError,
     StorageFullError,
     IndexExistsError,
@@ -68,7 +69,7 @@ class Holder:
         try:
             self._lock_file = self.fileio.lock(os.path.join(self.path, "LOCK"))
         except OSError as exc:
-            raise StorageFailedError(f"data directory {self.path} is in use by another process") from exc
+            raise DirectoryInUseError(f"data directory {self.path} is in use by another process") from exc
         for name in self.fileio.listdir(self.path):
             ipath = os.path.join(self.path, name)
             if not self.fileio.isdir(ipath):

@@ -36,7 +36,7 @@ import time
 from typing import Any, Optional
 
 
-from engine.errors import EngineError, InvalidParameterError, StorageFailedError
+from engine.errors import DirectoryInUseError, EngineError, InvalidParameterError, StorageFailedError
 from engine.executor import LOCAL, Executor
 from engine.holder import Holder
 from engine.index import Index
@@ -46,6 +46,8 @@ from engine.state import IndexState
 from engine.cluster import storage
 from engine.cluster.placement import PLACEMENT_FILE, PlacementTable
 from ext import FrozenBitmap
+
+LOCK_WAIT_SECONDS = 10.0    # how long a shard store waits for its previous owner's lock
 
 
 class SchemaNeeded(EngineError):
@@ -130,10 +132,23 @@ class ShardWorker:
         path = self._store_path(index, shard)
         if not refreshed:
             self.fileio.refresh(path)      # an object store's copy into the local cache
-        h = Holder(path, fsync=self.fsync, fileio=self.fileio)
+        h = self._holder(path)
         # copy on write: messages run concurrently (a threaded actor) and iterate these
         self._stores = {**self._stores, index: {**self._stores.get(index, {}), shard: h}}
         return h
+
+    def _holder(self, path: str) -> Holder:
+        """Open a shard store, waiting up to LOCK_WAIT_SECONDS for its previous owner to let
+        go: a shard moved off a worker that is being stopped (its node removed, its process
+        killed) stays locked until that process has exited."""
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                return Holder(path, fsync=self.fsync, fileio=self.fileio)
+            except DirectoryInUseError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
 
     def _store(self, index: str, shard: int, create: bool) -> Optional[Index]:
         """The shard's store, on the schema of the current message (created when `create`

@@ -27,10 +27,11 @@ class MotoServer:
         admin = dict(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1",
                      endpoint_url=self.endpoint)
         iam = boto3.client("iam", **admin)
-        iam.create_user(UserName="cluster")
-        iam.put_user_policy(UserName="cluster", PolicyName="s3", PolicyDocument=json.dumps({
+        user = f"cluster-{uuid.uuid4().hex[:8]}"   # moto keeps IAM users per process, across servers
+        iam.create_user(UserName=user)
+        iam.put_user_policy(UserName=user, PolicyName="s3", PolicyDocument=json.dumps({
             "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
-        key = iam.create_access_key(UserName="cluster")["AccessKey"]
+        key = iam.create_access_key(UserName=user)["AccessKey"]
         self.key_id, self.secret = key["AccessKeyId"], key["SecretAccessKey"]
         self._settings = moto_settings
         self._old = moto_settings.INITIAL_NO_AUTH_ACTION_COUNT
