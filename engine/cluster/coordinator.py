@@ -45,6 +45,7 @@ from engine.state import SHARD_BITS, split_by_shard
 from ext import Bitmap, FrozenBitmap
 
 Op = tuple[Any, ...]
+RECOVER_WAIT_SECONDS = 10.0     # how long a fan-out that met a lost worker waits for its shards to move
 
 
 class _Catalog:
@@ -230,6 +231,7 @@ class Cluster(ShardExecutor):
         remaining = None if ex.deadline is None else ex.deadline - time.monotonic()
         globals_ = ex.global_rows()
         parts = None
+        epoch = self.table.epoch
         try:
             with self._moves.shared():
                 if self.table.placed(name) == placed:       # else a shard moved while we planned
@@ -240,7 +242,7 @@ class Cluster(ShardExecutor):
                     self.fanouts += 1
                     parts = self._values(self._call(calls, doc))
         except WorkerUnavailableError as exc:
-            if not self._recover(exc):
+            if not self._recover(exc, epoch):
                 raise
         if parts is None:
             return self.run(ex, task, scope)            # plan again (outside the shared hold)
@@ -273,13 +275,14 @@ class Cluster(ShardExecutor):
         name = index.name
         fingerprint, doc = self._schema(index)
         shards = sorted(ops)
+        epoch = self.table.epoch
         try:
             with self._moves.shared():
                 calls = [(self.table.owner(name, s), "write", (name, fingerprint, None, s, ops[s], self.table.epoch))
                          for s in shards]
                 replies = self._call(calls, doc)
         except WorkerUnavailableError as exc:
-            if not self._recover(exc):
+            if not self._recover(exc, epoch):
                 raise
             return self._write(index, ops)          # idempotent: the shards of the lost node have moved
         cat = self.catalog(name)
@@ -475,11 +478,22 @@ class Cluster(ShardExecutor):
             self._values(self.transport.call_many([(to, "sync", (self.table.epoch,))]))
         self.moves += 1
 
-    def _recover(self, exc: WorkerUnavailableError) -> bool:
+    def _recover(self, exc: WorkerUnavailableError, epoch: int) -> bool:
         """After a worker did not answer: with automatic membership, move the shards of
-        the workers known lost and of those whose node Ray has declared dead (True if
-        any moved: ask again)."""
-        return self.watcher is not None and bool(self.watcher.recover(exc.lost))
+        the workers known lost and of those whose node Ray has declared dead. True (ask
+        again) once shards have moved since the fan-out was planned at `epoch` — by this
+        call or by the watcher meanwhile. A worker killed with its node is first reported
+        gone, and only later unschedulable or its node dead, so this waits up to
+        RECOVER_WAIT_SECONDS for that."""
+        if self.watcher is None:
+            return False
+        deadline = time.monotonic() + RECOVER_WAIT_SECONDS
+        while True:
+            if self.watcher.recover(exc.lost) or self.table.epoch != epoch:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
 
     def _check_member(self, name: str) -> None:
         if name not in self.table.workers:
