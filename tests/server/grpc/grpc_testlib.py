@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import sqlite3
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -69,29 +68,16 @@ def prepare_other_org(data_dir: Path) -> None:
 
 @contextlib.contextmanager
 def serving(data_dir: Path, **spec: Any) -> Iterator[Client]:
-    """serverlib.running_server plus a channel and logged-in stubs. Once the server has
-    stopped, its pipes are closed (serverlib leaves them open, which warnings-as-errors
-    reports as unclosed files)."""
+    """serverlib.running_server plus a channel and logged-in stubs. ServerProcess.stop joins
+    this server's stderr reader and closes its pipes (joining every serverlib reader instead
+    waited 10 s for each other server still running)."""
     srv = serverlib.start_server(data_dir, **spec)
     try:
         with grpc.insecure_channel(srv.grpc_target) as channel:
             yield Client(srv, channel)
     finally:
         code = srv.stop()
-        _join_stderr_reader()
-        for pipe in (srv.proc.stdout, srv.proc.stderr):
-            if pipe is not None:
-                pipe.close()
     assert code == 0, "the server exited with %s:\n%s" % (code, "".join(srv.stderr_lines))
-
-
-def _join_stderr_reader() -> None:
-    """Wait for serverlib's thread draining the stopped server's stderr (it ends at EOF),
-    so closing the pipe cannot race its last read."""
-    for thread in threading.enumerate():
-        target = getattr(thread, "_target", None)
-        if target is not None and getattr(target, "__module__", None) == serverlib.__name__:
-            thread.join(10)
 
 
 def md(token: str) -> tuple[tuple[str, str], ...]:
