@@ -68,16 +68,9 @@ def prepare_other_org(data_dir: Path) -> None:
 
 @contextlib.contextmanager
 def serving(data_dir: Path, **spec: Any) -> Iterator[Client]:
-    """serverlib.running_server plus a channel and logged-in stubs. ServerProcess.stop joins
-    this server's stderr reader and closes its pipes (joining every serverlib reader instead
-    waited 10 s for each other server still running)."""
-    srv = serverlib.start_server(data_dir, **spec)
-    try:
-        with grpc.insecure_channel(srv.grpc_target) as channel:
-            yield Client(srv, channel)
-    finally:
-        code = srv.stop()
-    assert code == 0, "the server exited with %s:\n%s" % (code, "".join(srv.stderr_lines))
+    """serverlib.running_server plus a channel and logged-in stubs."""
+    with serverlib.running_server(data_dir, **spec) as srv, grpc.insecure_channel(srv.grpc_target) as channel:
+        yield Client(srv, channel)
 
 
 def md(token: str) -> tuple[tuple[str, str], ...]:
